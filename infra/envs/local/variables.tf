@@ -1,0 +1,16 @@
+variable "aws_endpoint" {
+  description = "Endpoint of the AWS stand-in (the moto server), e.g. http://127.0.0.1:5000."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region of the local stack."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name" {
+  description = "Name prefix of every resource."
+  type        = string
+  default     = "trustpipe-local"
+}

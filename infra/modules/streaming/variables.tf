@@ -1,0 +1,34 @@
+variable "name" {
+  description = "Name prefix of the streams and the lease table."
+  type        = string
+}
+
+variable "raw_shard_count" {
+  description = "Shards of the raw stream (sensors -> scorers); the scorer ASG is sized from it."
+  type        = number
+  default     = 2
+}
+
+variable "scored_shard_count" {
+  description = "Shards of the scored stream (scorers -> importers and alerters)."
+  type        = number
+  default     = 2
+}
+
+variable "retention_period_hours" {
+  description = "How long records stay readable (24 h minimum; longer lets consumers recover from longer outages)."
+  type        = number
+  default     = 24
+}
+
+variable "kms_key_id" {
+  description = "KMS key for server-side stream encryption. When null the streams are not encrypted."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,1 @@
+"""trustpipe core: what every deployable shares (contracts, codec, settings, AWS adapters)."""

@@ -1,0 +1,110 @@
+"""The Avro contracts in ``schemas/``: loading, versions, and Apache Avro's compatibility rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import avro.schema
+from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+from fastavro.schema import parse_schema, to_parsing_canonical_form
+
+Schema = dict[str, Any]
+
+SENSOR_VERSIONS = (1, 2, 3)
+"""Versions sensors write with; each is read through READER_VERSION."""
+READER_VERSION = 4
+
+EMAIL_METADATA = "email_metadata"
+SCORED_MESSAGE = "scored_message"
+SCORING_STATS = "scoring_stats"
+ACTION = "action"
+GROUND_TRUTH_LABEL = "ground_truth_label"
+
+
+class ContractError(LookupError):
+    """A contract is missing or malformed."""
+
+
+def schema_dir() -> Path:
+    """Where the .avsc files live: bundled in the wheel, or the repository's schemas/ folder."""
+    bundled = Path(__file__).parent / "_schemas"
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+@cache
+def _load(relative: str) -> str:
+    path = schema_dir() / f"{relative}.avsc"
+    try:
+        return path.read_text()
+    except FileNotFoundError as err:
+        raise ContractError(f"no Avro contract {relative!r} at {path}") from err
+
+
+def load(relative: str) -> Schema:
+    """A fresh copy of the contract at ``schemas/<relative>.avsc``, as JSON (not parsed)."""
+    loaded: Schema = json.loads(_load(relative))
+    return loaded
+
+
+def email_metadata(version: int) -> Schema:
+    """EmailMetadata as written by sensors (1..3) or read by the pipeline (4)."""
+    if version not in (*SENSOR_VERSIONS, READER_VERSION):
+        raise ContractError(f"no EmailMetadata schema version {version}")
+    return load(f"{EMAIL_METADATA}/v{version}")
+
+
+def reader_schema() -> Schema:
+    """The schema the pipeline reads every sensor version with."""
+    return email_metadata(READER_VERSION)
+
+
+def fingerprint(schema: Schema | str) -> str:
+    """SHA-256 of the schema's parsing canonical form (what makes two schemas 'the same')."""
+    return sha256(canonical_form(schema).encode()).hexdigest()
+
+
+def canonical_form(schema: Schema | str) -> str:
+    """Avro's parsing canonical form of a schema."""
+    parsed = json.loads(schema) if isinstance(schema, str) else schema
+    return str(to_parsing_canonical_form(parse_schema(parsed)))
+
+
+@cache
+def _sensor_fingerprints() -> dict[str, int]:
+    return {fingerprint(email_metadata(v)): v for v in (*SENSOR_VERSIONS, READER_VERSION)}
+
+
+def email_metadata_version_of(schema: Schema | str) -> int | None:
+    """Which EmailMetadata version a writer schema is, or None when it is none of ours."""
+    return _sensor_fingerprints().get(fingerprint(schema))
+
+
+@dataclass(frozen=True)
+class Compatibility:
+    """Outcome of a reader/writer check."""
+
+    compatible: bool
+    messages: tuple[str, ...] = ()
+
+
+def check(reader: Schema | str, writer: Schema | str) -> Compatibility:
+    """Can data written with ``writer`` be read with ``reader``? Apache Avro's own rules decide."""
+    parsed_reader = avro.schema.parse(reader if isinstance(reader, str) else json.dumps(reader))
+    parsed_writer = avro.schema.parse(writer if isinstance(writer, str) else json.dumps(writer))
+    result = ReaderWriterCompatibilityChecker().get_compatibility(parsed_reader, parsed_writer)
+    if result.compatibility is SchemaCompatibilityType.compatible:
+        return Compatibility(True)
+    messages = tuple(
+        f"{kind.name} at {location}: {message}"
+        for kind, message, location in zip(
+            result.incompatibilities, result.messages, result.locations, strict=False
+        )
+    )
+    return Compatibility(False, messages)

@@ -1,0 +1,71 @@
+"""Settings of a trustpipe deployment: resource names and endpoints, from Terraform's outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_LOCAL_DIR = Path(".local")
+SETTINGS_FILE = "settings.json"
+
+
+class SettingsError(ValueError):
+    """Settings are missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where every resource is. Built once at the edge (CLI, handler, DAG task), passed down."""
+
+    region: str
+    landing_bucket: str
+    scored_bucket: str
+    archive_bucket: str
+    scored_topic_arn: str
+    importer_queue_url: str
+    importer_dlq_url: str
+    raw_stream_name: str
+    scored_stream_name: str
+    lease_table_name: str
+    registry_table_name: str
+    aws_endpoint: str | None = None
+    """Set for the local stack (the moto server); None means real AWS."""
+    database_url: str | None = None
+
+    @classmethod
+    def from_terraform_outputs(
+        cls, outputs: dict[str, Any], database_url: str | None = None
+    ) -> Settings:
+        """Settings from ``terraform output -json`` (values wrapped in {"value": ...})."""
+        flat = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in outputs.items()}
+        return cls.from_dict({**flat, "database_url": database_url})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        names = {f.name for f in fields(cls)}
+        optional = {"aws_endpoint", "database_url"}
+        missing = sorted(names - optional - {k for k, v in data.items() if v})
+        if missing:
+            raise SettingsError(f"settings lack {', '.join(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        """Settings from a JSON file; a clear SettingsError when it is absent or malformed."""
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as err:
+            raise SettingsError(
+                f"no settings at {path}: is the local stack up? run `trustpipe local up`"
+            ) from err
+        except json.JSONDecodeError as err:
+            raise SettingsError(f"settings file {path} is not valid JSON: {err}") from err
+        if not isinstance(data, dict):
+            raise SettingsError(f"settings file {path} must hold a JSON object")
+        return cls.from_dict(data)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")

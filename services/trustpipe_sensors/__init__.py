@@ -1,0 +1,1 @@
+"""The sensor simulator: labelled synthetic email metadata from enterprise sensors."""

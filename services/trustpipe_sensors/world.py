@@ -1,0 +1,128 @@
+"""The simulated world the sensors observe: enterprises, their correspondents and the attackers.
+
+Built from the seed alone, so reputations (which domains and IPs are good) persist across hours.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass, field
+
+FIRST_NAMES = (
+    "Alice", "Bruno", "Carmen", "Deepak", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jamal",
+    "Keiko", "Liam", "Maya", "Nikolai", "Olivia", "Pedro", "Quinn", "Rosa", "Sven", "Tara",
+    "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe",
+)  # fmt: skip
+LAST_NAMES = (
+    "Anders", "Baptiste", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ivanova",
+    "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Rossi", "Silva",
+    "Tanaka", "Urquhart", "Varga", "Weber", "Xu", "Yilmaz", "Zhang",
+)  # fmt: skip
+WORDS = (
+    "north", "wind", "blue", "harbor", "summit", "cedar", "atlas", "pioneer", "delta", "vertex",
+    "orbit", "river", "stone", "bright", "union", "metro", "global", "prime", "silver", "oak",
+    "crest", "lumen", "apex", "nova", "quantum", "coastal", "granite", "maple", "falcon", "iron",
+)  # fmt: skip
+TLDS_LEGIT = ("com", "com", "com", "net", "org", "io", "co.uk", "de")
+TLDS_RISKY = ("top", "xyz", "click", "live", "shop", "info", "online")
+FREEMAIL = ("gmail.com", "outlook.com", "yahoo.com", "proton.me")
+SHORTENERS = ("bit.ly", "tinyurl.com", "t.co")
+ESPS = ("sendgrid.net", "mailchimpapp.net", "amazonses.com", "mktomail.com")
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    """A customer with a sensor at one schema version."""
+
+    enterprise_id: str
+    name: str
+    domains: tuple[str, ...]
+    sensor_version: int
+    messages_per_quarter: int
+    malicious_rate: float
+    executives: tuple[str, ...] = ()
+    employees: tuple[str, ...] = ()
+
+
+ENTERPRISES: tuple[Enterprise, ...] = (
+    Enterprise("acme", "Acme Corp", ("acme-corp.com",), 1, 1400, 0.035),
+    Enterprise("globex", "Globex", ("globex.com", "globex-mail.com"), 2, 1000, 0.05),
+    Enterprise("initech", "Initech", ("initech.com",), 3, 700, 0.06),
+)
+ENTERPRISE_IDS = tuple(e.enterprise_id for e in ENTERPRISES)
+
+
+@dataclass(frozen=True)
+class Correspondent:
+    """A legitimate external sender domain with the IPs it sends from."""
+
+    domain: str
+    ips: tuple[str, ...]
+    has_dmarc: bool
+    esp: str | None
+
+
+@dataclass
+class World:
+    """Everything the generators draw from; deterministic for a seed."""
+
+    enterprises: dict[str, Enterprise]
+    partners: list[Correspondent]
+    newsletters: list[Correspondent]
+    attacker_domains: list[str]
+    attacker_ips: list[str]
+    cloud_ips: list[str]
+    people: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, seed: int) -> World:
+        rng = random.Random(f"world:{seed}")
+        people = [f"{f} {l}" for f in FIRST_NAMES for l in LAST_NAMES]  # noqa: E741
+        rng.shuffle(people)
+        enterprises = {}
+        for i, ent in enumerate(ENTERPRISES):
+            staff = people[i * 60 : (i + 1) * 60]
+            enterprises[ent.enterprise_id] = Enterprise(
+                **{**ent.__dict__, "executives": tuple(staff[:4]), "employees": tuple(staff[4:])}
+            )
+        cloud = _ip_pool(rng, "52.0.0.0/10", 40)
+        partners = [_correspondent(rng, cloud, esp=None) for _ in range(160)]
+        newsletters = [_correspondent(rng, cloud, esp=rng.choice(ESPS)) for _ in range(40)]
+        attacker_domains = [_domain(rng, TLDS_RISKY) for _ in range(120)]
+        attacker_ips = _ip_pool(rng, "185.100.0.0/14", 60) + rng.sample(cloud, 10)
+        return cls(enterprises, partners, newsletters, attacker_domains, attacker_ips, cloud, people)
+
+
+def _domain(rng: random.Random, tlds: tuple[str, ...]) -> str:
+    return f"{rng.choice(WORDS)}{rng.choice(('', '-'))}{rng.choice(WORDS)}.{rng.choice(tlds)}"
+
+
+def _ip_pool(rng: random.Random, cidr: str, count: int) -> list[str]:
+    net = ipaddress.ip_network(cidr)
+    return [str(net[rng.randrange(1, net.num_addresses - 1)]) for _ in range(count)]
+
+
+def _correspondent(rng: random.Random, cloud: list[str], esp: str | None) -> Correspondent:
+    own = _ip_pool(rng, f"{rng.choice((64, 72, 98, 104, 144, 198))}.{rng.randrange(256)}.0.0/16", 2)
+    ips = tuple(rng.sample(cloud, 3)) if esp else tuple(own)
+    return Correspondent(_domain(rng, TLDS_LEGIT), ips, rng.random() < 0.8, esp)
+
+
+def lookalike(rng: random.Random, domain: str) -> str:
+    """A domain a hurried reader mistakes for ``domain``."""
+    name, _, tld = domain.partition(".")
+    tricks = [
+        lambda: name.replace("o", "0", 1) + "." + tld,
+        lambda: name.replace("m", "rn", 1) + "." + tld,
+        lambda: name.replace("-", "", 1) + "." + tld,
+        lambda: f"{name}-secure.{tld}",
+        lambda: f"{name}.{rng.choice(TLDS_RISKY)}",
+        lambda: f"{name}{rng.choice(('-hr', '-it', '-support', 'mail'))}.com",
+        lambda: name[:-1] + name[-1] * 2 + "." + tld,
+    ]
+    for trick in rng.sample(tricks, len(tricks)):
+        candidate = trick()
+        if candidate != domain:
+            return candidate
+    return f"{name}-portal.{tld}"
