@@ -14,6 +14,8 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 Schema = dict[str, Any]
+SchemaJson = Any
+"""Any parsed Avro schema: a record dict, a union list or a primitive name."""
 
 SENSOR_VERSIONS = (1, 2, 3)
 """Versions sensors write with; each is read through READER_VERSION."""
@@ -65,15 +67,14 @@ def reader_schema() -> Schema:
     return email_metadata(READER_VERSION)
 
 
-def fingerprint(schema: Schema | str) -> str:
+def fingerprint(schema: SchemaJson) -> str:
     """SHA-256 of the schema's parsing canonical form (what makes two schemas 'the same')."""
     return sha256(canonical_form(schema).encode()).hexdigest()
 
 
-def canonical_form(schema: Schema | str) -> str:
-    """Avro's parsing canonical form of a schema."""
-    parsed = json.loads(schema) if isinstance(schema, str) else schema
-    return str(to_parsing_canonical_form(parse_schema(parsed)))
+def canonical_form(schema: SchemaJson) -> str:
+    """Avro's parsing canonical form of a (parsed JSON) schema."""
+    return str(to_parsing_canonical_form(parse_schema(schema)))
 
 
 @cache
@@ -81,7 +82,7 @@ def _sensor_fingerprints() -> dict[str, int]:
     return {fingerprint(email_metadata(v)): v for v in (*SENSOR_VERSIONS, READER_VERSION)}
 
 
-def email_metadata_version_of(schema: Schema | str) -> int | None:
+def email_metadata_version_of(schema: SchemaJson) -> int | None:
     """Which EmailMetadata version a writer schema is, or None when it is none of ours."""
     return _sensor_fingerprints().get(fingerprint(schema))
 
@@ -94,10 +95,10 @@ class Compatibility:
     messages: tuple[str, ...] = ()
 
 
-def check(reader: Schema | str, writer: Schema | str) -> Compatibility:
+def check(reader: SchemaJson, writer: SchemaJson) -> Compatibility:
     """Can data written with ``writer`` be read with ``reader``? Apache Avro's own rules decide."""
-    parsed_reader = avro.schema.parse(reader if isinstance(reader, str) else json.dumps(reader))
-    parsed_writer = avro.schema.parse(writer if isinstance(writer, str) else json.dumps(writer))
+    parsed_reader = avro.schema.parse(json.dumps(reader))
+    parsed_writer = avro.schema.parse(json.dumps(writer))
     result = ReaderWriterCompatibilityChecker().get_compatibility(parsed_reader, parsed_writer)
     if result.compatibility is SchemaCompatibilityType.compatible:
         return Compatibility(True)

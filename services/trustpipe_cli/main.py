@@ -1,2 +1,158 @@
+"""The `trustpipe` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
 import typer
-app = typer.Typer()
+from rich.console import Console
+
+from trustpipe import layout
+from trustpipe.codec import CodecError
+from trustpipe.layout import HourError
+from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings, SettingsError
+from trustpipe_cli.services import StackError
+from trustpipe_cli.stack import LocalStack, find_project_root
+from trustpipe_cli.terraform import TerraformError
+from trustpipe_sensors.sensor import UnknownEnterpriseError
+
+app = typer.Typer(
+    help="trustpipe: score every email message for trust, in hourly batch and near-real time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+local_app = typer.Typer(help="The local stack: moto server, PostgreSQL, Terraform.", no_args_is_help=True)
+sensors_app = typer.Typer(help="The sensor simulator.", no_args_is_help=True)
+landing_app = typer.Typer(help="The landing bucket.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+app.add_typer(sensors_app, name="sensors")
+app.add_typer(landing_app, name="landing")
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Expected failures: one clear line and a non-zero exit, never a traceback.
+USER_ERRORS = (SettingsError, HourError, UnknownEnterpriseError, StackError, TerraformError, CodecError)
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")]
+SettingsPath = Annotated[
+    Path | None, typer.Option("--settings", help="Settings file (default: <state-dir>/settings.json).")
+]
+HourOpt = Annotated[str | None, typer.Option("--hour", help="Data hour, YYYY-MM-DDTHH (UTC); default: the last full hour.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Simulator seed; the same seed gives the same traffic.")]
+
+
+def last_full_hour() -> datetime:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return now - timedelta(hours=1)
+
+
+def resolve_hour(text: str | None) -> datetime:
+    return layout.parse_hour(text) if text else last_full_hour()
+
+
+def local_stack(state_dir: Path) -> LocalStack:
+    root = find_project_root(Path.cwd())
+    return LocalStack(root, state_dir if state_dir.is_absolute() else root / state_dir)
+
+
+def load_settings(state_dir: Path, settings_path: Path | None) -> Settings:
+    if settings_path is not None:
+        return Settings.load(settings_path)
+    return local_stack(state_dir).settings()
+
+
+@local_app.command("up")
+def local_up(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
+    """Start the moto server and PostgreSQL, and apply infra/envs/local (harmless when up)."""
+    stack = local_stack(state_dir)
+    settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.print)
+    console.print(f"[green]local stack up[/]: landing bucket {settings.landing_bucket}")
+
+
+@local_app.command("down")
+def local_down(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
+    """Stop everything `local up` started."""
+    local_stack(state_dir).down(say=console.print)
+
+
+@local_app.command("status")
+def local_status(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
+    """Show what is running, as JSON."""
+    status = local_stack(state_dir).status()
+    console.print_json(json.dumps(status))
+    if not status["moto"]["running"]:
+        raise typer.Exit(1)
+
+
+@sensors_app.command("run")
+def sensors_run(
+    hour: HourOpt = None,
+    seed: SeedOpt = 42,
+    enterprise: Annotated[list[str] | None, typer.Option("--enterprise", "-e", help="Only these enterprises (repeatable).")] = None,
+    scale: Annotated[float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)] = 1.0,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Write one hour of sensor traffic: an Avro file per enterprise per 15 minutes."""
+    from trustpipe_cli.sensors_cmd import run_batch
+
+    start = resolve_hour(hour)
+    settings = load_settings(state_dir, settings_path)
+    drops = run_batch(settings, start, seed=seed, enterprise_ids=enterprise, scale=scale)
+    by_ent = Counter()
+    for d in drops:
+        by_ent[d.enterprise_id] += d.records
+    console.print(f"landed {len(drops)} files, {sum(by_ent.values())} records for {layout.format_hour(start)}: "
+                  + ", ".join(f"{k}={v}" for k, v in sorted(by_ent.items())))
+
+
+@landing_app.command("inspect")
+def landing_inspect(
+    hour: HourOpt = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Read an hour's landing files back through the codec (v4 reader) and count them."""
+    from trustpipe.aws import AwsClients
+    from trustpipe.landing import inventory
+
+    start = resolve_hour(hour)
+    settings = load_settings(state_dir, settings_path)
+    inv = inventory(AwsClients(settings).s3, settings.landing_bucket, start)
+    for f in inv.files:
+        console.print(f"{f.key}  v{f.schema_version}  {f.records} records  {f.bytes} bytes")
+    for r in inv.rejected:
+        console.print(f"[red]set aside[/] {r.key}: {r.reason}")
+    console.print(f"{len(inv.files)} files, {inv.records} records, {len(inv.rejected)} set aside")
+
+
+@app.command("demo")
+def demo(
+    hour: HourOpt = None,
+    seed: SeedOpt = 42,
+    scale: Annotated[float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)] = 1.0,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+) -> None:
+    """Run the pipeline end to end on the local stack and write .local/demo-report.json."""
+    from trustpipe_cli.demo import run_demo
+
+    stack = local_stack(state_dir)
+    ok = run_demo(stack, resolve_hour(hour), seed=seed, scale=scale, console=console)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: expected errors end with one line, not a traceback."""
+    try:
+        app()
+    except USER_ERRORS as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(2)

