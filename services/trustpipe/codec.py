@@ -177,15 +177,22 @@ def write_container(
     *,
     codec: str = "deflate",
     metadata: Mapping[str, str] | None = None,
+    sync_marker: bytes | None = None,
 ) -> None:
-    """Write an Avro container file (schema in the header)."""
-    fastavro.writer(fo, parse_schema(schema), records, codec=codec, metadata=dict(metadata or {}))
+    """Write an Avro container file (schema in the header).
+
+    A fixed 16-byte ``sync_marker`` makes the bytes reproducible (the default is random).
+    """
+    fastavro.writer(fo, parse_schema(schema), records, codec=codec, metadata=dict(metadata or {}),
+                    sync_marker=sync_marker)  # fmt: skip
 
 
-def container_bytes(schema: Schema, records: Iterable[Record], *, codec: str = "deflate") -> bytes:
+def container_bytes(
+    schema: Schema, records: Iterable[Record], *, codec: str = "deflate", sync_marker: bytes | None = None
+) -> bytes:
     """An Avro container file in memory."""
     buf = io.BytesIO()
-    write_container(buf, schema, records, codec=codec)
+    write_container(buf, schema, records, codec=codec, sync_marker=sync_marker)
     return buf.getvalue()
 
 

@@ -116,16 +116,22 @@ def sensors_run(
 @landing_app.command("inspect")
 def landing_inspect(
     hour: HourOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a listing.")] = False,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
     """Read an hour's landing files back through the codec (v4 reader) and count them."""
+    from dataclasses import asdict
+
     from trustpipe.aws import AwsClients
     from trustpipe.landing import inventory
 
     start = resolve_hour(hour)
     settings = load_settings(state_dir, settings_path)
     inv = inventory(AwsClients(settings).s3, settings.landing_bucket, start)
+    if as_json:
+        print(json.dumps({"files": [asdict(f) for f in inv.files], "rejected": [asdict(r) for r in inv.rejected]}))
+        return
     for f in inv.files:
         console.print(f"{f.key}  v{f.schema_version}  {f.records} records  {f.bytes} bytes")
     for r in inv.rejected:

@@ -107,17 +107,25 @@ def land_hour(
         for ent in enterprises:
             messages = generate_quarter(world, ent, start, seed, scale)
             schema = contracts.email_metadata(ent.sensor_version)
-            body = container_bytes(schema, (to_version(m.record, ent.sensor_version) for m in messages))
             key = layout.landing_key(ent.enterprise_id, start)
+            records = (to_version(m.record, ent.sensor_version) for m in messages)
+            body = container_bytes(schema, records, sync_marker=_sync_marker(seed, key))
             upload(landing_bucket, key, body)
-            labels = [_label(m) for m in messages]
-            upload(labels_bucket, layout.labels_key(ent.enterprise_id, start), container_bytes(label_schema, labels))
+            labels_key = layout.labels_key(ent.enterprise_id, start)
+            labels = container_bytes(label_schema, map(_label, messages),
+                                     sync_marker=_sync_marker(seed, labels_key))  # fmt: skip
+            upload(labels_bucket, labels_key, labels)
             drop = Drop(key, ent.enterprise_id, ent.sensor_version, len(messages), len(body),
                         sum(m.is_malicious for m in messages))  # fmt: skip
             drops.append(drop)
             if on_drop:
                 on_drop(drop)
     return drops
+
+
+def _sync_marker(seed: int, key: str) -> bytes:
+    # Reproducible files: a rerun of the same hour and seed writes the same bytes (and ETags).
+    return hashlib.sha256(f"{seed}:{key}".encode()).digest()[:16]
 
 
 def _label(m: Labelled) -> Record:

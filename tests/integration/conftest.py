@@ -1,0 +1,35 @@
+"""The local stack's real parts, once per session: a moto server, PostgreSQL, Terraform applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trustpipe.aws import AwsClients
+from trustpipe.settings import Settings
+from trustpipe_cli.stack import LocalStack
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """`trustpipe local up` into a temporary state dir; everything stopped by pid afterwards."""
+    stack = LocalStack(ROOT, tmp_path_factory.mktemp("stack"))
+    try:
+        stack.up(say=lambda _msg: None)
+        yield stack
+    finally:
+        stack.down(say=lambda _msg: None)
+
+
+@pytest.fixture(scope="session")
+def settings(local_stack: LocalStack) -> Settings:
+    return local_stack.settings()
+
+
+@pytest.fixture(scope="session")
+def aws(settings: Settings) -> AwsClients:
+    return AwsClients(settings)

@@ -1,0 +1,77 @@
+"""Hours, keys, settings and the reconciliation report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trustpipe import layout
+from trustpipe.settings import Settings, SettingsError
+from trustpipe_cli.report import StageReport
+
+OUTPUTS = {
+    "region": {"value": "us-east-1"}, "aws_endpoint": {"value": "http://127.0.0.1:1"},
+    "landing_bucket": {"value": "l"}, "scored_bucket": {"value": "s"}, "archive_bucket": {"value": "a"},
+    "scored_topic_arn": {"value": "arn:t"}, "importer_queue_url": {"value": "q"},
+    "importer_dlq_url": {"value": "d"}, "raw_stream_name": {"value": "r"},
+    "scored_stream_name": {"value": "ss"}, "lease_table_name": {"value": "lt"},
+    "registry_table_name": {"value": "rt"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["2026-11-26", "2026-11-26T24", "yesterday", "2026-11-26T13:00", ""])
+def test_malformed_hour(text: str) -> None:
+    with pytest.raises(layout.HourError, match="not of the form YYYY-MM-DDTHH"):
+        layout.parse_hour(text)
+
+
+def test_hour_round_trip_and_quarters() -> None:
+    hour = layout.parse_hour("2026-11-26T05")
+    assert layout.format_hour(hour) == "2026-11-26T05"
+    assert [q.minute for q in layout.quarter_starts(hour)] == [0, 15, 30, 45]
+    assert layout.landing_hour_prefix("acme", hour) == "messages/enterprise=acme/date=2026-11-26/hour=05/"
+
+
+def test_settings_from_terraform_outputs_round_trip(tmp_path: Path) -> None:
+    settings = Settings.from_terraform_outputs(OUTPUTS, database_url="postgresql://x")
+    settings.save(tmp_path / "s.json")
+    assert Settings.load(tmp_path / "s.json") == settings
+
+
+def test_settings_missing_output_is_named() -> None:
+    outputs = {k: v for k, v in OUTPUTS.items() if k != "scored_bucket"}
+    with pytest.raises(SettingsError, match="settings lack scored_bucket"):
+        Settings.from_terraform_outputs(outputs)
+
+
+def test_settings_file_absent_or_malformed(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="trustpipe local up"):
+        Settings.load(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        Settings.load(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text(json.dumps([1]))
+    with pytest.raises(SettingsError, match="must hold a JSON object"):
+        Settings.load(tmp_path / "list.json")
+
+
+def test_report_reconciles_when_each_stage_accounts_for_what_it_set_aside() -> None:
+    report = StageReport()
+    report.stage("generated", 100)
+    report.stage("landed", 90, set_aside=10, reasons=["k: truncated"])
+    assert report.reconciled
+    assert report.as_dict()["set_aside"] == {"landed": 10}
+
+
+def test_report_flags_a_lost_record() -> None:
+    report = StageReport()
+    report.stage("generated", 100)
+    report.stage("landed", 99)
+    assert not report.reconciled
+    assert report.mismatches() == ["landed: 99 records, expected 100 (generated 100 - set aside 0)"]
+
+
+def test_empty_report_is_not_reconciled() -> None:
+    assert not StageReport().reconciled
