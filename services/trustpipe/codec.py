@@ -11,7 +11,7 @@ import io
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import fastavro
 from fastavro.read import SchemaResolutionError
@@ -111,7 +111,7 @@ class FramedDecoder:
         buf = io.BytesIO(data)
         buf.seek(HEADER_SIZE)
         try:
-            record: Record = fastavro.schemaless_reader(buf, writer, self._reader)
+            record = cast(Record, fastavro.schemaless_reader(buf, writer, self._reader))
         except _TRUNCATION as err:
             raise TruncatedRecordError(
                 f"record of {len(data)} bytes ends early for writer schema id {schema_id}"
@@ -183,12 +183,22 @@ def write_container(
 
     A fixed 16-byte ``sync_marker`` makes the bytes reproducible (the default is random).
     """
-    fastavro.writer(fo, parse_schema(schema), records, codec=codec, metadata=dict(metadata or {}),
-                    sync_marker=sync_marker)  # fmt: skip
+    fastavro.writer(
+        fo,
+        parse_schema(schema),
+        records,
+        codec=codec,
+        metadata=dict(metadata or {}),
+        sync_marker=sync_marker,  # type: ignore[arg-type]  # None means random, as documented
+    )
 
 
 def container_bytes(
-    schema: Schema, records: Iterable[Record], *, codec: str = "deflate", sync_marker: bytes | None = None
+    schema: Schema,
+    records: Iterable[Record],
+    *,
+    codec: str = "deflate",
+    sync_marker: bytes | None = None,
 ) -> bytes:
     """An Avro container file in memory."""
     buf = io.BytesIO()
@@ -216,7 +226,7 @@ class ContainerReader:
         except (*_TRUNCATION, *_GARBAGE) as err:
             # The magic matched, so an unreadable header is one cut short (or overwritten).
             raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err
-        self.writer_schema: Schema = self._reader.writer_schema
+        self.writer_schema = cast(Schema, self._reader.writer_schema)
         self.metadata: dict[str, Any] = self._reader.metadata
         if reader is not None:
             verdict = contracts.check(reader, self.writer_schema)
@@ -228,7 +238,8 @@ class ContainerReader:
 
     def __iter__(self) -> Iterator[Record]:
         try:
-            yield from self._reader
+            for record in self._reader:
+                yield cast(Record, record)
         except _TRUNCATION as err:
             raise TruncatedRecordError("Avro data block ends early") from err
         except SchemaResolutionError as err:

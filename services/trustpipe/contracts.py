@@ -99,7 +99,8 @@ def check(reader: SchemaJson, writer: SchemaJson) -> Compatibility:
     """Can data written with ``writer`` be read with ``reader``? Apache Avro's own rules decide."""
     parsed_reader = avro.schema.parse(json.dumps(reader))
     parsed_writer = avro.schema.parse(json.dumps(writer))
-    result = ReaderWriterCompatibilityChecker().get_compatibility(parsed_reader, parsed_writer)
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+    result = checker.get_compatibility(parsed_reader, parsed_writer)
     if result.compatibility is SchemaCompatibilityType.compatible:
         return Compatibility(True)
     messages = tuple(

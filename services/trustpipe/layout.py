@@ -20,7 +20,9 @@ def parse_hour(text: str) -> datetime:
     try:
         return datetime.strptime(text, HOUR_FORMAT).replace(tzinfo=UTC)
     except (TypeError, ValueError) as err:
-        raise HourError(f"hour {text!r} is not of the form YYYY-MM-DDTHH, e.g. 2026-11-26T13") from err
+        raise HourError(
+            f"hour {text!r} is not of the form YYYY-MM-DDTHH, e.g. 2026-11-26T13"
+        ) from err
 
 
 def format_hour(hour: datetime) -> str:

@@ -24,12 +24,17 @@ REPORT_FILE = "demo-report.json"
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
-    )  # fmt: skip
+    )
 
 
-def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console) -> bool:
+def run_demo(
+    stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console
+) -> bool:
     """Run every stage built so far for one hour; True when every stage reconciles."""
     began = time.monotonic()
     label = layout.format_hour(hour)
@@ -41,8 +46,14 @@ def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, cons
     drops: list[Drop] = []
     with _progress(console) as progress:
         task = progress.add_task("sensors -> landing bucket", total=4 * 3)
-        drops = run_batch(settings, hour, seed=seed, enterprise_ids=None, scale=scale,
-                          on_drop=lambda _d: progress.advance(task))  # fmt: skip
+        drops = run_batch(
+            settings,
+            hour,
+            seed=seed,
+            enterprise_ids=None,
+            scale=scale,
+            on_drop=lambda _d: progress.advance(task),
+        )
     report.stage("generated", sum(d.records for d in drops))
 
     with console.status("reading the hour back through the codec (v4 reader)..."):
@@ -82,12 +93,22 @@ def _print_summary(console: Console, drops: list[Drop], report: StageReport) -> 
     for d in drops:
         per[(d.enterprise_id, d.schema_version)].append(d)
     for (ent, version), group in sorted(per.items()):
-        table.add_row(ent, f"v{version}", str(len(group)), f"{sum(d.records for d in group):,}",
-                      f"{sum(d.malicious for d in group):,}", f"{sum(d.bytes for d in group):,}")  # fmt: skip
+        table.add_row(
+            ent,
+            f"v{version}",
+            str(len(group)),
+            f"{sum(d.records for d in group):,}",
+            f"{sum(d.malicious for d in group):,}",
+            f"{sum(d.bytes for d in group):,}",
+        )
     console.print(table)
     stages = "  ->  ".join(f"{name} {count:,}" for name, count in report.stages.items())
     console.print(f"stages: {stages}")
     if report.set_aside:
         console.print(f"[yellow]set aside[/]: {report.set_aside}")
-    status = "[green]reconciled[/]" if report.reconciled else f"[red]NOT reconciled[/]: {report.mismatches()}"
+    status = (
+        "[green]reconciled[/]"
+        if report.reconciled
+        else f"[red]NOT reconciled[/]: {report.mismatches()}"
+    )
     console.print(f"{status} in {report.extra['elapsed_seconds']}s")

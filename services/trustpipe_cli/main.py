@@ -27,7 +27,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-local_app = typer.Typer(help="The local stack: moto server, PostgreSQL, Terraform.", no_args_is_help=True)
+local_app = typer.Typer(
+    help="The local stack: moto server, PostgreSQL, Terraform.", no_args_is_help=True
+)
 sensors_app = typer.Typer(help="The sensor simulator.", no_args_is_help=True)
 landing_app = typer.Typer(help="The landing bucket.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
@@ -38,14 +40,29 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Expected failures: one clear line and a non-zero exit, never a traceback.
-USER_ERRORS = (SettingsError, HourError, UnknownEnterpriseError, StackError, TerraformError, CodecError)
+USER_ERRORS = (
+    SettingsError,
+    HourError,
+    UnknownEnterpriseError,
+    StackError,
+    TerraformError,
+    CodecError,
+)
 
-StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")]
-SettingsPath = Annotated[
-    Path | None, typer.Option("--settings", help="Settings file (default: <state-dir>/settings.json).")
+StateDir = Annotated[
+    Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")
 ]
-HourOpt = Annotated[str | None, typer.Option("--hour", help="Data hour, YYYY-MM-DDTHH (UTC); default: the last full hour.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Simulator seed; the same seed gives the same traffic.")]
+SettingsPath = Annotated[
+    Path | None,
+    typer.Option("--settings", help="Settings file (default: <state-dir>/settings.json)."),
+]
+HourOpt = Annotated[
+    str | None,
+    typer.Option("--hour", help="Data hour, YYYY-MM-DDTHH (UTC); default: the last full hour."),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Simulator seed; the same seed gives the same traffic.")
+]
 
 
 def last_full_hour() -> datetime:
@@ -95,8 +112,13 @@ def local_status(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
 def sensors_run(
     hour: HourOpt = None,
     seed: SeedOpt = 42,
-    enterprise: Annotated[list[str] | None, typer.Option("--enterprise", "-e", help="Only these enterprises (repeatable).")] = None,
-    scale: Annotated[float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)] = 1.0,
+    enterprise: Annotated[
+        list[str] | None,
+        typer.Option("--enterprise", "-e", help="Only these enterprises (repeatable)."),
+    ] = None,
+    scale: Annotated[
+        float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)
+    ] = 1.0,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
@@ -106,17 +128,22 @@ def sensors_run(
     start = resolve_hour(hour)
     settings = load_settings(state_dir, settings_path)
     drops = run_batch(settings, start, seed=seed, enterprise_ids=enterprise, scale=scale)
-    by_ent = Counter()
+    by_ent: Counter[str] = Counter()
     for d in drops:
         by_ent[d.enterprise_id] += d.records
-    console.print(f"landed {len(drops)} files, {sum(by_ent.values())} records for {layout.format_hour(start)}: "
-                  + ", ".join(f"{k}={v}" for k, v in sorted(by_ent.items())))
+    console.print(
+        f"landed {len(drops)} files, {sum(by_ent.values())} records "
+        f"for {layout.format_hour(start)}: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(by_ent.items()))
+    )
 
 
 @landing_app.command("inspect")
 def landing_inspect(
     hour: HourOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a listing.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a listing.")
+    ] = False,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
@@ -130,7 +157,14 @@ def landing_inspect(
     settings = load_settings(state_dir, settings_path)
     inv = inventory(AwsClients(settings).s3, settings.landing_bucket, start)
     if as_json:
-        print(json.dumps({"files": [asdict(f) for f in inv.files], "rejected": [asdict(r) for r in inv.rejected]}))
+        print(
+            json.dumps(
+                {
+                    "files": [asdict(f) for f in inv.files],
+                    "rejected": [asdict(r) for r in inv.rejected],
+                }
+            )
+        )
         return
     for f in inv.files:
         console.print(f"{f.key}  v{f.schema_version}  {f.records} records  {f.bytes} bytes")
@@ -143,7 +177,9 @@ def landing_inspect(
 def demo(
     hour: HourOpt = None,
     seed: SeedOpt = 42,
-    scale: Annotated[float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)] = 1.0,
+    scale: Annotated[
+        float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)
+    ] = 1.0,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
 ) -> None:
     """Run the pipeline end to end on the local stack and write .local/demo-report.json."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,9 @@ class StageReport:
     reasons: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def stage(self, name: str, count: int, set_aside: int = 0, reasons: list[str] | None = None) -> None:
+    def stage(
+        self, name: str, count: int, set_aside: int = 0, reasons: list[str] | None = None
+    ) -> None:
         """Record ``count`` records reaching ``name``, and ``set_aside`` rejected there."""
         self.stages[name] = count
         if set_aside or reasons:
@@ -27,7 +30,7 @@ class StageReport:
     def mismatches(self) -> list[str]:
         names = list(self.stages)
         problems = []
-        for before, after in zip(names, names[1:], strict=False):
+        for before, after in itertools.pairwise(names):
             expected = self.stages[before] - self.set_aside.get(after, 0)
             if self.stages[after] != expected:
                 problems.append(

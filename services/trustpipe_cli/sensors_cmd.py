@@ -1,4 +1,4 @@
-"""`trustpipe sensors run`: one or more hours of simulated sensor traffic into the landing bucket."""
+"""`trustpipe sensors run`: an hour of simulated sensor traffic into the landing bucket."""
 
 from __future__ import annotations
 

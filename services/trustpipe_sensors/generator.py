@@ -26,23 +26,37 @@ from trustpipe_sensors.world import (
 Record = dict[str, Any]
 
 LEGIT_ATTACHMENTS = (
-    ("invoice.pdf", "application/pdf"), ("report.xlsx", "application/vnd.ms-excel"),
-    ("photo.jpg", "image/jpeg"), ("minutes.docx", "application/msword"),
-    ("slides.pptx", "application/vnd.ms-powerpoint"), ("logs.zip", "application/zip"),
-)  # fmt: skip
+    ("invoice.pdf", "application/pdf"),
+    ("report.xlsx", "application/vnd.ms-excel"),
+    ("photo.jpg", "image/jpeg"),
+    ("minutes.docx", "application/msword"),
+    ("slides.pptx", "application/vnd.ms-powerpoint"),
+    ("logs.zip", "application/zip"),
+)
 RISKY_ATTACHMENTS = (
-    ("Invoice_{n}.zip", "application/zip"), ("scan_{n}.html", "text/html"),
-    ("payment_{n}.iso", "application/octet-stream"), ("order_{n}.docm", "application/msword"),
-    ("statement_{n}.pdf.js", "application/javascript"), ("setup_{n}.exe", "application/x-msdownload"),
+    ("Invoice_{n}.zip", "application/zip"),
+    ("scan_{n}.html", "text/html"),
+    ("payment_{n}.iso", "application/octet-stream"),
+    ("order_{n}.docm", "application/msword"),
+    ("statement_{n}.pdf.js", "application/javascript"),
+    ("setup_{n}.exe", "application/x-msdownload"),
     ("remittance_{n}.pdf", "application/pdf"),
-)  # fmt: skip
+)
 ATTACKS = (
-    ("display_name_spoof", 0.22), ("lookalike_domain", 0.2), ("domain_spoof", 0.14),
-    ("credential_phish", 0.2), ("malware", 0.12), ("compromised_account", 0.12),
-)  # fmt: skip
+    ("display_name_spoof", 0.22),
+    ("lookalike_domain", 0.2),
+    ("domain_spoof", 0.14),
+    ("credential_phish", 0.2),
+    ("malware", 0.12),
+    ("compromised_account", 0.12),
+)
 LEGIT_KINDS = (
-    ("internal", 0.32), ("partner", 0.36), ("newsletter", 0.2), ("freemail", 0.07), ("saas", 0.05),
-)  # fmt: skip
+    ("internal", 0.32),
+    ("partner", 0.36),
+    ("newsletter", 0.2),
+    ("freemail", 0.07),
+    ("saas", 0.05),
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class Labelled:
 
 def pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     names, weights = zip(*weighted, strict=True)
-    return rng.choices(names, weights)[0]
+    return str(rng.choices(names, weights)[0])
 
 
 def auth(rng: random.Random, pass_rate: float, alt: tuple[str, ...] = ("FAIL", "NONE")) -> str:
@@ -101,12 +115,24 @@ class MessageFactory:
         if self.rng.random() >= rate:
             return []
         name, ctype = self.rng.choice(LEGIT_ATTACHMENTS)
-        return [{"filename": name, "content_type": ctype, "size_bytes": self.rng.randint(20_000, 4_000_000)}]
+        return [
+            {
+                "filename": name,
+                "content_type": ctype,
+                "size_bytes": self.rng.randint(20_000, 4_000_000),
+            }
+        ]
 
     def _risky_attachment(self) -> list[Record]:
         name, ctype = self.rng.choice(RISKY_ATTACHMENTS)
         filename = name.format(n=self.rng.randint(1000, 9999))
-        return [{"filename": filename, "content_type": ctype, "size_bytes": self.rng.randint(3_000, 900_000)}]
+        return [
+            {
+                "filename": filename,
+                "content_type": ctype,
+                "size_bytes": self.rng.randint(3_000, 900_000),
+            }
+        ]
 
     def _finish(self, f: Record, received_at: datetime) -> Record:
         rng = self.rng
@@ -142,12 +168,14 @@ class MessageFactory:
             "from_address": self._address(name, domain),
             "from_display_name": name,
             "sending_ip": f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-            "spf": auth(rng, 0.99), "dkim": auth(rng, 0.98), "dmarc": auth(rng, 0.985),
+            "spf": auth(rng, 0.99),
+            "dkim": auth(rng, 0.98),
+            "dmarc": auth(rng, 0.985),
             "recipient_count": rng.randint(1, 8),
             "in_known_thread": rng.random() < 0.4,
             "urls": self._urls(domain, rng.choice((0, 0, 1, 2))),
             "attachments": self._attachments(0.25),
-        }  # fmt: skip
+        }
 
     def _partner(self) -> Record:
         rng = self.rng
@@ -196,10 +224,12 @@ class MessageFactory:
             "from_address": self._address(name, domain),
             "from_display_name": name,
             "sending_ip": rng.choice(self.world.cloud_ips),
-            "spf": auth(rng, 0.99), "dkim": auth(rng, 0.99), "dmarc": auth(rng, 0.99),
+            "spf": auth(rng, 0.99),
+            "dkim": auth(rng, 0.99),
+            "dmarc": auth(rng, 0.99),
             "urls": self._urls(domain, rng.choice((0, 0, 1))),
             "attachments": self._attachments(0.2),
-        }  # fmt: skip
+        }
 
     def _saas(self) -> Record:
         rng = self.rng
@@ -208,10 +238,12 @@ class MessageFactory:
             "from_address": f"no-reply@{sender.domain}",
             "from_display_name": "Notifications",
             "sending_ip": rng.choice(sender.ips),
-            "spf": auth(rng, 0.99), "dkim": auth(rng, 0.97, ("NONE",)), "dmarc": auth(rng, 0.95),
+            "spf": auth(rng, 0.99),
+            "dkim": auth(rng, 0.97, ("NONE",)),
+            "dmarc": auth(rng, 0.95),
             "urls": self._urls(sender.domain, rng.randint(1, 4)),
             "attachments": [],
-        }  # fmt: skip
+        }
 
     # -- attacks -------------------------------------------------------------------------------
 
@@ -233,16 +265,21 @@ class MessageFactory:
             "from_address": self._address(self._person(), domain),
             "from_display_name": name,
             "sending_ip": rng.choice(self.world.cloud_ips),
-            "spf": auth(rng, 0.97), "dkim": auth(rng, 0.97), "dmarc": auth(rng, 0.97),
-            "urls": [], "attachments": [],
-        }  # fmt: skip
+            "spf": auth(rng, 0.97),
+            "dkim": auth(rng, 0.97),
+            "dmarc": auth(rng, 0.97),
+            "urls": [],
+            "attachments": [],
+        }
         if rng.random() < 0.5:
             record["reply_to"] = self._address(name, rng.choice(FREEMAIL))
         return record
 
     def _lookalike_domain(self) -> Record:
         rng = self.rng
-        target = rng.choice(self.ent.domains if rng.random() < 0.7 else [rng.choice(self.world.partners).domain])
+        target = rng.choice(
+            self.ent.domains if rng.random() < 0.7 else [rng.choice(self.world.partners).domain]
+        )
         domain = lookalike(rng, target)
         name = rng.choice(self.ent.executives + self.ent.employees[:5])
         return {
@@ -317,13 +354,14 @@ class MessageFactory:
             "from_address": self._address(name, partner.domain),
             "from_display_name": name,
             "sending_ip": rng.choice(partner.ips),
-            "spf": auth(rng, 0.98), "dkim": auth(rng, 0.95, ("NONE",)),
+            "spf": auth(rng, 0.98),
+            "dkim": auth(rng, 0.95, ("NONE",)),
             "dmarc": auth(rng, 0.97) if partner.has_dmarc else "NONE",
             "reply_to": self._address(name, rng.choice(FREEMAIL)) if rng.random() < 0.6 else None,
             "in_known_thread": rng.random() < 0.3,
             "urls": self._attacker_urls(1) if rng.random() < 0.3 else [],
             "attachments": [],
-        }  # fmt: skip
+        }
 
 
 def spread(start: datetime, span: timedelta, count: int, rng: random.Random) -> list[datetime]:

@@ -100,7 +100,7 @@ def land_hour(
     scale: float = 1.0,
     on_drop: Callable[[Drop], None] | None = None,
 ) -> list[Drop]:
-    """Write one hour of sensor traffic: a container file per enterprise per quarter, plus labels."""
+    """Write an hour of sensor traffic: a container file per enterprise per quarter, plus labels."""
     drops = []
     label_schema = contracts.load(contracts.GROUND_TRUTH_LABEL)
     for start in layout.quarter_starts(hour):
@@ -112,11 +112,18 @@ def land_hour(
             body = container_bytes(schema, records, sync_marker=_sync_marker(seed, key))
             upload(landing_bucket, key, body)
             labels_key = layout.labels_key(ent.enterprise_id, start)
-            labels = container_bytes(label_schema, map(_label, messages),
-                                     sync_marker=_sync_marker(seed, labels_key))  # fmt: skip
+            labels = container_bytes(
+                label_schema, map(_label, messages), sync_marker=_sync_marker(seed, labels_key)
+            )
             upload(labels_bucket, labels_key, labels)
-            drop = Drop(key, ent.enterprise_id, ent.sensor_version, len(messages), len(body),
-                        sum(m.is_malicious for m in messages))  # fmt: skip
+            drop = Drop(
+                key,
+                ent.enterprise_id,
+                ent.sensor_version,
+                len(messages),
+                len(body),
+                sum(m.is_malicious for m in messages),
+            )
             drops.append(drop)
             if on_drop:
                 on_drop(drop)

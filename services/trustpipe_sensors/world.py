@@ -7,23 +7,96 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FIRST_NAMES = (
-    "Alice", "Bruno", "Carmen", "Deepak", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jamal",
-    "Keiko", "Liam", "Maya", "Nikolai", "Olivia", "Pedro", "Quinn", "Rosa", "Sven", "Tara",
-    "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe",
-)  # fmt: skip
+    "Alice",
+    "Bruno",
+    "Carmen",
+    "Deepak",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Keiko",
+    "Liam",
+    "Maya",
+    "Nikolai",
+    "Olivia",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+)
 LAST_NAMES = (
-    "Anders", "Baptiste", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ivanova",
-    "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Rossi", "Silva",
-    "Tanaka", "Urquhart", "Varga", "Weber", "Xu", "Yilmaz", "Zhang",
-)  # fmt: skip
+    "Anders",
+    "Baptiste",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Urquhart",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+)
 WORDS = (
-    "north", "wind", "blue", "harbor", "summit", "cedar", "atlas", "pioneer", "delta", "vertex",
-    "orbit", "river", "stone", "bright", "union", "metro", "global", "prime", "silver", "oak",
-    "crest", "lumen", "apex", "nova", "quantum", "coastal", "granite", "maple", "falcon", "iron",
-)  # fmt: skip
+    "north",
+    "wind",
+    "blue",
+    "harbor",
+    "summit",
+    "cedar",
+    "atlas",
+    "pioneer",
+    "delta",
+    "vertex",
+    "orbit",
+    "river",
+    "stone",
+    "bright",
+    "union",
+    "metro",
+    "global",
+    "prime",
+    "silver",
+    "oak",
+    "crest",
+    "lumen",
+    "apex",
+    "nova",
+    "quantum",
+    "coastal",
+    "granite",
+    "maple",
+    "falcon",
+    "iron",
+)
 TLDS_LEGIT = ("com", "com", "com", "net", "org", "io", "co.uk", "de")
 TLDS_RISKY = ("top", "xyz", "click", "live", "shop", "info", "online")
 FREEMAIL = ("gmail.com", "outlook.com", "yahoo.com", "proton.me")
@@ -91,7 +164,9 @@ class World:
         newsletters = [_correspondent(rng, cloud, esp=rng.choice(ESPS)) for _ in range(40)]
         attacker_domains = [_domain(rng, TLDS_RISKY) for _ in range(120)]
         attacker_ips = _ip_pool(rng, "185.100.0.0/14", 60) + rng.sample(cloud, 10)
-        return cls(enterprises, partners, newsletters, attacker_domains, attacker_ips, cloud, people)
+        return cls(
+            enterprises, partners, newsletters, attacker_domains, attacker_ips, cloud, people
+        )
 
 
 def _domain(rng: random.Random, tlds: tuple[str, ...]) -> str:
@@ -112,7 +187,7 @@ def _correspondent(rng: random.Random, cloud: list[str], esp: str | None) -> Cor
 def lookalike(rng: random.Random, domain: str) -> str:
     """A domain a hurried reader mistakes for ``domain``."""
     name, _, tld = domain.partition(".")
-    tricks = [
+    tricks: list[Callable[[], str]] = [
         lambda: name.replace("o", "0", 1) + "." + tld,
         lambda: name.replace("m", "rn", 1) + "." + tld,
         lambda: name.replace("-", "", 1) + "." + tld,

@@ -20,13 +20,17 @@ ROOT = Path(__file__).parents[2]
 
 def test_buckets_are_encrypted_and_private(aws: AwsClients, settings: Settings) -> None:
     for bucket in (settings.landing_bucket, settings.scored_bucket, settings.archive_bucket):
-        rules = aws.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        rules = aws.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ]
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         block = aws.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values())
 
 
-def test_scored_object_event_reaches_importer_queue_through_sns(aws: AwsClients, settings: Settings) -> None:
+def test_scored_object_event_reaches_importer_queue_through_sns(
+    aws: AwsClients, settings: Settings
+) -> None:
     # GIVEN the Terraform-made notification scored bucket -> SNS -> SQS
     key = "scored/date=2026-11-26/hour=13/part 0=a.avro"
     # WHEN an Avro object lands under scored/
@@ -35,8 +39,13 @@ def test_scored_object_event_reaches_importer_queue_through_sns(aws: AwsClients,
     # THEN the importer queue gets an SNS envelope around the S3 event, key URL-encoded
     messages = []
     for _ in range(5):
-        got = aws.client("sqs").receive_message(QueueUrl=settings.importer_queue_url, WaitTimeSeconds=2,
-                                                MaxNumberOfMessages=10).get("Messages", [])  # fmt: skip
+        got = (
+            aws.client("sqs")
+            .receive_message(
+                QueueUrl=settings.importer_queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10
+            )
+            .get("Messages", [])
+        )
         messages += got
         if any("Records" in json.loads(json.loads(m["Body"])["Message"]) for m in messages):
             break
@@ -48,8 +57,12 @@ def test_scored_object_event_reaches_importer_queue_through_sns(aws: AwsClients,
 
 def test_importer_queue_redrives_to_dlq(aws: AwsClients, settings: Settings) -> None:
     sqs = aws.client("sqs")
-    attrs = sqs.get_queue_attributes(QueueUrl=settings.importer_queue_url, AttributeNames=["All"])["Attributes"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=settings.importer_dlq_url, AttributeNames=["QueueArn"])
+    attrs = sqs.get_queue_attributes(QueueUrl=settings.importer_queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=settings.importer_dlq_url, AttributeNames=["QueueArn"]
+    )
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq_arn["Attributes"]["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 3
@@ -62,7 +75,9 @@ def test_streams_and_tables_exist(aws: AwsClients, settings: Settings) -> None:
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         assert summary["StreamStatus"] == "ACTIVE" and summary["OpenShardCount"] == 2
     for table in (settings.registry_table_name, settings.lease_table_name):
-        backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        backups = dynamodb.describe_continuous_backups(TableName=table)[
+            "ContinuousBackupsDescription"
+        ]
         assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
@@ -78,19 +93,36 @@ def test_postgres_is_a_real_server(settings: Settings) -> None:
 def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings) -> None:
     # GIVEN a stack that is up
     moto_pid, pg_pid = local_stack.moto.pid_file.read_text(), local_stack.postgres.pid
-    applies = (local_stack.state_dir / "terraform" / "terraform.log").read_text().count("$ terraform apply")
+    applies = (
+        (local_stack.state_dir / "terraform" / "terraform.log")
+        .read_text()
+        .count("$ terraform apply")
+    )
     # WHEN `up` runs again, through the CLI
     result = subprocess.run(
-        [sys.executable, "-c", "from trustpipe_cli.main import main; main()", "local", "up",
-         "--state-dir", str(local_stack.state_dir)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from trustpipe_cli.main import main; main()",
+            "local",
+            "up",
+            "--state-dir",
+            str(local_stack.state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     # THEN nothing restarts and Terraform does not run again
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stdout
     assert local_stack.moto.pid_file.read_text() == moto_pid
     assert local_stack.postgres.pid == pg_pid
-    assert (local_stack.state_dir / "terraform" / "terraform.log").read_text().count("$ terraform apply") == applies
+    assert (local_stack.state_dir / "terraform" / "terraform.log").read_text().count(
+        "$ terraform apply"
+    ) == applies
     assert local_stack.settings() == settings
 
 

@@ -30,7 +30,11 @@ def test_hour_lands_and_reads_back_through_v4(aws: AwsClients, settings: Setting
     # THEN every record written is read, in the version its sensor wrote
     assert not inv.rejected
     assert {f.key: f.records for f in inv.files} == {d.key: d.records for d in drops}
-    assert {f.enterprise_id: f.schema_version for f in inv.files} == {"acme": 1, "globex": 2, "initech": 3}
+    assert {f.enterprise_id: f.schema_version for f in inv.files} == {
+        "acme": 1,
+        "globex": 2,
+        "initech": 3,
+    }
     labels = aws.s3.list_objects_v2(Bucket=settings.archive_bucket, Prefix=layout.LABELS_PREFIX)
     assert len([o for o in labels["Contents"] if "hour=09" in o["Key"]]) == len(drops)
 
@@ -38,11 +42,19 @@ def test_hour_lands_and_reads_back_through_v4(aws: AwsClients, settings: Setting
 def test_rerun_writes_identical_objects(aws: AwsClients, settings: Settings) -> None:
     hour = layout.parse_hour("2026-11-26T10")
     run_batch(settings, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
-    first = {o["Key"]: o["ETag"] for o in aws.s3.list_objects_v2(Bucket=settings.landing_bucket,
-             Prefix=layout.landing_hour_prefix("initech", hour))["Contents"]}  # fmt: skip
+    first = {
+        o["Key"]: o["ETag"]
+        for o in aws.s3.list_objects_v2(
+            Bucket=settings.landing_bucket, Prefix=layout.landing_hour_prefix("initech", hour)
+        )["Contents"]
+    }
     run_batch(settings, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
-    again = {o["Key"]: o["ETag"] for o in aws.s3.list_objects_v2(Bucket=settings.landing_bucket,
-             Prefix=layout.landing_hour_prefix("initech", hour))["Contents"]}  # fmt: skip
+    again = {
+        o["Key"]: o["ETag"]
+        for o in aws.s3.list_objects_v2(
+            Bucket=settings.landing_bucket, Prefix=layout.landing_hour_prefix("initech", hour)
+        )["Contents"]
+    }
     assert first == again and len(first) == 4
 
 
@@ -84,15 +96,41 @@ def test_framed_records_survive_a_kinesis_round_trip(aws: AwsClients, settings: 
     # The streams carry Confluent-framed records; the codec frames them, Kinesis keeps the bytes.
     kinesis = aws.client("kinesis")
     data = FramedEncoder(7, contracts.email_metadata(3)).encode(
-        {**dict.fromkeys(("message_id", "enterprise_id", "from_address", "from_display_name", "return_path",
-                          "sending_ip"), "x"), "received_at": 0, "recipient_count": 1, "subject_length": 1,
-         "size_bytes": 1, "spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "url_count": 0, "attachment_count": 0,
-         "reply_to": None, "dkim_domain": None, "urls": [], "attachments": [], "in_known_thread": False}
-    )  # fmt: skip
+        {
+            **dict.fromkeys(
+                (
+                    "message_id",
+                    "enterprise_id",
+                    "from_address",
+                    "from_display_name",
+                    "return_path",
+                    "sending_ip",
+                ),
+                "x",
+            ),
+            "received_at": 0,
+            "recipient_count": 1,
+            "subject_length": 1,
+            "size_bytes": 1,
+            "spf": "PASS",
+            "dkim": "PASS",
+            "dmarc": "PASS",
+            "url_count": 0,
+            "attachment_count": 0,
+            "reply_to": None,
+            "dkim_domain": None,
+            "urls": [],
+            "attachments": [],
+            "in_known_thread": False,
+        }
+    )
     put = kinesis.put_record(StreamName=settings.raw_stream_name, Data=data, PartitionKey="x")
-    it = kinesis.get_shard_iterator(StreamName=settings.raw_stream_name, ShardId=put["ShardId"],
-                                    ShardIteratorType="AT_SEQUENCE_NUMBER",
-                                    StartingSequenceNumber=put["SequenceNumber"])["ShardIterator"]  # fmt: skip
+    it = kinesis.get_shard_iterator(
+        StreamName=settings.raw_stream_name,
+        ShardId=put["ShardId"],
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        StartingSequenceNumber=put["SequenceNumber"],
+    )["ShardIterator"]
     (record, *_) = kinesis.get_records(ShardIterator=it)["Records"]
     assert record["Data"] == data
 
@@ -100,11 +138,23 @@ def test_framed_records_survive_a_kinesis_round_trip(aws: AwsClients, settings: 
 def test_cli_sensors_run_and_inspect(local_stack: LocalStack) -> None:
     cli = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
     state = ["--state-dir", str(local_stack.state_dir)]
-    run = subprocess.run([*cli, "sensors", "run", "--hour", "2026-11-26T12", "--scale", "0.05", *state],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)  # fmt: skip
+    run = subprocess.run(
+        [*cli, "sensors", "run", "--hour", "2026-11-26T12", "--scale", "0.05", *state],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
-    inspect = subprocess.run([*cli, "landing", "inspect", "--hour", "2026-11-26T12", "--json", *state],
-                             capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)  # fmt: skip
+    inspect = subprocess.run(
+        [*cli, "landing", "inspect", "--hour", "2026-11-26T12", "--json", *state],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert inspect.returncode == 0, inspect.stderr
     files = json.loads(inspect.stdout)["files"]
     assert Counter(f["schema_version"] for f in files) == {1: 4, 2: 4, 3: 4}

@@ -13,13 +13,18 @@ CLI = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["sensors", "run", "--hour", "2026-11-26 13h"], "hour '2026-11-26 13h' is not of the form YYYY-MM-DDTHH"),
+        (
+            ["sensors", "run", "--hour", "2026-11-26 13h"],
+            "hour '2026-11-26 13h' is not of the form YYYY-MM-DDTHH",
+        ),
         (["sensors", "run", "--hour", "2026-11-26T13", "-e", "hooli"], "the local stack is not up"),
         (["landing", "inspect", "--hour", "2026-11-26T13"], "the local stack is not up"),
     ],
@@ -35,7 +40,9 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
 def test_unknown_enterprise_named_with_the_known_ones(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     settings.write_text(Path(ROOT / "tests/unit/fixtures/settings.json").read_text())
-    result = run("sensors", "run", "--hour", "2026-11-26T13", "-e", "hooli", "--settings", str(settings))
+    result = run(
+        "sensors", "run", "--hour", "2026-11-26T13", "-e", "hooli", "--settings", str(settings)
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: unknown enterprise hooli; known: acme, globex, initech"
 

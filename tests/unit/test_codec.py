@@ -97,8 +97,15 @@ def test_trailing_bytes_mean_schema_mismatch(decoder: FramedDecoder) -> None:
 
 
 def test_unresolvable_writer_is_schema_mismatch(lookup: CountingLookup) -> None:
-    lookup.add(50, {"type": "record", "name": "EmailMetadata", "namespace": "io.trustpipe.sensor",
-                    "fields": [{"name": "message_id", "type": "long"}]})  # fmt: skip
+    lookup.add(
+        50,
+        {
+            "type": "record",
+            "name": "EmailMetadata",
+            "namespace": "io.trustpipe.sensor",
+            "fields": [{"name": "message_id", "type": "long"}],
+        },
+    )
     decoder = FramedDecoder(lookup, contracts.reader_schema())
     data = FramedEncoder(50, lookup(50)).encode({"message_id": 7})
     with pytest.raises(SchemaMismatchError, match="cannot read writer schema id 50"):
@@ -115,7 +122,9 @@ def test_oversize_record_is_refused() -> None:
 
 def many_v1(n: int) -> bytes:
     return container_bytes(
-        contracts.email_metadata(1), [email_v1(message_id=f"<{i}@x>", subject_length=i) for i in range(n)], codec="null"
+        contracts.email_metadata(1),
+        [email_v1(message_id=f"<{i}@x>", subject_length=i) for i in range(n)],
+        codec="null",
     )
 
 

@@ -98,13 +98,40 @@ def _v4_with(mutate) -> dict:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("change", "writer", "mutate", "expected"),
     [
-        ("new field without default", 3, lambda f, s: s["fields"].append({"name": "tenant", "type": "string"}), "reader_field_missing_default_value"),
-        ("string becomes int", 3, lambda f, s: f["from_address"].update(type="int"), "type_mismatch"),
-        ("rename without alias", 1, lambda f, s: f["sending_ip"].pop("aliases"), "reader_field_missing_default_value"),
-        ("enum loses symbol and default", 3, lambda f, s: f["spf"]["type"].update(symbols=["PASS", "FAIL"]) or f["spf"]["type"].pop("default"), "missing_enum_symbols"),
-        ("long narrowed to int", 3, lambda f, s: f["size_bytes"].update(type="int"), "type_mismatch"),
+        (
+            "new field without default",
+            3,
+            lambda f, s: s["fields"].append({"name": "tenant", "type": "string"}),
+            "reader_field_missing_default_value",
+        ),
+        (
+            "string becomes int",
+            3,
+            lambda f, s: f["from_address"].update(type="int"),
+            "type_mismatch",
+        ),
+        (
+            "rename without alias",
+            1,
+            lambda f, s: f["sending_ip"].pop("aliases"),
+            "reader_field_missing_default_value",
+        ),
+        (
+            "enum loses symbol and default",
+            3,
+            lambda f, s: (
+                f["spf"]["type"].update(symbols=["PASS", "FAIL"]) or f["spf"]["type"].pop("default")
+            ),
+            "missing_enum_symbols",
+        ),
+        (
+            "long narrowed to int",
+            3,
+            lambda f, s: f["size_bytes"].update(type="int"),
+            "type_mismatch",
+        ),
     ],
-)  # fmt: skip
+)
 def test_incompatible_change_is_detected(change: str, writer: int, mutate, expected: str) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a v4 reader changed in a way the writer's data cannot satisfy
     reader = _v4_with(mutate)
@@ -122,7 +149,12 @@ def test_version_of_recognises_each_contract_and_nothing_else() -> None:
 
 
 def test_all_contracts_parse() -> None:
-    for name in (contracts.SCORED_MESSAGE, contracts.SCORING_STATS, contracts.ACTION, contracts.GROUND_TRUTH_LABEL):
+    for name in (
+        contracts.SCORED_MESSAGE,
+        contracts.SCORING_STATS,
+        contracts.ACTION,
+        contracts.GROUND_TRUTH_LABEL,
+    ):
         fastavro.parse_schema(contracts.load(name))
 
 
@@ -133,8 +165,12 @@ def test_unknown_version_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in json.loads((VECTORS / "avro_reader_writer_pairs.json").read_text()) if "java-only" not in c["source"]],
+    [
+        c
+        for c in json.loads((VECTORS / "avro_reader_writer_pairs.json").read_text())
+        if "java-only" not in c["source"]
+    ],
     ids=lambda c: c["source"][-60:],
-)  # fmt: skip
+)
 def test_apache_avro_compatibility_vectors(case: dict) -> None:
     assert contracts.check(case["reader"], case["writer"]).compatible is case["compatible"]

@@ -12,16 +12,24 @@ from trustpipe.settings import Settings, SettingsError
 from trustpipe_cli.report import StageReport
 
 OUTPUTS = {
-    "region": {"value": "us-east-1"}, "aws_endpoint": {"value": "http://127.0.0.1:1"},
-    "landing_bucket": {"value": "l"}, "scored_bucket": {"value": "s"}, "archive_bucket": {"value": "a"},
-    "scored_topic_arn": {"value": "arn:t"}, "importer_queue_url": {"value": "q"},
-    "importer_dlq_url": {"value": "d"}, "raw_stream_name": {"value": "r"},
-    "scored_stream_name": {"value": "ss"}, "lease_table_name": {"value": "lt"},
+    "region": {"value": "us-east-1"},
+    "aws_endpoint": {"value": "http://127.0.0.1:1"},
+    "landing_bucket": {"value": "l"},
+    "scored_bucket": {"value": "s"},
+    "archive_bucket": {"value": "a"},
+    "scored_topic_arn": {"value": "arn:t"},
+    "importer_queue_url": {"value": "q"},
+    "importer_dlq_url": {"value": "d"},
+    "raw_stream_name": {"value": "r"},
+    "scored_stream_name": {"value": "ss"},
+    "lease_table_name": {"value": "lt"},
     "registry_table_name": {"value": "rt"},
-}  # fmt: skip
+}
 
 
-@pytest.mark.parametrize("text", ["2026-11-26", "2026-11-26T24", "yesterday", "2026-11-26T13:00", ""])
+@pytest.mark.parametrize(
+    "text", ["2026-11-26", "2026-11-26T24", "yesterday", "2026-11-26T13:00", ""]
+)
 def test_malformed_hour(text: str) -> None:
     with pytest.raises(layout.HourError, match="not of the form YYYY-MM-DDTHH"):
         layout.parse_hour(text)
@@ -31,7 +39,10 @@ def test_hour_round_trip_and_quarters() -> None:
     hour = layout.parse_hour("2026-11-26T05")
     assert layout.format_hour(hour) == "2026-11-26T05"
     assert [q.minute for q in layout.quarter_starts(hour)] == [0, 15, 30, 45]
-    assert layout.landing_hour_prefix("acme", hour) == "messages/enterprise=acme/date=2026-11-26/hour=05/"
+    assert (
+        layout.landing_hour_prefix("acme", hour)
+        == "messages/enterprise=acme/date=2026-11-26/hour=05/"
+    )
 
 
 def test_settings_from_terraform_outputs_round_trip(tmp_path: Path) -> None:
