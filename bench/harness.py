@@ -26,9 +26,14 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "value": round(self.value, 2), "baseline": round(self.baseline, 2),
-            "ratio": round(self.ratio, 3), "goal": self.goal, "unit": self.unit, **self.detail,
-        }  # fmt: skip
+            "name": self.name,
+            "value": round(self.value, 2),
+            "baseline": round(self.baseline, 2),
+            "ratio": round(self.ratio, 3),
+            "goal": self.goal,
+            "unit": self.unit,
+            **self.detail,
+        }
 
 
 def rates(

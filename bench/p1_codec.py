@@ -76,13 +76,31 @@ def run() -> list[Result]:
                 encoders[v].encode(r)
         return n_records
 
-    measured = rates({"bare_framed": bare_framed, "our_framed": our_framed,
-                      "bare_container": bare_container, "our_container": our_container,
-                      "our_encode": our_encode})  # fmt: skip
+    measured = rates(
+        {
+            "bare_framed": bare_framed,
+            "our_framed": our_framed,
+            "bare_container": bare_container,
+            "our_container": our_container,
+            "our_encode": our_encode,
+        }
+    )
     return [
-        Result("P1", "framed decode (Confluent header, v1-v3 -> v4) vs bare fastavro",
-               measured["our_framed"], measured["bare_framed"], ">= 0.8", "records/s",
-               {"encode_records_per_s": round(measured["our_encode"])}),
-        Result("P1b", "container decode through v4 vs bare fastavro reader",
-               measured["our_container"], measured["bare_container"], ">= 0.9", "records/s"),
-    ]  # fmt: skip
+        Result(
+            "P1",
+            "framed decode (Confluent header, v1-v3 -> v4) vs bare fastavro",
+            measured["our_framed"],
+            measured["bare_framed"],
+            ">= 0.8",
+            "records/s",
+            {"encode_records_per_s": round(measured["our_encode"])},
+        ),
+        Result(
+            "P1b",
+            "container decode through v4 vs bare fastavro reader",
+            measured["our_container"],
+            measured["bare_container"],
+            ">= 0.9",
+            "records/s",
+        ),
+    ]

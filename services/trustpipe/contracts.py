@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-import avro.schema
-from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 from fastavro.schema import parse_schema, to_parsing_canonical_form
+
+from trustpipe import compat
+from trustpipe.compat import Compatibility
 
 Schema = dict[str, Any]
 SchemaJson = Any
@@ -87,26 +87,6 @@ def email_metadata_version_of(schema: SchemaJson) -> int | None:
     return _sensor_fingerprints().get(fingerprint(schema))
 
 
-@dataclass(frozen=True)
-class Compatibility:
-    """Outcome of a reader/writer check."""
-
-    compatible: bool
-    messages: tuple[str, ...] = ()
-
-
 def check(reader: SchemaJson, writer: SchemaJson) -> Compatibility:
     """Can data written with ``writer`` be read with ``reader``? Apache Avro's own rules decide."""
-    parsed_reader = avro.schema.parse(json.dumps(reader))
-    parsed_writer = avro.schema.parse(json.dumps(writer))
-    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
-    result = checker.get_compatibility(parsed_reader, parsed_writer)
-    if result.compatibility is SchemaCompatibilityType.compatible:
-        return Compatibility(True)
-    messages = tuple(
-        f"{kind.name} at {location}: {message}"
-        for kind, message, location in zip(
-            result.incompatibilities, result.messages, result.locations, strict=False
-        )
-    )
-    return Compatibility(False, messages)
+    return compat.check(reader, writer)

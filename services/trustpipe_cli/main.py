@@ -32,7 +32,9 @@ local_app = typer.Typer(
 )
 sensors_app = typer.Typer(help="The sensor simulator.", no_args_is_help=True)
 landing_app = typer.Typer(help="The landing bucket.", no_args_is_help=True)
+registry_app = typer.Typer(help="The Avro schema registry.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+app.add_typer(registry_app, name="registry")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(landing_app, name="landing")
 
@@ -171,6 +173,28 @@ def landing_inspect(
     for r in inv.rejected:
         console.print(f"[red]set aside[/] {r.key}: {r.reason}")
     console.print(f"{len(inv.files)} files, {inv.records} records, {len(inv.rejected)} set aside")
+
+
+@registry_app.command("serve")
+def registry_serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8081,
+    store: Annotated[
+        str,
+        typer.Option(
+            help="memory, dynamodb (the local stack's table), or auto (dynamodb when it is up)."
+        ),
+    ] = "auto",
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Serve the schema registry's HTTP API (the Lambda's app) over plain HTTP."""
+    from trustpipe_cli.registry_cmd import build_store, serve
+
+    if store not in ("memory", "dynamodb", "auto"):
+        raise SettingsError(f"--store must be memory, dynamodb or auto, not {store!r}")
+    backing, label = build_store(store, lambda: load_settings(state_dir, settings_path))
+    serve(backing, host, port, say=lambda msg: console.print(msg, highlight=False), label=label)
 
 
 @app.command("demo")

@@ -1,0 +1,46 @@
+"""The Lambda entry point: the registry's resolver behind API Gateway, with JSON logs and EMF."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.metrics import MetricUnit
+
+from schema_registry_lambda.api import create_app
+from schema_registry_lambda.registry import Registry
+
+TABLE_ENV = "REGISTRY_TABLE"
+_app: tuple[APIGatewayHttpResolver, Logger, Metrics] | None = None
+
+
+def _build() -> tuple[APIGatewayHttpResolver, Logger, Metrics]:
+    """Built on the first invocation (no clients or env reads at import), reused while warm."""
+    import boto3
+
+    from schema_registry_lambda.dynamodb import DynamoStore
+
+    logger = Logger(service="schema-registry")
+    metrics = Metrics(namespace="trustpipe", service="schema-registry")
+
+    def observe(route: str, status: int) -> None:
+        metrics.add_metric(name=f"{status // 100}xx", unit=MetricUnit.Count, value=1)
+        if status >= 500:
+            logger.error("registry fault", route=route, status=status)
+
+    store = DynamoStore(boto3.client("dynamodb"), os.environ[TABLE_ENV])
+    return create_app(Registry(store), observe), logger, metrics
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _app
+    if _app is None:
+        _app = _build()
+    app, logger, metrics = _app
+    logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
+    try:
+        return app.resolve(event, context)
+    finally:
+        metrics.flush_metrics()
