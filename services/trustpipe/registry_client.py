@@ -56,11 +56,9 @@ class RegisteredSchema:
 class RegistryClient:
     """Thread-safe; ``get_by_id`` asks the registry once per id for the life of the process."""
 
-    def __init__(
-        self, base_url: str, timeout: float = 10.0, pool: urllib3.PoolManager | None = None
-    ) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, retries: Retry = RETRIES) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = pool or urllib3.PoolManager(retries=RETRIES, timeout=timeout)
+        self._http = urllib3.PoolManager(retries=retries, timeout=timeout)
         self._by_id: dict[int, Schema] = {}
         self._registered: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
