@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint types bench local-up local-down clean
+.PHONY: setup demo test test-fast lint types bench lambda local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -33,6 +33,9 @@ test-fast: setup  ## unit tests only (seconds)
 
 bench: setup  ## every benchmark in bench/, results in bench/results.json
 	$(BIN)/python -m bench
+
+lambda: setup  ## the schema registry's Lambda zip, build/schema-registry-lambda.zip
+	$(BIN)/python -m schema_registry_lambda.build
 
 local-up: setup
 	$(BIN)/trustpipe local up

@@ -100,6 +100,9 @@ def apply_local_env(
     project_root: Path, state_dir: Path, endpoint: str, plugin_mirror: str | None = None
 ) -> dict[str, Any]:
     """Apply ``infra/envs/local`` to a running moto server at ``endpoint``; its outputs."""
+    from schema_registry_lambda.build import DEFAULT_ZIP, build
+
+    registry_zip = build((project_root / DEFAULT_ZIP).resolve(), root=project_root)
     tf = Terraform(
         workdir=project_root / LOCAL_ENV,
         state_dir=state_dir,
@@ -107,5 +110,5 @@ def apply_local_env(
         log_file=state_dir / "terraform.log",
     )
     tf.init()
-    tf.apply({"aws_endpoint": endpoint})
+    tf.apply({"aws_endpoint": endpoint, "registry_lambda_zip": str(registry_zip)})
     return tf.outputs()

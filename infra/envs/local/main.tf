@@ -9,6 +9,7 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
+    apigatewayv2   = var.aws_endpoint
     autoscaling    = var.aws_endpoint
     cloudwatch     = var.aws_endpoint
     dynamodb       = var.aws_endpoint
@@ -67,7 +68,8 @@ module "streaming" {
 module "schema_registry" {
   source = "../../modules/schema_registry"
 
-  name = var.name
+  name            = var.name
+  lambda_zip_path = var.registry_lambda_zip
 
   tags = local.tags
 }

@@ -54,6 +54,16 @@ output "lease_table_name" {
   value       = module.streaming.lease_table_name
 }
 
+output "registry_api_endpoint" {
+  description = "The registry's API Gateway endpoint (on AWS; locally `trustpipe registry serve` runs the same app)."
+  value       = module.schema_registry.api_endpoint
+}
+
+output "registry_function_name" {
+  description = "The registry Lambda."
+  value       = module.schema_registry.function_name
+}
+
 output "registry_table_name" {
   description = "DynamoDB table of the schema registry."
   value       = module.schema_registry.table_name

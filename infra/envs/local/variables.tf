@@ -9,6 +9,11 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "registry_lambda_zip" {
+  description = "The registry's deployment zip (`make lambda`); `trustpipe local up` builds it."
+  type        = string
+}
+
 variable "name" {
   description = "Name prefix of every resource."
   type        = string

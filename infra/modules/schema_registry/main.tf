@@ -27,3 +27,190 @@ resource "aws_dynamodb_table" "this" {
 
   tags = var.tags
 }
+
+locals {
+  function_name = "${var.name}-schema-registry"
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  count = var.create_api ? 1 : 0
+
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  count = var.create_api ? 1 : 0
+
+  name               = "${local.function_name}-lambda"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+# Least privilege: item operations on this table (TransactWriteItems is authorised per item
+# action), and writing to this function's own log group (EMF metrics travel in the logs).
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid = "RegistryTable"
+    actions = [
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${try(aws_cloudwatch_log_group.this[0].arn, "")}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  count = var.create_api ? 1 : 0
+
+  name   = "schema-registry"
+  role   = aws_iam_role.this[0].id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_lambda_function" "this" {
+  count = var.create_api ? 1 : 0
+
+  function_name    = local.function_name
+  role             = aws_iam_role.this[0].arn
+  runtime          = var.lambda_runtime
+  handler          = "schema_registry_lambda.handler.handler"
+  filename         = var.lambda_zip_path
+  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  memory_size      = var.lambda_memory_mb
+  timeout          = var.lambda_timeout_seconds
+  architectures    = ["x86_64"]
+
+  environment {
+    variables = {
+      REGISTRY_TABLE          = aws_dynamodb_table.this.name
+      POWERTOOLS_SERVICE_NAME = "schema-registry"
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  count = var.create_api ? 1 : 0
+
+  name          = local.function_name
+  protocol_type = "HTTP"
+  description   = "Avro schema registry (Confluent Schema Registry REST API)"
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  count = var.create_api ? 1 : 0
+
+  api_id                 = aws_apigatewayv2_api.this[0].id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.this[0].invoke_arn
+  payload_format_version = "2.0"
+}
+
+# Callers sign requests with SigV4 (IAM authorization): only principals granted
+# execute-api:Invoke on this API may use the registry.
+resource "aws_apigatewayv2_route" "this" {
+  for_each = var.create_api ? toset(["ANY /", "ANY /{proxy+}"]) : toset([])
+
+  api_id             = aws_apigatewayv2_api.this[0].id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.this[0].id}"
+  authorization_type = "AWS_IAM"
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  count = var.create_api ? 1 : 0
+
+  api_id      = aws_apigatewayv2_api.this[0].id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit  = var.throttle_rate_limit
+    throttling_burst_limit = var.throttle_burst_limit
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "this" {
+  count = var.create_api ? 1 : 0
+
+  statement_id  = "AllowApiGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this[0].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this[0].execution_arn}/*/*"
+}
+
+resource "aws_cloudwatch_metric_alarm" "server_errors" {
+  count = var.create_api ? 1 : 0
+
+  alarm_name          = "${local.function_name}-5xx"
+  alarm_description   = "Schema registry answers 5xx: producers cannot register and consumers cannot fetch new ids. Runbook: ${var.runbook_base_url}/registry-5xx.md"
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5xx"
+  dimensions          = { ApiId = aws_apigatewayv2_api.this[0].id, Stage = "$default" }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 2
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  count = var.create_api ? 1 : 0
+
+  alarm_name          = "${local.function_name}-throttles"
+  alarm_description   = "Schema registry Lambda is throttled: registrations and id lookups fail with 5xx/429. Runbook: ${var.runbook_base_url}/registry-throttles.md"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.this[0].function_name }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 2
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  tags = var.tags
+}

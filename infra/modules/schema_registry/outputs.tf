@@ -7,3 +7,23 @@ output "table_arn" {
   description = "ARN of the schema registry's table."
   value       = try(aws_dynamodb_table.this.arn, null)
 }
+
+output "api_endpoint" {
+  description = "Base URL of the registry's HTTP API (requests must be SigV4-signed)."
+  value       = try(aws_apigatewayv2_api.this[0].api_endpoint, null)
+}
+
+output "api_execution_arn" {
+  description = "Execution ARN of the API, for granting execute-api:Invoke to producers and consumers."
+  value       = try(aws_apigatewayv2_api.this[0].execution_arn, null)
+}
+
+output "function_name" {
+  description = "Name of the registry Lambda."
+  value       = try(aws_lambda_function.this[0].function_name, null)
+}
+
+output "alarm_names" {
+  description = "CloudWatch alarms on the registry."
+  value       = try([aws_cloudwatch_metric_alarm.server_errors[0].alarm_name, aws_cloudwatch_metric_alarm.throttles[0].alarm_name], [])
+}

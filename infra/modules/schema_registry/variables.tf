@@ -3,8 +3,68 @@ variable "name" {
   type        = string
 }
 
+variable "create_api" {
+  description = "Create the Lambda and its API Gateway HTTP API (false: only the table, for stacks that serve the registry elsewhere)."
+  type        = bool
+  default     = true
+}
+
+variable "lambda_zip_path" {
+  description = "Deployment zip built by `make lambda` (build/schema-registry-lambda.zip). Required when create_api is true."
+  type        = string
+  default     = null
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the Lambda."
+  type        = string
+  default     = "python3.11"
+}
+
+variable "lambda_memory_mb" {
+  description = "Lambda memory; CPU scales with it, and schema parsing is CPU-bound."
+  type        = number
+  default     = 512
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Lambda timeout; API Gateway HTTP APIs give up after 30 s."
+  type        = number
+  default     = 10
+}
+
+variable "throttle_rate_limit" {
+  description = "Steady-state requests per second the API accepts (clients cache schemas, so this stays low)."
+  type        = number
+  default     = 200
+}
+
+variable "throttle_burst_limit" {
+  description = "Burst of requests the API accepts (a fleet of consumers starting at once)."
+  type        = number
+  default     = 400
+}
+
+variable "log_retention_days" {
+  description = "Days the Lambda's logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "alarm_actions" {
+  description = "SNS topics told when a registry alarm fires or clears (the on-call topic)."
+  type        = list(string)
+  default     = []
+}
+
+variable "runbook_base_url" {
+  description = "Where docs/runbooks/ is published; alarm descriptions link <base>/<alarm>.md."
+  type        = string
+  default     = "docs/runbooks"
+}
+
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for the table. When null DynamoDB's AWS-owned key is used."
+  description = "Customer-managed KMS key for the table and logs. When null AWS-owned keys are used."
   type        = string
   default     = null
 }
