@@ -14,6 +14,7 @@ from rich.table import Table
 from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.landing import inventory
+from trustpipe_cli.registry_demo import framed_round_trip
 from trustpipe_cli.report import StageReport
 from trustpipe_cli.sensors_cmd import run_batch
 from trustpipe_cli.stack import LocalStack
@@ -66,6 +67,10 @@ def run_demo(
         reasons=[f"{r.key}: {r.reason}" for r in inv.rejected],
     )
 
+    with console.status("schema registry: register writer schemas, decode framed records..."):
+        registry = framed_round_trip(settings, [f.key for f in inv.files])
+    report.extra["registry"] = registry
+
     elapsed = time.monotonic() - began
     by_version: dict[str, dict[str, int]] = defaultdict(dict)
     for f in inv.files:
@@ -102,6 +107,11 @@ def _print_summary(console: Console, drops: list[Drop], report: StageReport) -> 
             f"{sum(d.bytes for d in group):,}",
         )
     console.print(table)
+    reg = report.extra["registry"]
+    console.print(
+        f"schema registry: {reg['subject']} ids {reg['ids']}; {reg['framed_records']:,} "
+        f"framed records decoded to v4 with {reg['consumer_requests']} registry requests"
+    )
     stages = "  ->  ".join(f"{name} {count:,}" for name, count in report.stages.items())
     console.print(f"stages: {stages}")
     if report.set_aside:
