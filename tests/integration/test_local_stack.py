@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
 import psycopg
 
+from tests.cli import ROOT, run_cli
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_cli.procs import pid_alive
 from trustpipe_cli.stack import LocalStack
-
-ROOT = Path(__file__).parents[2]
 
 
 def test_buckets_are_encrypted_and_private(aws: AwsClients, settings: Settings) -> None:
@@ -99,22 +96,7 @@ def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings) -> No
         .count("$ terraform apply")
     )
     # WHEN `up` runs again, through the CLI
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from trustpipe_cli.main import main; main()",
-            "local",
-            "up",
-            "--state-dir",
-            str(local_stack.state_dir),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli("local", "up", "--state-dir", str(local_stack.state_dir))
     # THEN nothing restarts and Terraform does not run again
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stdout

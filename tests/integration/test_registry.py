@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -18,6 +16,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from schema_registry_lambda.dynamodb import DynamoStore
 from schema_registry_lambda.registry import Registry, parse_candidate
+from tests.cli import CLI, ROOT, run_cli
 from tests.factories import email_v1, email_v3
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
@@ -27,23 +26,13 @@ from trustpipe.settings import Settings
 from trustpipe_cli.procs import free_port, stop_pid, wait_for_port
 from trustpipe_cli.stack import LocalStack
 
-ROOT = Path(__file__).parents[2]
 CTX = SerializationContext("email", MessageField.VALUE)
 
 
 def serve(*args: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from trustpipe_cli.main import main; main()",
-            "registry",
-            "serve",
-            "--port",
-            str(port),
-            *args,
-        ],
+        [*CLI, "registry", "serve", "--port", str(port), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -190,22 +179,7 @@ def test_concurrent_registrations_get_one_id_per_schema(
 
 
 def test_serve_with_a_bad_store_option_is_one_line() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from trustpipe_cli.main import main; main()",
-            "registry",
-            "serve",
-            "--store",
-            "postgres",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("registry", "serve", "--store", "postgres")
     assert result.returncode == 2
     assert (
         result.stderr.strip() == "error: --store must be memory, dynamodb or auto, not 'postgres'"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from tests.cli import run_cli
 from trustpipe import contracts, layout
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
@@ -17,8 +15,6 @@ from trustpipe.landing import inventory
 from trustpipe.settings import Settings
 from trustpipe_cli.sensors_cmd import run_batch
 from trustpipe_cli.stack import LocalStack
-
-ROOT = Path(__file__).parents[2]
 
 
 def test_hour_lands_and_reads_back_through_v4(aws: AwsClients, settings: Settings) -> None:
@@ -136,25 +132,10 @@ def test_framed_records_survive_a_kinesis_round_trip(aws: AwsClients, settings: 
 
 
 def test_cli_sensors_run_and_inspect(local_stack: LocalStack) -> None:
-    cli = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
     state = ["--state-dir", str(local_stack.state_dir)]
-    run = subprocess.run(
-        [*cli, "sensors", "run", "--hour", "2026-11-26T12", "--scale", "0.05", *state],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    run = run_cli("sensors", "run", "--hour", "2026-11-26T12", "--scale", "0.05", *state)
     assert run.returncode == 0, run.stderr
-    inspect = subprocess.run(
-        [*cli, "landing", "inspect", "--hour", "2026-11-26T12", "--json", *state],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    inspect = run_cli("landing", "inspect", "--hour", "2026-11-26T12", "--json", *state)
     assert inspect.returncode == 0, inspect.stderr
     files = json.loads(inspect.stdout)["files"]
     assert Counter(f["schema_version"] for f in files) == {1: 4, 2: 4, 3: 4}

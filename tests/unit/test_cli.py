@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
-CLI = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
-
-
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
-    )
+from tests.cli import ROOT
+from tests.cli import run_cli as run
 
 
 @pytest.mark.parametrize(

@@ -173,35 +173,33 @@ resource "aws_lambda_permission" "this" {
   source_arn    = "${aws_apigatewayv2_api.this[0].execution_arn}/*/*"
 }
 
-resource "aws_cloudwatch_metric_alarm" "server_errors" {
-  count = var.create_api ? 1 : 0
-
-  alarm_name          = "${local.function_name}-5xx"
-  alarm_description   = "Schema registry answers 5xx: producers cannot register and consumers cannot fetch new ids. Runbook: ${var.runbook_base_url}/registry-5xx.md"
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5xx"
-  dimensions          = { ApiId = aws_apigatewayv2_api.this[0].id, Stage = "$default" }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 2
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-
-  tags = var.tags
+locals {
+  alarms = var.create_api ? {
+    "5xx" = {
+      description = "Schema registry answers 5xx: producers cannot register and consumers cannot fetch new ids."
+      namespace   = "AWS/ApiGateway"
+      metric      = "5xx"
+      dimensions  = { ApiId = aws_apigatewayv2_api.this[0].id, Stage = "$default" }
+      runbook     = "registry-5xx"
+    }
+    throttles = {
+      description = "Schema registry Lambda is throttled: registrations and id lookups fail with 5xx/429."
+      namespace   = "AWS/Lambda"
+      metric      = "Throttles"
+      dimensions  = { FunctionName = aws_lambda_function.this[0].function_name }
+      runbook     = "registry-throttles"
+    }
+  } : {}
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  count = var.create_api ? 1 : 0
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
 
-  alarm_name          = "${local.function_name}-throttles"
-  alarm_description   = "Schema registry Lambda is throttled: registrations and id lookups fail with 5xx/429. Runbook: ${var.runbook_base_url}/registry-throttles.md"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this[0].function_name }
+  alarm_name          = "${local.function_name}-${each.key}"
+  alarm_description   = "${each.value.description} Runbook: ${var.runbook_base_url}/${each.value.runbook}.md"
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = 5

@@ -25,5 +25,5 @@ output "function_name" {
 
 output "alarm_names" {
   description = "CloudWatch alarms on the registry."
-  value       = try([aws_cloudwatch_metric_alarm.server_errors[0].alarm_name, aws_cloudwatch_metric_alarm.throttles[0].alarm_name], [])
+  value       = try([for alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name], [])
 }

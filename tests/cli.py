@@ -1,0 +1,16 @@
+"""Run the `trustpipe` CLI as a user would: a separate process, output captured."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+CLI = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False
+    )
