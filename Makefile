@@ -18,8 +18,8 @@ demo: setup  ## one simulated hour through every stage built so far
 	$(BIN)/trustpipe demo
 
 lint: setup
-	$(BIN)/ruff check services schema_registry_lambda tests bench
-	$(BIN)/ruff format --check services schema_registry_lambda tests bench
+	$(BIN)/ruff check services schema_registry_lambda spark_jobs tests bench
+	$(BIN)/ruff format --check services schema_registry_lambda spark_jobs tests bench
 	terraform fmt -check -recursive infra
 
 types: setup

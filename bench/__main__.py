@@ -26,9 +26,7 @@ def main(selected: list[str]) -> None:
     for column in ("id", "benchmark", "value", "baseline", "unit", "ratio", "goal"):
         table.add_column(column)
     for r in results:
-        table.add_row(
-            r.id, r.name, f"{r.value:,.0f}", f"{r.baseline:,.0f}", r.unit, f"{r.ratio:.2f}", r.goal
-        )
+        table.add_row(r.id, r.name, f"{r.value:,.0f}", f"{r.baseline:,.0f}", r.unit, f"{r.ratio:.2f}", r.goal)
     Console().print(table)
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() and selected else {}
     existing.update({r.id: r.as_dict() for r in results})

@@ -36,9 +36,7 @@ class Result:
         }
 
 
-def rates(
-    work: dict[str, Callable[[], int]], repeats: int = 5, min_seconds: float = 0.2
-) -> dict[str, float]:
+def rates(work: dict[str, Callable[[], int]], repeats: int = 5, min_seconds: float = 0.2) -> dict[str, float]:
     """Items/s of each callable (it returns how many items it processed), best of ``repeats``.
 
     The candidates run interleaved, so a noisy neighbour slows them alike.

@@ -28,8 +28,7 @@ def sample() -> dict[int, list[dict]]:
     start = layout.parse_hour(HOUR)
     return {
         ent.sensor_version: [
-            to_version(m.record, ent.sensor_version)
-            for m in generate_quarter(world, ent, start, seed=1)
+            to_version(m.record, ent.sensor_version) for m in generate_quarter(world, ent, start, seed=1)
         ]
         for ent in world.enterprises.values()
     }

@@ -43,9 +43,7 @@ def _measure(url: str, hits: Counter[str]) -> Result:
     by_version = sample()
     by_version[4] = [to_version(r, 3) | {"x_mailer": "bench"} for r in by_version[3][:500]]
     encoders = {
-        v: FramedEncoder(
-            producer.register(SUBJECT, contracts.email_metadata(v)), contracts.email_metadata(v)
-        )
+        v: FramedEncoder(producer.register(SUBJECT, contracts.email_metadata(v)), contracts.email_metadata(v))
         for v in (1, 2, 3, 4)
     }
     pool = [encoders[v].encode(r) for v, records in by_version.items() for r in records]

@@ -35,9 +35,7 @@ def email_v2(**overrides: Any) -> dict[str, Any]:
         reply_to="billing@partner-payments.com",
         dkim_domain="partner.com",
         urls=["https://www.partner.com/invoice"],
-        attachments=[
-            {"filename": "invoice.pdf", "content_type": "application/pdf", "size_bytes": 40_000}
-        ],
+        attachments=[{"filename": "invoice.pdf", "content_type": "application/pdf", "size_bytes": 40_000}],
     )
     record.update(overrides)
     return record

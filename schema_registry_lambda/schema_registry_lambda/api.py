@@ -64,9 +64,7 @@ def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewa
                 response = _json(err.status, {"error_code": err.error_code, "message": err.message})
             except Exception:
                 log.exception("registry fault on %s", name)
-                response = _json(
-                    500, {"error_code": 50001, "message": "Error in the backend data store"}
-                )
+                response = _json(500, {"error_code": 50001, "message": "Error in the backend data store"})
             if observe is not None:
                 observe(name, response.status_code)
             return response
@@ -124,9 +122,7 @@ def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewa
             "GET",
             "/subjects/<subject>/versions/<version>/schema",
             "version_schema",
-            lambda subject, version: json.loads(
-                r.version(subject, version, flag("deleted"))["schema"]
-            ),
+            lambda subject, version: json.loads(r.version(subject, version, flag("deleted"))["schema"]),
         ),
         (
             "DELETE",
@@ -138,9 +134,7 @@ def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewa
             "POST",
             "/compatibility/subjects/<subject>/versions/<version>",
             "compatibility",
-            lambda subject, version: r.test_compatibility(
-                subject, version, body(), flag("verbose")
-            ),
+            lambda subject, version: r.test_compatibility(subject, version, body(), flag("verbose")),
         ),
         (
             "POST",
@@ -174,9 +168,7 @@ def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewa
 
     @app.not_found
     def not_found(_exc: Exception) -> Response:  # type: ignore[type-arg]
-        return _json(
-            404, {"error_code": 404, "message": f"HTTP 404 Not Found: {app.current_event.path}"}
-        )
+        return _json(404, {"error_code": 404, "message": f"HTTP 404 Not Found: {app.current_event.path}"})
 
     return app
 

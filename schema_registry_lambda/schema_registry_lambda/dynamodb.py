@@ -95,9 +95,7 @@ class DynamoStore(Store):
     def versions(self, subject: str) -> list[SubjectVersion]:
         items = self._query(f"SUBJECT#{subject}")
         return [
-            SubjectVersion(
-                subject, int(i["sk"]["S"][2:]), int(i["schema_id"]["N"]), i["deleted"]["BOOL"]
-            )
+            SubjectVersion(subject, int(i["sk"]["S"][2:]), int(i["schema_id"]["N"]), i["deleted"]["BOOL"])
             for i in items
         ]
 
@@ -136,9 +134,7 @@ class DynamoStore(Store):
     def remove_version(self, subject: str, version: int) -> None:
         self._db.delete_item(TableName=self._table, Key=self._version_key(subject, version))
         if not self._query(f"SUBJECT#{subject}"):
-            self._db.delete_item(
-                TableName=self._table, Key={"pk": {"S": "SUBJECTS"}, "sk": {"S": subject}}
-            )
+            self._db.delete_item(TableName=self._table, Key={"pk": {"S": "SUBJECTS"}, "sk": {"S": subject}})
 
     def subjects(self) -> list[str]:
         return sorted(i["sk"]["S"] for i in self._query("SUBJECTS"))

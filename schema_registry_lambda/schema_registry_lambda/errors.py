@@ -53,8 +53,7 @@ def version_soft_deleted(subject: str, version: int) -> RegistryError:
     return RegistryError(
         404,
         40406,
-        f"Subject '{subject}' Version {version} was soft deleted. "
-        "Set permanent=true to delete permanently",
+        f"Subject '{subject}' Version {version} was soft deleted. Set permanent=true to delete permanently",
     )
 
 
@@ -62,8 +61,7 @@ def version_not_soft_deleted(subject: str, version: int) -> RegistryError:
     return RegistryError(
         404,
         40407,
-        f"Subject '{subject}' Version {version} was not deleted first "
-        "before being permanently deleted",
+        f"Subject '{subject}' Version {version} was not deleted first before being permanently deleted",
     )
 
 

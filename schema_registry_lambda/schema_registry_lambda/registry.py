@@ -46,9 +46,7 @@ def check_subject(subject: str) -> str:
     if not subject:
         raise errors.invalid_subject("the subject name is empty")
     if len(subject) > MAX_SUBJECT_LENGTH:
-        raise errors.invalid_subject(
-            f"the subject name is {len(subject)} characters; the limit is 255"
-        )
+        raise errors.invalid_subject(f"the subject name is {len(subject)} characters; the limit is 255")
     if any(ord(c) < 32 or ord(c) == 127 for c in subject):
         raise errors.invalid_subject("the subject name contains control characters")
     return subject
@@ -102,9 +100,7 @@ def parse_version(text: str) -> int | None:
     return version
 
 
-def incompatibilities(
-    level: str, candidate: ParsedSchema, existing: list[ParsedSchema]
-) -> list[str]:
+def incompatibilities(level: str, candidate: ParsedSchema, existing: list[ParsedSchema]) -> list[str]:
     """Why ``candidate`` may not follow ``existing`` (oldest first) under ``level``; [] if ok."""
     if level == "NONE" or not existing:
         return []
@@ -147,9 +143,7 @@ class Registry:
 
     def _versions(self, subject: str, deleted: bool = False) -> list[SubjectVersion]:
         """The subject's versions (live only unless ``deleted``); 40401 when there are none."""
-        versions = [
-            v for v in self.store.versions(check_subject(subject)) if deleted or not v.deleted
-        ]
+        versions = [v for v in self.store.versions(check_subject(subject)) if deleted or not v.deleted]
         if not versions:
             raise errors.subject_not_found(subject)
         return versions
@@ -166,9 +160,7 @@ class Registry:
 
     def subjects(self, deleted: bool = False) -> list[str]:
         return [
-            s
-            for s in self.store.subjects()
-            if deleted or any(not v.deleted for v in self.store.versions(s))
+            s for s in self.store.subjects() if deleted or any(not v.deleted for v in self.store.versions(s))
         ]
 
     def versions(self, subject: str, deleted: bool = False) -> list[int]:
@@ -205,9 +197,7 @@ class Registry:
             except VersionTaken:
                 continue
             return {"id": schema_id}
-        raise errors.store_failed(
-            f"could not add a version to '{subject}': too many concurrent writers"
-        )
+        raise errors.store_failed(f"could not add a version to '{subject}': too many concurrent writers")
 
     def lookup(self, subject: str, body: Any, deleted: bool = False) -> dict[str, Any]:
         versions = self._versions(subject, deleted)

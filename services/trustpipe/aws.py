@@ -12,9 +12,7 @@ from trustpipe.settings import Settings
 
 # The moto server accepts any credentials; real AWS uses the default credential chain.
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-_RETRIES = Config(
-    retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=70
-)
+_RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=70)
 
 
 class AwsClients:

@@ -74,9 +74,7 @@ class FramedEncoder:
         fastavro.schemaless_writer(buf, self._parsed, record)
         data = buf.getvalue()
         if self._max_bytes is not None and len(data) > self._max_bytes:
-            raise OversizeRecordError(
-                f"encoded record is {len(data)} bytes; the limit is {self._max_bytes}"
-            )
+            raise OversizeRecordError(f"encoded record is {len(data)} bytes; the limit is {self._max_bytes}")
         return data
 
 
@@ -99,9 +97,7 @@ class FramedDecoder:
             )
         magic, schema_id = _HEADER.unpack_from(data)
         if magic != MAGIC_BYTE:
-            raise BadMagicByteError(
-                f"first byte is 0x{data[0]:02x}, expected 0x00 (Confluent wire format)"
-            )
+            raise BadMagicByteError(f"first byte is 0x{data[0]:02x}, expected 0x00 (Confluent wire format)")
         return int(schema_id)
 
     def decode(self, data: bytes) -> Record:
@@ -119,9 +115,7 @@ class FramedDecoder:
         except SchemaResolutionError as err:
             raise SchemaMismatchError(f"writer schema id {schema_id}: {err}") from err
         except _GARBAGE as err:
-            raise SchemaMismatchError(
-                f"bytes do not match writer schema id {schema_id}: {err}"
-            ) from err
+            raise SchemaMismatchError(f"bytes do not match writer schema id {schema_id}: {err}") from err
         if buf.tell() != len(data):
             raise SchemaMismatchError(
                 f"{len(data) - buf.tell()} bytes left after the record: "

@@ -48,11 +48,13 @@ def enterprise_of(key: str) -> str:
     return "unknown"
 
 
-def hour_keys(client: Any, bucket: str, hour: datetime) -> Iterator[dict[str, Any]]:
-    """Every landing object of ``hour``, all enterprises."""
-    for enterprise_prefix in s3.list_prefixes(client, bucket, layout.LANDING_PREFIX):
+def hour_keys(
+    client: Any, bucket: str, hour: datetime, prefix: str = layout.LANDING_PREFIX
+) -> Iterator[dict[str, Any]]:
+    """Every object of ``hour`` under ``prefix`` (sensor files by default, or labels), all enterprises."""
+    for enterprise_prefix in s3.list_prefixes(client, bucket, prefix):
         enterprise = enterprise_of(enterprise_prefix)
-        yield from s3.list_objects(client, bucket, layout.landing_hour_prefix(enterprise, hour))
+        yield from s3.list_objects(client, bucket, layout.landing_hour_prefix(enterprise, hour, prefix))
 
 
 def read_records(body: bytes) -> tuple[int | None, Iterator[Record]]:

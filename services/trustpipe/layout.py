@@ -20,9 +20,7 @@ def parse_hour(text: str) -> datetime:
     try:
         return datetime.strptime(text, HOUR_FORMAT).replace(tzinfo=UTC)
     except (TypeError, ValueError) as err:
-        raise HourError(
-            f"hour {text!r} is not of the form YYYY-MM-DDTHH, e.g. 2026-11-26T13"
-        ) from err
+        raise HourError(f"hour {text!r} is not of the form YYYY-MM-DDTHH, e.g. 2026-11-26T13") from err
 
 
 def format_hour(hour: datetime) -> str:
@@ -35,10 +33,7 @@ def quarter_starts(hour: datetime) -> list[datetime]:
 
 
 def _partition(enterprise_id: str, start: datetime) -> str:
-    return (
-        f"enterprise={enterprise_id}/date={start:%Y-%m-%d}/hour={start:%H}"
-        f"/quarter={start.minute // 15}"
-    )
+    return f"enterprise={enterprise_id}/date={start:%Y-%m-%d}/hour={start:%H}/quarter={start.minute // 15}"
 
 
 def landing_key(enterprise_id: str, quarter_start: datetime) -> str:
@@ -49,8 +44,9 @@ def landing_key(enterprise_id: str, quarter_start: datetime) -> str:
     )
 
 
-def landing_hour_prefix(enterprise_id: str, hour: datetime) -> str:
-    return f"{LANDING_PREFIX}enterprise={enterprise_id}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
+def landing_hour_prefix(enterprise_id: str, hour: datetime, prefix: str = LANDING_PREFIX) -> str:
+    """One enterprise's hour under ``prefix`` (sensor files, or their labels)."""
+    return f"{prefix}enterprise={enterprise_id}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
 
 
 def labels_key(enterprise_id: str, quarter_start: datetime) -> str:

@@ -70,9 +70,7 @@ class RegistryClient:
         text = json.dumps(schema, separators=(",", ":"))
         key = (subject, text)
         if key not in self._registered:
-            body = self._call(
-                "POST", f"/subjects/{quote(subject, safe='')}/versions", {"schema": text}
-            )
+            body = self._call("POST", f"/subjects/{quote(subject, safe='')}/versions", {"schema": text})
             with self._lock:
                 self._registered[key] = int(body["id"])
                 self._by_id.setdefault(int(body["id"]), schema)
@@ -89,9 +87,7 @@ class RegistryClient:
                     body = self._call("GET", f"/schemas/ids/{schema_id}")
                 except RegistryClientError as err:
                     if err.status == 404:
-                        raise UnknownSchemaIdError(
-                            f"schema id {schema_id} is not registered"
-                        ) from err
+                        raise UnknownSchemaIdError(f"schema id {schema_id} is not registered") from err
                     raise
                 self._by_id[schema_id] = json.loads(body["schema"])
             return self._by_id[schema_id]

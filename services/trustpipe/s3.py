@@ -23,7 +23,5 @@ def list_objects(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
 
 def list_prefixes(s3: Any, bucket: str, prefix: str) -> list[str]:
     """The 'folders' directly below ``prefix``."""
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, Delimiter="/"
-    )
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
     return [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])]

@@ -35,13 +35,9 @@ class Settings:
     database_url: str | None = None
 
     @classmethod
-    def from_terraform_outputs(
-        cls, outputs: dict[str, Any], database_url: str | None = None
-    ) -> Settings:
+    def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
         """Settings from ``terraform output -json`` (values wrapped in {"value": ...})."""
-        flat = {
-            k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in outputs.items()
-        }
+        flat = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in outputs.items()}
         return cls.from_dict({**flat, "database_url": database_url})
 
     @classmethod

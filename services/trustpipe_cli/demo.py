@@ -33,9 +33,7 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def run_demo(
-    stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console
-) -> bool:
+def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console) -> bool:
     """Run every stage built so far for one hour; True when every stage reconciles."""
     began = time.monotonic()
     label = layout.format_hour(hour)
@@ -116,9 +114,5 @@ def _print_summary(console: Console, drops: list[Drop], report: StageReport) -> 
     console.print(f"stages: {stages}")
     if report.set_aside:
         console.print(f"[yellow]set aside[/]: {report.set_aside}")
-    status = (
-        "[green]reconciled[/]"
-        if report.reconciled
-        else f"[red]NOT reconciled[/]: {report.mismatches()}"
-    )
+    status = "[green]reconciled[/]" if report.reconciled else f"[red]NOT reconciled[/]: {report.mismatches()}"
     console.print(f"{status} in {report.extra['elapsed_seconds']}s")

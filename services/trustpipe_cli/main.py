@@ -27,9 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-local_app = typer.Typer(
-    help="The local stack: moto server, PostgreSQL, Terraform.", no_args_is_help=True
-)
+local_app = typer.Typer(help="The local stack: moto server, PostgreSQL, Terraform.", no_args_is_help=True)
 sensors_app = typer.Typer(help="The sensor simulator.", no_args_is_help=True)
 landing_app = typer.Typer(help="The landing bucket.", no_args_is_help=True)
 registry_app = typer.Typer(help="The Avro schema registry.", no_args_is_help=True)
@@ -51,9 +49,7 @@ USER_ERRORS = (
     CodecError,
 )
 
-StateDir = Annotated[
-    Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")
-]
+StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")]
 SettingsPath = Annotated[
     Path | None,
     typer.Option("--settings", help="Settings file (default: <state-dir>/settings.json)."),
@@ -62,9 +58,7 @@ HourOpt = Annotated[
     str | None,
     typer.Option("--hour", help="Data hour, YYYY-MM-DDTHH (UTC); default: the last full hour."),
 ]
-SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Simulator seed; the same seed gives the same traffic.")
-]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Simulator seed; the same seed gives the same traffic.")]
 
 
 def last_full_hour() -> datetime:
@@ -135,17 +129,14 @@ def sensors_run(
         by_ent[d.enterprise_id] += d.records
     console.print(
         f"landed {len(drops)} files, {sum(by_ent.values())} records "
-        f"for {layout.format_hour(start)}: "
-        + ", ".join(f"{k}={v}" for k, v in sorted(by_ent.items()))
+        f"for {layout.format_hour(start)}: " + ", ".join(f"{k}={v}" for k, v in sorted(by_ent.items()))
     )
 
 
 @landing_app.command("inspect")
 def landing_inspect(
     hour: HourOpt = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of a listing.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a listing.")] = False,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
@@ -181,9 +172,7 @@ def registry_serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8081,
     store: Annotated[
         str,
-        typer.Option(
-            help="memory, dynamodb (the local stack's table), or auto (dynamodb when it is up)."
-        ),
+        typer.Option(help="memory, dynamodb (the local stack's table), or auto (dynamodb when it is up)."),
     ] = "auto",
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,

@@ -24,9 +24,7 @@ def build_store(kind: str, settings: Callable[[], Settings]) -> tuple[Store, str
             raise
         return InMemoryStore(), "in-memory store (the local stack is not up)"
     client = AwsClients(resolved).client("dynamodb")
-    return DynamoStore(
-        client, resolved.registry_table_name
-    ), f"DynamoDB table {resolved.registry_table_name}"
+    return DynamoStore(client, resolved.registry_table_name), f"DynamoDB table {resolved.registry_table_name}"
 
 
 def serve(store: Store, host: str, port: int, say: Callable[[str], None], label: str) -> None:

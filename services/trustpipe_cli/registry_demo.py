@@ -41,10 +41,7 @@ def framed_round_trip(settings: Settings, keys: list[str]) -> dict[str, Any]:
     client = AwsClients(settings).s3
     with running_registry(settings) as url:
         producer, consumer = RegistryClient(url), RegistryClient(url)
-        ids = {
-            v: producer.register(SUBJECT, contracts.email_metadata(v))
-            for v in contracts.SENSOR_VERSIONS
-        }
+        ids = {v: producer.register(SUBJECT, contracts.email_metadata(v)) for v in contracts.SENSOR_VERSIONS}
         encoders = {v: FramedEncoder(ids[v], contracts.email_metadata(v)) for v in ids}
         decoder = FramedDecoder(consumer, contracts.reader_schema())
         decoded = 0

@@ -18,9 +18,7 @@ class StageReport:
     reasons: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def stage(
-        self, name: str, count: int, set_aside: int = 0, reasons: list[str] | None = None
-    ) -> None:
+    def stage(self, name: str, count: int, set_aside: int = 0, reasons: list[str] | None = None) -> None:
         """Record ``count`` records reaching ``name``, and ``set_aside`` rejected there."""
         self.stages[name] = count
         if set_aside or reasons:

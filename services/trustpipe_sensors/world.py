@@ -164,9 +164,7 @@ class World:
         newsletters = [_correspondent(rng, cloud, esp=rng.choice(ESPS)) for _ in range(40)]
         attacker_domains = [_domain(rng, TLDS_RISKY) for _ in range(120)]
         attacker_ips = _ip_pool(rng, "185.100.0.0/14", 60) + rng.sample(cloud, 10)
-        return cls(
-            enterprises, partners, newsletters, attacker_domains, attacker_ips, cloud, people
-        )
+        return cls(enterprises, partners, newsletters, attacker_domains, attacker_ips, cloud, people)
 
 
 def _domain(rng: random.Random, tlds: tuple[str, ...]) -> str:

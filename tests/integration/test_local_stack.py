@@ -17,17 +17,13 @@ from trustpipe_cli.stack import LocalStack
 
 def test_buckets_are_encrypted_and_private(aws: AwsClients, settings: Settings) -> None:
     for bucket in (settings.landing_bucket, settings.scored_bucket, settings.archive_bucket):
-        rules = aws.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
-            "Rules"
-        ]
+        rules = aws.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         block = aws.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values())
 
 
-def test_scored_object_event_reaches_importer_queue_through_sns(
-    aws: AwsClients, settings: Settings
-) -> None:
+def test_scored_object_event_reaches_importer_queue_through_sns(aws: AwsClients, settings: Settings) -> None:
     # GIVEN the Terraform-made notification scored bucket -> SNS -> SQS
     key = "scored/date=2026-11-26/hour=13/part 0=a.avro"
     # WHEN an Avro object lands under scored/
@@ -38,9 +34,7 @@ def test_scored_object_event_reaches_importer_queue_through_sns(
     for _ in range(5):
         got = (
             aws.client("sqs")
-            .receive_message(
-                QueueUrl=settings.importer_queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10
-            )
+            .receive_message(QueueUrl=settings.importer_queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10)
             .get("Messages", [])
         )
         messages += got
@@ -57,9 +51,7 @@ def test_importer_queue_redrives_to_dlq(aws: AwsClients, settings: Settings) -> 
     attrs = sqs.get_queue_attributes(QueueUrl=settings.importer_queue_url, AttributeNames=["All"])[
         "Attributes"
     ]
-    dlq_arn = sqs.get_queue_attributes(
-        QueueUrl=settings.importer_dlq_url, AttributeNames=["QueueArn"]
-    )
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=settings.importer_dlq_url, AttributeNames=["QueueArn"])
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq_arn["Attributes"]["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 3
@@ -72,9 +64,7 @@ def test_streams_and_tables_exist(aws: AwsClients, settings: Settings) -> None:
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         assert summary["StreamStatus"] == "ACTIVE" and summary["OpenShardCount"] == 2
     for table in (settings.registry_table_name, settings.lease_table_name):
-        backups = dynamodb.describe_continuous_backups(TableName=table)[
-            "ContinuousBackupsDescription"
-        ]
+        backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
         assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
@@ -90,11 +80,7 @@ def test_postgres_is_a_real_server(settings: Settings) -> None:
 def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings) -> None:
     # GIVEN a stack that is up
     moto_pid, pg_pid = local_stack.moto.pid_file.read_text(), local_stack.postgres.pid
-    applies = (
-        (local_stack.state_dir / "terraform" / "terraform.log")
-        .read_text()
-        .count("$ terraform apply")
-    )
+    applies = (local_stack.state_dir / "terraform" / "terraform.log").read_text().count("$ terraform apply")
     # WHEN `up` runs again, through the CLI
     result = run_cli("local", "up", "--state-dir", str(local_stack.state_dir))
     # THEN nothing restarts and Terraform does not run again

@@ -124,13 +124,10 @@ def test_our_client_fetches_each_id_once_and_knows_unknown_ids(memory_registry: 
     assert err.value.status in (404, 405, 422)
 
 
-def test_concurrent_registrations_get_one_id_per_schema(
-    aws: AwsClients, settings: Settings
-) -> None:
+def test_concurrent_registrations_get_one_id_per_schema(aws: AwsClients, settings: Settings) -> None:
     # GIVEN 8 registries (separate clients, as separate Lambdas would be) on one DynamoDB table
     schemas = [contracts.email_metadata(v) for v in (1, 2, 3, 4)] + [
-        {"type": "record", "name": f"Other{i}", "fields": [{"name": "x", "type": "int"}]}
-        for i in range(4)
+        {"type": "record", "name": f"Other{i}", "fields": [{"name": "x", "type": "int"}]} for i in range(4)
     ]
     subjects = [f"race-{n}" for n in range(3)]
     results: list[tuple[str, int]] = []
@@ -148,9 +145,7 @@ def test_concurrent_registrations_get_one_id_per_schema(
                 registry.store.set_compatibility(subject, "NONE")
                 got = registry.register(subject, {"schema": json.dumps(schemas[index])})["id"]
                 with lock:
-                    results.append(
-                        (parse_candidate({"schema": json.dumps(schemas[index])}).fingerprint, got)
-                    )
+                    results.append((parse_candidate({"schema": json.dumps(schemas[index])}).fingerprint, got))
         except BaseException as err:
             failures.append(err)
 
@@ -181,6 +176,4 @@ def test_concurrent_registrations_get_one_id_per_schema(
 def test_serve_with_a_bad_store_option_is_one_line() -> None:
     result = run_cli("registry", "serve", "--store", "postgres")
     assert result.returncode == 2
-    assert (
-        result.stderr.strip() == "error: --store must be memory, dynamodb or auto, not 'postgres'"
-    )
+    assert result.stderr.strip() == "error: --store must be memory, dynamodb or auto, not 'postgres'"

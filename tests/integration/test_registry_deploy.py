@@ -44,13 +44,9 @@ def test_lambda_role_is_least_privilege(aws: AwsClients, settings: Settings) -> 
     if isinstance(document, str):
         document = json.loads(document)
     for statement in document["Statement"]:
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         )
         assert not any("*" in a for a in actions), statement
         assert "*" not in resources, statement

@@ -25,9 +25,7 @@ def terraform(workdir: Path, data_dir: Path, *args: str) -> subprocess.Completed
     if mirror is not None:
         rc = data_dir / "terraformrc"
         rc.parent.mkdir(parents=True, exist_ok=True)
-        rc.write_text(
-            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
-        )
+        rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
         env["TF_CLI_CONFIG_FILE"] = str(rc)
     return subprocess.run(
         ["terraform", f"-chdir={workdir}", *args, "-no-color"],

@@ -32,9 +32,7 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
 def test_unknown_enterprise_named_with_the_known_ones(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     settings.write_text(Path(ROOT / "tests/unit/fixtures/settings.json").read_text())
-    result = run(
-        "sensors", "run", "--hour", "2026-11-26T13", "-e", "hooli", "--settings", str(settings)
-    )
+    result = run("sensors", "run", "--hour", "2026-11-26T13", "-e", "hooli", "--settings", str(settings))
     assert result.returncode == 2
     assert result.stderr.strip() == "error: unknown enterprise hooli; known: acme, globex, initech"
 

@@ -119,9 +119,7 @@ def _v4_with(mutate) -> dict:  # type: ignore[no-untyped-def]
         (
             "enum loses symbol and default",
             3,
-            lambda f, s: (
-                f["spf"]["type"].update(symbols=["PASS", "FAIL"]) or f["spf"]["type"].pop("default")
-            ),
+            lambda f, s: f["spf"]["type"].update(symbols=["PASS", "FAIL"]) or f["spf"]["type"].pop("default"),
             "missing_enum_symbols",
         ),
         (

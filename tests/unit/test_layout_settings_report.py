@@ -27,9 +27,7 @@ OUTPUTS = {
 }
 
 
-@pytest.mark.parametrize(
-    "text", ["2026-11-26", "2026-11-26T24", "yesterday", "2026-11-26T13:00", ""]
-)
+@pytest.mark.parametrize("text", ["2026-11-26", "2026-11-26T24", "yesterday", "2026-11-26T13:00", ""])
 def test_malformed_hour(text: str) -> None:
     with pytest.raises(layout.HourError, match="not of the form YYYY-MM-DDTHH"):
         layout.parse_hour(text)
@@ -39,10 +37,7 @@ def test_hour_round_trip_and_quarters() -> None:
     hour = layout.parse_hour("2026-11-26T05")
     assert layout.format_hour(hour) == "2026-11-26T05"
     assert [q.minute for q in layout.quarter_starts(hour)] == [0, 15, 30, 45]
-    assert (
-        layout.landing_hour_prefix("acme", hour)
-        == "messages/enterprise=acme/date=2026-11-26/hour=05/"
-    )
+    assert layout.landing_hour_prefix("acme", hour) == "messages/enterprise=acme/date=2026-11-26/hour=05/"
 
 
 def test_settings_from_terraform_outputs_round_trip(tmp_path: Path) -> None:

@@ -34,9 +34,7 @@ def server() -> Iterator[tuple[str, Script]]:
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
             status, body = (
-                script.answers.pop(0)
-                if script.answers
-                else (200, {"id": 5, "schema": json.dumps(SCHEMA)})
+                script.answers.pop(0) if script.answers else (200, {"id": 5, "schema": json.dumps(SCHEMA)})
             )
             payload = json.dumps(body).encode()
             self.send_response(status)

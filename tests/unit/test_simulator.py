@@ -60,10 +60,7 @@ def test_one_file_per_enterprise_per_quarter_with_partitioned_keys() -> None:
     store = land(3)
     landing = sorted(k for b, k in store if b == "landing")
     assert len(landing) == len(ENTERPRISES) * layout.QUARTERS
-    assert (
-        "messages/enterprise=acme/date=2026-11-26/hour=13/quarter=2/acme-20261126T1330.avro"
-        in landing
-    )
+    assert "messages/enterprise=acme/date=2026-11-26/hour=13/quarter=2/acme-20261126T1330.avro" in landing
     assert all(k.startswith(layout.LABELS_PREFIX) for b, k in store if b == "archive")
 
 
@@ -75,9 +72,7 @@ def test_each_enterprise_writes_its_own_sensor_version_and_labels_match() -> Non
         assert contracts.email_metadata_version_of(reader.writer_schema) == ent.sensor_version
         ids = [r["message_id"] for r in reader]
         labels = list(
-            fastavro.reader(
-                io.BytesIO(store[("archive", layout.labels_key(ent.enterprise_id, HOUR))])
-            )
+            fastavro.reader(io.BytesIO(store[("archive", layout.labels_key(ent.enterprise_id, HOUR))]))
         )
         assert [lab["message_id"] for lab in labels] == ids
         assert "is_malicious" not in reader.writer_schema["fields"]

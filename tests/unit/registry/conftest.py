@@ -36,9 +36,7 @@ class Api:
         data = raw if raw is not None else ("" if body is None else json.dumps(body))
         event = to_event(method, path, {"Content-Type": content_type}, data.encode(), "127.0.0.1")
         result = self.app.resolve(event, _LocalContext())  # type: ignore[arg-type]
-        return Answer(
-            int(result["statusCode"]), json.loads(result["body"]) if result["body"] else None
-        )
+        return Answer(int(result["statusCode"]), json.loads(result["body"]) if result["body"] else None)
 
     def register(self, subject: str, schema: Any) -> Answer:
         return self.call("POST", f"/subjects/{subject}/versions", {"schema": json.dumps(schema)})

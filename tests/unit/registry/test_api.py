@@ -20,9 +20,7 @@ V3 = record(
     {"name": "age", "type": ["null", "int"], "default": None},
     {"name": "email", "type": "string", "default": ""},
 )
-NO_DEFAULT = record(
-    "User", {"name": "name", "type": "string"}, {"name": "tenant", "type": "string"}
-)
+NO_DEFAULT = record("User", {"name": "name", "type": "string"}, {"name": "tenant", "type": "string"})
 
 
 def test_register_returns_id_and_reregistering_adds_no_version(api: Api) -> None:
@@ -95,9 +93,7 @@ def test_lookup(api: Api) -> None:
     found = api.call("POST", "/subjects/s", {"schema": json.dumps(V1)})
     assert (found.body["version"], found.body["id"]) == (1, 1)
     assert api.call("POST", "/subjects/s", {"schema": json.dumps(V3)}).body["error_code"] == 40403
-    assert (
-        api.call("POST", "/subjects/other", {"schema": json.dumps(V1)}).body["error_code"] == 40401
-    )
+    assert api.call("POST", "/subjects/other", {"schema": json.dumps(V1)}).body["error_code"] == 40401
 
 
 def test_soft_delete_then_permanent(api: Api) -> None:
@@ -158,9 +154,7 @@ def test_compatibility_endpoint_with_verbose_messages(api: Api) -> None:
     assert bad.body["is_compatible"] is False
     assert any("tenant" in m for m in bad.body["messages"])
     assert (
-        api.call(
-            "POST", "/compatibility/subjects/x/versions/latest", {"schema": json.dumps(V2)}
-        ).status
+        api.call("POST", "/compatibility/subjects/x/versions/latest", {"schema": json.dumps(V2)}).status
         == 404
     )
 
@@ -192,16 +186,12 @@ def test_unknown_mode_is_42203(api: Api, level: object) -> None:
     ],
 )
 def test_accepted_content_types(api: Api, content_type: str) -> None:
-    answer = api.call(
-        "POST", "/subjects/s/versions", {"schema": json.dumps(V1)}, content_type=content_type
-    )
+    answer = api.call("POST", "/subjects/s/versions", {"schema": json.dumps(V1)}, content_type=content_type)
     assert answer.status == 200
 
 
 def test_other_content_type_is_415(api: Api) -> None:
-    answer = api.call(
-        "POST", "/subjects/s/versions", {"schema": json.dumps(V1)}, content_type="text/plain"
-    )
+    answer = api.call("POST", "/subjects/s/versions", {"schema": json.dumps(V1)}, content_type="text/plain")
     assert (answer.status, answer.body["error_code"]) == (415, 415)
 
 
@@ -220,10 +210,7 @@ def test_other_content_type_is_415(api: Api) -> None:
                 "schema": json.dumps(
                     record(
                         "Big",
-                        *(
-                            {"name": f"f{i}", "type": "string", "doc": "x" * 200}
-                            for i in range(1300)
-                        ),
+                        *({"name": f"f{i}", "type": "string", "doc": "x" * 200} for i in range(1300)),
                     )
                 )
             },

@@ -1,0 +1,134 @@
+"""The versioned model artifact in S3: weights, thresholds, profiles, reputation, metadata."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from trustpipe import s3
+from trustpipe.model.features import FEATURES, Profile, Reputation
+
+MODELS_PREFIX = "models/"
+CURRENT_KEY = f"{MODELS_PREFIX}current.json"
+
+
+class ModelError(LookupError):
+    """A model artifact is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Scores at or above ``quarantine`` are quarantined; at or above ``label``, labelled."""
+
+    quarantine: float
+    label: float
+
+    def verdict(self, score: float) -> str:
+        if score >= self.quarantine:
+            return "QUARANTINE"
+        return "LABEL" if score >= self.label else "PASS_THROUGH"
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """Everything both engines need to score, plus how the model was made and how it did."""
+
+    version: str
+    intercept: float
+    weights: dict[str, float]
+    default_thresholds: Thresholds
+    thresholds: dict[str, Thresholds]
+    profiles: dict[str, Profile]
+    reputation: Reputation
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def thresholds_for(self, enterprise_id: str) -> Thresholds:
+        return self.thresholds.get(enterprise_id, self.default_thresholds)
+
+    def profile_for(self, enterprise_id: str) -> Profile:
+        return self.profiles.get(enterprise_id, Profile())
+
+    def to_json(self) -> str:
+        doc = {
+            "version": self.version,
+            "features": list(FEATURES),
+            "intercept": self.intercept,
+            "weights": self.weights,
+            "default_thresholds": asdict(self.default_thresholds),
+            "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
+            "profiles": {
+                k: {"domains": list(p.domains), "names": sorted(p.names)} for k, p in self.profiles.items()
+            },
+            "reputation": {
+                "domains": dict(self.reputation.domains),
+                "ip_prefixes": dict(self.reputation.ip_prefixes),
+                "prior": self.reputation.prior,
+            },
+            "metadata": self.metadata,
+        }
+        return json.dumps(doc, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelArtifact:
+        try:
+            doc = json.loads(text)
+            if doc["features"] != list(FEATURES):
+                raise ModelError(
+                    f"model {doc.get('version')} was built for other features: {doc['features']}"
+                )
+            return cls(
+                version=doc["version"],
+                intercept=float(doc["intercept"]),
+                weights={k: float(doc["weights"][k]) for k in FEATURES},
+                default_thresholds=Thresholds(**doc["default_thresholds"]),
+                thresholds={k: Thresholds(**v) for k, v in doc["thresholds"].items()},
+                profiles={
+                    k: Profile(tuple(p["domains"]), frozenset(p["names"])) for k, p in doc["profiles"].items()
+                },
+                reputation=Reputation(
+                    doc["reputation"]["domains"],
+                    doc["reputation"]["ip_prefixes"],
+                    float(doc["reputation"]["prior"]),
+                ),
+                metadata=doc.get("metadata", {}),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelError(f"malformed model artifact: {err!r}") from err
+
+
+def artifact_key(version: str) -> str:
+    return f"{MODELS_PREFIX}{version}/model.json"
+
+
+def save(client: Any, bucket: str, artifact: ModelArtifact, make_current: bool) -> str:
+    """Write the artifact under its version; move ``current`` to it last, when asked."""
+    key = artifact_key(artifact.version)
+    s3.put(client, bucket, key, artifact.to_json().encode())
+    if make_current:
+        pointer = {
+            "version": artifact.version,
+            "key": key,
+            "metrics": artifact.metadata.get("metrics", {}),
+        }
+        s3.put(client, bucket, CURRENT_KEY, json.dumps(pointer).encode())
+    return key
+
+
+def current_version(client: Any, bucket: str) -> str | None:
+    try:
+        pointer = json.loads(s3.get(client, bucket, CURRENT_KEY))
+    except client.exceptions.NoSuchKey:
+        return None
+    return str(pointer["version"])
+
+
+def load(client: Any, bucket: str, version: str | None = None) -> ModelArtifact:
+    """The artifact of ``version``, or the current one; ModelError when there is none."""
+    version = version or current_version(client, bucket)
+    if version is None:
+        raise ModelError(f"no current model in s3://{bucket}/{CURRENT_KEY}: run `trustpipe build-model`")
+    try:
+        return ModelArtifact.from_json(s3.get(client, bucket, artifact_key(version)).decode())
+    except client.exceptions.NoSuchKey as err:
+        raise ModelError(f"no model {version} in s3://{bucket}/{MODELS_PREFIX}") from err

@@ -1,0 +1,1 @@
+"""PySpark jobs: hourly batch scoring and the nightly model build (local[*] or EMR)."""

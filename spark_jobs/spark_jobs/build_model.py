@@ -1,0 +1,237 @@
+"""Nightly model build: Spark MLlib logistic regression on labelled history, evaluated on a
+time-based holdout, promoted only when it beats the current model (or a floor when none)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.ml.feature import VectorAssembler
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import trust_columns
+from spark_jobs.session import AVRO_FORMAT
+from trustpipe import contracts
+from trustpipe.model.artifact import ModelArtifact, Thresholds
+from trustpipe.model.features import FEATURES, INTERNAL_IP, Profile, Reputation
+
+HOLDOUT_SHARE = 0.25
+SMOOTHING = 5.0  # pseudo-messages at the prior in every reputation rate
+MIN_SEEN = 3  # messages from a domain or /24 before it gets a reputation of its own
+AUC_FLOOR = 0.75
+QUARANTINE_PRECISION, LABEL_PRECISION = 0.95, 0.5
+DEFAULT_THRESHOLDS = Thresholds(quarantine=0.9, label=0.5)
+
+
+class ModelBuildError(RuntimeError):
+    """There is not enough labelled history to build a model."""
+
+
+@dataclass
+class BuildResult:
+    artifact: ModelArtifact
+    promoted: bool
+    reason: str
+    current_auc: float | None
+
+
+def labelled_history(spark: SparkSession, message_paths: list[str], label_paths: list[str]) -> DataFrame:
+    """Messages (v4) joined with their ground truth; ``label`` 1.0 for malicious."""
+    reader = json.dumps(contracts.reader_schema())
+    messages = spark.read.format(AVRO_FORMAT).option("avroSchema", reader).load(message_paths)
+    labels = (
+        spark.read.format(AVRO_FORMAT)
+        .load(label_paths)
+        .select("message_id", F.col("is_malicious").cast("double").alias("label"))
+    )
+    return messages.join(labels, "message_id")
+
+
+def split_by_time(history: DataFrame) -> tuple[DataFrame, DataFrame, datetime]:
+    """Oldest (1 - HOLDOUT_SHARE) for training, the newest for the holdout."""
+    millis = history.select((F.col("received_at").cast("double") * 1000).alias("t"))
+    (cutoff_ms,) = millis.approxQuantile("t", [1 - HOLDOUT_SHARE], 0.001)
+    cutoff = datetime.fromtimestamp(cutoff_ms / 1000, UTC)
+    return (
+        history.filter(F.col("received_at") < F.lit(cutoff)),
+        history.filter(F.col("received_at") >= F.lit(cutoff)),
+        cutoff,
+    )
+
+
+def profiles(train: DataFrame) -> dict[str, Profile]:
+    """Each enterprise's own domains and its people's names, from its internal mail."""
+    internal = train.filter(F.col("sending_ip").startswith(INTERNAL_IP)).withColumns(
+        {
+            "org": trust_columns.org_domain(trust_columns.domain_of(F.col("from_address"))),
+            "name": F.lower(F.trim(F.col("from_display_name"))),
+        }
+    )
+    domains = internal.groupBy("enterprise_id", "org").count().filter(F.col("count") >= MIN_SEEN).collect()
+    names = internal.filter(F.col("name") != "").select("enterprise_id", "name").distinct().collect()
+    result: dict[str, Profile] = {}
+    for ent in sorted({r["enterprise_id"] for r in domains}):
+        result[ent] = Profile(
+            tuple(sorted(r["org"] for r in domains if r["enterprise_id"] == ent)),
+            frozenset(r["name"] for r in names if r["enterprise_id"] == ent),
+        )
+    return result
+
+
+def _keys(df: DataFrame) -> DataFrame:
+    return df.withColumns(
+        {
+            "org": trust_columns.org_domain(trust_columns.domain_of(F.col("from_address"))),
+            "prefix": F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3),
+        }
+    )
+
+
+def reputation(train: DataFrame, prior: float) -> tuple[Reputation, DataFrame, DataFrame]:
+    """Smoothed malicious rates by org domain and /24, plus their counts (for leave-one-out)."""
+    keyed = _keys(train)
+    tables = []
+    for key in ("org", "prefix"):
+        counts = keyed.groupBy(key).agg(F.count("*").alias(f"{key}_n"), F.sum("label").alias(f"{key}_bad"))
+        tables.append(counts)
+    rates = [
+        {r[0]: (r[2] + prior * SMOOTHING) / (r[1] + SMOOTHING) for r in t.collect() if r[1] >= MIN_SEEN}
+        for t in tables
+    ]
+    return Reputation(rates[0], rates[1], prior), tables[0], tables[1]
+
+
+def _leave_one_out(
+    features: DataFrame, org_counts: DataFrame, prefix_counts: DataFrame, prior: float
+) -> DataFrame:
+    """Training rows must not see their own label in the reputation they are trained on."""
+    joined = _keys(features).join(org_counts, "org", "left").join(prefix_counts, "prefix", "left")
+    columns = {}
+    for key, rate, unseen in (
+        ("org", "domain_reputation", "domain_unseen"),
+        ("prefix", "ip_reputation", "ip_unseen"),
+    ):
+        n, bad = F.col(f"{key}_n") - 1, F.col(f"{key}_bad") - F.col("label")
+        seen = n >= MIN_SEEN
+        columns[rate] = F.when(seen, (bad + prior * SMOOTHING) / (n + SMOOTHING)).otherwise(F.lit(prior))
+        columns[unseen] = F.when(seen, F.lit(0.0)).otherwise(F.lit(1.0))
+    return joined.withColumns(columns)
+
+
+def _choose(scores: list[tuple[float, float]], precision: float, fallback: float) -> float:
+    """The lowest threshold on a 0.01 grid whose precision on (score, label) pairs reaches ``precision``."""
+    for step in range(5, 100):
+        t = step / 100
+        flagged = [label for score, label in scores if score >= t]
+        if flagged and sum(flagged) / len(flagged) >= precision:
+            return t
+    return fallback
+
+
+def thresholds(scored_train: DataFrame) -> dict[str, Thresholds]:
+    rows = scored_train.select("enterprise_id", "score", "label").collect()
+    result = {}
+    for ent in sorted({r[0] for r in rows}):
+        pairs = [(r[1], r[2]) for r in rows if r[0] == ent]
+        quarantine = _choose(pairs, QUARANTINE_PRECISION, DEFAULT_THRESHOLDS.quarantine)
+        label = min(_choose(pairs, LABEL_PRECISION, DEFAULT_THRESHOLDS.label), quarantine)
+        result[ent] = Thresholds(quarantine, label)
+    return result
+
+
+def evaluate(spark_scored: DataFrame) -> dict[str, float]:
+    """AUC, and precision/recall of the QUARANTINE verdict, on scored labelled rows."""
+    auc = BinaryClassificationEvaluator(rawPredictionCol="score", labelCol="label").evaluate(spark_scored)
+    row = spark_scored.agg(
+        F.sum(((F.col("verdict") == "QUARANTINE") & (F.col("label") == 1)).cast("long")).alias("tp"),
+        F.sum((F.col("verdict") == "QUARANTINE").cast("long")).alias("flagged"),
+        F.sum(F.col("label")).alias("positives"),
+        F.count("*").alias("rows"),
+    ).first()
+    assert row is not None
+    return {
+        "auc": round(auc, 6),
+        "precision": round(row["tp"] / row["flagged"], 6) if row["flagged"] else 0.0,
+        "recall": round(row["tp"] / row["positives"], 6) if row["positives"] else 0.0,
+        "rows": int(row["rows"]),
+    }
+
+
+def _version(trained_at: datetime, window: Iterable[str]) -> str:
+    digest = hashlib.sha256(",".join(window).encode()).hexdigest()[:8]
+    return f"{trained_at:%Y%m%dT%H%M%S}-{digest}"
+
+
+def build(
+    history: DataFrame,
+    window: list[str],
+    current: ModelArtifact | None,
+    trained_at: datetime | None = None,
+) -> BuildResult:
+    """Train, evaluate on the time holdout, and decide promotion against ``current``."""
+    trained_at = trained_at or datetime.now(UTC)
+    history = history.persist()
+    train, holdout, cutoff = split_by_time(history)
+    stats = train.agg(F.count("*").alias("n"), F.avg("label").alias("prior")).first()
+    assert stats is not None
+    if stats["n"] < 500 or not 0 < (stats["prior"] or 0) < 1:
+        raise ModelBuildError(
+            f"{stats['n']} labelled training rows with malicious share {stats['prior']}: "
+            "need 500+ with both kinds"
+        )
+    prior = float(stats["prior"])
+    rep, org_counts, prefix_counts = reputation(train, prior)
+    draft = ModelArtifact(
+        version=_version(trained_at, window),
+        intercept=0.0,
+        weights=dict.fromkeys(FEATURES, 0.0),
+        default_thresholds=DEFAULT_THRESHOLDS,
+        thresholds={},
+        profiles=profiles(train),
+        reputation=rep,
+    )
+    train_features = _leave_one_out(
+        trust_columns.with_features(train, draft), org_counts, prefix_counts, prior
+    )
+    assembled = VectorAssembler(inputCols=list(FEATURES), outputCol="features").transform(train_features)
+    fitted = LogisticRegression(maxIter=200, regParam=0.001, labelCol="label").fit(assembled)
+    weights = dict(zip(FEATURES, (float(w) for w in fitted.coefficients), strict=True))
+    model = ModelArtifact(**{**draft.__dict__, "intercept": float(fitted.intercept), "weights": weights})
+    model = ModelArtifact(**{**model.__dict__, "thresholds": thresholds(trust_columns.score(train, model))})
+    metrics = evaluate(trust_columns.score(holdout, model))
+    current_auc = evaluate(trust_columns.score(holdout, current))["auc"] if current else None
+    history.unpersist()
+    metadata = {
+        "trained_at": trained_at.isoformat(),
+        "training_window": window,
+        "holdout_from": cutoff.isoformat(),
+        "training_rows": int(stats["n"]),
+        "malicious_share": round(prior, 6),
+        "metrics": metrics,
+    }
+    model = ModelArtifact(**{**model.__dict__, "metadata": metadata})
+    if current_auc is None:
+        promoted = metrics["auc"] >= AUC_FLOOR
+        reason = f"no current model; holdout AUC {metrics['auc']:.4f} vs floor {AUC_FLOOR}"
+    else:
+        promoted = metrics["auc"] > current_auc
+        previous = current.version if current else ""
+        reason = f"holdout AUC {metrics['auc']:.4f} vs current {previous} {current_auc:.4f}"
+    return BuildResult(model, promoted, reason, current_auc)
+
+
+def run(
+    spark: SparkSession,
+    message_paths: list[str],
+    label_paths: list[str],
+    window: list[str],
+    current: ModelArtifact | None,
+    trained_at: datetime | None = None,
+) -> BuildResult:
+    return build(labelled_history(spark, message_paths, label_paths), window, current, trained_at)

@@ -1,0 +1,228 @@
+"""Hourly batch scoring: an hour's landing files of every sensor version, resolved to v4, scored
+with the model's native column expressions; scored messages, stats and a manifest out.
+
+extract (stage + validate at the edge) -> transform (score) -> load (publish, manifest last).
+A rerun of an hour replaces that hour's output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import trust_columns
+from spark_jobs.session import AVRO_FORMAT
+from spark_jobs.staging import StagedHour, stage_hour
+from trustpipe import contracts, layout, s3
+from trustpipe.codec import container_bytes
+from trustpipe.model.artifact import ModelArtifact
+
+SCORED_PREFIX = "scored/"
+MANIFEST = "_manifest.json"
+VERDICTS = ("QUARANTINE", "LABEL", "PASS_THROUGH")
+ROWS_PER_OUTPUT_FILE = 250_000
+
+
+class ReconciliationError(RuntimeError):
+    """Records in and records out of the job disagree: nothing is published."""
+
+
+def scored_hour_prefix(hour: datetime) -> str:
+    return f"{SCORED_PREFIX}date={hour:%Y-%m-%d}/hour={hour:%H}/"
+
+
+@dataclass
+class HourResult:
+    """What one run of an hour did; the manifest is this, as JSON."""
+
+    hour: str
+    model_version: str
+    scored_at: str
+    records_in: int = 0
+    records_out: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    set_aside: list[dict[str, Any]] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_v4(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Sensor files of any version, resolved by Avro to the v4 reader schema, with their file name."""
+    return (
+        spark.read.format(AVRO_FORMAT)
+        .option("avroSchema", json.dumps(contracts.reader_schema()))
+        .load(paths)
+        .withColumn("_file", F.col("_metadata.file_name"))
+    )
+
+
+def to_scored_messages(
+    scored: DataFrame,
+    model_version: str,
+    hour: str,
+    scored_at: datetime,
+    versions_by_file: dict[str, int],
+) -> DataFrame:
+    """The ScoredMessage shape."""
+    version_of = F.create_map(*[F.lit(x) for name, v in sorted(versions_by_file.items()) for x in (name, v)])
+    from_domain = trust_columns.domain_of(F.col("from_address"))
+    return scored.select(
+        "message_id",
+        "enterprise_id",
+        "received_at",
+        F.lit(scored_at).cast("timestamp").alias("scored_at"),
+        "from_address",
+        "from_display_name",
+        from_domain.alias("from_domain"),
+        "reply_to",
+        "sending_ip",
+        "score",
+        "verdict",
+        "reasons",
+        F.lit(model_version).alias("model_version"),
+        F.lit("BATCH").alias("source"),
+        F.lit(hour).alias("source_ref"),
+        version_of.getItem(F.col("_file")).cast("int").alias("sensor_schema_version"),
+    )
+
+
+def score_staged(
+    spark: SparkSession,
+    staged: StagedHour,
+    artifact: ModelArtifact,
+    hour: datetime,
+    scored_at: datetime,
+    out_dir: Path,
+) -> HourResult:
+    """Score the staged files into ``out_dir``; ReconciliationError when counts disagree."""
+    label = layout.format_hour(hour)
+    result = HourResult(
+        label,
+        artifact.version,
+        scored_at.isoformat(),
+        records_in=staged.records,
+        inputs=[
+            {"key": f.key, "records": f.records, "schema_version": f.schema_version} for f in staged.files
+        ],
+        set_aside=[asdict(s) for s in staged.set_aside],
+    )
+    if not staged.files:
+        return result
+    df = read_v4(spark, [str(f.path) for f in staged.files])
+    versions = {f.path.name: f.schema_version for f in staged.files}
+    out = to_scored_messages(trust_columns.score(df, artifact), artifact.version, label, scored_at, versions)
+    out = out.persist()
+    try:
+        result.records_out = out.count()
+        if result.records_out != result.records_in:
+            raise ReconciliationError(
+                f"{label}: {result.records_in} records in valid files, {result.records_out} scored"
+            )
+        partitions = max(1, -(-result.records_out // ROWS_PER_OUTPUT_FILE))
+        scored_schema = json.dumps(contracts.load(contracts.SCORED_MESSAGE))
+        (
+            out.coalesce(partitions)
+            .write.format(AVRO_FORMAT)
+            .option("avroSchema", scored_schema)
+            .mode("overwrite")
+            .save(str(out_dir / "messages"))
+        )
+        result.stats = _stats(out, artifact.version, label, staged, scored_at)
+    finally:
+        out.unpersist()
+    counters = ("quarantined", "labelled", "passed")
+    result.verdicts = {v: sum(s[k] for s in result.stats) for v, k in zip(VERDICTS, counters, strict=True)}
+    return result
+
+
+def _stats(
+    out: DataFrame, model_version: str, hour: str, staged: StagedHour, computed_at: datetime
+) -> list[dict[str, Any]]:
+    rows = (
+        out.groupBy("enterprise_id")
+        .agg(
+            F.count("*").alias("messages"),
+            F.sum((F.col("verdict") == "QUARANTINE").cast("long")).alias("quarantined"),
+            F.sum((F.col("verdict") == "LABEL").cast("long")).alias("labelled"),
+            F.sum((F.col("verdict") == "PASS_THROUGH").cast("long")).alias("passed"),
+            F.avg("score").alias("mean_score"),
+        )
+        .orderBy("enterprise_id")
+        .collect()
+    )
+    aside: Counter[str] = Counter()
+    for s in staged.set_aside:
+        aside[s.enterprise_id] += s.records_readable
+    return [
+        {
+            **row.asDict(),
+            "hour": hour,
+            "model_version": model_version,
+            "set_aside": aside[row["enterprise_id"]],
+            "computed_at": computed_at,
+        }
+        for row in rows
+    ]
+
+
+def publish(client: Any, bucket: str, hour: datetime, out_dir: Path, result: HourResult) -> None:
+    """Upload the hour's files under stable names, drop what an earlier run left, manifest last."""
+    prefix = scored_hour_prefix(hour)
+    stale = {o["Key"] for o in s3.list_objects(client, bucket, prefix)}
+    result.files = []
+    for n, part in enumerate(sorted((out_dir / "messages").glob("part-*.avro"))):
+        key = f"{prefix}messages/part-{n:05d}.avro"
+        body = part.read_bytes()
+        result.files.append({"key": key, "records": _count(body), "kind": "scored_messages"})
+        s3.put(client, bucket, key, body)
+    if result.stats:
+        key = f"{prefix}stats/stats.avro"
+        s3.put(
+            client,
+            bucket,
+            key,
+            container_bytes(contracts.load(contracts.SCORING_STATS), result.stats),
+        )
+        result.files.append({"key": key, "records": len(result.stats), "kind": "scoring_stats"})
+    written = {f["key"] for f in result.files} | {prefix + MANIFEST}
+    for key in sorted(stale - written):
+        client.delete_object(Bucket=bucket, Key=key)
+    manifest = {
+        **asdict(result),
+        "stats": [{**s, "computed_at": str(s["computed_at"])} for s in result.stats],
+    }
+    s3.put(client, bucket, prefix + MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+def _count(body: bytes) -> int:
+    return sum(block.num_records for block in fastavro.block_reader(io.BytesIO(body)))
+
+
+def run_hour(
+    spark: SparkSession,
+    client: Any,
+    landing_bucket: str,
+    scored_bucket: str,
+    artifact: ModelArtifact,
+    hour: datetime,
+    scored_at: datetime | None = None,
+) -> HourResult:
+    """The whole local run of one hour: stage, score, publish."""
+    scored_at = scored_at or datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="trustpipe-score-") as tmp:
+        work = Path(tmp)
+        staged = stage_hour(client, landing_bucket, hour, work / "input")
+        result = score_staged(spark, staged, artifact, hour, scored_at, work / "output")
+        publish(client, scored_bucket, hour, work / "output", result)
+        return result

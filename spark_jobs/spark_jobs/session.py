@@ -1,0 +1,27 @@
+"""SparkSession for the jobs: local[*] on a laptop or in tests, the cluster's on EMR."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+# pyspark 4.3 carries Spark's Avro source in its core jar but registers no short name for it;
+# EMR registers "avro". Either reads the same files.
+AVRO_FORMAT = "org.apache.spark.sql.avro.AvroFileFormat"
+
+
+def local_session(app_name: str, master: str = "local[*]", shuffle_partitions: int = 8) -> SparkSession:
+    """A local session with the job's settings; the same builder runs on EMR without ``master``."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.driver.memory", "3g")
+        .config("spark.sql.avro.compression.codec", "deflate")
+        .getOrCreate()
+    )

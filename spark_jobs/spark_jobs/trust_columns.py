@@ -1,0 +1,168 @@
+"""The trust model as native Spark Column expressions: the twin of ``trustpipe.model.features``
+and ``trustpipe.model.scorer``, rule for rule, with no Python UDF on the path."""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from trustpipe.model import features as fx
+from trustpipe.model.artifact import ModelArtifact, Thresholds
+from trustpipe.model.scorer import TOP_REASONS
+
+
+def domain_of(address: Column) -> Column:
+    return F.lower(F.trim(F.substring_index(F.coalesce(address, F.lit("")), "@", -1)))
+
+
+def org_domain(domain: Column) -> Column:
+    return F.when(domain.rlike(fx.SECOND_LEVEL.pattern), F.substring_index(domain, ".", -3)).otherwise(
+        F.substring_index(domain, ".", -2)
+    )
+
+
+def org_label(org: Column) -> Column:
+    return F.substring_index(org, ".", 1)
+
+
+def _per_enterprise(enterprise: Column, by_enterprise: dict[str, Column], default: Column) -> Column:
+    expr = default
+    for enterprise_id, value in sorted(by_enterprise.items(), reverse=True):
+        expr = F.when(enterprise == F.lit(enterprise_id), value).otherwise(expr)
+    return expr
+
+
+def _lookalike(from_domain: Column, from_org: Column, orgs: frozenset[str]) -> Column:
+    if not orgs:
+        return F.lit(False)
+    label = org_label(from_org)
+    near = F.lit(False)
+    for own in sorted(orgs):
+        own_label = fx.org_label(own)
+        close = F.lit(False)
+        if len(own_label) >= fx.LOOKALIKE_MIN_LABEL:
+            close = F.levenshtein(label, F.lit(own_label)) <= fx.LOOKALIKE_DISTANCE
+        near = near | close | (F.instr(from_domain, own_label) > 0)
+    return ~from_org.isin(*sorted(orgs)) & near
+
+
+def _rate(key: Column, table: dict[str, float], prior: float) -> tuple[Column, Column]:
+    """(rate, unseen) of ``key`` in a reputation table, as a literal map lookup."""
+    if not table:
+        return F.lit(prior), F.lit(True)
+    mapping = F.create_map(*[F.lit(x) for k in sorted(table) for x in (k, float(table[k]))])
+    found = mapping.getItem(key)
+    return F.coalesce(found, F.lit(prior)), found.isNull()
+
+
+def _capped_log(value: Column, cap: int) -> Column:
+    return F.log1p(F.least(value, F.lit(cap)).cast("double")) / F.lit(math.log1p(cap))
+
+
+def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
+    """Every feature as a double column over a v4-shaped DataFrame, in FEATURES order."""
+    ent = F.col("enterprise_id")
+    from_domain = domain_of(F.col("from_address"))
+    from_org = org_domain(from_domain)
+    reply_domain = F.when(F.col("reply_to").isNull(), F.lit("")).otherwise(domain_of(F.col("reply_to")))
+    dkim_domain = F.lower(F.coalesce(F.col("dkim_domain"), F.lit("")))
+    ip = F.coalesce(F.col("sending_ip"), F.lit(""))
+    prefix = F.substring_index(ip, ".", 3)
+    internal = ip.startswith(fx.INTERNAL_IP)
+    name = F.lower(F.trim(F.coalesce(F.col("from_display_name"), F.lit(""))))
+    # urls and attachments default to [] in the v4 reader schema: never null after resolution.
+    urls = F.col("urls")
+    filenames = F.transform(F.col("attachments"), lambda a: F.lower(a["filename"]))
+    profiles = artifact.profiles
+    own_org = _per_enterprise(
+        ent,
+        {e: from_org.isin(*sorted(p.orgs)) if p.orgs else F.lit(False) for e, p in profiles.items()},
+        F.lit(False),
+    )
+    known_name = _per_enterprise(
+        ent,
+        {e: name.isin(*sorted(p.names)) if p.names else F.lit(False) for e, p in profiles.items()},
+        F.lit(False),
+    )
+    lookalike = _per_enterprise(
+        ent,
+        {e: _lookalike(from_domain, from_org, p.orgs) for e, p in profiles.items()},
+        F.lit(False),
+    )
+    rep = artifact.reputation
+    domain_rate, domain_unseen = _rate(from_org, dict(rep.domains), rep.prior)
+    ip_rate, ip_unseen = _rate(prefix, dict(rep.ip_prefixes), rep.prior)
+    spf, dkim, dmarc = F.col("spf"), F.col("dkim"), F.col("dmarc")
+    columns = {
+        "spf_fail": spf.isin(*fx.FAIL),
+        "spf_missing": spf.isin(*fx.MISSING),
+        "dkim_fail": dkim == F.lit("FAIL"),
+        "dkim_missing": dkim.isin(*fx.MISSING),
+        "dmarc_fail": dmarc == F.lit("FAIL"),
+        "dmarc_missing": dmarc.isin(*fx.MISSING),
+        "auth_unknown": (spf == fx.UNKNOWN) | (dkim == fx.UNKNOWN) | (dmarc == fx.UNKNOWN),
+        "return_path_mismatch": org_domain(domain_of(F.col("return_path"))) != from_org,
+        "dkim_misaligned": (dkim_domain != F.lit("")) & (org_domain(dkim_domain) != from_org),
+        "own_domain_external": own_org & ~internal,
+        "display_name_spoof": (name != F.lit("")) & known_name & ~own_org,
+        "lookalike_domain": lookalike,
+        "reply_to_mismatch": (reply_domain != F.lit("")) & (org_domain(reply_domain) != from_org),
+        "reply_to_freemail": reply_domain.isin(*fx.FREEMAIL),
+        "from_freemail": from_domain.isin(*fx.FREEMAIL),
+        "domain_reputation": domain_rate,
+        "domain_unseen": domain_unseen,
+        "ip_reputation": ip_rate,
+        "ip_unseen": ip_unseen,
+        "internal_ip": internal,
+        "risky_urls": F.least(
+            F.size(F.filter(urls, lambda u: u.rlike(fx.RISKY_URL.pattern))), F.lit(fx.RISKY_URL_CAP)
+        )
+        / F.lit(float(fx.RISKY_URL_CAP)),
+        "url_volume": _capped_log(F.col("url_count"), fx.URL_CAP),
+        "executable_attachment": F.exists(filenames, lambda n: n.rlike(fx.EXECUTABLE.pattern)),
+        "archive_attachment": F.exists(filenames, lambda n: n.rlike(fx.ARCHIVE.pattern)),
+        "known_thread": F.coalesce(F.col("in_known_thread"), F.lit(False)),
+        "recipient_volume": _capped_log(F.col("recipient_count"), fx.RECIPIENT_CAP),
+        "details_missing": ((F.col("url_count") > 0) & (F.size(urls) == 0))
+        | ((F.col("attachment_count") > 0) & (F.size(F.col("attachments")) == 0)),
+    }
+    return {f: columns[f].cast("double") for f in fx.FEATURES}
+
+
+def with_features(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
+    return df.withColumns(feature_columns(artifact))
+
+
+def _verdict(score: Column, thresholds: Thresholds) -> Column:
+    return (
+        F.when(score >= F.lit(thresholds.quarantine), F.lit("QUARANTINE"))
+        .when(score >= F.lit(thresholds.label), F.lit("LABEL"))
+        .otherwise(F.lit("PASS_THROUGH"))
+    )
+
+
+def score(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
+    """``df`` (v4-shaped) with ``score``, ``verdict`` and ``reasons`` from native expressions."""
+    scored = with_features(df, artifact)
+    z: Column = F.lit(artifact.intercept)
+    parts = []
+    for name in fx.FEATURES:
+        contribution = F.lit(artifact.weights[name]) * F.col(name)
+        z = z + contribution
+        parts.append(F.struct(contribution.alias("c"), F.lit(name).alias("n")))
+    positive = F.filter(F.array(*parts), lambda p: p["c"] > 0)
+    top = F.slice(F.sort_array(positive, asc=False), 1, TOP_REASONS)
+    score_col = F.lit(1.0) / (F.lit(1.0) + F.exp(-z))
+    verdict = _per_enterprise(
+        F.col("enterprise_id"),
+        {e: _verdict(F.col("score"), t) for e, t in artifact.thresholds.items()},
+        _verdict(F.col("score"), artifact.default_thresholds),
+    )
+    return (
+        scored.withColumn("score", score_col)
+        .withColumn("reasons", F.transform(top, lambda p: p["n"]))
+        .withColumn("verdict", verdict)
+        .drop(*fx.FEATURES)
+    )
