@@ -15,7 +15,7 @@ from spark_jobs.staging import stage_hour
 from trustpipe import landing, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
-from trustpipe.model.artifact import ModelError
+from trustpipe.model.artifact import ModelBuildError, ModelError
 from trustpipe.settings import Settings
 
 
@@ -45,7 +45,7 @@ def build(
             messages += [str(f.path) for f in staged.files]
             labels += _download(client, settings.archive_bucket, hour, work / f"labels-{n}")
         if not messages or not labels:
-            raise build_model.ModelBuildError(
+            raise ModelBuildError(
                 f"no labelled history in the {hours} hours before {layout.format_hour(until)}: "
                 "run `trustpipe sensors run` for those hours first"
             )

@@ -16,6 +16,7 @@ from rich.console import Console
 from trustpipe import layout
 from trustpipe.codec import CodecError
 from trustpipe.layout import HourError
+from trustpipe.model.artifact import ModelError
 from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings, SettingsError
 from trustpipe_cli.services import StackError
 from trustpipe_cli.stack import LocalStack, find_project_root
@@ -45,6 +46,7 @@ USER_ERRORS = (
     HourError,
     UnknownEnterpriseError,
     StackError,
+    ModelError,
     TerraformError,
     CodecError,
 )
@@ -164,6 +166,55 @@ def landing_inspect(
     for r in inv.rejected:
         console.print(f"[red]set aside[/] {r.key}: {r.reason}")
     console.print(f"{len(inv.files)} files, {inv.records} records, {len(inv.rejected)} set aside")
+
+
+@app.command("build-model")
+def build_model_cmd(
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="Train on the hours before this one (YYYY-MM-DDTHH); default: the last full hour."
+        ),
+    ] = None,
+    hours: Annotated[
+        int, typer.Option(help="Hours of labelled history to train on.", min=2, max=24 * 14)
+    ] = 24,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Train the trust model with Spark MLlib; promote it when it beats the current one."""
+    from trustpipe_cli.batch_cmd import build
+
+    end = resolve_hour(until)
+    settings = load_settings(state_dir, settings_path)
+    result = build(settings, end, hours)
+    m = result.artifact.metadata["metrics"]
+    outcome = "promoted to current" if result.promoted else "NOT promoted"
+    console.print(
+        f"model {result.artifact.version}: holdout AUC {m['auc']:.4f}, precision {m['precision']:.3f}, "
+        f"recall {m['recall']:.3f}; {outcome} ({result.reason})"
+    )
+
+
+@app.command("score-hour")
+def score_hour_cmd(
+    hour: HourOpt = None,
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="Default: the current model.")
+    ] = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Score one hour of landing files with Spark (local[*]); a rerun replaces the hour's output."""
+    from trustpipe_cli.batch_cmd import score
+
+    start = resolve_hour(hour)
+    settings = load_settings(state_dir, settings_path)
+    result = score(settings, start, model_version=model_version)
+    console.print(
+        f"{result.hour}: {result.records_in} records in, {result.records_out} scored with model "
+        f"{result.model_version}; verdicts {result.verdicts}; {len(result.set_aside)} file(s) set aside"
+    )
 
 
 @registry_app.command("serve")

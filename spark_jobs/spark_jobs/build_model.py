@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from spark_jobs import trust_columns
 from spark_jobs.session import AVRO_FORMAT
 from trustpipe import contracts
-from trustpipe.model.artifact import ModelArtifact, Thresholds
+from trustpipe.model.artifact import ModelArtifact, ModelBuildError, Thresholds
 from trustpipe.model.features import FEATURES, INTERNAL_IP, Profile, Reputation
 
 HOLDOUT_SHARE = 0.25
@@ -27,10 +27,6 @@ MIN_SEEN = 3  # messages from a domain or /24 before it gets a reputation of its
 AUC_FLOOR = 0.75
 QUARANTINE_PRECISION, LABEL_PRECISION = 0.95, 0.5
 DEFAULT_THRESHOLDS = Thresholds(quarantine=0.9, label=0.5)
-
-
-class ModelBuildError(RuntimeError):
-    """There is not enough labelled history to build a model."""
 
 
 @dataclass

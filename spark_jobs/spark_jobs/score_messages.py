@@ -93,7 +93,7 @@ def to_scored_messages(
         F.lit(model_version).alias("model_version"),
         F.lit("BATCH").alias("source"),
         F.lit(hour).alias("source_ref"),
-        version_of.getItem(F.col("_file")).cast("int").alias("sensor_schema_version"),
+        version_of[F.col("_file")].cast("int").alias("sensor_schema_version"),
     )
 
 

@@ -53,7 +53,7 @@ def _rate(key: Column, table: dict[str, float], prior: float) -> tuple[Column, C
     if not table:
         return F.lit(prior), F.lit(True)
     mapping = F.create_map(*[F.lit(x) for k in sorted(table) for x in (k, float(table[k]))])
-    found = mapping.getItem(key)
+    found = mapping[key]
     return F.coalesce(found, F.lit(prior)), found.isNull()
 
 

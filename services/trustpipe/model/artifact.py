@@ -17,6 +17,10 @@ class ModelError(LookupError):
     """A model artifact is missing or malformed."""
 
 
+class ModelBuildError(ModelError):
+    """There is not enough labelled history to build a model."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Scores at or above ``quarantine`` are quarantined; at or above ``label``, labelled."""
