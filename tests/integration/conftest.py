@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,15 @@ def settings(local_stack: LocalStack) -> Settings:
 @pytest.fixture(scope="session")
 def aws(settings: Settings) -> AwsClients:
     return AwsClients(settings)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local SparkSession for the whole run (2 cores: the machine's)."""
+    from spark_jobs.session import local_session
+
+    session = local_session("trustpipe-tests", "local[2]", shuffle_partitions=4)
+    try:
+        yield session
+    finally:
+        session.stop()

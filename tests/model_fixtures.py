@@ -1,0 +1,32 @@
+"""A hand-made model artifact that exercises every feature (no training needed)."""
+
+from __future__ import annotations
+
+from trustpipe.model.artifact import ModelArtifact, Thresholds
+from trustpipe.model.features import FEATURES, Profile, Reputation
+from trustpipe_sensors.world import World
+
+
+def artifact(seed: int = 42) -> ModelArtifact:
+    world = World.build(seed)
+    profiles = {
+        e.enterprise_id: Profile(e.domains, frozenset(n.lower() for n in e.executives + e.employees))
+        for e in world.enterprises.values()
+    }
+    # Weights of both signs and of varied size, so ties and ordering of reasons are exercised.
+    weights = {name: round(((i * 7919) % 23 - 9) / 3.7, 6) for i, name in enumerate(FEATURES)}
+    partners = [p.domain for p in world.partners[:40]]
+    reputation = Reputation(
+        domains={**{d: 0.01 for d in partners}, **{d: 0.8 for d in world.attacker_domains[:30]}},
+        ip_prefixes={".".join(ip.split(".")[:3]): 0.7 for ip in world.attacker_ips[:20]},
+        prior=0.05,
+    )
+    return ModelArtifact(
+        version="test-fixture",
+        intercept=-2.5,
+        weights=weights,
+        default_thresholds=Thresholds(0.9, 0.5),
+        thresholds={"acme": Thresholds(0.8, 0.4), "globex": Thresholds(0.85, 0.3)},
+        profiles=profiles,
+        reputation=reputation,
+    )
