@@ -1,0 +1,163 @@
+"""The hourly scoring job and the model build on the local stack (moto server, local Spark)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import fastavro
+import pytest
+
+from spark_jobs.score_messages import MANIFEST, scored_hour_prefix
+from spark_jobs.staging import quarantine_key
+from tests.cli import run_cli
+from trustpipe import contracts, layout, s3
+from trustpipe.aws import AwsClients
+from trustpipe.codec import container_bytes
+from trustpipe.model import artifact as model_store
+from trustpipe.settings import Settings
+from trustpipe_cli import batch_cmd
+from trustpipe_cli.sensors_cmd import run_batch
+from trustpipe_cli.stack import LocalStack
+
+HOUR = layout.parse_hour("2026-11-25T04")
+HISTORY = 4
+SCORED_AT = datetime(2026, 11, 25, 5, 3, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def trained(settings: Settings, spark: Any) -> Any:
+    for h in range(HISTORY, 0, -1):
+        run_batch(settings, HOUR - timedelta(hours=h), seed=7, enterprise_ids=None, scale=0.3)
+    run_batch(settings, HOUR, seed=7, enterprise_ids=None, scale=0.3)
+    return batch_cmd.build(settings, HOUR, HISTORY, spark)
+
+
+def read_all(aws: AwsClients, bucket: str, keys: list[str]) -> list[dict[str, Any]]:
+    return [r for k in keys for r in fastavro.reader(io.BytesIO(s3.get(aws.s3, bucket, k)))]
+
+
+def test_model_is_good_but_not_perfect_and_promoted(
+    trained: Any, aws: AwsClients, settings: Settings
+) -> None:
+    metrics = trained.artifact.metadata["metrics"]
+    print(f"holdout: {metrics}")
+    assert 0.85 < metrics["auc"] < 1.0
+    assert metrics["precision"] > 0.5 and metrics["recall"] > 0.3
+    assert trained.promoted
+    assert model_store.current_version(aws.s3, settings.archive_bucket) == trained.artifact.version
+    assert trained.artifact.metadata["training_window"][-1] == "2026-11-25T03"
+
+
+def test_a_model_that_is_no_better_is_not_promoted(
+    trained: Any, spark: Any, aws: AwsClients, settings: Settings
+) -> None:
+    again = batch_cmd.build(settings, HOUR, HISTORY, spark, trained_at=datetime(2030, 1, 1, tzinfo=UTC))
+    assert not again.promoted, again.reason
+    assert again.current_auc == pytest.approx(trained.artifact.metadata["metrics"]["auc"])
+    assert model_store.current_version(aws.s3, settings.archive_bucket) == trained.artifact.version
+    assert (
+        model_store.load(aws.s3, settings.archive_bucket, again.artifact.version).version
+        == again.artifact.version
+    )
+
+
+def test_score_hour_counts_manifest_and_idempotent_rerun(
+    trained: Any, spark: Any, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN an hour of landing files of all three sensor versions (landed by the fixture)
+    # WHEN it is scored
+    first = batch_cmd.score(settings, HOUR, spark, scored_at=SCORED_AT)
+    # THEN every record in is a record out, and the manifest says so
+    assert first.records_in == first.records_out > 1000
+    assert sum(first.verdicts.values()) == first.records_out
+    prefix = scored_hour_prefix(HOUR)
+    manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, prefix + MANIFEST))
+    assert (
+        manifest["records_out"] == first.records_out and manifest["model_version"] == trained.artifact.version
+    )
+    message_keys = [f["key"] for f in manifest["files"] if f["kind"] == "scored_messages"]
+    scored = read_all(aws, settings.scored_bucket, message_keys)
+    assert (
+        len(scored)
+        == first.records_out
+        == sum(f["records"] for f in manifest["files"] if f["kind"] == "scored_messages")
+    )
+    assert {r["sensor_schema_version"] for r in scored} == {1, 2, 3}
+    assert all(r["source"] == "BATCH" and r["source_ref"] == "2026-11-25T04" for r in scored)
+    stats = read_all(aws, settings.scored_bucket, [f"{prefix}stats/stats.avro"])
+    assert sum(s["messages"] for s in stats) == first.records_out
+    # AND a rerun replaces the hour's output with the same records
+    again = batch_cmd.score(settings, HOUR, spark, scored_at=SCORED_AT)
+    keys_after = sorted(o["Key"] for o in s3.list_objects(aws.s3, settings.scored_bucket, prefix))
+    assert keys_after == sorted([*{f["key"] for f in manifest["files"]}, prefix + MANIFEST])
+    rescored = read_all(aws, settings.scored_bucket, message_keys)
+    assert sorted(map(_key, rescored)) == sorted(map(_key, scored))
+    assert again.verdicts == first.verdicts
+
+
+def _key(r: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["message_id"],
+        r["score"],
+        r["verdict"],
+        tuple(r["reasons"]),
+        r["model_version"],
+        r["scored_at"],
+    )
+
+
+def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
+    trained: Any, spark: Any, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN an hour with good files and three bad ones
+    hour = HOUR + timedelta(hours=1)
+    drops = run_batch(settings, hour, seed=8, enterprise_ids=["acme", "initech"], scale=0.1)
+    full = s3.get(aws.s3, settings.landing_bucket, drops[0].key)
+    base = layout.landing_hour_prefix("initech", hour)
+    bad = {
+        f"{base}quarter=9/not-avro.avro": b"PK\x03\x04 zip bytes",
+        f"{base}quarter=9/truncated.avro": full[: len(full) // 2],
+        f"{base}quarter=9/unknown-schema.avro": container_bytes(contracts.load(contracts.SCORED_MESSAGE), []),
+    }
+    for key, body in bad.items():
+        s3.put(aws.s3, settings.landing_bucket, key, body)
+    # WHEN the hour is scored
+    result = batch_cmd.score(settings, hour, spark, scored_at=SCORED_AT)
+    # THEN the good records are all scored, and each bad object is set aside with its reason
+    assert result.records_out == result.records_in == sum(d.records for d in drops)
+    reasons = {s["key"]: s["reason"].split(":")[0] for s in result.set_aside}
+    assert reasons == {
+        f"{base}quarter=9/not-avro.avro": "BadMagicByteError",
+        f"{base}quarter=9/truncated.avro": "TruncatedRecordError",
+        f"{base}quarter=9/unknown-schema.avro": "SchemaMismatchError",
+    }
+    for key in bad:
+        assert aws.s3.list_objects_v2(Bucket=settings.landing_bucket, Prefix=key).get("KeyCount") == 0
+        reason = json.loads(s3.get(aws.s3, settings.landing_bucket, quarantine_key(key) + ".reason.json"))
+        assert reason["key"] == key and reason["reason"]
+    manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
+    assert len(manifest["set_aside"]) == 3
+    truncated = next(s for s in manifest["set_aside"] if "truncated" in s["key"])
+    assert truncated["records_readable"] >= 0  # what could be decoded before the cut, if anything
+    stats = {s["enterprise_id"]: s["set_aside"] for s in result.stats}
+    assert stats["initech"] == truncated["records_readable"] and stats["acme"] == 0
+    # AND a rerun reports the same set-aside objects
+    assert {s["key"] for s in batch_cmd.score(settings, hour, spark).set_aside} == set(bad)
+
+
+def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:
+    state = ["--state-dir", str(local_stack.state_dir)]
+    no_history = run_cli("build-model", "--until", "2020-01-01T00", "--hours", "2", *state)
+    assert no_history.returncode == 2
+    assert no_history.stderr.strip().startswith(
+        "error: no labelled history in the 2 hours before 2020-01-01T00"
+    )
+    bad_version = run_cli("score-hour", "--hour", "2020-01-01T00", "--model-version", "nope", *state)
+    assert bad_version.returncode == 2
+    assert (
+        bad_version.stderr.strip()
+        == f"error: no model nope in s3://{local_stack.settings().archive_bucket}/models/"
+    )
