@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,7 +14,8 @@ from rich.table import Table
 
 from trustpipe import layout
 from trustpipe.aws import AwsClients
-from trustpipe.landing import inventory
+from trustpipe.landing import HourInventory, inventory
+from trustpipe.settings import Settings
 from trustpipe_cli.registry_demo import framed_round_trip
 from trustpipe_cli.report import StageReport
 from trustpipe_cli.sensors_cmd import run_batch
@@ -21,6 +23,32 @@ from trustpipe_cli.stack import LocalStack
 from trustpipe_sensors.sensor import Drop
 
 REPORT_FILE = "demo-report.json"
+HISTORY_HOURS = 6  # labelled history the nightly build trains on
+HISTORY_SCALE = 0.4
+DROPS_PER_HOUR = 4 * 3  # quarters x enterprises
+
+
+def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console) -> bool:
+    """Run every stage built so far for one hour; True when every stage reconciles."""
+    began = time.monotonic()
+    label = layout.format_hour(hour)
+    console.rule(f"trustpipe demo: hour {label}, seed {seed}")
+    with console.status("bringing the local stack up..."):
+        settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.log)
+    report = StageReport(extra={"hour": label, "seed": seed})
+
+    drops = _land(settings, hour, seed, scale, console)
+    report.stage("generated", sum(d.records for d in drops))
+    inv = _read_back(settings, hour, drops, report, console)
+    with console.status("schema registry: register writer schemas, decode framed records..."):
+        report.extra["registry"] = framed_round_trip(settings, [f.key for f in inv.files])
+    by_enterprise = _model_and_score(settings, hour, report, console)
+
+    report.extra["elapsed_seconds"] = round(time.monotonic() - began, 2)
+    _print_summary(console, drops, by_enterprise, report)
+    report.write(stack.state_dir / REPORT_FILE)
+    console.print(f"report: {stack.state_dir / REPORT_FILE}")
+    return report.reconciled
 
 
 def _progress(console: Console) -> Progress:
@@ -33,19 +61,20 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console) -> bool:
-    """Run every stage built so far for one hour; True when every stage reconciles."""
-    began = time.monotonic()
-    label = layout.format_hour(hour)
-    console.rule(f"trustpipe demo: hour {label}, seed {seed}")
-    with console.status("bringing the local stack up..."):
-        settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.log)
-
-    report = StageReport(extra={"hour": label, "seed": seed})
-    drops: list[Drop] = []
+def _land(settings: Settings, hour: datetime, seed: int, scale: float, console: Console) -> list[Drop]:
+    """Labelled history for the model build, then the demo hour itself; the demo hour's drops."""
     with _progress(console) as progress:
-        task = progress.add_task("sensors -> landing bucket", total=4 * 3)
-        drops = run_batch(
+        task = progress.add_task("sensors -> landing bucket", total=DROPS_PER_HOUR * (HISTORY_HOURS + 1))
+        for back in range(HISTORY_HOURS, 0, -1):
+            run_batch(
+                settings,
+                hour - timedelta(hours=back),
+                seed=seed,
+                enterprise_ids=None,
+                scale=HISTORY_SCALE * scale,
+                on_drop=lambda _d: progress.advance(task),
+            )
+        return run_batch(
             settings,
             hour,
             seed=seed,
@@ -53,8 +82,11 @@ def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, cons
             scale=scale,
             on_drop=lambda _d: progress.advance(task),
         )
-    report.stage("generated", sum(d.records for d in drops))
 
+
+def _read_back(
+    settings: Settings, hour: datetime, drops: list[Drop], report: StageReport, console: Console
+) -> HourInventory:
     with console.status("reading the hour back through the codec (v4 reader)..."):
         inv = inventory(AwsClients(settings).s3, settings.landing_bucket, hour)
     generated_by_key = {d.key: d.records for d in drops}
@@ -64,38 +96,75 @@ def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, cons
         set_aside=sum(generated_by_key.get(r.key, 0) for r in inv.rejected),
         reasons=[f"{r.key}: {r.reason}" for r in inv.rejected],
     )
-
-    with console.status("schema registry: register writer schemas, decode framed records..."):
-        registry = framed_round_trip(settings, [f.key for f in inv.files])
-    report.extra["registry"] = registry
-
-    elapsed = time.monotonic() - began
-    by_version: dict[str, dict[str, int]] = defaultdict(dict)
+    by_version: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for f in inv.files:
-        by_version[f.enterprise_id][f"v{f.schema_version}"] = (
-            by_version[f.enterprise_id].get(f"v{f.schema_version}", 0) + f.records
-        )
+        by_version[f.enterprise_id][f"v{f.schema_version}"] += f.records
     report.extra.update(
         objects=len(inv.files) + len(inv.rejected),
         bytes=sum(f.bytes for f in inv.files),
-        records_by_enterprise_version=dict(by_version),
+        records_by_enterprise_version={e: dict(v) for e, v in by_version.items()},
         malicious_ground_truth=sum(d.malicious for d in drops),
-        elapsed_seconds=round(elapsed, 2),
     )
-    _print_summary(console, drops, report)
-    report.write(stack.state_dir / REPORT_FILE)
-    console.print(f"report: {stack.state_dir / REPORT_FILE}")
-    return report.reconciled
+    return inv
 
 
-def _print_summary(console: Console, drops: list[Drop], report: StageReport) -> None:
-    table = Table(title="landing bucket, read back through the v4 reader schema")
-    for column in ("enterprise", "schema", "objects", "records", "malicious (truth)", "bytes"):
+def _model_and_score(
+    settings: Settings, hour: datetime, report: StageReport, console: Console
+) -> dict[str, dict[str, Any]]:
+    """Nightly build on the history, then the hourly job on the demo hour; verdicts per enterprise."""
+    from spark_jobs.session import local_session
+    from trustpipe_cli import batch_cmd
+
+    with console.status("starting Spark (local[*])..."):
+        spark = local_session("trustpipe-demo")
+    with console.status(
+        f"building the trust model on {HISTORY_HOURS} hours of labelled history (Spark MLlib)..."
+    ):
+        built = batch_cmd.build(settings, hour, HISTORY_HOURS, spark)
+    metrics = built.artifact.metadata["metrics"]
+    report.extra["model"] = {
+        "version": built.artifact.version,
+        "auc": metrics["auc"],
+        "precision": metrics["precision"],
+        "recall": metrics["recall"],
+        "promoted": built.promoted,
+        "decision": built.reason,
+    }
+    with console.status("scoring the hour (Spark, native column expressions)..."):
+        result = batch_cmd.score(settings, hour, spark)
+    report.stage(
+        "scored",
+        result.records_out,
+        set_aside=sum(s["records_readable"] for s in result.set_aside),
+        reasons=[f"{s['key']}: {s['reason']}" for s in result.set_aside],
+    )
+    report.extra["verdicts"] = result.verdicts
+    report.extra["scoring_model"] = result.model_version
+    return {s["enterprise_id"]: s for s in result.stats}
+
+
+def _print_summary(
+    console: Console, drops: list[Drop], by_enterprise: dict[str, dict[str, Any]], report: StageReport
+) -> None:
+    table = Table(title=f"hour {report.extra['hour']}: landed, read back through v4, scored")
+    columns = (
+        "enterprise",
+        "schema",
+        "files",
+        "records",
+        "bad (truth)",
+        "bytes",
+        "quarantine",
+        "label",
+        "pass",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column in ("enterprise", "schema") else "right")
     per: dict[tuple[str, int], list[Drop]] = defaultdict(list)
     for d in drops:
         per[(d.enterprise_id, d.schema_version)].append(d)
     for (ent, version), group in sorted(per.items()):
+        stats = by_enterprise.get(ent, {})
         table.add_row(
             ent,
             f"v{version}",
@@ -103,9 +172,17 @@ def _print_summary(console: Console, drops: list[Drop], report: StageReport) -> 
             f"{sum(d.records for d in group):,}",
             f"{sum(d.malicious for d in group):,}",
             f"{sum(d.bytes for d in group):,}",
+            f"{stats.get('quarantined', 0):,}",
+            f"{stats.get('labelled', 0):,}",
+            f"{stats.get('passed', 0):,}",
         )
     console.print(table)
-    reg = report.extra["registry"]
+    model, reg = report.extra["model"], report.extra["registry"]
+    outcome = "promoted" if model["promoted"] else "kept current"
+    console.print(
+        f"model {model['version']}: holdout AUC {model['auc']:.4f}, precision {model['precision']:.3f}, "
+        f"recall {model['recall']:.3f} ({outcome}: {model['decision']})"
+    )
     console.print(
         f"schema registry: {reg['subject']} ids {reg['ids']}; {reg['framed_records']:,} "
         f"framed records decoded to v4 with {reg['consumer_requests']} registry requests"
@@ -114,5 +191,6 @@ def _print_summary(console: Console, drops: list[Drop], report: StageReport) -> 
     console.print(f"stages: {stages}")
     if report.set_aside:
         console.print(f"[yellow]set aside[/]: {report.set_aside}")
-    status = "[green]reconciled[/]" if report.reconciled else f"[red]NOT reconciled[/]: {report.mismatches()}"
+    problems = report.mismatches()
+    status = f"[red]NOT reconciled[/]: {problems}" if problems else "[green]reconciled[/]"
     console.print(f"{status} in {report.extra['elapsed_seconds']}s")
