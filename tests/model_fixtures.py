@@ -15,10 +15,18 @@ def artifact(seed: int = 42) -> ModelArtifact:
     }
     # Weights of both signs and of varied size, so ties and ordering of reasons are exercised.
     weights = {name: round(((i * 7919) % 23 - 9) / 3.7, 6) for i, name in enumerate(FEATURES)}
-    partners = [p.domain for p in world.partners[:40]]
+    # Tables about as large as a trained model's: every correspondent and attacker domain, and
+    # every /24 seen (the internal 10.x.y ranges alone are a thousand).
+    partners = [p.domain for p in world.partners + world.newsletters]
+    internal = {f"10.{a}.{b}": 0.001 for a in range(4) for b in range(256)}
+    external = {".".join(ip.split(".")[:3]): 0.02 for p in world.partners for ip in p.ips}
     reputation = Reputation(
-        domains={**{d: 0.01 for d in partners}, **{d: 0.8 for d in world.attacker_domains[:30]}},
-        ip_prefixes={".".join(ip.split(".")[:3]): 0.7 for ip in world.attacker_ips[:20]},
+        domains={**{d: 0.01 for d in partners}, **{d: 0.8 for d in world.attacker_domains}},
+        ip_prefixes={
+            **internal,
+            **external,
+            **{".".join(ip.split(".")[:3]): 0.7 for ip in world.attacker_ips[:40]},
+        },
         prior=0.05,
     )
     return ModelArtifact(

@@ -48,13 +48,28 @@ def _lookalike(from_domain: Column, from_org: Column, orgs: frozenset[str]) -> C
     return ~from_org.isin(*sorted(orgs)) & near
 
 
-def _rate(key: Column, table: dict[str, float], prior: float) -> tuple[Column, Column]:
-    """(rate, unseen) of ``key`` in a reputation table, as a literal map lookup."""
-    if not table:
-        return F.lit(prior), F.lit(True)
-    mapping = F.create_map(*[F.lit(x) for k in sorted(table) for x in (k, float(table[k]))])
-    found = mapping[key]
+# Reputation tables hold thousands of keys: they join (broadcast, hashed) rather than sit in a
+# literal map, which Spark searches linearly on every row.
+_ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE = "_tp_org", "_tp_prefix", "_tp_domain_rate", "_tp_ip_rate"
+
+
+def _rate(found: Column, prior: float) -> tuple[Column, Column]:
+    """(rate, unseen) from a left-joined reputation column."""
     return F.coalesce(found, F.lit(prior)), found.isNull()
+
+
+def _with_reputation(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
+    spark = df.sparkSession
+    rep = artifact.reputation
+    domains = spark.createDataFrame(sorted(rep.domains.items()), f"{_ORG} string, {_DOMAIN_RATE} double")
+    prefixes = spark.createDataFrame(sorted(rep.ip_prefixes.items()), f"{_PREFIX} string, {_IP_RATE} double")
+    keyed = df.withColumns(
+        {
+            _ORG: org_domain(domain_of(F.col("from_address"))),
+            _PREFIX: F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3),
+        }
+    )
+    return keyed.join(F.broadcast(domains), _ORG, "left").join(F.broadcast(prefixes), _PREFIX, "left")
 
 
 def _capped_log(value: Column, cap: int) -> Column:
@@ -62,14 +77,14 @@ def _capped_log(value: Column, cap: int) -> Column:
 
 
 def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
-    """Every feature as a double column over a v4-shaped DataFrame, in FEATURES order."""
+    """Every feature as a double column, in FEATURES order, over a v4-shaped DataFrame that
+    ``_with_reputation`` has joined with the artifact's reputation tables."""
     ent = F.col("enterprise_id")
     from_domain = domain_of(F.col("from_address"))
     from_org = org_domain(from_domain)
     reply_domain = F.when(F.col("reply_to").isNull(), F.lit("")).otherwise(domain_of(F.col("reply_to")))
     dkim_domain = F.lower(F.coalesce(F.col("dkim_domain"), F.lit("")))
     ip = F.coalesce(F.col("sending_ip"), F.lit(""))
-    prefix = F.substring_index(ip, ".", 3)
     internal = ip.startswith(fx.INTERNAL_IP)
     name = F.lower(F.trim(F.coalesce(F.col("from_display_name"), F.lit(""))))
     # urls and attachments default to [] in the v4 reader schema: never null after resolution.
@@ -91,9 +106,9 @@ def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
         {e: _lookalike(from_domain, from_org, p.orgs) for e, p in profiles.items()},
         F.lit(False),
     )
-    rep = artifact.reputation
-    domain_rate, domain_unseen = _rate(from_org, dict(rep.domains), rep.prior)
-    ip_rate, ip_unseen = _rate(prefix, dict(rep.ip_prefixes), rep.prior)
+    prior = artifact.reputation.prior
+    domain_rate, domain_unseen = _rate(F.col(_DOMAIN_RATE), prior)
+    ip_rate, ip_unseen = _rate(F.col(_IP_RATE), prior)
     spf, dkim, dmarc = F.col("spf"), F.col("dkim"), F.col("dmarc")
     columns = {
         "spf_fail": spf.isin(*fx.FAIL),
@@ -132,7 +147,9 @@ def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
 
 
 def with_features(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
-    return df.withColumns(feature_columns(artifact))
+    """``df`` with every feature column (and no helper columns)."""
+    joined = _with_reputation(df, artifact)
+    return joined.withColumns(feature_columns(artifact)).drop(_ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE)
 
 
 def _verdict(score: Column, thresholds: Thresholds) -> Column:
@@ -151,7 +168,8 @@ def score(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
     for name in fx.FEATURES:
         contribution = F.lit(artifact.weights[name]) * F.col(name)
         z = z + contribution
-        parts.append(F.struct(contribution.alias("c"), F.lit(name).alias("n")))
+        if artifact.weights[name] > 0:  # features are >= 0: only these can ever be reasons
+            parts.append(F.struct(contribution.alias("c"), F.lit(name).alias("n")))
     positive = F.filter(F.array(*parts), lambda p: p["c"] > 0)
     top = F.slice(F.sort_array(positive, asc=False), 1, TOP_REASONS)
     score_col = F.lit(1.0) / (F.lit(1.0) + F.exp(-z))
