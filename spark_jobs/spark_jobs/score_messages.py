@@ -226,3 +226,40 @@ def run_hour(
         result = score_staged(spark, staged, artifact, hour, scored_at, work / "output")
         publish(client, scored_bucket, hour, work / "output", result)
         return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """spark-submit entry point: ``score_messages --hour YYYY-MM-DDTHH --settings settings.json``."""
+    import argparse
+
+    from spark_jobs.session import local_session
+    from trustpipe.aws import AwsClients
+    from trustpipe.model import artifact as model_store
+    from trustpipe.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="score_messages", description=__doc__)
+    parser.add_argument("--hour", required=True, type=layout.parse_hour)
+    parser.add_argument("--settings", required=True, type=Path)
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--model-version", default=None)
+    args = parser.parse_args(argv)
+    settings = Settings.load(args.settings)
+    client = AwsClients(settings).s3
+    artifact = model_store.load(client, settings.archive_bucket, args.model_version)
+    spark = local_session("score_messages", args.master)
+    result = run_hour(spark, client, settings.landing_bucket, settings.scored_bucket, artifact, args.hour)
+    print(
+        json.dumps(
+            {
+                "hour": result.hour,
+                "records_in": result.records_in,
+                "records_out": result.records_out,
+                "verdicts": result.verdicts,
+                "set_aside": len(result.set_aside),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -161,3 +161,30 @@ def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:
         bad_version.stderr.strip()
         == f"error: no model nope in s3://{local_stack.settings().archive_bucket}/models/"
     )
+
+
+def test_spark_submit_entry_point(trained: Any, local_stack: LocalStack) -> None:
+    # The command a spark-submit step (EMR) or an Airflow task runs, in its own process.
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spark_jobs.score_messages",
+            "--hour",
+            "2026-11-25T04",
+            "--settings",
+            str(local_stack.settings_path),
+            "--master",
+            "local[2]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["hour"] == "2026-11-25T04" and summary["records_in"] == summary["records_out"] > 1000
