@@ -32,6 +32,10 @@ local_app = typer.Typer(help="The local stack: moto server, PostgreSQL, Terrafor
 sensors_app = typer.Typer(help="The sensor simulator.", no_args_is_help=True)
 landing_app = typer.Typer(help="The landing bucket.", no_args_is_help=True)
 registry_app = typer.Typer(help="The Avro schema registry.", no_args_is_help=True)
+db_app = typer.Typer(help="The web app's PostgreSQL store.", no_args_is_help=True)
+importer_app = typer.Typer(help="Importer workers (SQS -> PostgreSQL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(importer_app, name="importer")
 app.add_typer(local_app, name="local")
 app.add_typer(registry_app, name="registry")
 app.add_typer(sensors_app, name="sensors")
@@ -214,6 +218,33 @@ def score_hour_cmd(
     console.print(
         f"{result.hour}: {result.records_in} records in, {result.records_out} scored with model "
         f"{result.model_version}; verdicts {result.verdicts}; {len(result.set_aside)} file(s) set aside"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(state_dir: StateDir = DEFAULT_LOCAL_DIR, settings_path: SettingsPath = None) -> None:
+    """Apply the Alembic migrations to the settings' database."""
+    from trustpipe_cli.import_cmd import upgrade
+
+    upgrade(load_settings(state_dir, settings_path))
+    console.print("database at head")
+
+
+@importer_app.command("run")
+def importer_run(
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when the queue is empty (tests, demos).")
+    ] = False,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Import scored objects announced on SQS into PostgreSQL; SIGTERM drains and exits 0."""
+    from trustpipe_cli.import_cmd import run_importer
+
+    counts = run_importer(load_settings(state_dir, settings_path), once=once)
+    console.print(
+        f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
+        f"{counts.rejected} rejected, {counts.retried} retried"
     )
 
 

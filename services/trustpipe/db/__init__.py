@@ -1,0 +1,1 @@
+"""The web app's store in PostgreSQL: tables (SQLAlchemy), migrations (Alembic), connections."""

@@ -1,0 +1,109 @@
+"""Tables of the web app's store.
+
+Not partitioned by time: the importers' idempotency key is the message id alone, and a
+PostgreSQL primary key on a partitioned table must include the partition key. The web app's
+main question ("this enterprise's quarantined mail in the last day, newest first") is served by
+a partial index instead, which stays small because quarantined mail is a few percent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={"ix": "ix_%(table_name)s_%(column_0_N_name)s", "pk": "pk_%(table_name)s"}
+    )
+
+
+class ScoredMessage(Base):
+    """One message's latest verdict (a newer model's verdict replaces an older one)."""
+
+    __tablename__ = "scored_messages"
+
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    from_address: Mapped[str] = mapped_column(Text)
+    from_display_name: Mapped[str] = mapped_column(Text)
+    from_domain: Mapped[str] = mapped_column(Text)
+    reply_to: Mapped[str | None] = mapped_column(Text)
+    sending_ip: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    model_version: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(8))
+    source_ref: Mapped[str] = mapped_column(Text)
+    sensor_schema_version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index(
+            "ix_scored_messages_quarantine",
+            "enterprise_id",
+            text("received_at DESC"),
+            postgresql_where=text("verdict = 'QUARANTINE'"),
+        ),
+        Index("ix_scored_messages_enterprise_received", "enterprise_id", text("received_at DESC")),
+    )
+
+
+class ScoringStats(Base):
+    """Verdict counts for one enterprise and hour (the latest run's)."""
+
+    __tablename__ = "scoring_stats"
+
+    enterprise_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    hour: Mapped[str] = mapped_column(String(13), primary_key=True)
+    model_version: Mapped[str] = mapped_column(Text)
+    messages: Mapped[int] = mapped_column(BigInteger)
+    quarantined: Mapped[int] = mapped_column(BigInteger)
+    labelled: Mapped[int] = mapped_column(BigInteger)
+    passed: Mapped[int] = mapped_column(BigInteger)
+    set_aside: Mapped[int] = mapped_column(BigInteger)
+    mean_score: Mapped[float] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ImportLedger(Base):
+    """Every object the importers finished with, by key and ETag: imported or rejected."""
+
+    __tablename__ = "import_ledger"
+
+    object_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str] = mapped_column(Text, primary_key=True)
+    bucket: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class ImportError_(Base):
+    """Input the importers rejected, with why (never retried: fix the object and re-send)."""
+
+    __tablename__ = "import_errors"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(Text)
+    object_key: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    error_type: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    message_body: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))

@@ -1,0 +1,1 @@
+"""Importer workers: scored objects announced on SQS, loaded idempotently into PostgreSQL."""

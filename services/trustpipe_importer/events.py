@@ -1,0 +1,49 @@
+"""SQS bodies the importers receive: S3 event notifications, wrapped in an SNS envelope."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+TEST_EVENT = "s3:TestEvent"
+
+
+class PoisonMessage(ValueError):
+    """An SQS body that is not an S3 event notification: it can never be imported."""
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str
+    etag: str
+    size: int
+
+
+def parse(body: str) -> list[ObjectCreated]:
+    """The objects an SQS body announces; [] for S3's test event. PoisonMessage when malformed."""
+    try:
+        outer = json.loads(body)
+        inner: Any = json.loads(outer["Message"]) if outer.get("Type") == "Notification" else outer
+    except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as err:
+        raise PoisonMessage(f"not an SNS/S3 notification: {err}") from err
+    if not isinstance(inner, dict):
+        raise PoisonMessage("notification message is not a JSON object")
+    if inner.get("Event") == TEST_EVENT:
+        return []
+    try:
+        return [
+            ObjectCreated(
+                bucket=r["s3"]["bucket"]["name"],
+                # S3 URL-encodes keys in events ('+' for spaces, %2F for slashes on some paths).
+                key=unquote_plus(r["s3"]["object"]["key"]),
+                etag=str(r["s3"]["object"].get("eTag", "")).strip('"'),
+                size=int(r["s3"]["object"].get("size", 0)),
+            )
+            for r in inner["Records"]
+            if str(r.get("eventName", "")).startswith("ObjectCreated")
+        ]
+    except (KeyError, TypeError, ValueError) as err:
+        raise PoisonMessage(f"S3 event without bucket/key: {err!r}") from err

@@ -1,0 +1,181 @@
+"""One scored object into PostgreSQL, in one transaction: COPY into a staging table, then an
+idempotent upsert, the ledger row beside it. Memory is bounded by the COPY buffer, not the file."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import psycopg
+from botocore.exceptions import ClientError
+
+from trustpipe import contracts
+from trustpipe.codec import CodecError, ContainerReader
+from trustpipe_importer.events import ObjectCreated
+
+Connect = Callable[[], psycopg.Connection[Any]]
+
+SCORED_COLUMNS = (
+    ("message_id", "text"),
+    ("enterprise_id", "text"),
+    ("received_at", "timestamptz"),
+    ("scored_at", "timestamptz"),
+    ("from_address", "text"),
+    ("from_display_name", "text"),
+    ("from_domain", "text"),
+    ("reply_to", "text"),
+    ("sending_ip", "text"),
+    ("score", "float8"),
+    ("verdict", "text"),
+    ("reasons", "text[]"),
+    ("model_version", "text"),
+    ("source", "text"),
+    ("source_ref", "text"),
+    ("sensor_schema_version", "int4"),
+)
+STATS_COLUMNS = (
+    ("enterprise_id", "text"),
+    ("hour", "text"),
+    ("model_version", "text"),
+    ("messages", "int8"),
+    ("quarantined", "int8"),
+    ("labelled", "int8"),
+    ("passed", "int8"),
+    ("set_aside", "int8"),
+    ("mean_score", "float8"),
+    ("computed_at", "timestamptz"),
+)
+_NAMES = {
+    "io.trustpipe.scoring.ScoredMessage": (
+        "scored_messages",
+        SCORED_COLUMNS,
+        ("message_id",),
+        "(EXCLUDED.model_version, EXCLUDED.scored_at) > (t.model_version, t.scored_at)",
+    ),
+    "io.trustpipe.scoring.ScoringStats": (
+        "scoring_stats",
+        STATS_COLUMNS,
+        ("enterprise_id", "hour"),
+        "EXCLUDED.computed_at >= t.computed_at",
+    ),
+}
+_READERS = {
+    "io.trustpipe.scoring.ScoredMessage": contracts.SCORED_MESSAGE,
+    "io.trustpipe.scoring.ScoringStats": contracts.SCORING_STATS,
+}
+
+
+class PoisonObject(ValueError):
+    """An object that can never be imported: missing, not Avro, truncated, or of an unknown schema."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # imported | duplicate
+    records: int
+
+
+@contextmanager
+def downloaded(s3: Any, event: ObjectCreated) -> Iterator[IO[bytes]]:
+    """The object in a temporary file (streamed, not held in memory)."""
+    try:
+        body = s3.get_object(Bucket=event.bucket, Key=event.key)["Body"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchBucket"):
+            raise PoisonObject(f"object s3://{event.bucket}/{event.key} is missing") from err
+        raise
+    with tempfile.TemporaryFile() as fo:
+        shutil.copyfileobj(body, fo, 1 << 20)
+        fo.seek(0)
+        yield fo
+
+
+def _upsert_sql(table: str, columns: tuple[tuple[str, str], ...], key: tuple[str, ...], newer: str) -> str:
+    names = [c for c, _ in columns]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in key)
+    # Identifiers come from this module's constants, never from input.
+    return (
+        f"INSERT INTO {table} AS t ({', '.join(names)}) "  # noqa: S608
+        f"SELECT DISTINCT ON ({', '.join(key)}) {', '.join(names)} FROM staging "
+        f"ORDER BY {', '.join(key)} "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {newer}"
+    )
+
+
+def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
+    """Import one object atomically; PoisonObject for input that can never be imported."""
+    with connect() as conn:
+        if conn.execute(
+            "SELECT 1 FROM import_ledger WHERE object_key = %s AND etag = %s", (event.key, event.etag)
+        ).fetchone():
+            return Outcome("duplicate", 0)
+    with downloaded(s3, event) as fo:
+        try:
+            reader = ContainerReader(fo)
+        except CodecError as err:
+            raise PoisonObject(f"{type(err).__name__}: {err}") from err
+        fullname = f"{reader.writer_schema.get('namespace')}.{reader.writer_schema.get('name')}"
+        if fullname not in _NAMES:
+            raise PoisonObject(f"SchemaMismatchError: {fullname} is neither ScoredMessage nor ScoringStats")
+        check = contracts.check(contracts.load(_READERS[fullname]), reader.writer_schema)
+        if not check.compatible:
+            raise PoisonObject(f"SchemaMismatchError: {'; '.join(check.messages)}")
+        table, columns, key, newer = _NAMES[fullname]
+        with connect() as conn, conn.transaction():
+            records = _copy(conn, reader, table, columns)
+            conn.execute(_upsert_sql(table, columns, key, newer))
+            conn.execute(
+                "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
+                "VALUES (%s, %s, %s, 'imported', %s)",
+                (event.key, event.etag, event.bucket, records),
+            )
+    return Outcome("imported", records)
+
+
+def _copy(
+    conn: psycopg.Connection[Any], reader: ContainerReader, table: str, columns: tuple[tuple[str, str], ...]
+) -> int:
+    conn.execute(f"CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DROP")
+    names = [c for c, _ in columns]
+    count = 0
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY staging ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types([t for _, t in columns])
+        try:
+            for record in reader:
+                copy.write_row([record[c] for c in names])
+                count += 1
+        except CodecError as err:
+            raise PoisonObject(f"{type(err).__name__}: {err}") from err
+    return count
+
+
+def record_rejection(
+    connect: Connect, event: ObjectCreated | None, error_type: str, reason: str, body: str | None = None
+) -> None:
+    """Put a rejected input in the error table (and the ledger, so a redelivery is skipped)."""
+    with connect() as conn, conn.transaction():
+        conn.execute(
+            "INSERT INTO import_errors (bucket, object_key, etag, error_type, reason, message_body) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                event.bucket if event else "",
+                event.key if event else "",
+                event.etag if event else None,
+                error_type,
+                reason,
+                body[:10_000] if body else None,
+            ),
+        )
+        if event is not None:
+            conn.execute(
+                "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
+                "VALUES (%s, %s, %s, 'rejected', 0) ON CONFLICT DO NOTHING",
+                (event.key, event.etag, event.bucket),
+            )

@@ -1,0 +1,170 @@
+"""The importer worker: long-polls SQS, imports each announced object, deletes the message only
+after commit. Poison is recorded and deleted (it never loops); transient failures are retried
+with capped backoff and, after the queue's maxReceiveCount, land in its DLQ."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trustpipe_importer.events import ObjectCreated, PoisonMessage, parse
+from trustpipe_importer.load import Connect, PoisonObject, import_object, record_rejection
+
+SQS_MAX_WAIT_SECONDS = 20  # ReceiveMessage long-poll maximum
+SQS_MAX_MESSAGES = 10  # ReceiveMessage batch maximum
+SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # ChangeMessageVisibility maximum
+RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 5, 300
+
+log = logging.getLogger("trustpipe.importer")
+TRANSIENT = (psycopg.OperationalError, BotoCoreError, ClientError, TimeoutError, ConnectionError)
+
+
+@dataclass
+class Counts:
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    retried: int = 0
+    records: int = 0
+    keys: list[str] = field(default_factory=list)
+
+
+class Importer:
+    """One worker process; run one per core (systemd template unit)."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        s3: Any,
+        connect: Connect,
+        queue_url: str,
+        visibility_timeout: int = 300,
+        wait_seconds: int = SQS_MAX_WAIT_SECONDS,
+    ) -> None:
+        self.sqs, self.s3, self.connect, self.queue_url = sqs, s3, connect, queue_url
+        self.visibility_timeout = visibility_timeout
+        self.wait_seconds = wait_seconds
+        self.stopping = threading.Event()
+        self.counts = Counts()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM (systemd stop, ASG termination hook) and SIGINT: finish the message at hand, stop."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+
+    def run(self, once: bool = False) -> Counts:
+        """Poll until stopped; with ``once``, until a poll comes back empty."""
+        while not self.stopping.is_set():
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=SQS_MAX_MESSAGES,
+                WaitTimeSeconds=self.wait_seconds,
+                VisibilityTimeout=self.visibility_timeout,
+                AttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
+            if not messages and once:
+                break
+            for n, message in enumerate(messages):
+                if self.stopping.is_set():
+                    self._release(messages[n:])
+                    break
+                self.handle(message)
+        return self.counts
+
+    def handle(self, message: dict[str, Any]) -> None:
+        """Import what one message announces; delete it when done or poison, keep it when transient."""
+        try:
+            try:
+                events = parse(message["Body"])
+            except PoisonMessage as err:
+                log.info("poison message %s: %s", message["MessageId"], err)
+                self._reject(None, "PoisonMessage", str(err), body=message["Body"])
+                events = []
+            with self._heartbeat(message):
+                for event in events:
+                    self._import(event)
+        except TRANSIENT as err:
+            self._retry_later(message, err)
+            return
+        self._delete(message)
+
+    def _import(self, event: ObjectCreated) -> None:
+        try:
+            outcome = import_object(self.connect, self.s3, event)
+        except PoisonObject as err:
+            log.info("rejected s3://%s/%s: %s", event.bucket, event.key, err)
+            self._reject(event, str(err).split(":")[0], str(err))
+            return
+        if outcome.outcome == "duplicate":
+            self.counts.duplicates += 1
+        else:
+            self.counts.imported += 1
+            self.counts.records += outcome.records
+            self.counts.keys.append(event.key)
+
+    def _reject(
+        self, event: ObjectCreated | None, error_type: str, reason: str, body: str | None = None
+    ) -> None:
+        record_rejection(self.connect, event, error_type, reason, body)  # a database fault is transient
+        self.counts.rejected += 1
+
+    def _retry_later(self, message: dict[str, Any], err: BaseException) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        delay = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (receives - 1))
+        delay = int(delay * random.uniform(0.5, 1.0))
+        log.warning(
+            "transient failure on %s (receive %d), retry in %ds: %s",
+            message["MessageId"],
+            receives,
+            delay,
+            err,
+        )
+        self.counts.retried += 1
+        with contextlib.suppress(BotoCoreError, ClientError):  # the visibility timeout returns it anyway
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=delay
+            )
+
+    def _delete(self, message: dict[str, Any]) -> None:
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Hand back messages not started (stopping): visible again at once for other workers."""
+        for message in messages:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+
+    @contextmanager
+    def _heartbeat(self, message: dict[str, Any]) -> Iterator[None]:
+        """Keep the message invisible while a long import runs."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.visibility_timeout / 2):
+                try:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=min(self.visibility_timeout, SQS_MAX_VISIBILITY_SECONDS),
+                    )
+                except (BotoCoreError, ClientError) as err:
+                    log.warning("could not extend visibility of %s: %s", message["MessageId"], err)
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
