@@ -33,15 +33,20 @@ def upgrade(settings: Settings) -> None:
     migrate.upgrade(database_url(settings))
 
 
-def importer(settings: Settings, wait_seconds: int = 20) -> Importer:
+def importer(settings: Settings, wait_seconds: int = 20, visibility_timeout: int = 300) -> Importer:
     aws = AwsClients(settings)
     return Importer(
-        aws.client("sqs"), aws.s3, connector(settings), settings.importer_queue_url, wait_seconds=wait_seconds
+        aws.client("sqs"),
+        aws.s3,
+        connector(settings),
+        settings.importer_queue_url,
+        visibility_timeout=visibility_timeout,
+        wait_seconds=wait_seconds,
     )
 
 
-def run_importer(settings: Settings, once: bool = False) -> Counts:
+def run_importer(settings: Settings, once: bool = False, visibility_timeout: int = 300) -> Counts:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = importer(settings, wait_seconds=2 if once else 20)
+    worker = importer(settings, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
     worker.install_signal_handlers()
     return worker.run(once=once)

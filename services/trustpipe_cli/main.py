@@ -235,13 +235,17 @@ def importer_run(
     once: Annotated[
         bool, typer.Option("--once", help="Stop when the queue is empty (tests, demos).")
     ] = False,
+    visibility_timeout: Annotated[
+        int, typer.Option(help="Seconds a received message stays hidden (extended while importing).", min=2)
+    ] = 300,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
     """Import scored objects announced on SQS into PostgreSQL; SIGTERM drains and exits 0."""
     from trustpipe_cli.import_cmd import run_importer
 
-    counts = run_importer(load_settings(state_dir, settings_path), once=once)
+    settings = load_settings(state_dir, settings_path)
+    counts = run_importer(settings, once=once, visibility_timeout=visibility_timeout)
     console.print(
         f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
         f"{counts.rejected} rejected, {counts.retried} retried"
