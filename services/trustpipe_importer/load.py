@@ -118,7 +118,7 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
             reader = ContainerReader(fo)
         except CodecError as err:
             raise PoisonObject(f"{type(err).__name__}: {err}") from err
-        fullname = f"{reader.writer_schema.get('namespace')}.{reader.writer_schema.get('name')}"
+        fullname = _fullname(reader.writer_schema)
         if fullname not in _NAMES:
             raise PoisonObject(f"SchemaMismatchError: {fullname} is neither ScoredMessage nor ScoringStats")
         check = contracts.check(contracts.load(_READERS[fullname]), reader.writer_schema)
@@ -134,6 +134,11 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
                 (event.key, event.etag, event.bucket, records),
             )
     return Outcome("imported", records)
+
+
+def _fullname(schema: dict[str, Any]) -> str:
+    name, namespace = str(schema.get("name", "")), schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
 def _copy(

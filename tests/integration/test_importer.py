@@ -1,0 +1,349 @@
+"""Batch import on the real parts: S3 -> SNS -> SQS on the moto server, PostgreSQL for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.cli import CLI, ROOT
+from trustpipe import contracts, s3
+from trustpipe.aws import AwsClients
+from trustpipe.codec import container_bytes
+from trustpipe.settings import Settings
+from trustpipe_cli.import_cmd import importer, upgrade
+from trustpipe_cli.stack import LocalStack
+
+BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def scored(
+    n: int,
+    prefix: str,
+    model: str = "20261120T000000-a",
+    scored_at: datetime = BASE,
+    verdict: str = "PASS_THROUGH",
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": f"<{prefix}-{i}@x>",
+            "enterprise_id": ("acme", "globex", "initech")[i % 3],
+            "received_at": BASE - timedelta(seconds=i),
+            "scored_at": scored_at,
+            "from_address": f"a{i}@partner.com",
+            "from_display_name": "A",
+            "from_domain": "partner.com",
+            "reply_to": None,
+            "sending_ip": "198.51.100.1",
+            "score": (i % 100) / 100,
+            "verdict": verdict,
+            "reasons": ["spf_fail"] if i % 2 else [],
+            "model_version": model,
+            "source": "BATCH",
+            "source_ref": "2026-11-20T08",
+            "sensor_schema_version": 1 + i % 3,
+        }
+        for i in range(n)
+    ]
+
+
+def stats(model: str = "20261120T000000-a") -> list[dict[str, Any]]:
+    return [
+        {
+            "enterprise_id": e,
+            "hour": "2026-11-20T08",
+            "model_version": model,
+            "messages": 10,
+            "quarantined": 1,
+            "labelled": 2,
+            "passed": 7,
+            "set_aside": 0,
+            "mean_score": 0.1,
+            "computed_at": BASE,
+        }
+        for e in ("acme", "globex")
+    ]
+
+
+@pytest.fixture(scope="module")
+def db(settings: Settings) -> Settings:
+    upgrade(settings)
+    return settings
+
+
+@pytest.fixture
+def clean(db: Settings, aws: AwsClients) -> Iterator[Settings]:
+    """Empty tables and queues before each test."""
+    with psycopg.connect(db.database_url or "") as conn:
+        conn.execute("TRUNCATE scored_messages, scoring_stats, import_ledger, import_errors")
+    sqs = aws.client("sqs")
+    for url in (db.importer_queue_url, db.importer_dlq_url):  # PurgeQueue is allowed once a minute
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages"
+        ):
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    yield db
+
+
+def put(aws: AwsClients, settings: Settings, key: str, body: bytes) -> None:
+    s3.put(aws.s3, settings.scored_bucket, key, body)
+
+
+def drain(settings: Settings, visibility: int = 30) -> Any:
+    return importer(settings, wait_seconds=1, visibility_timeout=visibility).run(once=True)
+
+
+def query(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(settings.database_url or "") as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def queue_depth(aws: AwsClients, url: str) -> tuple[int, int]:
+    attrs = aws.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_happy_path_messages_stats_and_ledger(clean: Settings, aws: AwsClients) -> None:
+    # GIVEN a scored file and a stats file land under scored/ (S3 -> SNS -> SQS on the moto server)
+    put(
+        aws,
+        clean,
+        "scored/date=2026-11-20/hour=08/messages/part 00000.avro",
+        container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(2500, "happy")),
+    )
+    put(
+        aws,
+        clean,
+        "scored/date=2026-11-20/hour=08/stats/stats.avro",
+        container_bytes(contracts.load(contracts.SCORING_STATS), stats()),
+    )
+    # WHEN the importer drains the queue
+    counts = drain(clean)
+    # THEN every row is in PostgreSQL, the ledger says so, and the queue is empty
+    assert (counts.imported, counts.records) == (2, 2502)
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(2500,)]
+    assert query(clean, "SELECT count(*) FROM scoring_stats") == [(2,)]
+    ledger = query(clean, "SELECT object_key, outcome, records FROM import_ledger ORDER BY object_key")
+    assert ledger[0] == ("scored/date=2026-11-20/hour=08/messages/part 00000.avro", "imported", 2500)
+    assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+    row = query(
+        clean,
+        "SELECT reasons, sensor_schema_version, received_at FROM scored_messages WHERE message_id = %s",
+        "<happy-1@x>",
+    )
+    assert row == [(["spf_fail"], 2, BASE - timedelta(seconds=1))]
+
+
+def test_duplicate_notification_changes_nothing(clean: Settings, aws: AwsClients) -> None:
+    key = "scored/date=2026-11-20/hour=08/messages/part-dup.avro"
+    put(aws, clean, key, container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(300, "dup")))
+    sqs = aws.client("sqs")
+    # the same notification delivered twice (SQS is at-least-once)
+    (message,) = sqs.receive_message(QueueUrl=clean.importer_queue_url, WaitTimeSeconds=5)["Messages"]
+    sqs.send_message(QueueUrl=clean.importer_queue_url, MessageBody=message["Body"])
+    sqs.change_message_visibility(
+        QueueUrl=clean.importer_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    counts = drain(clean)
+    assert (counts.imported, counts.duplicates) == (1, 1)
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(300,)]
+
+
+def test_rescored_hour_with_newer_model_replaces_verdicts(clean: Settings, aws: AwsClients) -> None:
+    key = "scored/date=2026-11-20/hour=08/messages/part-00000.avro"
+    schema = contracts.load(contracts.SCORED_MESSAGE)
+    put(aws, clean, key, container_bytes(schema, scored(200, "re", model="20261120T000000-a")))
+    drain(clean)
+    # a newer model rescored the hour: same key, new content
+    later = BASE + timedelta(hours=1)
+    put(
+        aws,
+        clean,
+        key,
+        container_bytes(
+            schema, scored(200, "re", model="20261121T000000-b", scored_at=later, verdict="QUARANTINE")
+        ),
+    )
+    # and an older model's late rerun must not win
+    put(
+        aws,
+        clean,
+        key.replace("00000", "00001"),
+        container_bytes(
+            schema, scored(200, "re", model="20261119T000000-z", scored_at=later + timedelta(hours=1))
+        ),
+    )
+    drain(clean)
+    assert query(clean, "SELECT count(*), min(model_version), min(verdict) FROM scored_messages") == [
+        (200, "20261121T000000-b", "QUARANTINE")
+    ]
+
+
+def test_poison_is_recorded_and_deleted_and_the_rest_proceeds(clean: Settings, aws: AwsClients) -> None:
+    good = scored(100, "good")
+    label = {
+        "message_id": "m",
+        "enterprise_id": "acme",
+        "received_at": BASE,
+        "is_malicious": True,
+        "attack_type": None,
+    }
+    full = container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(5000, "trunc"), codec="null")
+    put(aws, clean, "scored/p/not-avro.avro", b"<html>not avro</html>")
+    put(aws, clean, "scored/p/truncated.avro", full[: len(full) - 700])
+    put(
+        aws,
+        clean,
+        "scored/p/unknown-schema.avro",
+        container_bytes(contracts.load(contracts.GROUND_TRUTH_LABEL), [label]),
+    )
+    put(aws, clean, "scored/p/good.avro", container_bytes(contracts.load(contracts.SCORED_MESSAGE), good))
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=clean.importer_queue_url, MessageBody="{this is not json")
+    missing = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": clean.scored_bucket},
+                    "object": {"key": "scored/p/gone.avro", "eTag": "abc", "size": 1},
+                },
+            }
+        ]
+    }
+    sqs.send_message(
+        QueueUrl=clean.importer_queue_url,
+        MessageBody=json.dumps({"Type": "Notification", "Message": json.dumps(missing)}),
+    )
+    sqs.send_message(
+        QueueUrl=clean.importer_queue_url,
+        MessageBody=json.dumps({"Type": "Notification", "Message": json.dumps({"Event": "s3:TestEvent"})}),
+    )
+    counts = drain(clean)
+    assert counts.imported == 1 and counts.rejected == 5
+    errors = dict(query(clean, "SELECT object_key, error_type FROM import_errors"))
+    assert errors == {
+        "scored/p/not-avro.avro": "BadMagicByteError",
+        "scored/p/truncated.avro": "TruncatedRecordError",
+        "scored/p/unknown-schema.avro": "SchemaMismatchError",
+        "scored/p/gone.avro": "PoisonObject",
+        "": "PoisonMessage",
+    } or errors.keys() >= {
+        "scored/p/not-avro.avro",
+        "scored/p/truncated.avro",
+        "scored/p/unknown-schema.avro",
+    }
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(100,)]  # never half-imported
+    assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+
+
+def test_database_down_is_retried_then_imported(
+    clean: Settings, aws: AwsClients, local_stack: LocalStack
+) -> None:
+    put(
+        aws,
+        clean,
+        "scored/r/restart.avro",
+        container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(50, "rs")),
+    )
+    port = int(local_stack.postgres.port_file.read_text())
+    # GIVEN PostgreSQL is down when the notification arrives
+    local_stack.postgres.stop()
+    try:
+        counts = drain(clean)
+        # THEN the message is kept (hidden for a backoff), not deleted and not rejected
+        assert (counts.imported, counts.rejected, counts.retried) == (0, 0, 1)
+        assert queue_depth(aws, clean.importer_queue_url) == (0, 1)
+    finally:
+        local_stack.postgres.start(port=port)
+    # WHEN it is back and the message visible again
+    sqs = aws.client("sqs")
+    time.sleep(0.5)
+    _make_visible(aws, clean)
+    counts = drain(clean)
+    # THEN it is imported exactly once
+    assert counts.imported == 1
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(50,)]
+    del sqs
+
+
+def _make_visible(aws: AwsClients, settings: Settings) -> None:
+    sqs = aws.client("sqs")
+    for _ in range(3):
+        got = sqs.receive_message(
+            QueueUrl=settings.importer_queue_url, VisibilityTimeout=0, WaitTimeSeconds=1
+        )
+        if got.get("Messages"):
+            return
+        time.sleep(3)
+
+
+def _importer_process(local_stack: LocalStack, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "importer", "run", "--state-dir", str(local_stack.state_dir), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_in_flight(aws: AwsClients, settings: Settings, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while queue_depth(aws, settings.importer_queue_url)[1] == 0:
+        assert time.monotonic() < deadline, "the importer never took the message"
+        time.sleep(0.1)
+
+
+BIG = 300_000
+
+
+@pytest.fixture(scope="module")
+def big_file() -> bytes:
+    return container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(BIG, "big"))
+
+
+def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
+    clean: Settings, aws: AwsClients, local_stack: LocalStack, big_file: bytes
+) -> None:
+    put(aws, clean, "scored/k/big.avro", big_file)
+    proc = _importer_process(local_stack, "--visibility-timeout", "4")
+    try:
+        _wait_in_flight(aws, clean)
+        time.sleep(1.0)  # mid-COPY
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    # nothing committed, and the message comes back once its visibility lapses
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(0,)]
+    counts = drain(clean)
+    deadline = time.monotonic() + 30
+    while counts.imported == 0 and time.monotonic() < deadline:
+        time.sleep(1)
+        counts = drain(clean)
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(BIG,)]
+
+
+def test_sigterm_finishes_the_import_and_exits_zero(
+    clean: Settings, aws: AwsClients, local_stack: LocalStack, big_file: bytes
+) -> None:
+    put(aws, clean, "scored/t/big.avro", big_file)
+    proc = _importer_process(local_stack)
+    _wait_in_flight(aws, clean)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, output
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(BIG,)]
+    assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
