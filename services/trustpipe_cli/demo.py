@@ -26,6 +26,7 @@ REPORT_FILE = "demo-report.json"
 HISTORY_HOURS = 6  # labelled history the nightly build trains on
 HISTORY_SCALE = 0.4
 DROPS_PER_HOUR = 4 * 3  # quarters x enterprises
+IMPORT_ATTEMPTS = 10
 
 
 def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console) -> bool:
@@ -42,10 +43,11 @@ def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, cons
     inv = _read_back(settings, hour, drops, report, console)
     with console.status("schema registry: register writer schemas, decode framed records..."):
         report.extra["registry"] = framed_round_trip(settings, [f.key for f in inv.files])
-    by_enterprise = _model_and_score(settings, hour, report, console)
+    by_enterprise, manifest_files = _model_and_score(settings, hour, report, console)
+    imported = _import(settings, label, manifest_files, report, console)
 
     report.extra["elapsed_seconds"] = round(time.monotonic() - began, 2)
-    _print_summary(console, drops, by_enterprise, report)
+    _print_summary(console, drops, by_enterprise, imported, report)
     report.write(stack.state_dir / REPORT_FILE)
     console.print(f"report: {stack.state_dir / REPORT_FILE}")
     return report.reconciled
@@ -110,7 +112,7 @@ def _read_back(
 
 def _model_and_score(
     settings: Settings, hour: datetime, report: StageReport, console: Console
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Nightly build on the history, then the hourly job on the demo hour; verdicts per enterprise."""
     from spark_jobs.session import local_session
     from trustpipe_cli import batch_cmd
@@ -140,11 +142,44 @@ def _model_and_score(
     )
     report.extra["verdicts"] = result.verdicts
     report.extra["scoring_model"] = result.model_version
-    return {s["enterprise_id"]: s for s in result.stats}
+    return {s["enterprise_id"]: s for s in result.stats}, [f["key"] for f in result.files]
+
+
+def _import(
+    settings: Settings, hour: str, keys: list[str], report: StageReport, console: Console
+) -> dict[tuple[str, str], int]:
+    """S3 event -> SNS -> SQS -> importer -> PostgreSQL, until every file of the hour is in."""
+    from trustpipe_cli.import_cmd import connector, importer, upgrade
+
+    upgrade(settings)
+    connect = connector(settings)
+    with console.status("importer: S3 event -> SNS -> SQS -> PostgreSQL..."):
+        for _ in range(IMPORT_ATTEMPTS):
+            importer(settings, wait_seconds=1).run(once=True)
+            with connect() as conn:
+                done = conn.execute(
+                    "SELECT count(*) FROM import_ledger WHERE object_key = ANY(%s)", (keys,)
+                ).fetchone()
+            if done and done[0] == len(keys):
+                break
+        with connect() as conn:
+            rows = conn.execute(
+                "SELECT enterprise_id, verdict, count(*) FROM scored_messages WHERE source_ref = %s "
+                "GROUP BY enterprise_id, verdict",
+                (hour,),
+            ).fetchall()
+    imported = {(e, v): int(n) for e, v, n in rows}
+    report.stage("imported", sum(imported.values()))
+    report.extra["imported_by_enterprise_verdict"] = {f"{e}/{v}": n for (e, v), n in sorted(imported.items())}
+    return imported
 
 
 def _print_summary(
-    console: Console, drops: list[Drop], by_enterprise: dict[str, dict[str, Any]], report: StageReport
+    console: Console,
+    drops: list[Drop],
+    by_enterprise: dict[str, dict[str, Any]],
+    imported: dict[tuple[str, str], int],
+    report: StageReport,
 ) -> None:
     table = Table(title=f"hour {report.extra['hour']}: landed, read back through v4, scored")
     columns = (
@@ -157,6 +192,7 @@ def _print_summary(
         "quarantine",
         "label",
         "pass",
+        "in db",
     )
     for column in columns:
         table.add_column(column, justify="left" if column in ("enterprise", "schema") else "right")
@@ -175,6 +211,7 @@ def _print_summary(
             f"{stats.get('quarantined', 0):,}",
             f"{stats.get('labelled', 0):,}",
             f"{stats.get('passed', 0):,}",
+            f"{sum(n for (e, _v), n in imported.items() if e == ent):,}",
         )
     console.print(table)
     model, reg = report.extra["model"], report.extra["registry"]

@@ -3,6 +3,7 @@ idempotent upsert, the ledger row beside it. Memory is bounded by the COPY buffe
 
 from __future__ import annotations
 
+import operator
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -72,6 +73,14 @@ _READERS = {
 class PoisonObject(ValueError):
     """An object that can never be imported: missing, not Avro, truncated, or of an unknown schema."""
 
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+
+    @classmethod
+    def from_codec(cls, err: CodecError) -> PoisonObject:
+        return cls(type(err).__name__, str(err))
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -86,7 +95,7 @@ def downloaded(s3: Any, event: ObjectCreated) -> Iterator[IO[bytes]]:
         body = s3.get_object(Bucket=event.bucket, Key=event.key)["Body"]
     except ClientError as err:
         if err.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchBucket"):
-            raise PoisonObject(f"object s3://{event.bucket}/{event.key} is missing") from err
+            raise PoisonObject("MissingObject", f"s3://{event.bucket}/{event.key} does not exist") from err
         raise
     with tempfile.TemporaryFile() as fo:
         shutil.copyfileobj(body, fo, 1 << 20)
@@ -117,13 +126,13 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
         try:
             reader = ContainerReader(fo)
         except CodecError as err:
-            raise PoisonObject(f"{type(err).__name__}: {err}") from err
+            raise PoisonObject.from_codec(err) from err
         fullname = _fullname(reader.writer_schema)
         if fullname not in _NAMES:
-            raise PoisonObject(f"SchemaMismatchError: {fullname} is neither ScoredMessage nor ScoringStats")
+            raise PoisonObject("SchemaMismatchError", f"{fullname} is neither ScoredMessage nor ScoringStats")
         check = contracts.check(contracts.load(_READERS[fullname]), reader.writer_schema)
         if not check.compatible:
-            raise PoisonObject(f"SchemaMismatchError: {'; '.join(check.messages)}")
+            raise PoisonObject("SchemaMismatchError", "; ".join(check.messages))
         table, columns, key, newer = _NAMES[fullname]
         with connect() as conn, conn.transaction():
             records = _copy(conn, reader, table, columns)
@@ -146,6 +155,7 @@ def _copy(
 ) -> int:
     conn.execute(f"CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DROP")
     names = [c for c, _ in columns]
+    row_of = operator.itemgetter(*names)
     count = 0
     with (
         conn.cursor() as cur,
@@ -154,10 +164,10 @@ def _copy(
         copy.set_types([t for _, t in columns])
         try:
             for record in reader:
-                copy.write_row([record[c] for c in names])
+                copy.write_row(row_of(record))
                 count += 1
         except CodecError as err:
-            raise PoisonObject(f"{type(err).__name__}: {err}") from err
+            raise PoisonObject.from_codec(err) from err
     return count
 
 

@@ -103,7 +103,7 @@ class Importer:
             outcome = import_object(self.connect, self.s3, event)
         except PoisonObject as err:
             log.info("rejected s3://%s/%s: %s", event.bucket, event.key, err)
-            self._reject(event, str(err).split(":")[0], str(err))
+            self._reject(event, err.kind, str(err))
             return
         if outcome.outcome == "duplicate":
             self.counts.duplicates += 1

@@ -60,7 +60,6 @@ class ScoredMessage(Base):
             text("received_at DESC"),
             postgresql_where=text("verdict = 'QUARANTINE'"),
         ),
-        Index("ix_scored_messages_enterprise_received", "enterprise_id", text("received_at DESC")),
     )
 
 

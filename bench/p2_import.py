@@ -1,0 +1,169 @@
+"""P2: importer rows/s on a 1,000,000-row scored file, against fastavro's bare decode of the same
+file and against psycopg2-style row-by-row executemany, in the same run.
+P6: the importer's peak RSS importing 1,000,000 rows against 100,000 rows (each in its own process).
+
+Runs on its own moto server (S3) and PostgreSQL, stopped by pid at the end."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import fastavro
+import psycopg
+
+from bench.harness import Result
+from trustpipe import contracts
+from trustpipe.codec import write_container
+from trustpipe.db import migrate
+from trustpipe_cli.services import MotoServer, Postgres
+from trustpipe_importer.events import ObjectCreated
+from trustpipe_importer.load import SCORED_COLUMNS, import_object
+
+ROWS, SMALL_ROWS, EXECUTEMANY_ROWS = 1_000_000, 100_000, 20_000
+BUCKET = "bench-scored"
+BASE = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def records(n: int, tag: str) -> Any:
+    for i in range(n):
+        yield {
+            "message_id": f"<{tag}-{i}@bench>",
+            "enterprise_id": ("acme", "globex", "initech")[i % 3],
+            "received_at": BASE + timedelta(milliseconds=i),
+            "scored_at": BASE,
+            "from_address": f"u{i}@partner.com",
+            "from_display_name": "User",
+            "from_domain": "partner.com",
+            "reply_to": None,
+            "sending_ip": "198.51.100.7",
+            "score": (i % 1000) / 1000,
+            "verdict": "PASS_THROUGH",
+            "reasons": ["domain_reputation"],
+            "model_version": "bench",
+            "source": "BATCH",
+            "source_ref": "2026-11-20T00",
+            "sensor_schema_version": 3,
+        }
+
+
+def scored_file(path: Path, n: int, tag: str) -> Path:
+    with path.open("wb") as fo:
+        write_container(fo, contracts.load(contracts.SCORED_MESSAGE), records(n, tag))
+    return path
+
+
+def client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def import_rate(endpoint: str, url: str, path: Path, key: str) -> tuple[float, int]:
+    s3 = client(endpoint)
+    s3.upload_file(str(path), BUCKET, key)
+    etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    began = time.perf_counter()
+    outcome = import_object(
+        lambda: psycopg.connect(url), s3, ObjectCreated(BUCKET, key, etag, path.stat().st_size)
+    )
+    return outcome.records / (time.perf_counter() - began), outcome.records
+
+
+def decode_rate(path: Path) -> float:
+    began = time.perf_counter()
+    count = sum(1 for _ in fastavro.reader(io.BytesIO(path.read_bytes())))
+    return count / (time.perf_counter() - began)
+
+
+def executemany_rate(url: str, path: Path) -> float:
+    """What a psycopg2-era importer did: one parameterised INSERT per row."""
+    names = [c for c, _ in SCORED_COLUMNS]
+    sql = (
+        f"INSERT INTO scored_messages ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
+        "ON CONFLICT (message_id) DO NOTHING"
+    )
+    rows = []
+    with path.open("rb") as fo:
+        for n, r in enumerate(fastavro.reader(fo)):
+            if n >= EXECUTEMANY_ROWS:
+                break
+            rows.append([r[c] for c in names])
+    began = time.perf_counter()
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        for row in rows:
+            cur.execute(sql, row)
+    return len(rows) / (time.perf_counter() - began)
+
+
+def peak_rss_mib(endpoint: str, url: str, path: Path, key: str) -> float:
+    """Import in a fresh process and report that process's peak RSS."""
+    code = (
+        "import json, resource, sys; from bench.p2_import import import_rate; "
+        "import_rate(sys.argv[1], sys.argv[2], __import__('pathlib').Path(sys.argv[3]), sys.argv[4]); "
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, endpoint, url, str(path), key],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    ).stdout
+    return float(json.loads(out.strip().splitlines()[-1]))
+
+
+def run() -> list[Result]:
+    with tempfile.TemporaryDirectory(prefix="bench-p2-") as tmp:
+        work = Path(tmp)
+        moto, pg = MotoServer(work / "moto"), Postgres(work / "pg")
+        moto.start()
+        pg.start()
+        try:
+            client(moto.endpoint).create_bucket(Bucket=BUCKET)
+            migrate.upgrade(pg.url)
+            big = scored_file(work / "big.avro", ROWS, "big")
+            small = scored_file(work / "small.avro", SMALL_ROWS, "small")
+            decoded = decode_rate(big)
+            imported, count = import_rate(moto.endpoint, pg.url, big, "scored/big.avro")
+            one_by_one = executemany_rate(pg.url, small)
+            rss_small = peak_rss_mib(moto.endpoint, pg.url, small, "scored/rss-small.avro")
+            rss_big = peak_rss_mib(moto.endpoint, pg.url, big, "scored/rss-big.avro")
+        finally:
+            pg.stop()
+            moto.stop()
+    return [
+        Result(
+            "P2",
+            f"importer (COPY + upsert) on a {count:,}-row file vs fastavro bare decode",
+            imported,
+            decoded,
+            ">= 0.5",
+            "rows/s",
+            {
+                "executemany_rows_per_s": round(one_by_one),
+                "vs_executemany": round(imported / one_by_one, 1),
+                "vs_executemany_goal": ">= 10",
+            },
+        ),
+        Result(
+            "P6",
+            f"importer peak RSS, {ROWS:,} rows vs {SMALL_ROWS:,} rows",
+            rss_big,
+            rss_small,
+            "<= 1.5",
+            "MiB",
+        ),
+    ]
