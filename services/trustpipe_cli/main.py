@@ -285,7 +285,9 @@ def demo(
     from trustpipe_cli.demo import run_demo
 
     stack = local_stack(state_dir)
-    ok = run_demo(stack, resolve_hour(hour), seed=seed, scale=scale, console=console)
+    # Piped or logged, Rich would fold the summary table to 80 columns.
+    out = console if console.is_terminal else Console(width=140)
+    ok = run_demo(stack, resolve_hour(hour), seed=seed, scale=scale, console=out)
     if not ok:
         raise typer.Exit(1)
 
