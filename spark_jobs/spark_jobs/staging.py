@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trustpipe import contracts, landing, layout, s3
+from trustpipe import landing, layout, s3
 from trustpipe.codec import CodecError, ContainerReader
 
 QUARANTINE_PREFIX = "quarantine/"
@@ -55,9 +55,8 @@ UNKNOWN_VERSION = 0
 
 def _validate(body: bytes) -> tuple[int, int]:
     """(sensor schema version, records) of a file the v4 reader can read; CodecError otherwise."""
-    reader = ContainerReader(io.BytesIO(body), contracts.reader_schema())
-    count = sum(1 for _ in reader)
-    return contracts.email_metadata_version_of(reader.writer_schema) or UNKNOWN_VERSION, count
+    version, records = landing.read_records(body)
+    return version or UNKNOWN_VERSION, sum(1 for _ in records)
 
 
 def _readable(body: bytes) -> int:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from tests.cli import run_cli
-from trustpipe import contracts, layout
+from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.landing import inventory
@@ -37,20 +37,13 @@ def test_hour_lands_and_reads_back_through_v4(aws: AwsClients, settings: Setting
 
 def test_rerun_writes_identical_objects(aws: AwsClients, settings: Settings) -> None:
     hour = layout.parse_hour("2026-11-26T10")
-    run_batch(settings, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
-    first = {
-        o["Key"]: o["ETag"]
-        for o in aws.s3.list_objects_v2(
-            Bucket=settings.landing_bucket, Prefix=layout.landing_hour_prefix("initech", hour)
-        )["Contents"]
-    }
-    run_batch(settings, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
-    again = {
-        o["Key"]: o["ETag"]
-        for o in aws.s3.list_objects_v2(
-            Bucket=settings.landing_bucket, Prefix=layout.landing_hour_prefix("initech", hour)
-        )["Contents"]
-    }
+    prefix = layout.landing_hour_prefix("initech", hour)
+
+    def land_and_list() -> dict[str, str]:
+        run_batch(settings, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
+        return {o["Key"]: o["ETag"] for o in s3.list_objects(aws.s3, settings.landing_bucket, prefix)}
+
+    first, again = land_and_list(), land_and_list()
     assert first == again and len(first) == 4
 
 
