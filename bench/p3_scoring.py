@@ -15,7 +15,7 @@ from tests.model_fixtures import artifact
 
 from bench.harness import Result
 from spark_jobs import trust_columns
-from spark_jobs.score_messages import read_v4, to_scored_messages
+from spark_jobs.score_messages import SCORED_INPUTS, read_v4, to_scored_messages
 from spark_jobs.session import AVRO_FORMAT, local_session
 from trustpipe import contracts, layout
 from trustpipe.codec import container_bytes
@@ -75,7 +75,7 @@ def run() -> list[Result]:
             return write(read_v4(spark, paths).drop("_file"), "bare")
 
         def native() -> int:
-            scored = trust_columns.score(read_v4(spark, paths), model)
+            scored = trust_columns.score(read_v4(spark, paths), model, keep=SCORED_INPUTS)
             return write(
                 to_scored_messages(scored, model.version, "h", datetime.now(UTC), versions),
                 "native",

@@ -31,6 +31,17 @@ SCORED_PREFIX = "scored/"
 MANIFEST = "_manifest.json"
 VERDICTS = ("QUARANTINE", "LABEL", "PASS_THROUGH")
 ROWS_PER_OUTPUT_FILE = 250_000
+SCORED_INPUTS = [
+    "message_id",
+    "enterprise_id",
+    "received_at",
+    "from_address",
+    "from_display_name",
+    "reply_to",
+    "sending_ip",
+    "_file",
+]
+"""The input columns a ScoredMessage carries (the rest are only needed for features)."""
 
 
 class ReconciliationError(RuntimeError):
@@ -121,7 +132,8 @@ def score_staged(
         return result
     df = read_v4(spark, [str(f.path) for f in staged.files])
     versions = {f.path.name: f.schema_version for f in staged.files}
-    out = to_scored_messages(trust_columns.score(df, artifact), artifact.version, label, scored_at, versions)
+    scored = trust_columns.score(df, artifact, keep=SCORED_INPUTS)
+    out = to_scored_messages(scored, artifact.version, label, scored_at, versions)
     out = out.persist()
     try:
         result.records_out = out.count()
