@@ -77,17 +77,13 @@ def _join_reputation(keyed: DataFrame, artifact: ModelArtifact) -> DataFrame:
     return keyed.join(F.broadcast(domains), _ORG, "left").join(F.broadcast(prefixes), _PREFIX, "left")
 
 
-def _with_reputation(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
-    return _join_reputation(df.withColumns(_keys()), artifact)
-
-
 def _capped_log(value: Column, cap: int) -> Column:
     return F.log1p(F.least(value, F.lit(cap)).cast("double")) / F.lit(math.log1p(cap))
 
 
 def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
     """Every feature as a double column, in FEATURES order, over a v4-shaped DataFrame that
-    ``_with_reputation`` has joined with the artifact's reputation tables."""
+    ``_join_reputation`` has joined with the artifact's reputation tables."""
     ent = F.col("enterprise_id")
     from_domain = domain_of(F.col("from_address"))
     from_org = org_domain(from_domain)
@@ -157,8 +153,7 @@ def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
 
 def with_features(df: DataFrame, artifact: ModelArtifact) -> DataFrame:
     """``df`` with every feature column (and no helper columns)."""
-    joined = _with_reputation(df, artifact)
-    return joined.withColumns(feature_columns(artifact)).drop(_ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE)
+    return _features_then_join(df, artifact, df.columns)
 
 
 def _verdict(score: Column, thresholds: Thresholds) -> Column:
