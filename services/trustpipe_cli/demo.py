@@ -154,8 +154,9 @@ def _import(
     upgrade(settings)
     connect = connector(settings)
     with console.status("importer: S3 event -> SNS -> SQS -> PostgreSQL..."):
+        worker = importer(settings, wait_seconds=1)
         for _ in range(IMPORT_ATTEMPTS):
-            importer(settings, wait_seconds=1).run(once=True)
+            worker.run(once=True)
             with connect() as conn:
                 done = conn.execute(
                     "SELECT count(*) FROM import_ledger WHERE object_key = ANY(%s)", (keys,)

@@ -50,23 +50,34 @@ STATS_COLUMNS = (
     ("mean_score", "float8"),
     ("computed_at", "timestamptz"),
 )
-_NAMES = {
-    "io.trustpipe.scoring.ScoredMessage": (
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one kind of scored object goes, and when an incoming row replaces a stored one."""
+
+    contract: str
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    newer: str
+
+
+TARGETS = {
+    "io.trustpipe.scoring.ScoredMessage": Target(
+        contracts.SCORED_MESSAGE,
         "scored_messages",
         SCORED_COLUMNS,
         ("message_id",),
         "(EXCLUDED.model_version, EXCLUDED.scored_at) > (t.model_version, t.scored_at)",
     ),
-    "io.trustpipe.scoring.ScoringStats": (
+    "io.trustpipe.scoring.ScoringStats": Target(
+        contracts.SCORING_STATS,
         "scoring_stats",
         STATS_COLUMNS,
         ("enterprise_id", "hour"),
         "EXCLUDED.computed_at >= t.computed_at",
     ),
-}
-_READERS = {
-    "io.trustpipe.scoring.ScoredMessage": contracts.SCORED_MESSAGE,
-    "io.trustpipe.scoring.ScoringStats": contracts.SCORING_STATS,
 }
 
 
@@ -122,27 +133,33 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
             "SELECT 1 FROM import_ledger WHERE object_key = %s AND etag = %s", (event.key, event.etag)
         ).fetchone():
             return Outcome("duplicate", 0)
-    with downloaded(s3, event) as fo:
-        try:
-            reader = ContainerReader(fo)
-        except CodecError as err:
-            raise PoisonObject.from_codec(err) from err
-        fullname = _fullname(reader.writer_schema)
-        if fullname not in _NAMES:
-            raise PoisonObject("SchemaMismatchError", f"{fullname} is neither ScoredMessage nor ScoringStats")
-        check = contracts.check(contracts.load(_READERS[fullname]), reader.writer_schema)
-        if not check.compatible:
-            raise PoisonObject("SchemaMismatchError", "; ".join(check.messages))
-        table, columns, key, newer = _NAMES[fullname]
-        with connect() as conn, conn.transaction():
-            records = _copy(conn, reader, table, columns)
-            conn.execute(_upsert_sql(table, columns, key, newer))
-            conn.execute(
-                "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
-                "VALUES (%s, %s, %s, 'imported', %s)",
-                (event.key, event.etag, event.bucket, records),
-            )
+        with downloaded(s3, event) as fo:
+            reader, target = _open(fo)
+            with conn.transaction():
+                records = _copy(conn, reader, target.table, target.columns)
+                conn.execute(_upsert_sql(target.table, target.columns, target.key, target.newer))
+                conn.execute(
+                    "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
+                    "VALUES (%s, %s, %s, 'imported', %s)",
+                    (event.key, event.etag, event.bucket, records),
+                )
     return Outcome("imported", records)
+
+
+def _open(fo: IO[bytes]) -> tuple[ContainerReader, Target]:
+    """The object's reader and where its rows go; PoisonObject unless it is a kind we import."""
+    try:
+        reader = ContainerReader(fo)
+    except CodecError as err:
+        raise PoisonObject.from_codec(err) from err
+    fullname = _fullname(reader.writer_schema)
+    target = TARGETS.get(fullname)
+    if target is None:
+        raise PoisonObject("SchemaMismatchError", f"{fullname} is neither ScoredMessage nor ScoringStats")
+    check = contracts.check(contracts.load(target.contract), reader.writer_schema)
+    if not check.compatible:
+        raise PoisonObject("SchemaMismatchError", "; ".join(check.messages))
+    return reader, target
 
 
 def _fullname(schema: dict[str, Any]) -> str:
