@@ -33,6 +33,8 @@ class Settings:
     aws_endpoint: str | None = None
     """Set for the local stack (the moto server); None means real AWS."""
     database_url: str | None = None
+    oncall_topic_arn: str | None = None
+    """SNS topic that pages the on-call engineer (the monitoring module's)."""
 
     @classmethod
     def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
@@ -43,7 +45,7 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         names = {f.name for f in fields(cls)}
-        optional = {"aws_endpoint", "database_url"}
+        optional = {"aws_endpoint", "database_url", "oncall_topic_arn"}
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")
@@ -53,15 +55,35 @@ class Settings:
     def load(cls, path: Path) -> Settings:
         """Settings from a JSON file; a clear SettingsError when it is absent or malformed."""
         try:
-            data = json.loads(path.read_text())
+            text = path.read_text()
         except FileNotFoundError as err:
             raise SettingsError(
                 f"no settings at {path}: is the local stack up? run `trustpipe local up`"
             ) from err
+        return cls.from_json(text, str(path))
+
+    @classmethod
+    def load_uri(cls, where: str) -> Settings:
+        """Settings from a path or an s3:// URI (a cluster reads them where the deploy put them)."""
+        if not where.startswith("s3://"):
+            return cls.load(Path(where))
+        import boto3
+
+        bucket, _, key = where.removeprefix("s3://").partition("/")
+        try:
+            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as err:
+            raise SettingsError(f"cannot read settings at {where}: {err}") from err
+        return cls.from_json(body.decode(), where)
+
+    @classmethod
+    def from_json(cls, text: str, origin: str) -> Settings:
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise SettingsError(f"settings file {path} is not valid JSON: {err}") from err
+            raise SettingsError(f"settings file {origin} is not valid JSON: {err}") from err
         if not isinstance(data, dict):
-            raise SettingsError(f"settings file {path} must hold a JSON object")
+            raise SettingsError(f"settings file {origin} must hold a JSON object")
         return cls.from_dict(data)
 
     def save(self, path: Path) -> None:

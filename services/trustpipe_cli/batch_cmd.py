@@ -29,8 +29,10 @@ def build(
     hours: int,
     spark: SparkSession | None = None,
     trained_at: datetime | None = None,
+    promote: bool = True,
 ) -> build_model.BuildResult:
-    """Train on the ``hours`` before ``until``; save the artifact, and move `current` if promoted."""
+    """Train on the ``hours`` before ``until``; save the artifact, and move `current` if it passed
+    the promotion gate (and ``promote``: the nightly DAG promotes in a task of its own)."""
     client = AwsClients(settings).s3
     window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
     try:
@@ -42,7 +44,7 @@ def build(
         messages, labels = [], []
         for n, hour in enumerate(window):
             staged = stage_hour(client, settings.landing_bucket, hour, work / f"messages-{n}")
-            messages += [str(f.path) for f in staged.files]
+            messages += staged.paths
             labels += _download(client, settings.archive_bucket, hour, work / f"labels-{n}")
         if not messages or not labels:
             raise ModelBuildError(
@@ -57,7 +59,8 @@ def build(
             current,
             trained_at,
         )
-    model_store.save(client, settings.archive_bucket, result.artifact, make_current=result.promoted)
+    make_current = result.promoted and promote
+    model_store.save(client, settings.archive_bucket, result.artifact, make_current=make_current)
     return result
 
 

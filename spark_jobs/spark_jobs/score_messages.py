@@ -11,6 +11,7 @@ import io
 import json
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,9 +115,10 @@ def score_staged(
     artifact: ModelArtifact,
     hour: datetime,
     scored_at: datetime,
-    out_dir: Path,
+    out_dir: str,
 ) -> HourResult:
-    """Score the staged files into ``out_dir``; ReconciliationError when counts disagree."""
+    """Score the staged files into ``out_dir`` (a path or s3:// URI); ReconciliationError when
+    counts disagree."""
     label = layout.format_hour(hour)
     result = HourResult(
         label,
@@ -130,8 +132,8 @@ def score_staged(
     )
     if not staged.files:
         return result
-    df = read_v4(spark, [str(f.path) for f in staged.files])
-    versions = {f.path.name: f.schema_version for f in staged.files}
+    df = read_v4(spark, staged.paths)
+    versions = {f.path.rsplit("/", 1)[-1]: f.schema_version for f in staged.files}
     scored = trust_columns.score(df, artifact, keep=SCORED_INPUTS)
     out = to_scored_messages(scored, artifact.version, label, scored_at, versions)
     out = out.persist()
@@ -148,7 +150,7 @@ def score_staged(
             .write.format(AVRO_FORMAT)
             .option("avroSchema", scored_schema)
             .mode("overwrite")
-            .save(str(out_dir / "messages"))
+            .save(f"{out_dir}/messages")
         )
         result.stats = _stats(out, artifact.version, label, staged, scored_at)
     finally:
@@ -188,14 +190,13 @@ def _stats(
     ]
 
 
-def publish(client: Any, bucket: str, hour: datetime, out_dir: Path, result: HourResult) -> None:
+def publish(client: Any, bucket: str, hour: datetime, parts: Iterable[bytes], result: HourResult) -> None:
     """Upload the hour's files under stable names, drop what an earlier run left, manifest last."""
     prefix = scored_hour_prefix(hour)
     stale = {o["Key"] for o in s3.list_objects(client, bucket, prefix)}
     result.files = []
-    for n, part in enumerate(sorted((out_dir / "messages").glob("part-*.avro"))):
+    for n, body in enumerate(parts):
         key = f"{prefix}messages/part-{n:05d}.avro"
-        body = part.read_bytes()
         result.files.append({"key": key, "records": _count(body), "kind": "scored_messages"})
         s3.put(client, bucket, key, body)
     if result.stats:
@@ -229,14 +230,32 @@ def run_hour(
     artifact: ModelArtifact,
     hour: datetime,
     scored_at: datetime | None = None,
+    work_uri: str | None = None,
 ) -> HourResult:
-    """The whole local run of one hour: stage, score, publish."""
+    """One hour: stage, score, publish. Locally the files pass through a temporary directory; with
+    ``work_uri`` (s3://bucket/prefix, on a cluster) Spark reads the landing objects in place and
+    writes its parts there, and publishing copies them to their stable names."""
     scored_at = scored_at or datetime.now(UTC)
+    if work_uri:
+        staged = stage_hour(client, landing_bucket, hour, None)
+        out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
+        result = score_staged(spark, staged, artifact, hour, scored_at, out)
+        work_bucket, _, work_prefix = out.removeprefix("s3://").partition("/")
+        keys = sorted(
+            o["Key"]
+            for o in s3.list_objects(client, work_bucket, f"{work_prefix}/messages/")
+            if o["Key"].rsplit("/", 1)[-1].startswith("part-")
+        )
+        publish(client, scored_bucket, hour, (s3.get(client, work_bucket, k) for k in keys), result)
+        for o in s3.list_objects(client, work_bucket, f"{work_prefix}/"):
+            client.delete_object(Bucket=work_bucket, Key=o["Key"])
+        return result
     with tempfile.TemporaryDirectory(prefix="trustpipe-score-") as tmp:
         work = Path(tmp)
         staged = stage_hour(client, landing_bucket, hour, work / "input")
-        result = score_staged(spark, staged, artifact, hour, scored_at, work / "output")
-        publish(client, scored_bucket, hour, work / "output", result)
+        result = score_staged(spark, staged, artifact, hour, scored_at, str(work / "output"))
+        parts = sorted((work / "output" / "messages").glob("part-*.avro"))
+        publish(client, scored_bucket, hour, (p.read_bytes() for p in parts), result)
         return result
 
 
@@ -251,15 +270,28 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="score_messages", description=__doc__)
     parser.add_argument("--hour", required=True, type=layout.parse_hour)
-    parser.add_argument("--settings", required=True, type=Path)
+    parser.add_argument("--settings", required=True, help="settings.json: a path or an s3:// URI")
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--model-version", default=None)
+    parser.add_argument(
+        "--work-uri",
+        default=None,
+        help="s3:// prefix for Spark's output on a cluster (read landing in place)",
+    )
     args = parser.parse_args(argv)
-    settings = Settings.load(args.settings)
+    settings = Settings.load_uri(args.settings)
     client = AwsClients(settings).s3
     artifact = model_store.load(client, settings.archive_bucket, args.model_version)
     spark = local_session("score_messages", args.master)
-    result = run_hour(spark, client, settings.landing_bucket, settings.scored_bucket, artifact, args.hour)
+    result = run_hour(
+        spark,
+        client,
+        settings.landing_bucket,
+        settings.scored_bucket,
+        artifact,
+        args.hour,
+        work_uri=args.work_uri,
+    )
     print(
         json.dumps(
             {

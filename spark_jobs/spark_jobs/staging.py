@@ -1,5 +1,6 @@
 """The job's edge with S3: an hour's landing files, validated, staged to local disk; bad ones
-moved to a quarantine prefix with a reason file. (On EMR the job reads s3:// directly.)"""
+moved to a quarantine prefix with a reason file. On EMR the files are validated the same way but
+not copied: Spark reads them where they are (s3://)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ QUARANTINE_PREFIX = "quarantine/"
 @dataclass(frozen=True)
 class StagedFile:
     key: str
-    path: Path
+    path: str
+    """Where Spark reads the file: a local path, or s3://bucket/key when staged in place."""
     enterprise_id: str
     schema_version: int
     records: int
@@ -43,6 +45,10 @@ class StagedHour:
     @property
     def records(self) -> int:
         return sum(f.records for f in self.files)
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
 
 
 def quarantine_key(key: str) -> str:
@@ -70,10 +76,12 @@ def _readable(body: bytes) -> int:
     return count
 
 
-def stage_hour(client: Any, bucket: str, hour: datetime, workdir: Path) -> StagedHour:
-    """Download and validate every landing file of ``hour``; quarantine what cannot be read."""
+def stage_hour(client: Any, bucket: str, hour: datetime, workdir: Path | None) -> StagedHour:
+    """Validate every landing file of ``hour``, quarantine what cannot be read, and copy the rest
+    to ``workdir`` (or, with no workdir, leave them in place for a cluster that reads s3://)."""
     staged = StagedHour(set_aside=_already_quarantined(client, bucket, hour))
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
     for obj in landing.hour_keys(client, bucket, hour):
         key = obj["Key"]
         body = s3.get(client, bucket, key)
@@ -86,9 +94,13 @@ def stage_hour(client: Any, bucket: str, hour: datetime, workdir: Path) -> Stage
             _quarantine(client, bucket, key, body, entry)
             staged.set_aside.append(entry)
             continue
-        path = workdir / f"{len(staged.files):05d}-{enterprise}.avro"
-        path.write_bytes(body)
-        staged.files.append(StagedFile(key, path, enterprise, version, records))
+        if workdir:
+            path = workdir / f"{len(staged.files):05d}-{enterprise}.avro"
+            path.write_bytes(body)
+            where = str(path)
+        else:
+            where = f"s3://{bucket}/{key}"
+        staged.files.append(StagedFile(key, where, enterprise, version, records))
     return staged
 
 

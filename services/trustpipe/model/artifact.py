@@ -110,13 +110,18 @@ def save(client: Any, bucket: str, artifact: ModelArtifact, make_current: bool) 
     key = artifact_key(artifact.version)
     s3.put(client, bucket, key, artifact.to_json().encode())
     if make_current:
-        pointer = {
-            "version": artifact.version,
-            "key": key,
-            "metrics": artifact.metadata.get("metrics", {}),
-        }
-        s3.put(client, bucket, CURRENT_KEY, json.dumps(pointer).encode())
+        promote(client, bucket, artifact)
     return key
+
+
+def promote(client: Any, bucket: str, artifact: ModelArtifact) -> None:
+    """Point ``current`` at a saved artifact: scorers load it from their next hour or restart."""
+    pointer = {
+        "version": artifact.version,
+        "key": artifact_key(artifact.version),
+        "metrics": artifact.metadata.get("metrics", {}),
+    }
+    s3.put(client, bucket, CURRENT_KEY, json.dumps(pointer).encode())
 
 
 def current_version(client: Any, bucket: str) -> str | None:

@@ -1,0 +1,184 @@
+"""Hourly message scoring: one run per hour of landed sensor data.
+
+wait for the hour's landing files (deferrable) -> score them (Spark in this worker, or a transient
+EMR cluster that is always torn down) -> verify the manifest (counts in = counts out) -> wait for
+the importers -> rows and stats in PostgreSQL -> data-quality gate -> the delay metric.
+
+Which runner is used is configuration (Variable ``trustpipe_pipeline``, ``mode``), read when the
+branch task runs; this file only declares. Runbook: docs/runbooks/message-scoring-hourly.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.providers.amazon.aws.operators.emr import (
+    EmrAddStepsOperator,
+    EmrCreateJobFlowOperator,
+    EmrTerminateJobFlowOperator,
+)
+from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+from airflow.providers.common.sql.operators.sql import SQLValueCheckOperator
+from airflow.sdk import DAG, DeadlineAlert, DeadlineReference, SyncCallback, TriggerRule, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from trustpipe_orchestration.alerts import failure_notifier
+from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID
+from trustpipe_orchestration.landing_wait import LandingCompleteSensor
+
+DAG_ID = "message_scoring_hourly"
+DUE_AFTER_CLOSE = timedelta(minutes=15)
+"""An hour's output is due 15 minutes after the hour closes."""
+VERIFIED_RECORDS = "{{ ti.xcom_pull(task_ids='verify_output')['records'] }}"
+ROWS_OF_HOUR = (
+    "SELECT count(*) FROM scored_messages "
+    "WHERE source_ref = '{{ data_interval_start.strftime('%Y-%m-%dT%H') }}'"
+)
+STATS_OF_HOUR = (
+    "SELECT coalesce(sum(messages), 0) FROM scoring_stats "
+    "WHERE hour = '{{ data_interval_start.strftime('%Y-%m-%dT%H') }}'"
+)
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Score each hour of sensor data and verify it reached PostgreSQL",
+    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+    # Set to the deployment's first hour of data: catchup schedules every hour since.
+    start_date=datetime(2026, 11, 26, tzinfo=UTC),
+    catchup=True,
+    max_active_runs=2,
+    dagrun_timeout=timedelta(hours=6),
+    default_args={
+        "owner": "trustpipe",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=3),
+        "on_failure_callback": failure_notifier(),
+    },
+    deadline=DeadlineAlert(
+        # The logical date of a scheduled run is the hour's start: due an hour and 15 minutes later.
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=timedelta(hours=1) + DUE_AFTER_CLOSE,
+        callback=SyncCallback(
+            "trustpipe_orchestration.alerts.deadline_missed",
+            kwargs={"dag_id": DAG_ID, "due_minutes": int(DUE_AFTER_CLOSE.total_seconds() // 60)},
+        ),
+    ),
+    tags=["trustpipe", "batch"],
+    doc_md=__doc__,
+) as dag:
+    wait_for_landing = LandingCompleteSensor(
+        task_id="wait_for_landing",
+        deferrable=True,
+        poke_interval=60,
+        timeout=int(timedelta(hours=3).total_seconds()),
+    )
+
+    @task.branch
+    def choose_runner() -> list[str] | str:
+        from trustpipe_orchestration import tasks
+
+        return tasks.choose_runner(
+            "score_local", ["emr_cluster_spec", "emr_score_steps", "emr_terminate_cluster"]
+        )
+
+    @task
+    def score_local(data_interval_start: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.score_local(data_interval_start)
+
+    @task
+    def emr_cluster_spec(data_interval_start: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.emr_cluster_spec(DAG_ID, data_interval_start)
+
+    @task
+    def emr_score_steps(data_interval_start: datetime | None = None) -> list[dict[str, object]]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.emr_score_steps(data_interval_start)
+
+    spec = emr_cluster_spec()
+    steps = emr_score_steps()
+    create_cluster = EmrCreateJobFlowOperator(
+        task_id="emr_create_cluster", aws_conn_id=AWS_CONN_ID, job_flow_overrides=spec
+    )
+    add_steps = EmrAddStepsOperator(
+        task_id="emr_add_steps",
+        aws_conn_id=AWS_CONN_ID,
+        job_flow_id=create_cluster.output,
+        steps=steps,
+    )
+    watch_step = EmrStepSensor(
+        task_id="emr_watch_step",
+        aws_conn_id=AWS_CONN_ID,
+        job_flow_id=create_cluster.output,
+        step_id="{{ ti.xcom_pull(task_ids='emr_add_steps')[0] }}",
+        deferrable=True,
+        poke_interval=60,
+        max_attempts=90,
+        retries=0,
+    )
+    terminate_cluster = EmrTerminateJobFlowOperator(
+        task_id="emr_terminate_cluster",
+        aws_conn_id=AWS_CONN_ID,
+        job_flow_id=create_cluster.output,
+        # Teardown: runs whatever happened upstream, so no cluster is ever left running.
+        trigger_rule=TriggerRule.ALL_DONE,
+    )
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, retries=0)
+    def verify_output(data_interval_start: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.verify_output(data_interval_start)
+
+    @task.sensor(poke_interval=15, timeout=int(timedelta(minutes=30).total_seconds()), mode="reschedule")
+    def wait_for_import(summary: dict[str, object]) -> bool:
+        from trustpipe_orchestration import tasks
+
+        return tasks.imported(summary)
+
+    check_rows = SQLValueCheckOperator(
+        task_id="check_rows_imported",
+        conn_id=DB_CONN_ID,
+        sql=ROWS_OF_HOUR,
+        pass_value=VERIFIED_RECORDS,
+        retries=0,
+    )
+    check_stats = SQLValueCheckOperator(
+        task_id="check_stats_imported",
+        conn_id=DB_CONN_ID,
+        sql=STATS_OF_HOUR,
+        pass_value=VERIFIED_RECORDS,
+        retries=0,
+    )
+
+    @task(retries=0)
+    def quality_gate(data_interval_start: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.quality_gate(data_interval_start)
+
+    @task
+    def record_delay(data_interval_end: datetime | None = None) -> float:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_end
+        return tasks.record_delay(DAG_ID, data_interval_end)
+
+    runner = choose_runner()
+    local = score_local()
+    verified = verify_output()
+    wait_for_landing >> runner >> [local, spec, steps, terminate_cluster]
+    spec >> create_cluster >> add_steps >> watch_step >> terminate_cluster
+    steps >> add_steps
+    [local, watch_step] >> verified
+    imported = wait_for_import(verified)
+    imported >> [check_rows, check_stats] >> quality_gate() >> record_delay()

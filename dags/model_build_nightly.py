@@ -1,0 +1,49 @@
+"""Nightly model build: train the trust model on the trailing labelled hours, gate, promote.
+
+build_candidate (Spark MLlib; the candidate is saved under its version, `current` untouched) ->
+promote (moves `current` only if the candidate beat the current model on the same holdout, or
+cleared the AUC floor when there is none; otherwise the task fails and pages on-call).
+Runbook: docs/runbooks/model-build-nightly.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import DAG, task
+
+from trustpipe_orchestration.alerts import failure_notifier
+
+with DAG(
+    dag_id="model_build_nightly",
+    description="Train, evaluate and promote the trust model",
+    schedule="30 2 * * *",
+    start_date=datetime(2026, 11, 26, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=4),
+    default_args={
+        "owner": "trustpipe",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=10),
+        "on_failure_callback": failure_notifier(),
+    },
+    tags=["trustpipe", "model"],
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def build_candidate(data_interval_end: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_end
+        hour = data_interval_end.replace(minute=0, second=0, microsecond=0)
+        return tasks.build_model(hour)
+
+    @task(retries=0)
+    def promote(candidate: dict[str, object]) -> str:
+        from trustpipe_orchestration import tasks
+
+        return tasks.promote_model(candidate)
+
+    promote(build_candidate())

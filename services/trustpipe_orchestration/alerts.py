@@ -1,0 +1,92 @@
+"""What reaches the on-call engineer: failure notifications, the deadline, the delay metric."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from trustpipe.aws import AwsClients
+from trustpipe.settings import Settings
+from trustpipe_orchestration.config import DELAY_METRIC, METRIC_NAMESPACE, PipelineConfig
+
+SNS_SUBJECT_MAX = 100
+"""SNS rejects a Subject longer than 100 characters."""
+
+FAILURE_SUBJECT = "trustpipe: {{ ti.dag_id }}.{{ ti.task_id }} failed"
+FAILURE_MESSAGE = """\
+{{ ti.dag_id }}.{{ ti.task_id }} failed (try {{ ti.try_number }}).
+
+run:     {{ run_id }}
+hour:    {{ data_interval_start }} to {{ data_interval_end }}
+error:   {{ exception }}
+log:     {{ ti.log_url }}
+{%%- set base = var.json.get('trustpipe_pipeline', {}).get('runbook_base', '%(runbook_base)s') %%}
+runbook: {{ base }}/{{ dag.dag_id | replace('_', '-') }}.md#{{ ti.task_id | replace('_', '-') }}
+"""
+"""Rendered by the Amazon provider's SnsNotifier in the task's context when the task fails."""
+
+
+def failure_notifier() -> Any:
+    """The DAGs' ``on_failure_callback``: publishes to the on-call topic, templated at failure time."""
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+    from trustpipe_orchestration.config import AWS_CONN_ID, DEFAULT_RUNBOOK_BASE
+
+    return SnsNotifier(
+        aws_conn_id=AWS_CONN_ID,
+        target_arn="{{ var.json.trustpipe_settings.oncall_topic_arn }}",
+        subject=FAILURE_SUBJECT,
+        message=FAILURE_MESSAGE % {"runbook_base": DEFAULT_RUNBOOK_BASE},
+    )
+
+
+def put_delay_metric(settings: Settings, dag_id: str, hour_end: datetime, now: datetime) -> float:
+    """Seconds from the hour's close to now, as the metric the deadline alarm watches."""
+    delay = max(0.0, (now - hour_end).total_seconds())
+    AwsClients(settings).client("cloudwatch").put_metric_data(
+        Namespace=METRIC_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": DELAY_METRIC,
+                "Dimensions": [{"Name": "Dag", "Value": dag_id}],
+                "Timestamp": now,
+                "Value": delay,
+                "Unit": "Seconds",
+            }
+        ],
+    )
+    return delay
+
+
+def publish_oncall(config: PipelineConfig, subject: str, message: str) -> str:
+    assert config.settings.oncall_topic_arn  # PipelineConfig refuses settings without one
+    response = (
+        AwsClients(config.settings)
+        .client("sns")
+        .publish(
+            TopicArn=config.settings.oncall_topic_arn, Subject=subject[:SNS_SUBJECT_MAX], Message=message
+        )
+    )
+    return str(response["MessageId"])
+
+
+def deadline_missed(context: dict[str, Any], dag_id: str, due_minutes: int) -> None:
+    """Deadline Alert callback: the hour's output is late. Pages, and pushes the delay metric so
+    the CloudWatch alarm sees the miss even while the run is still going."""
+    from trustpipe_orchestration.tasks import pipeline_config
+
+    config = pipeline_config()
+    run = context.get("dag_run") or {}
+    get = run.get if isinstance(run, dict) else lambda k, d=None: getattr(run, k, d)
+    hour_end = get("data_interval_end")
+    run_id = get("run_id", "?")
+    now = datetime.now(hour_end.tzinfo) if isinstance(hour_end, datetime) else None
+    delay = put_delay_metric(config.settings, dag_id, hour_end, now) if hour_end and now else None
+    late = f"{delay / 60:.0f} min after the hour closed" if delay is not None else "late"
+    publish_oncall(
+        config,
+        f"trustpipe: {dag_id} missed its {due_minutes}-minute deadline",
+        f"{dag_id} run {run_id}: the hour's output is not verified {late} "
+        f"(due {due_minutes} min after the hour closes).\n"
+        f"runbook: {config.runbook('hourly-deadline-missed')}\n",
+    )

@@ -1,0 +1,143 @@
+"""The pipeline's run-time configuration: two Airflow Variables, read when a task runs.
+
+``trustpipe_settings`` holds the deployment's settings (Terraform's outputs, as everywhere else);
+``trustpipe_pipeline`` says how the DAGs run them: Spark in-process or on a transient EMR cluster,
+which enterprises are expected, how long to wait, where the runbooks are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from trustpipe.settings import Settings, SettingsError
+
+SETTINGS_VARIABLE = "trustpipe_settings"
+PIPELINE_VARIABLE = "trustpipe_pipeline"
+DB_CONN_ID = "trustpipe_db"
+AWS_CONN_ID = "aws_default"
+METRIC_NAMESPACE = "trustpipe/pipeline"
+DELAY_METRIC = "HourlyOutputDelaySeconds"
+"""Seconds from an hour's close to its verified output; the deadline alarm watches it."""
+DEFAULT_RUNBOOK_BASE = "https://github.com/trustpipe/trustpipe/blob/main/docs/runbooks"
+
+Mode = Literal["local", "emr"]
+
+
+class ConfigError(ValueError):
+    """The pipeline's Variables are missing or invalid."""
+
+
+@dataclass(frozen=True)
+class EmrConfig:
+    """A transient cluster per run: what it runs on, and the guards that stop it."""
+
+    code_uri: str
+    """s3:// prefix holding the trustpipe wheel, the job entry points and settings.json."""
+    log_uri: str
+    service_role: str = "EMR_DefaultRole"
+    job_flow_role: str = "EMR_EC2_DefaultRole"
+    security_configuration: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    release_label: str = "emr-7.12.0"
+    primary_instance_type: str = "m7g.xlarge"
+    core_instance_type: str = "r7g.2xlarge"
+    core_instance_count: int = 2
+    core_on_spot: bool = True
+    idle_timeout_seconds: int = 1800
+    """EMR's own auto-termination: the second guard, if the terminate task never runs."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmrConfig:
+        return cls(**_known(cls, data, "emr", tuple_fields={"subnet_ids"}))
+
+
+@dataclass(frozen=True)
+class QualityBands:
+    """The data-quality gate: each enterprise's hour against its own trailing 7 days."""
+
+    trailing_hours: int = 168
+    min_history_hours: int = 6
+    """Fewer scored hours than this and the gate reports, but cannot judge."""
+    volume_low: float = 0.5
+    """The hour's volume must be at least this times the smallest trailing hour..."""
+    volume_high: float = 2.0
+    """...and at most this times the largest."""
+    quarantine_margin: float = 0.05
+    """The quarantine rate may leave the trailing [min, max] range by this much (absolute)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QualityBands:
+        return cls(**_known(cls, data, "quality"))
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a DAG task needs, built once per task from the Variables."""
+
+    settings: Settings
+    mode: Mode = "local"
+    enterprises: tuple[str, ...] = ("acme", "globex", "initech")
+    quiet_minutes: float = 20
+    """No new landing object for this long after the hour closed: proceed with what landed."""
+    import_timeout_minutes: float = 15
+    runbook_base: str = DEFAULT_RUNBOOK_BASE
+    model_history_hours: int = 24
+    quality: QualityBands = field(default_factory=QualityBands)
+    emr: EmrConfig | None = None
+
+    @classmethod
+    def from_variables(cls, get: Callable[[str], Any]) -> PipelineConfig:
+        """From a Variable getter (``Variable.get(name, deserialize_json=True)``)."""
+        try:
+            settings_data = get(SETTINGS_VARIABLE)
+        except KeyError as err:
+            raise ConfigError(
+                f"Airflow Variable {SETTINGS_VARIABLE} is not set: it holds the deployment's settings "
+                "(`make airflow` sets it from the Terraform outputs)"
+            ) from err
+        try:
+            pipeline = get(PIPELINE_VARIABLE)
+        except KeyError:
+            pipeline = {}
+        return cls.from_dicts(settings_data, pipeline)
+
+    @classmethod
+    def from_dicts(cls, settings_data: Any, pipeline: Any) -> PipelineConfig:
+        if not isinstance(settings_data, Mapping) or not isinstance(pipeline, Mapping):
+            raise ConfigError(f"Variables {SETTINGS_VARIABLE} and {PIPELINE_VARIABLE} must be JSON objects")
+        try:
+            settings = Settings.from_dict(dict(settings_data))
+        except SettingsError as err:
+            raise ConfigError(f"Variable {SETTINGS_VARIABLE}: {err}") from err
+        data = _known(cls, pipeline, "pipeline", tuple_fields={"enterprises"})
+        mode = data.get("mode", "local")
+        if mode not in ("local", "emr"):
+            raise ConfigError(f"pipeline mode must be 'local' or 'emr', not {mode!r}")
+        data["quality"] = QualityBands.from_dict(data.get("quality") or {})
+        if mode == "emr":
+            if not isinstance(data.get("emr"), Mapping):
+                raise ConfigError("pipeline mode 'emr' needs an 'emr' object (code_uri, log_uri, roles...)")
+            data["emr"] = EmrConfig.from_dict(data["emr"])
+        else:
+            data["emr"] = None
+        if not settings.oncall_topic_arn:
+            raise ConfigError(
+                f"Variable {SETTINGS_VARIABLE} has no oncall_topic_arn: failures would page no one"
+            )
+        return cls(settings=settings, **data)
+
+    def runbook(self, name: str) -> str:
+        return f"{self.runbook_base.rstrip('/')}/{name}.md"
+
+
+def _known(
+    cls: type, data: Mapping[str, Any], what: str, tuple_fields: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
+    """The fields of ``cls`` present in ``data``; unknown keys are an error (a typo is not a default)."""
+    names = {f.name for f in fields(cls)} - {"settings"}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{what} config has unknown keys: {', '.join(unknown)}")
+    return {k: tuple(v) if k in tuple_fields else v for k, v in data.items()}

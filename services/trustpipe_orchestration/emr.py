@@ -1,0 +1,105 @@
+"""A transient EMR cluster per hourly run: the cluster and the Spark step, as EMR API payloads.
+
+Pure functions of the configuration and the hour, so the DAG passes them to the Amazon provider's
+operators as task outputs (read at run time, never at parse time) and tests read them directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from trustpipe import layout
+from trustpipe_orchestration.config import EmrConfig
+
+VENV_PYTHON = "/opt/trustpipe/bin/python"
+"""Where the bootstrap action installs the trustpipe wheel (a venv: EMR's system Python is left alone)."""
+
+
+def cluster_spec(emr: EmrConfig, name: str, tags: dict[str, str]) -> dict[str, Any]:
+    """RunJobFlow payload: on-demand primary, spot core nodes, terminate when the steps are done."""
+    core_market = "SPOT" if emr.core_on_spot else "ON_DEMAND"
+    instances: dict[str, Any] = {
+        "InstanceGroups": [
+            {
+                "Name": "primary",
+                "InstanceRole": "MASTER",
+                "Market": "ON_DEMAND",
+                "InstanceType": emr.primary_instance_type,
+                "InstanceCount": 1,
+            },
+            {
+                "Name": "core",
+                "InstanceRole": "CORE",
+                "Market": core_market,
+                "InstanceType": emr.core_instance_type,
+                "InstanceCount": emr.core_instance_count,
+            },
+        ],
+        # The terminate task ends the cluster; this is for the run that never reaches it.
+        "KeepJobFlowAliveWhenNoSteps": True,
+        "TerminationProtected": False,
+    }
+    if emr.subnet_ids:
+        instances["Ec2SubnetIds"] = list(emr.subnet_ids)
+    spec: dict[str, Any] = {
+        "Name": name,
+        "ReleaseLabel": emr.release_label,
+        "Applications": [{"Name": "Spark"}],
+        "LogUri": emr.log_uri,
+        "ServiceRole": emr.service_role,
+        "JobFlowRole": emr.job_flow_role,
+        "VisibleToAllUsers": True,
+        "Instances": instances,
+        "AutoTerminationPolicy": {"IdleTimeout": emr.idle_timeout_seconds},
+        "BootstrapActions": [
+            {
+                "Name": "install trustpipe",
+                "ScriptBootstrapAction": {
+                    "Path": f"{emr.code_uri.rstrip('/')}/bootstrap.sh",
+                    "Args": [emr.code_uri.rstrip("/"), VENV_PYTHON],
+                },
+            }
+        ],
+        "Configurations": [
+            {
+                "Classification": "spark-env",
+                "Configurations": [
+                    {"Classification": "export", "Properties": {"PYSPARK_PYTHON": VENV_PYTHON}}
+                ],
+            }
+        ],
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+    }
+    if emr.security_configuration:
+        spec["SecurityConfiguration"] = emr.security_configuration
+    return spec
+
+
+def score_steps(emr: EmrConfig, scored_bucket: str, hour: datetime) -> list[dict[str, Any]]:
+    """One spark-submit step: the same entry point as locally, reading and writing s3:// directly
+    (its parts go under the scored bucket's ``_work/`` prefix, which no import event watches)."""
+    code = emr.code_uri.rstrip("/")
+    return [
+        {
+            "Name": f"score_messages {layout.format_hour(hour)}",
+            "ActionOnFailure": "CONTINUE",
+            "HadoopJarStep": {
+                "Jar": "command-runner.jar",
+                "Args": [
+                    "spark-submit",
+                    "--deploy-mode",
+                    "client",
+                    f"{code}/jobs/score_messages.py",
+                    "--hour",
+                    layout.format_hour(hour),
+                    "--settings",
+                    f"{code}/settings.json",
+                    "--master",
+                    "yarn",
+                    "--work-uri",
+                    f"s3://{scored_bucket}/_work",
+                ],
+            },
+        }
+    ]
