@@ -11,7 +11,7 @@ from botocore.config import Config
 from trustpipe.settings import Settings
 
 # The moto server accepts any credentials; real AWS uses the default credential chain.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=70)
 
 
@@ -32,7 +32,7 @@ class AwsClients:
     def _create(self, service: str) -> Any:
         extra: dict[str, Any] = {}
         if self._settings.aws_endpoint:
-            extra = {"endpoint_url": self._settings.aws_endpoint, **_LOCAL_CREDENTIALS}
+            extra = {"endpoint_url": self._settings.aws_endpoint, **LOCAL_CREDENTIALS}
         session = boto3.session.Session(region_name=self._settings.region)
         return session.client(service, config=_RETRIES, **extra)  # type: ignore[call-overload]
 

@@ -149,20 +149,12 @@ def _import(
     settings: Settings, hour: str, keys: list[str], report: StageReport, console: Console
 ) -> dict[tuple[str, str], int]:
     """S3 event -> SNS -> SQS -> importer -> PostgreSQL, until every file of the hour is in."""
-    from trustpipe_cli.import_cmd import connector, importer, upgrade
+    from trustpipe_cli.import_cmd import connector, import_until_done, upgrade
 
     upgrade(settings)
     connect = connector(settings)
     with console.status("importer: S3 event -> SNS -> SQS -> PostgreSQL..."):
-        worker = importer(settings, wait_seconds=1)
-        for _ in range(IMPORT_ATTEMPTS):
-            worker.run(once=True)
-            with connect() as conn:
-                done = conn.execute(
-                    "SELECT count(*) FROM import_ledger WHERE object_key = ANY(%s)", (keys,)
-                ).fetchone()
-            if done and done[0] == len(keys):
-                break
+        import_until_done(settings, keys, IMPORT_ATTEMPTS)
         with connect() as conn:
             rows = conn.execute(
                 "SELECT enterprise_id, verdict, count(*) FROM scored_messages WHERE source_ref = %s "

@@ -50,3 +50,22 @@ def run_importer(settings: Settings, once: bool = False, visibility_timeout: int
     worker = importer(settings, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
     worker.install_signal_handlers()
     return worker.run(once=once)
+
+
+def import_until_done(settings: Settings, keys: list[str], attempts: int = 10) -> set[tuple[str, str]]:
+    """Drain the importer queue until every object of ``keys``, as it is now, is in the ledger;
+    what is still missing after ``attempts`` drains (empty: all imported)."""
+    from trustpipe_importer.load import IMPORTED_SQL, current_versions
+
+    connect = connector(settings)
+    wanted = current_versions(AwsClients(settings).s3, settings.scored_bucket, keys)
+    worker = importer(settings, wait_seconds=1)
+    missing = wanted
+    for _ in range(attempts):
+        worker.run(once=True)
+        with connect() as conn:
+            rows = conn.execute(IMPORTED_SQL, {"keys": keys}).fetchall()
+        missing = wanted - {(k, e) for k, e in rows}
+        if not missing:
+            break
+    return missing

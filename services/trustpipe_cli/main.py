@@ -18,9 +18,11 @@ from trustpipe.codec import CodecError
 from trustpipe.layout import HourError
 from trustpipe.model.artifact import ModelError
 from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings, SettingsError
+from trustpipe_cli.backfill import BackfillError
 from trustpipe_cli.services import StackError
 from trustpipe_cli.stack import LocalStack, find_project_root
 from trustpipe_cli.terraform import TerraformError
+from trustpipe_orchestration.checks import VerificationError
 from trustpipe_sensors.sensor import UnknownEnterpriseError
 
 app = typer.Typer(
@@ -53,6 +55,8 @@ USER_ERRORS = (
     ModelError,
     TerraformError,
     CodecError,
+    BackfillError,
+    VerificationError,
 )
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")]
@@ -270,6 +274,39 @@ def registry_serve(
         raise SettingsError(f"--store must be memory, dynamodb or auto, not {store!r}")
     backing, label = build_store(store, lambda: load_settings(state_dir, settings_path))
     serve(backing, host, port, say=lambda msg: console.print(msg, highlight=False), label=label)
+
+
+@app.command("backfill")
+def backfill_cmd(
+    first: Annotated[str, typer.Option("--from", help="First hour to re-score, YYYY-MM-DDTHH (UTC).")],
+    last: Annotated[str, typer.Option("--to", help="Last hour to re-score (inclusive).")],
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Re-score and re-import past hours with the current model (the job run directly; idempotent)."""
+    from trustpipe_cli.backfill import backfill
+
+    settings = load_settings(state_dir, settings_path)
+    done = backfill(settings, layout.parse_hour(first), layout.parse_hour(last), say=console.print)
+    console.print(f"[green]backfilled {len(done)} hours[/]: {sum(d.records for d in done):,} messages")
+
+
+@app.command("airflow")
+def airflow_cmd(
+    port: Annotated[int, typer.Option(help="Port of Airflow's UI and API.", min=1, max=65535)] = 8080,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+) -> None:
+    """Airflow standalone (UI, scheduler, triggerer) and an importer on the local stack; Ctrl-C stops all."""
+    from trustpipe_cli.airflow_cmd import run_airflow
+
+    stack = local_stack(state_dir)
+    settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.print)
+    from trustpipe_cli.import_cmd import upgrade
+
+    upgrade(settings)
+    run_airflow(
+        settings, stack.settings_path, stack.project_root, stack.state_dir / "airflow", port, console.print
+    )
 
 
 @app.command("demo")

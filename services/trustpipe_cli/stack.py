@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,13 +57,23 @@ class LocalStack:
             say(f"PostgreSQL {'started' if started else 'already running'} at {database_url}")
         else:
             say("PostgreSQL: using DATABASE_URL")
-        if fresh_aws or not self.settings_path.exists():
+        infra = infra_fingerprint(self.project_root)
+        if fresh_aws or not self.settings_path.exists() or self._applied_path.read_text() != infra:
             say("applying infra/envs/local with Terraform (about a minute)...")
             outputs = self._apply(fresh_aws)
             settings = Settings.from_terraform_outputs(outputs, database_url)
             settings.save(self.settings_path)
+            self._applied_path.write_text(infra)
             say(f"settings written to {self.settings_path}")
         return Settings.load(self.settings_path)
+
+    @property
+    def _applied_path(self) -> Path:
+        """Fingerprint of the Terraform last applied: a changed module is applied on the next `up`."""
+        path = self.state_dir / "infra.sha256"
+        if not path.exists():
+            path.write_text("")
+        return path
 
     def down(self, say: Say = print) -> None:
         """Stop everything `up` started, by pid."""
@@ -94,6 +105,14 @@ class LocalStack:
             # The moto server keeps nothing across restarts: old state would describe nothing.
             shutil.rmtree(tf_dir)
         return apply_local_env(self.project_root, tf_dir, self.moto.endpoint, self.plugin_mirror)
+
+
+def infra_fingerprint(project_root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((project_root / "infra").rglob("*.tf")):
+        if ".terraform" not in path.parts:
+            digest.update(str(path.relative_to(project_root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def apply_local_env(

@@ -211,3 +211,14 @@ def record_rejection(
                 "VALUES (%s, %s, %s, 'rejected', 0) ON CONFLICT DO NOTHING",
                 (event.key, event.etag, event.bucket),
             )
+
+
+IMPORTED_SQL = (
+    "SELECT object_key, etag FROM import_ledger WHERE object_key = ANY(%(keys)s) AND outcome = 'imported'"
+)
+"""What the ledger holds of some keys (rows: key, ETag); with :func:`current_versions`, what is left."""
+
+
+def current_versions(s3: Any, bucket: str, keys: list[str]) -> set[tuple[str, str]]:
+    """(key, ETag) of each object as it is now: a rewritten object is a new version to import."""
+    return {(k, s3.head_object(Bucket=bucket, Key=k)["ETag"].strip('"')) for k in keys}

@@ -61,15 +61,12 @@ def verify_output(hour: datetime) -> dict[str, Any]:
 
 def imported(summary: dict[str, Any]) -> bool:
     """Every file of the hour, as it is in S3 now (key and ETag), is in the importers' ledger."""
+    from trustpipe_importer.load import IMPORTED_SQL, current_versions
+
     settings = pipeline_config().settings
-    client = AwsClients(settings).s3
-    current = {
-        (key, client.head_object(Bucket=settings.scored_bucket, Key=key)["ETag"].strip('"'))
-        for key in summary["files"]
-    }
-    rows = _db_hook().get_records(checks.LEDGER_SQL, parameters={"keys": sorted(k for k, _ in current)})
-    done = {(k, e) for k, e in rows}
-    waiting = current - done
+    current = current_versions(AwsClients(settings).s3, settings.scored_bucket, summary["files"])
+    rows = _db_hook().get_records(IMPORTED_SQL, parameters={"keys": summary["files"]})
+    waiting = current - {(k, e) for k, e in rows}
     if waiting:
         print(f"waiting for the importers: {len(waiting)} of {len(current)} files not in the ledger yet")
     return not waiting

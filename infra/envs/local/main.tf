@@ -65,11 +65,20 @@ module "streaming" {
   tags = local.tags
 }
 
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name = var.name
+
+  tags = local.tags
+}
+
 module "schema_registry" {
   source = "../../modules/schema_registry"
 
   name            = var.name
   lambda_zip_path = var.registry_lambda_zip
+  alarm_actions   = [module.monitoring.oncall_topic_arn]
 
   tags = local.tags
 }

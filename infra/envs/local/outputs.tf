@@ -68,3 +68,8 @@ output "registry_table_name" {
   description = "DynamoDB table of the schema registry."
   value       = module.schema_registry.table_name
 }
+
+output "oncall_topic_arn" {
+  description = "SNS topic that pages on-call (alarms, failed DAG tasks)."
+  value       = module.monitoring.oncall_topic_arn
+}

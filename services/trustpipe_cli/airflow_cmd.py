@@ -1,0 +1,146 @@
+"""`trustpipe airflow` (`make airflow`): Airflow standalone against the local stack.
+
+Connections and Variables come from the stack's settings (Terraform's outputs) as environment
+variables, so nothing is written into Airflow's database by hand and a restart picks up a
+re-applied stack. Everything started here is stopped here, by pid: standalone's children first
+(the scheduler, API server, triggerer and DAG processor outlive it when only its pid is killed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from trustpipe.aws import LOCAL_CREDENTIALS
+from trustpipe.settings import Settings
+from trustpipe_cli.procs import stop_pid, wait_for_port
+from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, PIPELINE_VARIABLE, SETTINGS_VARIABLE
+
+Say = Callable[[str], None]
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+ADMIN = "admin"
+
+
+def airflow_env(
+    settings: Settings, home: Path, dags: Path, pipeline: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Airflow's configuration for a deployment: home, DAGs, connections and Variables."""
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}": json.dumps(aws_connection(settings)),
+        f"AIRFLOW_VAR_{SETTINGS_VARIABLE.upper()}": json.dumps(asdict(settings)),
+        f"AIRFLOW_VAR_{PIPELINE_VARIABLE.upper()}": json.dumps(pipeline or {"mode": "local"}),
+    }
+    if settings.database_url:
+        env[f"AIRFLOW_CONN_{DB_CONN_ID.upper()}"] = json.dumps(postgres_connection(settings.database_url))
+    return env
+
+
+def aws_connection(settings: Settings) -> dict[str, Any]:
+    extra: dict[str, Any] = {"region_name": settings.region}
+    conn: dict[str, Any] = {"conn_type": "aws", "extra": extra}
+    if settings.aws_endpoint:
+        # The moto server: any credentials, its own endpoint for every service.
+        extra["endpoint_url"] = settings.aws_endpoint
+        conn.update(
+            login=LOCAL_CREDENTIALS["aws_access_key_id"], password=LOCAL_CREDENTIALS["aws_secret_access_key"]
+        )
+    return conn
+
+
+def postgres_connection(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    return {
+        "conn_type": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "login": parts.username,
+        "password": parts.password,
+        "schema": parts.path.lstrip("/"),
+    }
+
+
+def run_airflow(settings: Settings, settings_path: Path, root: Path, home: Path, port: int, say: Say) -> None:
+    """Start the importer and Airflow standalone; block until Ctrl-C; stop both by pid."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        **airflow_env(settings, home, root / "dags"),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    bin_dir = Path(sys.executable).parent
+    log = (home / "standalone.log").open("ab")
+    say("migrating Airflow's database (SQLite)...")
+    subprocess.run([bin_dir / "airflow", "db", "migrate"], env=env, check=True, stdout=log, stderr=log)
+    importer = subprocess.Popen(
+        [bin_dir / "trustpipe", "importer", "run", "--settings", str(settings_path)],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    standalone = subprocess.Popen(
+        [bin_dir / "airflow", "standalone"], env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=180, pid=standalone.pid)
+        say(f"Airflow: http://127.0.0.1:{port}  login {ADMIN} / {admin_password(home)}")
+        say(f"logs: {home / 'standalone.log'}; importer pid {importer.pid}, standalone pid {standalone.pid}")
+        say("Ctrl-C stops Airflow and the importer")
+        while standalone.poll() is None and importer.poll() is None:
+            time.sleep(1)
+        say("a process exited on its own: stopping the rest (see the log)")
+    except KeyboardInterrupt:
+        say("stopping...")
+    finally:
+        stopped = stop_tree(standalone.pid) + stop_tree(importer.pid)
+        log.close()
+        say(f"stopped {stopped} processes")
+
+
+def admin_password(home: Path) -> str:
+    try:
+        return str(json.loads((home / PASSWORDS_FILE).read_text())[ADMIN])
+    except (FileNotFoundError, KeyError, json.JSONDecodeError):
+        return f"(see {home / PASSWORDS_FILE})"
+
+
+def stop_tree(pid: int, timeout: float = 30.0) -> int:
+    """Stop ``pid`` and every descendant, children first; how many processes were stopped.
+
+    The parent is frozen first so that it cannot restart a component it sees exit; each level
+    then gets SIGTERM (components stop their own workers), and what is left is killed."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        parent.suspend()
+    except psutil.NoSuchProcess:
+        return 0
+    descendants = parent.children(recursive=True)
+    for level in (parent.children(), descendants):
+        for proc in level:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.terminate()
+        psutil.wait_procs(level, timeout=timeout)
+    for proc in descendants:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    with contextlib.suppress(psutil.NoSuchProcess):
+        parent.terminate()
+        parent.resume()
+    stop_pid(pid, timeout=timeout)
+    return len(descendants) + 1
