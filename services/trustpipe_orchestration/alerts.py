@@ -21,7 +21,7 @@ hour:    {{ data_interval_start }} to {{ data_interval_end }}
 error:   {{ exception }}
 log:     {{ ti.log_url }}
 {%%- set base = var.json.get('trustpipe_pipeline', {}).get('runbook_base', '%(runbook_base)s') %%}
-runbook: {{ base }}/{{ dag.dag_id | replace('_', '-') }}.md#{{ ti.task_id | replace('_', '-') }}
+runbook: {{ base }}/{{ dag.dag_id | replace('_', '-') }}.md#{{ ti.task_id }}
 """
 """Rendered by the Amazon provider's SnsNotifier in the task's context when the task fails."""
 
