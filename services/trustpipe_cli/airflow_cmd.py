@@ -135,7 +135,7 @@ def stop_tree(pid: int, timeout: float = 30.0) -> int:
         for proc in level:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.terminate()
-        psutil.wait_procs(level, timeout=timeout)
+        _wait_gone(level, timeout)
     for proc in descendants:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
@@ -144,3 +144,18 @@ def stop_tree(pid: int, timeout: float = 30.0) -> int:
         parent.resume()
     stop_pid(pid, timeout=timeout)
     return len(descendants) + 1
+
+
+def _wait_gone(procs: list[Any], timeout: float) -> None:
+    """Until each process exited or is a zombie (its parent is frozen and cannot reap it yet)."""
+    import psutil
+
+    def gone(proc: Any) -> bool:
+        try:
+            return bool(proc.status() == psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return True
+
+    deadline = time.monotonic() + timeout
+    while not all(gone(p) for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -8,7 +8,7 @@ which enterprises are expected, how long to wait, where the runbooks are.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 from trustpipe.settings import Settings, SettingsError
@@ -140,4 +140,8 @@ def _known(
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{what} config has unknown keys: {', '.join(unknown)}")
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    missing = sorted(required - {"settings"} - set(data))
+    if missing:
+        raise ConfigError(f"{what} config lacks {', '.join(missing)}")
     return {k: tuple(v) if k in tuple_fields else v for k, v in data.items()}
