@@ -105,7 +105,10 @@ with DAG(
     spec = emr_cluster_spec()
     steps = emr_score_steps()
     create_cluster = EmrCreateJobFlowOperator(
-        task_id="emr_create_cluster", aws_conn_id=AWS_CONN_ID, job_flow_overrides=spec
+        task_id="emr_create_cluster",
+        aws_conn_id=AWS_CONN_ID,
+        emr_conn_id=None,  # the spec task returns the whole RunJobFlow payload
+        job_flow_overrides=spec,
     )
     add_steps = EmrAddStepsOperator(
         task_id="emr_add_steps",
