@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint types bench lambda local-up local-down clean
+.PHONY: setup demo airflow test test-fast lint types bench lambda local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -17,9 +17,12 @@ $(BIN)/trustpipe: uv.lock pyproject.toml
 demo: setup  ## one simulated hour through every stage built so far
 	$(BIN)/trustpipe demo
 
+airflow: setup  ## Airflow standalone on the local stack (UI, scheduler, triggerer + an importer); Ctrl-C stops all
+	$(BIN)/trustpipe airflow
+
 lint: setup
-	$(BIN)/ruff check services schema_registry_lambda spark_jobs tests bench
-	$(BIN)/ruff format --check services schema_registry_lambda spark_jobs tests bench
+	$(BIN)/ruff check services schema_registry_lambda spark_jobs dags tests bench
+	$(BIN)/ruff format --check services schema_registry_lambda spark_jobs dags tests bench
 	terraform fmt -check -recursive infra
 
 types: setup

@@ -10,7 +10,7 @@ branch task runs; this file only declares. Runbook: docs/runbooks/message-scorin
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.operators.emr import (
     EmrAddStepsOperator,
@@ -23,10 +23,10 @@ from airflow.sdk import DAG, DeadlineAlert, DeadlineReference, SyncCallback, Tri
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from trustpipe_orchestration.alerts import failure_notifier
-from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID
+from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, HOURLY_DAG, HOURLY_START
 from trustpipe_orchestration.landing_wait import LandingCompleteSensor
 
-DAG_ID = "message_scoring_hourly"
+DAG_ID = HOURLY_DAG
 DUE_AFTER_CLOSE = timedelta(minutes=15)
 """An hour's output is due 15 minutes after the hour closes."""
 VERIFIED_RECORDS = "{{ ti.xcom_pull(task_ids='verify_output')['records'] }}"
@@ -43,8 +43,7 @@ with DAG(
     dag_id=DAG_ID,
     description="Score each hour of sensor data and verify it reached PostgreSQL",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    # Set to the deployment's first hour of data: catchup schedules every hour since.
-    start_date=datetime(2026, 11, 26, tzinfo=UTC),
+    start_date=HOURLY_START,
     catchup=True,
     max_active_runs=2,
     dagrun_timeout=timedelta(hours=6),

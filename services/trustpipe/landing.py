@@ -76,3 +76,15 @@ def inventory(client: Any, bucket: str, hour: datetime) -> HourInventory:
             continue
         result.files.append(LandedFile(key, enterprise_of(key), version, count, obj["Size"]))
     return result
+
+
+def landed_hours(client: Any, bucket: str) -> list[datetime]:
+    """Every hour that has at least one landing object, any enterprise, oldest first."""
+    hours = set()
+    for enterprise in s3.list_prefixes(client, bucket, layout.LANDING_PREFIX):
+        for date in s3.list_prefixes(client, bucket, enterprise):
+            for hour in s3.list_prefixes(client, bucket, date):
+                day = date.rstrip("/").rsplit("date=", 1)[-1]
+                hh = hour.rstrip("/").rsplit("hour=", 1)[-1]
+                hours.add(layout.parse_hour(f"{day}T{hh}"))
+    return sorted(hours)

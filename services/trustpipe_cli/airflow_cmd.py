@@ -23,7 +23,14 @@ from urllib.parse import urlsplit
 from trustpipe.aws import LOCAL_CREDENTIALS
 from trustpipe.settings import Settings
 from trustpipe_cli.procs import stop_pid, wait_for_port
-from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, PIPELINE_VARIABLE, SETTINGS_VARIABLE
+from trustpipe_orchestration.config import (
+    AWS_CONN_ID,
+    DB_CONN_ID,
+    HOURLY_DAG,
+    HOURLY_START,
+    PIPELINE_VARIABLE,
+    SETTINGS_VARIABLE,
+)
 
 Say = Callable[[str], None]
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
@@ -98,6 +105,7 @@ def run_airflow(settings: Settings, settings_path: Path, root: Path, home: Path,
     try:
         wait_for_port("127.0.0.1", port, timeout=180, pid=standalone.pid)
         say(f"Airflow: http://127.0.0.1:{port}  login {ADMIN} / {admin_password(home)}")
+        backfill_landed(settings, env, bin_dir, say)
         say(f"logs: {home / 'standalone.log'}; importer pid {importer.pid}, standalone pid {standalone.pid}")
         say("Ctrl-C stops Airflow and the importer")
         while standalone.poll() is None and importer.poll() is None:
@@ -109,6 +117,46 @@ def run_airflow(settings: Settings, settings_path: Path, root: Path, home: Path,
         stopped = stop_tree(standalone.pid) + stop_tree(importer.pid)
         log.close()
         say(f"stopped {stopped} processes")
+
+
+def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say: Say) -> None:
+    """Ask Airflow's scheduler to backfill every hour with landed data, so the UI shows real runs
+    (graph, Gantt, durations) without unpausing the DAG's catchup from its start date."""
+    from trustpipe import landing, layout
+    from trustpipe.aws import AwsClients
+
+    hours = [
+        h for h in landing.landed_hours(AwsClients(settings).s3, settings.landing_bucket) if h >= HOURLY_START
+    ]
+    if not hours:
+        say("no landed hours yet: run `make demo` (or `trustpipe sensors run`), then trigger the DAG")
+        return
+    command = [
+        str(bin_dir / "airflow"),
+        "backfill",
+        "create",
+        "--dag-id",
+        HOURLY_DAG,
+        "--from-date",
+        hours[0].isoformat(),
+        "--to-date",
+        hours[-1].isoformat(),
+        "--reprocess-behavior",
+        "failed",
+    ]
+    deadline = time.monotonic() + 120
+    while True:  # the DAG processor needs a moment to parse the DAG into the database
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    if done.returncode:
+        say(f"could not create the backfill: {done.stderr.strip().splitlines()[-1:]}")
+        return
+    say(
+        f"backfill of {len(hours)} landed hours ({layout.format_hour(hours[0])} to "
+        f"{layout.format_hour(hours[-1])}) queued: watch {HOURLY_DAG} in the UI"
+    )
 
 
 def admin_password(home: Path) -> str:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from trustpipe.settings import Settings, SettingsError
 
+HOURLY_DAG = "message_scoring_hourly"
+HOURLY_START = datetime(2026, 11, 26, tzinfo=UTC)
+"""The hourly DAG's start_date: the deployment's first hour of data (catchup runs every hour since)."""
 SETTINGS_VARIABLE = "trustpipe_settings"
 PIPELINE_VARIABLE = "trustpipe_pipeline"
 DB_CONN_ID = "trustpipe_db"
