@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from trustpipe.aws import LOCAL_CREDENTIALS
 from trustpipe.settings import Settings
-from trustpipe_cli.procs import stop_pid, wait_for_port
+from trustpipe_cli.procs import free_port, stop_pid, wait_for_port
 from trustpipe_orchestration.config import (
     AWS_CONN_ID,
     DB_CONN_ID,
@@ -82,13 +82,19 @@ def postgres_connection(url: str) -> dict[str, Any]:
 def run_airflow(settings: Settings, settings_path: Path, root: Path, home: Path, port: int, say: Say) -> None:
     """Start the importer and Airflow standalone; block until Ctrl-C; stop both by pid."""
     home.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
+        # standalone starts its components as `airflow ...` from PATH
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         **airflow_env(settings, home, root / "dags"),
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
+        # the scheduler's and triggerer's log servers (8793/8794 by default) must not take the UI's port
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
     }
-    bin_dir = Path(sys.executable).parent
     log = (home / "standalone.log").open("ab")
     say("migrating Airflow's database (SQLite)...")
     subprocess.run([bin_dir / "airflow", "db", "migrate"], env=env, check=True, stdout=log, stderr=log)
@@ -153,6 +159,11 @@ def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say:
     if done.returncode:
         say(f"could not create the backfill: {done.stderr.strip().splitlines()[-1:]}")
         return
+    # Queued runs start only on an unpaused DAG; catchup then also schedules the hours since its
+    # start date that have no data (they pass quickly: nothing to score).
+    subprocess.run(
+        [str(bin_dir / "airflow"), "dags", "unpause", HOURLY_DAG], env=env, capture_output=True, check=False
+    )
     say(
         f"backfill of {len(hours)} landed hours ({layout.format_hour(hours[0])} to "
         f"{layout.format_hour(hours[-1])}) queued: watch {HOURLY_DAG} in the UI"

@@ -85,7 +85,7 @@ def score(
     client = AwsClients(settings).s3
     artifact = model_store.load(client, settings.archive_bucket, model_version)
     return score_messages.run_hour(
-        _spark(spark, "score_messages"),
+        spark or (lambda: local_session("score_messages")),
         client,
         settings.landing_bucket,
         settings.scored_bucket,

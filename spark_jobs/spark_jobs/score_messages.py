@@ -11,7 +11,7 @@ import io
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,7 +110,7 @@ def to_scored_messages(
 
 
 def score_staged(
-    spark: SparkSession,
+    spark: SparkSession | Callable[[], SparkSession],
     staged: StagedHour,
     artifact: ModelArtifact,
     hour: datetime,
@@ -132,7 +132,7 @@ def score_staged(
     )
     if not staged.files:
         return result
-    df = read_v4(spark, staged.paths)
+    df = read_v4(spark if isinstance(spark, SparkSession) else spark(), staged.paths)
     versions = {f.path.rsplit("/", 1)[-1]: f.schema_version for f in staged.files}
     scored = trust_columns.score(df, artifact, keep=SCORED_INPUTS)
     out = to_scored_messages(scored, artifact.version, label, scored_at, versions)
@@ -223,7 +223,7 @@ def _count(body: bytes) -> int:
 
 
 def run_hour(
-    spark: SparkSession,
+    spark: SparkSession | Callable[[], SparkSession],
     client: Any,
     landing_bucket: str,
     scored_bucket: str,
@@ -232,7 +232,8 @@ def run_hour(
     scored_at: datetime | None = None,
     work_uri: str | None = None,
 ) -> HourResult:
-    """One hour: stage, score, publish. Locally the files pass through a temporary directory; with
+    """One hour: stage, score, publish (``spark`` may be a factory: an hour with nothing to score
+    starts no JVM). Locally the files pass through a temporary directory; with
     ``work_uri`` (s3://bucket/prefix, on a cluster) Spark reads the landing objects in place and
     writes its parts there, and publishing copies them to their stable names."""
     scored_at = scored_at or datetime.now(UTC)

@@ -8,6 +8,8 @@ locals {
 
 resource "aws_s3_bucket" "this" {
   for_each = local.buckets
+  # checkov:skip=CKV_AWS_144: cross-region replication is a disaster-recovery choice per deployment; the archive's contents are re-creatable from sensors' retention, and replication doubles storage cost.
+  # checkov:skip=CKV2_AWS_62: only the scored bucket's events drive anything (the importers); notifications on landing and archive would have no consumer.
 
   bucket        = each.value
   force_destroy = var.force_destroy
@@ -37,6 +39,111 @@ resource "aws_s3_bucket_public_access_block" "this" {
   block_public_policy     = true
   ignore_public_acls      = true
   restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+# Only TLS; and only SSE-KMS with this module's key when one is set (no unencrypted uploads).
+data "aws_iam_policy_document" "bucket" {
+  for_each = aws_s3_bucket.this
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [each.value.arn, "${each.value.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  policy = data.aws_iam_policy_document.bucket[each.key].json
+
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+# What each bucket keeps and for how long (days are variables): landing files are re-scorable for
+# landing_days; scored output is rebuilt by re-scoring, so old versions go fast; the archive (raw
+# stream, ground truth, models) moves to cheaper storage and stays.
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  rule {
+    id     = "noncurrent-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_days
+    }
+  }
+
+  rule {
+    id     = "age-out"
+    status = "Enabled"
+    filter {}
+
+    transition {
+      days          = var.infrequent_access_after_days
+      storage_class = "STANDARD_IA"
+    }
+
+    dynamic "transition" {
+      for_each = each.key == "archive" ? [1] : []
+      content {
+        days          = var.archive_glacier_after_days
+        storage_class = "GLACIER_IR"
+      }
+    }
+
+    dynamic "expiration" {
+      for_each = each.key == "archive" ? [] : [1]
+      content {
+        days = each.key == "landing" ? var.landing_days : var.scored_days
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+resource "aws_s3_bucket_logging" "this" {
+  for_each = var.access_log_bucket == null ? {} : aws_s3_bucket.this
+
+  bucket        = each.value.id
+  target_bucket = var.access_log_bucket
+  target_prefix = "s3/${each.value.id}/"
 }
 
 resource "aws_s3_bucket_notification" "scored" {

@@ -39,6 +39,42 @@ variable "scored_notification_suffix" {
   default     = ".avro"
 }
 
+variable "landing_days" {
+  description = "Days landing files are kept (hours older than this can no longer be re-scored)."
+  type        = number
+  default     = 400
+}
+
+variable "scored_days" {
+  description = "Days scored output is kept in S3 (PostgreSQL keeps the verdicts)."
+  type        = number
+  default     = 90
+}
+
+variable "infrequent_access_after_days" {
+  description = "Days before objects move to STANDARD_IA."
+  type        = number
+  default     = 30
+}
+
+variable "archive_glacier_after_days" {
+  description = "Days before archive objects move to Glacier Instant Retrieval."
+  type        = number
+  default     = 180
+}
+
+variable "noncurrent_version_days" {
+  description = "Days a replaced or deleted object's old version is kept (rerun safety net)."
+  type        = number
+  default     = 14
+}
+
+variable "access_log_bucket" {
+  description = "Bucket receiving S3 server access logs (null: no access logging)."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -17,3 +17,8 @@ output "lease_table_name" {
   description = "DynamoDB table of the stream consumers' shard leases and checkpoints."
   value       = try(aws_dynamodb_table.leases.name, null)
 }
+
+output "archive_delivery_stream_name" {
+  description = "Firehose delivery stream archiving the raw stream (null when not created)."
+  value       = try(aws_kinesis_firehose_delivery_stream.archive[0].name, null)
+}

@@ -21,10 +21,22 @@ variable "retention_period_hours" {
   default     = 24
 }
 
-variable "kms_key_id" {
-  description = "KMS key for server-side stream encryption. When null the streams are not encrypted."
+variable "kms_key_arn" {
+  description = "KMS key for the streams, the lease table and the archive. When null the streams are not encrypted."
   type        = string
   default     = null
+}
+
+variable "archive_bucket_arn" {
+  description = "Data-lake bucket Firehose archives the raw stream into (null: no archive)."
+  type        = string
+  default     = null
+}
+
+variable "archive_prefix" {
+  description = "Key prefix of the raw stream's archive in that bucket."
+  type        = string
+  default     = "raw_stream/"
 }
 
 variable "tags" {

@@ -1,0 +1,14 @@
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = try(aws_vpc.this.id, null)
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets, one per availability zone."
+  value       = try(aws_subnet.private[*].id, null)
+}
+
+output "cidr_block" {
+  description = "The VPC's address range."
+  value       = try(aws_vpc.this.cidr_block, null)
+}

@@ -1,0 +1,416 @@
+# The worker fleet: one launch template + ASG per service (scorer, importer, alerter), all from
+# the baked worker AMI (packer/worker.pkr.hcl). Each service has its own instance profile with only
+# the actions and resources it uses.
+locals {
+  services = {
+    scorer = {
+      instance_type = var.instance_types["scorer"]
+      # One scorer process per core, one shard per process: enough instances to cover every shard.
+      min     = ceil(var.raw_shard_count / var.scorer_cores_per_instance)
+      max     = ceil(var.raw_shard_count / var.scorer_cores_per_instance)
+      desired = ceil(var.raw_shard_count / var.scorer_cores_per_instance)
+    }
+    importer = {
+      instance_type = var.instance_types["importer"]
+      min           = var.importer_min_size
+      max           = var.importer_max_size
+      desired       = var.importer_min_size
+    }
+    alerter = {
+      instance_type = var.instance_types["alerter"]
+      min           = var.alerter_count
+      max           = var.alerter_count
+      desired       = var.alerter_count
+    }
+  }
+  policies = {
+    scorer   = data.aws_iam_policy_document.scorer.json
+    importer = data.aws_iam_policy_document.importer.json
+    alerter  = data.aws_iam_policy_document.alerter.json
+  }
+  consumer_table_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+  stream_read_actions    = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = local.services
+
+  name              = "/trustpipe/${var.name}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+# -- permissions -------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+# What every service does: write its logs and metrics, use the pipeline's key.
+data "aws_iam_policy_document" "common" {
+  for_each = local.services
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.this[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "Metrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; the namespace condition scopes it
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["trustpipe/workers"]
+    }
+  }
+
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "Model"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.archive_bucket_arn}/models/*"]
+  }
+
+  statement {
+    sid       = "Drain"
+    actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+    resources = ["arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${var.name}-${each.key}"]
+  }
+
+  dynamic "statement" {
+    for_each = var.registry_api_execution_arn == null ? [] : [1]
+    content {
+      sid       = "Registry"
+      actions   = ["execute-api:Invoke"]
+      resources = ["${var.registry_api_execution_arn}/*/GET/*"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "scorer" {
+  source_policy_documents = [data.aws_iam_policy_document.common["scorer"].json]
+
+  statement {
+    sid       = "ReadRaw"
+    actions   = local.stream_read_actions
+    resources = [var.raw_stream_arn]
+  }
+
+  statement {
+    sid       = "WriteScored"
+    actions   = ["kinesis:PutRecord", "kinesis:PutRecords"]
+    resources = [var.scored_stream_arn]
+  }
+
+  statement {
+    sid       = "Leases"
+    actions   = local.consumer_table_actions
+    resources = [var.lease_table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "importer" {
+  source_policy_documents = [data.aws_iam_policy_document.common["importer"].json]
+
+  statement {
+    sid       = "Queue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = [var.importer_queue_arn]
+  }
+
+  statement {
+    sid       = "ScoredObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.scored_bucket_arn}/scored/*"]
+  }
+
+  statement {
+    sid       = "ReadScored"
+    actions   = local.stream_read_actions
+    resources = [var.scored_stream_arn]
+  }
+
+  statement {
+    sid       = "Leases"
+    actions   = local.consumer_table_actions
+    resources = [var.lease_table_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.database_secret_arn == null ? [] : [1]
+    content {
+      sid       = "DatabaseCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.database_secret_arn]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "alerter" {
+  source_policy_documents = [data.aws_iam_policy_document.common["alerter"].json]
+
+  statement {
+    sid       = "ReadScored"
+    actions   = local.stream_read_actions
+    resources = [var.scored_stream_arn]
+  }
+
+  statement {
+    sid       = "Leases"
+    actions   = local.consumer_table_actions
+    resources = [var.lease_table_arn]
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.services
+
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.services
+
+  name   = each.key
+  role   = aws_iam_role.this[each.key].id
+  policy = local.policies[each.key]
+}
+
+# Session Manager instead of SSH: no key pairs, no open ports.
+resource "aws_iam_role_policy_attachment" "ssm" {
+  for_each = local.services
+
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "this" {
+  for_each = local.services
+
+  name = "${var.name}-${each.key}"
+  role = aws_iam_role.this[each.key].name
+
+  tags = var.tags
+}
+
+# -- instances ---------------------------------------------------------------------------------
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-workers"
+  description = "trustpipe workers: no inbound; HTTPS to the VPC endpoints and PostgreSQL inside the VPC"
+  vpc_id      = var.vpc_id
+
+  egress {
+    description = "AWS APIs through the VPC endpoints"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  egress {
+    description     = "S3 and DynamoDB through their gateway endpoints"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = var.gateway_prefix_list_ids
+  }
+
+  egress {
+    description = "PostgreSQL"
+    from_port   = 5432
+    to_port     = 5432
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_launch_template" "this" {
+  for_each = local.services
+
+  name_prefix   = "${var.name}-${each.key}-"
+  image_id      = var.ami_id
+  instance_type = each.value.instance_type
+
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.this[each.key].arn
+  }
+
+  vpc_security_group_ids = [aws_security_group.this.id]
+
+  # IMDSv2 only, and not reachable from containers or forwarded traffic.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 20
+      volume_type = "gp3"
+      encrypted   = true
+      kms_key_id  = var.kms_key_arn
+    }
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  # The AMI has the services installed but not enabled: boot writes the settings and starts this one.
+  user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
+    service       = each.key
+    settings_json = var.settings_json
+    log_group     = aws_cloudwatch_log_group.this[each.key].name
+  }))
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-${each.key}", "trustpipe:service" = each.key })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_autoscaling_group" "this" {
+  for_each = local.services
+
+  name                      = "${var.name}-${each.key}"
+  min_size                  = each.value.min
+  max_size                  = each.value.max
+  desired_capacity          = each.value.desired
+  vpc_zone_identifier       = var.subnet_ids
+  health_check_type         = "EC2"
+  wait_for_capacity_timeout = var.wait_for_capacity_timeout
+
+  launch_template {
+    id      = aws_launch_template.this[each.key].id
+    version = aws_launch_template.this[each.key].latest_version
+  }
+
+  # A terminating worker first drains (stops taking work, finishes what it holds), then completes
+  # the lifecycle action; the heartbeat is the longest a drain may take.
+  initial_lifecycle_hook {
+    name                 = "drain"
+    lifecycle_transition = "autoscaling:EC2_INSTANCE_TERMINATING"
+    heartbeat_timeout    = var.drain_seconds
+    default_result       = "CONTINUE"
+  }
+
+  instance_refresh {
+    strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = 50
+    }
+  }
+
+  dynamic "tag" {
+    for_each = merge(var.tags, { Name = "${var.name}-${each.key}" })
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+}
+
+# -- the talk's queue-based scaling of importers -----------------------------------------------
+# Scale out while messages wait (visible > 0); scale in only when the queue is idle: nothing
+# visible and nothing in flight, so an importer is never removed while it still holds a message.
+
+resource "aws_autoscaling_policy" "importer_out" {
+  name                   = "${var.name}-importer-out"
+  autoscaling_group_name = aws_autoscaling_group.this["importer"].name
+  policy_type            = "SimpleScaling"
+  adjustment_type        = "ChangeInCapacity"
+  scaling_adjustment     = var.importer_scale_out_step
+  cooldown               = var.importer_scaling_cooldown_seconds
+}
+
+resource "aws_autoscaling_policy" "importer_in" {
+  name                   = "${var.name}-importer-in"
+  autoscaling_group_name = aws_autoscaling_group.this["importer"].name
+  policy_type            = "SimpleScaling"
+  adjustment_type        = "ChangeInCapacity"
+  scaling_adjustment     = -1
+  cooldown               = var.importer_scaling_cooldown_seconds
+}
+
+resource "aws_cloudwatch_metric_alarm" "importer_backlog" {
+  alarm_name          = "${var.name}-importer-backlog"
+  alarm_description   = "Scaling signal (not a page): importer messages are waiting; add importers."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.importer_queue_name }
+  statistic           = "Maximum"
+  period              = var.importer_scaling_period_seconds
+  evaluation_periods  = var.importer_scale_out_periods
+  threshold           = var.importer_scale_out_visible_threshold
+  comparison_operator = "GreaterThanThreshold"
+  alarm_actions       = [aws_autoscaling_policy.importer_out.arn]
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "importer_idle" {
+  alarm_name          = "${var.name}-importer-idle"
+  alarm_description   = "Scaling signal (not a page): the importer queue is idle (visible + in flight = 0); remove an importer."
+  evaluation_periods  = var.importer_scale_in_periods
+  threshold           = 0
+  comparison_operator = "LessThanOrEqualToThreshold"
+  alarm_actions       = [aws_autoscaling_policy.importer_in.arn]
+
+  metric_query {
+    id          = "busy"
+    expression  = "visible + in_flight"
+    label       = "messages visible or in flight"
+    return_data = true
+  }
+
+  metric_query {
+    id = "visible"
+    metric {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = var.importer_queue_name }
+      stat        = "Maximum"
+      period      = var.importer_scaling_period_seconds
+    }
+  }
+
+  metric_query {
+    id = "in_flight"
+    metric {
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesNotVisible"
+      dimensions  = { QueueName = var.importer_queue_name }
+      stat        = "Maximum"
+      period      = var.importer_scaling_period_seconds
+    }
+  }
+
+  tags = var.tags
+}
