@@ -19,3 +19,9 @@ variable "name" {
   type        = string
   default     = "trustpipe-local"
 }
+
+variable "worker_ami_id" {
+  description = "Image of the workers' launch templates (one of moto's stock images stands in for the baked AMI)."
+  type        = string
+  default     = "ami-12c6146b"
+}

@@ -30,3 +30,8 @@ output "dlq_arn" {
   description = "ARN of the importer dead-letter queue."
   value       = try(aws_sqs_queue.dlq.arn, null)
 }
+
+output "dlq_name" {
+  description = "Name of the dead-letter queue."
+  value       = try(aws_sqs_queue.dlq.name, null)
+}

@@ -1,7 +1,7 @@
 # The on-call topic every alarm and every failed DAG task publishes to, and the pipeline's alarms.
 resource "aws_sns_topic" "oncall" {
-  name = "${var.name}-oncall"
-  # checkov:skip=CKV_AWS_26: alarm notifications carry no message data; AWS-managed SSE would block CloudWatch's publish without a key policy.
+  name              = "${var.name}-oncall"
+  kms_master_key_id = var.kms_key_arn
 
   tags = var.tags
 }
@@ -33,3 +33,207 @@ resource "aws_cloudwatch_metric_alarm" "hourly_deadline" {
 
   tags = var.tags
 }
+
+locals {
+  queue_alarms = {
+    importer-dlq = {
+      description = "Importer messages were dead-lettered: scored objects that could not be imported after retries."
+      metric      = "ApproximateNumberOfMessagesVisible"
+      queue       = var.importer_dlq_name
+      threshold   = 0
+      statistic   = "Maximum"
+    }
+    importer-queue-age = {
+      description = "The oldest importer message waited longer than ${var.importer_max_age_seconds} s: importers are behind or failing."
+      metric      = "ApproximateAgeOfOldestMessage"
+      queue       = var.importer_queue_name
+      threshold   = var.importer_max_age_seconds
+      statistic   = "Maximum"
+    }
+  }
+  stream_alarms = { for stream in var.stream_names : "iterator-age-${stream}" => stream }
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue" {
+  for_each = var.importer_queue_name == null ? {} : local.queue_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${each.value.description} Runbook: ${var.runbook_base_url}/${each.key}.md"
+  namespace           = "AWS/SQS"
+  metric_name         = each.value.metric
+  dimensions          = { QueueName = each.value.queue }
+  statistic           = each.value.statistic
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "iterator_age" {
+  for_each = local.stream_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "Consumers of ${each.value} are more than ${var.iterator_age_seconds} s behind the stream's tip: near-real-time verdicts are late. Runbook: ${var.runbook_base_url}/kinesis-iterator-age.md"
+  namespace           = "AWS/Kinesis"
+  metric_name         = "GetRecords.IteratorAgeMilliseconds"
+  dimensions          = { StreamName = each.value }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold           = var.iterator_age_seconds * 1000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
+# Workers publish Processed and Errors (EMF, namespace trustpipe/workers, dimension Service).
+resource "aws_cloudwatch_metric_alarm" "worker_errors" {
+  for_each = toset(var.worker_services)
+
+  alarm_name          = "${var.name}-${each.value}-error-rate"
+  alarm_description   = "More than ${var.worker_error_rate * 100}% of the ${each.value}'s records failed. Runbook: ${var.runbook_base_url}/worker-error-rate.md"
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold           = var.worker_error_rate
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  metric_query {
+    id          = "rate"
+    expression  = "errors / MAX([processed + errors, 1])"
+    label       = "${each.value} error rate"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "trustpipe/workers"
+      metric_name = "Errors"
+      dimensions  = { Service = each.value }
+      stat        = "Sum"
+      period      = 60
+    }
+  }
+
+  metric_query {
+    id = "processed"
+    metric {
+      namespace   = "trustpipe/workers"
+      metric_name = "Processed"
+      dimensions  = { Service = each.value }
+      stat        = "Sum"
+      period      = 60
+    }
+  }
+
+  tags = var.tags
+}
+
+locals {
+  database_alarms = var.db_instance_id == null ? {} : {
+    rds-storage = {
+      description = "Free storage below ${var.db_min_free_storage_gb} GiB: PostgreSQL stops accepting writes when it runs out."
+      metric      = "FreeStorageSpace"
+      threshold   = var.db_min_free_storage_gb * 1024 * 1024 * 1024
+      operator    = "LessThanThreshold"
+      statistic   = "Minimum"
+    }
+    rds-cpu = {
+      description = "Database CPU above ${var.db_max_cpu_percent}%: imports and the web app slow down."
+      metric      = "CPUUtilization"
+      threshold   = var.db_max_cpu_percent
+      operator    = "GreaterThanThreshold"
+      statistic   = "Average"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "database" {
+  for_each = local.database_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${each.value.description} Runbook: ${var.runbook_base_url}/${each.key}.md"
+  namespace           = "AWS/RDS"
+  metric_name         = each.value.metric
+  dimensions          = { DBInstanceIdentifier = var.db_instance_id }
+  statistic           = each.value.statistic
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = each.value.threshold
+  comparison_operator = each.value.operator
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
+# The pipeline's flow on one screen: what lands, what is scored, what is imported, what waits.
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title   = "Hourly batch: delay of verified output (s)"
+          region  = data.aws_region.this.name
+          metrics = [["trustpipe/pipeline", "HourlyOutputDelaySeconds", "Dag", var.hourly_dag_id]]
+          stat    = "Maximum"
+          period  = 3600
+          annotations = {
+            horizontal = [{ label = "due", value = var.hourly_due_seconds }]
+          }
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Importer queue: waiting, in flight, dead-lettered"
+          region = data.aws_region.this.name
+          stat   = "Maximum"
+          period = 60
+          metrics = var.importer_queue_name == null ? [] : [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.importer_queue_name],
+            ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.importer_queue_name],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.importer_dlq_name],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Streams: records in, consumer lag (ms)"
+          region  = data.aws_region.this.name
+          period  = 60
+          stat    = "Sum"
+          metrics = flatten([for s in var.stream_names : [["AWS/Kinesis", "IncomingRecords", "StreamName", s], ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", s, { stat = "Maximum", yAxis = "right" }]]])
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Workers: records processed and failed"
+          region  = data.aws_region.this.name
+          period  = 60
+          stat    = "Sum"
+          metrics = flatten([for s in var.worker_services : [["trustpipe/workers", "Processed", "Service", s], ["trustpipe/workers", "Errors", "Service", s]]])
+        }
+      },
+    ]
+  })
+}
+
+data "aws_region" "this" {}

@@ -5,5 +5,16 @@ output "oncall_topic_arn" {
 
 output "alarm_names" {
   description = "Names of the pipeline's alarms."
-  value       = [aws_cloudwatch_metric_alarm.hourly_deadline.alarm_name]
+  value = concat(
+    [aws_cloudwatch_metric_alarm.hourly_deadline.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.queue : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.worker_errors : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.database : a.alarm_name],
+  )
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the pipeline's flow."
+  value       = try(aws_cloudwatch_dashboard.this.dashboard_name, null)
 }

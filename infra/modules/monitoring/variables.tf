@@ -27,6 +27,72 @@ variable "hourly_due_seconds" {
   default     = 900
 }
 
+variable "kms_key_arn" {
+  description = "KMS key of the on-call topic (its key policy must let CloudWatch use it)."
+  type        = string
+  default     = null
+}
+
+variable "importer_queue_name" {
+  description = "Importer queue (age alarm; null: no queue alarms)."
+  type        = string
+  default     = null
+}
+
+variable "importer_dlq_name" {
+  description = "Importer dead-letter queue (depth alarm)."
+  type        = string
+  default     = null
+}
+
+variable "importer_max_age_seconds" {
+  description = "Page when the oldest importer message is older than this."
+  type        = number
+  default     = 900
+}
+
+variable "stream_names" {
+  description = "Kinesis streams whose consumers' iterator age is watched."
+  type        = list(string)
+  default     = []
+}
+
+variable "iterator_age_seconds" {
+  description = "Page when consumers fall further behind than this."
+  type        = number
+  default     = 60
+}
+
+variable "worker_services" {
+  description = "Worker services whose error rate is watched (trustpipe/workers metrics)."
+  type        = list(string)
+  default     = ["scorer", "importer", "alerter"]
+}
+
+variable "worker_error_rate" {
+  description = "Page above this share of failed records."
+  type        = number
+  default     = 0.01
+}
+
+variable "db_instance_id" {
+  description = "RDS instance whose storage and CPU are watched (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "db_min_free_storage_gb" {
+  description = "Page below this much free database storage."
+  type        = number
+  default     = 10
+}
+
+variable "db_max_cpu_percent" {
+  description = "Page above this database CPU."
+  type        = number
+  default     = 80
+}
+
 variable "tags" {
   description = "Tags on every resource."
   type        = map(string)

@@ -12,3 +12,8 @@ output "cidr_block" {
   description = "The VPC's address range."
   value       = try(aws_vpc.this.cidr_block, null)
 }
+
+output "gateway_prefix_list_ids" {
+  description = "Prefix lists of the S3 and DynamoDB gateway endpoints (for security-group egress)."
+  value       = try([for e in aws_vpc_endpoint.gateway : e.prefix_list_id], null)
+}

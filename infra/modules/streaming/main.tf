@@ -58,7 +58,7 @@ data "aws_iam_policy_document" "firehose_assume" {
 }
 
 data "aws_iam_policy_document" "firehose" {
-  count = var.archive_bucket_arn == null ? 0 : 1
+  count = var.create_archive ? 1 : 0
 
   statement {
     sid       = "ReadRawStream"
@@ -83,7 +83,7 @@ data "aws_iam_policy_document" "firehose" {
 }
 
 resource "aws_iam_role" "firehose" {
-  count = var.archive_bucket_arn == null ? 0 : 1
+  count = var.create_archive ? 1 : 0
 
   name               = "${var.name}-raw-archive"
   assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
@@ -92,7 +92,7 @@ resource "aws_iam_role" "firehose" {
 }
 
 resource "aws_iam_role_policy" "firehose" {
-  count = var.archive_bucket_arn == null ? 0 : 1
+  count = var.create_archive ? 1 : 0
 
   name   = "archive-raw-stream"
   role   = aws_iam_role.firehose[0].id
@@ -100,7 +100,7 @@ resource "aws_iam_role_policy" "firehose" {
 }
 
 resource "aws_kinesis_firehose_delivery_stream" "archive" {
-  count = var.archive_bucket_arn == null ? 0 : 1
+  count = var.create_archive ? 1 : 0
   # checkov:skip=CKV_AWS_240: a Kinesis-sourced delivery stream cannot take server-side encryption; the source stream and the destination bucket are both encrypted with the pipeline's key.
   # checkov:skip=CKV_AWS_241: same as above (the CMK variant of the check).
 

@@ -22,3 +22,8 @@ output "archive_delivery_stream_name" {
   description = "Firehose delivery stream archiving the raw stream (null when not created)."
   value       = try(aws_kinesis_firehose_delivery_stream.archive[0].name, null)
 }
+
+output "lease_table_arn" {
+  description = "ARN of the stream consumers' lease table."
+  value       = try(aws_dynamodb_table.leases.arn, null)
+}

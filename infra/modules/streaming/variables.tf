@@ -27,8 +27,14 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "create_archive" {
+  description = "Archive the raw stream into the data lake with Firehose (needs archive_bucket_arn)."
+  type        = bool
+  default     = true
+}
+
 variable "archive_bucket_arn" {
-  description = "Data-lake bucket Firehose archives the raw stream into (null: no archive)."
+  description = "Data-lake bucket Firehose archives the raw stream into."
   type        = string
   default     = null
 }

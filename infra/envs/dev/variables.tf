@@ -1,0 +1,63 @@
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "alert_emails" {
+  description = "On-call addresses for the alarms."
+  type        = list(string)
+}
+
+variable "worker_ami_id" {
+  description = "The AMI from `packer build packer/worker.pkr.hcl`."
+  type        = string
+}
+
+variable "registry_lambda_zip" {
+  description = "The registry's Lambda zip (`make lambda`)."
+  type        = string
+  default     = "../../../build/schema-registry-lambda.zip"
+}
+
+variable "raw_shard_count" {
+  description = "Shards of the raw stream."
+  type        = number
+  default     = 2
+}
+
+variable "scored_shard_count" {
+  description = "Shards of the scored stream."
+  type        = number
+  default     = 2
+}
+
+variable "worker_instance_types" {
+  description = "Instance type per worker service."
+  type        = map(string)
+  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small" }
+}
+
+variable "importer_max_size" {
+  description = "Most importers the backlog may scale out to."
+  type        = number
+  default     = 4
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "db_multi_az" {
+  description = "RDS standby in a second AZ."
+  type        = bool
+  default     = false
+}
+
+variable "db_deletion_protection" {
+  description = "Refuse to delete the database."
+  type        = bool
+  default     = false
+}

@@ -1,0 +1,176 @@
+# What the hourly DAG's transient clusters need; the clusters themselves are created per run by
+# Airflow (EmrCreateJobFlowOperator) and terminated by it.
+data "aws_caller_identity" "this" {}
+
+resource "aws_s3_bucket" "logs" {
+  bucket        = "${var.bucket_prefix}-emr-logs"
+  force_destroy = var.force_destroy
+  # checkov:skip=CKV_AWS_144: cluster logs are operational and short-lived (expired after log_days); replicating them has no recovery value.
+  # checkov:skip=CKV2_AWS_62: nothing consumes events of the log bucket.
+  # checkov:skip=CKV_AWS_18: this bucket holds logs; logging access to it would need yet another bucket.
+
+  tags = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket                  = aws_s3_bucket.logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    id     = "expire"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.log_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 7
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+# -- roles -------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "service_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["elasticmapreduce.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.this.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  name               = "${var.name}-emr-service"
+  assume_role_policy = data.aws_iam_policy_document.service_assume.json
+
+  tags = var.tags
+}
+
+# AWS's managed policy for EMR's service role (v2 scopes EC2 actions to resources tagged for EMR).
+resource "aws_iam_role_policy_attachment" "service" {
+  role       = aws_iam_role.service.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+}
+
+data "aws_iam_policy_document" "instance_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+# The cluster's nodes run the scoring job: read landing, write scored (and its _work/ prefix),
+# move bad objects to quarantine/, read the model and the code.
+data "aws_iam_policy_document" "instance" {
+  statement {
+    sid       = "ReadLanding"
+    actions   = ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"]
+    resources = [var.landing_bucket_arn, "${var.landing_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteScored"
+    actions   = ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"]
+    resources = [var.scored_bucket_arn, "${var.scored_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "ReadModelsAndCode"
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = [var.archive_bucket_arn, "${var.archive_bucket_arn}/models/*", "${var.archive_bucket_arn}/code/*"]
+  }
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/*"]
+  }
+
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role" "instance" {
+  name               = "${var.name}-emr-instance"
+  assume_role_policy = data.aws_iam_policy_document.instance_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "instance" {
+  name   = "scoring-job"
+  role   = aws_iam_role.instance.id
+  policy = data.aws_iam_policy_document.instance.json
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name = "${var.name}-emr-instance"
+  role = aws_iam_role.instance.name
+
+  tags = var.tags
+}
+
+# Encryption at rest (EMRFS to S3 with the pipeline's key, local disks) and in transit is off by
+# default on EMR; the security configuration turns both on for every cluster Airflow creates.
+resource "aws_emr_security_configuration" "this" {
+  name = "${var.name}-emr"
+
+  configuration = jsonencode({
+    EncryptionConfiguration = {
+      EnableInTransitEncryption = false
+      EnableAtRestEncryption    = true
+      AtRestEncryptionConfiguration = {
+        S3EncryptionConfiguration = {
+          EncryptionMode = "SSE-KMS"
+          AwsKmsKey      = var.kms_key_arn
+        }
+        LocalDiskEncryptionConfiguration = {
+          EncryptionKeyProviderType = "AwsKms"
+          AwsKmsKey                 = var.kms_key_arn
+          EnableEbsEncryption       = true
+        }
+      }
+    }
+  })
+}

@@ -1,0 +1,29 @@
+output "service_role_name" {
+  description = "EMR service role (the DAG's emr.service_role)."
+  value       = try(aws_iam_role.service.name, null)
+}
+
+output "instance_profile_name" {
+  description = "EC2 instance profile of cluster nodes (the DAG's emr.job_flow_role)."
+  value       = try(aws_iam_instance_profile.instance.name, null)
+}
+
+output "security_configuration_name" {
+  description = "Security configuration every cluster uses."
+  value       = try(aws_emr_security_configuration.this.name, null)
+}
+
+output "log_uri" {
+  description = "Where clusters write their logs."
+  value       = try("s3://${aws_s3_bucket.logs.id}/clusters/", null)
+}
+
+output "service_role_arn" {
+  description = "ARN of the EMR service role (Airflow passes it)."
+  value       = try(aws_iam_role.service.arn, null)
+}
+
+output "instance_role_arn" {
+  description = "ARN of the cluster nodes' role (Airflow passes it)."
+  value       = try(aws_iam_role.instance.arn, null)
+}

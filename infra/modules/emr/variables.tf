@@ -1,0 +1,47 @@
+variable "name" {
+  description = "Name prefix of the EMR roles and security configuration."
+  type        = string
+}
+
+variable "bucket_prefix" {
+  description = "Prefix of the log bucket's name (<prefix>-emr-logs)."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "The pipeline's KMS key."
+  type        = string
+}
+
+variable "landing_bucket_arn" {
+  description = "Landing bucket (read; bad objects moved to quarantine/)."
+  type        = string
+}
+
+variable "scored_bucket_arn" {
+  description = "Scored bucket (written)."
+  type        = string
+}
+
+variable "archive_bucket_arn" {
+  description = "Archive bucket (models/ and code/ read)."
+  type        = string
+}
+
+variable "log_days" {
+  description = "Days cluster logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "force_destroy" {
+  description = "Allow destroying the log bucket with objects in it."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

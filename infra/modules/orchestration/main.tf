@@ -1,0 +1,262 @@
+# Where Airflow runs: one EC2 instance (an ASG of one, so a lost instance is replaced) from the
+# worker AMI, with Airflow's components as systemd units and its metadata in the pipeline's RDS.
+# EC2 rather than MWAA: the DAGs use Airflow 3.3 (Deadline Alerts), pinned in the same uv.lock as
+# the job they run; MWAA's Airflow versions trail upstream and it installs from its own
+# constraints. DAGs are deployed to the DAG bucket and synced by the instance.
+data "aws_caller_identity" "this" {}
+
+resource "aws_s3_bucket" "dags" {
+  bucket        = "${var.bucket_prefix}-airflow-dags"
+  force_destroy = var.force_destroy
+  # checkov:skip=CKV_AWS_144: the DAG bucket is a deploy target rebuilt from the repository; replication adds nothing.
+  # checkov:skip=CKV2_AWS_62: the instance syncs the bucket on a timer; no event consumer exists.
+  # checkov:skip=CKV_AWS_18: deploys are recorded by CloudTrail; S3 access logs of a deploy bucket are not needed.
+
+  tags = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "dags" {
+  bucket                  = aws_s3_bucket.dags.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "dags" {
+  bucket = aws_s3_bucket.dags.id
+  rule {
+    id     = "old-deploys"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+# -- the execution role: what the DAG tasks do --------------------------------------------------
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "Dags"
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+  }
+
+  statement {
+    sid       = "DataLake"
+    actions   = ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"]
+    resources = flatten([for arn in var.data_bucket_arns : [arn, "${arn}/*"]])
+  }
+
+  statement {
+    sid       = "TransientClusters"
+    actions   = ["elasticmapreduce:RunJobFlow", "elasticmapreduce:ListClusters"]
+    resources = ["*"] # RunJobFlow and ListClusters take no resource ARN
+  }
+
+  statement {
+    sid       = "OwnClusters"
+    actions   = ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster", "elasticmapreduce:DescribeStep", "elasticmapreduce:TerminateJobFlows", "elasticmapreduce:AddTags"]
+    resources = ["arn:aws:elasticmapreduce:*:${data.aws_caller_identity.this.account_id}:cluster/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/trustpipe:dag"
+      values   = ["message_scoring_hourly", "model_build_nightly"]
+    }
+  }
+
+  statement {
+    sid       = "PassClusterRoles"
+    actions   = ["iam:PassRole"]
+    resources = var.emr_role_arns
+  }
+
+  statement {
+    sid       = "OnCall"
+    actions   = ["sns:Publish"]
+    resources = [var.oncall_topic_arn]
+  }
+
+  statement {
+    sid       = "Metrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; the namespace condition scopes it
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["trustpipe/pipeline"]
+    }
+  }
+
+  statement {
+    sid       = "DatabaseCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.database_secret_arn]
+  }
+
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.name}-airflow"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "airflow-execution"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+resource "aws_iam_role_policy_attachment" "ssm" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "this" {
+  name = "${var.name}-airflow"
+  role = aws_iam_role.this.name
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/trustpipe/${var.name}/airflow"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+# -- the instance --------------------------------------------------------------------------------
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-airflow"
+  description = "Airflow: UI reached through Session Manager port forwarding; HTTPS and PostgreSQL inside the VPC"
+  vpc_id      = var.vpc_id
+
+  egress {
+    description = "AWS APIs through the VPC endpoints"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  egress {
+    description     = "S3 through its gateway endpoint"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = var.gateway_prefix_list_ids
+  }
+
+  egress {
+    description = "Airflow's metadata database"
+    from_port   = 5432
+    to_port     = 5432
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_launch_template" "this" {
+  name_prefix   = "${var.name}-airflow-"
+  image_id      = var.ami_id
+  instance_type = var.instance_type
+
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.this.arn
+  }
+
+  vpc_security_group_ids = [aws_security_group.this.id]
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 40
+      volume_type = "gp3"
+      encrypted   = true
+      kms_key_id  = var.kms_key_arn
+    }
+  }
+
+  user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
+    dag_bucket    = aws_s3_bucket.dags.id
+    settings_json = var.settings_json
+  }))
+
+  tags = var.tags
+}
+
+resource "aws_autoscaling_group" "this" {
+  name                = "${var.name}-airflow"
+  min_size            = 1
+  max_size            = 1
+  desired_capacity    = 1
+  vpc_zone_identifier = var.subnet_ids
+
+  launch_template {
+    id      = aws_launch_template.this.id
+    version = aws_launch_template.this.latest_version
+  }
+
+  tag {
+    key                 = "Name"
+    value               = "${var.name}-airflow"
+    propagate_at_launch = true
+  }
+}

@@ -1,0 +1,89 @@
+variable "name" {
+  description = "Name prefix of Airflow's resources."
+  type        = string
+}
+
+variable "bucket_prefix" {
+  description = "Prefix of the DAG bucket's name (<prefix>-airflow-dags)."
+  type        = string
+}
+
+variable "ami_id" {
+  description = "The worker AMI (it carries Airflow from the same lock)."
+  type        = string
+}
+
+variable "instance_type" {
+  description = "Airflow host instance type (scheduler, API server, triggerer, DAG processor, local Spark for small hours)."
+  type        = string
+  default     = "m7g.large"
+}
+
+variable "vpc_id" {
+  description = "VPC of the Airflow host."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "The VPC's address range."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets."
+  type        = list(string)
+}
+
+variable "gateway_prefix_list_ids" {
+  description = "Prefix lists of the S3 gateway endpoint."
+  type        = list(string)
+  default     = []
+}
+
+variable "kms_key_arn" {
+  description = "The pipeline's KMS key."
+  type        = string
+}
+
+variable "data_bucket_arns" {
+  description = "Landing, scored and archive buckets the DAG tasks read and write."
+  type        = list(string)
+}
+
+variable "emr_role_arns" {
+  description = "EMR service role and instance role the DAG passes to its clusters."
+  type        = list(string)
+}
+
+variable "oncall_topic_arn" {
+  description = "On-call topic failed tasks publish to."
+  type        = string
+}
+
+variable "database_secret_arn" {
+  description = "Database credentials (the DAG's checks and Airflow's metadata)."
+  type        = string
+}
+
+variable "settings_json" {
+  description = "The services' settings JSON, written to /etc/trustpipe/settings.json."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Days Airflow's logs are kept."
+  type        = number
+  default     = 90
+}
+
+variable "force_destroy" {
+  description = "Allow destroying the DAG bucket with objects in it."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

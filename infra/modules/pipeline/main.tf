@@ -1,0 +1,171 @@
+# The whole pipeline on AWS, wired from the concern modules: what infra/envs/dev and prod apply.
+# (infra/envs/local wires the same modules for the moto server, without RDS, EMR or Airflow.)
+locals {
+  bucket_prefix = "${var.name}-${data.aws_caller_identity.this.account_id}"
+  settings = {
+    region              = data.aws_region.this.name
+    landing_bucket      = module.data_lake.landing_bucket
+    scored_bucket       = module.data_lake.scored_bucket
+    archive_bucket      = module.data_lake.archive_bucket
+    scored_topic_arn    = module.messaging.topic_arn
+    importer_queue_url  = module.messaging.queue_url
+    importer_dlq_url    = module.messaging.dlq_url
+    raw_stream_name     = module.streaming.raw_stream_name
+    scored_stream_name  = module.streaming.scored_stream_name
+    lease_table_name    = module.streaming.lease_table_name
+    registry_table_name = module.schema_registry.table_name
+    oncall_topic_arn    = module.monitoring.oncall_topic_arn
+    aws_endpoint        = null
+    # The password is not here: the importer's unit reads it from the database secret at start.
+    database_url = "postgresql://trustpipe_admin@${module.database.endpoint}/trustpipe?sslmode=require"
+  }
+}
+
+data "aws_caller_identity" "this" {}
+
+data "aws_region" "this" {}
+
+module "keys" {
+  source = "../keys"
+
+  name = var.name
+  tags = var.tags
+}
+
+module "network" {
+  source = "../network"
+
+  name        = var.name
+  cidr_block  = var.vpc_cidr
+  az_count    = var.az_count
+  kms_key_arn = module.keys.key_arn
+  tags        = var.tags
+}
+
+module "messaging" {
+  source = "../messaging"
+
+  name                  = var.name
+  publisher_bucket_arns = ["arn:aws:s3:::${local.bucket_prefix}-scored"]
+  kms_key_id            = module.keys.key_arn
+  tags                  = var.tags
+}
+
+module "data_lake" {
+  source = "../data_lake"
+
+  bucket_prefix                 = local.bucket_prefix
+  kms_key_arn                   = module.keys.key_arn
+  scored_notification_topic_arn = module.messaging.topic_arn
+  access_log_bucket             = var.access_log_bucket
+  tags                          = var.tags
+}
+
+module "streaming" {
+  source = "../streaming"
+
+  name               = var.name
+  raw_shard_count    = var.raw_shard_count
+  scored_shard_count = var.scored_shard_count
+  kms_key_arn        = module.keys.key_arn
+  archive_bucket_arn = module.data_lake.bucket_arns["archive"]
+  tags               = var.tags
+}
+
+module "schema_registry" {
+  source = "../schema_registry"
+
+  name             = var.name
+  lambda_zip_path  = var.registry_lambda_zip
+  alarm_actions    = [module.monitoring.oncall_topic_arn]
+  runbook_base_url = var.runbook_base_url
+  tags             = var.tags
+}
+
+module "monitoring" {
+  source = "../monitoring"
+
+  name                = var.name
+  kms_key_arn         = module.keys.key_arn
+  alert_emails        = var.alert_emails
+  runbook_base_url    = var.runbook_base_url
+  importer_queue_name = module.messaging.queue_name
+  importer_dlq_name   = module.messaging.dlq_name
+  stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name]
+  db_instance_id      = module.database.instance_id
+  tags                = var.tags
+}
+
+module "workers" {
+  source = "../workers"
+
+  name                       = var.name
+  ami_id                     = var.worker_ami_id
+  vpc_id                     = module.network.vpc_id
+  vpc_cidr                   = module.network.cidr_block
+  subnet_ids                 = module.network.private_subnet_ids
+  gateway_prefix_list_ids    = module.network.gateway_prefix_list_ids
+  kms_key_arn                = module.keys.key_arn
+  settings_json              = jsonencode(local.settings)
+  instance_types             = var.worker_instance_types
+  raw_stream_arn             = module.streaming.stream_arns["raw"]
+  raw_shard_count            = var.raw_shard_count
+  scorer_cores_per_instance  = var.scorer_cores_per_instance
+  scored_stream_arn          = module.streaming.stream_arns["scored"]
+  lease_table_arn            = module.streaming.lease_table_arn
+  importer_queue_arn         = module.messaging.queue_arn
+  importer_queue_name        = module.messaging.queue_name
+  scored_bucket_arn          = module.data_lake.bucket_arns["scored"]
+  archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
+  registry_api_execution_arn = module.schema_registry.api_execution_arn
+  database_secret_arn        = module.database.master_secret_arn
+  importer_min_size          = var.importer_min_size
+  importer_max_size          = var.importer_max_size
+  tags                       = var.tags
+}
+
+module "emr" {
+  source = "../emr"
+
+  name               = var.name
+  bucket_prefix      = local.bucket_prefix
+  kms_key_arn        = module.keys.key_arn
+  landing_bucket_arn = module.data_lake.bucket_arns["landing"]
+  scored_bucket_arn  = module.data_lake.bucket_arns["scored"]
+  archive_bucket_arn = module.data_lake.bucket_arns["archive"]
+  tags               = var.tags
+}
+
+module "database" {
+  source = "../database"
+
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  client_security_group_ids = [module.workers.security_group_id, module.orchestration.security_group_id]
+  kms_key_arn               = module.keys.key_arn
+  instance_class            = var.db_instance_class
+  multi_az                  = var.db_multi_az
+  deletion_protection       = var.db_deletion_protection
+  tags                      = var.tags
+}
+
+module "orchestration" {
+  source = "../orchestration"
+
+  name                    = var.name
+  bucket_prefix           = local.bucket_prefix
+  ami_id                  = var.worker_ami_id
+  instance_type           = var.airflow_instance_type
+  vpc_id                  = module.network.vpc_id
+  vpc_cidr                = module.network.cidr_block
+  subnet_ids              = module.network.private_subnet_ids
+  gateway_prefix_list_ids = module.network.gateway_prefix_list_ids
+  kms_key_arn             = module.keys.key_arn
+  data_bucket_arns        = values(module.data_lake.bucket_arns)
+  emr_role_arns           = [module.emr.service_role_arn, module.emr.instance_role_arn]
+  oncall_topic_arn        = module.monitoring.oncall_topic_arn
+  database_secret_arn     = module.database.master_secret_arn
+  settings_json           = jsonencode(local.settings)
+  tags                    = var.tags
+}

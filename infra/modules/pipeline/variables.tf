@@ -1,0 +1,110 @@
+variable "name" {
+  description = "Name prefix of every resource (e.g. trustpipe-prod)."
+  type        = string
+}
+
+variable "alert_emails" {
+  description = "On-call addresses subscribed to the alarms' topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "runbook_base_url" {
+  description = "Where docs/runbooks/ is published (alarm descriptions link it)."
+  type        = string
+  default     = "https://github.com/trustpipe/trustpipe/blob/main/docs/runbooks"
+}
+
+variable "vpc_cidr" {
+  description = "The VPC's address range."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones used."
+  type        = number
+  default     = 2
+}
+
+variable "raw_shard_count" {
+  description = "Shards of the raw stream (1 MB/s or 1,000 records/s in each)."
+  type        = number
+  default     = 2
+}
+
+variable "scored_shard_count" {
+  description = "Shards of the scored stream."
+  type        = number
+  default     = 2
+}
+
+variable "worker_ami_id" {
+  description = "The AMI baked by packer/worker.pkr.hcl (workers and the Airflow host)."
+  type        = string
+}
+
+variable "worker_instance_types" {
+  description = "Instance type per worker service."
+  type        = map(string)
+  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small" }
+}
+
+variable "scorer_cores_per_instance" {
+  description = "vCPUs of the scorer instance type."
+  type        = number
+  default     = 2
+}
+
+variable "importer_min_size" {
+  description = "Importers always running."
+  type        = number
+  default     = 1
+}
+
+variable "importer_max_size" {
+  description = "Most importers."
+  type        = number
+  default     = 8
+}
+
+variable "registry_lambda_zip" {
+  description = "The registry's Lambda zip (`make lambda`)."
+  type        = string
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "db_multi_az" {
+  description = "RDS standby in a second AZ."
+  type        = bool
+  default     = false
+}
+
+variable "db_deletion_protection" {
+  description = "Refuse to delete the database."
+  type        = bool
+  default     = true
+}
+
+variable "airflow_instance_type" {
+  description = "Airflow host instance type."
+  type        = string
+  default     = "m7g.large"
+}
+
+variable "access_log_bucket" {
+  description = "Existing bucket for S3 server access logs of the data lake (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
