@@ -5,13 +5,23 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo airflow test test-fast lint types bench lambda local-up local-down clean
+.PHONY: setup tools demo airflow test test-fast lint types bench lambda local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
 $(BIN)/trustpipe: uv.lock pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --python python3
+	@touch $@
+
+tools: tools/checkov/.venv/bin/checkov tools/ansible/.venv/bin/ansible-lint  ## checkov and Ansible, each in its own locked venv
+
+tools/checkov/.venv/bin/checkov: tools/checkov/uv.lock
+	cd tools/checkov && $(UV) sync --frozen --python python3
+	@touch $@
+
+tools/ansible/.venv/bin/ansible-lint: tools/ansible/uv.lock
+	cd tools/ansible && $(UV) sync --frozen --python python3
 	@touch $@
 
 demo: setup  ## one simulated hour through every stage built so far
@@ -28,7 +38,7 @@ lint: setup
 types: setup
 	$(BIN)/mypy
 
-test: lint types  ## what CI runs: lint, types, unit and integration tests
+test: lint types tools  ## what CI runs: lint, types, unit and integration tests (and the infra checks)
 	$(BIN)/pytest tests/unit tests/integration
 
 test-fast: setup  ## unit tests only (seconds)

@@ -153,21 +153,21 @@ def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say:
     deadline = time.monotonic() + 120
     while True:  # the DAG processor needs a moment to parse the DAG into the database
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if done.returncode == 0 or time.monotonic() > deadline:
+        if done.returncode == 0 or "AlreadyRunningBackfill" in done.stderr or time.monotonic() > deadline:
             break
         time.sleep(5)
-    if done.returncode:
-        say(f"could not create the backfill: {done.stderr.strip().splitlines()[-1:]}")
-        return
     # Queued runs start only on an unpaused DAG; catchup then also schedules the hours since its
     # start date that have no data (they pass quickly: nothing to score).
     subprocess.run(
         [str(bin_dir / "airflow"), "dags", "unpause", HOURLY_DAG], env=env, capture_output=True, check=False
     )
-    say(
-        f"backfill of {len(hours)} landed hours ({layout.format_hour(hours[0])} to "
-        f"{layout.format_hour(hours[-1])}) queued: watch {HOURLY_DAG} in the UI"
-    )
+    span = f"{layout.format_hour(hours[0])} to {layout.format_hour(hours[-1])}"
+    if done.returncode == 0:
+        say(f"backfill of {len(hours)} landed hours ({span}) queued: watch {HOURLY_DAG} in the UI")
+    elif "AlreadyRunningBackfill" in done.stderr:
+        say(f"a backfill of {HOURLY_DAG} is already running (landed hours: {span})")
+    else:
+        say(f"could not create the backfill: {done.stderr.strip().splitlines()[-1:]}")
 
 
 def admin_password(home: Path) -> str:

@@ -62,6 +62,9 @@ class MotoServer:
         log = (self.state_dir / "moto.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
+            # AWS; moto loads them only when asked.
+            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

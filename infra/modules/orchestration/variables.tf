@@ -73,7 +73,7 @@ variable "settings_json" {
 variable "log_retention_days" {
   description = "Days Airflow's logs are kept."
   type        = number
-  default     = 90
+  default     = 365
 }
 
 variable "force_destroy" {

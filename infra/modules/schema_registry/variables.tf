@@ -27,6 +27,12 @@ variable "lambda_memory_mb" {
   default     = 512
 }
 
+variable "lambda_reserved_concurrency" {
+  description = "Most concurrent executions of the registry Lambda."
+  type        = number
+  default     = 50
+}
+
 variable "lambda_timeout_seconds" {
   description = "Lambda timeout; API Gateway HTTP APIs give up after 30 s."
   type        = number
@@ -48,7 +54,7 @@ variable "throttle_burst_limit" {
 variable "log_retention_days" {
   description = "Days the Lambda's logs are kept."
   type        = number
-  default     = 30
+  default     = 365
 }
 
 variable "alarm_actions" {

@@ -172,7 +172,7 @@ variable "wait_for_capacity_timeout" {
 variable "log_retention_days" {
   description = "Days the workers' logs are kept."
   type        = number
-  default     = 90
+  default     = 365
 }
 
 variable "tags" {
