@@ -15,12 +15,92 @@ from trustpipe_cli.procs import pid_alive
 from trustpipe_cli.stack import LocalStack
 
 
-def test_buckets_are_encrypted_and_private(aws: AwsClients, settings: Settings) -> None:
+def test_buckets_are_encrypted_versioned_private_and_tls_only(aws: AwsClients, settings: Settings) -> None:
     for bucket in (settings.landing_bucket, settings.scored_bucket, settings.archive_bucket):
         rules = aws.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert rules[0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].startswith("arn:aws:kms:")
         block = aws.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values())
+        assert aws.s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        (deny,) = json.loads(aws.s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        lifecycle = aws.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert {r["ID"] for r in lifecycle} == {"abort-incomplete-uploads", "noncurrent-versions", "age-out"}
+
+
+def test_every_paging_alarm_links_a_runbook_that_exists(aws: AwsClients, settings: Settings) -> None:
+    alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    paging = [a for a in alarms if settings.oncall_topic_arn in a["AlarmActions"]]
+    names = {a["AlarmName"].removeprefix("trustpipe-local-") for a in paging}
+    assert {
+        "hourly-deadline",
+        "importer-dlq",
+        "importer-queue-age",
+        "iterator-age-trustpipe-local-raw",
+    } <= names
+    assert {"scorer-error-rate", "importer-error-rate", "alerter-error-rate", "schema-registry-5xx"} <= names
+    for alarm in paging:
+        runbook = alarm["AlarmDescription"].split("Runbook: ", 1)[1].rsplit("/", 1)[1]
+        assert (ROOT / "docs" / "runbooks" / runbook).exists(), alarm["AlarmName"]
+
+
+def test_workers_launch_with_imdsv2_a_drain_hook_and_their_own_profile(aws: AwsClients) -> None:
+    autoscaling, ec2 = aws.client("autoscaling"), aws.client("ec2")
+    groups = {
+        g["AutoScalingGroupName"]: g
+        for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+        if g["AutoScalingGroupName"].startswith("trustpipe-local-")
+    }
+    assert set(groups) == {"trustpipe-local-scorer", "trustpipe-local-importer", "trustpipe-local-alerter"}
+    # one scorer process per core per shard: 2 raw shards on 2-core instances = 1 instance
+    assert groups["trustpipe-local-scorer"]["DesiredCapacity"] == 1
+    assert len(groups["trustpipe-local-scorer"]["VPCZoneIdentifier"].split(",")) == 2
+    profiles = set()
+    for name, group in groups.items():
+        template = group["LaunchTemplate"]
+        data = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required", name
+        profiles.add(data["IamInstanceProfile"]["Arn"])
+        hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+        assert [(h["LifecycleTransition"], h["HeartbeatTimeout"]) for h in hooks] == [
+            ("autoscaling:EC2_INSTANCE_TERMINATING", 600)
+        ]
+    assert len(profiles) == 3
+
+
+def test_importer_scales_in_only_when_the_queue_is_idle(aws: AwsClients) -> None:
+    alarms = {
+        a["AlarmName"]: a
+        for a in aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="trustpipe-local-importer-")[
+            "MetricAlarms"
+        ]
+    }
+    idle = alarms["trustpipe-local-importer-idle"]
+    (expression,) = [q["Expression"] for q in idle["Metrics"] if q.get("ReturnData")]
+    assert expression == "visible + in_flight"
+    assert idle["ComparisonOperator"] == "LessThanOrEqualToThreshold" and idle["Threshold"] == 0
+    backlog = alarms["trustpipe-local-importer-backlog"]
+    assert backlog["MetricName"] == "ApproximateNumberOfMessagesVisible" and backlog["Threshold"] == 0
+
+
+def test_network_reaches_aws_through_endpoints(aws: AwsClients) -> None:
+    endpoints = aws.client("ec2").describe_vpc_endpoints()["VpcEndpoints"]
+    services = {e["ServiceName"].rsplit(".", 1)[1]: e["VpcEndpointType"] for e in endpoints}
+    assert services["s3"] == "Gateway" and services["dynamodb"] == "Gateway"
+    assert {"sqs", "sns", "logs", "monitoring"} <= {k for k, v in services.items() if v == "Interface"}
+
+
+def test_raw_stream_is_archived_into_the_data_lake(aws: AwsClients, settings: Settings) -> None:
+    stream = aws.client("firehose").describe_delivery_stream(DeliveryStreamName="trustpipe-local-raw-archive")
+    description = stream["DeliveryStreamDescription"]
+    assert description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"].endswith(
+        f"stream/{settings.raw_stream_name}"
+    )
+    destination = description["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BucketARN"] == f"arn:aws:s3:::{settings.archive_bucket}"
 
 
 def test_scored_object_event_reaches_importer_queue_through_sns(aws: AwsClients, settings: Settings) -> None:

@@ -39,13 +39,25 @@ def terraform(workdir: Path, data_dir: Path, *args: str) -> subprocess.Completed
 
 def test_every_config_is_found() -> None:
     names = {f"{p.parent.name}/{p.name}" for p in CONFIGS}
-    assert {
-        "modules/data_lake",
-        "modules/messaging",
-        "modules/streaming",
-        "modules/schema_registry",
-        "envs/local",
-    } <= names
+    modules = ("keys", "network", "data_lake", "messaging", "streaming", "schema_registry", "workers", "emr")
+    modules += ("database", "orchestration", "monitoring", "pipeline")
+    assert {f"modules/{m}" for m in modules} | {"envs/local", "envs/dev", "envs/prod"} == names
+
+
+@pytest.mark.parametrize("module", sorted((ROOT / "infra" / "modules").iterdir()), ids=lambda p: p.name)
+def test_modules_have_the_four_file_shape_and_described_variables(module: Path) -> None:
+    assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= {p.name for p in module.glob("*.tf")}
+    blocks = (module / "variables.tf").read_text().split('variable "')[1:]
+    for block in blocks:
+        assert "description" in block and "type" in block, block.splitlines()[0]
+
+
+def test_cloud_roots_keep_state_in_s3_with_a_lock() -> None:
+    for env in ("dev", "prod"):
+        versions = (ROOT / "infra" / "envs" / env / "versions.tf").read_text()
+        assert 'backend "s3"' in versions and "encrypt = true" in versions
+        example = (ROOT / "infra" / "envs" / env / "backend.hcl.example").read_text()
+        assert "dynamodb_table" in example
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
