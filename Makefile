@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools demo airflow test test-fast lint types bench lambda local-up local-down clean
+.PHONY: setup tools image-inputs demo airflow test test-fast lint types bench lambda local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -29,6 +29,11 @@ demo: setup  ## one simulated hour through every stage built so far
 
 airflow: setup  ## Airflow standalone on the local stack (UI, scheduler, triggerer + an importer); Ctrl-C stops all
 	$(BIN)/trustpipe airflow
+
+image-inputs: setup  ## build/wheelhouse: the trustpipe wheel and the lock as hashed requirements (packer's input)
+	rm -rf build/wheelhouse
+	$(UV) export --frozen --no-dev --group airflow --no-emit-project --format requirements-txt -o build/wheelhouse/requirements.txt
+	$(UV) build --wheel --out-dir build/wheelhouse
 
 lint: setup
 	$(BIN)/ruff check services schema_registry_lambda spark_jobs dags tests bench

@@ -1,7 +1,7 @@
 # The worker AMI: a blank Amazon Linux 2023 instance, the trustpipe_worker Ansible role run on it,
 # snapshotted. Terraform's workers and orchestration modules launch everything from this image.
 #
-#   make wheelhouse                      # build/wheelhouse: trustpipe + its locked dependencies
+#   make image-inputs                    # build/wheelhouse: the trustpipe wheel + the lock as requirements
 #   packer init packer && packer build -var region=us-east-1 packer
 packer {
   required_version = ">= 1.10"
@@ -32,7 +32,7 @@ variable "instance_type" {
 
 variable "wheelhouse" {
   type        = string
-  description = "Directory of wheels: trustpipe and every locked dependency (make wheelhouse)."
+  description = "make image-inputs output: the trustpipe wheel and requirements.txt (the lock, hashed)."
   default     = "../build/wheelhouse"
 }
 
@@ -89,7 +89,7 @@ build {
   }
 
   provisioner "file" {
-    source      = var.wheelhouse
+    source      = "${var.wheelhouse}/" # the trailing slash uploads the contents
     destination = "/tmp/trustpipe-wheels"
   }
 

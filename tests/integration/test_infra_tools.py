@@ -165,8 +165,9 @@ def _apply_role(prefix: Path, wheels: Path, vars_file: Path) -> str:
             {
                 "trustpipe_worker_prefix": str(prefix),
                 "trustpipe_worker_manage_system": False,
-                # the test installs the project's wheel alone; the image installs the locked set
-                "trustpipe_worker_pip_args": f"--no-index --no-deps --find-links {wheels}",
+                # the test installs the project's wheel alone; the image also installs the locked set
+                "trustpipe_worker_requirements": "",
+                "trustpipe_worker_wheelhouse": str(wheels),
                 "trustpipe_worker_python": "python3",
                 "ansible_become": False,
                 "ansible_python_interpreter": "{{ ansible_playbook_python }}",
