@@ -305,3 +305,21 @@ def test_landing_trigger_waits_in_the_triggerer_until_the_last_drop_lands(
     path, kwargs = trigger.serialize()
     assert path == "trustpipe_orchestration.landing_wait.LandingCompleteTrigger"
     assert LandingCompleteTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+BACKFILL_HOUR = layout.parse_hour("2026-11-26T06")
+
+
+def test_backfill_rescores_and_reimports_idempotently(settings: Settings, model: str, spark: Any) -> None:
+    from trustpipe_cli.backfill import backfill
+
+    # GIVEN a landed hour
+    drops = run_batch(settings, BACKFILL_HOUR, seed=23, enterprise_ids=["globex"], scale=0.05)
+    landed = sum(d.records for d in drops)
+    # WHEN it is backfilled, and backfilled again
+    first = backfill(settings, BACKFILL_HOUR, BACKFILL_HOUR, spark, say=lambda _m: None)
+    second = backfill(settings, BACKFILL_HOUR, BACKFILL_HOUR, spark, say=lambda _m: None)
+    # THEN both runs scored and imported every landed record, and PostgreSQL holds each once
+    assert [d.records for d in first] == [d.records for d in second] == [landed]
+    assert [d.rows_in_db for d in second] == [landed]
+    assert rows_of_hour(settings, "scored_messages", "source_ref", BACKFILL_HOUR) == landed

@@ -126,6 +126,21 @@ def test_the_iam_check_catches_an_unjustified_star(tmp_path: Path) -> None:
     assert _stars(statement) == ["s3:*", "*"] and not statement.get("__comments__")
 
 
+def test_buckets_deny_plain_http_everywhere_but_the_moto_server() -> None:
+    lake = _load(INFRA / "modules/data_lake/main.tf")
+    (bucket_doc,) = [
+        d['"aws_iam_policy_document"']['"bucket"'] for d in lake["data"] if '"aws_iam_policy_document"' in d
+    ]
+    (deny,) = bucket_doc["statement"]
+    assert _unquote(deny["effect"]) == "Deny"
+    assert deny["condition"][0]["variable"] == '"aws:SecureTransport"' and deny["condition"][0]["values"] == [
+        '"false"'
+    ]
+    # only the local root (plain-HTTP moto) turns it off; the cloud composition keeps the default
+    assert re.search(r"enforce_tls\s*=\s*false", (INFRA / "envs/local/main.tf").read_text())
+    assert "enforce_tls" not in (INFRA / "modules/pipeline/main.tf").read_text()
+
+
 def test_each_worker_service_has_its_own_policy_and_no_other_services_queue() -> None:
     workers = _load(INFRA / "modules" / "workers" / "main.tf")
     docs = {

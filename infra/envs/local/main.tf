@@ -67,9 +67,11 @@ module "messaging" {
 module "data_lake" {
   source = "../../modules/data_lake"
 
-  bucket_prefix                 = local.bucket_prefix
-  force_destroy                 = true
-  kms_key_arn                   = module.keys.key_arn
+  bucket_prefix = local.bucket_prefix
+  force_destroy = true
+  kms_key_arn   = module.keys.key_arn
+  # The moto server speaks plain HTTP, and it enforces bucket policies: TLS-only would deny all.
+  enforce_tls                   = false
   scored_notification_topic_arn = module.messaging.topic_arn
 
   tags = local.tags

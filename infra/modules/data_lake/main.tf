@@ -80,7 +80,7 @@ data "aws_iam_policy_document" "bucket" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = var.enforce_tls ? aws_s3_bucket.this : {}
 
   bucket = each.value.id
   policy = data.aws_iam_policy_document.bucket[each.key].json

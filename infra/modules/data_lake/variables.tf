@@ -75,6 +75,12 @@ variable "access_log_bucket" {
   default     = null
 }
 
+variable "enforce_tls" {
+  description = "Deny every request not made over TLS (bucket policy). Only a plain-HTTP AWS stand-in (the local moto server) turns it off."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -253,3 +253,14 @@ def test_emr_entry_point_and_bootstrap_exist() -> None:
         in (ROOT / "spark_jobs/emr/score_messages.py").read_text()
     )
     assert (ROOT / "spark_jobs/emr/bootstrap.sh").stat().st_mode & 0o111
+
+
+def test_a_candidate_that_failed_the_gate_is_not_promoted_and_the_task_fails() -> None:
+    from trustpipe.model.artifact import ModelBuildError
+    from trustpipe_orchestration.tasks import promote_model
+
+    candidate = {"version": "v2", "promoted": False, "reason": "holdout AUC 0.90 vs current v1 0.93"}
+    with pytest.raises(
+        ModelBuildError, match=r"candidate v2 not promoted: holdout AUC 0\.90 vs current v1 0\.93"
+    ):
+        promote_model(candidate)
