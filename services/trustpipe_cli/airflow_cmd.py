@@ -79,7 +79,15 @@ def postgres_connection(url: str) -> dict[str, Any]:
     }
 
 
-def run_airflow(settings: Settings, settings_path: Path, root: Path, home: Path, port: int, say: Say) -> None:
+def run_airflow(
+    settings: Settings,
+    settings_path: Path,
+    root: Path,
+    home: Path,
+    port: int,
+    say: Say,
+    backfill: bool = True,
+) -> None:
     """Start the importer and Airflow standalone; block until Ctrl-C; stop both by pid."""
     home.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
@@ -111,7 +119,8 @@ def run_airflow(settings: Settings, settings_path: Path, root: Path, home: Path,
     try:
         wait_for_port("127.0.0.1", port, timeout=180, pid=standalone.pid)
         say(f"Airflow: http://127.0.0.1:{port}  login {ADMIN} / {admin_password(home)}")
-        backfill_landed(settings, env, bin_dir, say)
+        if backfill:
+            backfill_landed(settings, env, bin_dir, say)
         say(f"logs: {home / 'standalone.log'}; importer pid {importer.pid}, standalone pid {standalone.pid}")
         say("Ctrl-C stops Airflow and the importer")
         while standalone.poll() is None and importer.poll() is None:
@@ -149,6 +158,8 @@ def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say:
         hours[-1].isoformat(),
         "--reprocess-behavior",
         "failed",
+        "--max-active-runs",
+        "2",  # each local run starts Spark: two at a time, like the DAG's own max_active_runs
     ]
     deadline = time.monotonic() + 120
     while True:  # the DAG processor needs a moment to parse the DAG into the database

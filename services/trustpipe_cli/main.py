@@ -294,6 +294,9 @@ def backfill_cmd(
 @app.command("airflow")
 def airflow_cmd(
     port: Annotated[int, typer.Option(help="Port of Airflow's UI and API.", min=1, max=65535)] = 8080,
+    backfill: Annotated[
+        bool, typer.Option(help="Backfill every landed hour through Airflow's scheduler (and unpause).")
+    ] = True,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
 ) -> None:
     """Airflow standalone (UI, scheduler, triggerer) and an importer on the local stack; Ctrl-C stops all."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from trustpipe.aws import AwsClients
@@ -76,12 +76,11 @@ def deadline_missed(context: dict[str, Any], dag_id: str, due_minutes: int) -> N
     from trustpipe_orchestration.tasks import pipeline_config
 
     config = pipeline_config()
+    # The scheduler sends the run as its API model dumped to JSON: timestamps are ISO strings.
     run = context.get("dag_run") or {}
-    get = run.get if isinstance(run, dict) else lambda k, d=None: getattr(run, k, d)
-    hour_end = get("data_interval_end")
-    run_id = get("run_id", "?")
-    now = datetime.now(hour_end.tzinfo) if isinstance(hour_end, datetime) else None
-    delay = put_delay_metric(config.settings, dag_id, hour_end, now) if hour_end and now else None
+    run_id = run.get("dag_run_id") or run.get("run_id") or "?"
+    hour_end = _timestamp(run.get("data_interval_end"))
+    delay = put_delay_metric(config.settings, dag_id, hour_end, datetime.now(UTC)) if hour_end else None
     late = f"{delay / 60:.0f} min after the hour closed" if delay is not None else "late"
     publish_oncall(
         config,
@@ -90,3 +89,11 @@ def deadline_missed(context: dict[str, Any], dag_id: str, due_minutes: int) -> N
         f"(due {due_minutes} min after the hour closes).\n"
         f"runbook: {config.runbook('hourly-deadline-missed')}\n",
     )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None

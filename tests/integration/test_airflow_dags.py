@@ -253,9 +253,11 @@ def test_deadline_callback_pages_and_puts_the_delay_metric(
 ) -> None:
     from trustpipe_orchestration.alerts import deadline_missed
 
-    # GIVEN a run whose hour closed 40 minutes ago
+    # GIVEN a run whose hour closed 40 minutes ago, as the scheduler sends it (the run's API model
+    # dumped to JSON)
     hour_end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
-    context = {"dag_run": {"run_id": "scheduled__late", "data_interval_end": hour_end}}
+    run = {"dag_run_id": "scheduled__late", "data_interval_end": hour_end.isoformat().replace("+00:00", "Z")}
+    context = {"dag_run": run, "deadline": {"id": "d1", "deadline_time": hour_end.isoformat()}}
     # WHEN Airflow calls the Deadline Alert's callback
     deadline_missed(context, dag_id="deadline_test_dag", due_minutes=15)
     # THEN on-call is paged with the runbook
