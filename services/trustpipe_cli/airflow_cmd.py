@@ -135,8 +135,8 @@ def run_airflow(
 
 
 def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say: Say) -> None:
-    """Ask Airflow's scheduler to backfill every hour with landed data, so the UI shows real runs
-    (graph, Gantt, durations) without unpausing the DAG's catchup from its start date."""
+    """Ask Airflow's scheduler to backfill every hour with landed data (two runs at a time) and
+    unpause the DAG, so the UI shows real runs: grid, graph, Gantt, task durations."""
     from trustpipe import landing, layout
     from trustpipe.aws import AwsClients
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from trustpipe import layout
-from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,13 +59,11 @@ def backfill(
     hours = hours_between(first, last)
     upgrade(settings)
     spark = spark or local_session("trustpipe-backfill")
-    client = AwsClients(settings).s3
     done = []
     for hour in hours:
         label = layout.format_hour(hour)
         batch_cmd.score(settings, hour, spark)
-        manifest = checks.read_manifest(client, settings.scored_bucket, hour)
-        verified = checks.verify_manifest(manifest, checks.landed_keys(client, settings.landing_bucket, hour))
+        verified = checks.verify_hour(settings, hour)
         missing = import_until_done(settings, verified["files"])
         if missing:
             raise BackfillError(f"{label}: {len(missing)} files not imported: {sorted(missing)[:3]}")

@@ -49,6 +49,13 @@ class LocalStack:
     def up(self, database_url: str | None = None, say: Say = print) -> Settings:
         """Start what is not running and apply Terraform when needed; harmless when up."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        infra = infra_fingerprint(self.project_root)
+        applied = self._applied_path.read_text() if self._applied_path.exists() else None
+        if applied is not None and applied != infra and self.moto.running():
+            # moto cannot update every resource in place (API Gateway stages, for one): a changed
+            # infra/ gets a fresh moto server and a fresh apply. Its data (S3 objects, queues) goes.
+            say("infra/ changed since the last apply: restarting the moto server to apply afresh")
+            self.moto.stop()
         fresh_aws = self.moto.start()
         say(f"moto server {'started' if fresh_aws else 'already running'} at {self.moto.endpoint}")
         if database_url is None:
@@ -57,8 +64,7 @@ class LocalStack:
             say(f"PostgreSQL {'started' if started else 'already running'} at {database_url}")
         else:
             say("PostgreSQL: using DATABASE_URL")
-        infra = infra_fingerprint(self.project_root)
-        if fresh_aws or not self.settings_path.exists() or self._applied_path.read_text() != infra:
+        if fresh_aws or not self.settings_path.exists() or applied != infra:
             say("applying infra/envs/local with Terraform (about a minute)...")
             outputs = self._apply(fresh_aws)
             settings = Settings.from_terraform_outputs(outputs, database_url)
@@ -70,10 +76,7 @@ class LocalStack:
     @property
     def _applied_path(self) -> Path:
         """Fingerprint of the Terraform last applied: a changed module is applied on the next `up`."""
-        path = self.state_dir / "infra.sha256"
-        if not path.exists():
-            path.write_text("")
-        return path
+        return self.state_dir / "infra.sha256"
 
     def down(self, say: Say = print) -> None:
         """Stop everything `up` started, by pid."""

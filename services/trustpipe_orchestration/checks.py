@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trustpipe import landing, layout, s3
+from trustpipe.aws import AwsClients
+from trustpipe.settings import Settings
 from trustpipe_orchestration.config import QualityBands
-
-MANIFEST = "_manifest.json"
 
 
 class VerificationError(RuntimeError):
@@ -24,7 +24,7 @@ class QualityGateError(RuntimeError):
 
 
 def read_manifest(client: Any, bucket: str, hour: datetime) -> dict[str, Any]:
-    from spark_jobs.score_messages import scored_hour_prefix
+    from spark_jobs.score_messages import MANIFEST, scored_hour_prefix
 
     key = scored_hour_prefix(hour) + MANIFEST
     try:
@@ -68,6 +68,13 @@ def verify_manifest(manifest: Mapping[str, Any], landed_keys: Iterable[str]) -> 
 
 def landed_keys(client: Any, bucket: str, hour: datetime) -> list[str]:
     return [o["Key"] for o in landing.hour_keys(client, bucket, hour)]
+
+
+def verify_hour(settings: Settings, hour: datetime) -> dict[str, Any]:
+    """The hour's manifest exists and accounts for everything landed; its summary."""
+    client = AwsClients(settings).s3
+    manifest = read_manifest(client, settings.scored_bucket, hour)
+    return verify_manifest(manifest, landed_keys(client, settings.landing_bucket, hour))
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,7 @@ def emr_score_steps(hour: datetime) -> list[dict[str, Any]]:
 
 def verify_output(hour: datetime) -> dict[str, Any]:
     """The manifest exists and counts in equal counts out; the summary feeds the import checks."""
-    settings = pipeline_config().settings
-    client = AwsClients(settings).s3
-    manifest = checks.read_manifest(client, settings.scored_bucket, hour)
-    return checks.verify_manifest(manifest, checks.landed_keys(client, settings.landing_bucket, hour))
+    return checks.verify_hour(pipeline_config().settings, hour)
 
 
 def imported(summary: dict[str, Any]) -> bool:

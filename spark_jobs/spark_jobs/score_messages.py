@@ -218,6 +218,19 @@ def publish(client: Any, bucket: str, hour: datetime, parts: Iterable[bytes], re
     s3.put(client, bucket, prefix + MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
 
 
+def publish_work(client: Any, out: str, scored_bucket: str, hour: datetime, result: HourResult) -> None:
+    """Publish the parts Spark wrote under ``out`` (s3://bucket/prefix), then clear the prefix."""
+    work_bucket, _, work_prefix = out.removeprefix("s3://").partition("/")
+    keys = sorted(
+        o["Key"]
+        for o in s3.list_objects(client, work_bucket, f"{work_prefix}/messages/")
+        if o["Key"].rsplit("/", 1)[-1].startswith("part-")
+    )
+    publish(client, scored_bucket, hour, (s3.get(client, work_bucket, k) for k in keys), result)
+    for o in s3.list_objects(client, work_bucket, f"{work_prefix}/"):
+        client.delete_object(Bucket=work_bucket, Key=o["Key"])
+
+
 def _count(body: bytes) -> int:
     return sum(block.num_records for block in fastavro.block_reader(io.BytesIO(body)))
 
@@ -241,15 +254,7 @@ def run_hour(
         staged = stage_hour(client, landing_bucket, hour, None)
         out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
         result = score_staged(spark, staged, artifact, hour, scored_at, out)
-        work_bucket, _, work_prefix = out.removeprefix("s3://").partition("/")
-        keys = sorted(
-            o["Key"]
-            for o in s3.list_objects(client, work_bucket, f"{work_prefix}/messages/")
-            if o["Key"].rsplit("/", 1)[-1].startswith("part-")
-        )
-        publish(client, scored_bucket, hour, (s3.get(client, work_bucket, k) for k in keys), result)
-        for o in s3.list_objects(client, work_bucket, f"{work_prefix}/"):
-            client.delete_object(Bucket=work_bucket, Key=o["Key"])
+        publish_work(client, out, scored_bucket, hour, result)
         return result
     with tempfile.TemporaryDirectory(prefix="trustpipe-score-") as tmp:
         work = Path(tmp)

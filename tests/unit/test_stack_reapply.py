@@ -1,0 +1,64 @@
+"""`trustpipe local up` after infra/ changed: a fresh moto server and a fresh apply (fakes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.unit.orchestration.test_orchestration_core import SETTINGS
+from trustpipe.settings import Settings
+from trustpipe_cli.stack import LocalStack, infra_fingerprint
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.up = True
+        self.stops = 0
+        self.endpoint = "http://127.0.0.1:1"
+        self.url = "postgresql://pg@127.0.0.1:2/trustpipe"
+
+    def running(self) -> bool:
+        return self.up
+
+    def start(self) -> bool:
+        started, self.up = not self.up, True
+        return started
+
+    def stop(self) -> None:
+        self.stops += 1
+        self.up = False
+
+
+@pytest.fixture
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, list[bool]]:
+    stack = LocalStack(ROOT, tmp_path)
+    stack.moto, stack.postgres = FakeServer(), FakeServer()  # type: ignore[assignment]
+    applies: list[bool] = []
+
+    def apply(fresh_aws: bool) -> dict[str, Any]:
+        applies.append(fresh_aws)
+        return {k: {"value": v} for k, v in SETTINGS.items()}
+
+    monkeypatch.setattr(stack, "_apply", apply)
+    Settings.from_dict(SETTINGS).save(stack.settings_path)
+    return stack, applies
+
+
+def test_unchanged_infra_is_not_applied_again(stack: tuple[LocalStack, list[bool]]) -> None:
+    local, applies = stack
+    (local.state_dir / "infra.sha256").write_text(infra_fingerprint(ROOT))
+    local.up(say=lambda _m: None)
+    assert applies == [] and local.moto.stops == 0  # type: ignore[attr-defined]
+
+
+def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack, list[bool]]) -> None:
+    local, applies = stack
+    (local.state_dir / "infra.sha256").write_text("an older infra/")
+    said: list[str] = []
+    local.up(say=said.append)
+    assert local.moto.stops == 1 and applies == [True]  # type: ignore[attr-defined]
+    assert (local.state_dir / "infra.sha256").read_text() == infra_fingerprint(ROOT)
+    assert "infra/ changed since the last apply: restarting the moto server to apply afresh" in said
