@@ -284,10 +284,12 @@ def backfill_cmd(
     settings_path: SettingsPath = None,
 ) -> None:
     """Re-score and re-import past hours with the current model (the job run directly; idempotent)."""
-    from trustpipe_cli.backfill import backfill
+    from trustpipe_cli.backfill import backfill, hours_between
 
+    start, end = layout.parse_hour(first), layout.parse_hour(last)
+    hours_between(start, end)  # a bad range fails before anything starts
     settings = load_settings(state_dir, settings_path)
-    done = backfill(settings, layout.parse_hour(first), layout.parse_hour(last), say=console.print)
+    done = backfill(settings, start, end, say=console.print)
     console.print(f"[green]backfilled {len(done)} hours[/]: {sum(d.records for d in done):,} messages")
 
 

@@ -19,6 +19,10 @@ from tests.cli import run_cli as run
         ),
         (["sensors", "run", "--hour", "2026-11-26T13", "-e", "hooli"], "the local stack is not up"),
         (["landing", "inspect", "--hour", "2026-11-26T13"], "the local stack is not up"),
+        (["backfill", "--from", "2026-11-26T10", "--to", "2026-11-26T09"], "is before --from 2026-11-26T10"),
+        (["backfill", "--from", "2025-01-01T00", "--to", "2026-11-26T09"], "one backfill covers at most 744"),
+        (["backfill", "--from", "yesterday", "--to", "2026-11-26T09"], "hour 'yesterday' is not of the form"),
+        (["backfill", "--from", "2026-11-26T08", "--to", "2026-11-26T09"], "the local stack is not up"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
