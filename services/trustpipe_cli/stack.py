@@ -65,7 +65,7 @@ class LocalStack:
         else:
             say("PostgreSQL: using DATABASE_URL")
         if fresh_aws or not self.settings_path.exists() or applied != infra:
-            say("applying infra/envs/local with Terraform (about a minute)...")
+            say("applying infra/envs/local with Terraform (about two minutes)...")
             outputs = self._apply(fresh_aws)
             settings = Settings.from_terraform_outputs(outputs, database_url)
             settings.save(self.settings_path)
