@@ -161,6 +161,15 @@ class Postgres:
         if pid is not None:
             stop_pid(pid, signal.SIGINT, timeout=30)  # SIGINT is PostgreSQL's fast shutdown
 
+    def reset_database(self) -> None:
+        """Drop and recreate the pipeline's database (the server and its other databases stay)."""
+        import psycopg
+
+        admin = self.url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+
     def _prepare(self) -> str | None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() != 0:

@@ -62,6 +62,11 @@ class LocalStack:
             started = self.postgres.start()
             database_url = self.postgres.url
             say(f"PostgreSQL {'started' if started else 'already running'} at {database_url}")
+            if fresh_aws:
+                # The moto server starts empty: rows imported from objects it no longer has would
+                # make the two halves of the stack disagree (an hour's rows vs its scored files).
+                self.postgres.reset_database()
+                say("moto server started empty: the local database was emptied to match")
         else:
             say("PostgreSQL: using DATABASE_URL")
         if fresh_aws or not self.settings_path.exists() or applied != infra:

@@ -187,3 +187,22 @@ def test_down_stops_what_up_started(tmp_path: Path) -> None:
     # THEN every process it started has exited
     assert not any(pid_alive(pid) for pid in pids if pid is not None)
     assert stack.status()["moto"]["running"] is False
+
+
+def test_reset_database_empties_only_the_pipeline_database(tmp_path: Path) -> None:
+    from trustpipe_cli.services import Postgres
+
+    # GIVEN a server with a row in the pipeline's database
+    pg = Postgres(tmp_path / "pg")
+    pg.start()
+    try:
+        with psycopg.connect(pg.url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE scored_messages (message_id text)")
+            conn.execute("INSERT INTO scored_messages VALUES ('<m@x>')")
+        # WHEN it is reset
+        pg.reset_database()
+        # THEN the database exists again, empty
+        with psycopg.connect(pg.url) as conn:
+            assert conn.execute("SELECT to_regclass('scored_messages')").fetchone() == (None,)
+    finally:
+        pg.stop()

@@ -17,6 +17,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.up = True
         self.stops = 0
+        self.resets = 0
         self.endpoint = "http://127.0.0.1:1"
         self.url = "postgresql://pg@127.0.0.1:2/trustpipe"
 
@@ -30,6 +31,9 @@ class FakeServer:
     def stop(self) -> None:
         self.stops += 1
         self.up = False
+
+    def reset_database(self) -> None:
+        self.resets += 1
 
 
 @pytest.fixture
@@ -52,6 +56,7 @@ def test_unchanged_infra_is_not_applied_again(stack: tuple[LocalStack, list[bool
     (local.state_dir / "infra.sha256").write_text(infra_fingerprint(ROOT))
     local.up(say=lambda _m: None)
     assert applies == [] and local.moto.stops == 0  # type: ignore[attr-defined]
+    assert local.postgres.resets == 0  # type: ignore[attr-defined]
 
 
 def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack, list[bool]]) -> None:
@@ -60,5 +65,7 @@ def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack,
     said: list[str] = []
     local.up(say=said.append)
     assert local.moto.stops == 1 and applies == [True]  # type: ignore[attr-defined]
+    # and the database starts empty with it (no rows of objects the new moto does not have)
+    assert local.postgres.resets == 1  # type: ignore[attr-defined]
     assert (local.state_dir / "infra.sha256").read_text() == infra_fingerprint(ROOT)
     assert "infra/ changed since the last apply: restarting the moto server to apply afresh" in said
