@@ -116,9 +116,11 @@ class LocalStack:
 
 
 def infra_fingerprint(project_root: Path) -> str:
+    """Digest of what `local up` applies: every module file (templates too) and the local root."""
     digest = hashlib.sha256()
-    for path in sorted((project_root / "infra").rglob("*.tf")):
-        if ".terraform" not in path.parts:
+    infra = project_root / "infra"
+    for path in sorted([*(infra / "modules").rglob("*"), *(infra / "envs" / "local").rglob("*")]):
+        if path.is_file() and not any(part.startswith(".terraform") for part in path.parts):
             digest.update(str(path.relative_to(project_root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

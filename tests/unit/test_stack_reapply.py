@@ -69,3 +69,19 @@ def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack,
     assert local.postgres.resets == 1  # type: ignore[attr-defined]
     assert (local.state_dir / "infra.sha256").read_text() == infra_fingerprint(ROOT)
     assert "infra/ changed since the last apply: restarting the moto server to apply afresh" in said
+
+
+def test_fingerprint_covers_templates_and_ignores_terraform_state(tmp_path: Path) -> None:
+    # GIVEN a project with a module, a template and Terraform's own working files
+    module = tmp_path / "infra" / "modules" / "m"
+    module.mkdir(parents=True)
+    (tmp_path / "infra" / "envs" / "local").mkdir(parents=True)
+    (module / "main.tf").write_text("a")
+    (module / "user_data.sh.tftpl").write_text("b")
+    before = infra_fingerprint(tmp_path)
+    # WHEN only Terraform's working files change, THEN nothing to apply
+    (tmp_path / "infra" / "envs" / "local" / ".terraform.lock.hcl").write_text("lock")
+    assert infra_fingerprint(tmp_path) == before
+    # WHEN a template changes, THEN the stack is applied again
+    (module / "user_data.sh.tftpl").write_text("c")
+    assert infra_fingerprint(tmp_path) != before
