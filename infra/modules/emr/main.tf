@@ -2,59 +2,16 @@
 # Airflow (EmrCreateJobFlowOperator) and terminated by it.
 data "aws_caller_identity" "this" {}
 
-resource "aws_s3_bucket" "logs" {
-  bucket        = "${var.bucket_prefix}-emr-logs"
-  force_destroy = var.force_destroy
-  # checkov:skip=CKV_AWS_144: cluster logs are operational and short-lived (expired after log_days); replicating them has no recovery value.
-  # checkov:skip=CKV2_AWS_62: nothing consumes events of the log bucket.
-  # checkov:skip=CKV_AWS_18: this bucket holds logs; logging access to it would need yet another bucket.
+module "logs" {
+  source = "../private_bucket"
+
+  name                    = "${var.bucket_prefix}-emr-logs"
+  kms_key_arn             = var.kms_key_arn
+  expiration_days         = var.log_days
+  noncurrent_version_days = 7
+  force_destroy           = var.force_destroy
 
   tags = var.tags
-}
-
-resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket                  = aws_s3_bucket.logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    id     = "expire"
-    status = "Enabled"
-    filter {}
-    expiration {
-      days = var.log_days
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 7
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
 }
 
 # -- roles -------------------------------------------------------------------------------------
@@ -121,7 +78,7 @@ data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "WriteLogs"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/*"]
+    resources = ["${module.logs.arn}/*"]
   }
 
   statement {

@@ -15,7 +15,7 @@ output "security_configuration_name" {
 
 output "log_uri" {
   description = "Where clusters write their logs."
-  value       = try("s3://${aws_s3_bucket.logs.id}/clusters/", null)
+  value       = try("s3://${module.logs.id}/clusters/", null)
 }
 
 output "service_role_arn" {

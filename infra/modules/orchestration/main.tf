@@ -5,55 +5,14 @@
 # constraints. DAGs are deployed to the DAG bucket and synced by the instance.
 data "aws_caller_identity" "this" {}
 
-resource "aws_s3_bucket" "dags" {
-  bucket        = "${var.bucket_prefix}-airflow-dags"
+module "dags" {
+  source = "../private_bucket"
+
+  name          = "${var.bucket_prefix}-airflow-dags"
+  kms_key_arn   = var.kms_key_arn
   force_destroy = var.force_destroy
-  # checkov:skip=CKV_AWS_144: the DAG bucket is a deploy target rebuilt from the repository; replication adds nothing.
-  # checkov:skip=CKV2_AWS_62: the instance syncs the bucket on a timer; no event consumer exists.
-  # checkov:skip=CKV_AWS_18: deploys are recorded by CloudTrail; S3 access logs of a deploy bucket are not needed.
 
   tags = var.tags
-}
-
-resource "aws_s3_bucket_public_access_block" "dags" {
-  bucket                  = aws_s3_bucket.dags.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  rule {
-    id     = "old-deploys"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
 }
 
 # -- the execution role: what the DAG tasks do --------------------------------------------------
@@ -72,7 +31,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "Dags"
     actions   = ["s3:GetObject", "s3:ListBucket"]
-    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+    resources = [module.dags.arn, "${module.dags.arn}/*"]
   }
 
   statement {
@@ -235,7 +194,7 @@ resource "aws_launch_template" "this" {
   }
 
   user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
-    dag_bucket    = aws_s3_bucket.dags.id
+    dag_bucket    = module.dags.id
     settings_json = var.settings_json
   }))
 

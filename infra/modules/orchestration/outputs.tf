@@ -1,6 +1,6 @@
 output "dag_bucket" {
   description = "Bucket the DAGs are deployed to (dags/ prefix)."
-  value       = try(aws_s3_bucket.dags.id, null)
+  value       = try(module.dags.id, null)
 }
 
 output "execution_role_arn" {
