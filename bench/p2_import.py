@@ -24,9 +24,9 @@ from bench.harness import Result
 from trustpipe import contracts
 from trustpipe.codec import write_container
 from trustpipe.db import migrate
-from trustpipe_cli.services import MotoServer, Postgres
 from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import SCORED_COLUMNS, import_object
+from trustpipe_local.servers import MotoServer, Postgres
 
 ROWS, SMALL_ROWS, EXECUTEMANY_ROWS = 1_000_000, 100_000, 20_000
 BUCKET = "bench-scored"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from trustpipe.errors import TransientError, TrustpipeError
 
-class RegistryError(Exception):
+
+class RegistryError(TrustpipeError):
     """A request the registry answers with an error body ``{"error_code", "message"}``."""
 
     def __init__(self, status: int, error_code: int, message: str) -> None:
@@ -13,7 +15,7 @@ class RegistryError(Exception):
         self.message = message
 
 
-class StoreError(RuntimeError):
+class StoreError(TransientError):
     """The backing store failed (a server fault, answered with 50001)."""
 
 

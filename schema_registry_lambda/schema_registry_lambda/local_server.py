@@ -1,14 +1,26 @@
-"""Serve the registry's resolver over plain HTTP, as API Gateway HTTP API (payload 2.0) would."""
+"""Serve the registry's resolver over plain HTTP, as API Gateway HTTP API (payload 2.0) would:
+`trustpipe registry serve`, the demo and the tests run the Lambda's own app this way."""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from schema_registry_lambda.api import create_app
+from schema_registry_lambda.dynamodb import DynamoStore
+from schema_registry_lambda.registry import Registry
+from schema_registry_lambda.store import InMemoryStore, Store
+from trustpipe.aws import AwsClients
+from trustpipe.settings import SettingsError
+
+STORES = ("memory", "dynamodb", "auto")
 
 
 def to_event(
@@ -81,3 +93,45 @@ def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingH
             return  # access logs off; the registry logs what matters
 
     return ThreadingHTTPServer((host, port), Handler)
+
+
+def build_store(kind: str, aws: Callable[[], AwsClients]) -> tuple[Store, str]:
+    """The store to serve from (``kind`` is one of STORES), and a label saying which. ``aws`` is
+    called only when the store needs the deployment (its SettingsError says why it cannot)."""
+    if kind not in STORES:
+        raise SettingsError(f"--store must be one of {', '.join(STORES)}, not {kind!r}")
+    if kind == "memory":
+        return InMemoryStore(), "in-memory store"
+    try:
+        clients = aws()
+    except SettingsError:
+        if kind == "dynamodb":
+            raise
+        return InMemoryStore(), "in-memory store (the local stack is not up)"
+    table = clients.settings.registry_table_name
+    return DynamoStore(clients.client("dynamodb"), table), f"DynamoDB table {table}"
+
+
+def serve(store: Store, host: str, port: int, say: Callable[[str], None], label: str) -> None:
+    """Serve until Ctrl-C."""
+    server = make_server(create_app(Registry(store)), host, port)
+    say(f"schema registry on http://{host}:{server.server_port} ({label}); Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@contextmanager
+def running(store: Store) -> Iterator[str]:
+    """The registry on ``store``, on a free loopback port, in a thread; its URL."""
+    server = make_server(create_app(Registry(store)), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

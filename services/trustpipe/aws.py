@@ -1,13 +1,18 @@
-"""AWS clients: one factory, clients created on first use, pointed at the settings' endpoint."""
+"""AWS clients: one factory per entry point, clients created on first use, pointed at the
+settings' endpoint. Build one ``AwsClients`` at the edge (CLI command, DAG task, worker) and pass
+it down: its clients (and their connection pools) are then shared by everything below."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
+from trustpipe.errors import EndpointUnreachableError
 from trustpipe.settings import Settings
 
 # The moto server accepts any credentials; real AWS uses the default credential chain.
@@ -18,10 +23,20 @@ _RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeo
 class AwsClients:
     """Lazily created boto3 clients sharing one session (clients are thread-safe, sessions not)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, max_attempts: int | None = None) -> None:
         self._settings = settings
+        self._config = (
+            _RETRIES
+            if max_attempts is None
+            else _RETRIES.merge(Config(retries={"max_attempts": max_attempts, "mode": "adaptive"}))
+        )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        """The deployment these clients talk to."""
+        return self._settings
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -34,8 +49,23 @@ class AwsClients:
         if self._settings.aws_endpoint:
             extra = {"endpoint_url": self._settings.aws_endpoint, **LOCAL_CREDENTIALS}
         session = boto3.session.Session(region_name=self._settings.region)
-        return session.client(service, config=_RETRIES, **extra)  # type: ignore[call-overload]
+        client = session.client(service, config=self._config, **extra)  # type: ignore[call-overload]
+        client.meta.events.register(
+            "after-call-error", functools.partial(_unreachable, client.meta.endpoint_url)
+        )
+        return client
 
     @property
     def s3(self) -> Any:
         return self.client("s3")
+
+
+def _unreachable(endpoint: str, exception: Exception, **_: Any) -> None:
+    """botocore's after-call-error hook: an endpoint that never answered becomes one
+    EndpointUnreachableError naming it (after botocore's own retries), not a stack of botocore
+    frames. Every other error passes through unchanged."""
+    if isinstance(exception, EndpointConnectionError | ConnectTimeoutError):
+        raise EndpointUnreachableError(
+            f"cannot reach the AWS endpoint {endpoint}: is the stack up (`trustpipe local up`), "
+            "and are the settings' endpoint and region right?"
+        ) from exception

@@ -19,6 +19,7 @@ from fastavro.schema import parse_schema
 
 from trustpipe import contracts
 from trustpipe.contracts import Schema
+from trustpipe.errors import PermanentError
 
 MAGIC_BYTE = 0
 _HEADER = struct.Struct(">bI")
@@ -30,7 +31,7 @@ SchemaLookup = Callable[[int], Schema]
 """Returns the writer schema registered under an id; raises KeyError (or UnknownSchemaIdError)."""
 
 
-class CodecError(ValueError):
+class CodecError(PermanentError, ValueError):
     """Avro data could not be encoded or decoded."""
 
 

@@ -12,6 +12,7 @@ from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from trustpipe import compat
 from trustpipe.compat import Compatibility
+from trustpipe.errors import UserError
 
 Schema = dict[str, Any]
 SchemaJson = Any
@@ -28,7 +29,7 @@ ACTION = "action"
 GROUND_TRUTH_LABEL = "ground_truth_label"
 
 
-class ContractError(LookupError):
+class ContractError(UserError, LookupError):
     """A contract is missing or malformed."""
 
 

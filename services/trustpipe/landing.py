@@ -1,4 +1,12 @@
-"""The landing bucket: which sensor files an hour holds, and reading them through the codec."""
+"""The landing bucket: which sensor files an hour holds, and the one reader that validates them.
+
+Every consumer of an hour's landing files (the scoring job's staging, `trustpipe landing
+inspect`, the demo) reads them through ``read_hour``: each object is decoded through the codec
+with the v4 reader schema and comes back either as a ``LandedFile`` (readable; its records
+counted) or as a ``SetAside`` (unreadable, with the reason and how many records could be read
+before the fault). What the caller then does with a set-aside object (report it, or move it to
+the set-aside prefix) is the caller's business.
+"""
 
 from __future__ import annotations
 
@@ -11,41 +19,47 @@ from typing import Any
 from trustpipe import contracts, layout, s3
 from trustpipe.codec import CodecError, ContainerReader, Record
 
+UNKNOWN_VERSION = 0
+"""Schema version of a writer schema the v4 reader resolves but that is none of the sensors'."""
+
 
 @dataclass(frozen=True)
 class LandedFile:
-    """One sensor file as read back."""
+    """One readable sensor file."""
 
     key: str
     enterprise_id: str
-    schema_version: int | None
+    schema_version: int
     records: int
     bytes: int
 
 
 @dataclass(frozen=True)
-class Rejected:
-    """A landing object that could not be read, with why."""
+class SetAside:
+    """A landing object that could not be read: why, and the records decodable before the fault."""
 
     key: str
+    enterprise_id: str
     reason: str
+    records_readable: int
+
+
+@dataclass(frozen=True)
+class Landed:
+    """One object of an hour as read: the body and what the reader made of it."""
+
+    body: bytes
+    verdict: LandedFile | SetAside
 
 
 @dataclass
 class HourInventory:
     files: list[LandedFile] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
+    set_aside: list[SetAside] = field(default_factory=list)
 
     @property
     def records(self) -> int:
         return sum(f.records for f in self.files)
-
-
-def enterprise_of(key: str) -> str:
-    for part in key.split("/"):
-        if part.startswith("enterprise="):
-            return part.removeprefix("enterprise=")
-    return "unknown"
 
 
 def hour_keys(
@@ -53,28 +67,54 @@ def hour_keys(
 ) -> Iterator[dict[str, Any]]:
     """Every object of ``hour`` under ``prefix`` (sensor files by default, or labels), all enterprises."""
     for enterprise_prefix in s3.list_prefixes(client, bucket, prefix):
-        enterprise = enterprise_of(enterprise_prefix)
+        enterprise = layout.enterprise_of(enterprise_prefix)
         yield from s3.list_objects(client, bucket, layout.landing_hour_prefix(enterprise, hour, prefix))
 
 
-def read_records(body: bytes) -> tuple[int | None, Iterator[Record]]:
+def read_records(body: bytes) -> tuple[int, Iterator[Record]]:
     """(sensor schema version, records resolved to the v4 reader schema) of one file."""
     reader = ContainerReader(io.BytesIO(body), contracts.reader_schema())
-    return contracts.email_metadata_version_of(reader.writer_schema), iter(reader)
+    version = contracts.email_metadata_version_of(reader.writer_schema)
+    return version or UNKNOWN_VERSION, iter(reader)
+
+
+def judge(key: str, body: bytes) -> LandedFile | SetAside:
+    """Read one landing object through the codec (v4 reader): a LandedFile, or why it is set aside."""
+    enterprise = layout.enterprise_of(key)
+    try:
+        version, records = read_records(body)
+        count = sum(1 for _ in records)
+    except CodecError as err:
+        return SetAside(key, enterprise, f"{type(err).__name__}: {err}", _readable(body))
+    return LandedFile(key, enterprise, version, count, len(body))
+
+
+def _readable(body: bytes) -> int:
+    """Records decodable before the fault (a lower bound of what was set aside)."""
+    count = 0
+    try:
+        for _ in ContainerReader(io.BytesIO(body)):
+            count += 1
+    except (CodecError, ValueError):
+        pass
+    return count
+
+
+def read_hour(client: Any, bucket: str, hour: datetime) -> Iterator[Landed]:
+    """Every landing object of ``hour``, read and judged, one at a time (bodies are not kept)."""
+    for obj in hour_keys(client, bucket, hour):
+        body = s3.get(client, bucket, obj["Key"])
+        yield Landed(body, judge(obj["Key"], body))
 
 
 def inventory(client: Any, bucket: str, hour: datetime) -> HourInventory:
-    """Read every landing file of ``hour`` through the codec; unreadable ones are set aside."""
+    """What ``hour`` holds: readable files and set-aside objects (nothing is moved)."""
     result = HourInventory()
-    for obj in hour_keys(client, bucket, hour):
-        key = obj["Key"]
-        try:
-            version, records = read_records(s3.get(client, bucket, key))
-            count = sum(1 for _ in records)
-        except CodecError as err:
-            result.rejected.append(Rejected(key, f"{type(err).__name__}: {err}"))
-            continue
-        result.files.append(LandedFile(key, enterprise_of(key), version, count, obj["Size"]))
+    for landed in read_hour(client, bucket, hour):
+        if isinstance(landed.verdict, SetAside):
+            result.set_aside.append(landed.verdict)
+        else:
+            result.files.append(landed.verdict)
     return result
 
 

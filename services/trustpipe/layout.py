@@ -1,17 +1,33 @@
-"""Hours and object keys: the data lake's partitioning, shared by producers and consumers."""
+"""Hours and object keys: every key and prefix of the data lake, in one place.
+
+landing (sensor files, by enterprise/date/hour/quarter), ground truth (labels beside them, never in
+the sensor's data), set aside (landing objects the job could not read, with a reason file), scored
+(messages, stats and the manifest of an hour) and models (versioned artifacts, a pointer to the
+current one).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
+from trustpipe.errors import UserError
 
 HOUR_FORMAT = "%Y-%m-%dT%H"
 QUARTERS = 4
 QUARTER = timedelta(minutes=15)
 LANDING_PREFIX = "messages/"
 LABELS_PREFIX = "ground_truth/"
+SET_ASIDE_PREFIX = "set_aside/"
+"""Landing objects the scoring job could not read, moved here with a ``.reason.json`` beside them."""
+REASON_SUFFIX = ".reason.json"
+SCORED_PREFIX = "scored/"
+MANIFEST = "_manifest.json"
+"""Written last in an hour's scored prefix: its presence means the hour's output is complete."""
+MODELS_PREFIX = "models/"
+CURRENT_MODEL_KEY = f"{MODELS_PREFIX}current.json"
 
 
-class HourError(ValueError):
+class HourError(UserError, ValueError):
     """A data hour is malformed."""
 
 
@@ -55,3 +71,37 @@ def labels_key(enterprise_id: str, quarter_start: datetime) -> str:
         f"{LABELS_PREFIX}{_partition(enterprise_id, quarter_start)}/"
         f"{enterprise_id}-{quarter_start:%Y%m%dT%H%M}-labels.avro"
     )
+
+
+def set_aside_key(key: str) -> str:
+    """Where a landing object the job could not read is moved (same bucket)."""
+    return f"{SET_ASIDE_PREFIX}{key}"
+
+
+def scored_hour_prefix(hour: datetime) -> str:
+    """One hour's scoring output: ``messages/part-*.avro``, ``stats/stats.avro``, the manifest."""
+    return f"{SCORED_PREFIX}date={hour:%Y-%m-%d}/hour={hour:%H}/"
+
+
+def scored_part_key(hour: datetime, n: int) -> str:
+    return f"{scored_hour_prefix(hour)}messages/part-{n:05d}.avro"
+
+
+def stats_key(hour: datetime) -> str:
+    return f"{scored_hour_prefix(hour)}stats/stats.avro"
+
+
+def manifest_key(hour: datetime) -> str:
+    return scored_hour_prefix(hour) + MANIFEST
+
+
+def model_key(version: str) -> str:
+    return f"{MODELS_PREFIX}{version}/model.json"
+
+
+def enterprise_of(key: str) -> str:
+    """The ``enterprise=`` partition of a landing, labels or set-aside key ("unknown" if none)."""
+    for part in key.split("/"):
+        if part.startswith("enterprise="):
+            return part.removeprefix("enterprise=")
+    return "unknown"

@@ -17,6 +17,7 @@ from urllib3.util import Retry
 
 from trustpipe.codec import UnknownSchemaIdError
 from trustpipe.contracts import Schema
+from trustpipe.errors import RunError
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 # Server faults and connection errors retry with capped, jittered backoff; 4xx never do.
@@ -34,7 +35,7 @@ RETRIES = Retry(
 )
 
 
-class RegistryClientError(RuntimeError):
+class RegistryClientError(RunError):
     """The registry answered with an error (or could not be reached)."""
 
     def __init__(self, status: int, error_code: int, message: str) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from trustpipe.errors import UserError
 
 DEFAULT_LOCAL_DIR = Path(".local")
 SETTINGS_FILE = "settings.json"
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """Settings are missing, unreadable or invalid."""
 
 
@@ -57,9 +59,9 @@ class Settings:
         try:
             text = path.read_text()
         except FileNotFoundError as err:
-            raise SettingsError(
-                f"no settings at {path}: is the local stack up? run `trustpipe local up`"
-            ) from err
+            raise SettingsError(f"settings file {path} does not exist") from err
+        except OSError as err:
+            raise SettingsError(f"cannot read settings file {path}: {err.strerror}") from err
         return cls.from_json(text, str(path))
 
     @classmethod
@@ -85,6 +87,10 @@ class Settings:
         if not isinstance(data, dict):
             raise SettingsError(f"settings file {origin} must hold a JSON object")
         return cls.from_dict(data)
+
+    def with_database_url(self, database_url: str | None) -> Settings:
+        """These settings with ``database_url`` instead (unchanged when it is None or empty)."""
+        return replace(self, database_url=database_url) if database_url else self
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

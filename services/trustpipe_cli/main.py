@@ -14,16 +14,10 @@ import typer
 from rich.console import Console
 
 from trustpipe import layout
-from trustpipe.codec import CodecError
-from trustpipe.layout import HourError
-from trustpipe.model.artifact import ModelError
-from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings, SettingsError
-from trustpipe_cli.backfill import BackfillError
-from trustpipe_cli.services import StackError
-from trustpipe_cli.stack import LocalStack, find_project_root
-from trustpipe_cli.terraform import TerraformError
-from trustpipe_orchestration.checks import VerificationError
-from trustpipe_sensors.sensor import UnknownEnterpriseError
+from trustpipe.aws import AwsClients
+from trustpipe.errors import TrustpipeError, exit_code
+from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings
+from trustpipe_local.stack import LocalStack, find_project_root
 
 app = typer.Typer(
     help="trustpipe: score every email message for trust, in hourly batch and near-real time.",
@@ -45,19 +39,6 @@ app.add_typer(landing_app, name="landing")
 
 console = Console()
 err_console = Console(stderr=True)
-
-# Expected failures: one clear line and a non-zero exit, never a traceback.
-USER_ERRORS = (
-    SettingsError,
-    HourError,
-    UnknownEnterpriseError,
-    StackError,
-    ModelError,
-    TerraformError,
-    CodecError,
-    BackfillError,
-    VerificationError,
-)
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")]
 SettingsPath = Annotated[
@@ -86,9 +67,17 @@ def local_stack(state_dir: Path) -> LocalStack:
 
 
 def load_settings(state_dir: Path, settings_path: Path | None) -> Settings:
-    if settings_path is not None:
-        return Settings.load(settings_path)
-    return local_stack(state_dir).settings()
+    """The deployment's settings: ``--settings``, else the local stack's; $DATABASE_URL, when
+    set, is the database (a deployed worker's unit sets it from the database secret)."""
+    settings = (
+        Settings.load(settings_path) if settings_path is not None else local_stack(state_dir).settings()
+    )
+    return settings.with_database_url(os.environ.get("DATABASE_URL"))
+
+
+def load_clients(state_dir: Path, settings_path: Path | None) -> AwsClients:
+    """The command's clients, built once and passed down."""
+    return AwsClients(load_settings(state_dir, settings_path))
 
 
 @local_app.command("up")
@@ -129,11 +118,12 @@ def sensors_run(
     settings_path: SettingsPath = None,
 ) -> None:
     """Write one hour of sensor traffic: an Avro file per enterprise per 15 minutes."""
-    from trustpipe_cli.sensors_cmd import run_batch
+    from trustpipe_sensors.app import run_batch
 
     start = resolve_hour(hour)
-    settings = load_settings(state_dir, settings_path)
-    drops = run_batch(settings, start, seed=seed, enterprise_ids=enterprise, scale=scale)
+    drops = run_batch(
+        load_clients(state_dir, settings_path), start, seed=seed, enterprise_ids=enterprise, scale=scale
+    )
     by_ent: Counter[str] = Counter()
     for d in drops:
         by_ent[d.enterprise_id] += d.records
@@ -153,27 +143,26 @@ def landing_inspect(
     """Read an hour's landing files back through the codec (v4 reader) and count them."""
     from dataclasses import asdict
 
-    from trustpipe.aws import AwsClients
     from trustpipe.landing import inventory
 
     start = resolve_hour(hour)
-    settings = load_settings(state_dir, settings_path)
-    inv = inventory(AwsClients(settings).s3, settings.landing_bucket, start)
+    aws = load_clients(state_dir, settings_path)
+    inv = inventory(aws.s3, aws.settings.landing_bucket, start)
     if as_json:
         print(
             json.dumps(
                 {
                     "files": [asdict(f) for f in inv.files],
-                    "rejected": [asdict(r) for r in inv.rejected],
+                    "set_aside": [asdict(r) for r in inv.set_aside],
                 }
             )
         )
         return
     for f in inv.files:
         console.print(f"{f.key}  v{f.schema_version}  {f.records} records  {f.bytes} bytes")
-    for r in inv.rejected:
+    for r in inv.set_aside:
         console.print(f"[red]set aside[/] {r.key}: {r.reason}")
-    console.print(f"{len(inv.files)} files, {inv.records} records, {len(inv.rejected)} set aside")
+    console.print(f"{len(inv.files)} files, {inv.records} records, {len(inv.set_aside)} set aside")
 
 
 @app.command("build-model")
@@ -191,11 +180,10 @@ def build_model_cmd(
     settings_path: SettingsPath = None,
 ) -> None:
     """Train the trust model with Spark MLlib; promote it when it beats the current one."""
-    from trustpipe_cli.batch_cmd import build
+    from spark_jobs.runner import build
 
     end = resolve_hour(until)
-    settings = load_settings(state_dir, settings_path)
-    result = build(settings, end, hours)
+    result = build(load_clients(state_dir, settings_path), end, hours)
     m = result.artifact.metadata["metrics"]
     outcome = "promoted to current" if result.promoted else "NOT promoted"
     console.print(
@@ -214,11 +202,10 @@ def score_hour_cmd(
     settings_path: SettingsPath = None,
 ) -> None:
     """Score one hour of landing files with Spark (local[*]); a rerun replaces the hour's output."""
-    from trustpipe_cli.batch_cmd import score
+    from spark_jobs.runner import score
 
     start = resolve_hour(hour)
-    settings = load_settings(state_dir, settings_path)
-    result = score(settings, start, model_version=model_version)
+    result = score(load_clients(state_dir, settings_path), start, model_version=model_version)
     console.print(
         f"{result.hour}: {result.records_in} records in, {result.records_out} scored with model "
         f"{result.model_version}; verdicts {result.verdicts}; {len(result.set_aside)} file(s) set aside"
@@ -228,7 +215,7 @@ def score_hour_cmd(
 @db_app.command("upgrade")
 def db_upgrade(state_dir: StateDir = DEFAULT_LOCAL_DIR, settings_path: SettingsPath = None) -> None:
     """Apply the Alembic migrations to the settings' database."""
-    from trustpipe_cli.import_cmd import upgrade
+    from trustpipe_importer.app import upgrade
 
     upgrade(load_settings(state_dir, settings_path))
     console.print("database at head")
@@ -246,10 +233,10 @@ def importer_run(
     settings_path: SettingsPath = None,
 ) -> None:
     """Import scored objects announced on SQS into PostgreSQL; SIGTERM drains and exits 0."""
-    from trustpipe_cli.import_cmd import run_importer
+    from trustpipe_importer.app import run_importer
 
-    settings = load_settings(state_dir, settings_path)
-    counts = run_importer(settings, once=once, visibility_timeout=visibility_timeout)
+    aws = load_clients(state_dir, settings_path)
+    counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout)
     console.print(
         f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
         f"{counts.rejected} rejected, {counts.retried} retried"
@@ -268,11 +255,9 @@ def registry_serve(
     settings_path: SettingsPath = None,
 ) -> None:
     """Serve the schema registry's HTTP API (the Lambda's app) over plain HTTP."""
-    from trustpipe_cli.registry_cmd import build_store, serve
+    from schema_registry_lambda.local_server import build_store, serve
 
-    if store not in ("memory", "dynamodb", "auto"):
-        raise SettingsError(f"--store must be memory, dynamodb or auto, not {store!r}")
-    backing, label = build_store(store, lambda: load_settings(state_dir, settings_path))
+    backing, label = build_store(store, lambda: load_clients(state_dir, settings_path))
     serve(backing, host, port, say=lambda msg: console.print(msg, highlight=False), label=label)
 
 
@@ -284,12 +269,20 @@ def backfill_cmd(
     settings_path: SettingsPath = None,
 ) -> None:
     """Re-score and re-import past hours with the current model (the job run directly; idempotent)."""
-    from trustpipe_cli.backfill import backfill, hours_between
+    from spark_jobs.session import local_session
+    from trustpipe_orchestration.hour import backfill, hours_between, in_process
 
-    start, end = layout.parse_hour(first), layout.parse_hour(last)
-    hours_between(start, end)  # a bad range fails before anything starts
-    settings = load_settings(state_dir, settings_path)
-    done = backfill(settings, start, end, say=console.print)
+    hours = hours_between(layout.parse_hour(first), layout.parse_hour(last))  # before anything starts
+    aws = load_clients(state_dir, settings_path)
+    parts = in_process(aws, local_session("trustpipe-backfill"))
+    done = backfill(
+        aws,
+        parts.db,
+        hours,
+        parts.score,
+        parts.drain,
+        say=console.print,
+    )
     console.print(f"[green]backfilled {len(done)} hours[/]: {sum(d.records for d in done):,} messages")
 
 
@@ -302,15 +295,20 @@ def airflow_cmd(
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
 ) -> None:
     """Airflow standalone (UI, scheduler, triggerer) and an importer on the local stack; Ctrl-C stops all."""
-    from trustpipe_cli.airflow_cmd import run_airflow
+    from trustpipe_importer.app import upgrade
+    from trustpipe_local.airflow import run_airflow
 
     stack = local_stack(state_dir)
     settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.print)
-    from trustpipe_cli.import_cmd import upgrade
-
     upgrade(settings)
     run_airflow(
-        settings, stack.settings_path, stack.project_root, stack.state_dir / "airflow", port, console.print
+        settings,
+        stack.settings_path,
+        stack.project_root,
+        stack.state_dir / "airflow",
+        port,
+        console.print,
+        backfill=backfill,
     )
 
 
@@ -324,7 +322,7 @@ def demo(
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
 ) -> None:
     """Run the pipeline end to end on the local stack and write .local/demo-report.json."""
-    from trustpipe_cli.demo import run_demo
+    from trustpipe_local.demo import run_demo
 
     stack = local_stack(state_dir)
     # Piped or logged, Rich would fold the summary table to 80 columns.
@@ -334,10 +332,29 @@ def demo(
         raise typer.Exit(1)
 
 
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        console.print(f"trustpipe {version('trustpipe')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
+    """trustpipe: score every email message for trust, in hourly batch and near-real time."""
+
+
 def main() -> None:
-    """Console entry point: expected errors end with one line, not a traceback."""
+    """Console entry point: trustpipe's own errors end with one line, not a traceback: exit 2
+    for the user's mistake, 1 for a run that failed."""
     try:
         app()
-    except USER_ERRORS as err:
+    except TrustpipeError as err:
         err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(exit_code(err))

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from trustpipe.errors import PermanentError
+
 TEST_EVENT = "s3:TestEvent"
 
 
-class PoisonMessage(ValueError):
+class PoisonMessage(PermanentError, ValueError):
     """An SQS body that is not an S3 event notification: it can never be imported."""
 
 

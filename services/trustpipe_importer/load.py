@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from trustpipe import contracts
 from trustpipe.codec import CodecError, ContainerReader
+from trustpipe.errors import PermanentError
 from trustpipe_importer.events import ObjectCreated
 
 Connect = Callable[[], psycopg.Connection[Any]]
@@ -81,7 +82,7 @@ TARGETS = {
 }
 
 
-class PoisonObject(ValueError):
+class PoisonObject(PermanentError, ValueError):
     """An object that can never be imported: missing, not Avro, truncated, or of an unknown schema."""
 
     def __init__(self, kind: str, reason: str) -> None:

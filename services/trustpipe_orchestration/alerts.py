@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trustpipe.aws import AwsClients
-from trustpipe.settings import Settings
-from trustpipe_orchestration.config import DELAY_METRIC, METRIC_NAMESPACE, PipelineConfig
+from trustpipe_orchestration.config import DELAY_METRIC, METRIC_NAMESPACE, pipeline_config
 
 SNS_SUBJECT_MAX = 100
 """SNS rejects a Subject longer than 100 characters."""
@@ -40,10 +39,10 @@ def failure_notifier() -> Any:
     )
 
 
-def put_delay_metric(settings: Settings, dag_id: str, hour_end: datetime, now: datetime) -> float:
+def put_delay_metric(aws: AwsClients, dag_id: str, hour_end: datetime, now: datetime) -> float:
     """Seconds from the hour's close to now, as the metric the deadline alarm watches."""
     delay = max(0.0, (now - hour_end).total_seconds())
-    AwsClients(settings).client("cloudwatch").put_metric_data(
+    aws.client("cloudwatch").put_metric_data(
         Namespace=METRIC_NAMESPACE,
         MetricData=[
             {
@@ -58,32 +57,26 @@ def put_delay_metric(settings: Settings, dag_id: str, hour_end: datetime, now: d
     return delay
 
 
-def publish_oncall(config: PipelineConfig, subject: str, message: str) -> str:
-    assert config.settings.oncall_topic_arn  # PipelineConfig refuses settings without one
-    response = (
-        AwsClients(config.settings)
-        .client("sns")
-        .publish(
-            TopicArn=config.settings.oncall_topic_arn, Subject=subject[:SNS_SUBJECT_MAX], Message=message
-        )
-    )
+def publish_oncall(aws: AwsClients, subject: str, message: str) -> str:
+    topic = aws.settings.oncall_topic_arn
+    assert topic  # PipelineConfig refuses settings without one
+    response = aws.client("sns").publish(TopicArn=topic, Subject=subject[:SNS_SUBJECT_MAX], Message=message)
     return str(response["MessageId"])
 
 
 def deadline_missed(context: dict[str, Any], dag_id: str, due_minutes: int) -> None:
     """Deadline Alert callback: the hour's output is late. Pages, and pushes the delay metric so
     the CloudWatch alarm sees the miss even while the run is still going."""
-    from trustpipe_orchestration.tasks import pipeline_config
-
     config = pipeline_config()
+    aws = AwsClients(config.settings)
     # The scheduler sends the run as its API model dumped to JSON: timestamps are ISO strings.
     run = context.get("dag_run") or {}
     run_id = run.get("dag_run_id") or run.get("run_id") or "?"
     hour_end = _timestamp(run.get("data_interval_end"))
-    delay = put_delay_metric(config.settings, dag_id, hour_end, datetime.now(UTC)) if hour_end else None
+    delay = put_delay_metric(aws, dag_id, hour_end, datetime.now(UTC)) if hour_end else None
     late = f"{delay / 60:.0f} min after the hour closed" if delay is not None else "late"
     publish_oncall(
-        config,
+        aws,
         f"trustpipe: {dag_id} missed its {due_minutes}-minute deadline",
         f"{dag_id} run {run_id}: the hour's output is not verified {late} "
         f"(due {due_minutes} min after the hour closes).\n"

@@ -10,23 +10,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trustpipe import landing, layout, s3
-from trustpipe.aws import AwsClients
+from trustpipe.errors import RunError
 from trustpipe.settings import Settings
 from trustpipe_orchestration.config import QualityBands
 
 
-class VerificationError(RuntimeError):
+class VerificationError(RunError):
     """The hour's output does not account for its input."""
 
 
-class QualityGateError(RuntimeError):
+class QualityGateError(RunError):
     """The hour's data lies outside the bands of its trailing week."""
 
 
 def read_manifest(client: Any, bucket: str, hour: datetime) -> dict[str, Any]:
-    from spark_jobs.score_messages import MANIFEST, scored_hour_prefix
-
-    key = scored_hour_prefix(hour) + MANIFEST
+    key = layout.manifest_key(hour)
     try:
         return json.loads(s3.get(client, bucket, key))  # type: ignore[no-any-return]
     except client.exceptions.NoSuchKey as err:
@@ -70,9 +68,8 @@ def landed_keys(client: Any, bucket: str, hour: datetime) -> list[str]:
     return [o["Key"] for o in landing.hour_keys(client, bucket, hour)]
 
 
-def verify_hour(settings: Settings, hour: datetime) -> dict[str, Any]:
+def verify_hour(client: Any, settings: Settings, hour: datetime) -> dict[str, Any]:
     """The hour's manifest exists and accounts for everything landed; its summary."""
-    client = AwsClients(settings).s3
     manifest = read_manifest(client, settings.scored_bucket, hour)
     return verify_manifest(manifest, landed_keys(client, settings.landing_bucket, hour))
 
@@ -93,6 +90,8 @@ class HourStats:
 class GateResult:
     breaches: tuple[str, ...]
     notes: tuple[str, ...]
+    enterprises: tuple[str, ...] = ()
+    """The enterprises the store has stats of in the window."""
 
 
 def quality_gate(
@@ -116,7 +115,7 @@ def quality_gate(
             )
             continue
         breaches += _breaches(now, past, bands)
-    return GateResult(tuple(breaches), tuple(notes))
+    return GateResult(tuple(breaches), tuple(notes), tuple(sorted(set(history) | set(current))))
 
 
 def _breaches(now: HourStats, past: list[HourStats], bands: QualityBands) -> list[str]:
@@ -148,8 +147,4 @@ def trailing_window(hour: datetime, bands: QualityBands) -> tuple[str, str]:
 GATE_SQL = (
     "SELECT enterprise_id, hour, messages, quarantined FROM scoring_stats "
     "WHERE hour BETWEEN %(first)s AND %(last)s"
-)
-
-LEDGER_SQL = (
-    "SELECT object_key, etag FROM import_ledger WHERE object_key = ANY(%(keys)s) AND outcome = 'imported'"
 )

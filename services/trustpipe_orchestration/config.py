@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from trustpipe.errors import UserError
 from trustpipe.settings import Settings, SettingsError
 
 HOURLY_DAG = "message_scoring_hourly"
@@ -29,7 +30,7 @@ DEFAULT_RUNBOOK_BASE = "https://github.com/trustpipe/trustpipe/blob/main/docs/ru
 Mode = Literal["local", "emr"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The pipeline's Variables are missing or invalid."""
 
 
@@ -134,6 +135,19 @@ class PipelineConfig:
 
     def runbook(self, name: str) -> str:
         return f"{self.runbook_base.rstrip('/')}/{name}.md"
+
+
+def pipeline_config() -> PipelineConfig:
+    """The configuration from the Airflow Variables, read now (in a running task, never at parse)."""
+    from airflow.sdk import Variable
+
+    def get(name: str) -> Any:
+        value = Variable.get(name, default=None, deserialize_json=True)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    return PipelineConfig.from_variables(get)
 
 
 def _known(

@@ -19,6 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from trustpipe import layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
+from trustpipe_orchestration.config import pipeline_config
 
 HOUR = timedelta(hours=1)
 
@@ -56,14 +57,14 @@ def landing_state(
 
 
 def check_landing(
-    settings: Settings, enterprises: Iterable[str], hour: datetime, quiet: timedelta
+    aws: AwsClients, enterprises: Iterable[str], hour: datetime, quiet: timedelta
 ) -> LandingState:
     enterprises = tuple(enterprises)
-    client = AwsClients(settings).s3
+    bucket = aws.settings.landing_bucket
     objects = {
         o["Key"]: o["LastModified"]
         for e in enterprises
-        for o in s3.list_objects(client, settings.landing_bucket, layout.landing_hour_prefix(e, hour))
+        for o in s3.list_objects(aws.s3, bucket, layout.landing_hour_prefix(e, hour))
     }
     return landing_state(objects, expected_keys(enterprises, hour), hour, datetime.now(UTC), quiet)
 
@@ -99,12 +100,12 @@ class LandingCompleteTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        settings = Settings.from_dict(self.settings)
+        aws = AwsClients(Settings.from_dict(self.settings))
         hour = layout.parse_hour(self.hour)
         quiet = timedelta(seconds=self.quiet_seconds)
         while True:
             # boto3 blocks: run it off the triggerer's event loop.
-            state = await asyncio.to_thread(check_landing, settings, self.enterprises, hour, quiet)
+            state = await asyncio.to_thread(check_landing, aws, self.enterprises, hour, quiet)
             if state.complete:
                 event = {"reason": state.reason, "present": state.present, "missing": state.missing}
                 yield TriggerEvent(event)  # type: ignore[no-untyped-call]
@@ -120,12 +121,10 @@ class LandingCompleteSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def _check(self, context: Any) -> tuple[LandingState, Any, datetime]:
-        from trustpipe_orchestration.tasks import pipeline_config
-
         config = pipeline_config()
         hour = context["data_interval_start"]
         quiet = timedelta(minutes=config.quiet_minutes)
-        return check_landing(config.settings, config.enterprises, hour, quiet), config, hour
+        return check_landing(AwsClients(config.settings), config.enterprises, hour, quiet), config, hour
 
     def poke(self, context: Any) -> bool:
         state, _, _ = self._check(context)

@@ -1,4 +1,5 @@
-"""The DAG tasks' bodies. Each builds its configuration from the Variables when it runs."""
+"""The DAG tasks' bodies. Each builds its configuration from the Variables and its clients once,
+when it runs, and hands them to the hour's steps (``trustpipe_orchestration.hour``)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,9 @@ from typing import Any
 
 from trustpipe import layout
 from trustpipe.aws import AwsClients
-from trustpipe_orchestration import alerts, checks, emr
-from trustpipe_orchestration.config import DB_CONN_ID, PipelineConfig
-
-
-def pipeline_config() -> PipelineConfig:
-    from airflow.sdk import Variable
-
-    def get(name: str) -> Any:
-        value = Variable.get(name, default=None, deserialize_json=True)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    return PipelineConfig.from_variables(get)
+from trustpipe.db.query import Database
+from trustpipe_orchestration import alerts, emr, hour
+from trustpipe_orchestration.config import DB_CONN_ID, pipeline_config
 
 
 def choose_runner(local_task: str, emr_tasks: list[str]) -> list[str] | str:
@@ -28,78 +18,68 @@ def choose_runner(local_task: str, emr_tasks: list[str]) -> list[str] | str:
     return emr_tasks if pipeline_config().mode == "emr" else local_task
 
 
-def score_local(hour: datetime) -> dict[str, Any]:
+def score_local(at: datetime) -> dict[str, Any]:
     """The scoring job with Spark in-process (local[*]); its summary."""
-    from trustpipe_cli import batch_cmd
+    from spark_jobs import runner
 
-    result = batch_cmd.score(pipeline_config().settings, hour)
+    result = runner.score(AwsClients(pipeline_config().settings), at)
     return {"records_in": result.records_in, "records_out": result.records_out, "verdicts": result.verdicts}
 
 
-def emr_cluster_spec(dag_id: str, hour: datetime) -> dict[str, Any]:
+def emr_cluster_spec(dag_id: str, at: datetime) -> dict[str, Any]:
     config = pipeline_config()
     assert config.emr
-    name = f"trustpipe-{dag_id}-{layout.format_hour(hour)}"
+    name = f"trustpipe-{dag_id}-{layout.format_hour(at)}"
     return emr.cluster_spec(
-        config.emr, name, {"trustpipe:dag": dag_id, "trustpipe:hour": layout.format_hour(hour)}
+        config.emr, name, {"trustpipe:dag": dag_id, "trustpipe:hour": layout.format_hour(at)}
     )
 
 
-def emr_score_steps(hour: datetime) -> list[dict[str, Any]]:
+def emr_score_steps(at: datetime) -> list[dict[str, Any]]:
     config = pipeline_config()
     assert config.emr
-    return emr.score_steps(config.emr, config.settings.scored_bucket, hour)
+    return emr.score_steps(config.emr, config.settings.scored_bucket, at)
 
 
-def verify_output(hour: datetime) -> dict[str, Any]:
+def verify_output(at: datetime) -> dict[str, Any]:
     """The manifest exists and counts in equal counts out; the summary feeds the import checks."""
-    return checks.verify_hour(pipeline_config().settings, hour)
+    return hour.verify(AwsClients(pipeline_config().settings), at)
 
 
 def imported(summary: dict[str, Any]) -> bool:
     """Every file of the hour, as it is in S3 now (key and ETag), is in the importers' ledger."""
-    from trustpipe_importer.load import IMPORTED_SQL, current_versions
-
-    settings = pipeline_config().settings
-    current = current_versions(AwsClients(settings).s3, settings.scored_bucket, summary["files"])
-    rows = _db_hook().get_records(IMPORTED_SQL, parameters={"keys": summary["files"]})
-    waiting = current - {(k, e) for k, e in rows}
+    waiting = hour.not_imported(AwsClients(pipeline_config().settings), _db(), summary)
     if waiting:
-        print(f"waiting for the importers: {len(waiting)} of {len(current)} files not in the ledger yet")
+        print(f"waiting for the importers: {len(waiting)} of {len(summary['files'])} files not in the ledger")
     return not waiting
 
 
-def _db_hook() -> Any:
+def _db() -> Database:
     from airflow.sdk import BaseHook
 
-    return BaseHook.get_connection(DB_CONN_ID).get_hook()  # type: ignore[no-untyped-call]
+    return BaseHook.get_connection(DB_CONN_ID).get_hook()  # type: ignore[no-any-return,no-untyped-call]
 
 
-def quality_gate(hour: datetime) -> dict[str, Any]:
+def quality_gate(at: datetime) -> dict[str, Any]:
     """Each enterprise's volume and quarantine rate against its trailing week (scoring_stats)."""
     config = pipeline_config()
-    first, last = checks.trailing_window(hour, config.quality)
-    rows = _db_hook().get_records(checks.GATE_SQL, parameters={"first": first, "last": last})
-    stats = [checks.HourStats(e, h, int(m), int(q)) for e, h, m, q in rows]
-    result = checks.quality_gate(layout.format_hour(hour), stats, config.quality, config.enterprises)
-    if result.breaches:
-        raise checks.QualityGateError(
-            f"data-quality gate failed for {layout.format_hour(hour)}: " + "; ".join(result.breaches)
-        )
-    return {"notes": list(result.notes), "enterprises": sorted({s.enterprise_id for s in stats})}
+    result = hour.quality_gate(_db(), at, config.quality, config.enterprises)
+    return {"notes": list(result.notes), "enterprises": list(result.enterprises)}
 
 
 def record_delay(dag_id: str, hour_end: datetime) -> float:
     """The hour is verified: how long after its close, as the metric the deadline alarm watches."""
-    return alerts.put_delay_metric(pipeline_config().settings, dag_id, hour_end, datetime.now(UTC))
+    return alerts.put_delay_metric(
+        AwsClients(pipeline_config().settings), dag_id, hour_end, datetime.now(UTC)
+    )
 
 
 def build_model(until: datetime) -> dict[str, Any]:
     """Nightly: train on the trailing hours, save the candidate; the gate decides promotion."""
-    from trustpipe_cli import batch_cmd
+    from spark_jobs import runner
 
     config = pipeline_config()
-    result = batch_cmd.build(config.settings, until, config.model_history_hours, promote=False)
+    result = runner.build(AwsClients(config.settings), until, config.model_history_hours, promote=False)
     return {
         "version": result.artifact.version,
         "promoted": result.promoted,

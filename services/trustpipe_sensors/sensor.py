@@ -12,6 +12,7 @@ from typing import Any
 
 from trustpipe import contracts, layout
 from trustpipe.codec import container_bytes
+from trustpipe.errors import UserError
 from trustpipe_sensors.generator import Labelled, MessageFactory, Record, spread
 from trustpipe_sensors.world import ENTERPRISE_IDS, Enterprise, World
 
@@ -19,7 +20,7 @@ _V3_ONLY_SYMBOLS = {"TEMPERROR", "PERMERROR"}
 _V2_FIELDS = ("reply_to", "dkim_domain", "urls", "attachments")
 
 
-class UnknownEnterpriseError(ValueError):
+class UnknownEnterpriseError(UserError, ValueError):
     """An enterprise id the simulator does not know."""
 
 

@@ -26,10 +26,9 @@ from spark_jobs.session import AVRO_FORMAT
 from spark_jobs.staging import StagedHour, stage_hour
 from trustpipe import contracts, layout, s3
 from trustpipe.codec import container_bytes
+from trustpipe.errors import RunError
 from trustpipe.model.artifact import ModelArtifact
 
-SCORED_PREFIX = "scored/"
-MANIFEST = "_manifest.json"
 VERDICTS = ("QUARANTINE", "LABEL", "PASS_THROUGH")
 ROWS_PER_OUTPUT_FILE = 250_000
 SCORED_INPUTS = [
@@ -45,12 +44,8 @@ SCORED_INPUTS = [
 """The input columns a ScoredMessage carries (the rest are only needed for features)."""
 
 
-class ReconciliationError(RuntimeError):
+class ReconciliationError(RunError):
     """Records in and records out of the job disagree: nothing is published."""
-
-
-def scored_hour_prefix(hour: datetime) -> str:
-    return f"{SCORED_PREFIX}date={hour:%Y-%m-%d}/hour={hour:%H}/"
 
 
 @dataclass
@@ -192,15 +187,14 @@ def _stats(
 
 def publish(client: Any, bucket: str, hour: datetime, parts: Iterable[bytes], result: HourResult) -> None:
     """Upload the hour's files under stable names, drop what an earlier run left, manifest last."""
-    prefix = scored_hour_prefix(hour)
-    stale = {o["Key"] for o in s3.list_objects(client, bucket, prefix)}
+    stale = {o["Key"] for o in s3.list_objects(client, bucket, layout.scored_hour_prefix(hour))}
     result.files = []
     for n, body in enumerate(parts):
-        key = f"{prefix}messages/part-{n:05d}.avro"
+        key = layout.scored_part_key(hour, n)
         result.files.append({"key": key, "records": _count(body), "kind": "scored_messages"})
         s3.put(client, bucket, key, body)
     if result.stats:
-        key = f"{prefix}stats/stats.avro"
+        key = layout.stats_key(hour)
         s3.put(
             client,
             bucket,
@@ -208,14 +202,14 @@ def publish(client: Any, bucket: str, hour: datetime, parts: Iterable[bytes], re
             container_bytes(contracts.load(contracts.SCORING_STATS), result.stats),
         )
         result.files.append({"key": key, "records": len(result.stats), "kind": "scoring_stats"})
-    written = {f["key"] for f in result.files} | {prefix + MANIFEST}
+    written = {f["key"] for f in result.files} | {layout.manifest_key(hour)}
     for key in sorted(stale - written):
         client.delete_object(Bucket=bucket, Key=key)
     manifest = {
         **asdict(result),
         "stats": [{**s, "computed_at": str(s["computed_at"])} for s in result.stats],
     }
-    s3.put(client, bucket, prefix + MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    s3.put(client, bucket, layout.manifest_key(hour), json.dumps(manifest, indent=1, sort_keys=True).encode())
 
 
 def publish_work(client: Any, out: str, scored_bucket: str, hour: datetime, result: HourResult) -> None:
@@ -263,53 +257,3 @@ def run_hour(
         parts = sorted((work / "output" / "messages").glob("part-*.avro"))
         publish(client, scored_bucket, hour, (p.read_bytes() for p in parts), result)
         return result
-
-
-def main(argv: list[str] | None = None) -> None:
-    """spark-submit entry point: ``score_messages --hour YYYY-MM-DDTHH --settings settings.json``."""
-    import argparse
-
-    from spark_jobs.session import local_session
-    from trustpipe.aws import AwsClients
-    from trustpipe.model import artifact as model_store
-    from trustpipe.settings import Settings
-
-    parser = argparse.ArgumentParser(prog="score_messages", description=__doc__)
-    parser.add_argument("--hour", required=True, type=layout.parse_hour)
-    parser.add_argument("--settings", required=True, help="settings.json: a path or an s3:// URI")
-    parser.add_argument("--master", default="local[*]")
-    parser.add_argument("--model-version", default=None)
-    parser.add_argument(
-        "--work-uri",
-        default=None,
-        help="s3:// prefix for Spark's output on a cluster (read landing in place)",
-    )
-    args = parser.parse_args(argv)
-    settings = Settings.load_uri(args.settings)
-    client = AwsClients(settings).s3
-    artifact = model_store.load(client, settings.archive_bucket, args.model_version)
-    spark = local_session("score_messages", args.master)
-    result = run_hour(
-        spark,
-        client,
-        settings.landing_bucket,
-        settings.scored_bucket,
-        artifact,
-        args.hour,
-        work_uri=args.work_uri,
-    )
-    print(
-        json.dumps(
-            {
-                "hour": result.hour,
-                "records_in": result.records_in,
-                "records_out": result.records_out,
-                "verdicts": result.verdicts,
-                "set_aside": len(result.set_aside),
-            }
-        )
-    )
-
-
-if __name__ == "__main__":
-    main()

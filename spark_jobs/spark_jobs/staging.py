@@ -1,10 +1,9 @@
-"""The job's edge with S3: an hour's landing files, validated, staged to local disk; bad ones
-moved to a quarantine prefix with a reason file. On EMR the files are validated the same way but
-not copied: Spark reads them where they are (s3://)."""
+"""The job's edge with S3: an hour's landing files, judged by the one landing reader, staged to
+local disk; the ones it cannot read moved to the set-aside prefix with a reason file. On EMR the
+files are judged the same way but not copied: Spark reads them where they are (s3://)."""
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -12,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe import landing, layout, s3
-from trustpipe.codec import CodecError, ContainerReader
-
-QUARANTINE_PREFIX = "quarantine/"
+from trustpipe.landing import SetAside
 
 
 @dataclass(frozen=True)
@@ -25,16 +22,6 @@ class StagedFile:
     enterprise_id: str
     schema_version: int
     records: int
-
-
-@dataclass(frozen=True)
-class SetAside:
-    """A landing object that could not be read: where it went and why."""
-
-    key: str
-    enterprise_id: str
-    reason: str
-    records_readable: int
 
 
 @dataclass
@@ -51,83 +38,49 @@ class StagedHour:
         return [f.path for f in self.files]
 
 
-def quarantine_key(key: str) -> str:
-    return f"{QUARANTINE_PREFIX}{key}"
-
-
-UNKNOWN_VERSION = 0
-"""sensor_schema_version of a writer schema the v4 reader resolves but that is none of ours."""
-
-
-def _validate(body: bytes) -> tuple[int, int]:
-    """(sensor schema version, records) of a file the v4 reader can read; CodecError otherwise."""
-    version, records = landing.read_records(body)
-    return version or UNKNOWN_VERSION, sum(1 for _ in records)
-
-
-def _readable(body: bytes) -> int:
-    """Records decodable before the failure (a lower bound of what was set aside)."""
-    count = 0
-    try:
-        for _ in ContainerReader(io.BytesIO(body)):
-            count += 1
-    except (CodecError, ValueError):
-        pass
-    return count
-
-
 def stage_hour(client: Any, bucket: str, hour: datetime, workdir: Path | None) -> StagedHour:
-    """Validate every landing file of ``hour``, quarantine what cannot be read, and copy the rest
-    to ``workdir`` (or, with no workdir, leave them in place for a cluster that reads s3://)."""
-    staged = StagedHour(set_aside=_already_quarantined(client, bucket, hour))
+    """Judge every landing file of ``hour``, set aside what cannot be read, and copy the rest to
+    ``workdir`` (or, with no workdir, leave them in place for a cluster that reads s3://)."""
+    staged = StagedHour(set_aside=_already_set_aside(client, bucket, hour))
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)
-    for obj in landing.hour_keys(client, bucket, hour):
-        key = obj["Key"]
-        body = s3.get(client, bucket, key)
-        enterprise = landing.enterprise_of(key)
-        try:
-            version, records = _validate(body)
-        except CodecError as err:
-            reason = f"{type(err).__name__}: {err}"
-            entry = SetAside(key, enterprise, reason, _readable(body))
-            _quarantine(client, bucket, key, body, entry)
-            staged.set_aside.append(entry)
+    for landed in landing.read_hour(client, bucket, hour):
+        found = landed.verdict
+        if isinstance(found, SetAside):
+            _move_aside(client, bucket, landed.body, found)
+            staged.set_aside.append(found)
             continue
         if workdir:
-            path = workdir / f"{len(staged.files):05d}-{enterprise}.avro"
-            path.write_bytes(body)
+            path = workdir / f"{len(staged.files):05d}-{found.enterprise_id}.avro"
+            path.write_bytes(landed.body)
             where = str(path)
         else:
-            where = f"s3://{bucket}/{key}"
-        staged.files.append(StagedFile(key, where, enterprise, version, records))
+            where = f"s3://{bucket}/{found.key}"
+        staged.files.append(
+            StagedFile(found.key, where, found.enterprise_id, found.schema_version, found.records)
+        )
     return staged
 
 
-def _quarantine(client: Any, bucket: str, key: str, body: bytes, entry: SetAside) -> None:
-    """Move the object under quarantine/ with a reason file beside it; the original goes last."""
-    target = quarantine_key(key)
-    reason = {**asdict(entry), "quarantined_at": datetime.now(UTC).isoformat()}
+def _move_aside(client: Any, bucket: str, body: bytes, entry: SetAside) -> None:
+    """Move the object under set_aside/ with a reason file beside it; the original goes last."""
+    target = layout.set_aside_key(entry.key)
+    reason = {**asdict(entry), "set_aside_at": datetime.now(UTC).isoformat()}
     s3.put(client, bucket, target, body)
-    s3.put(client, bucket, f"{target}.reason.json", json.dumps(reason, indent=1).encode())
-    client.delete_object(Bucket=bucket, Key=key)
+    s3.put(client, bucket, target + layout.REASON_SUFFIX, json.dumps(reason, indent=1).encode())
+    client.delete_object(Bucket=bucket, Key=entry.key)
 
 
-def _already_quarantined(client: Any, bucket: str, hour: datetime) -> list[SetAside]:
+def _already_set_aside(client: Any, bucket: str, hour: datetime) -> list[SetAside]:
     """Objects an earlier run of this hour set aside (a rerun reports them again)."""
     found = []
-    for enterprise_prefix in s3.list_prefixes(client, bucket, f"{QUARANTINE_PREFIX}messages/"):
-        enterprise = landing.enterprise_of(enterprise_prefix)
-        prefix = quarantine_key(layout.landing_hour_prefix(enterprise, hour))
+    for enterprise_prefix in s3.list_prefixes(client, bucket, layout.set_aside_key(layout.LANDING_PREFIX)):
+        enterprise = layout.enterprise_of(enterprise_prefix)
+        prefix = layout.set_aside_key(layout.landing_hour_prefix(enterprise, hour))
         for obj in s3.list_objects(client, bucket, prefix):
-            if obj["Key"].endswith(".reason.json"):
+            if obj["Key"].endswith(layout.REASON_SUFFIX):
                 entry = json.loads(s3.get(client, bucket, obj["Key"]))
                 found.append(
-                    SetAside(
-                        entry["key"],
-                        entry["enterprise_id"],
-                        entry["reason"],
-                        entry["records_readable"],
-                    )
+                    SetAside(entry["key"], entry["enterprise_id"], entry["reason"], entry["records_readable"])
                 )
     return found

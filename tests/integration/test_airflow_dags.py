@@ -23,11 +23,11 @@ from trustpipe import layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
-from trustpipe_cli.airflow_cmd import airflow_env
-from trustpipe_cli.import_cmd import upgrade
-from trustpipe_cli.sensors_cmd import run_batch
-from trustpipe_cli.stack import LocalStack
+from trustpipe_importer.app import upgrade
+from trustpipe_local.airflow import airflow_env
+from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration.config import DELAY_METRIC, METRIC_NAMESPACE
+from trustpipe_sensors.app import run_batch
 
 HOURLY = "message_scoring_hourly"
 # Hours no other test module lands or scores (and not before the DAG's start_date: Airflow
@@ -62,15 +62,15 @@ def model(aws: AwsClients, settings: Settings) -> Iterator[str]:
     """A known model as `current` for this module; the previous pointer restored afterwards."""
     bucket = settings.archive_bucket
     try:
-        previous = s3.get(aws.s3, bucket, model_store.CURRENT_KEY)
+        previous = s3.get(aws.s3, bucket, layout.CURRENT_MODEL_KEY)
     except aws.s3.exceptions.NoSuchKey:
         previous = None
     model_store.save(aws.s3, bucket, fixture_artifact(), make_current=True)
     yield fixture_artifact().version
     if previous is None:
-        aws.s3.delete_object(Bucket=bucket, Key=model_store.CURRENT_KEY)
+        aws.s3.delete_object(Bucket=bucket, Key=layout.CURRENT_MODEL_KEY)
     else:
-        s3.put(aws.s3, bucket, model_store.CURRENT_KEY, previous)
+        s3.put(aws.s3, bucket, layout.CURRENT_MODEL_KEY, previous)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN an hour landed by all three sensors, a current model and an importer running
-    drops = run_batch(settings, LOCAL_HOUR, seed=21, enterprise_ids=None, scale=0.1)
+    drops = run_batch(aws, LOCAL_HOUR, seed=21, enterprise_ids=None, scale=0.1)
     landed = sum(d.records for d in drops)
     # WHEN Airflow runs the hourly DAG for that hour (data interval [10:00, 11:00))
     run = hourly(airflow, monkeypatch).test(logical_date=LOCAL_HOUR + timedelta(hours=1))
@@ -172,7 +172,7 @@ def test_failing_emr_step_still_terminates_the_cluster_and_pages_on_call(
     airflow: Any, settings: Settings, aws: AwsClients, oncall: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the EMR runner (the moto server's EMR, whose steps never finish) and a landed hour
-    run_batch(settings, EMR_HOUR, seed=22, enterprise_ids=["acme"], scale=0.05)
+    run_batch(aws, EMR_HOUR, seed=22, enterprise_ids=["acme"], scale=0.05)
     emr = {
         "code_uri": f"s3://{settings.archive_bucket}/code",
         "log_uri": f"s3://{settings.archive_bucket}/emr",
@@ -312,15 +312,19 @@ def test_landing_trigger_waits_in_the_triggerer_until_the_last_drop_lands(
 BACKFILL_HOUR = layout.parse_hour("2026-11-26T06")
 
 
-def test_backfill_rescores_and_reimports_idempotently(settings: Settings, model: str, spark: Any) -> None:
-    from trustpipe_cli.backfill import backfill
+def test_backfill_rescores_and_reimports_idempotently(
+    settings: Settings, aws: AwsClients, model: str, spark: Any
+) -> None:
+    from trustpipe_orchestration.hour import backfill, in_process
+
+    parts = in_process(aws, spark)
 
     # GIVEN a landed hour
-    drops = run_batch(settings, BACKFILL_HOUR, seed=23, enterprise_ids=["globex"], scale=0.05)
+    drops = run_batch(aws, BACKFILL_HOUR, seed=23, enterprise_ids=["globex"], scale=0.05)
     landed = sum(d.records for d in drops)
     # WHEN it is backfilled, and backfilled again
-    first = backfill(settings, BACKFILL_HOUR, BACKFILL_HOUR, spark, say=lambda _m: None)
-    second = backfill(settings, BACKFILL_HOUR, BACKFILL_HOUR, spark, say=lambda _m: None)
+    first = backfill(aws, parts.db, [BACKFILL_HOUR], parts.score, parts.drain, say=lambda _m: None)
+    second = backfill(aws, parts.db, [BACKFILL_HOUR], parts.score, parts.drain, say=lambda _m: None)
     # THEN both runs scored and imported every landed record, and PostgreSQL holds each once
     assert [d.records for d in first] == [d.records for d in second] == [landed]
     assert [d.rows_in_db for d in second] == [landed]

@@ -10,17 +10,16 @@ from typing import Any
 import fastavro
 import pytest
 
-from spark_jobs.score_messages import MANIFEST, scored_hour_prefix
-from spark_jobs.staging import quarantine_key
+from spark_jobs import runner
 from tests.cli import run_cli
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
+from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
-from trustpipe_cli import batch_cmd
-from trustpipe_cli.sensors_cmd import run_batch
-from trustpipe_cli.stack import LocalStack
+from trustpipe_local.stack import LocalStack
+from trustpipe_sensors.app import run_batch
 
 HOUR = layout.parse_hour("2026-11-25T04")
 HISTORY = 4
@@ -28,11 +27,11 @@ SCORED_AT = datetime(2026, 11, 25, 5, 3, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def trained(settings: Settings, spark: Any) -> Any:
+def trained(aws: AwsClients, spark: Any) -> Any:
     for h in range(HISTORY, 0, -1):
-        run_batch(settings, HOUR - timedelta(hours=h), seed=7, enterprise_ids=None, scale=0.3)
-    run_batch(settings, HOUR, seed=7, enterprise_ids=None, scale=0.3)
-    return batch_cmd.build(settings, HOUR, HISTORY, spark)
+        run_batch(aws, HOUR - timedelta(hours=h), seed=7, enterprise_ids=None, scale=0.3)
+    run_batch(aws, HOUR, seed=7, enterprise_ids=None, scale=0.3)
+    return runner.build(aws, HOUR, HISTORY, spark)
 
 
 def read_all(aws: AwsClients, bucket: str, keys: list[str]) -> list[dict[str, Any]]:
@@ -54,7 +53,7 @@ def test_model_is_good_but_not_perfect_and_promoted(
 def test_a_model_that_is_no_better_is_not_promoted(
     trained: Any, spark: Any, aws: AwsClients, settings: Settings
 ) -> None:
-    again = batch_cmd.build(settings, HOUR, HISTORY, spark, trained_at=datetime(2030, 1, 1, tzinfo=UTC))
+    again = runner.build(aws, HOUR, HISTORY, spark, trained_at=datetime(2030, 1, 1, tzinfo=UTC))
     assert not again.promoted, again.reason
     assert again.current_auc == pytest.approx(trained.artifact.metadata["metrics"]["auc"])
     assert model_store.current_version(aws.s3, settings.archive_bucket) == trained.artifact.version
@@ -69,7 +68,7 @@ def test_score_hour_counts_manifest_and_idempotent_rerun(
 ) -> None:
     # GIVEN an hour of landing files of all three sensor versions (landed by the fixture)
     # WHEN it is scored
-    first = batch_cmd.score(settings, HOUR, spark, scored_at=SCORED_AT)
+    first = runner.score(aws, HOUR, spark, scored_at=SCORED_AT)
     # THEN every record in is a record out, and the manifest says so
     assert first.records_in == first.records_out > 1000
     assert sum(first.verdicts.values()) == first.records_out
@@ -90,7 +89,7 @@ def test_score_hour_counts_manifest_and_idempotent_rerun(
     stats = read_all(aws, settings.scored_bucket, [f"{prefix}stats/stats.avro"])
     assert sum(s["messages"] for s in stats) == first.records_out
     # AND a rerun replaces the hour's output with the same records
-    again = batch_cmd.score(settings, HOUR, spark, scored_at=SCORED_AT)
+    again = runner.score(aws, HOUR, spark, scored_at=SCORED_AT)
     keys_after = sorted(o["Key"] for o in s3.list_objects(aws.s3, settings.scored_bucket, prefix))
     assert keys_after == sorted([*{f["key"] for f in manifest["files"]}, prefix + MANIFEST])
     rescored = read_all(aws, settings.scored_bucket, message_keys)
@@ -114,7 +113,7 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
 ) -> None:
     # GIVEN an hour with good files and three bad ones
     hour = HOUR + timedelta(hours=1)
-    drops = run_batch(settings, hour, seed=8, enterprise_ids=["acme", "initech"], scale=0.1)
+    drops = run_batch(aws, hour, seed=8, enterprise_ids=["acme", "initech"], scale=0.1)
     full = s3.get(aws.s3, settings.landing_bucket, drops[0].key)
     base = layout.landing_hour_prefix("initech", hour)
     bad = {
@@ -125,7 +124,7 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
     for key, body in bad.items():
         s3.put(aws.s3, settings.landing_bucket, key, body)
     # WHEN the hour is scored
-    result = batch_cmd.score(settings, hour, spark, scored_at=SCORED_AT)
+    result = runner.score(aws, hour, spark, scored_at=SCORED_AT)
     # THEN the good records are all scored, and each bad object is set aside with its reason
     assert result.records_out == result.records_in == sum(d.records for d in drops)
     reasons = {s["key"]: s["reason"].split(":")[0] for s in result.set_aside}
@@ -136,7 +135,7 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
     }
     for key in bad:
         assert aws.s3.list_objects_v2(Bucket=settings.landing_bucket, Prefix=key).get("KeyCount") == 0
-        reason = json.loads(s3.get(aws.s3, settings.landing_bucket, quarantine_key(key) + ".reason.json"))
+        reason = json.loads(s3.get(aws.s3, settings.landing_bucket, set_aside_key(key) + ".reason.json"))
         assert reason["key"] == key and reason["reason"]
     manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
     assert len(manifest["set_aside"]) == 3
@@ -145,7 +144,7 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
     stats = {s["enterprise_id"]: s["set_aside"] for s in result.stats}
     assert stats["initech"] == truncated["records_readable"] and stats["acme"] == 0
     # AND a rerun reports the same set-aside objects
-    assert {s["key"] for s in batch_cmd.score(settings, hour, spark).set_aside} == set(bad)
+    assert {s["key"] for s in runner.score(aws, hour, spark).set_aside} == set(bad)
 
 
 def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:
@@ -172,7 +171,7 @@ def test_spark_submit_entry_point(trained: Any, local_stack: LocalStack) -> None
         [
             sys.executable,
             "-m",
-            "spark_jobs.score_messages",
+            "spark_jobs.runner",
             "--hour",
             "2026-11-25T04",
             "--settings",

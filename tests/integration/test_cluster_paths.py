@@ -8,21 +8,22 @@ import json
 
 import fastavro
 
-from spark_jobs.score_messages import MANIFEST, HourResult, publish_work, scored_hour_prefix
+from spark_jobs.score_messages import HourResult, publish_work
 from spark_jobs.staging import stage_hour
 from tests.integration.test_importer import scored
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
+from trustpipe.layout import MANIFEST, scored_hour_prefix
 from trustpipe.settings import Settings
-from trustpipe_cli.sensors_cmd import run_batch
+from trustpipe_sensors.app import run_batch
 
 HOUR = layout.parse_hour("2026-11-26T07")
 
 
 def test_staging_in_place_validates_and_points_spark_at_s3(settings: Settings, aws: AwsClients) -> None:
     # GIVEN an hour landed by one sensor and one unreadable object beside it
-    drops = run_batch(settings, HOUR, seed=31, enterprise_ids=["initech"], scale=0.02)
+    drops = run_batch(aws, HOUR, seed=31, enterprise_ids=["initech"], scale=0.02)
     bad = layout.landing_key("initech", HOUR).replace(".avro", "-bad.avro")
     s3.put(aws.s3, settings.landing_bucket, bad, b"not avro")
     # WHEN it is staged with no local directory

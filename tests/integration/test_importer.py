@@ -19,8 +19,8 @@ from trustpipe import contracts, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.settings import Settings
-from trustpipe_cli.import_cmd import importer, upgrade
-from trustpipe_cli.stack import LocalStack
+from trustpipe_importer.app import importer, upgrade
+from trustpipe_local.stack import LocalStack
 
 BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -99,7 +99,7 @@ def put(aws: AwsClients, settings: Settings, key: str, body: bytes) -> None:
 
 
 def drain(settings: Settings, visibility: int = 30) -> Any:
-    return importer(settings, wait_seconds=1, visibility_timeout=visibility).run(once=True)
+    return importer(AwsClients(settings), wait_seconds=1, visibility_timeout=visibility).run(once=True)
 
 
 def query(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:

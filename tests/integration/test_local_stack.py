@@ -11,8 +11,8 @@ import psycopg
 from tests.cli import ROOT, run_cli
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_cli.procs import pid_alive
-from trustpipe_cli.stack import LocalStack
+from trustpipe_local.procs import pid_alive
+from trustpipe_local.stack import LocalStack
 
 
 def test_buckets_are_encrypted_versioned_private_and_aged_out(aws: AwsClients, settings: Settings) -> None:
@@ -190,7 +190,7 @@ def test_down_stops_what_up_started(tmp_path: Path) -> None:
 
 
 def test_reset_database_empties_only_the_pipeline_database(tmp_path: Path) -> None:
-    from trustpipe_cli.services import Postgres
+    from trustpipe_local.servers import Postgres
 
     # GIVEN a server with a row in the pipeline's database
     pg = Postgres(tmp_path / "pg")

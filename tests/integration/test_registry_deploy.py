@@ -12,7 +12,7 @@ from pathlib import Path
 
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_cli.stack import LocalStack
+from trustpipe_local.stack import LocalStack
 
 ROOT = Path(__file__).parents[2]
 FUNCTION = "trustpipe-local-schema-registry"

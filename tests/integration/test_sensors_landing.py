@@ -13,18 +13,18 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.landing import inventory
 from trustpipe.settings import Settings
-from trustpipe_cli.sensors_cmd import run_batch
-from trustpipe_cli.stack import LocalStack
+from trustpipe_local.stack import LocalStack
+from trustpipe_sensors.app import run_batch
 
 
 def test_hour_lands_and_reads_back_through_v4(aws: AwsClients, settings: Settings) -> None:
     # GIVEN one simulated hour written by three sensors on three schema versions
     hour = layout.parse_hour("2026-11-26T09")
-    drops = run_batch(settings, hour, seed=11, enterprise_ids=None, scale=0.25)
+    drops = run_batch(aws, hour, seed=11, enterprise_ids=None, scale=0.25)
     # WHEN the landing bucket is read back through the codec with the v4 reader
     inv = inventory(aws.s3, settings.landing_bucket, hour)
     # THEN every record written is read, in the version its sensor wrote
-    assert not inv.rejected
+    assert not inv.set_aside
     assert {f.key: f.records for f in inv.files} == {d.key: d.records for d in drops}
     assert {f.enterprise_id: f.schema_version for f in inv.files} == {
         "acme": 1,
@@ -40,7 +40,7 @@ def test_rerun_writes_identical_objects(aws: AwsClients, settings: Settings) -> 
     prefix = layout.landing_hour_prefix("initech", hour)
 
     def land_and_list() -> dict[str, str]:
-        run_batch(settings, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
+        run_batch(aws, hour, seed=3, enterprise_ids=["initech"], scale=0.1)
         return {o["Key"]: o["ETag"] for o in s3.list_objects(aws.s3, settings.landing_bucket, prefix)}
 
     first, again = land_and_list(), land_and_list()
@@ -61,7 +61,7 @@ def test_bad_landing_objects_are_set_aside_and_the_rest_proceeds(
 ) -> None:
     # GIVEN a good drop and a bad object in the same hour
     hour = layout.parse_hour("2026-11-26T11")
-    drops = run_batch(settings, hour, seed=5, enterprise_ids=["globex"], scale=0.05)
+    drops = run_batch(aws, hour, seed=5, enterprise_ids=["globex"], scale=0.05)
     good = container_bytes(contracts.email_metadata(2), [])
     if body is None:
         full = aws.s3.get_object(Bucket=settings.landing_bucket, Key=drops[0].key)["Body"].read()
@@ -75,7 +75,7 @@ def test_bad_landing_objects_are_set_aside_and_the_rest_proceeds(
         # WHEN the hour is read
         inv = inventory(aws.s3, settings.landing_bucket, hour)
         # THEN the bad object is set aside with its reason, and every good record is counted
-        assert [(r.key, r.reason.split(":")[0]) for r in inv.rejected] == [(key, reason)]
+        assert [(r.key, r.reason.split(":")[0]) for r in inv.set_aside] == [(key, reason)]
         assert inv.records == sum(d.records for d in drops)
     finally:
         aws.s3.delete_object(Bucket=settings.landing_bucket, Key=key)

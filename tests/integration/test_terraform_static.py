@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import ROOT
-from trustpipe_cli.terraform import find_plugin_mirror
+from trustpipe_local.terraform import find_plugin_mirror
 
 CONFIGS = sorted(p.parent for p in (ROOT / "infra").glob("*/*/versions.tf"))
 

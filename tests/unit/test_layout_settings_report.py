@@ -9,7 +9,7 @@ import pytest
 
 from trustpipe import layout
 from trustpipe.settings import Settings, SettingsError
-from trustpipe_cli.report import StageReport
+from trustpipe_local.report import StageReport
 
 OUTPUTS = {
     "region": {"value": "us-east-1"},
@@ -53,7 +53,7 @@ def test_settings_missing_output_is_named() -> None:
 
 
 def test_settings_file_absent_or_malformed(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="trustpipe local up"):
+    with pytest.raises(SettingsError, match=r"settings file .*none.json does not exist"):
         Settings.load(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(SettingsError, match="not valid JSON"):

@@ -6,14 +6,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from trustpipe import s3
+from trustpipe import layout, s3
+from trustpipe.errors import RunError
 from trustpipe.model.features import FEATURES, Profile, Reputation
 
-MODELS_PREFIX = "models/"
-CURRENT_KEY = f"{MODELS_PREFIX}current.json"
 
-
-class ModelError(LookupError):
+class ModelError(RunError, LookupError):
     """A model artifact is missing or malformed."""
 
 
@@ -101,13 +99,9 @@ class ModelArtifact:
             raise ModelError(f"malformed model artifact: {err!r}") from err
 
 
-def artifact_key(version: str) -> str:
-    return f"{MODELS_PREFIX}{version}/model.json"
-
-
 def save(client: Any, bucket: str, artifact: ModelArtifact, make_current: bool) -> str:
     """Write the artifact under its version; move ``current`` to it last, when asked."""
-    key = artifact_key(artifact.version)
+    key = layout.model_key(artifact.version)
     s3.put(client, bucket, key, artifact.to_json().encode())
     if make_current:
         promote(client, bucket, artifact)
@@ -118,15 +112,15 @@ def promote(client: Any, bucket: str, artifact: ModelArtifact) -> None:
     """Point ``current`` at a saved artifact: scorers load it from their next hour or restart."""
     pointer = {
         "version": artifact.version,
-        "key": artifact_key(artifact.version),
+        "key": layout.model_key(artifact.version),
         "metrics": artifact.metadata.get("metrics", {}),
     }
-    s3.put(client, bucket, CURRENT_KEY, json.dumps(pointer).encode())
+    s3.put(client, bucket, layout.CURRENT_MODEL_KEY, json.dumps(pointer).encode())
 
 
 def current_version(client: Any, bucket: str) -> str | None:
     try:
-        pointer = json.loads(s3.get(client, bucket, CURRENT_KEY))
+        pointer = json.loads(s3.get(client, bucket, layout.CURRENT_MODEL_KEY))
     except client.exceptions.NoSuchKey:
         return None
     return str(pointer["version"])
@@ -136,8 +130,10 @@ def load(client: Any, bucket: str, version: str | None = None) -> ModelArtifact:
     """The artifact of ``version``, or the current one; ModelError when there is none."""
     version = version or current_version(client, bucket)
     if version is None:
-        raise ModelError(f"no current model in s3://{bucket}/{CURRENT_KEY}: run `trustpipe build-model`")
+        raise ModelError(
+            f"no current model in s3://{bucket}/{layout.CURRENT_MODEL_KEY}: run `trustpipe build-model`"
+        )
     try:
-        return ModelArtifact.from_json(s3.get(client, bucket, artifact_key(version)).decode())
+        return ModelArtifact.from_json(s3.get(client, bucket, layout.model_key(version)).decode())
     except client.exceptions.NoSuchKey as err:
-        raise ModelError(f"no model {version} in s3://{bucket}/{MODELS_PREFIX}") from err
+        raise ModelError(f"no model {version} in s3://{bucket}/{layout.MODELS_PREFIX}") from err

@@ -13,9 +13,9 @@ import pytest
 from tests.unit.orchestration.test_orchestration_core import SETTINGS
 from trustpipe import layout
 from trustpipe.settings import Settings
-from trustpipe_cli.airflow_cmd import airflow_env, postgres_connection, stop_tree
-from trustpipe_cli.backfill import MAX_HOURS, BackfillError, hours_between
+from trustpipe_local.airflow import airflow_env, postgres_connection, stop_tree
 from trustpipe_orchestration.config import PipelineConfig
+from trustpipe_orchestration.hour import MAX_HOURS, BackfillRangeError, hours_between
 
 
 def test_airflow_env_carries_connections_and_variables(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_backfill_hours_are_inclusive_and_bounded() -> None:
         "2026-11-21T00",
         "2026-11-21T01",
     ]
-    with pytest.raises(BackfillError, match="is before --from"):
+    with pytest.raises(BackfillRangeError, match="is before --from"):
         hours_between(first, layout.parse_hour("2026-11-20T21"))
-    with pytest.raises(BackfillError, match=f"at most {MAX_HOURS}"):
+    with pytest.raises(BackfillRangeError, match=f"at most {MAX_HOURS}"):
         hours_between(layout.parse_hour("2025-01-01T00"), first)

@@ -248,10 +248,7 @@ def test_score_step_runs_the_same_entry_point_on_s3() -> None:
 def test_emr_entry_point_and_bootstrap_exist() -> None:
     from tests.conftest import ROOT
 
-    assert (
-        "from spark_jobs.score_messages import main"
-        in (ROOT / "spark_jobs/emr/score_messages.py").read_text()
-    )
+    assert "from spark_jobs.runner import main" in (ROOT / "spark_jobs/emr/score_messages.py").read_text()
     assert (ROOT / "spark_jobs/emr/bootstrap.sh").stat().st_mode & 0o111
 
 

@@ -9,12 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trustpipe.errors import UserError
 from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
-from trustpipe_cli.services import MotoServer, Postgres, StackError
-from trustpipe_cli.terraform import Terraform, find_plugin_mirror
+from trustpipe_local.servers import MotoServer, Postgres
+from trustpipe_local.terraform import Terraform, find_plugin_mirror
 
 LOCAL_ENV = Path("infra/envs/local")
 Say = Callable[[str], None]
+
+
+class NotACheckoutError(UserError):
+    """The command was run outside a trustpipe checkout (the local stack needs its infra/)."""
 
 
 def find_project_root(start: Path) -> Path:
@@ -22,7 +27,7 @@ def find_project_root(start: Path) -> Path:
     for candidate in (start, *start.parents):
         if (candidate / LOCAL_ENV / "main.tf").is_file():
             return candidate
-    raise StackError(f"no trustpipe checkout (with {LOCAL_ENV}) at or above {start}")
+    raise NotACheckoutError(f"no trustpipe checkout (with {LOCAL_ENV}) at or above {start}")
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""`trustpipe db upgrade` and `trustpipe importer run` against a deployment's settings."""
+"""The importer's wiring: settings -> clients and a database connection -> the worker.
+
+Used by `trustpipe importer run` (the ASG's unit), `trustpipe db upgrade`, and by the hour's
+use case (drain the queue until an hour's files are in the ledger).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ import psycopg
 from trustpipe.aws import AwsClients
 from trustpipe.db import migrate
 from trustpipe.settings import Settings, SettingsError
-from trustpipe_importer.load import Connect
+from trustpipe_importer.load import IMPORTED_SQL, Connect, current_versions
 from trustpipe_importer.worker import Counts, Importer
 
 
 def database_url(settings: Settings) -> str:
+    """The settings' PostgreSQL URL as psycopg takes it (SQLAlchemy-style schemes accepted)."""
     if not settings.database_url:
         raise SettingsError("settings have no database_url: set DATABASE_URL or run `trustpipe local up`")
-    return settings.database_url
+    return migrate.libpq_url(settings.database_url)
 
 
 def connector(settings: Settings) -> Connect:
@@ -30,36 +35,35 @@ def connector(settings: Settings) -> Connect:
 
 
 def upgrade(settings: Settings) -> None:
+    """Apply the Alembic migrations to the settings' database (idempotent)."""
     migrate.upgrade(database_url(settings))
 
 
-def importer(settings: Settings, wait_seconds: int = 20, visibility_timeout: int = 300) -> Importer:
-    aws = AwsClients(settings)
+def importer(aws: AwsClients, wait_seconds: int = 20, visibility_timeout: int = 300) -> Importer:
     return Importer(
         aws.client("sqs"),
         aws.s3,
-        connector(settings),
-        settings.importer_queue_url,
+        connector(aws.settings),
+        aws.settings.importer_queue_url,
         visibility_timeout=visibility_timeout,
         wait_seconds=wait_seconds,
     )
 
 
-def run_importer(settings: Settings, once: bool = False, visibility_timeout: int = 300) -> Counts:
+def run_importer(aws: AwsClients, once: bool = False, visibility_timeout: int = 300) -> Counts:
+    """The worker until SIGTERM (or, with ``once``, until the queue is empty)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = importer(settings, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
+    worker = importer(aws, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
     worker.install_signal_handlers()
     return worker.run(once=once)
 
 
-def import_until_done(settings: Settings, keys: list[str], attempts: int = 10) -> set[tuple[str, str]]:
+def import_until_done(aws: AwsClients, keys: list[str], attempts: int = 10) -> set[tuple[str, str]]:
     """Drain the importer queue until every object of ``keys``, as it is now, is in the ledger;
     what is still missing after ``attempts`` drains (empty: all imported)."""
-    from trustpipe_importer.load import IMPORTED_SQL, current_versions
-
-    connect = connector(settings)
-    wanted = current_versions(AwsClients(settings).s3, settings.scored_bucket, keys)
-    worker = importer(settings, wait_seconds=1)
+    connect = connector(aws.settings)
+    wanted = current_versions(aws.s3, aws.settings.scored_bucket, keys)
+    worker = importer(aws, wait_seconds=1)
     missing = wanted
     for _ in range(attempts):
         worker.run(once=True)

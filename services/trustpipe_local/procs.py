@@ -1,4 +1,9 @@
-"""Processes the local stack starts: recorded by pid, stopped by pid, never by name."""
+"""Processes the local stack starts: recorded by pid and start time, stopped by pid, never by name.
+
+A pid file names a process and when it started: after a reboot or a long pause the same pid may
+belong to another process, which must never be signalled. ``read_pid`` answers only for a
+process that is alive and started when the file says.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +35,39 @@ def pid_alive(pid: int) -> bool:
     return done == 0
 
 
-def read_pid(path: Path) -> int | None:
+START_TOLERANCE_SECONDS = 2.0
+"""How far a recorded start time may be from the process's own (PostgreSQL records whole seconds)."""
+
+
+def started_at(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch), or None when there is no such process."""
+    import psutil
+
     try:
-        return int(path.read_text().strip().splitlines()[0])
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def write_pid(path: Path, pid: int) -> None:
+    """Record ``pid`` with its start time."""
+    path.write_text(f"{pid} {started_at(pid) or 0:.3f}\n")
+
+
+def same_process(pid: int, recorded_start: float) -> bool:
+    """``pid`` is alive and is the process that started at ``recorded_start``."""
+    actual = started_at(pid)
+    return actual is not None and abs(actual - recorded_start) <= START_TOLERANCE_SECONDS and pid_alive(pid)
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid recorded in ``path`` if that very process is still running, else None."""
+    try:
+        fields = path.read_text().split()
+        pid, start = int(fields[0]), float(fields[1])
     except (FileNotFoundError, ValueError, IndexError):
         return None
+    return pid if same_process(pid, start) else None
 
 
 def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:

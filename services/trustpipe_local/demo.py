@@ -15,11 +15,11 @@ from rich.table import Table
 from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.landing import HourInventory, inventory
-from trustpipe.settings import Settings
-from trustpipe_cli.registry_demo import framed_round_trip
-from trustpipe_cli.report import StageReport
-from trustpipe_cli.sensors_cmd import run_batch
-from trustpipe_cli.stack import LocalStack
+from trustpipe_local.registry_demo import framed_round_trip
+from trustpipe_local.report import StageReport
+from trustpipe_local.stack import LocalStack
+from trustpipe_orchestration import hour as hour_steps
+from trustpipe_sensors.app import run_batch
 from trustpipe_sensors.sensor import Drop
 
 REPORT_FILE = "demo-report.json"
@@ -38,16 +38,15 @@ def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, cons
     label = layout.format_hour(hour)
     console.rule(f"trustpipe demo: hour {label}, seed {seed}")
     with console.status("bringing the local stack up..."):
-        settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.log)
+        aws = AwsClients(stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.log))
     report = StageReport(extra={"hour": label, "seed": seed})
 
-    drops = _land(settings, hour, seed, scale, console)
+    drops = _land(aws, hour, seed, scale, console)
     report.stage("generated", sum(d.records for d in drops))
-    inv = _read_back(settings, hour, drops, report, console)
+    inv = _read_back(aws, hour, drops, report, console)
     with console.status("schema registry: register writer schemas, decode framed records..."):
-        report.extra["registry"] = framed_round_trip(settings, [f.key for f in inv.files])
-    by_enterprise, manifest_files = _model_and_score(settings, hour, report, console)
-    imported = _import(settings, label, manifest_files, report, console)
+        report.extra["registry"] = framed_round_trip(aws, [f.key for f in inv.files])
+    by_enterprise, imported = _model_score_import(aws, hour, report, console)
 
     report.extra["elapsed_seconds"] = round(time.monotonic() - began, 2)
     _print_summary(console, drops, by_enterprise, imported, report)
@@ -66,13 +65,13 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _land(settings: Settings, hour: datetime, seed: int, scale: float, console: Console) -> list[Drop]:
+def _land(aws: AwsClients, hour: datetime, seed: int, scale: float, console: Console) -> list[Drop]:
     """Labelled history for the model build, then the demo hour itself; the demo hour's drops."""
     with _progress(console) as progress:
         task = progress.add_task("sensors -> landing bucket", total=DROPS_PER_HOUR * (HISTORY_HOURS + 1))
         for back in range(HISTORY_HOURS, 0, -1):
             run_batch(
-                settings,
+                aws,
                 hour - timedelta(hours=back),
                 seed=seed,
                 enterprise_ids=None,
@@ -80,7 +79,7 @@ def _land(settings: Settings, hour: datetime, seed: int, scale: float, console: 
                 on_drop=lambda _d: progress.advance(task),
             )
         return run_batch(
-            settings,
+            aws,
             hour,
             seed=seed,
             enterprise_ids=None,
@@ -90,22 +89,22 @@ def _land(settings: Settings, hour: datetime, seed: int, scale: float, console: 
 
 
 def _read_back(
-    settings: Settings, hour: datetime, drops: list[Drop], report: StageReport, console: Console
+    aws: AwsClients, hour: datetime, drops: list[Drop], report: StageReport, console: Console
 ) -> HourInventory:
     with console.status("reading the hour back through the codec (v4 reader)..."):
-        inv = inventory(AwsClients(settings).s3, settings.landing_bucket, hour)
+        inv = inventory(aws.s3, aws.settings.landing_bucket, hour)
     generated_by_key = {d.key: d.records for d in drops}
     report.stage(
         "landed",
         inv.records,
-        set_aside=sum(generated_by_key.get(r.key, 0) for r in inv.rejected),
-        reasons=[f"{r.key}: {r.reason}" for r in inv.rejected],
+        set_aside=sum(generated_by_key.get(r.key, 0) for r in inv.set_aside),
+        reasons=[f"{r.key}: {r.reason}" for r in inv.set_aside],
     )
     by_version: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for f in inv.files:
         by_version[f.enterprise_id][f"v{f.schema_version}"] += f.records
     report.extra.update(
-        objects=len(inv.files) + len(inv.rejected),
+        objects=len(inv.files) + len(inv.set_aside),
         bytes=sum(f.bytes for f in inv.files),
         records_by_enterprise_version={e: dict(v) for e, v in by_version.items()},
         malicious_ground_truth=sum(d.malicious for d in drops),
@@ -113,19 +112,21 @@ def _read_back(
     return inv
 
 
-def _model_and_score(
-    settings: Settings, hour: datetime, report: StageReport, console: Console
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Nightly build on the history, then the hourly job on the demo hour; verdicts per enterprise."""
+def _model_score_import(
+    aws: AwsClients, hour: datetime, report: StageReport, console: Console
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], int]]:
+    """Nightly build on the history, then the hour's steps on the demo hour (score, verify, S3
+    event -> SNS -> SQS -> importer -> PostgreSQL, reconcile); stats per enterprise, rows in the
+    store per enterprise and verdict."""
+    from spark_jobs import runner
     from spark_jobs.session import local_session
-    from trustpipe_cli import batch_cmd
 
     with console.status("starting Spark (local[*])..."):
         spark = local_session("trustpipe-demo")
     with console.status(
         f"building the trust model on {HISTORY_HOURS} hours of labelled history (Spark MLlib)..."
     ):
-        built = batch_cmd.build(settings, hour, HISTORY_HOURS, spark)
+        built = runner.build(aws, hour, HISTORY_HOURS, spark)
     metrics = built.artifact.metadata["metrics"]
     report.extra["model"] = {
         "version": built.artifact.version,
@@ -135,8 +136,22 @@ def _model_and_score(
         "promoted": built.promoted,
         "decision": built.reason,
     }
-    with console.status("scoring the hour (Spark, native column expressions)..."):
-        result = batch_cmd.score(settings, hour, spark)
+    parts = hour_steps.in_process(aws, spark, IMPORT_ATTEMPTS)
+    scored: list[Any] = []
+
+    def score(at: datetime) -> Any:
+        console.log("scoring the hour (Spark, native column expressions)...")
+        scored.append(parts.score(at))
+        console.log("importer: S3 event -> SNS -> SQS -> PostgreSQL...")
+        return scored[-1]
+
+    with console.status("the hour: score -> verify -> import -> reconcile..."):
+        try:
+            hour_steps.run_hour(aws, parts.db, hour, score, parts.drain)
+        except hour_steps.HourIncompleteError as err:
+            report.extra["incomplete"] = str(err)  # the stage counts below say where
+        rows = parts.db.get_records(IMPORTED_BY_VERDICT, {"hour": layout.format_hour(hour)})
+    result = scored[0]
     report.stage(
         "scored",
         result.records_out,
@@ -145,29 +160,16 @@ def _model_and_score(
     )
     report.extra["verdicts"] = result.verdicts
     report.extra["scoring_model"] = result.model_version
-    return {s["enterprise_id"]: s for s in result.stats}, [f["key"] for f in result.files]
-
-
-def _import(
-    settings: Settings, hour: str, keys: list[str], report: StageReport, console: Console
-) -> dict[tuple[str, str], int]:
-    """S3 event -> SNS -> SQS -> importer -> PostgreSQL, until every file of the hour is in."""
-    from trustpipe_cli.import_cmd import connector, import_until_done, upgrade
-
-    upgrade(settings)
-    connect = connector(settings)
-    with console.status("importer: S3 event -> SNS -> SQS -> PostgreSQL..."):
-        import_until_done(settings, keys, IMPORT_ATTEMPTS)
-        with connect() as conn:
-            rows = conn.execute(
-                "SELECT enterprise_id, verdict, count(*) FROM scored_messages WHERE source_ref = %s "
-                "GROUP BY enterprise_id, verdict",
-                (hour,),
-            ).fetchall()
     imported = {(e, v): int(n) for e, v, n in rows}
     report.stage("imported", sum(imported.values()))
     report.extra["imported_by_enterprise_verdict"] = {f"{e}/{v}": n for (e, v), n in sorted(imported.items())}
-    return imported
+    return {s["enterprise_id"]: s for s in result.stats}, imported
+
+
+IMPORTED_BY_VERDICT = (
+    "SELECT enterprise_id, verdict, count(*) FROM scored_messages WHERE source_ref = %(hour)s "
+    "GROUP BY enterprise_id, verdict"
+)
 
 
 def _print_summary(

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from trustpipe.aws import LOCAL_CREDENTIALS
 from trustpipe.settings import Settings
-from trustpipe_cli.procs import free_port, stop_pid, wait_for_port
+from trustpipe_local.procs import free_port, stop_pid, wait_for_port
 from trustpipe_orchestration.config import (
     AWS_CONN_ID,
     DB_CONN_ID,

@@ -1,8 +1,12 @@
-"""`trustpipe build-model` and `trustpipe score-hour` against the local stack (Spark in-process)."""
+"""The Spark jobs' runner: settings and clients in, a job run out. One runner for every caller:
+spark-submit's ``main`` (EMR, or ``python -m spark_jobs.runner``), the CLI's `build-model` and
+`score-hour`, the hourly DAG's local runner, backfill and the demo."""
 
 from __future__ import annotations
 
+import json
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,15 +20,13 @@ from trustpipe import landing, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelError
-from trustpipe.settings import Settings
 
-
-def _spark(spark: SparkSession | None, name: str) -> SparkSession:
-    return spark or local_session(name)
+Spark = SparkSession | Callable[[], SparkSession]
+"""A session, or a factory for one: an hour with nothing to score starts no JVM."""
 
 
 def build(
-    settings: Settings,
+    aws: AwsClients,
     until: datetime,
     hours: int,
     spark: SparkSession | None = None,
@@ -33,7 +35,7 @@ def build(
 ) -> build_model.BuildResult:
     """Train on the ``hours`` before ``until``; save the artifact, and move `current` if it passed
     the promotion gate (and ``promote``: the nightly DAG promotes in a task of its own)."""
-    client = AwsClients(settings).s3
+    settings, client = aws.settings, aws.s3
     window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
     try:
         current = model_store.load(client, settings.archive_bucket)
@@ -52,7 +54,7 @@ def build(
                 "run `trustpipe sensors run` for those hours first"
             )
         result = build_model.run(
-            _spark(spark, "build_model"),
+            spark or local_session("build_model"),
             messages,
             labels,
             [layout.format_hour(h) for h in window],
@@ -75,21 +77,60 @@ def _download(client: Any, bucket: str, hour: datetime, into: Path) -> list[str]
 
 
 def score(
-    settings: Settings,
+    aws: AwsClients,
     hour: datetime,
-    spark: SparkSession | None = None,
+    spark: Spark | None = None,
     model_version: str | None = None,
     scored_at: datetime | None = None,
+    work_uri: str | None = None,
 ) -> score_messages.HourResult:
-    """Score one hour with the current (or a named) model."""
-    client = AwsClients(settings).s3
-    artifact = model_store.load(client, settings.archive_bucket, model_version)
+    """Score one hour with the current (or a named) model; see ``score_messages.run_hour``."""
+    settings = aws.settings
+    artifact = model_store.load(aws.s3, settings.archive_bucket, model_version)
     return score_messages.run_hour(
         spark or (lambda: local_session("score_messages")),
-        client,
+        aws.s3,
         settings.landing_bucket,
         settings.scored_bucket,
         artifact,
         hour,
         scored_at,
+        work_uri,
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """spark-submit entry point: ``runner --hour YYYY-MM-DDTHH --settings settings.json``."""
+    import argparse
+
+    from trustpipe.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="score_messages", description=score_messages.__doc__)
+    parser.add_argument("--hour", required=True, type=layout.parse_hour)
+    parser.add_argument("--settings", required=True, help="settings.json: a path or an s3:// URI")
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--model-version", default=None)
+    parser.add_argument(
+        "--work-uri",
+        default=None,
+        help="s3:// prefix for Spark's output on a cluster (read landing in place)",
+    )
+    args = parser.parse_args(argv)
+    aws = AwsClients(Settings.load_uri(args.settings))
+    spark = local_session("score_messages", args.master)
+    result = score(aws, args.hour, spark, args.model_version, work_uri=args.work_uri)
+    print(
+        json.dumps(
+            {
+                "hour": result.hour,
+                "records_in": result.records_in,
+                "records_out": result.records_out,
+                "verdicts": result.verdicts,
+                "set_aside": len(result.set_aside),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

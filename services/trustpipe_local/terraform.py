@@ -10,17 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trustpipe.errors import RunError
+
 # Machines without registry access keep the AWS provider in a filesystem mirror.
 PLUGIN_MIRROR_ENV = "TRUSTPIPE_TF_PLUGIN_MIRROR"
 _DEFAULT_MIRRORS = (Path("/opt/tf-plugins"),)
 
 
-class TerraformError(RuntimeError):
+class TerraformError(RunError):
     """terraform failed or is missing."""
 
 
 def find_plugin_mirror(explicit: str | None = None) -> Path | None:
-    """The provider mirror to use, if this machine has one."""
+    """The provider mirror to use, if this machine has one: ``explicit``, else
+    $TRUSTPIPE_TF_PLUGIN_MIRROR, else the usual places."""
+    explicit = explicit or os.environ.get(PLUGIN_MIRROR_ENV)
     candidates = [Path(explicit)] if explicit else list(_DEFAULT_MIRRORS)
     for path in candidates:
         if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():

