@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools image-inputs demo airflow test test-fast lint types bench lambda local-up local-down clean
+.PHONY: setup tools image-inputs image-requirements demo airflow test test-fast lint types bench lambda local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -30,15 +30,24 @@ demo: setup  ## one simulated hour through every stage built so far
 airflow: setup  ## Airflow standalone on the local stack (UI, scheduler, triggerer + an importer); Ctrl-C stops all
 	$(BIN)/trustpipe airflow
 
-image-inputs: setup  ## build/wheelhouse: the trustpipe wheel and the lock as hashed requirements (packer's input)
-	rm -rf build/wheelhouse
-	$(UV) export --frozen --no-dev --group airflow --no-emit-project --format requirements-txt -o build/wheelhouse/requirements.txt
-	$(UV) build --wheel --out-dir build/wheelhouse
+WHEELHOUSE ?= build/wheelhouse
+EXPORT := $(UV) export --frozen --no-default-groups --no-emit-project --format requirements-txt --quiet
+
+image-requirements: setup  ## the lock as hashed requirements: the workers' (no Airflow, Spark, moto or PostgreSQL) and the Airflow host's
+	mkdir -p $(WHEELHOUSE)
+	$(EXPORT) -o $(WHEELHOUSE)/requirements.txt
+	$(EXPORT) --group airflow --group spark -o $(WHEELHOUSE)/requirements-airflow.txt
+
+image-inputs: setup  ## build/wheelhouse: the trustpipe wheel and both requirements files (packer's input)
+	rm -rf $(WHEELHOUSE)
+	$(MAKE) --no-print-directory image-requirements WHEELHOUSE=$(WHEELHOUSE)
+	$(UV) build --wheel --out-dir $(WHEELHOUSE)
 
 lint: setup
 	$(BIN)/ruff check services schema_registry_lambda spark_jobs dags tests bench
 	$(BIN)/ruff format --check services schema_registry_lambda spark_jobs dags tests bench
 	terraform fmt -check -recursive infra
+	$(BIN)/lint-imports --no-cache
 
 types: setup
 	$(BIN)/mypy

@@ -32,7 +32,7 @@ variable "instance_type" {
 
 variable "wheelhouse" {
   type        = string
-  description = "make image-inputs output: the trustpipe wheel and requirements.txt (the lock, hashed)."
+  description = "make image-inputs output: the trustpipe wheel, requirements.txt (workers) and requirements-airflow.txt (the Airflow host), the lock hashed."
   default     = "../build/wheelhouse"
 }
 

@@ -182,6 +182,7 @@ def _apply_role(prefix: Path, wheels: Path, vars_file: Path) -> str:
                 "trustpipe_worker_manage_system": False,
                 # the test installs the project's wheel alone; the image also installs the locked set
                 "trustpipe_worker_requirements": "",
+                "trustpipe_worker_airflow_requirements": "",
                 "trustpipe_worker_wheelhouse": str(wheels),
                 "trustpipe_worker_python": "python3",
                 "ansible_become": False,
