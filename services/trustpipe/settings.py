@@ -40,9 +40,13 @@ class Settings:
 
     @classmethod
     def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
-        """Settings from ``terraform output -json`` (values wrapped in {"value": ...})."""
-        flat = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in outputs.items()}
-        return cls.from_dict({**flat, "database_url": database_url})
+        """Settings from ``terraform output -json``: every root's ``settings`` output, one shape
+        (``database_url``, when given, is the database the root does not create)."""
+        try:
+            data = dict(outputs["settings"]["value"])
+        except (KeyError, TypeError) as err:
+            raise SettingsError("terraform outputs have no `settings` object") from err
+        return cls.from_dict({**data, "database_url": database_url or data.get("database_url")})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

@@ -239,7 +239,7 @@ def importer_run(
     counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout)
     console.print(
         f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
-        f"{counts.rejected} rejected, {counts.retried} retried"
+        f"{counts.set_aside} set aside, {counts.retried} retried"
     )
 
 

@@ -12,8 +12,8 @@ from trustpipe.errors import PermanentError
 TEST_EVENT = "s3:TestEvent"
 
 
-class PoisonMessage(PermanentError, ValueError):
-    """An SQS body that is not an S3 event notification: it can never be imported."""
+class MalformedEventError(PermanentError, ValueError):
+    """An SQS body that is not an S3 event notification: it is set aside, never imported."""
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,14 @@ class ObjectCreated:
 
 
 def parse(body: str) -> list[ObjectCreated]:
-    """The objects an SQS body announces; [] for S3's test event. PoisonMessage when malformed."""
+    """The objects an SQS body announces; [] for S3's test event. MalformedEventError when malformed."""
     try:
         outer = json.loads(body)
         inner: Any = json.loads(outer["Message"]) if outer.get("Type") == "Notification" else outer
     except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as err:
-        raise PoisonMessage(f"not an SNS/S3 notification: {err}") from err
+        raise MalformedEventError(f"not an SNS/S3 notification: {err}") from err
     if not isinstance(inner, dict):
-        raise PoisonMessage("notification message is not a JSON object")
+        raise MalformedEventError("notification message is not a JSON object")
     if inner.get("Event") == TEST_EVENT:
         return []
     try:
@@ -48,4 +48,4 @@ def parse(body: str) -> list[ObjectCreated]:
             if str(r.get("eventName", "")).startswith("ObjectCreated")
         ]
     except (KeyError, TypeError, ValueError) as err:
-        raise PoisonMessage(f"S3 event without bucket/key: {err!r}") from err
+        raise MalformedEventError(f"S3 event without bucket/key: {err!r}") from err

@@ -82,15 +82,16 @@ TARGETS = {
 }
 
 
-class PoisonObject(PermanentError, ValueError):
-    """An object that can never be imported: missing, not Avro, truncated, or of an unknown schema."""
+class UnimportableObjectError(PermanentError, ValueError):
+    """An object that can never be imported (missing, not Avro, truncated, of an unknown schema):
+    it is set aside with its reason."""
 
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
 
     @classmethod
-    def from_codec(cls, err: CodecError) -> PoisonObject:
+    def from_codec(cls, err: CodecError) -> UnimportableObjectError:
         return cls(type(err).__name__, str(err))
 
 
@@ -107,7 +108,9 @@ def downloaded(s3: Any, event: ObjectCreated) -> Iterator[IO[bytes]]:
         body = s3.get_object(Bucket=event.bucket, Key=event.key)["Body"]
     except ClientError as err:
         if err.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchBucket"):
-            raise PoisonObject("MissingObject", f"s3://{event.bucket}/{event.key} does not exist") from err
+            raise UnimportableObjectError(
+                "MissingObject", f"s3://{event.bucket}/{event.key} does not exist"
+            ) from err
         raise
     with tempfile.TemporaryFile() as fo:
         shutil.copyfileobj(body, fo, 1 << 20)
@@ -128,7 +131,7 @@ def _upsert_sql(table: str, columns: tuple[tuple[str, str], ...], key: tuple[str
 
 
 def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
-    """Import one object atomically; PoisonObject for input that can never be imported."""
+    """Import one object atomically; UnimportableObjectError for input that can never be imported."""
     with connect() as conn:
         if conn.execute(
             "SELECT 1 FROM import_ledger WHERE object_key = %s AND etag = %s", (event.key, event.etag)
@@ -148,18 +151,20 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
 
 
 def _open(fo: IO[bytes]) -> tuple[ContainerReader, Target]:
-    """The object's reader and where its rows go; PoisonObject unless it is a kind we import."""
+    """The object's reader and where its rows go; UnimportableObjectError unless it is a kind we import."""
     try:
         reader = ContainerReader(fo)
     except CodecError as err:
-        raise PoisonObject.from_codec(err) from err
+        raise UnimportableObjectError.from_codec(err) from err
     fullname = _fullname(reader.writer_schema)
     target = TARGETS.get(fullname)
     if target is None:
-        raise PoisonObject("SchemaMismatchError", f"{fullname} is neither ScoredMessage nor ScoringStats")
+        raise UnimportableObjectError(
+            "SchemaMismatchError", f"{fullname} is neither ScoredMessage nor ScoringStats"
+        )
     check = contracts.check(contracts.load(target.contract), reader.writer_schema)
     if not check.compatible:
-        raise PoisonObject("SchemaMismatchError", "; ".join(check.messages))
+        raise UnimportableObjectError("SchemaMismatchError", "; ".join(check.messages))
     return reader, target
 
 
@@ -185,14 +190,15 @@ def _copy(
                 copy.write_row(row_of(record))
                 count += 1
         except CodecError as err:
-            raise PoisonObject.from_codec(err) from err
+            raise UnimportableObjectError.from_codec(err) from err
     return count
 
 
-def record_rejection(
+def record_set_aside(
     connect: Connect, event: ObjectCreated | None, error_type: str, reason: str, body: str | None = None
 ) -> None:
-    """Put a rejected input in the error table (and the ledger, so a redelivery is skipped)."""
+    """Set an input aside: a row in the error table with the reason (and in the ledger, so a
+    redelivery is skipped)."""
     with connect() as conn, conn.transaction():
         conn.execute(
             "INSERT INTO import_errors (bucket, object_key, etag, error_type, reason, message_body) "
@@ -209,7 +215,7 @@ def record_rejection(
         if event is not None:
             conn.execute(
                 "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
-                "VALUES (%s, %s, %s, 'rejected', 0) ON CONFLICT DO NOTHING",
+                "VALUES (%s, %s, %s, 'set_aside', 0) ON CONFLICT DO NOTHING",
                 (event.key, event.etag, event.bucket),
             )
 

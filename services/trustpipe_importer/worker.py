@@ -1,6 +1,6 @@
 """The importer worker: long-polls SQS, imports each announced object, deletes the message only
-after commit. Poison is recorded and deleted (it never loops); transient failures are retried
-with capped backoff and, after the queue's maxReceiveCount, land in its DLQ."""
+after commit. Bad input is set aside with its reason and deleted (it never loops); transient
+failures are retried with capped backoff and, after the queue's maxReceiveCount, land in its DLQ."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
-from trustpipe_importer.events import ObjectCreated, PoisonMessage, parse
-from trustpipe_importer.load import Connect, PoisonObject, import_object, record_rejection
+from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
+from trustpipe_importer.load import Connect, UnimportableObjectError, import_object, record_set_aside
 
 SQS_MAX_WAIT_SECONDS = 20  # ReceiveMessage long-poll maximum
 SQS_MAX_MESSAGES = 10  # ReceiveMessage batch maximum
@@ -33,7 +33,7 @@ TRANSIENT = (psycopg.OperationalError, BotoCoreError, ClientError, TimeoutError,
 class Counts:
     imported: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    set_aside: int = 0
     retried: int = 0
     records: int = 0
     keys: list[str] = field(default_factory=list)
@@ -82,13 +82,13 @@ class Importer:
         return self.counts
 
     def handle(self, message: dict[str, Any]) -> None:
-        """Import what one message announces; delete it when done or poison, keep it when transient."""
+        """Import what one message announces; delete it when done or set aside, keep it when transient."""
         try:
             try:
                 events = parse(message["Body"])
-            except PoisonMessage as err:
-                log.info("poison message %s: %s", message["MessageId"], err)
-                self._reject(None, "PoisonMessage", str(err), body=message["Body"])
+            except MalformedEventError as err:
+                log.info("set aside message %s: %s", message["MessageId"], err)
+                self._set_aside(None, type(err).__name__, str(err), body=message["Body"])
                 events = []
             with self._heartbeat(message):
                 for event in events:
@@ -101,9 +101,9 @@ class Importer:
     def _import(self, event: ObjectCreated) -> None:
         try:
             outcome = import_object(self.connect, self.s3, event)
-        except PoisonObject as err:
-            log.info("rejected s3://%s/%s: %s", event.bucket, event.key, err)
-            self._reject(event, err.kind, str(err))
+        except UnimportableObjectError as err:
+            log.info("set aside s3://%s/%s: %s", event.bucket, event.key, err)
+            self._set_aside(event, err.kind, str(err))
             return
         if outcome.outcome == "duplicate":
             self.counts.duplicates += 1
@@ -112,11 +112,11 @@ class Importer:
             self.counts.records += outcome.records
             self.counts.keys.append(event.key)
 
-    def _reject(
+    def _set_aside(
         self, event: ObjectCreated | None, error_type: str, reason: str, body: str | None = None
     ) -> None:
-        record_rejection(self.connect, event, error_type, reason, body)  # a database fault is transient
-        self.counts.rejected += 1
+        record_set_aside(self.connect, event, error_type, reason, body)  # a database fault is transient
+        self.counts.set_aside += 1
 
     def _retry_later(self, message: dict[str, Any], err: BaseException) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

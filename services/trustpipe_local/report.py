@@ -19,7 +19,7 @@ class StageReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def stage(self, name: str, count: int, set_aside: int = 0, reasons: list[str] | None = None) -> None:
-        """Record ``count`` records reaching ``name``, and ``set_aside`` rejected there."""
+        """Record ``count`` records reaching ``name``, and ``set_aside`` put aside there."""
         self.stages[name] = count
         if set_aside or reasons:
             self.set_aside[name] = set_aside

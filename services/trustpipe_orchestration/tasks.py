@@ -93,7 +93,7 @@ def promote_model(candidate: dict[str, Any]) -> str:
     from trustpipe.model import artifact as model_store
 
     if not candidate["promoted"]:
-        raise model_store.ModelBuildError(
+        raise model_store.ModelNotPromotedError(
             f"candidate {candidate['version']} not promoted: {candidate['reason']}"
         )
     settings = pipeline_config().settings

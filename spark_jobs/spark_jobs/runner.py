@@ -19,7 +19,7 @@ from spark_jobs.staging import stage_hour
 from trustpipe import landing, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
-from trustpipe.model.artifact import ModelBuildError, ModelError
+from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
 
 Spark = SparkSession | Callable[[], SparkSession]
 """A session, or a factory for one: an hour with nothing to score starts no JVM."""
@@ -39,7 +39,7 @@ def build(
     window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
     try:
         current = model_store.load(client, settings.archive_bucket)
-    except ModelError:
+    except ModelNotFoundError:
         current = None
     with tempfile.TemporaryDirectory(prefix="trustpipe-build-") as tmp:
         work = Path(tmp)

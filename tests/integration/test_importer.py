@@ -190,7 +190,7 @@ def test_rescored_hour_with_newer_model_replaces_verdicts(clean: Settings, aws: 
     ]
 
 
-def test_poison_is_recorded_and_deleted_and_the_rest_proceeds(clean: Settings, aws: AwsClients) -> None:
+def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(clean: Settings, aws: AwsClients) -> None:
     good = scored(100, "good")
     label = {
         "message_id": "m",
@@ -231,14 +231,14 @@ def test_poison_is_recorded_and_deleted_and_the_rest_proceeds(clean: Settings, a
         MessageBody=json.dumps({"Type": "Notification", "Message": json.dumps({"Event": "s3:TestEvent"})}),
     )
     counts = drain(clean)
-    assert counts.imported == 1 and counts.rejected == 5
+    assert counts.imported == 1 and counts.set_aside == 5
     errors = dict(query(clean, "SELECT object_key, error_type FROM import_errors"))
     assert errors == {
         "scored/p/not-avro.avro": "BadMagicByteError",
         "scored/p/truncated.avro": "TruncatedRecordError",
         "scored/p/unknown-schema.avro": "SchemaMismatchError",
         "scored/p/gone.avro": "MissingObject",
-        "": "PoisonMessage",
+        "": "MalformedEventError",
     }
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(100,)]  # never half-imported
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
@@ -258,8 +258,8 @@ def test_database_down_is_retried_then_imported(
     local_stack.postgres.stop()
     try:
         counts = drain(clean)
-        # THEN the message is kept (hidden for a backoff), not deleted and not rejected
-        assert (counts.imported, counts.rejected, counts.retried) == (0, 0, 1)
+        # THEN the message is kept (hidden for a backoff), not deleted and not set aside
+        assert (counts.imported, counts.set_aside, counts.retried) == (0, 0, 1)
         assert queue_depth(aws, clean.importer_queue_url) == (0, 1)
     finally:
         local_stack.postgres.start(port=port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,30 @@ def test_fmt_and_validate(config: Path, tmp_path: Path) -> None:
     assert init.returncode == 0, init.stderr
     validate = terraform(config, tmp_path, "validate")
     assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+def _hcl(path: Path) -> dict[str, Any]:
+    import hcl2
+
+    with path.open() as f:
+        return hcl2.load(f)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_every_root_is_a_thin_root_over_the_pipeline_with_one_settings_output(env: Path) -> None:
+    root = ROOT / "infra" / "envs" / str(env)
+    main = _hcl(root / "main.tf")
+    modules = [name.strip('"') for block in main.get("module", []) for name in block]
+    assert modules == ["pipeline"], f"{env} wires {modules}: compose modules/pipeline instead"
+    outputs = {n.strip('"'): b for block in _hcl(root / "outputs.tf")["output"] for n, b in block.items()}
+    assert outputs["settings"]["value"] == "${module.pipeline.settings}"
+
+
+def test_the_pipeline_settings_are_the_services_settings() -> None:
+    from dataclasses import fields
+
+    from trustpipe.settings import Settings
+
+    main = _hcl(ROOT / "infra" / "modules" / "pipeline" / "main.tf")
+    settings = next(block["settings"] for block in main["locals"] if "settings" in block)
+    assert {k.strip('"') for k in settings} == {f.name for f in fields(Settings)}

@@ -11,20 +11,24 @@ from trustpipe import layout
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_local.report import StageReport
 
-OUTPUTS = {
-    "region": {"value": "us-east-1"},
-    "aws_endpoint": {"value": "http://127.0.0.1:1"},
-    "landing_bucket": {"value": "l"},
-    "scored_bucket": {"value": "s"},
-    "archive_bucket": {"value": "a"},
-    "scored_topic_arn": {"value": "arn:t"},
-    "importer_queue_url": {"value": "q"},
-    "importer_dlq_url": {"value": "d"},
-    "raw_stream_name": {"value": "r"},
-    "scored_stream_name": {"value": "ss"},
-    "lease_table_name": {"value": "lt"},
-    "registry_table_name": {"value": "rt"},
+SETTINGS = {
+    "region": "us-east-1",
+    "aws_endpoint": "http://127.0.0.1:1",
+    "landing_bucket": "l",
+    "scored_bucket": "s",
+    "archive_bucket": "a",
+    "scored_topic_arn": "arn:t",
+    "importer_queue_url": "q",
+    "importer_dlq_url": "d",
+    "raw_stream_name": "r",
+    "scored_stream_name": "ss",
+    "lease_table_name": "lt",
+    "registry_table_name": "rt",
+    "oncall_topic_arn": None,
+    "database_url": None,
 }
+OUTPUTS = {"settings": {"value": SETTINGS}, "registry": {"value": {"table_name": "rt"}}}
+"""`terraform output -json` of a root: every root has one `settings` object."""
 
 
 @pytest.mark.parametrize("text", ["2026-11-26", "2026-11-26T24", "yesterday", "2026-11-26T13:00", ""])
@@ -47,9 +51,16 @@ def test_settings_from_terraform_outputs_round_trip(tmp_path: Path) -> None:
 
 
 def test_settings_missing_output_is_named() -> None:
-    outputs = {k: v for k, v in OUTPUTS.items() if k != "scored_bucket"}
+    settings = {k: v for k, v in SETTINGS.items() if k != "scored_bucket"}
     with pytest.raises(SettingsError, match="settings lack scored_bucket"):
-        Settings.from_terraform_outputs(outputs)
+        Settings.from_terraform_outputs({"settings": {"value": settings}})
+    with pytest.raises(SettingsError, match="no `settings` object"):
+        Settings.from_terraform_outputs({"landing_bucket": {"value": "l"}})
+
+
+def test_the_database_url_the_root_does_not_create_is_passed_in() -> None:
+    assert Settings.from_terraform_outputs(OUTPUTS).database_url is None
+    assert Settings.from_terraform_outputs(OUTPUTS, "postgresql://h/db").database_url == "postgresql://h/db"
 
 
 def test_settings_file_absent_or_malformed(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, 
 
     def apply(fresh_aws: bool) -> dict[str, Any]:
         applies.append(fresh_aws)
-        return {k: {"value": v} for k, v in SETTINGS.items()}
+        return {"settings": {"value": SETTINGS}}
 
     monkeypatch.setattr(stack, "_apply", apply)
     Settings.from_dict(SETTINGS).save(stack.settings_path)

@@ -1,4 +1,5 @@
-# The local stack: the same modules as dev and prod, applied to a moto server.
+# The local stack: the pipeline dev and prod apply, on a moto server, with the switches off for
+# what moto cannot run (RDS, the EMR cluster's roles, the Airflow host). `trustpipe local up` applies it.
 provider "aws" {
   region                      = var.region
   access_key                  = "test"
@@ -28,114 +29,27 @@ provider "aws" {
   }
 }
 
-locals {
-  tags = {
-    "trustpipe:env" = "local"
-  }
-  bucket_prefix = var.name
-}
-
-module "keys" {
-  source = "../../modules/keys"
-
-  name                    = var.name
-  deletion_window_in_days = 7
-
-  tags = local.tags
-}
-
-module "network" {
-  source = "../../modules/network"
-
-  name        = var.name
-  kms_key_arn = module.keys.key_arn
-
-  tags = local.tags
-}
-
-module "messaging" {
-  source = "../../modules/messaging"
-
-  name                  = var.name
-  publisher_bucket_arns = ["arn:aws:s3:::${local.bucket_prefix}-scored"]
-  max_receive_count     = 3
-  kms_key_id            = module.keys.key_arn
-
-  tags = local.tags
-}
-
-module "data_lake" {
-  source = "../../modules/data_lake"
-
-  bucket_prefix = local.bucket_prefix
-  force_destroy = true
-  kms_key_arn   = module.keys.key_arn
-  # The moto server speaks plain HTTP, and it enforces bucket policies: TLS-only would deny all.
-  enforce_tls                   = false
-  scored_notification_topic_arn = module.messaging.topic_arn
-
-  tags = local.tags
-}
-
-module "streaming" {
-  source = "../../modules/streaming"
-
-  name               = var.name
-  raw_shard_count    = 2
-  scored_shard_count = 2
-  kms_key_arn        = module.keys.key_arn
-  archive_bucket_arn = module.data_lake.bucket_arns["archive"]
-
-  tags = local.tags
-}
-
-module "monitoring" {
-  source = "../../modules/monitoring"
+module "pipeline" {
+  source = "../../modules/pipeline"
 
   name                = var.name
-  kms_key_arn         = module.keys.key_arn
-  importer_queue_name = module.messaging.queue_name
-  importer_dlq_name   = module.messaging.dlq_name
-  stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name]
+  aws_endpoint        = var.aws_endpoint
+  registry_lambda_zip = var.registry_lambda_zip
+  # moto's stock image stands in for the baked AMI; the groups are sized to nothing (moto runs no
+  # code: the services run as local processes instead).
+  worker_ami_id             = var.worker_ami_id
+  importer_min_size         = 0
+  alerter_count             = 0
+  wait_for_capacity_timeout = "0"
+  # What moto cannot run: the local stack's PostgreSQL is a local server, Airflow runs standalone.
+  enable_database      = false
+  enable_emr           = false
+  enable_orchestration = false
+  # A disposable stack on a plain-HTTP server that enforces bucket policies.
+  force_destroy               = true
+  enforce_tls                 = false
+  key_deletion_window_in_days = 7
+  max_receive_count           = 3
 
-  tags = local.tags
-}
-
-module "schema_registry" {
-  source = "../../modules/schema_registry"
-
-  name            = var.name
-  lambda_zip_path = var.registry_lambda_zip
-  alarm_actions   = [module.monitoring.oncall_topic_arn]
-
-  tags = local.tags
-}
-
-# The worker fleet on the moto server: the same module as on AWS, from moto's stock image, sized to
-# nothing (moto runs no code; the services run as local processes instead).
-module "workers" {
-  source = "../../modules/workers"
-
-  name                       = var.name
-  ami_id                     = var.worker_ami_id
-  vpc_id                     = module.network.vpc_id
-  vpc_cidr                   = module.network.cidr_block
-  subnet_ids                 = module.network.private_subnet_ids
-  kms_key_arn                = module.keys.key_arn
-  settings_json              = jsonencode({ region = var.region })
-  raw_stream_arn             = module.streaming.stream_arns["raw"]
-  raw_shard_count            = 2
-  scored_stream_arn          = module.streaming.stream_arns["scored"]
-  lease_table_arn            = module.streaming.lease_table_arn
-  importer_queue_arn         = module.messaging.queue_arn
-  importer_queue_name        = module.messaging.queue_name
-  scored_bucket_arn          = module.data_lake.bucket_arns["scored"]
-  archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
-  registry_api_execution_arn = module.schema_registry.api_execution_arn
-  scorer_cores_per_instance  = 2
-  importer_min_size          = 0
-  alerter_count              = 0
-  wait_for_capacity_timeout  = "0"
-
-  tags = local.tags
+  tags = { "trustpipe:env" = "local" }
 }

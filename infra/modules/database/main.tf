@@ -12,13 +12,19 @@ resource "aws_security_group" "this" {
   description = "PostgreSQL from the workers and Airflow only"
   vpc_id      = var.vpc_id
 
-  ingress {
-    description     = "PostgreSQL from the clients' security groups"
-    from_port       = 5432
-    to_port         = 5432
-    protocol        = "tcp"
-    security_groups = var.client_security_group_ids
-  }
+  tags = var.tags
+}
+
+# Rules as resources, not inline blocks: another module (orchestration) adds its own client rule.
+resource "aws_vpc_security_group_ingress_rule" "clients" {
+  count = length(var.client_security_group_ids)
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "PostgreSQL from a client security group"
+  referenced_security_group_id = var.client_security_group_ids[count.index]
+  from_port                    = 5432
+  to_port                      = 5432
+  ip_protocol                  = "tcp"
 
   tags = var.tags
 }

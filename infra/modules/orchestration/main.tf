@@ -156,12 +156,25 @@ resource "aws_security_group" "this" {
   }
 
   egress {
-    description = "Airflow's metadata database"
+    description = "The Airflow metadata database"
     from_port   = 5432
     to_port     = 5432
     protocol    = "tcp"
     cidr_blocks = [var.vpc_cidr]
   }
+
+  tags = var.tags
+}
+
+# The database lets the Airflow host in (the rule lives here: the host depends on the database,
+# never the other way round).
+resource "aws_vpc_security_group_ingress_rule" "database" {
+  security_group_id            = var.database_security_group_id
+  description                  = "PostgreSQL from the Airflow host"
+  referenced_security_group_id = aws_security_group.this.id
+  from_port                    = 5432
+  to_port                      = 5432
+  ip_protocol                  = "tcp"
 
   tags = var.tags
 }

@@ -60,6 +60,11 @@ variable "oncall_topic_arn" {
   type        = string
 }
 
+variable "database_security_group_id" {
+  description = "The database's security group (the host adds its own ingress rule to it)."
+  type        = string
+}
+
 variable "database_secret_arn" {
   description = "Database credentials (the DAG's checks and Airflow's metadata)."
   type        = string

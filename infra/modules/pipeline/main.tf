@@ -1,7 +1,11 @@
-# The whole pipeline on AWS, wired from the concern modules: what infra/envs/dev and prod apply.
-# (infra/envs/local wires the same modules for the moto server, without RDS, EMR or Airflow.)
+# The whole pipeline, wired from the concern modules: what every root applies. infra/envs/dev and
+# prod apply all of it on AWS; infra/envs/local applies it to the moto server with the switches
+# off for what moto cannot run (RDS, the EMR cluster's roles and configuration, the Airflow host).
 locals {
   bucket_prefix = "${var.name}-${data.aws_caller_identity.this.account_id}"
+  # The password is not here: the importer's unit reads it from the database secret at start.
+  database_url = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=require" : null
+  # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
     region              = data.aws_region.this.name
     landing_bucket      = module.data_lake.landing_bucket
@@ -15,9 +19,8 @@ locals {
     lease_table_name    = module.streaming.lease_table_name
     registry_table_name = module.schema_registry.table_name
     oncall_topic_arn    = module.monitoring.oncall_topic_arn
-    aws_endpoint        = null
-    # The password is not here: the importer's unit reads it from the database secret at start.
-    database_url = "postgresql://trustpipe_admin@${module.database.endpoint}/trustpipe?sslmode=require"
+    aws_endpoint        = var.aws_endpoint
+    database_url        = local.database_url
   }
 }
 
@@ -28,8 +31,9 @@ data "aws_region" "this" {}
 module "keys" {
   source = "../keys"
 
-  name = var.name
-  tags = var.tags
+  name                    = var.name
+  deletion_window_in_days = var.key_deletion_window_in_days
+  tags                    = var.tags
 }
 
 module "network" {
@@ -47,6 +51,7 @@ module "messaging" {
 
   name                  = var.name
   publisher_bucket_arns = ["arn:aws:s3:::${local.bucket_prefix}-scored"]
+  max_receive_count     = var.max_receive_count
   kms_key_id            = module.keys.key_arn
   tags                  = var.tags
 }
@@ -55,7 +60,9 @@ module "data_lake" {
   source = "../data_lake"
 
   bucket_prefix                 = local.bucket_prefix
+  force_destroy                 = var.force_destroy
   kms_key_arn                   = module.keys.key_arn
+  enforce_tls                   = var.enforce_tls
   scored_notification_topic_arn = module.messaging.topic_arn
   access_log_bucket             = var.access_log_bucket
   tags                          = var.tags
@@ -92,7 +99,7 @@ module "monitoring" {
   importer_queue_name = module.messaging.queue_name
   importer_dlq_name   = module.messaging.dlq_name
   stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name]
-  db_instance_id      = module.database.instance_id
+  db_instance_id      = one(module.database[*].instance_id)
   tags                = var.tags
 }
 
@@ -118,14 +125,17 @@ module "workers" {
   scored_bucket_arn          = module.data_lake.bucket_arns["scored"]
   archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
   registry_api_execution_arn = module.schema_registry.api_execution_arn
-  database_secret_arn        = module.database.master_secret_arn
+  database_secret_arn        = one(module.database[*].master_secret_arn)
   importer_min_size          = var.importer_min_size
   importer_max_size          = var.importer_max_size
+  alerter_count              = var.alerter_count
+  wait_for_capacity_timeout  = var.wait_for_capacity_timeout
   tags                       = var.tags
 }
 
 module "emr" {
   source = "../emr"
+  count  = var.enable_emr ? 1 : 0
 
   name               = var.name
   bucket_prefix      = local.bucket_prefix
@@ -138,11 +148,12 @@ module "emr" {
 
 module "database" {
   source = "../database"
+  count  = var.enable_database ? 1 : 0
 
   name                      = var.name
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.private_subnet_ids
-  client_security_group_ids = [module.workers.security_group_id, module.orchestration.security_group_id]
+  client_security_group_ids = [module.workers.security_group_id]
   kms_key_arn               = module.keys.key_arn
   instance_class            = var.db_instance_class
   multi_az                  = var.db_multi_az
@@ -152,20 +163,22 @@ module "database" {
 
 module "orchestration" {
   source = "../orchestration"
+  count  = var.enable_orchestration ? 1 : 0
 
-  name                    = var.name
-  bucket_prefix           = local.bucket_prefix
-  ami_id                  = var.worker_ami_id
-  instance_type           = var.airflow_instance_type
-  vpc_id                  = module.network.vpc_id
-  vpc_cidr                = module.network.cidr_block
-  subnet_ids              = module.network.private_subnet_ids
-  gateway_prefix_list_ids = module.network.gateway_prefix_list_ids
-  kms_key_arn             = module.keys.key_arn
-  data_bucket_arns        = values(module.data_lake.bucket_arns)
-  emr_role_arns           = [module.emr.service_role_arn, module.emr.instance_role_arn]
-  oncall_topic_arn        = module.monitoring.oncall_topic_arn
-  database_secret_arn     = module.database.master_secret_arn
-  settings_json           = jsonencode(local.settings)
-  tags                    = var.tags
+  name                       = var.name
+  bucket_prefix              = local.bucket_prefix
+  ami_id                     = var.worker_ami_id
+  instance_type              = var.airflow_instance_type
+  vpc_id                     = module.network.vpc_id
+  vpc_cidr                   = module.network.cidr_block
+  subnet_ids                 = module.network.private_subnet_ids
+  gateway_prefix_list_ids    = module.network.gateway_prefix_list_ids
+  kms_key_arn                = module.keys.key_arn
+  data_bucket_arns           = values(module.data_lake.bucket_arns)
+  emr_role_arns              = flatten([for emr in module.emr : [emr.service_role_arn, emr.instance_role_arn]])
+  oncall_topic_arn           = module.monitoring.oncall_topic_arn
+  database_secret_arn        = one(module.database[*].master_secret_arn)
+  database_security_group_id = one(module.database[*].security_group_id)
+  settings_json              = jsonencode(local.settings)
+  tags                       = var.tags
 }

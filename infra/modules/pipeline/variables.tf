@@ -103,6 +103,66 @@ variable "access_log_bucket" {
   default     = null
 }
 
+variable "enable_database" {
+  description = "RDS PostgreSQL (off for the local stack, whose PostgreSQL is a local server)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_emr" {
+  description = "The EMR cluster's roles, logs and security configuration (off where EMR cannot run)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_orchestration" {
+  description = "The Airflow host (off for the local stack, which runs Airflow standalone); needs the database."
+  type        = bool
+  default     = true
+}
+
+variable "aws_endpoint" {
+  description = "Endpoint the services use instead of AWS's (the local stack's moto server); null on AWS."
+  type        = string
+  default     = null
+}
+
+variable "key_deletion_window_in_days" {
+  description = "Days a scheduled deletion of the stack's KMS key can still be cancelled."
+  type        = number
+  default     = 30
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete non-empty buckets (disposable stacks only)."
+  type        = bool
+  default     = false
+}
+
+variable "enforce_tls" {
+  description = "Deny plain-HTTP access to the data lake (off only against the plain-HTTP moto server)."
+  type        = bool
+  default     = true
+}
+
+variable "max_receive_count" {
+  description = "Receives of an importer message before it moves to the DLQ."
+  type        = number
+  default     = 5
+}
+
+variable "alerter_count" {
+  description = "Alerter instances."
+  type        = number
+  default     = 1
+}
+
+variable "wait_for_capacity_timeout" {
+  description = "How long apply waits for the worker groups' instances (\"0\": not at all)."
+  type        = string
+  default     = "10m"
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -81,7 +81,7 @@ class ScoringStats(Base):
 
 
 class ImportLedger(Base):
-    """Every object the importers finished with, by key and ETag: imported or rejected."""
+    """Every object the importers finished with, by key and ETag: imported or set aside."""
 
     __tablename__ = "import_ledger"
 
@@ -94,7 +94,7 @@ class ImportLedger(Base):
 
 
 class ImportError_(Base):
-    """Input the importers rejected, with why (never retried: fix the object and re-send)."""
+    """Input the importers set aside, with why (never retried: fix the object and re-send)."""
 
     __tablename__ = "import_errors"
 

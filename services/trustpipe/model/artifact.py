@@ -7,16 +7,28 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trustpipe import layout, s3
-from trustpipe.errors import RunError
+from trustpipe.errors import RunError, TrustpipeError, UserError
 from trustpipe.model.features import FEATURES, Profile, Reputation
 
 
-class ModelError(RunError, LookupError):
-    """A model artifact is missing or malformed."""
+class ModelError(TrustpipeError, LookupError):
+    """A model artifact is missing, malformed or could not be built."""
 
 
-class ModelBuildError(ModelError):
+class ModelNotFoundError(ModelError, UserError):
+    """No current model, or no model of the version asked for: build one first."""
+
+
+class MalformedModelError(ModelError, RunError):
+    """A stored artifact does not parse as a model of these features."""
+
+
+class ModelBuildError(ModelError, UserError):
     """There is not enough labelled history to build a model."""
+
+
+class ModelNotPromotedError(ModelError, RunError):
+    """A candidate failed the promotion gate."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class ModelArtifact:
         try:
             doc = json.loads(text)
             if doc["features"] != list(FEATURES):
-                raise ModelError(
+                raise MalformedModelError(
                     f"model {doc.get('version')} was built for other features: {doc['features']}"
                 )
             return cls(
@@ -96,7 +108,7 @@ class ModelArtifact:
                 metadata=doc.get("metadata", {}),
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelError(f"malformed model artifact: {err!r}") from err
+            raise MalformedModelError(f"malformed model artifact: {err!r}") from err
 
 
 def save(client: Any, bucket: str, artifact: ModelArtifact, make_current: bool) -> str:
@@ -130,10 +142,10 @@ def load(client: Any, bucket: str, version: str | None = None) -> ModelArtifact:
     """The artifact of ``version``, or the current one; ModelError when there is none."""
     version = version or current_version(client, bucket)
     if version is None:
-        raise ModelError(
+        raise ModelNotFoundError(
             f"no current model in s3://{bucket}/{layout.CURRENT_MODEL_KEY}: run `trustpipe build-model`"
         )
     try:
         return ModelArtifact.from_json(s3.get(client, bucket, layout.model_key(version)).decode())
     except client.exceptions.NoSuchKey as err:
-        raise ModelError(f"no model {version} in s3://{bucket}/{layout.MODELS_PREFIX}") from err
+        raise ModelNotFoundError(f"no model {version} in s3://{bucket}/{layout.MODELS_PREFIX}") from err

@@ -253,11 +253,11 @@ def test_emr_entry_point_and_bootstrap_exist() -> None:
 
 
 def test_a_candidate_that_failed_the_gate_is_not_promoted_and_the_task_fails() -> None:
-    from trustpipe.model.artifact import ModelBuildError
+    from trustpipe.model.artifact import ModelNotPromotedError
     from trustpipe_orchestration.tasks import promote_model
 
     candidate = {"version": "v2", "promoted": False, "reason": "holdout AUC 0.90 vs current v1 0.93"}
     with pytest.raises(
-        ModelBuildError, match=r"candidate v2 not promoted: holdout AUC 0\.90 vs current v1 0\.93"
+        ModelNotPromotedError, match=r"candidate v2 not promoted: holdout AUC 0\.90 vs current v1 0\.93"
     ):
         promote_model(candidate)
