@@ -10,7 +10,9 @@ ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
 
 
-def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path = ROOT, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False
+        [*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False, env=env
     )

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -17,8 +17,9 @@ from schema_registry_lambda.api import create_app
 from schema_registry_lambda.dynamodb import DynamoStore
 from schema_registry_lambda.registry import Registry
 from schema_registry_lambda.store import InMemoryStore, Store
-from trustpipe.aws import AwsClients
-from trustpipe.settings import SettingsError
+
+if TYPE_CHECKING:  # the Lambda zip carries this module (to_event) but not trustpipe.aws
+    from trustpipe.aws import AwsClients
 
 STORES = ("memory", "dynamodb", "auto")
 
@@ -98,6 +99,8 @@ def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingH
 def build_store(kind: str, aws: Callable[[], AwsClients]) -> tuple[Store, str]:
     """The store to serve from (``kind`` is one of STORES), and a label saying which. ``aws`` is
     called only when the store needs the deployment (its SettingsError says why it cannot)."""
+    from trustpipe.settings import SettingsError
+
     if kind not in STORES:
         raise SettingsError(f"--store must be one of {', '.join(STORES)}, not {kind!r}")
     if kind == "memory":

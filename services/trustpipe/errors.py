@@ -40,6 +40,10 @@ class EndpointUnreachableError(TransientError):
     """An AWS endpoint did not answer (moto server down, no network, wrong endpoint)."""
 
 
+class DatabaseUnreachableError(TransientError):
+    """PostgreSQL did not answer (down, restarting, wrong host or port)."""
+
+
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 

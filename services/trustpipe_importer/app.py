@@ -29,7 +29,10 @@ def connector(settings: Settings) -> Connect:
     url = database_url(settings)
 
     def connect() -> psycopg.Connection[Any]:
-        return psycopg.connect(url, connect_timeout=5)
+        try:
+            return psycopg.connect(url, connect_timeout=5)
+        except psycopg.OperationalError as err:
+            raise migrate.unreachable(url, err) from err
 
     return connect
 

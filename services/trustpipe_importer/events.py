@@ -47,5 +47,5 @@ def parse(body: str) -> list[ObjectCreated]:
             for r in inner["Records"]
             if str(r.get("eventName", "")).startswith("ObjectCreated")
         ]
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise MalformedEventError(f"S3 event without bucket/key: {err!r}") from err

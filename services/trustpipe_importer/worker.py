@@ -9,7 +9,7 @@ import logging
 import random
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
+from trustpipe.errors import TransientError
 from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
 from trustpipe_importer.load import Connect, UnimportableObjectError, import_object, record_set_aside
 
@@ -26,7 +27,22 @@ SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # ChangeMessageVisibility maximum
 RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 5, 300
 
 log = logging.getLogger("trustpipe.importer")
-TRANSIENT = (psycopg.OperationalError, BotoCoreError, ClientError, TimeoutError, ConnectionError)
+TRANSIENT = (
+    TransientError,
+    psycopg.OperationalError,
+    BotoCoreError,
+    ClientError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def retry_delay(receives: int, jitter: Callable[[], float] = random.random) -> int:
+    """Seconds to hide a message after its ``receives``-th transient failure: doubling from
+    RETRY_BASE_SECONDS, capped at RETRY_CAP_SECONDS, jittered down to half so that workers that
+    failed together do not retry together."""
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (max(receives, 1) - 1))
+    return int(ceiling * (0.5 + 0.5 * jitter()))
 
 
 @dataclass
@@ -120,8 +136,7 @@ class Importer:
 
     def _retry_later(self, message: dict[str, Any], err: BaseException) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        delay = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (receives - 1))
-        delay = int(delay * random.uniform(0.5, 1.0))
+        delay = retry_delay(receives)
         log.warning(
             "transient failure on %s (receive %d), retry in %ds: %s",
             message["MessageId"],

@@ -27,6 +27,7 @@ from spark_jobs.staging import StagedHour, stage_hour
 from trustpipe import contracts, layout, s3
 from trustpipe.codec import container_bytes
 from trustpipe.errors import RunError
+from trustpipe.landing import SetAside
 from trustpipe.model.artifact import ModelArtifact
 
 VERDICTS = ("QUARANTINE", "LABEL", "PASS_THROUGH")
@@ -147,7 +148,7 @@ def score_staged(
             .mode("overwrite")
             .save(f"{out_dir}/messages")
         )
-        result.stats = _stats(out, artifact.version, label, staged, scored_at)
+        result.stats = hour_stats(out, artifact.version, label, staged.set_aside, scored_at)
     finally:
         out.unpersist()
     counters = ("quarantined", "labelled", "passed")
@@ -155,9 +156,10 @@ def score_staged(
     return result
 
 
-def _stats(
-    out: DataFrame, model_version: str, hour: str, staged: StagedHour, computed_at: datetime
+def hour_stats(
+    out: DataFrame, model_version: str, hour: str, set_aside: Iterable[SetAside], computed_at: datetime
 ) -> list[dict[str, Any]]:
+    """ScoringStats rows of the hour: verdicts per enterprise, with what was set aside of each."""
     rows = (
         out.groupBy("enterprise_id")
         .agg(
@@ -171,7 +173,7 @@ def _stats(
         .collect()
     )
     aside: Counter[str] = Counter()
-    for s in staged.set_aside:
+    for s in set_aside:
         aside[s.enterprise_id] += s.records_readable
     return [
         {

@@ -64,6 +64,8 @@ def test_airflow_serves_the_dags_and_ctrl_c_stops_every_process(local_stack: Loc
         assert _api(port, "/api/v2/importErrors", token)["total_entries"] == 0
         tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
         assert len(tree) > 5  # the command, the importer, standalone and its components
+        # and --no-backfill asked the scheduler for no backfill
+        assert not [line for line in lines if "backfill" in line or "landed hours" in line], lines
     finally:
         # WHEN Ctrl-C reaches the command
         proc.send_signal(signal.SIGINT)

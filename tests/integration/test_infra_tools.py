@@ -136,9 +136,14 @@ def test_buckets_deny_plain_http_everywhere_but_the_moto_server() -> None:
     assert deny["condition"][0]["variable"] == '"aws:SecureTransport"' and deny["condition"][0]["values"] == [
         '"false"'
     ]
-    # only the local root (plain-HTTP moto) turns it off; the cloud composition keeps the default
+    # only the local root (plain-HTTP moto) turns it off; the composition defaults it on and the
+    # cloud roots leave that default alone
     assert re.search(r"enforce_tls\s*=\s*false", (INFRA / "envs/local/main.tf").read_text())
-    assert "enforce_tls" not in (INFRA / "modules/pipeline/main.tf").read_text()
+    pipeline = _load(INFRA / "modules/pipeline/variables.tf")
+    (enforce,) = [v['"enforce_tls"'] for v in pipeline["variable"] if '"enforce_tls"' in v]
+    assert enforce["default"] is True
+    for env in ("dev", "prod"):
+        assert "enforce_tls" not in (INFRA / "envs" / env / "main.tf").read_text()
 
 
 def test_each_worker_service_has_its_own_policy_and_no_other_services_queue() -> None:

@@ -11,7 +11,7 @@ import psycopg
 from tests.cli import ROOT, run_cli
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_local.procs import pid_alive
+from trustpipe_local.procs import pid_alive, read_pid
 from trustpipe_local.stack import LocalStack
 
 
@@ -180,7 +180,7 @@ def test_down_stops_what_up_started(tmp_path: Path) -> None:
     stack = LocalStack(ROOT, tmp_path)
     stack.moto.start()
     stack.postgres.start()
-    pids = [int(stack.moto.pid_file.read_text()), stack.postgres.pid]
+    pids = [read_pid(stack.moto.pid_file), stack.postgres.pid]
     assert all(pid is not None and pid_alive(pid) for pid in pids)
     # WHEN it is brought down
     stack.down(say=lambda _msg: None)

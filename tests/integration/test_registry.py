@@ -176,4 +176,4 @@ def test_concurrent_registrations_get_one_id_per_schema(aws: AwsClients, setting
 def test_serve_with_a_bad_store_option_is_one_line() -> None:
     result = run_cli("registry", "serve", "--store", "postgres")
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: --store must be memory, dynamodb or auto, not 'postgres'"
+    assert result.stderr.strip() == "error: --store must be one of memory, dynamodb, auto, not 'postgres'"

@@ -55,7 +55,7 @@ data "aws_iam_policy_document" "instance_assume" {
 }
 
 # The cluster's nodes run the scoring job: read landing, write scored (and its _work/ prefix),
-# move bad objects to quarantine/, read the model and the code.
+# set aside unreadable objects (set_aside/), read the model and the code.
 data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "ReadLanding"

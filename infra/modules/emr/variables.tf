@@ -14,7 +14,7 @@ variable "kms_key_arn" {
 }
 
 variable "landing_bucket_arn" {
-  description = "Landing bucket (read; bad objects moved to quarantine/)."
+  description = "Landing bucket (read; unreadable objects moved to set_aside/)."
   type        = string
 }
 

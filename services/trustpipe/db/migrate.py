@@ -4,10 +4,13 @@ store accepts."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 
+from trustpipe.errors import DatabaseUnreachableError
 from trustpipe.settings import SettingsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,5 +45,21 @@ def config(database_url: str) -> Config:
     return cfg
 
 
+def where(database_url: str) -> str:
+    """host:port of a database URL, for messages (never its credentials)."""
+    parts = urlsplit(libpq_url(database_url))
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
+def unreachable(database_url: str, err: BaseException) -> DatabaseUnreachableError:
+    """One line for a database that did not answer: where, and the driver's first line of why."""
+    reason = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return DatabaseUnreachableError(f"cannot reach the database at {where(database_url)}: {reason}")
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(config(database_url), revision)
+    """Apply the migrations up to ``revision`` (idempotent)."""
+    try:
+        command.upgrade(config(database_url), revision)
+    except sqlalchemy.exc.OperationalError as err:
+        raise unreachable(database_url, err.orig or err) from err
