@@ -14,7 +14,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 FUNCTION = "trustpipe-local-schema-registry"
 
 

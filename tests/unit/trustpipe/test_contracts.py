@@ -14,7 +14,7 @@ from tests.factories import email_v1, email_v2, email_v3
 from trustpipe import contracts
 from trustpipe.codec import ContainerReader, container_bytes
 
-VECTORS = Path(__file__).parents[1] / "vectors"
+VECTORS = Path(__file__).parents[2] / "vectors"
 
 
 def read_through_v4(version: int, record: dict) -> dict:

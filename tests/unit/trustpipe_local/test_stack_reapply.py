@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.unit.orchestration.test_orchestration_core import SETTINGS
+from tests.unit.trustpipe_orchestration.test_orchestration_core import SETTINGS
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack, infra_fingerprint
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.unit.registry.conftest import Api, record
+from tests.unit.schema_registry_lambda.conftest import Api, record
 
 V1 = record("User", {"name": "name", "type": "string"})
 V2 = record(
