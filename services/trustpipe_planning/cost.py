@@ -1,0 +1,182 @@
+"""What a month of trustpipe costs on AWS, by component, from the deployed topology (read from the
+Terraform), a message volume, and the dated list prices in ``prices.json``.
+
+Figures are estimates from list prices and stated assumptions (each a named constant below), not
+a bill: they answer "what does an idle stack cost", "what does one hourly run cost", "hourly or
+daily batch", "transient EMR or a long-running cluster" and "ASG or Lambda for the stream stages".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trustpipe_planning.deployed import resolve
+
+PRICES = Path(__file__).with_name("prices.json")
+HOURS_PER_MONTH = 730
+DAYS_PER_MONTH = 30
+
+MESSAGE_BYTES = 1_200
+"""An email-metadata record in Avro (v3 sensors, with URLs and attachments)."""
+SCORED_BYTES = 400
+PEAK_TO_MEAN = 3.0
+"""Business hours: the busiest second carries three times the day's mean rate."""
+KINESIS_RECORDS_PER_SHARD_S = 1_000
+"""Kinesis: each shard takes 1,000 records/s (or 1 MiB/s) of writes."""
+SCORER_RECORDS_PER_CORE_S = 4_000
+"""The Python scorer's hot path per core (decode, features, score, encode), conservatively."""
+EMR_BOOT_MINUTES = 10
+"""A transient cluster's provisioning to RUNNING (spot core nodes, the wheel installed)."""
+EMR_RUN_OVERHEAD_MINUTES = 8
+"""spark-submit's start, the step's staging and publishing, and the teardown, per run."""
+EMR_ROWS_PER_S = 150_000
+"""The scoring job on two r7g.2xlarge core nodes (16 cores; P3 measures about 35k rows/s on 2)."""
+EMR_PRIMARY, EMR_CORE, EMR_CORE_COUNT = "m7g.xlarge", "r7g.2xlarge", 2
+RDS_STORAGE_GB = 100
+RETENTION_DAYS = 30
+"""Landing and scored objects before the lifecycle rules move or expire them."""
+LAMBDA_BATCH, LAMBDA_MS_PER_BATCH, LAMBDA_GB = 200, 250, 0.5
+"""The stream stages as Lambda functions on Kinesis: records per invocation, its duration, memory."""
+ALARMS = 16
+
+
+@dataclass
+class Estimate:
+    messages_per_day: int
+    components: dict[str, float] = field(default_factory=dict)
+    alternatives: dict[str, float] = field(default_factory=dict)
+    per_hourly_run: float = 0.0
+    assumptions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def monthly(self) -> float:
+        return sum(self.components.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "messages_per_day": self.messages_per_day,
+            "monthly_total": round(self.monthly, 2),
+            "components": {k: round(v, 2) for k, v in self.components.items()},
+            "alternatives": {k: round(v, 2) for k, v in self.alternatives.items()},
+            "per_hourly_run": round(self.per_hourly_run, 4),
+            "assumptions": self.assumptions,
+        }
+
+
+def load_prices(path: Path = PRICES) -> dict[str, Any]:
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def _emr_cluster_hour(p: dict[str, Any]) -> float:
+    """One hour of the cluster: primary on demand, core nodes on spot, EMR's fee on each."""
+    primary = p["ec2_hour"][EMR_PRIMARY] + p["emr_fee_hour"][EMR_PRIMARY]
+    core = p["ec2_hour"][EMR_CORE] * (1 - p["spot_discount"]) + p["emr_fee_hour"][EMR_CORE]
+    return float(primary + EMR_CORE_COUNT * core)
+
+
+def _emr_run_cost(p: dict[str, Any], rows: float) -> tuple[float, float]:
+    """(cost, hours) of one transient cluster that scores ``rows``: per-second billing."""
+    hours = (EMR_BOOT_MINUTES + EMR_RUN_OVERHEAD_MINUTES) / 60 + rows / EMR_ROWS_PER_S / 3600
+    return _emr_cluster_hour(p) * hours, hours
+
+
+def estimate(
+    infra: Path, messages_per_day: int, env: str = "dev", prices: dict[str, Any] | None = None
+) -> Estimate:
+    """Monthly cost of ``infra/envs/<env>`` carrying ``messages_per_day`` through both paths."""
+    p = prices or load_prices()
+    value = resolve(infra, env)
+    types = value("workers", "instance_types")
+    az = int(value("network", "az_count"))
+    endpoints = len(value("network", "interface_endpoints"))
+    mean_rps = messages_per_day / 86_400
+    shards_needed = math.ceil(mean_rps * PEAK_TO_MEAN / KINESIS_RECORDS_PER_SHARD_S)
+    raw_shards = max(int(value("streaming", "raw_shard_count")), shards_needed)
+    scored_shards = max(int(value("streaming", "scored_shard_count")), shards_needed)
+    cores = int(value("workers", "scorer_cores_per_instance"))
+    scorers = max(
+        math.ceil(raw_shards / cores), math.ceil(mean_rps * PEAK_TO_MEAN / SCORER_RECORDS_PER_CORE_S / cores)
+    )
+    month_msgs = messages_per_day * DAYS_PER_MONTH
+    e = Estimate(messages_per_day)
+    e.components["kinesis streams"] = (raw_shards + scored_shards) * HOURS_PER_MONTH * p[
+        "kinesis_shard_hour"
+    ] + (2 * month_msgs / 1e6 * p["kinesis_put_units_per_million"])
+    e.components["firehose archive"] = month_msgs * MESSAGE_BYTES / 1e9 * p["firehose_per_gb"]
+    ec2 = p["ec2_hour"]
+    e.components["scorer ASG"] = scorers * HOURS_PER_MONTH * ec2[_t(types["scorer"])]
+    e.components["importer ASG (min size)"] = (
+        int(value("workers", "importer_min_size")) * HOURS_PER_MONTH * ec2[_t(types["importer"])]
+    )
+    e.components["alerter ASG"] = (
+        int(value("workers", "alerter_count")) * HOURS_PER_MONTH * ec2[_t(types["alerter"])]
+    )
+    hourly_rows = messages_per_day / 24
+    run_cost, run_hours = _emr_run_cost(p, hourly_rows)
+    e.per_hourly_run = run_cost
+    # An hour with nothing to score starts no cluster.
+    e.components["EMR transient, hourly"] = run_cost * 24 * DAYS_PER_MONTH if messages_per_day else 0.0
+    e.components["Airflow host"] = HOURS_PER_MONTH * ec2[_t(value("orchestration", "instance_type"))]
+    db_class = _t(value("database", "instance_class"))
+    e.components["RDS PostgreSQL"] = (
+        HOURS_PER_MONTH * p["rds_hour"][db_class] + RDS_STORAGE_GB * p["rds_storage_gb_month"]
+    )
+    stored_gb = messages_per_day * RETENTION_DAYS * (MESSAGE_BYTES + SCORED_BYTES) / 1e9
+    objects = DAYS_PER_MONTH * (24 * 12 + 24 * 4)  # landing drops and scored parts, roughly
+    e.components["S3 data lake"] = (
+        stored_gb * p["s3_standard_gb_month"] + objects / 1000 * p["s3_put_per_thousand"]
+    )
+    registry_requests = DAYS_PER_MONTH * 24 * 60 * 10  # schema fetches as workers restart, health checks
+    e.components["schema registry (Lambda, API, DynamoDB)"] = (
+        registry_requests
+        / 1e6
+        * (
+            p["lambda_per_million_requests"]
+            + p["api_gateway_http_per_million"]
+            + p["dynamodb_read_per_million"]
+        )
+    )
+    e.components["SQS and SNS"] = objects / 1e6 * (p["sqs_per_million"] * 3 + p["sns_per_million"])
+    e.components["VPC interface endpoints"] = (
+        endpoints * az * HOURS_PER_MONTH * p["interface_endpoint_hour_per_az"]
+    )
+    e.components["CloudWatch alarms and dashboard"] = (
+        ALARMS * p["cloudwatch_alarm_month"] + p["cloudwatch_dashboard_month"]
+    )
+    daily_cost, _ = _emr_run_cost(p, messages_per_day)
+    e.alternatives["EMR transient, daily instead of hourly"] = daily_cost * DAYS_PER_MONTH
+    cluster_hour = _emr_cluster_hour(p)
+    e.alternatives["EMR one long-running cluster instead of transient"] = cluster_hour * HOURS_PER_MONTH
+    e.alternatives["EMR transient, hourly, under hourly billing"] = (
+        cluster_hour * math.ceil(run_hours) * 24 * DAYS_PER_MONTH
+    )
+    invocations = 2 * month_msgs / LAMBDA_BATCH  # scorer and stream importer stages
+    e.alternatives["stream stages on Lambda instead of the scorer ASG"] = (
+        invocations / 1e6 * p["lambda_per_million_requests"]
+        + invocations * LAMBDA_MS_PER_BATCH / 1000 * LAMBDA_GB * p["lambda_gb_second"]
+    )
+    e.assumptions = {
+        "env": env,
+        "raw_shards": raw_shards,
+        "scored_shards": scored_shards,
+        "scorer_instances": scorers,
+        "interface_endpoints": endpoints,
+        "availability_zones": az,
+        "emr_run_hours": round(run_hours, 3),
+        "prices_recorded": p["recorded"],
+        "region": p["region"],
+    }
+    return e
+
+
+def idle(infra: Path, env: str = "dev", prices: dict[str, Any] | None = None) -> Estimate:
+    """The stack with no traffic: what stays on (no EMR run, no messages)."""
+    return estimate(infra, 0, env, prices)
+
+
+def _t(value: Any) -> str:
+    return str(value).strip('"')
