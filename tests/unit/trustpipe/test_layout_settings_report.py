@@ -7,26 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.trustpipe_orchestration.test_orchestration_core import SETTINGS as ORCHESTRATION_SETTINGS
 from trustpipe import layout
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_local.report import StageReport
 
-SETTINGS = {
-    "region": "us-east-1",
-    "aws_endpoint": "http://127.0.0.1:1",
-    "landing_bucket": "l",
-    "scored_bucket": "s",
-    "archive_bucket": "a",
-    "scored_topic_arn": "arn:t",
-    "importer_queue_url": "q",
-    "importer_dlq_url": "d",
-    "raw_stream_name": "r",
-    "scored_stream_name": "ss",
-    "lease_table_name": "lt",
-    "registry_table_name": "rt",
-    "oncall_topic_arn": None,
-    "database_url": None,
-}
+SETTINGS = {**ORCHESTRATION_SETTINGS, "aws_endpoint": "http://127.0.0.1:1", "oncall_topic_arn": None}
 OUTPUTS = {"settings": {"value": SETTINGS}, "registry": {"value": {"table_name": "rt"}}}
 """`terraform output -json` of a root: every root has one `settings` object."""
 
