@@ -13,6 +13,11 @@ from trustpipe_orchestration import alerts, emr, hour
 from trustpipe_orchestration.config import DB_CONN_ID, pipeline_config
 
 
+def _aws() -> AwsClients:
+    """This task's clients (a task is its own entry point: one set per task run)."""
+    return AwsClients(pipeline_config().settings)
+
+
 def choose_runner(local_task: str, emr_tasks: list[str]) -> list[str] | str:
     """Branch: Spark in this worker, or the transient-cluster chain (its teardown included)."""
     return emr_tasks if pipeline_config().mode == "emr" else local_task
@@ -22,7 +27,7 @@ def score_local(at: datetime) -> dict[str, Any]:
     """The scoring job with Spark in-process (local[*]); its summary."""
     from spark_jobs import runner
 
-    result = runner.score(AwsClients(pipeline_config().settings), at)
+    result = runner.score(_aws(), at)
     return {"records_in": result.records_in, "records_out": result.records_out, "verdicts": result.verdicts}
 
 
@@ -43,12 +48,12 @@ def emr_score_steps(at: datetime) -> list[dict[str, Any]]:
 
 def verify_output(at: datetime) -> dict[str, Any]:
     """The manifest exists and counts in equal counts out; the summary feeds the import checks."""
-    return hour.verify(AwsClients(pipeline_config().settings), at)
+    return hour.verify(_aws(), at)
 
 
 def imported(summary: dict[str, Any]) -> bool:
     """Every file of the hour, as it is in S3 now (key and ETag), is in the importers' ledger."""
-    waiting = hour.not_imported(AwsClients(pipeline_config().settings), _db(), summary)
+    waiting = hour.not_imported(_aws(), _db(), summary)
     if waiting:
         print(f"waiting for the importers: {len(waiting)} of {len(summary['files'])} files not in the ledger")
     return not waiting
@@ -69,9 +74,7 @@ def quality_gate(at: datetime) -> dict[str, Any]:
 
 def record_delay(dag_id: str, hour_end: datetime) -> float:
     """The hour is verified: how long after its close, as the metric the deadline alarm watches."""
-    return alerts.put_delay_metric(
-        AwsClients(pipeline_config().settings), dag_id, hour_end, datetime.now(UTC)
-    )
+    return alerts.put_delay_metric(_aws(), dag_id, hour_end, datetime.now(UTC))
 
 
 def build_model(until: datetime) -> dict[str, Any]:
