@@ -42,7 +42,8 @@ class StackError(RunError):
 
 @dataclass
 class MotoServer:
-    """A moto server in its own process; ``state_dir`` holds its pid, port and log."""
+    """A moto server in its own process (moto's app served by hypercorn: HTTP/1.1 and h2c);
+    ``state_dir`` holds its pid, port and log."""
 
     state_dir: Path
 
@@ -70,7 +71,8 @@ class MotoServer:
         port = port or free_port(HOST)
         log = (self.state_dir / "moto.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            # moto's app over HTTP/1.1 and h2c (the KCL's Kinesis client speaks HTTP/2 only).
+            [sys.executable, "-m", "trustpipe_local.moto_h2c", "--host", HOST, "--port", str(port)],
             # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
             # AWS; moto loads them only when asked.
             env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},

@@ -1,0 +1,56 @@
+"""moto's AWS stand-in served over HTTP/1.1 and cleartext HTTP/2 (h2c).
+
+The Kinesis Client Library's Kinesis client speaks HTTP/2 only, and moto's own server
+(`python -m moto.server`, werkzeug) HTTP/1.1 only; hypercorn serves the same WSGI application
+on both. Everything else (boto3, Terraform, the CLI) keeps speaking HTTP/1.1 to the same port.
+
+Run as ``python -m trustpipe_local.moto_h2c --host 127.0.0.1 --port 5000``; SIGTERM or SIGINT
+stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+
+MAX_BODY_BYTES = 5 * 1024**3
+"""S3 takes single PUTs of up to 5 GiB; hypercorn's WSGI default (16 MiB) would refuse a large
+scored file."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="moto_h2c", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    # moto builds the URLs it hands out (SQS queue URLs among them) from this.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.wsgi_max_body_size = MAX_BODY_BYTES
+    config.accesslog = None
+    config.errorlog = "-"
+    asyncio.run(serve(app, config, mode="wsgi", shutdown_trigger=_stop_signal()))  # type: ignore[arg-type]
+
+
+def _stop_signal() -> object:
+    async def wait() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+    return wait
+
+
+if __name__ == "__main__":
+    main()

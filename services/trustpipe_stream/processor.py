@@ -1,0 +1,178 @@
+"""The record processor every stream worker runs under the Kinesis Client Library.
+
+The KCL's MultiLangDaemon (Java) owns leases, load balancing, fencing, resharding and the
+checkpoint table; it starts one processor process per leased shard and speaks the multilang
+protocol with it over stdin/stdout (``amazon_kclpy``). ``ShardProcessor`` is that processor for
+trustpipe: it hands each batch of raw record bytes to the worker's ``process(records)`` and
+checkpoints afterwards.
+
+Delivery is **at least once**: a batch is checkpointed only after ``process`` returned (and the
+records it rejected reached the worker's error path). A worker that dies mid-batch, or a lease
+that moves, means the records after the last checkpoint are delivered again, to this processor's
+successor; workers make that harmless (idempotent writes keyed by message id).
+
+- Records the worker cannot use (undecodable, unknown schema, oversize) come back from
+  ``process`` as ``Rejected`` with a reason; they go to ``set_aside`` and the shard moves on.
+- A transient failure (``TransientError``, or anything unexpected) retries the same batch with
+  capped, jittered backoff: the shard waits, nothing is skipped. A ``PermanentError`` for the
+  batch as a whole sets every record of it aside.
+- At shard end (after a split or merge) and when the daemon asks to shut down (SIGTERM, lease
+  handed off gracefully) the processor checkpoints, so the child shards or the next owner start
+  exactly after what was processed. On a lost lease it cannot checkpoint and does not try.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from amazon_kclpy import kcl
+from amazon_kclpy.v3 import processor as kcl_v3
+
+from trustpipe.errors import PermanentError
+
+log = logging.getLogger("trustpipe.stream")
+
+RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.5, 30.0
+CHECKPOINT_RETRIES = 5
+RETRYABLE_CHECKPOINT_ERRORS = ("ThrottlingException", "KinesisClientLibDependencyException")
+"""Checkpoint failures worth another try; the others (ShutdownException, InvalidStateException)
+mean the lease is gone and a retry cannot succeed."""
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One Kinesis record as the worker sees it."""
+
+    data: bytes
+    partition_key: str
+    sequence_number: str
+    sub_sequence_number: int
+    arrived_ms: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the worker set aside, and why."""
+
+    record: StreamRecord
+    reason: str
+
+
+class StreamWorker(Protocol):
+    """What a stream worker (scorer, stream importer, alerter) gives the processor."""
+
+    def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
+        """Handle a batch (in shard order); return the records that can never be processed."""
+        ...
+
+    def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
+        """The error path: keep the rejected records with their reasons (a stream or a table)."""
+        ...
+
+
+class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
+    """One shard's processor: batches to the worker, checkpoint after it returns."""
+
+    def __init__(
+        self,
+        worker: StreamWorker,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.worker = worker
+        self.shard_id = "?"
+        self._sleep, self._jitter = sleep, jitter
+
+    def initialize(self, initialize_input: Any) -> None:
+        self.shard_id = initialize_input.shard_id
+        log.info("shard %s: starting after %s", self.shard_id, initialize_input.sequence_number)
+
+    def process_records(self, process_records_input: Any) -> None:
+        records = [_record(r) for r in process_records_input.records]
+        if not records:
+            return
+        rejected = self._until_done(lambda: self._process(records))
+        if rejected:
+            self._until_done(lambda: self.worker.set_aside(self.shard_id, rejected))
+        last = records[-1]
+        self._checkpoint(process_records_input.checkpointer, last.sequence_number, last.sub_sequence_number)
+
+    def lease_lost(self, lease_lost_input: Any) -> None:
+        log.info("shard %s: lease lost; the next owner resumes after the last checkpoint", self.shard_id)
+
+    def shard_ended(self, shard_ended_input: Any) -> None:
+        log.info("shard %s: ended; checkpointing so its children can start", self.shard_id)
+        self._checkpoint(shard_ended_input.checkpointer)
+
+    def shutdown_requested(self, shutdown_requested_input: Any) -> None:
+        log.info("shard %s: shutdown requested; final checkpoint", self.shard_id)
+        self._checkpoint(shutdown_requested_input.checkpointer)
+
+    def _process(self, records: list[StreamRecord]) -> Sequence[Rejected]:
+        try:
+            return self.worker.process(records)
+        except PermanentError as err:
+            reason = f"{type(err).__name__}: {err}"
+            log.warning("shard %s: batch of %d set aside: %s", self.shard_id, len(records), reason)
+            return [Rejected(r, reason) for r in records]
+
+    def _until_done(self, attempt: Callable[[], Any]) -> Any:
+        """``attempt()`` until it returns; failures wait a capped, jittered backoff (the shard
+        waits with them: skipping would lose the batch)."""
+        failures = 0
+        while True:
+            try:
+                return attempt()
+            except Exception as err:
+                delay = retry_delay(failures, self._jitter)
+                failures += 1
+                log.warning(
+                    "shard %s: attempt %d failed (%s: %s); retrying in %.1fs",
+                    self.shard_id,
+                    failures,
+                    type(err).__name__,
+                    err,
+                    delay,
+                )
+                self._sleep(delay)
+
+    def _checkpoint(self, checkpointer: Any, sequence: str | None = None, sub: int | None = None) -> bool:
+        """Checkpoint at ``sequence`` (or at the end of what was delivered); False when the lease
+        is gone (another owner will resume after the last checkpoint)."""
+        for attempt in range(CHECKPOINT_RETRIES):
+            try:
+                checkpointer.checkpoint(sequence, sub)
+                return True
+            except kcl.CheckpointError as err:
+                if err.value not in RETRYABLE_CHECKPOINT_ERRORS:
+                    log.info("shard %s: checkpoint refused (%s): lease gone", self.shard_id, err.value)
+                    return False
+                self._sleep(retry_delay(attempt, self._jitter))
+        log.warning("shard %s: checkpoint still throttled; the next batch will checkpoint", self.shard_id)
+        return False
+
+
+def retry_delay(failures: int, jitter: Callable[[], float] = random.random) -> float:
+    """Doubling from RETRY_BASE_SECONDS, capped at RETRY_CAP_SECONDS, jittered down to half."""
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(failures, 0))
+    return float(ceiling * (0.5 + 0.5 * jitter()))
+
+
+def _record(r: Any) -> StreamRecord:
+    return StreamRecord(
+        data=r.binary_data,
+        partition_key=r.partition_key,
+        sequence_number=r.sequence_number,
+        sub_sequence_number=int(r.sub_sequence_number or 0),
+        arrived_ms=int(r.timestamp_millis),
+    )
+
+
+def run(worker: StreamWorker) -> None:
+    """The processor's process: the daemon starts it per shard, stdin/stdout carry the protocol."""
+    kcl.KCLProcess(ShardProcessor(worker)).run()
