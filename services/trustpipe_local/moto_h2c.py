@@ -14,7 +14,10 @@ import argparse
 import asyncio
 import os
 import signal
+from collections.abc import Callable, Iterable
+from typing import Any
 
+KEEP_ALIVE_SECONDS = 300
 MAX_BODY_BYTES = 5 * 1024**3
 """S3 takes single PUTs of up to 5 GiB; hypercorn's WSGI default (16 MiB) would refuse a large
 scored file."""
@@ -32,13 +35,39 @@ def main(argv: list[str] | None = None) -> None:
     from hypercorn.config import Config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = whole_body(DomainDispatcherApplication(create_backend_app))
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.wsgi_max_body_size = MAX_BODY_BYTES
+    # Clients keep idle connections for up to 90 s (Go's default, Terraform's provider) and retry
+    # a request that meets a connection the server just closed, create calls included: closing
+    # idle connections first (hypercorn's default is 5 s) turned such retries into "already
+    # exists" errors during `terraform apply`.
+    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
     config.accesslog = None
     config.errorlog = "-"
     asyncio.run(serve(app, config, mode="wsgi", shutdown_trigger=_stop_signal()))  # type: ignore[arg-type]
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def whole_body(app: WSGIApp) -> WSGIApp:
+    """The app's response as one list with at least one chunk. hypercorn's WSGI adapter sends the
+    response's start with its first chunk, so an empty body (S3's 204s, most HEADs) would never
+    be answered; moto's responses are in memory already, so nothing is lost by collecting them."""
+
+    def collected(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        try:
+            chunks = [chunk for chunk in body if chunk]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return chunks or [b""]
+
+    return collected
 
 
 def _stop_signal() -> object:

@@ -1,0 +1,52 @@
+"""The daemon's properties from the deployment's settings: local endpoints and tuning only locally."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from trustpipe.settings import Settings
+from trustpipe_stream import daemon
+
+SETTINGS = Settings.from_dict(json.loads((ROOT / "tests/unit/fixtures/settings.json").read_text()))
+
+
+def parse(text: str) -> dict[str, str]:
+    return dict(line.split(" = ", 1) for line in text.splitlines())
+
+
+def test_local_properties_point_at_the_moto_server_with_the_fast_start_tuning() -> None:
+    c = daemon.consumer(SETTINGS, "scorer", "raw", ["python", "-m", "x", "--flag", "a b"], "host-0")
+    props = parse(daemon.properties(c))
+    assert props["applicationName"] == "raw-scorer" and props["streamName"] == "raw"
+    assert props["executableName"] == "python -m x --flag 'a b'"
+    assert props["kinesisEndpoint"] == props["dynamoDBEndpoint"] == SETTINGS.aws_endpoint
+    assert props["metricsLevel"] == "NONE" and props["retrievalMode"] == "POLLING"
+    assert props["workerId"] == "host-0"
+    assert int(props["shardSyncIntervalMillis"]) == 5000
+    assert int(props["shutdownGraceMillis"]) < 540_000  # inside the units' stop timeout
+
+
+def test_on_aws_there_are_no_endpoints_and_the_kcl_defaults_stand() -> None:
+    c = daemon.consumer(
+        Settings.from_dict({**SETTINGS.__dict__, "aws_endpoint": None}), "alerter", "s", ["p"], "h-1"
+    )
+    props = parse(daemon.properties(c))
+    assert "kinesisEndpoint" not in props and "shardSyncIntervalMillis" not in props
+    assert props["metricsLevel"] == "SUMMARY"
+
+
+def test_the_command_runs_the_multilang_daemon_from_the_wheels_jars(tmp_path: Path) -> None:
+    argv = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
+    assert argv[0] == "/usr/bin/java" and daemon.MAIN_CLASS in argv
+    assert argv[argv.index("--properties-file") + 1] == str(tmp_path / "w.properties")
+    assert any(j.name.startswith("amazon-kinesis-client-multilang") for j in daemon.jars().glob("*.jar"))
+
+
+def test_no_java_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(daemon.shutil, "which", lambda _name: None)
+    with pytest.raises(daemon.JavaMissingError, match="needs Java 17"):
+        daemon.command(tmp_path / "w.properties")
