@@ -25,6 +25,8 @@ from trustpipe.errors import UserError
 from trustpipe.settings import Settings
 
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
+KINESIS_MAX_RECORDS_PER_GET = 10_000
+"""Kinesis GetRecords returns at most 10,000 records (or 10 MiB) a call."""
 DEFAULT_SHUTDOWN_GRACE_MS = 60_000
 """Time the processors get for a final checkpoint on SIGTERM: well inside the units' stop
 timeout (540 s) and the ASG's drain hook (600 s)."""
@@ -35,7 +37,8 @@ LOCAL_TUNING = {
     "workerMetricsReporterFreqInMillis": 2_000,
     "leaseAssignmentIntervalMillis": 2_000,
     "failoverTimeMillis": 6_000,
-    "idleTimeBetweenReadsInMillis": 250,
+    # Kinesis serves 5 GetRecords calls a second per shard: no faster than that, as on AWS.
+    "idleTimeBetweenReadsInMillis": 200,
     # Every local worker shares one machine, so their CPU tells the leader nothing: balance the
     # leases by count (KCL 3 balances by worker metrics otherwise).
     "disableWorkerMetrics": "true",
@@ -61,7 +64,9 @@ class Consumer:
     endpoint: str | None = None
     """The moto server locally; None on AWS."""
     shutdown_grace_ms: int = DEFAULT_SHUTDOWN_GRACE_MS
-    max_records: int = 1_000
+    max_records: int = KINESIS_MAX_RECORDS_PER_GET
+    idle_between_reads_ms: int | None = None
+    """Pause between GetRecords calls of a shard; None: 200 ms locally, the KCL's default on AWS."""
 
 
 def consumer(
@@ -97,6 +102,8 @@ def properties(c: Consumer) -> str:
     }
     if c.endpoint:
         values.update(kinesisEndpoint=c.endpoint, dynamoDBEndpoint=c.endpoint, **LOCAL_TUNING)
+    if c.idle_between_reads_ms is not None:
+        values["idleTimeBetweenReadsInMillis"] = c.idle_between_reads_ms
     return "".join(f"{key} = {value}\n" for key, value in values.items())
 
 
