@@ -84,8 +84,10 @@ source "amazon-ebs" "worker" {
 build {
   sources = ["source.amazon-ebs.worker"]
 
+  # Java 17 runs the Kinesis Client Library's MultiLangDaemon for the stream workers; its jars
+  # come with the locked kclpy-ext wheel in the workers' venv.
   provisioner "shell" {
-    inline = ["sudo dnf install -y python3.11 python3.11-pip amazon-cloudwatch-agent jq"]
+    inline = ["sudo dnf install -y python3.11 python3.11-pip java-17-amazon-corretto-headless amazon-cloudwatch-agent jq"]
   }
 
   provisioner "file" {

@@ -40,6 +40,7 @@ def pinned(path: Path) -> dict[str, str]:
 def test_worker_requirements_hold_only_what_workers_run(exported: Path) -> None:
     workers = pinned(exported / "requirements.txt")
     assert {"boto3", "fastavro", "psycopg", "sqlalchemy", "alembic", "typer"} <= set(workers)
+    assert "kclpy-ext" in workers  # the KCL's MultiLangDaemon jars, for the stream workers
     crept_in = sorted(n for n in workers if n.startswith(NEVER_ON_A_WORKER))
     assert crept_in == [], f"the worker image would install {crept_in}"
 

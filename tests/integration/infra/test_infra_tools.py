@@ -271,3 +271,13 @@ def test_packer_template_builds_from_a_blank_instance_with_the_playbook() -> Non
     assert playbook == (ANSIBLE / "worker.yml").resolve() and playbook.exists()
     plugins = template["packer"][0]["required_plugins"][0]
     assert {"amazon", "ansible"} <= set(plugins)
+
+
+def test_the_image_installs_java_for_the_kcl_daemon() -> None:
+    # Java 17 from the distribution, before Ansible runs (the KCL's jars come with the locked
+    # kclpy-ext wheel: test_image_requirements holds the workers' requirements to it)
+    (build,) = _load(ROOT / "packer" / "worker.pkr.hcl")["build"]
+    shell = " ".join(
+        line for p in build["provisioner"] if '"shell"' in p for line in p['"shell"'].get("inline", [])
+    )
+    assert "dnf install" in shell and "java-17-amazon-corretto-headless" in shell
