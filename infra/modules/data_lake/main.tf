@@ -11,7 +11,7 @@ resource "aws_s3_bucket" "this" {
   # checkov:skip=CKV_AWS_144: cross-region replication is a disaster-recovery choice per deployment; the archive's contents are re-creatable from sensors' retention, and replication doubles storage cost.
   # checkov:skip=CKV2_AWS_62: only the scored bucket's events drive anything (the importers); notifications on landing and archive would have no consumer.
   # checkov:skip=CKV_AWS_18: server access logs go to the account's log bucket when var.access_log_bucket names one (aws_s3_bucket_logging.this); the module does not create a log bucket of its own.
-  # checkov:skip=CKV2_AWS_6: checkov does not link for_each companions to each bucket; aws_s3_bucket_public_access_block.this blocks every bucket (tests/integration/test_local_stack checks it on the applied stack).
+  # checkov:skip=CKV2_AWS_6: checkov does not link for_each companions to each bucket; aws_s3_bucket_public_access_block.this blocks every bucket (tests/integration/trustpipe_local/test_local_stack checks it on the applied stack).
   # checkov:skip=CKV2_AWS_61: same for_each limitation; aws_s3_bucket_lifecycle_configuration.this covers every bucket.
   # checkov:skip=CKV_AWS_145: same for_each limitation; aws_s3_bucket_server_side_encryption_configuration.this uses SSE-KMS whenever kms_key_arn is set (every cloud root sets it).
   # checkov:skip=CKV_AWS_21: same for_each limitation; aws_s3_bucket_versioning.this enables versioning on every bucket.
