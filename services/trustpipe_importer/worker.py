@@ -115,6 +115,7 @@ class Importer:
         self._delete(message)
 
     def _import(self, event: ObjectCreated) -> None:
+        log.info("importing s3://%s/%s", event.bucket, event.key)
         try:
             outcome = import_object(self.connect, self.s3, event)
         except UnimportableObjectError as err:

@@ -296,6 +296,23 @@ def _importer_process(local_stack: LocalStack, *args: str) -> subprocess.Popen[s
     )
 
 
+def _wait_started(proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the importer process says it began importing an object (SQS counting the message in
+    flight is not enough: a worker stopped between receiving and starting releases it)."""
+    import threading
+
+    started = threading.Event()
+
+    def watch() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # read to the end, so the pipe never fills
+            if "importing s3://" in line:
+                started.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert started.wait(timeout), "the importer never began an import"
+
+
 def _wait_in_flight(aws: AwsClients, settings: Settings, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while queue_depth(aws, settings.importer_queue_url)[1] == 0:
@@ -337,9 +354,9 @@ def test_sigterm_finishes_the_import_and_exits_zero(
 ) -> None:
     put(aws, clean, "scored/t/big.avro", big_file)
     proc = _importer_process(local_stack)
-    _wait_in_flight(aws, clean)
+    _wait_started(proc)
     proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, output
+    proc.wait(timeout=120)
+    assert proc.returncode == 0
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(BIG,)]
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
