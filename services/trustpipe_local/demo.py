@@ -118,24 +118,11 @@ def _model_score_import(
     """Nightly build on the history, then the hour's steps on the demo hour (score, verify, S3
     event -> SNS -> SQS -> importer -> PostgreSQL, reconcile); stats per enterprise, rows in the
     store per enterprise and verdict."""
-    from spark_jobs import runner
     from spark_jobs.session import local_session
 
     with console.status("starting Spark (local[*])..."):
         spark = local_session("trustpipe-demo")
-    with console.status(
-        f"building the trust model on {HISTORY_HOURS} hours of labelled history (Spark MLlib)..."
-    ):
-        built = runner.build(aws, hour, HISTORY_HOURS, spark)
-    metrics = built.artifact.metadata["metrics"]
-    report.extra["model"] = {
-        "version": built.artifact.version,
-        "auc": metrics["auc"],
-        "precision": metrics["precision"],
-        "recall": metrics["recall"],
-        "promoted": built.promoted,
-        "decision": built.reason,
-    }
+    _build_model(aws, hour, spark, report, console)
     parts = hour_steps.in_process(aws, spark, IMPORT_ATTEMPTS)
     scored: list[Any] = []
 
@@ -164,6 +151,25 @@ def _model_score_import(
     report.stage("imported", sum(imported.values()))
     report.extra["imported_by_enterprise_verdict"] = {f"{e}/{v}": n for (e, v), n in sorted(imported.items())}
     return {s["enterprise_id"]: s for s in result.stats}, imported
+
+
+def _build_model(aws: AwsClients, hour: datetime, spark: Any, report: StageReport, console: Console) -> None:
+    """The nightly build on the history hours; its holdout metrics go to the report."""
+    from spark_jobs import runner
+
+    with console.status(
+        f"building the trust model on {HISTORY_HOURS} hours of labelled history (Spark MLlib)..."
+    ):
+        built = runner.build(aws, hour, HISTORY_HOURS, spark)
+    metrics = built.artifact.metadata["metrics"]
+    report.extra["model"] = {
+        "version": built.artifact.version,
+        "auc": metrics["auc"],
+        "precision": metrics["precision"],
+        "recall": metrics["recall"],
+        "promoted": built.promoted,
+        "decision": built.reason,
+    }
 
 
 IMPORTED_BY_VERDICT = (

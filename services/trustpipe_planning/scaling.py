@@ -212,7 +212,8 @@ class Simulation:
         self.instances.append(Instance(len(self.instances), t, t + warm, self.group.slots))
 
     def _measure(self, t: int) -> None:
-        visible = len(self.visible) + sum(1 for m in self.returning if m.visible_at <= t)
+        visible = len(self.visible)
+        # A dead importer's messages stay invisible until their timeout: SQS counts them in flight.
         in_flight = sum(len(i.busy) for i in self.instances if i.alive) + len(self.returning)
         self._period_max = (max(self._period_max[0], visible), max(self._period_max[1], in_flight))
         serving = [i for i in self.instances if i.in_service(t)]
