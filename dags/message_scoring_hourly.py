@@ -24,20 +24,16 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from trustpipe_orchestration.alerts import failure_notifier
 from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, HOURLY_DAG, HOURLY_START
+from trustpipe_orchestration.hour import ROWS_SQL, STATS_SQL
 from trustpipe_orchestration.landing_wait import LandingCompleteSensor
 
 DAG_ID = HOURLY_DAG
 DUE_AFTER_CLOSE = timedelta(minutes=15)
 """An hour's output is due 15 minutes after the hour closes."""
 VERIFIED_RECORDS = "{{ ti.xcom_pull(task_ids='verify_output')['records'] }}"
-ROWS_OF_HOUR = (
-    "SELECT count(*) FROM scored_messages "
-    "WHERE source_ref = '{{ data_interval_start.strftime('%Y-%m-%dT%H') }}'"
-)
-STATS_OF_HOUR = (
-    "SELECT coalesce(sum(messages), 0) FROM scoring_stats "
-    "WHERE hour = '{{ data_interval_start.strftime('%Y-%m-%dT%H') }}'"
-)
+HOUR_LITERAL = "'{{ data_interval_start.strftime('%Y-%m-%dT%H') }}'"
+ROWS_OF_HOUR = ROWS_SQL.format(hour=HOUR_LITERAL)
+STATS_OF_HOUR = STATS_SQL.format(hour=HOUR_LITERAL)
 
 with DAG(
     dag_id=DAG_ID,
