@@ -23,13 +23,8 @@ _RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeo
 class AwsClients:
     """Lazily created boto3 clients sharing one session (clients are thread-safe, sessions not)."""
 
-    def __init__(self, settings: Settings, max_attempts: int | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._config = (
-            _RETRIES
-            if max_attempts is None
-            else _RETRIES.merge(Config(retries={"max_attempts": max_attempts, "mode": "adaptive"}))
-        )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -49,7 +44,7 @@ class AwsClients:
         if self._settings.aws_endpoint:
             extra = {"endpoint_url": self._settings.aws_endpoint, **LOCAL_CREDENTIALS}
         session = boto3.session.Session(region_name=self._settings.region)
-        client = session.client(service, config=self._config, **extra)  # type: ignore[call-overload]
+        client = session.client(service, config=_RETRIES, **extra)  # type: ignore[call-overload]
         client.meta.events.register(
             "after-call-error", functools.partial(_unreachable, client.meta.endpoint_url)
         )
