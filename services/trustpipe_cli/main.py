@@ -275,12 +275,11 @@ def backfill_cmd(
     settings_path: SettingsPath = None,
 ) -> None:
     """Re-score and re-import past hours with the current model (the job run directly; idempotent)."""
-    from spark_jobs.session import local_session
     from trustpipe_orchestration.hour import backfill, hours_between, in_process
 
     hours = hours_between(layout.parse_hour(first), layout.parse_hour(last))  # before anything starts
     aws = load_clients(state_dir, settings_path)
-    parts = in_process(aws, local_session("trustpipe-backfill"))
+    parts = in_process(aws)  # Spark starts with the first hour that has something to score
     done = backfill(
         aws,
         parts.db,
