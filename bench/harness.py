@@ -49,3 +49,12 @@ def rates(work: dict[str, Callable[[], int]], repeats: int = 5, min_seconds: flo
                 items += fn()
             best[name] = max(best[name], items / elapsed)
     return best
+
+
+def moto_client(service: str, endpoint: str) -> Any:
+    """A boto3 client of the benchmark's own moto server."""
+    import boto3
+
+    from trustpipe.aws import LOCAL_CREDENTIALS
+
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", **LOCAL_CREDENTIALS)

@@ -16,11 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import fastavro
 import psycopg
 
-from bench.harness import Result
+from bench.harness import Result, moto_client
 from trustpipe import contracts
 from trustpipe.codec import write_container
 from trustpipe.db import migrate
@@ -61,18 +60,8 @@ def scored_file(path: Path, n: int, tag: str) -> Path:
     return path
 
 
-def client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 def import_rate(endpoint: str, url: str, path: Path, key: str) -> tuple[float, int]:
-    s3 = client(endpoint)
+    s3 = moto_client("s3", endpoint)
     s3.upload_file(str(path), BUCKET, key)
     etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
     began = time.perf_counter()
@@ -132,7 +121,7 @@ def run() -> list[Result]:
         moto.start()
         pg.start()
         try:
-            client(moto.endpoint).create_bucket(Bucket=BUCKET)
+            moto_client("s3", moto.endpoint).create_bucket(Bucket=BUCKET)
             migrate.upgrade(pg.url)
             big = scored_file(work / "big.avro", ROWS, "big")
             small = scored_file(work / "small.avro", SMALL_ROWS, "small")

@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from bench.harness import Result
+from bench.harness import Result, moto_client
 from trustpipe_local.servers import MotoServer
 from trustpipe_stream.daemon import KINESIS_MAX_RECORDS_PER_GET, Consumer, Daemon
 
@@ -38,16 +36,6 @@ def run() -> list[Result]:
             return [_measure(moto.endpoint, work)]
         finally:
             moto.stop()
-
-
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "kinesis",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
 
 
 def _fill(kinesis: Any) -> None:
@@ -104,7 +92,7 @@ def _daemon_rate(endpoint: str, work: Path) -> tuple[float, float]:
 
 
 def _measure(endpoint: str, work: Path) -> Result:
-    kinesis = _client(endpoint)
+    kinesis = moto_client("kinesis", endpoint)
     _fill(kinesis)
     bare = max(_bare_rate(kinesis) for _ in range(3))
     through_daemon, first_record_s = _daemon_rate(endpoint, work)
