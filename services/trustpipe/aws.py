@@ -9,11 +9,14 @@ import threading
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
 from trustpipe.errors import EndpointUnreachableError
-from trustpipe.settings import Settings
+from trustpipe.registry_client import RegistryClient
+from trustpipe.settings import Settings, SettingsError
 
 # The moto server accepts any credentials; real AWS uses the default credential chain.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -53,6 +56,27 @@ class AwsClients:
     @property
     def s3(self) -> Any:
         return self.client("s3")
+
+    def registry(self) -> RegistryClient:
+        """A client of the deployment's schema registry: requests SigV4-signed on AWS (the API
+        takes IAM authorization), plain to the local stack's server."""
+        url = self._settings.registry_url
+        if not url:
+            raise SettingsError("the settings have no registry_url: is the local stack up?")
+        if self._settings.aws_endpoint:
+            return RegistryClient(url)
+        session = boto3.session.Session(region_name=self._settings.region)
+        return RegistryClient(url, sign=functools.partial(sign_request, session, self._settings.region))
+
+
+def sign_request(
+    session: Any, region: str, method: str, url: str, headers: dict[str, str], body: bytes | None
+) -> dict[str, str]:
+    """``headers`` plus SigV4 for API Gateway (service ``execute-api``), with the session's
+    current credentials (instance-profile credentials rotate: fetched per request)."""
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    SigV4Auth(session.get_credentials().get_frozen_credentials(), "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def _unreachable(endpoint: str, exception: Exception, **_: Any) -> None:

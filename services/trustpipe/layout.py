@@ -24,6 +24,8 @@ SCORED_PREFIX = "scored/"
 MANIFEST = "_manifest.json"
 """Written last in an hour's scored prefix: its presence means the hour's output is complete."""
 MODELS_PREFIX = "models/"
+STREAM_RUNS_PREFIX = "stream_runs/"
+"""What each stream run of the sensors produced: counts and ground truth, to reconcile against."""
 CURRENT_MODEL_KEY = f"{MODELS_PREFIX}current.json"
 
 
@@ -71,6 +73,16 @@ def labels_key(enterprise_id: str, quarter_start: datetime) -> str:
         f"{LABELS_PREFIX}{_partition(enterprise_id, quarter_start)}/"
         f"{enterprise_id}-{quarter_start:%Y%m%dT%H%M}-labels.avro"
     )
+
+
+def stream_run_key(run_id: str) -> str:
+    """The manifest of one stream run of the sensors (counts per enterprise)."""
+    return f"{STREAM_RUNS_PREFIX}run={run_id}/manifest.json"
+
+
+def stream_labels_key(run_id: str, enterprise_id: str) -> str:
+    """The ground truth of one enterprise's messages in a stream run."""
+    return f"{STREAM_RUNS_PREFIX}run={run_id}/{enterprise_id}-labels.avro"
 
 
 def set_aside_key(key: str) -> str:

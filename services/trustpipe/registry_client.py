@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +36,11 @@ RETRIES = Retry(
 )
 
 
+Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str]]
+"""(method, url, headers, body) -> the headers to send: SigV4 on AWS (the API's routes take IAM
+authorization), nothing added locally."""
+
+
 class RegistryClientError(RunError):
     """The registry answered with an error (or could not be reached)."""
 
@@ -57,8 +63,11 @@ class RegisteredSchema:
 class RegistryClient:
     """Thread-safe; ``get_by_id`` asks the registry once per id for the life of the process."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, retries: Retry = RETRIES) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, retries: Retry = RETRIES, sign: Signer | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._sign = sign
         self._http = urllib3.PoolManager(retries=retries, timeout=timeout)
         self._by_id: dict[int, Schema] = {}
         self._registered: dict[tuple[str, str], int] = {}
@@ -104,13 +113,12 @@ class RegistryClient:
     def _call(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         self.requests += 1
         data = None if payload is None else json.dumps(payload).encode()
+        url = self.base_url + path
+        headers = {"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE}
+        if self._sign is not None:
+            headers = self._sign(method, url, headers, data)
         try:
-            response = self._http.request(
-                method,
-                self.base_url + path,
-                body=data,
-                headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
-            )
+            response = self._http.request(method, url, body=data, headers=headers)
         except urllib3.exceptions.HTTPError as err:
             raise RegistryClientError(0, 0, f"unreachable at {self.base_url}: {err}") from err
         try:

@@ -30,13 +30,16 @@ class Settings:
     importer_dlq_url: str
     raw_stream_name: str
     scored_stream_name: str
-    lease_table_name: str
+    imported_stream_name: str
+    """Verdicts the stream importers stored, for the alerters (an alert never precedes its row)."""
     registry_table_name: str
     aws_endpoint: str | None = None
     """Set for the local stack (the moto server); None means real AWS."""
     database_url: str | None = None
     oncall_topic_arn: str | None = None
     """SNS topic that pages the on-call engineer (the monitoring module's)."""
+    registry_url: str | None = None
+    """The schema registry's HTTP API (SigV4-signed on AWS; the local stack serves it itself)."""
 
     @classmethod
     def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
@@ -51,7 +54,7 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         names = {f.name for f in fields(cls)}
-        optional = {"aws_endpoint", "database_url", "oncall_topic_arn"}
+        optional = {"aws_endpoint", "database_url", "oncall_topic_arn", "registry_url"}
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")

@@ -118,12 +118,37 @@ def sensors_run(
         typer.Option("--enterprise", "-e", help="Only these enterprises (repeatable)."),
     ] = None,
     scale: Annotated[
-        float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)
+        float, typer.Option(help="Multiply every enterprise's volume (batch).", min=0.001, max=100.0)
     ] = 1.0,
+    mode: Annotated[
+        str,
+        typer.Option(help="batch: an hour of files in the landing bucket; stream: the raw Kinesis stream."),
+    ] = "batch",
+    rate: Annotated[
+        float,
+        typer.Option(help="Messages a second, all enterprises together (stream).", min=0.1, max=100_000),
+    ] = 100.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (stream).", min=1, max=86_400)
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many messages (stream).", min=1, max=10_000_000)
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="Stream run id (default: a new one); with --seed it reproduces a run's messages."),
+    ] = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
-    """Write one hour of sensor traffic: an Avro file per enterprise per 15 minutes."""
+    """Simulate the enterprises' sensors: an Avro file per enterprise per 15 minutes (batch), or
+    framed records put on the raw stream every second (stream)."""
+    if mode not in ("batch", "stream"):
+        raise typer.BadParameter("must be batch or stream", param_hint="--mode")
+    if mode == "stream":
+        aws = load_clients(state_dir, settings_path)
+        _sensors_stream(aws, seed, rate, duration, count, enterprise, run_id)
+        return
     from trustpipe_sensors.app import run_batch
 
     start = resolve_hour(hour)
@@ -136,6 +161,29 @@ def sensors_run(
     console.print(
         f"landed {len(drops)} files, {sum(by_ent.values())} records "
         f"for {layout.format_hour(start)}: " + ", ".join(f"{k}={v}" for k, v in sorted(by_ent.items()))
+    )
+
+
+def _sensors_stream(
+    aws: AwsClients,
+    seed: int,
+    rate: float,
+    duration: float | None,
+    count: int | None,
+    ids: list[str] | None,
+    run_id: str | None,
+) -> None:
+    from trustpipe_sensors.app import run_stream
+
+    if duration is None and count is None:
+        raise typer.BadParameter("a stream run needs --duration or --count", param_hint="--mode stream")
+    run = run_stream(
+        aws, seed=seed, rate=rate, duration=duration, count=count, enterprise_ids=ids, run_id=run_id
+    )
+    console.print(
+        f"put {run.total} records on {run.stream_name} in {run.put_calls} calls "
+        f"({run.retried} retried), run {run.run_id}: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(run.produced.items()))
     )
 
 

@@ -67,34 +67,86 @@ class MotoServer:
         """Start unless running; True when a new server was started."""
         if self.running():
             return False
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        port = port or free_port(HOST)
-        log = (self.state_dir / "moto.log").open("ab")
-        proc = subprocess.Popen(
-            # moto's app over HTTP/1.1 and h2c (the KCL's Kinesis client speaks HTTP/2 only).
-            [sys.executable, "-m", "trustpipe_local.moto_h2c", "--host", HOST, "--port", str(port)],
-            # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
-            # AWS; moto loads them only when asked.
-            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        write_pid(self.pid_file, proc.pid)
-        self.port_file.write_text(f"{port}\n")
-        try:
-            wait_for_port(HOST, port, timeout=30, pid=proc.pid)
-        except (RuntimeError, TimeoutError) as err:
-            self.stop()
-            raise StackError(f"moto server did not start: {err} (log: {log.name})") from err
+        # moto's app over HTTP/1.1 and h2c (the KCL's Kinesis client speaks HTTP/2 only).
+        argv = [sys.executable, "-m", "trustpipe_local.moto_h2c", "--host", HOST]
+        # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
+        # AWS; moto loads them only when asked.
+        _serve(self, "moto server", argv, port, env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
         return True
 
     def stop(self) -> None:
+        _stop(self)
+
+
+@dataclass
+class RegistryServer:
+    """The schema registry's app (`trustpipe registry serve`) on the stack's DynamoDB table, as
+    API Gateway + Lambda serve it on AWS (moto cannot run the Lambda)."""
+
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "registry.pid"
+
+    @property
+    def port_file(self) -> Path:
+        return self.state_dir / "registry.port"
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port_file.read_text().strip()}"
+
+    def running(self) -> bool:
         pid = read_pid(self.pid_file)
-        if pid is not None:
-            stop_pid(pid)
-        self.pid_file.unlink(missing_ok=True)
+        return pid is not None and pid_alive(pid)
+
+    def start(self, settings_path: Path, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        if self.running():
+            return False
+        argv = [sys.executable, "-m", "trustpipe_cli", "registry", "serve", "--store", "dynamodb"]
+        argv += ["--settings", str(settings_path), "--host", HOST]
+        _serve(self, "schema registry", argv, port)
+        return True
+
+    def stop(self) -> None:
+        _stop(self)
+
+
+def _serve(
+    server: MotoServer | RegistryServer,
+    what: str,
+    argv: list[str],
+    port: int | None,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run ``argv --port P`` in its own session, its pid, port and log in the server's state dir."""
+    server.state_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(HOST)
+    log = (server.state_dir / f"{server.pid_file.stem}.log").open("ab")
+    proc = subprocess.Popen(
+        [*argv, "--port", str(port)],
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    write_pid(server.pid_file, proc.pid)
+    server.port_file.write_text(f"{port}\n")
+    try:
+        wait_for_port(HOST, port, timeout=30, pid=proc.pid)
+    except (RuntimeError, TimeoutError) as err:
+        _stop(server)
+        raise StackError(f"{what} did not start: {err} (log: {log.name})") from err
+
+
+def _stop(server: MotoServer | RegistryServer) -> None:
+    pid = read_pid(server.pid_file)
+    if pid is not None:
+        stop_pid(pid)
+    server.pid_file.unlink(missing_ok=True)
 
 
 @dataclass

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trustpipe.errors import UserError
 from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
-from trustpipe_local.servers import MotoServer, Postgres
+from trustpipe_local.servers import MotoServer, Postgres, RegistryServer
 from trustpipe_local.terraform import Terraform, find_plugin_mirror
 
 LOCAL_ENV = Path("infra/envs/local")
@@ -41,6 +41,7 @@ class LocalStack:
     def __post_init__(self) -> None:
         self.moto = MotoServer(self.state_dir / "moto")
         self.postgres = Postgres(self.state_dir / "postgres")
+        self.registry = RegistryServer(self.state_dir / "registry")
 
     @property
     def settings_path(self) -> Path:
@@ -77,11 +78,15 @@ class LocalStack:
         if fresh_aws or not self.settings_path.exists() or applied != infra:
             say("applying infra/envs/local with Terraform (about two minutes)...")
             outputs = self._apply(fresh_aws)
-            settings = Settings.from_terraform_outputs(outputs, database_url)
-            settings.save(self.settings_path)
+            Settings.from_terraform_outputs(outputs, database_url).save(self.settings_path)
             self._applied_path.write_text(infra)
+            self.registry.stop()  # it served the tables of the moto server before
             say(f"settings written to {self.settings_path}")
-        return Settings.load(self.settings_path)
+        if self.registry.start(self.settings_path):
+            say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
+        settings = replace(Settings.load(self.settings_path), registry_url=self.registry.url)
+        settings.save(self.settings_path)
+        return settings
 
     @property
     def _applied_path(self) -> Path:
@@ -90,8 +95,9 @@ class LocalStack:
 
     def down(self, say: Say = print) -> None:
         """Stop everything `up` started, by pid."""
+        self.registry.stop()
         self.moto.stop()
-        say("moto server stopped")
+        say("moto server and schema registry stopped")
         self.postgres.stop()
         say("PostgreSQL stopped")
         self.settings_path.unlink(missing_ok=True)
@@ -108,6 +114,10 @@ class LocalStack:
                 "running": self.postgres.running(),
                 "pid": self.postgres.pid,
                 "url": self.postgres.url if self.postgres.running() else None,
+            },
+            "registry": {
+                "running": self.registry.running(),
+                "url": self.registry.url if self.registry.running() else None,
             },
             "settings": str(self.settings_path) if self.settings_path.exists() else None,
         }

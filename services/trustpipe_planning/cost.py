@@ -97,13 +97,15 @@ def estimate(
     shards_needed = math.ceil(mean_rps * PEAK_TO_MEAN / KINESIS_RECORDS_PER_SHARD_S)
     raw_shards = max(int(value("streaming", "raw_shard_count")), shards_needed)
     scored_shards = max(int(value("streaming", "scored_shard_count")), shards_needed)
+    # The imported stream carries only QUARANTINE/LABEL verdicts: its puts are a few percent.
+    imported_shards = int(value("streaming", "imported_shard_count"))
     cores = int(value("workers", "scorer_cores_per_instance"))
     scorers = max(
         math.ceil(raw_shards / cores), math.ceil(mean_rps * PEAK_TO_MEAN / SCORER_RECORDS_PER_CORE_S / cores)
     )
     month_msgs = messages_per_day * DAYS_PER_MONTH
     e = Estimate(messages_per_day)
-    e.components["kinesis streams"] = (raw_shards + scored_shards) * HOURS_PER_MONTH * p[
+    e.components["kinesis streams"] = (raw_shards + scored_shards + imported_shards) * HOURS_PER_MONTH * p[
         "kinesis_shard_hour"
     ] + (2 * month_msgs / 1e6 * p["kinesis_put_units_per_million"])
     e.components["firehose archive"] = month_msgs * MESSAGE_BYTES / 1e9 * p["firehose_per_gb"]
@@ -163,6 +165,7 @@ def estimate(
         "env": env,
         "raw_shards": raw_shards,
         "scored_shards": scored_shards,
+        "imported_shards": imported_shards,
         "scorer_instances": scorers,
         "interface_endpoints": endpoints,
         "availability_zones": az,

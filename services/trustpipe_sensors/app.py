@@ -1,5 +1,5 @@
-"""The sensors' wiring: settings -> an S3 client -> an hour of simulated traffic in the landing
-bucket (`trustpipe sensors run`, the demo, the tests)."""
+"""The sensors' wiring: settings -> clients -> an hour of simulated traffic in the landing bucket,
+or a stream run on the raw stream (`trustpipe sensors run`, the demo, the tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from datetime import datetime
 
 from trustpipe import s3
 from trustpipe.aws import AwsClients
+from trustpipe_sensors import stream
 from trustpipe_sensors.sensor import Drop, land_hour, select_enterprises
+from trustpipe_sensors.stream import StreamRun
 from trustpipe_sensors.world import World
 
 
@@ -36,3 +38,35 @@ def run_batch(
         scale=scale,
         on_drop=on_drop,
     )
+
+
+def run_stream(
+    aws: AwsClients,
+    *,
+    seed: int,
+    rate: float,
+    duration: float | None = None,
+    count: int | None = None,
+    enterprise_ids: list[str] | None = None,
+    run_id: str | None = None,
+) -> StreamRun:
+    """Put traffic on the raw stream at ``rate`` messages a second (until ``duration`` or
+    ``count``); its manifest and ground truth to the archive bucket."""
+    world = World.build(seed)
+    enterprises = select_enterprises(world, enterprise_ids)
+    settings = aws.settings
+    run, labelled = stream.run_stream(
+        aws.client("kinesis"),
+        settings.raw_stream_name,
+        aws.registry().register,
+        lambda encoders, run: stream.Sensors(world, enterprises, encoders, seed, run),
+        rate=rate,
+        run_id=run_id,
+        duration=duration,
+        count=count,
+    )
+    client = aws.s3
+    stream.record_run(
+        lambda bucket, key, body: s3.put(client, bucket, key, body), settings.archive_bucket, run, labelled
+    )
+    return run

@@ -114,7 +114,7 @@ def land_hour(
             upload(landing_bucket, key, body)
             labels_key = layout.labels_key(ent.enterprise_id, start)
             labels = container_bytes(
-                label_schema, map(_label, messages), sync_marker=_sync_marker(seed, labels_key)
+                label_schema, map(label, messages), sync_marker=_sync_marker(seed, labels_key)
             )
             upload(labels_bucket, labels_key, labels)
             drop = Drop(
@@ -136,7 +136,8 @@ def _sync_marker(seed: int, key: str) -> bytes:
     return hashlib.sha256(f"{seed}:{key}".encode()).digest()[:16]
 
 
-def _label(m: Labelled) -> Record:
+def label(m: Labelled) -> Record:
+    """The ground truth of one message."""
     return {
         "message_id": m.record["message_id"],
         "enterprise_id": m.record["enterprise_id"],

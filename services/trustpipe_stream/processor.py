@@ -53,6 +53,7 @@ class StreamRecord:
     sequence_number: str
     sub_sequence_number: int
     arrived_ms: int
+    shard_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
         log.info("shard %s: starting after %s", self.shard_id, initialize_input.sequence_number)
 
     def process_records(self, process_records_input: Any) -> None:
-        records = [_record(r) for r in process_records_input.records]
+        records = [_record(r, self.shard_id) for r in process_records_input.records]
         if not records:
             return
         rejected = self._until_done(lambda: self._process(records))
@@ -163,13 +164,14 @@ def retry_delay(failures: int, jitter: Callable[[], float] = random.random) -> f
     return float(ceiling * (0.5 + 0.5 * jitter()))
 
 
-def _record(r: Any) -> StreamRecord:
+def _record(r: Any, shard_id: str) -> StreamRecord:
     return StreamRecord(
         data=r.binary_data,
         partition_key=r.partition_key,
         sequence_number=r.sequence_number,
         sub_sequence_number=int(r.sub_sequence_number or 0),
         arrived_ms=int(r.timestamp_millis),
+        shard_id=shard_id,
     )
 
 

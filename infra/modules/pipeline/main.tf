@@ -7,20 +7,21 @@ locals {
   database_url = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=require" : null
   # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
-    region              = data.aws_region.this.name
-    landing_bucket      = module.data_lake.landing_bucket
-    scored_bucket       = module.data_lake.scored_bucket
-    archive_bucket      = module.data_lake.archive_bucket
-    scored_topic_arn    = module.messaging.topic_arn
-    importer_queue_url  = module.messaging.queue_url
-    importer_dlq_url    = module.messaging.dlq_url
-    raw_stream_name     = module.streaming.raw_stream_name
-    scored_stream_name  = module.streaming.scored_stream_name
-    lease_table_name    = module.streaming.lease_table_name
-    registry_table_name = module.schema_registry.table_name
-    oncall_topic_arn    = module.monitoring.oncall_topic_arn
-    aws_endpoint        = var.aws_endpoint
-    database_url        = local.database_url
+    region               = data.aws_region.this.name
+    landing_bucket       = module.data_lake.landing_bucket
+    scored_bucket        = module.data_lake.scored_bucket
+    archive_bucket       = module.data_lake.archive_bucket
+    scored_topic_arn     = module.messaging.topic_arn
+    importer_queue_url   = module.messaging.queue_url
+    importer_dlq_url     = module.messaging.dlq_url
+    raw_stream_name      = module.streaming.raw_stream_name
+    scored_stream_name   = module.streaming.scored_stream_name
+    imported_stream_name = module.streaming.imported_stream_name
+    registry_table_name  = module.schema_registry.table_name
+    registry_url         = module.schema_registry.api_endpoint
+    oncall_topic_arn     = module.monitoring.oncall_topic_arn
+    aws_endpoint         = var.aws_endpoint
+    database_url         = local.database_url
   }
 }
 
@@ -71,12 +72,13 @@ module "data_lake" {
 module "streaming" {
   source = "../streaming"
 
-  name               = var.name
-  raw_shard_count    = var.raw_shard_count
-  scored_shard_count = var.scored_shard_count
-  kms_key_arn        = module.keys.key_arn
-  archive_bucket_arn = module.data_lake.bucket_arns["archive"]
-  tags               = var.tags
+  name                 = var.name
+  raw_shard_count      = var.raw_shard_count
+  scored_shard_count   = var.scored_shard_count
+  imported_shard_count = var.imported_shard_count
+  kms_key_arn          = module.keys.key_arn
+  archive_bucket_arn   = module.data_lake.bucket_arns["archive"]
+  tags                 = var.tags
 }
 
 module "schema_registry" {
@@ -98,7 +100,7 @@ module "monitoring" {
   runbook_base_url    = var.runbook_base_url
   importer_queue_name = module.messaging.queue_name
   importer_dlq_name   = module.messaging.dlq_name
-  stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name]
+  stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name, module.streaming.imported_stream_name]
   db_instance_id      = one(module.database[*].instance_id)
   tags                = var.tags
 }
@@ -119,7 +121,7 @@ module "workers" {
   raw_shard_count            = var.raw_shard_count
   scorer_cores_per_instance  = var.scorer_cores_per_instance
   scored_stream_arn          = module.streaming.stream_arns["scored"]
-  lease_table_arn            = module.streaming.lease_table_arn
+  imported_stream_arn        = module.streaming.stream_arns["imported"]
   importer_queue_arn         = module.messaging.queue_arn
   importer_queue_name        = module.messaging.queue_name
   scored_bucket_arn          = module.data_lake.bucket_arns["scored"]

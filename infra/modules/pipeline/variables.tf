@@ -39,6 +39,12 @@ variable "scored_shard_count" {
   default     = 2
 }
 
+variable "imported_shard_count" {
+  description = "Shards of the imported stream (only QUARANTINE/LABEL verdicts matter to its readers)."
+  type        = number
+  default     = 1
+}
+
 variable "worker_ami_id" {
   description = "The AMI baked by packer/worker.pkr.hcl (workers and the Airflow host)."
   type        = string

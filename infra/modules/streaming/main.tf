@@ -1,7 +1,10 @@
 locals {
+  # raw: sensors -> scorers; scored: scorers -> stream importers; imported: importers -> alerters
+  # (a verdict reaches the alerter only once it is stored).
   streams = {
-    raw    = var.raw_shard_count
-    scored = var.scored_shard_count
+    raw      = var.raw_shard_count
+    scored   = var.scored_shard_count
+    imported = var.imported_shard_count
   }
 }
 
@@ -21,29 +24,9 @@ resource "aws_kinesis_stream" "this" {
   tags = var.tags
 }
 
-# Stream consumers keep their shard leases and checkpoints here (KCL's model: one item per shard
-# with a lease counter that fences out a worker whose lease was taken over).
-resource "aws_dynamodb_table" "leases" {
-  name         = "${var.name}-stream-leases"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "lease_key"
-
-  attribute {
-    name = "lease_key"
-    type = "S"
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = var.kms_key_arn
-  }
-
-  tags = var.tags
-}
+# No lease table here: each consumer group's Kinesis Client Library creates its own three tables
+# (`<application>`, `<application>-CoordinatorState`, `<application>-WorkerMetricStats`); the
+# workers module grants exactly the actions to do so on exactly those names.
 
 # Firehose archives the raw stream into the data lake (the NRT path's record of what arrived),
 # in hourly prefixes beside the landing layout.

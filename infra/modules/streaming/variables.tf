@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix of the streams and the lease table."
+  description = "Name prefix of the streams."
   type        = string
 }
 
@@ -15,6 +15,12 @@ variable "scored_shard_count" {
   default     = 2
 }
 
+variable "imported_shard_count" {
+  description = "Shards of the imported stream (stream importers -> alerters)."
+  type        = number
+  default     = 1
+}
+
 variable "retention_period_hours" {
   description = "How long records stay readable (24 h minimum; longer lets consumers recover from longer outages)."
   type        = number
@@ -22,7 +28,7 @@ variable "retention_period_hours" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for the streams, the lease table and the archive. When null the streams are not encrypted."
+  description = "KMS key for the streams and the archive. When null the streams are not encrypted."
   type        = string
   default     = null
 }

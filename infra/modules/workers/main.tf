@@ -28,9 +28,26 @@ locals {
     importer = data.aws_iam_policy_document.importer.json
     alerter  = data.aws_iam_policy_document.alerter.json
   }
-  consumer_table_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
-  stream_read_actions    = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
+  # Each service is one Kinesis Client Library consumer group on the stream it reads; the KCL
+  # names its application `<stream>-<service>` (trustpipe_stream.daemon.consumer) and creates three
+  # tables after it on first start.
+  consumes = {
+    scorer   = var.raw_stream_arn
+    importer = var.scored_stream_arn
+    alerter  = var.imported_stream_arn
+  }
+  kcl_application = { for service, arn in local.consumes : service => "${element(split("/", arn), 1)}-${service}" }
+  kcl_table_arn   = { for service, app in local.kcl_application : service => "arn:aws:dynamodb:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:table/${app}" }
+  # The actions the KCL documents for its consumers (kcl-iam-permissions): the lease table with
+  # its owner index, the coordinator-state and worker-metrics tables, the stream, and metrics.
+  kcl_lease_table_actions = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+  kcl_state_table_actions = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+  kcl_stream_read_actions = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:RegisterStreamConsumer", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
 }
+
+data "aws_region" "this" {}
+
+data "aws_caller_identity" "this" {}
 
 resource "aws_cloudwatch_log_group" "this" {
   for_each = local.services
@@ -71,7 +88,8 @@ data "aws_iam_policy_document" "common" {
     condition {
       test     = "StringEquals"
       variable = "cloudwatch:namespace"
-      values   = ["trustpipe/workers"]
+      # the services' own, and the KCL's (it publishes under its application's name)
+      values = ["trustpipe/workers", local.kcl_application[each.key]]
     }
   }
 
@@ -93,6 +111,30 @@ data "aws_iam_policy_document" "common" {
     resources = ["arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${var.name}-${each.key}"]
   }
 
+  statement {
+    sid       = "ReadStream"
+    actions   = local.kcl_stream_read_actions
+    resources = [local.consumes[each.key]]
+  }
+
+  statement {
+    sid       = "LeaseTable"
+    actions   = local.kcl_lease_table_actions
+    resources = [local.kcl_table_arn[each.key]]
+  }
+
+  statement {
+    sid       = "LeaseOwnerIndex"
+    actions   = ["dynamodb:Query"]
+    resources = ["${local.kcl_table_arn[each.key]}/index/*"]
+  }
+
+  statement {
+    sid       = "CoordinatorAndWorkerMetricsTables"
+    actions   = local.kcl_state_table_actions
+    resources = ["${local.kcl_table_arn[each.key]}-CoordinatorState", "${local.kcl_table_arn[each.key]}-WorkerMetricStats"]
+  }
+
   dynamic "statement" {
     for_each = var.registry_api_execution_arn == null ? [] : [1]
     content {
@@ -107,21 +149,9 @@ data "aws_iam_policy_document" "scorer" {
   source_policy_documents = [data.aws_iam_policy_document.common["scorer"].json]
 
   statement {
-    sid       = "ReadRaw"
-    actions   = local.stream_read_actions
-    resources = [var.raw_stream_arn]
-  }
-
-  statement {
     sid       = "WriteScored"
     actions   = ["kinesis:PutRecord", "kinesis:PutRecords"]
     resources = [var.scored_stream_arn]
-  }
-
-  statement {
-    sid       = "Leases"
-    actions   = local.consumer_table_actions
-    resources = [var.lease_table_arn]
   }
 }
 
@@ -141,15 +171,9 @@ data "aws_iam_policy_document" "importer" {
   }
 
   statement {
-    sid       = "ReadScored"
-    actions   = local.stream_read_actions
-    resources = [var.scored_stream_arn]
-  }
-
-  statement {
-    sid       = "Leases"
-    actions   = local.consumer_table_actions
-    resources = [var.lease_table_arn]
+    sid       = "WriteImported"
+    actions   = ["kinesis:PutRecord", "kinesis:PutRecords"]
+    resources = [var.imported_stream_arn]
   }
 
   dynamic "statement" {
@@ -165,17 +189,7 @@ data "aws_iam_policy_document" "importer" {
 data "aws_iam_policy_document" "alerter" {
   source_policy_documents = [data.aws_iam_policy_document.common["alerter"].json]
 
-  statement {
-    sid       = "ReadScored"
-    actions   = local.stream_read_actions
-    resources = [var.scored_stream_arn]
-  }
-
-  statement {
-    sid       = "Leases"
-    actions   = local.consumer_table_actions
-    resources = [var.lease_table_arn]
-  }
+  # Actions to the enterprises' topics and queues land with the alerter service.
 }
 
 resource "aws_iam_role" "this" {

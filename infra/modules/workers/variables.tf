@@ -62,12 +62,12 @@ variable "scorer_cores_per_instance" {
 }
 
 variable "scored_stream_arn" {
-  description = "The scored stream (scorers write, importers and alerters read)."
+  description = "The scored stream (scorers write, stream importers read)."
   type        = string
 }
 
-variable "lease_table_arn" {
-  description = "DynamoDB table of the stream consumers' shard leases."
+variable "imported_stream_arn" {
+  description = "The imported stream (stream importers write stored verdicts, alerters read)."
   type        = string
 }
 

@@ -141,12 +141,13 @@ def test_importer_queue_redrives_to_dlq(aws: AwsClients, settings: Settings) -> 
 
 def test_streams_and_tables_exist(aws: AwsClients, settings: Settings) -> None:
     kinesis, dynamodb = aws.client("kinesis"), aws.client("dynamodb")
-    for stream in (settings.raw_stream_name, settings.scored_stream_name):
+    shards = {settings.raw_stream_name: 2, settings.scored_stream_name: 2, settings.imported_stream_name: 1}
+    for stream, count in shards.items():
         summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-        assert summary["StreamStatus"] == "ACTIVE" and summary["OpenShardCount"] == 2
-    for table in (settings.registry_table_name, settings.lease_table_name):
-        backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+        assert summary["StreamStatus"] == "ACTIVE" and summary["OpenShardCount"] == count
+    backups = dynamodb.describe_continuous_backups(TableName=settings.registry_table_name)
+    status = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert status["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
 def test_postgres_is_a_real_server(settings: Settings) -> None:

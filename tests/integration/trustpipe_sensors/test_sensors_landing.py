@@ -10,7 +10,7 @@ import pytest
 from tests.cli import run_cli
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
-from trustpipe.codec import FramedEncoder, container_bytes
+from trustpipe.codec import FramedDecoder, FramedEncoder, container_bytes
 from trustpipe.landing import inventory
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack
@@ -132,3 +132,50 @@ def test_cli_sensors_run_and_inspect(local_stack: LocalStack) -> None:
     assert inspect.returncode == 0, inspect.stderr
     files = json.loads(inspect.stdout)["files"]
     assert Counter(f["schema_version"] for f in files) == {1: 4, 2: 4, 3: 4}
+
+
+def test_cli_sensors_stream_puts_exactly_count_records_and_records_the_run(
+    local_stack: LocalStack, aws: AwsClients, settings: Settings
+) -> None:
+    import re
+
+    kinesis = aws.client("kinesis")
+
+    def on_stream() -> dict[str, bytes]:
+        found = {}
+        for shard in kinesis.list_shards(StreamName=settings.raw_stream_name)["Shards"]:
+            it = kinesis.get_shard_iterator(
+                StreamName=settings.raw_stream_name,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+            for r in kinesis.get_records(ShardIterator=it, Limit=10_000)["Records"]:
+                found[r["PartitionKey"]] = r["Data"]
+        return found
+
+    before = on_stream()
+    # WHEN the sensors stream 45 messages at 30 a second through the CLI
+    state = ["--state-dir", str(local_stack.state_dir)]
+    run = run_cli("sensors", "run", "--mode", "stream", "--count", "45", "--rate", "30", *state)
+    assert run.returncode == 0, run.stderr
+    # THEN exactly 45 new records are on the raw stream, framed with registered sensor schemas
+    new = {k: v for k, v in on_stream().items() if k not in before}
+    assert len(new) == 45
+    decoder = FramedDecoder(aws.registry(), contracts.reader_schema())
+    assert {decoder.decode(v)["message_id"] for v in new.values()} == set(new)
+    # and the run's manifest counts them per enterprise, beside their ground truth
+    run_id = re.search(r"run (\w+)", run.stdout)
+    assert run_id, run.stdout
+    manifest = json.loads(
+        aws.s3.get_object(Bucket=settings.archive_bucket, Key=layout.stream_run_key(run_id.group(1)))[
+            "Body"
+        ].read()
+    )
+    assert sum(manifest["produced"].values()) == 45
+
+
+def test_cli_sensors_stream_refuses_a_run_without_a_bound(local_stack: LocalStack) -> None:
+    run = run_cli("sensors", "run", "--mode", "stream", "--state-dir", str(local_stack.state_dir))
+    assert run.returncode == 2 and "--duration or --count" in run.stderr
+    bad = run_cli("sensors", "run", "--mode", "trickle", "--state-dir", str(local_stack.state_dir))
+    assert bad.returncode == 2 and "batch or stream" in bad.stderr

@@ -1,8 +1,9 @@
-"""A stream worker for the tests: writes what it processes (and sets aside records starting with
-b"poison") to JSON lines in a folder, one file per processor process."""
+"""A stream worker for the tests: writes what it processes (data base64-encoded; records starting
+with b"poison" set aside) to JSON lines in a folder, one file per processor process."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ class EchoWorker:
         with self.out.open("a") as f:
             for r in records:
                 f.write(
-                    json.dumps({"worker": self.worker, "data": r.data.decode(), "seq": r.sequence_number})
+                    json.dumps({"worker": self.worker, "data": _text(r.data), "seq": r.sequence_number})
                     + "\n"
                 )
         return [
@@ -32,8 +33,12 @@ class EchoWorker:
         with (self.out.parent / "set-aside.jsonl").open("a") as f:
             for r in rejected:
                 f.write(
-                    json.dumps({"shard": shard_id, "data": r.record.data.decode(), "reason": r.reason}) + "\n"
+                    json.dumps({"shard": shard_id, "data": _text(r.record.data), "reason": r.reason}) + "\n"
                 )
+
+
+def _text(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 if __name__ == "__main__":

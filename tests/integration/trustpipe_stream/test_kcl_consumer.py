@@ -1,10 +1,12 @@
 """A consumer group of two KCL daemons on a 2-shard stream of the local stack (moto behind
-hypercorn): shards shared, a SIGKILLed daemon's shards taken over with nothing lost, bad records
-set aside while the shard moves on, and SIGTERM's final checkpoint. One group for the module: the
-daemons take about 30 s to their first record."""
+hypercorn): the sensors' stream producer's records read back exactly by id, shards shared, a
+SIGKILLed daemon's shards taken over with nothing lost, bad records set aside while the shard moves
+on, and SIGTERM's final checkpoint. One group for the module: the daemons take about 30 s to their
+first record."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -14,8 +16,12 @@ from typing import Any
 
 import pytest
 
+from trustpipe import contracts
 from trustpipe.aws import AwsClients
+from trustpipe.codec import FramedDecoder
 from trustpipe.settings import Settings
+from trustpipe_sensors import stream
+from trustpipe_sensors.world import World
 from trustpipe_stream.daemon import Consumer, Daemon
 
 STREAM = "kcl-test"
@@ -23,7 +29,23 @@ APP = f"{STREAM}-echo"
 
 
 def seen(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for f in sorted(out.glob("w*.jsonl")) for line in f.read_text().splitlines()]
+    """What the workers processed, data decoded."""
+    rows = [json.loads(line) for f in sorted(out.glob("w*.jsonl")) for line in f.read_text().splitlines()]
+    return [{**r, "data": base64.b64decode(r["data"])} for r in rows]
+
+
+def produce(aws: AwsClients, count: int) -> list[str]:
+    """The sensors' stream producer puts ``count`` messages on the test stream; their ids."""
+    world = World.build(11)
+    _, labelled = stream.run_stream(
+        aws.client("kinesis"),
+        STREAM,
+        aws.registry().register,
+        lambda encoders, run: stream.Sensors(world, list(world.enterprises.values()), encoders, 11, run),
+        rate=200,
+        count=count,
+    )
+    return [m.record["message_id"] for ms in labelled.values() for m in ms]
 
 
 def wait_for(what: str, check: Any, timeout: float = 180) -> None:
@@ -33,12 +55,10 @@ def wait_for(what: str, check: Any, timeout: float = 180) -> None:
         time.sleep(1)
 
 
-def put(aws: AwsClients, payloads: list[str]) -> None:
+def put(aws: AwsClients, payloads: list[bytes]) -> None:
     kinesis = aws.client("kinesis")
-    response = kinesis.put_records(
-        StreamName=STREAM, Records=[{"Data": p.encode(), "PartitionKey": p} for p in payloads]
-    )
-    assert response["FailedRecordCount"] == 0
+    records = [{"Data": p, "PartitionKey": p.decode()} for p in payloads]
+    assert kinesis.put_records(StreamName=STREAM, Records=records)["FailedRecordCount"] == 0
 
 
 def leases(aws: AwsClients) -> dict[str, dict[str, Any]]:
@@ -67,21 +87,28 @@ def group(settings: Settings, aws: AwsClients, tmp_path_factory: pytest.TempPath
             d.stop(timeout=30)
 
 
-def test_two_daemons_share_the_shards_and_read_back_every_record(group: Any, aws: AwsClients) -> None:
+def test_two_daemons_read_back_exactly_what_the_sensors_streamed_sharing_the_shards(
+    group: Any, aws: AwsClients
+) -> None:
     out, _ = group
-    # GIVEN 200 records, two of them poison, on a 2-shard stream
-    payloads = [f"m{n:04d}" if n not in (17, 123) else f"poison-{n}" for n in range(200)]
-    put(aws, payloads)
+    # GIVEN the sensors stream 300 messages, and two poison records arrive among them
+    ids = produce(aws, 150)
+    put(aws, [b"poison-17", b"poison-123"])
+    ids += produce(aws, 150)
     # WHEN the group reads them
-    wait_for("every record", lambda: {r["data"] for r in seen(out)} >= set(payloads))
-    # THEN each record was read, and the two workers share the shards
+    wait_for("every record", lambda: len({r["data"] for r in seen(out)}) >= 302)
+    # THEN every message was read back by its id, none missing, none extra
+    decoder = FramedDecoder(aws.registry(), contracts.reader_schema())
+    read = [decoder.decode(r["data"])["message_id"] for r in seen(out) if not r["data"].startswith(b"poison")]
+    assert sorted(set(read)) == sorted(ids) and len(ids) == 300
+    # and the two workers share the shards
     wait_for(
         "a shard each", lambda: {lease.get("leaseOwner") for lease in leases(aws).values()} == {"w1", "w2"}
     )
     # and the poison records went to the error path with their reason, the rest went on
     wait_for("the set-aside file", lambda: (out / "set-aside.jsonl").exists())
     aside = [json.loads(line) for line in (out / "set-aside.jsonl").read_text().splitlines()]
-    assert sorted(a["data"] for a in aside) == ["poison-123", "poison-17"]
+    assert sorted(base64.b64decode(a["data"]) for a in aside) == [b"poison-123", b"poison-17"]
     assert {a["reason"] for a in aside} == {"PoisonRecord: starts with poison"}
 
 
@@ -93,7 +120,7 @@ def test_a_killed_daemons_shards_move_to_the_other_and_nothing_is_lost(group: An
     )
     # WHEN w1 dies without warning and more records arrive
     daemons["w1"].kill()
-    more = [f"after-kill-{n:03d}" for n in range(100)]
+    more = [f"after-kill-{n:03d}".encode() for n in range(100)]
     put(aws, more)
     # THEN w2 takes every shard over and reads every record (those after w1's last checkpoint again)
     wait_for("every record after the kill", lambda: {r["data"] for r in seen(out)} >= set(more), timeout=240)

@@ -24,7 +24,7 @@ SETTINGS = {
     "importer_dlq_url": "d",
     "raw_stream_name": "r",
     "scored_stream_name": "ss",
-    "lease_table_name": "lt",
+    "imported_stream_name": "imp",
     "registry_table_name": "rt",
     "oncall_topic_arn": "arn:oncall",
 }
