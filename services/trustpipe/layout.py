@@ -85,6 +85,12 @@ def stream_labels_key(run_id: str, enterprise_id: str) -> str:
     return f"{STREAM_RUNS_PREFIX}run={run_id}/{enterprise_id}-labels.avro"
 
 
+def stream_set_aside_key(group: str, shard_id: str, first_sequence: str) -> str:
+    """Records a stream worker set aside, by the first one's position: a redelivered batch
+    rewrites the same object instead of adding a second."""
+    return f"{SET_ASIDE_PREFIX}stream/{group}/shard={shard_id}/{first_sequence}.jsonl"
+
+
 def set_aside_key(key: str) -> str:
     """Where a landing object the job could not read is moved (same bucket)."""
     return f"{SET_ASIDE_PREFIX}{key}"

@@ -32,6 +32,10 @@ db_app = typer.Typer(help="The web app's PostgreSQL store.", no_args_is_help=Tru
 importer_app = typer.Typer(help="Importer workers (SQS -> PostgreSQL).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(importer_app, name="importer")
+scorer_app = typer.Typer(
+    help="Stream scorers (raw stream -> trust model -> scored stream).", no_args_is_help=True
+)
+app.add_typer(scorer_app, name="scorer")
 app.add_typer(local_app, name="local")
 app.add_typer(registry_app, name="registry")
 app.add_typer(sensors_app, name="sensors")
@@ -295,6 +299,47 @@ def importer_run(
         f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
         f"{counts.set_aside} set aside, {counts.retried} retried"
     )
+
+
+def settings_file(state_dir: Path, settings_path: Path | None) -> Path:
+    """The settings file a worker's child processes read (``--settings``, else the local stack's)."""
+    return (settings_path if settings_path is not None else local_stack(state_dir).settings_path).resolve()
+
+
+def work_dir_of(state_dir: Path, settings_path: Path | None, work_dir: Path | None, name: str) -> Path:
+    """A stream worker's own folder: ``--work-dir``, else under the local stack's state dir."""
+    if work_dir is not None:
+        return work_dir
+    base = state_dir if settings_path is not None else local_stack(state_dir).state_dir
+    return base / "workers" / name
+
+
+WorkDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--work-dir", help="Where the KCL daemon's properties and log go (default: <state-dir>/workers)."
+    ),
+]
+SlotOpt = Annotated[
+    str,
+    typer.Option("--slot", help="This worker's slot on the host (systemd's %i): its stable KCL worker id."),
+]
+
+
+@scorer_app.command("run")
+def scorer_run(
+    slot: SlotOpt = "1",
+    work_dir: WorkDir = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Score the raw stream with the current model onto the scored stream, one processor per leased
+    shard (the Kinesis Client Library's daemon); SIGTERM checkpoints, releases leases and exits."""
+    from trustpipe_scorer.app import run_service
+
+    settings = load_settings(state_dir, settings_path)
+    work = work_dir_of(state_dir, settings_path, work_dir, f"scorer-{slot}")
+    raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
 
 
 @registry_app.command("serve")

@@ -153,6 +153,22 @@ data "aws_iam_policy_document" "scorer" {
     actions   = ["kinesis:PutRecord", "kinesis:PutRecords"]
     resources = [var.scored_stream_arn]
   }
+
+  statement {
+    sid       = "SetAside"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.archive_bucket_arn}/set_aside/stream/scorer/*"]
+  }
+
+  # The scorers register the ScoredMessage schema they write (idempotent: same schema, same id).
+  dynamic "statement" {
+    for_each = var.registry_api_execution_arn == null ? [] : [1]
+    content {
+      sid       = "RegisterScoredSchema"
+      actions   = ["execute-api:Invoke"]
+      resources = ["${var.registry_api_execution_arn}/*/POST/subjects/scored-message-value/versions"]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "importer" {

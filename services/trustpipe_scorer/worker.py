@@ -1,0 +1,126 @@
+"""The scorer: each batch of raw records decoded (any sensor version, resolved to the v4 reader),
+scored with the current model, and put on the scored stream as framed ScoredMessages. Pure
+apart from what is passed in: the decoder's registry lookup, the model source, the put and the
+error destination.
+
+A record that cannot be decoded (bad magic byte, unknown schema id, truncated, oversize, not the
+schema it claims) is ``Rejected`` with its reason and the shard moves on; a failed put raises, so
+the processor retries the batch (records already put are put again: the importers' upsert keyed
+by message id makes that harmless).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from trustpipe import contracts
+from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder, OversizeRecordError
+from trustpipe.model.features import domain_of
+from trustpipe.model.scorer import TrustModel
+from trustpipe_scorer.model_source import CurrentModel
+from trustpipe_stream.processor import Rejected, StreamRecord
+from trustpipe_stream.put import Entry
+
+log = logging.getLogger("trustpipe.scorer")
+MAX_MESSAGE_BYTES = 256 * 1024
+"""A sensor's metadata record is a few hundred bytes (no bodies, no attachments' content); a
+record past this is not one and is set aside unread."""
+
+
+@dataclass
+class ScorerWorker:
+    """A StreamWorker for the raw stream."""
+
+    decoder: FramedDecoder
+    writer_version: Callable[[int], int]
+    """Sensor schema version of a registry id (the ScoredMessage records it)."""
+    model: CurrentModel
+    encoder: FramedEncoder
+    put: Callable[[Iterable[Entry]], None]
+    keep_aside: Callable[[str, Sequence[Rejected]], None]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    counts: dict[str, int] = field(default_factory=lambda: {"scored": 0, "set_aside": 0})
+
+    def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
+        model = self.model.get()  # once per batch: a new model applies from the next batch
+        scored_at = self.clock()
+        out: list[Entry] = []
+        rejected: list[Rejected] = []
+        for r in records:
+            try:
+                out.append(self._score(model, r, scored_at))
+            except CodecError as err:
+                rejected.append(Rejected(r, f"{type(err).__name__}: {err}"))
+        self.put(out)
+        self.counts["scored"] += len(out)
+        return rejected
+
+    def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
+        self.keep_aside(shard_id, rejected)
+        self.counts["set_aside"] += len(rejected)
+
+    def _score(self, model: TrustModel, r: StreamRecord, scored_at: datetime) -> Entry:
+        if len(r.data) > MAX_MESSAGE_BYTES:
+            raise OversizeRecordError(
+                f"record is {len(r.data)} bytes; a message's metadata is at most {MAX_MESSAGE_BYTES}"
+            )
+        message = self.decoder.decode(r.data)
+        verdict = model.score(message)
+        scored = {
+            "message_id": message["message_id"],
+            "enterprise_id": message["enterprise_id"],
+            "received_at": message["received_at"],
+            "scored_at": scored_at,
+            "from_address": message["from_address"],
+            "from_display_name": message["from_display_name"],
+            "from_domain": domain_of(message["from_address"]),
+            "reply_to": message.get("reply_to"),
+            "sending_ip": message["sending_ip"],
+            "score": verdict.score,
+            "verdict": verdict.verdict,
+            "reasons": verdict.reasons,
+            "model_version": model.version,
+            "source": "STREAM",
+            "source_ref": f"{r.shard_id}:{r.sequence_number}",
+            "sensor_schema_version": self.writer_version(self.decoder.schema_id(r.data)),
+        }
+        return self.encoder.encode(scored), message["message_id"]
+
+
+def sensor_version_of(lookup: Callable[[int], contracts.Schema]) -> Callable[[int], int]:
+    """Registry id -> sensor schema version (0 when the schema is none of the sensors')."""
+    cache: dict[int, int] = {}
+
+    def version(schema_id: int) -> int:
+        if schema_id not in cache:
+            cache[schema_id] = contracts.email_metadata_version_of(lookup(schema_id)) or 0
+        return cache[schema_id]
+
+    return version
+
+
+def set_aside_lines(shard_id: str, rejected: Sequence[Rejected]) -> bytes:
+    """The rejected records as JSON lines (data in hex, with their reason and position)."""
+    return b"".join(
+        json.dumps(
+            {
+                "shard_id": shard_id,
+                "sequence_number": x.record.sequence_number,
+                "partition_key": x.record.partition_key,
+                "reason": x.reason,
+                "data_hex": x.record.data[: 64 * 1024].hex(),
+                "bytes": len(x.record.data),
+            }
+        ).encode()
+        + b"\n"
+        for x in rejected
+    )
+
+
+def scored_message_schema() -> Any:
+    return contracts.load(contracts.SCORED_MESSAGE)

@@ -1,0 +1,155 @@
+"""The scorer's hot path on fakes: decode any sensor version, score, frame a ScoredMessage; bad
+records rejected with their reason while the rest go on; a promoted model picked up."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import fastavro
+import pytest
+
+from tests.unit.trustpipe.test_features import artifact
+from trustpipe import contracts
+from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
+from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
+from trustpipe_scorer.model_source import CurrentModel
+from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
+from trustpipe_sensors.generator import MessageFactory
+from trustpipe_sensors.sensor import to_version
+from trustpipe_sensors.world import World
+from trustpipe_stream.processor import StreamRecord
+from trustpipe_stream.put import Entry
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+SCORED = contracts.load(contracts.SCORED_MESSAGE)
+
+
+class Setup:
+    def __init__(self, models: dict[str, ModelArtifact], current: list[str | None]) -> None:
+        self.schemas = InMemorySchemas({v: contracts.email_metadata(v) for v in contracts.SENSOR_VERSIONS})
+        self.schemas.add(10, SCORED)
+        self.put: list[Entry] = []
+        self.aside: list[Any] = []
+        self.clock = [0.0]
+        self.current = current
+        self.worker = ScorerWorker(
+            decoder=FramedDecoder(self.schemas, contracts.reader_schema()),
+            writer_version=sensor_version_of(self.schemas),
+            model=CurrentModel(
+                lambda: self.current[0], lambda v: models[v] if v else _missing(), 30, lambda: self.clock[0]
+            ),
+            encoder=FramedEncoder(10, SCORED),
+            put=self._put,
+            keep_aside=lambda shard, rejected: self.aside.extend(rejected),
+            clock=lambda: NOW,
+        )
+
+    def _put(self, entries: Iterable[Entry]) -> None:
+        self.put.extend(entries)
+
+    def scored(self) -> list[dict[str, Any]]:
+        return [FramedDecoder(self.schemas, SCORED).decode(data) for data, _ in self.put]
+
+
+def model(version: str, **weights: float) -> ModelArtifact:
+    return dataclasses.replace(artifact(**weights), version=version)
+
+
+def _missing() -> ModelArtifact:
+    raise ModelNotFoundError("no current model")
+
+
+def messages(n: int) -> list[tuple[int, bytes, str]]:
+    """``n`` messages of every sensor version: (version, framed bytes, message id)."""
+    world = World.build(3)
+    out = []
+    for i in range(n):
+        ent = list(world.enterprises.values())[i % 3]
+        m = MessageFactory(world, ent, random.Random(i)).make(NOW)
+        v = ent.sensor_version
+        out.append(
+            (
+                v,
+                FramedEncoder(v, contracts.email_metadata(v)).encode(to_version(m.record, v)),
+                m.record["message_id"],
+            )
+        )
+    return out
+
+
+def record(data: bytes, n: int) -> StreamRecord:
+    return StreamRecord(data, f"k{n}", f"{1000 + n}", 0, 0, "shardId-000000000001")
+
+
+def test_every_sensor_version_is_scored_into_a_framed_scored_message() -> None:
+    # GIVEN records of all three sensor versions
+    setup = Setup({"m1": model("m1", spf_fail=2.0)}, ["m1"])
+    batch = messages(6)
+    # WHEN the scorer processes them
+    rejected = setup.worker.process([record(data, n) for n, (_, data, _) in enumerate(batch)])
+    # THEN each became one ScoredMessage, keyed and framed, naming its version, model and position
+    assert rejected == []
+    scored = setup.scored()
+    assert [s["message_id"] for s in scored] == [mid for _, _, mid in batch] == [k for _, k in setup.put]
+    assert [s["sensor_schema_version"] for s in scored] == [v for v, _, _ in batch]
+    assert {s["model_version"] for s in scored} == {"m1"} and {s["source"] for s in scored} == {"STREAM"}
+    assert scored[0]["source_ref"] == "shardId-000000000001:1000"
+    assert all(s["verdict"] in ("QUARANTINE", "LABEL", "PASS_THROUGH") for s in scored)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x01\x00\x00\x00\x01abc", "BadMagicByteError"),
+        (b"\x00\x00\x00\x00\x63abc", "UnknownSchemaIdError"),
+        (b"\x00\x00", "TruncatedRecordError"),
+        (None, "TruncatedRecordError"),  # a real record cut short
+        (b"\x00\x00\x00\x00\x01" + b"x" * (300 * 1024), "OversizeRecordError"),
+    ],
+)
+def test_a_bad_record_is_rejected_with_its_reason_and_the_rest_are_scored(
+    data: bytes | None, reason: str
+) -> None:
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    good = messages(2)
+    bad = data if data is not None else good[0][1][:20]
+    records = [record(good[0][1], 0), record(bad, 1), record(good[1][1], 2)]
+    rejected = setup.worker.process(records)
+    assert [r.record.sequence_number for r in rejected] == ["1001"]
+    assert rejected[0].reason.startswith(reason + ":")
+    assert [k for _, k in setup.put] == [good[0][2], good[1][2]]
+
+
+def test_a_promoted_model_is_used_from_the_next_check_on() -> None:
+    # GIVEN a scorer on model m1
+    setup = Setup({"m1": model("m1"), "m2": model("m2")}, ["m1"])
+    batch = [record(data, n) for n, (_, data, _) in enumerate(messages(2))]
+    setup.worker.process(batch)
+    # WHEN m2 is promoted: not seen before the check interval, used after it
+    setup.current[0] = "m2"
+    setup.clock[0] = 10
+    setup.worker.process(batch)
+    setup.clock[0] = 31
+    setup.worker.process(batch)
+    assert [s["model_version"] for s in setup.scored()] == ["m1"] * 4 + ["m2"] * 2
+
+
+def test_no_model_yet_fails_the_batch_instead_of_skipping_it() -> None:
+    setup = Setup({}, [None])
+    with pytest.raises(ModelNotFoundError):
+        setup.worker.process([record(messages(1)[0][1], 0)])
+    assert setup.put == []
+
+
+def test_the_scored_schema_is_what_the_importers_read() -> None:
+    # the scorer's output is a ScoredMessage as the batch job writes it: the importers' contract
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    setup.worker.process([record(messages(1)[0][1], 0)])
+    buf = io.BytesIO(setup.put[0][0][5:])
+    decoded = fastavro.schemaless_reader(buf, fastavro.parse_schema(SCORED), None)
+    assert isinstance(decoded, dict) and decoded["enterprise_id"]
