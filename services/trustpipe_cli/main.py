@@ -29,7 +29,9 @@ sensors_app = typer.Typer(help="The sensor simulator.", no_args_is_help=True)
 landing_app = typer.Typer(help="The landing bucket.", no_args_is_help=True)
 registry_app = typer.Typer(help="The Avro schema registry.", no_args_is_help=True)
 db_app = typer.Typer(help="The web app's PostgreSQL store.", no_args_is_help=True)
-importer_app = typer.Typer(help="Importer workers (SQS -> PostgreSQL).", no_args_is_help=True)
+importer_app = typer.Typer(
+    help="Importer workers (SQS or the scored stream -> PostgreSQL).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(importer_app, name="importer")
 scorer_app = typer.Typer(
@@ -279,28 +281,6 @@ def db_upgrade(state_dir: StateDir = DEFAULT_LOCAL_DIR, settings_path: SettingsP
     console.print("database at head")
 
 
-@importer_app.command("run")
-def importer_run(
-    once: Annotated[
-        bool, typer.Option("--once", help="Stop when the queue is empty (tests, demos).")
-    ] = False,
-    visibility_timeout: Annotated[
-        int, typer.Option(help="Seconds a received message stays hidden (extended while importing).", min=2)
-    ] = 300,
-    state_dir: StateDir = DEFAULT_LOCAL_DIR,
-    settings_path: SettingsPath = None,
-) -> None:
-    """Import scored objects announced on SQS into PostgreSQL; SIGTERM drains and exits 0."""
-    from trustpipe_importer.app import run_importer
-
-    aws = load_clients(state_dir, settings_path)
-    counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout)
-    console.print(
-        f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
-        f"{counts.set_aside} set aside, {counts.retried} retried"
-    )
-
-
 def settings_file(state_dir: Path, settings_path: Path | None) -> Path:
     """The settings file a worker's child processes read (``--settings``, else the local stack's)."""
     return (settings_path if settings_path is not None else local_stack(state_dir).settings_path).resolve()
@@ -340,6 +320,42 @@ def scorer_run(
     settings = load_settings(state_dir, settings_path)
     work = work_dir_of(state_dir, settings_path, work_dir, f"scorer-{slot}")
     raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
+
+
+@importer_app.command("run")
+def importer_run(
+    source: Annotated[
+        str, typer.Option(help="sqs: scored objects announced on the queue; stream: the scored stream.")
+    ] = "sqs",
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when the queue is empty (sqs; tests, demos).")
+    ] = False,
+    visibility_timeout: Annotated[
+        int, typer.Option(help="Seconds a received message stays hidden (extended while importing).", min=2)
+    ] = 300,
+    slot: SlotOpt = "1",
+    work_dir: WorkDir = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Import scored objects announced on SQS (default), or the scored stream (--source stream),
+    into PostgreSQL; SIGTERM drains and exits 0."""
+    if source not in ("sqs", "stream"):
+        raise typer.BadParameter("must be sqs or stream", param_hint="--source")
+    if source == "stream":
+        from trustpipe_importer.app import run_stream_service
+
+        settings = load_settings(state_dir, settings_path)
+        work = work_dir_of(state_dir, settings_path, work_dir, f"importer-{slot}")
+        raise typer.Exit(run_stream_service(settings, settings_file(state_dir, settings_path), slot, work))
+    from trustpipe_importer.app import run_importer
+
+    aws = load_clients(state_dir, settings_path)
+    counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout)
+    console.print(
+        f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
+        f"{counts.set_aside} set aside, {counts.retried} retried"
+    )
 
 
 @registry_app.command("serve")

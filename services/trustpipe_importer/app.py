@@ -1,21 +1,28 @@
 """The importer's wiring: settings -> clients and a database connection -> the worker.
 
-Used by `trustpipe importer run` (the ASG's unit), `trustpipe db upgrade`, and by the hour's
-use case (drain the queue until an hour's files are in the ledger).
+Used by `trustpipe importer run` (the ASG's unit; `--source stream` for the scored stream),
+`trustpipe db upgrade`, and by the hour's use case (drain the queue until an hour's files are in
+the ledger).
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from trustpipe import contracts
 from trustpipe.aws import AwsClients
+from trustpipe.codec import FramedDecoder
 from trustpipe.db import migrate
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_importer.load import IMPORTED_SQL, Connect, current_versions
+from trustpipe_importer.stream import StreamImporter
 from trustpipe_importer.worker import Counts, Importer
+from trustpipe_stream import service
+from trustpipe_stream.put import Putter
 
 
 def database_url(settings: Settings) -> str:
@@ -76,3 +83,25 @@ def import_until_done(aws: AwsClients, keys: list[str], attempts: int = 10) -> s
         if not missing:
             break
     return missing
+
+
+STREAM_GROUP = "importer"
+
+
+def stream_importer(aws: AwsClients) -> StreamImporter:
+    """The stream importer a shard's processor runs (scored stream -> PostgreSQL -> imported)."""
+    settings = aws.settings
+    return StreamImporter(
+        decoder=FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE)),
+        connect=connector(settings),
+        put=Putter(aws.client("kinesis"), settings.imported_stream_name).put,
+        stream_name=settings.scored_stream_name,
+    )
+
+
+def run_stream_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
+    """`trustpipe importer run --source stream`: the importer group's KCL daemon until SIGTERM."""
+    module = "trustpipe_importer.stream_processor"
+    return service.run_group(
+        settings, settings_path, STREAM_GROUP, settings.scored_stream_name, module, slot, work_dir
+    )

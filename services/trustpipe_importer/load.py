@@ -6,7 +6,7 @@ from __future__ import annotations
 import operator
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -64,8 +64,9 @@ class Target:
     newer: str
 
 
+SCORED_MESSAGE = "io.trustpipe.scoring.ScoredMessage"
 TARGETS = {
-    "io.trustpipe.scoring.ScoredMessage": Target(
+    SCORED_MESSAGE: Target(
         contracts.SCORED_MESSAGE,
         "scored_messages",
         SCORED_COLUMNS,
@@ -140,8 +141,7 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
         with downloaded(s3, event) as fo:
             reader, target = _open(fo)
             with conn.transaction():
-                records = _copy(conn, reader, target.table, target.columns)
-                conn.execute(_upsert_sql(target.table, target.columns, target.key, target.newer))
+                records = upsert(conn, reader, target)
                 conn.execute(
                     "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
                     "VALUES (%s, %s, %s, 'imported', %s)",
@@ -173,8 +173,20 @@ def _fullname(schema: dict[str, Any]) -> str:
     return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
+def upsert(conn: psycopg.Connection[Any], records: Iterable[dict[str, Any]], target: Target) -> int:
+    """COPY ``records`` into a staging table and upsert them into the target's table, inside the
+    caller's transaction: the one load path of the batch (a scored object) and the stream (a
+    batch of records) importers. A row already stored stays unless the incoming one is newer."""
+    count = _copy(conn, records, target.table, target.columns)
+    conn.execute(_upsert_sql(target.table, target.columns, target.key, target.newer))
+    return count
+
+
 def _copy(
-    conn: psycopg.Connection[Any], reader: ContainerReader, table: str, columns: tuple[tuple[str, str], ...]
+    conn: psycopg.Connection[Any],
+    records: Iterable[dict[str, Any]],
+    table: str,
+    columns: tuple[tuple[str, str], ...],
 ) -> int:
     conn.execute(f"CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DROP")
     names = [c for c, _ in columns]
@@ -186,7 +198,7 @@ def _copy(
     ):
         copy.set_types([t for _, t in columns])
         try:
-            for record in reader:
+            for record in records:
                 copy.write_row(row_of(record))
                 count += 1
         except CodecError as err:

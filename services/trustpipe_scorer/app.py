@@ -3,8 +3,6 @@ service (`trustpipe scorer run`) that runs the KCL daemon starting those process
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,8 +13,7 @@ from trustpipe.model import artifact
 from trustpipe.settings import Settings
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of, set_aside_lines
-from trustpipe_stream import processor, service
-from trustpipe_stream.daemon import consumer
+from trustpipe_stream import service
 from trustpipe_stream.processor import Rejected
 from trustpipe_stream.put import Putter
 
@@ -49,15 +46,8 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
     )
 
 
-def run_processor(settings_path: Path) -> None:
-    """One shard's processor process (the daemon starts it; stdin/stdout carry the protocol)."""
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    aws = AwsClients(Settings.load(settings_path))
-    processor.run(build_worker(aws))
-
-
-def run_service(settings: Settings, settings_path: Path, slot: str, state_dir: Path) -> int:
+def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe scorer run`: the scorer group's KCL daemon until SIGTERM; the exit code."""
-    command = [sys.executable, "-m", "trustpipe_scorer.processor", str(settings_path)]
-    c = consumer(settings, GROUP, settings.raw_stream_name, command, service.worker_id(GROUP, slot))
-    return service.serve(c, state_dir)
+    return service.run_group(
+        settings, settings_path, GROUP, settings.raw_stream_name, "trustpipe_scorer.processor", slot, work_dir
+    )

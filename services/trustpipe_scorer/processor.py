@@ -1,9 +1,7 @@
 """`python -m trustpipe_scorer.processor SETTINGS`: the process the KCL daemon runs per shard."""
 
-import sys
-from pathlib import Path
-
-from trustpipe_scorer.app import run_processor
+from trustpipe_scorer.app import build_worker
+from trustpipe_stream.service import processor_main
 
 if __name__ == "__main__":
-    run_processor(Path(sys.argv[1]))
+    processor_main(build_worker)

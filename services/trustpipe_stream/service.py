@@ -9,12 +9,19 @@ the service with an error, so systemd restarts both.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from trustpipe_stream.daemon import Consumer, Daemon
+from trustpipe.aws import AwsClients
+from trustpipe.settings import Settings
+from trustpipe_stream import processor
+from trustpipe_stream.daemon import Consumer, Daemon, consumer
+from trustpipe_stream.processor import StreamWorker
 
 log = logging.getLogger("trustpipe.stream")
 
@@ -23,6 +30,31 @@ def worker_id(group: str, slot: int | str) -> str:
     """Stable across restarts of the same unit (host + group + slot): a restarted worker takes
     its leases back at once instead of waiting out the old owner's lease."""
     return f"{socket.gethostname()}-{group}-{slot}"
+
+
+def run_group(
+    settings: Settings,
+    settings_path: Path,
+    group: str,
+    stream_name: str,
+    module: str,
+    slot: str,
+    work_dir: Path,
+) -> int:
+    """Run this host's worker ``slot`` of consumer ``group`` on ``stream_name`` until SIGTERM; the
+    daemon starts ``python -m module SETTINGS`` for each shard it leases."""
+    command = [sys.executable, "-m", module, str(settings_path)]
+    return serve(consumer(settings, group, stream_name, command, worker_id(group, slot)), work_dir)
+
+
+def processor_main(build: Callable[[AwsClients], StreamWorker], argv: list[str] | None = None) -> None:
+    """A shard's processor process: ``build`` the worker from the settings file in ``argv[1]``
+    ($DATABASE_URL, when set, is the database) and speak the multilang protocol on stdin/stdout
+    (logs go to stderr, which the daemon keeps)."""
+    argv = argv if argv is not None else sys.argv
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.load(Path(argv[1])).with_database_url(os.environ.get("DATABASE_URL"))
+    processor.run(build(AwsClients(settings)))
 
 
 def serve(

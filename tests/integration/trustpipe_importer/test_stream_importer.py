@@ -1,0 +1,91 @@
+"""The stream importer's worker on the real parts (PostgreSQL, the moto server's imported stream,
+the local registry): the batch importer's upsert, verdicts forwarded only after the commit and
+only when actionable, bad records to import_errors once. The KCL around it runs in the
+near-real-time path's test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.trustpipe_importer.test_importer import scored
+from trustpipe import contracts
+from trustpipe.aws import AwsClients
+from trustpipe.codec import FramedDecoder, FramedEncoder
+from trustpipe.settings import Settings
+from trustpipe_importer.app import stream_importer, upgrade
+from trustpipe_stream.processor import StreamRecord
+
+SCORED = contracts.load(contracts.SCORED_MESSAGE)
+
+
+def records(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list[StreamRecord]:
+    encoder = FramedEncoder(aws.registry().register("scored-message-value", SCORED), SCORED)
+    return [
+        StreamRecord(encoder.encode(r), r["message_id"], str(first + n), 0, 0, "shardId-000000000000")
+        for n, r in enumerate(rows)
+    ]
+
+
+def imported_stream(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
+    kinesis = aws.client("kinesis")
+    decoder = FramedDecoder(aws.registry(), SCORED)
+    out = []
+    for shard in kinesis.list_shards(StreamName=settings.imported_stream_name)["Shards"]:
+        it = kinesis.get_shard_iterator(
+            StreamName=settings.imported_stream_name,
+            ShardId=shard["ShardId"],
+            ShardIteratorType="TRIM_HORIZON",
+        )["ShardIterator"]
+        out += [decoder.decode(r["Data"]) for r in kinesis.get_records(ShardIterator=it)["Records"]]
+    return out
+
+
+def query(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(settings.database_url or "") as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+@pytest.fixture(scope="module")
+def db(settings: Settings) -> Settings:
+    upgrade(settings)
+    return settings
+
+
+def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settings, aws: AwsClients) -> None:
+    # GIVEN 30 scored messages on the stream, a third of them QUARANTINE, plus two bad records
+    rows = scored(20, "stream-pass") + scored(10, "stream-q", verdict="QUARANTINE")
+    rows = [{**r, "source": "STREAM", "source_ref": "shardId-000000000000:1"} for r in rows]
+    batch = records(aws, rows)
+    bad = [
+        StreamRecord(b"\x01junk", "bad-magic", "900", 0, 0, "shardId-000000000000"),
+        StreamRecord(batch[0].data[:9], "truncated", "901", 0, 0, "shardId-000000000000"),
+    ]
+    worker = stream_importer(aws)
+    before = len(imported_stream(aws, db))
+    # WHEN the importer processes the batch, twice (a redelivery after a crash before checkpoint)
+    for _ in range(2):
+        rejected = worker.process([*batch[:15], *bad, *batch[15:]])
+        worker.set_aside("shardId-000000000000", rejected)
+    # THEN every message is stored once, as scored
+    stored = query(
+        db, "SELECT message_id, verdict, source FROM scored_messages WHERE message_id LIKE '<stream-%%'"
+    )
+    assert sorted(m for m, _, _ in stored) == sorted(r["message_id"] for r in rows)
+    assert {s for _, _, s in stored} == {"STREAM"}
+    # and only the QUARANTINE verdicts went on to the alerters (once per delivery: they act once)
+    forwarded = imported_stream(aws, db)[before:]
+    assert {f["message_id"] for f in forwarded} == {
+        r["message_id"] for r in rows if r["verdict"] == "QUARANTINE"
+    }
+    assert len(forwarded) == 20
+    # and each bad record is in import_errors once, with its reason and position
+    errors = query(
+        db, "SELECT object_key, error_type FROM import_errors WHERE object_key LIKE 'kinesis://%%/90_'"
+    )
+    assert sorted(errors) == [
+        (f"kinesis://{db.scored_stream_name}/shardId-000000000000/900", "BadMagicByteError"),
+        (f"kinesis://{db.scored_stream_name}/shardId-000000000000/901", "TruncatedRecordError"),
+    ]
