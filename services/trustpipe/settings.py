@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,12 @@ class Settings:
     """SNS topic that pages the on-call engineer (the monitoring module's)."""
     registry_url: str | None = None
     """The schema registry's HTTP API (SigV4-signed on AWS; the local stack serves it itself)."""
+    action_queue_urls: dict[str, str] = field(default_factory=dict)
+    """Each enterprise's FIFO action queue (its mail system quarantines or labels from it)."""
+    alert_topic_arns: dict[str, str] = field(default_factory=dict)
+    """Each enterprise's SNS topic for its users' alerts."""
+    actions_table_name: str | None = None
+    """The actions issued, by message id: one action per message."""
 
     @classmethod
     def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
@@ -54,7 +60,15 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         names = {f.name for f in fields(cls)}
-        optional = {"aws_endpoint", "database_url", "oncall_topic_arn", "registry_url"}
+        optional = {
+            "aws_endpoint",
+            "database_url",
+            "oncall_topic_arn",
+            "registry_url",
+            "action_queue_urls",
+            "alert_topic_arns",
+            "actions_table_name",
+        }
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")

@@ -38,6 +38,8 @@ scorer_app = typer.Typer(
     help="Stream scorers (raw stream -> trust model -> scored stream).", no_args_is_help=True
 )
 app.add_typer(scorer_app, name="scorer")
+alerter_app = typer.Typer(help="Alerters (stored verdicts -> actions and alerts).", no_args_is_help=True)
+app.add_typer(alerter_app, name="alerter")
 app.add_typer(local_app, name="local")
 app.add_typer(registry_app, name="registry")
 app.add_typer(sensors_app, name="sensors")
@@ -319,6 +321,22 @@ def scorer_run(
 
     settings = load_settings(state_dir, settings_path)
     work = work_dir_of(state_dir, settings_path, work_dir, f"scorer-{slot}")
+    raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
+
+
+@alerter_app.command("run")
+def alerter_run(
+    slot: SlotOpt = "1",
+    work_dir: WorkDir = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Turn the stored QUARANTINE/LABEL verdicts of the imported stream into one action per message
+    on the enterprise's action queue and batched alerts to its users; SIGTERM checkpoints and exits."""
+    from trustpipe_alerter.app import run_service
+
+    settings = load_settings(state_dir, settings_path)
+    work = work_dir_of(state_dir, settings_path, work_dir, f"alerter-{slot}")
     raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
 
 

@@ -15,10 +15,10 @@ import psycopg
 
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
-from trustpipe.codec import FramedDecoder
+from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.db import migrate
 from trustpipe.settings import Settings, SettingsError
-from trustpipe_importer.load import IMPORTED_SQL, Connect, current_versions
+from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
 from trustpipe_importer.stream import StreamImporter
 from trustpipe_importer.worker import Counts, Importer
 from trustpipe_stream import service
@@ -57,7 +57,25 @@ def importer(aws: AwsClients, wait_seconds: int = 20, visibility_timeout: int = 
         aws.settings.importer_queue_url,
         visibility_timeout=visibility_timeout,
         wait_seconds=wait_seconds,
+        forward=to_alerters(aws) if aws.settings.registry_url else None,
     )
+
+
+def to_alerters(aws: AwsClients) -> Forward:
+    """The batch path's QUARANTINE/LABEL verdicts onto the imported stream, framed as the stream
+    importer forwards its own: the same alerters act on both paths, once per message."""
+    schema = contracts.load(contracts.SCORED_MESSAGE)
+    encoders: list[FramedEncoder] = []  # registered on first use: most objects pass no verdicts on
+    putter = Putter(aws.client("kinesis"), aws.settings.imported_stream_name)
+
+    def forward(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if not encoders:
+            encoders.append(FramedEncoder(aws.registry().register(SCORED_SUBJECT, schema), schema))
+        putter.put((encoders[0].encode(r), r["message_id"]) for r in rows)
+
+    return forward
 
 
 def run_importer(aws: AwsClients, once: bool = False, visibility_timeout: int = 300) -> Counts:
@@ -86,6 +104,7 @@ def import_until_done(aws: AwsClients, keys: list[str], attempts: int = 10) -> s
 
 
 STREAM_GROUP = "importer"
+SCORED_SUBJECT = "scored-message-value"
 
 
 def stream_importer(aws: AwsClients) -> StreamImporter:

@@ -131,23 +131,51 @@ def _upsert_sql(table: str, columns: tuple[tuple[str, str], ...], key: tuple[str
     )
 
 
-def import_object(connect: Connect, s3: Any, event: ObjectCreated) -> Outcome:
-    """Import one object atomically; UnimportableObjectError for input that can never be imported."""
+Forward = Callable[[list[dict[str, Any]]], None]
+"""Hands an imported object's QUARANTINE/LABEL verdicts to the alerters, after the commit."""
+ACTIONABLE = frozenset({"QUARANTINE", "LABEL"})
+
+
+def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forward | None = None) -> Outcome:
+    """Import one object atomically, then ``forward`` its actionable verdicts (and note that in
+    the ledger, so a redelivery after a crash in between forwards them then);
+    UnimportableObjectError for input that can never be imported."""
     with connect() as conn:
-        if conn.execute(
-            "SELECT 1 FROM import_ledger WHERE object_key = %s AND etag = %s", (event.key, event.etag)
-        ).fetchone():
+        done = conn.execute(
+            "SELECT outcome, forwarded_at FROM import_ledger WHERE object_key = %s AND etag = %s",
+            (event.key, event.etag),
+        ).fetchone()
+        if done and not (forward and done[0] == "imported" and done[1] is None):
             return Outcome("duplicate", 0)
         with downloaded(s3, event) as fo:
             reader, target = _open(fo)
-            with conn.transaction():
-                records = upsert(conn, reader, target)
-                conn.execute(
-                    "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
-                    "VALUES (%s, %s, %s, 'imported', %s)",
-                    (event.key, event.etag, event.bucket, records),
-                )
-    return Outcome("imported", records)
+            actionable: list[dict[str, Any]] = []
+            records = _tap(reader, actionable) if target.table == "scored_messages" else reader
+            if done:  # imported before, its verdicts not yet forwarded
+                count = sum(1 for _ in records)
+            else:
+                with conn.transaction():
+                    count = upsert(conn, records, target)
+                    conn.execute(
+                        "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
+                        "VALUES (%s, %s, %s, 'imported', %s)",
+                        (event.key, event.etag, event.bucket, count),
+                    )
+        if forward:
+            forward(actionable)
+            conn.execute(
+                "UPDATE import_ledger SET forwarded_at = now() WHERE object_key = %s AND etag = %s",
+                (event.key, event.etag),
+            )
+            conn.commit()
+    return Outcome("duplicate" if done else "imported", 0 if done else count)
+
+
+def _tap(records: Iterable[dict[str, Any]], actionable: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for record in records:
+        if record["verdict"] in ACTIONABLE:
+            actionable.append(record)
+        yield record
 
 
 def _open(fo: IO[bytes]) -> tuple[ContainerReader, Target]:

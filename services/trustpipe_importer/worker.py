@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trustpipe.errors import TransientError
 from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
-from trustpipe_importer.load import Connect, UnimportableObjectError, import_object, record_set_aside
+from trustpipe_importer.load import Connect, Forward, UnimportableObjectError, import_object, record_set_aside
 
 SQS_MAX_WAIT_SECONDS = 20  # ReceiveMessage long-poll maximum
 SQS_MAX_MESSAGES = 10  # ReceiveMessage batch maximum
@@ -66,8 +66,11 @@ class Importer:
         queue_url: str,
         visibility_timeout: int = 300,
         wait_seconds: int = SQS_MAX_WAIT_SECONDS,
+        forward: Forward | None = None,
     ) -> None:
         self.sqs, self.s3, self.connect, self.queue_url = sqs, s3, connect, queue_url
+        self.forward = forward
+        """Where imported QUARANTINE/LABEL verdicts go (the imported stream, for the alerters)."""
         self.visibility_timeout = visibility_timeout
         self.wait_seconds = wait_seconds
         self.stopping = threading.Event()
@@ -117,7 +120,7 @@ class Importer:
     def _import(self, event: ObjectCreated) -> None:
         log.info("importing s3://%s/%s", event.bucket, event.key)
         try:
-            outcome = import_object(self.connect, self.s3, event)
+            outcome = import_object(self.connect, self.s3, event, self.forward)
         except UnimportableObjectError as err:
             log.info("set aside s3://%s/%s: %s", event.bucket, event.key, err)
             self._set_aside(event, err.kind, str(err))

@@ -3,18 +3,16 @@ service (`trustpipe scorer run`) that runs the KCL daemon starting those process
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from trustpipe import contracts, layout, s3
+from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.model import artifact
 from trustpipe.settings import Settings
 from trustpipe_scorer.model_source import CurrentModel
-from trustpipe_scorer.worker import ScorerWorker, sensor_version_of, set_aside_lines
-from trustpipe_stream import service
-from trustpipe_stream.processor import Rejected
+from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
+from trustpipe_stream import aside, service
 from trustpipe_stream.put import Putter
 
 GROUP = "scorer"
@@ -28,11 +26,6 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
     schema = contracts.load(contracts.SCORED_MESSAGE)
     client = aws.s3
     bucket = settings.archive_bucket
-
-    def keep_aside(shard_id: str, rejected: Sequence[Rejected]) -> None:
-        key = layout.stream_set_aside_key(GROUP, shard_id, rejected[0].record.sequence_number)
-        s3.put(client, bucket, key, set_aside_lines(shard_id, rejected))
-
     return ScorerWorker(
         decoder=FramedDecoder(registry, contracts.reader_schema()),
         writer_version=sensor_version_of(registry),
@@ -42,7 +35,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
         ),
         encoder=FramedEncoder(registry.register(SCORED_SUBJECT, schema), schema),
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
-        keep_aside=keep_aside,
+        keep_aside=aside.to_s3(client, bucket, GROUP),
     )
 
 

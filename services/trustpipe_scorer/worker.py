@@ -11,12 +11,10 @@ by message id makes that harmless).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from trustpipe import contracts
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder, OversizeRecordError
@@ -102,25 +100,3 @@ def sensor_version_of(lookup: Callable[[int], contracts.Schema]) -> Callable[[in
         return cache[schema_id]
 
     return version
-
-
-def set_aside_lines(shard_id: str, rejected: Sequence[Rejected]) -> bytes:
-    """The rejected records as JSON lines (data in hex, with their reason and position)."""
-    return b"".join(
-        json.dumps(
-            {
-                "shard_id": shard_id,
-                "sequence_number": x.record.sequence_number,
-                "partition_key": x.record.partition_key,
-                "reason": x.reason,
-                "data_hex": x.record.data[: 64 * 1024].hex(),
-                "bytes": len(x.record.data),
-            }
-        ).encode()
-        + b"\n"
-        for x in rejected
-    )
-
-
-def scored_message_schema() -> Any:
-    return contracts.load(contracts.SCORED_MESSAGE)

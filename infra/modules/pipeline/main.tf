@@ -19,6 +19,9 @@ locals {
     imported_stream_name = module.streaming.imported_stream_name
     registry_table_name  = module.schema_registry.table_name
     registry_url         = module.schema_registry.api_endpoint
+    action_queue_urls    = module.alerting.action_queue_urls
+    alert_topic_arns     = module.alerting.alert_topic_arns
+    actions_table_name   = module.alerting.actions_table_name
     oncall_topic_arn     = module.monitoring.oncall_topic_arn
     aws_endpoint         = var.aws_endpoint
     database_url         = local.database_url
@@ -55,6 +58,15 @@ module "messaging" {
   max_receive_count     = var.max_receive_count
   kms_key_id            = module.keys.key_arn
   tags                  = var.tags
+}
+
+module "alerting" {
+  source = "../alerting"
+
+  name           = var.name
+  enterprise_ids = var.enterprise_ids
+  kms_key_arn    = module.keys.key_arn
+  tags           = var.tags
 }
 
 module "data_lake" {
@@ -122,6 +134,9 @@ module "workers" {
   scorer_cores_per_instance  = var.scorer_cores_per_instance
   scored_stream_arn          = module.streaming.stream_arns["scored"]
   imported_stream_arn        = module.streaming.stream_arns["imported"]
+  action_queue_arns          = module.alerting.action_queue_arns
+  alert_topic_arns           = values(module.alerting.alert_topic_arns)
+  actions_table_arn          = module.alerting.actions_table_arn
   importer_queue_arn         = module.messaging.queue_arn
   importer_queue_name        = module.messaging.queue_name
   scored_bucket_arn          = module.data_lake.bucket_arns["scored"]

@@ -39,6 +39,12 @@ variable "scored_shard_count" {
   default     = 2
 }
 
+variable "enterprise_ids" {
+  description = "Enterprises the pipeline serves: each gets an action queue and an alert topic (the local stack's are the sensor simulator's)."
+  type        = list(string)
+  default     = ["acme", "globex", "initech"]
+}
+
 variable "imported_shard_count" {
   description = "Shards of the imported stream (only QUARANTINE/LABEL verdicts matter to its readers)."
   type        = number

@@ -42,6 +42,13 @@ locals {
   # its owner index, the coordinator-state and worker-metrics tables, the stream, and metrics.
   kcl_lease_table_actions = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
   kcl_state_table_actions = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+  # The schema each service registers for what it writes (register is idempotent: same schema,
+  # same id); every service reads schemas by id.
+  registers = {
+    scorer   = "scored-message-value"
+    importer = "scored-message-value"
+    alerter  = "action-value"
+  }
   kcl_stream_read_actions = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:RegisterStreamConsumer", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
 }
 
@@ -135,12 +142,21 @@ data "aws_iam_policy_document" "common" {
     resources = ["${local.kcl_table_arn[each.key]}-CoordinatorState", "${local.kcl_table_arn[each.key]}-WorkerMetricStats"]
   }
 
+  statement {
+    sid       = "SetAside"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.archive_bucket_arn}/set_aside/stream/${each.key}/*"]
+  }
+
   dynamic "statement" {
     for_each = var.registry_api_execution_arn == null ? [] : [1]
     content {
-      sid       = "Registry"
-      actions   = ["execute-api:Invoke"]
-      resources = ["${var.registry_api_execution_arn}/*/GET/*"]
+      sid     = "Registry"
+      actions = ["execute-api:Invoke"]
+      resources = [
+        "${var.registry_api_execution_arn}/*/GET/*",
+        "${var.registry_api_execution_arn}/*/POST/subjects/${local.registers[each.key]}/versions",
+      ]
     }
   }
 }
@@ -152,22 +168,6 @@ data "aws_iam_policy_document" "scorer" {
     sid       = "WriteScored"
     actions   = ["kinesis:PutRecord", "kinesis:PutRecords"]
     resources = [var.scored_stream_arn]
-  }
-
-  statement {
-    sid       = "SetAside"
-    actions   = ["s3:PutObject"]
-    resources = ["${var.archive_bucket_arn}/set_aside/stream/scorer/*"]
-  }
-
-  # The scorers register the ScoredMessage schema they write (idempotent: same schema, same id).
-  dynamic "statement" {
-    for_each = var.registry_api_execution_arn == null ? [] : [1]
-    content {
-      sid       = "RegisterScoredSchema"
-      actions   = ["execute-api:Invoke"]
-      resources = ["${var.registry_api_execution_arn}/*/POST/subjects/scored-message-value/versions"]
-    }
   }
 }
 
@@ -205,7 +205,23 @@ data "aws_iam_policy_document" "importer" {
 data "aws_iam_policy_document" "alerter" {
   source_policy_documents = [data.aws_iam_policy_document.common["alerter"].json]
 
-  # Actions to the enterprises' topics and queues land with the alerter service.
+  statement {
+    sid       = "Actions"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = var.action_queue_arns
+  }
+
+  statement {
+    sid       = "Alerts"
+    actions   = ["sns:Publish"]
+    resources = var.alert_topic_arns
+  }
+
+  statement {
+    sid       = "IssuedActions"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [var.actions_table_arn]
+  }
 }
 
 resource "aws_iam_role" "this" {

@@ -71,6 +71,21 @@ variable "imported_stream_arn" {
   type        = string
 }
 
+variable "action_queue_arns" {
+  description = "The enterprises' action queues (the alerters send to them)."
+  type        = list(string)
+}
+
+variable "alert_topic_arns" {
+  description = "The enterprises' alert topics (the alerters publish to them)."
+  type        = list(string)
+}
+
+variable "actions_table_arn" {
+  description = "Table of the actions issued (the alerters' one-action-per-message guard)."
+  type        = string
+}
+
 variable "importer_queue_arn" {
   description = "SQS queue of scored-object events."
   type        = string

@@ -91,6 +91,8 @@ class ImportLedger(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     records: Mapped[int] = mapped_column(BigInteger)
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the object's QUARANTINE/LABEL verdicts went to the alerters (null: not yet, or none)."""
 
 
 class ImportError_(Base):

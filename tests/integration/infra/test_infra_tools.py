@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,8 +155,13 @@ def test_each_worker_service_has_its_own_policy_and_no_other_services_queue() ->
     text = {name: json.dumps(doc) for name, doc in docs.items()}
     assert {"scorer", "importer", "alerter"} <= set(docs)
     assert "sqs:ReceiveMessage" in text["importer"]
-    assert "sqs:" not in text["scorer"] and "sqs:" not in text["alerter"]
-    assert "kinesis:PutRecords" in text["scorer"] and "kinesis:PutRecords" not in text["importer"]
+    assert "sqs:" not in text["scorer"] and "sqs:ReceiveMessage" not in text["alerter"]
+    assert "var.action_queue_arns" in text["alerter"] and "action_queue" not in text["importer"]
+    assert "sns:Publish" in text["alerter"] and "sns:" not in text["scorer"] + text["importer"]
+    # each service puts only on the stream after it: scorer -> scored, importer -> imported
+    assert "var.scored_stream_arn" in text["scorer"] and "var.imported_stream_arn" not in text["scorer"]
+    assert "var.imported_stream_arn" in text["importer"] and "var.scored_stream_arn" not in text["importer"]
+    assert "kinesis:PutRecords" not in text["alerter"]
     assert "secretsmanager:GetSecretValue" in text["importer"] and "secretsmanager" not in text["scorer"]
 
 
@@ -232,12 +238,27 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
         "trustpipe-alerter.service",
         "trustpipe-importer.service",
         "trustpipe-scorer@.service",
+        "trustpipe-stream-importer.service",
     ]
     scorer = (units / "trustpipe-scorer@.service").read_text()
     assert "--slot %i" in scorer and "TimeoutStopSec=540" in scorer and "KillSignal=SIGTERM" in scorer
     importer = (units / "trustpipe-importer.service").read_text()
     assert "trustpipe importer run --settings /etc/trustpipe/settings.json" in importer
     assert "EnvironmentFile=-/run/trustpipe/db.env" in importer
+    stream_importer = (units / "trustpipe-stream-importer.service").read_text()
+    assert "EnvironmentFile=-/run/trustpipe/db.env" in stream_importer
+    assert "EnvironmentFile" not in (units / "trustpipe-alerter.service").read_text()
+    # and each unit starts a command the CLI knows, with options it takes (--help exits 0; the
+    # role's venv here holds the wheel without its dependencies, so the project's CLI runs it)
+    for unit in sorted(units.glob("trustpipe-*.service")):
+        if "airflow" in unit.name:
+            continue
+        (exec_start,) = re.findall(r"^ExecStart=(.+)$", unit.read_text(), re.M)
+        argv = shlex.split(exec_start.replace("%i", "1"))
+        assert argv[0] == str(prefix / "opt/trustpipe/bin/trustpipe"), argv
+        argv[0] = str(ROOT / ".venv" / "bin" / "trustpipe")
+        done = subprocess.run([*argv, "--help"], capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, (unit.name, done.stderr[-2000:])
     agent = json.loads(
         (prefix / "opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json").read_text()
     )

@@ -160,6 +160,38 @@ def test_duplicate_notification_changes_nothing(clean: Settings, aws: AwsClients
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(300,)]
 
 
+def test_quarantine_and_label_verdicts_go_to_the_alerters_after_the_commit_even_after_a_crash(
+    clean: Settings, aws: AwsClients
+) -> None:
+    from tests.integration.trustpipe_importer.test_stream_importer import imported_stream
+
+    key = "scored/date=2026-11-20/hour=08/messages/part-fwd.avro"
+    rows = (
+        scored(6, "fwd-q", verdict="QUARANTINE") + scored(4, "fwd-l", verdict="LABEL") + scored(20, "fwd-p")
+    )
+    before = len(imported_stream(aws, clean))
+    body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows)
+    # GIVEN a scored object with 10 actionable verdicts among 30
+    put(aws, clean, key, body)
+    # WHEN it is imported
+    drain(clean)
+    # THEN exactly its QUARANTINE and LABEL verdicts went on the imported stream, and the ledger says so
+    forwarded = [m["message_id"] for m in imported_stream(aws, clean)[before:]]
+    assert sorted(forwarded) == sorted(r["message_id"] for r in rows if r["verdict"] != "PASS_THROUGH")
+    assert query(clean, "SELECT forwarded_at IS NOT NULL FROM import_ledger WHERE object_key = %s", key) == [
+        (True,)
+    ]
+    # WHEN an importer had died after the commit but before forwarding, and the event comes again
+    query(clean, "UPDATE import_ledger SET forwarded_at = NULL RETURNING 1")
+    put(aws, clean, key, body)  # the same bytes: the same version of the object
+    counts = drain(clean)
+    # THEN the rows are not imported again, but the verdicts are forwarded (the alerter acts once)
+    assert (counts.imported, counts.duplicates) == (0, 1)
+    again = [m["message_id"] for m in imported_stream(aws, clean)[before + len(forwarded) :]]
+    assert sorted(again) == sorted(forwarded)
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(30,)]
+
+
 def test_rescored_hour_with_newer_model_replaces_verdicts(clean: Settings, aws: AwsClients) -> None:
     key = "scored/date=2026-11-20/hour=08/messages/part-00000.avro"
     schema = contracts.load(contracts.SCORED_MESSAGE)

@@ -1,0 +1,51 @@
+"""The alerter's wiring: settings -> clients -> the worker each shard's processor runs, and the
+service (`trustpipe alerter run`) that runs the KCL daemon starting those processors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trustpipe import contracts
+from trustpipe.aws import AwsClients
+from trustpipe.codec import FramedDecoder, FramedEncoder
+from trustpipe.settings import Settings, SettingsError
+from trustpipe_alerter.channels import ActionQueues, AlertTopics, DynamoLedger
+from trustpipe_alerter.worker import AlerterWorker
+from trustpipe_stream import aside, service
+
+GROUP = "alerter"
+ACTION_SUBJECT = "action-value"
+
+
+def build_worker(aws: AwsClients) -> AlerterWorker:
+    settings = aws.settings
+    if not settings.actions_table_name or not settings.action_queue_urls:
+        raise SettingsError("the settings have no actions table or action queues (alerting module)")
+    registry = aws.registry()
+    schema = contracts.load(contracts.ACTION)
+    queues = ActionQueues(
+        aws.client("sqs"),
+        settings.action_queue_urls,
+        FramedEncoder(registry.register(ACTION_SUBJECT, schema), schema),
+    )
+    return AlerterWorker(
+        decoder=FramedDecoder(registry, contracts.load(contracts.SCORED_MESSAGE)),
+        ledger=DynamoLedger(aws.client("dynamodb"), settings.actions_table_name),
+        enterprises=frozenset(settings.action_queue_urls),
+        send_action=queues.send,
+        alert=AlertTopics(aws.client("sns"), settings.alert_topic_arns).publish,
+        keep_aside=aside.to_s3(aws.s3, settings.archive_bucket, GROUP),
+    )
+
+
+def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
+    """`trustpipe alerter run`: the alerter group's KCL daemon until SIGTERM; the exit code."""
+    return service.run_group(
+        settings,
+        settings_path,
+        GROUP,
+        settings.imported_stream_name,
+        "trustpipe_alerter.processor",
+        slot,
+        work_dir,
+    )

@@ -1,0 +1,119 @@
+"""The alerter's worker: each verdict on the imported stream that asks for action becomes one
+``Action`` (schemas/action.avsc) on its enterprise's action queue, and the batch's new actions
+one alert per enterprise to its users' topic (slide 32). PASS_THROUGH produces nothing.
+
+**One action per message.** Before sending, the alerter claims the message id in the actions
+table with a conditional write; a message already marked sent is skipped, so a redelivered
+record, a restarted alerter or the same message from both paths acts once. If the alerter dies
+after sending but before marking, the redelivery sends again with the same action id: the FIFO
+queue drops it as a duplicate (5-minute window) and the mail system treats an action id as done
+once, so a repeat is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from trustpipe.codec import CodecError, FramedDecoder
+from trustpipe.errors import PermanentError
+from trustpipe_stream.processor import Rejected, StreamRecord
+
+log = logging.getLogger("trustpipe.alerter")
+ACTIONABLE = ("QUARANTINE", "LABEL")
+LABEL_TEXT = "Caution: this message may not be from who it claims ({reasons})."
+
+Action = dict[str, Any]
+
+
+class UnknownEnterpriseError(PermanentError):
+    """A verdict for an enterprise that has no action queue in this deployment."""
+
+
+class Ledger(Protocol):
+    """The actions issued, by message id."""
+
+    def claim(self, action: Action) -> str:
+        """Record ``action`` as pending unless its message has one; the message's state after:
+        "new" (claimed now), "pending" (claimed before, maybe not sent) or "sent"."""
+        ...
+
+    def mark_sent(self, message_id: str) -> None: ...
+
+
+def to_action(verdict: dict[str, Any], issued_at: datetime) -> Action:
+    """The Action a stored QUARANTINE/LABEL verdict asks for."""
+    return {
+        "action_id": f"{verdict['message_id']}/{verdict['model_version']}",
+        "message_id": verdict["message_id"],
+        "enterprise_id": verdict["enterprise_id"],
+        "action": verdict["verdict"],
+        "label_text": (
+            LABEL_TEXT.format(reasons=", ".join(verdict["reasons"]) or "low trust score")
+            if verdict["verdict"] == "LABEL"
+            else None
+        ),
+        "score": verdict["score"],
+        "reasons": list(verdict["reasons"]),
+        "model_version": verdict["model_version"],
+        "issued_at": issued_at,
+    }
+
+
+@dataclass
+class AlerterWorker:
+    """A StreamWorker for the imported stream."""
+
+    decoder: FramedDecoder
+    ledger: Ledger
+    enterprises: frozenset[str]
+    send_action: Callable[[Action], None]
+    alert: Callable[[str, Sequence[Action]], None]
+    keep_aside: Callable[[str, Sequence[Rejected]], None]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"actions": 0, "repeats": 0, "passed": 0, "set_aside": 0}
+    )
+
+    def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
+        rejected: list[Rejected] = []
+        to_send: list[Action] = []
+        issued_at = self.clock()
+        for r in records:
+            try:
+                action = self._action_of(r, issued_at)
+            except (CodecError, UnknownEnterpriseError) as err:
+                rejected.append(Rejected(r, f"{type(err).__name__}: {err}"))
+                continue
+            if action is None:
+                self.counts["passed"] += 1
+            elif self.ledger.claim(action) == "sent":
+                self.counts["repeats"] += 1
+            elif all(a["message_id"] != action["message_id"] for a in to_send):
+                to_send.append(action)
+        by_enterprise: dict[str, list[Action]] = defaultdict(list)
+        for action in to_send:
+            self.send_action(action)
+            by_enterprise[action["enterprise_id"]].append(action)
+        for enterprise_id, actions in by_enterprise.items():
+            self.alert(enterprise_id, actions)
+        for action in to_send:
+            self.ledger.mark_sent(action["message_id"])
+        self.counts["actions"] += len(to_send)
+        return rejected
+
+    def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
+        self.keep_aside(shard_id, rejected)
+        self.counts["set_aside"] += len(rejected)
+
+    def _action_of(self, r: StreamRecord, issued_at: datetime) -> Action | None:
+        verdict = self.decoder.decode(r.data)
+        if verdict["verdict"] not in ACTIONABLE:
+            return None
+        if verdict["enterprise_id"] not in self.enterprises:
+            raise UnknownEnterpriseError(f"no action queue for enterprise {verdict['enterprise_id']!r}")
+        return to_action(verdict, issued_at)

@@ -1,0 +1,143 @@
+"""The alerter on fakes: one action per QUARANTINE/LABEL message however often it is delivered,
+none for PASS_THROUGH, one alert per enterprise per batch, bad records set aside."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from trustpipe import contracts
+from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
+from trustpipe_alerter.worker import Action, AlerterWorker, to_action
+from trustpipe_stream.processor import Rejected, StreamRecord
+
+SCORED = contracts.load(contracts.SCORED_MESSAGE)
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def claim(self, action: Action) -> str:
+        if action["message_id"] in self.items:
+            return self.items[action["message_id"]]
+        self.items[action["message_id"]] = "pending"
+        return "new"
+
+    def mark_sent(self, message_id: str) -> None:
+        self.items[message_id] = "sent"
+
+
+class Setup:
+    def __init__(self) -> None:
+        self.ledger = FakeLedger()
+        self.sent: list[Action] = []
+        self.alerts: list[tuple[str, list[str]]] = []
+        self.aside: list[Rejected] = []
+        self.worker = AlerterWorker(
+            decoder=FramedDecoder(InMemorySchemas({7: SCORED}), SCORED),
+            ledger=self.ledger,
+            enterprises=frozenset({"acme", "globex"}),
+            send_action=self.sent.append,
+            alert=lambda ent, actions: self.alerts.append((ent, [a["message_id"] for a in actions])),
+            keep_aside=lambda shard, rejected: self.aside.extend(rejected),
+            clock=lambda: NOW,
+        )
+
+    def run(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
+        rejected = self.worker.process(records)
+        if rejected:
+            self.worker.set_aside("shardId-0", rejected)
+        return rejected
+
+
+def verdict(n: int, verdict: str, enterprise: str = "acme") -> dict[str, Any]:
+    return {
+        "message_id": f"<m{n}@x>",
+        "enterprise_id": enterprise,
+        "received_at": NOW - timedelta(seconds=5),
+        "scored_at": NOW,
+        "from_address": "a@b.com",
+        "from_display_name": "A",
+        "from_domain": "b.com",
+        "reply_to": None,
+        "sending_ip": "192.0.2.1",
+        "score": 0.97,
+        "verdict": verdict,
+        "reasons": ["lookalike_domain", "spf_fail"],
+        "model_version": "m1",
+        "source": "STREAM",
+        "source_ref": "s:1",
+        "sensor_schema_version": 2,
+    }
+
+
+def records(*verdicts: dict[str, Any]) -> list[StreamRecord]:
+    encoder = FramedEncoder(7, SCORED)
+    return [
+        StreamRecord(encoder.encode(v), v["message_id"], str(n), 0, 0, "shardId-0")
+        for n, v in enumerate(verdicts)
+    ]
+
+
+def test_quarantine_and_label_become_one_action_each_and_pass_through_none() -> None:
+    setup = Setup()
+    batch = records(verdict(1, "QUARANTINE"), verdict(2, "LABEL", "globex"), verdict(3, "PASS_THROUGH"))
+    assert setup.run(batch) == []
+    assert [(a["message_id"], a["action"]) for a in setup.sent] == [
+        ("<m1@x>", "QUARANTINE"),
+        ("<m2@x>", "LABEL"),
+    ]
+    assert setup.sent[1]["label_text"] and "lookalike_domain" in setup.sent[1]["label_text"]
+    assert setup.sent[0]["label_text"] is None and setup.sent[0]["action_id"] == "<m1@x>/m1"
+    # one alert per enterprise for the batch
+    assert sorted(setup.alerts) == [("acme", ["<m1@x>"]), ("globex", ["<m2@x>"])]
+    assert set(setup.ledger.items.values()) == {"sent"}
+
+
+def test_a_redelivered_batch_and_a_second_path_act_once() -> None:
+    setup = Setup()
+    batch = records(verdict(1, "QUARANTINE"), verdict(2, "LABEL"))
+    setup.run(batch)
+    # WHEN the same records come again (redelivery), and message 1 arrives from the other path
+    # with a newer model, and twice within one batch
+    rescored = {**verdict(1, "QUARANTINE"), "model_version": "m2"}
+    setup.run([*batch, *records(rescored, rescored)])
+    # THEN nothing more was sent or alerted
+    assert len(setup.sent) == 2 and len(setup.alerts) == 1
+    assert setup.worker.counts["repeats"] == 4
+
+
+def test_a_claim_left_pending_by_a_crash_is_sent_again_with_the_same_action_id() -> None:
+    # GIVEN an alerter died after claiming message 1 but before marking it sent
+    setup = Setup()
+    setup.ledger.items["<m1@x>"] = "pending"
+    # WHEN the record is redelivered
+    setup.run(records(verdict(1, "QUARANTINE")))
+    # THEN it is sent (the queue and the mail system dedupe by action id) and marked sent
+    assert [a["action_id"] for a in setup.sent] == ["<m1@x>/m1"]
+    assert setup.ledger.items["<m1@x>"] == "sent"
+
+
+def test_bad_records_and_unknown_enterprises_are_set_aside_and_the_rest_proceed() -> None:
+    setup = Setup()
+    good = records(verdict(1, "QUARANTINE"))[0]
+    stranger = records(verdict(2, "QUARANTINE", "umbrella"))[0]
+    bad = StreamRecord(b"\x01nope", "k", "9", 0, 0, "shardId-0")
+    rejected = setup.run([bad, stranger, good])
+    assert [r.reason.split(":")[0] for r in rejected] == ["BadMagicByteError", "UnknownEnterpriseError"]
+    assert [a["message_id"] for a in setup.sent] == ["<m1@x>"]
+    assert len(setup.aside) == 2
+
+
+def test_an_action_fits_its_contract() -> None:
+    import io
+
+    import fastavro
+
+    action = to_action(verdict(1, "LABEL"), NOW)
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(contracts.load(contracts.ACTION)), action)
+    assert buf.tell() > 0
