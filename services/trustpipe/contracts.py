@@ -28,6 +28,14 @@ SCORING_STATS = "scoring_stats"
 ACTION = "action"
 GROUND_TRUTH_LABEL = "ground_truth_label"
 
+# Registry subjects of the framed records (TopicNameStrategy: "<topic>-value").
+EMAIL_METADATA_SUBJECT = "email-metadata-value"
+"""The sensors' writer schemas (v1-v3) on the raw stream."""
+SCORED_MESSAGE_SUBJECT = "scored-message-value"
+"""ScoredMessage on the scored and imported streams."""
+ACTION_SUBJECT = "action-value"
+"""Action on the enterprises' action queues."""
+
 
 class ContractError(UserError, LookupError):
     """A contract is missing or malformed."""

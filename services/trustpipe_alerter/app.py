@@ -14,7 +14,6 @@ from trustpipe_alerter.worker import AlerterWorker
 from trustpipe_stream import aside, service
 
 GROUP = "alerter"
-ACTION_SUBJECT = "action-value"
 
 
 def build_worker(aws: AwsClients) -> AlerterWorker:
@@ -26,7 +25,7 @@ def build_worker(aws: AwsClients) -> AlerterWorker:
     queues = ActionQueues(
         aws.client("sqs"),
         settings.action_queue_urls,
-        FramedEncoder(registry.register(ACTION_SUBJECT, schema), schema),
+        FramedEncoder(registry.register(contracts.ACTION_SUBJECT, schema), schema),
     )
     return AlerterWorker(
         decoder=FramedDecoder(registry, contracts.load(contracts.SCORED_MESSAGE)),

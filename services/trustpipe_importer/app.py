@@ -72,7 +72,9 @@ def to_alerters(aws: AwsClients) -> Forward:
         if not rows:
             return
         if not encoders:
-            encoders.append(FramedEncoder(aws.registry().register(SCORED_SUBJECT, schema), schema))
+            encoders.append(
+                FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema)
+            )
         putter.put((encoders[0].encode(r), r["message_id"]) for r in rows)
 
     return forward
@@ -104,7 +106,6 @@ def import_until_done(aws: AwsClients, keys: list[str], attempts: int = 10) -> s
 
 
 STREAM_GROUP = "importer"
-SCORED_SUBJECT = "scored-message-value"
 
 
 def stream_importer(aws: AwsClients) -> StreamImporter:

@@ -13,7 +13,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import ContainerReader, FramedDecoder, FramedEncoder
 from trustpipe.registry_client import RegistryClient
 
-SUBJECT = "email-metadata-value"
+SUBJECT = contracts.EMAIL_METADATA_SUBJECT
 
 
 def framed_round_trip(aws: AwsClients, keys: list[str]) -> dict[str, Any]:

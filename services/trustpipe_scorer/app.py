@@ -16,8 +16,6 @@ from trustpipe_stream import aside, service
 from trustpipe_stream.put import Putter
 
 GROUP = "scorer"
-SCORED_SUBJECT = "scored-message-value"
-"""The registry subject of the ScoredMessage records the scorers put on the scored stream."""
 
 
 def build_worker(aws: AwsClients) -> ScorerWorker:
@@ -33,7 +31,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
             lambda: artifact.current_version(client, bucket),
             lambda version: artifact.load(client, bucket, version),
         ),
-        encoder=FramedEncoder(registry.register(SCORED_SUBJECT, schema), schema),
+        encoder=FramedEncoder(registry.register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema),
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
         keep_aside=aside.to_s3(client, bucket, GROUP),
     )

@@ -27,8 +27,6 @@ from trustpipe_sensors.sensor import label, to_version
 from trustpipe_sensors.world import Enterprise, World
 from trustpipe_stream.put import KINESIS_MAX_RECORD_BYTES, Putter
 
-SUBJECT = "email-metadata-value"
-"""The registry subject the sensors' writer schemas (v1-v3) are registered under."""
 TICK_SECONDS = 1.0
 
 
@@ -108,7 +106,10 @@ def run_stream(
     the run and each enterprise's messages (for their ground truth)."""
     if rate <= 0 or (duration is None and count is None):
         raise StreamOptionsError("a stream run needs --rate > 0 and --duration or --count")
-    ids = {v: register(SUBJECT, contracts.email_metadata(v)) for v in contracts.SENSOR_VERSIONS}
+    ids = {
+        v: register(contracts.EMAIL_METADATA_SUBJECT, contracts.email_metadata(v))
+        for v in contracts.SENSOR_VERSIONS
+    }
     encoders = {
         v: FramedEncoder(i, contracts.email_metadata(v), max_bytes=KINESIS_MAX_RECORD_BYTES)
         for v, i in ids.items()

@@ -22,7 +22,7 @@ SCORED = contracts.load(contracts.SCORED_MESSAGE)
 
 
 def records(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list[StreamRecord]:
-    encoder = FramedEncoder(aws.registry().register("scored-message-value", SCORED), SCORED)
+    encoder = FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, SCORED), SCORED)
     return [
         StreamRecord(encoder.encode(r), r["message_id"], str(first + n), 0, 0, "shardId-000000000000")
         for n, r in enumerate(rows)
