@@ -369,7 +369,8 @@ def importer_run(
     from trustpipe_importer.app import run_importer
 
     aws = load_clients(state_dir, settings_path)
-    counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout)
+    work = work_dir_of(state_dir, settings_path, work_dir, "importer-sqs")
+    counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout, work_dir=work)
     console.print(
         f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
         f"{counts.set_aside} set aside, {counts.retried} retried"
@@ -575,13 +576,32 @@ def demo(
     scale: Annotated[
         float, typer.Option(help="Multiply every enterprise's volume.", min=0.001, max=100.0)
     ] = 1.0,
+    stream_seconds: Annotated[
+        float,
+        typer.Option(
+            help="How long the sensors stream after the batch hour (0: no stream run).", min=0, max=600
+        ),
+    ] = 30.0,
+    stream_rate: Annotated[
+        float,
+        typer.Option(help="Messages a second the sensors stream, all enterprises together.", min=1, max=2000),
+    ] = 20.0,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
 ) -> None:
-    """Run the pipeline end to end on the local stack and write .local/demo-report.json."""
+    """Run the pipeline end to end on the local stack (the batch hour, then a stream run through
+    the near-real-time workers) and write .local/demo-report.json."""
     from trustpipe_local.demo import run_demo
 
     stack = local_stack(state_dir)
-    ok = run_demo(stack, resolve_hour(hour), seed=seed, scale=scale, console=wide)
+    ok = run_demo(
+        stack,
+        resolve_hour(hour),
+        seed=seed,
+        scale=scale,
+        console=wide,
+        stream_seconds=stream_seconds,
+        stream_rate=stream_rate,
+    )
     if not ok:
         raise typer.Exit(1)
 

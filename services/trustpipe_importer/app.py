@@ -7,7 +7,7 @@ the ledger).
 
 from __future__ import annotations
 
-import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.db import migrate
 from trustpipe.settings import Settings, SettingsError
+from trustpipe.telemetry import WorkerMetrics, configure_logging
 from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
 from trustpipe_importer.stream import StreamImporter
 from trustpipe_importer.worker import Counts, Importer
@@ -80,10 +81,16 @@ def to_alerters(aws: AwsClients) -> Forward:
     return forward
 
 
-def run_importer(aws: AwsClients, once: bool = False, visibility_timeout: int = 300) -> Counts:
-    """The worker until SIGTERM (or, with ``once``, until the queue is empty)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def run_importer(
+    aws: AwsClients, once: bool = False, visibility_timeout: int = 300, work_dir: Path | None = None
+) -> Counts:
+    """The worker until SIGTERM (or, with ``once``, until the queue is empty): JSON logs on stdout,
+    each message's metrics appended to ``<work_dir>/importer-metrics.log``."""
+    configure_logging("importer", sys.stdout)
     worker = importer(aws, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        worker.metrics = WorkerMetrics("importer", work_dir / "importer-metrics.log")
     worker.install_signal_handlers()
     return worker.run(once=once)
 

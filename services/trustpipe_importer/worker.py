@@ -18,6 +18,7 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trustpipe.errors import TransientError
+from trustpipe.telemetry import WorkerMetrics
 from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
 from trustpipe_importer.load import Connect, Forward, UnimportableObjectError, import_object, record_set_aside
 
@@ -67,10 +68,12 @@ class Importer:
         visibility_timeout: int = 300,
         wait_seconds: int = SQS_MAX_WAIT_SECONDS,
         forward: Forward | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.sqs, self.s3, self.connect, self.queue_url = sqs, s3, connect, queue_url
         self.forward = forward
         """Where imported QUARANTINE/LABEL verdicts go (the imported stream, for the alerters)."""
+        self.metrics = metrics
         self.visibility_timeout = visibility_timeout
         self.wait_seconds = wait_seconds
         self.stopping = threading.Event()
@@ -102,6 +105,14 @@ class Importer:
 
     def handle(self, message: dict[str, Any]) -> None:
         """Import what one message announces; delete it when done or set aside, keep it when transient."""
+        before = (self.counts.imported + self.counts.duplicates, self.counts.set_aside)
+        self._handle(message)
+        if self.metrics is not None:
+            done, aside = self.counts.imported + self.counts.duplicates, self.counts.set_aside
+            if (done, aside) != before:
+                self.metrics.batch(processed=done - before[0], errors=aside - before[1])
+
+    def _handle(self, message: dict[str, Any]) -> None:
         try:
             try:
                 events = parse(message["Body"])

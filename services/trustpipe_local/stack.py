@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 from trustpipe.errors import UserError
 from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
+from trustpipe.telemetry import ERRORS, PROCESSED, totals
+from trustpipe_local.procs import pid_alive, read_pid
 from trustpipe_local.servers import MotoServer, Postgres, RegistryServer
 from trustpipe_local.terraform import Terraform, find_plugin_mirror
 
@@ -119,8 +122,25 @@ class LocalStack:
                 "running": self.registry.running(),
                 "url": self.registry.url if self.registry.running() else None,
             },
+            "workers": self.workers(),
             "settings": str(self.settings_path) if self.settings_path.exists() else None,
         }
+
+    def workers(self) -> dict[str, Any]:
+        """Each stream worker run here (`trustpipe scorer|importer|alerter run`): running or not,
+        and what its batches' metrics add up to (Processed, Errors), with the last batch's age."""
+        out = {}
+        for folder in sorted((self.state_dir / "workers").glob("*/")):
+            pids = [read_pid(p) for p in folder.glob("*.pid")]
+            health = totals(sorted(folder.glob("*-metrics.log")))
+            last = health["last_batch_ms"]
+            out[folder.name] = {
+                "running": any(p is not None and pid_alive(p) for p in pids),
+                "processed": int(health["metrics"].get(PROCESSED, 0)),
+                "errors": int(health["metrics"].get(ERRORS, 0)),
+                "last_batch_seconds_ago": round(time.time() - last / 1000, 1) if last else None,
+            }
+        return out
 
     def _apply(self, fresh_aws: bool) -> dict[str, Any]:
         tf_dir = self.state_dir / "terraform"

@@ -34,6 +34,7 @@ from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor as kcl_v3
 
 from trustpipe.errors import PermanentError
+from trustpipe.telemetry import WorkerMetrics
 
 log = logging.getLogger("trustpipe.stream")
 
@@ -84,8 +85,10 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
         worker: StreamWorker,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.worker = worker
+        self.metrics = metrics
         self.shard_id = "?"
         self._sleep, self._jitter = sleep, jitter
 
@@ -100,6 +103,8 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
         rejected = self._until_done(lambda: self._process(records))
         if rejected:
             self._until_done(lambda: self.worker.set_aside(self.shard_id, rejected))
+        if self.metrics is not None:
+            self.metrics.batch(processed=len(records) - len(rejected), errors=len(rejected))
         last = records[-1]
         self._checkpoint(process_records_input.checkpointer, last.sequence_number, last.sub_sequence_number)
 
@@ -175,6 +180,6 @@ def _record(r: Any, shard_id: str) -> StreamRecord:
     )
 
 
-def run(worker: StreamWorker) -> None:
+def run(worker: StreamWorker, metrics: WorkerMetrics | None = None) -> None:
     """The processor's process: the daemon starts it per shard, stdin/stdout carry the protocol."""
-    kcl.KCLProcess(ShardProcessor(worker)).run()
+    kcl.KCLProcess(ShardProcessor(worker, metrics=metrics)).run()

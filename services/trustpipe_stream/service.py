@@ -19,6 +19,7 @@ from pathlib import Path
 
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
+from trustpipe.telemetry import WorkerMetrics, configure_logging
 from trustpipe_stream import processor
 from trustpipe_stream.daemon import Consumer, Daemon, consumer
 from trustpipe_stream.processor import StreamWorker
@@ -42,19 +43,28 @@ def run_group(
     work_dir: Path,
 ) -> int:
     """Run this host's worker ``slot`` of consumer ``group`` on ``stream_name`` until SIGTERM; the
-    daemon starts ``python -m module SETTINGS`` for each shard it leases."""
-    command = [sys.executable, "-m", module, str(settings_path)]
-    return serve(consumer(settings, group, stream_name, command, worker_id(group, slot)), work_dir)
+    daemon starts ``python -m module SETTINGS SERVICE METRICS_FILE`` for each shard it leases."""
+    wid = worker_id(group, slot)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    metrics = (work_dir / f"{wid}-metrics.log").resolve()
+    command = [sys.executable, "-m", module, str(settings_path), group, str(metrics)]
+    pid_file = work_dir / f"{wid}.pid"
+    # `trustpipe local status` reads it (pid and start time, as the local stack records its own)
+    pid_file.write_text(f"{os.getpid()} {_started_at():.3f}\n")
+    try:
+        return serve(consumer(settings, group, stream_name, command, wid), work_dir)
+    finally:
+        pid_file.unlink(missing_ok=True)
 
 
 def processor_main(build: Callable[[AwsClients], StreamWorker], argv: list[str] | None = None) -> None:
-    """A shard's processor process: ``build`` the worker from the settings file in ``argv[1]``
-    ($DATABASE_URL, when set, is the database) and speak the multilang protocol on stdin/stdout
-    (logs go to stderr, which the daemon keeps)."""
-    argv = argv if argv is not None else sys.argv
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings.load(Path(argv[1])).with_database_url(os.environ.get("DATABASE_URL"))
-    processor.run(build(AwsClients(settings)))
+    """A shard's processor process (argv: SETTINGS SERVICE METRICS_FILE): ``build`` the worker from
+    the settings ($DATABASE_URL, when set, is the database), log JSON to stderr (the daemon keeps
+    it), append each batch's metrics to the file, speak the multilang protocol on stdin/stdout."""
+    _, settings_path, service_name, metrics_path = argv if argv is not None else sys.argv
+    configure_logging(service_name)
+    settings = Settings.load(Path(settings_path)).with_database_url(os.environ.get("DATABASE_URL"))
+    processor.run(build(AwsClients(settings)), WorkerMetrics(service_name, Path(metrics_path)))
 
 
 def serve(
@@ -73,6 +83,17 @@ def serve(
     log.info("%s: stopping; processors checkpoint and leases are released", c.application)
     daemon.stop()
     return 0
+
+
+def _started_at() -> float:
+    """This process's start (epoch seconds), from /proc as psutil reads it."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    boot = next(
+        int(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime")
+    )
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def _stop_on_signals() -> threading.Event:

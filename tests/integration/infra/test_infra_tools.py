@@ -243,7 +243,10 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
     scorer = (units / "trustpipe-scorer@.service").read_text()
     assert "--slot %i" in scorer and "TimeoutStopSec=540" in scorer and "KillSignal=SIGTERM" in scorer
     importer = (units / "trustpipe-importer.service").read_text()
-    assert "trustpipe importer run --settings /etc/trustpipe/settings.json" in importer
+    assert (
+        "trustpipe importer run --work-dir /var/log/trustpipe --settings /etc/trustpipe/settings.json"
+        in importer
+    )
     assert "EnvironmentFile=-/run/trustpipe/db.env" in importer
     stream_importer = (units / "trustpipe-stream-importer.service").read_text()
     assert "EnvironmentFile=-/run/trustpipe/db.env" in stream_importer

@@ -20,7 +20,7 @@ import psutil
 import psycopg
 import pytest
 
-from tests.cli import CLI
+from tests.cli import CLI, run_cli
 from tests.integration.trustpipe_scorer.test_scorer_service import produce, wait_for
 from tests.unit.trustpipe.test_features import artifact
 from trustpipe import contracts
@@ -155,6 +155,17 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
     # and the enterprises' users were alerted of them
     alerted = {x for q in alert_queues for x in alerted_ids(aws, q)}
     assert set(actionable) <= alerted
+    # and `trustpipe local status` shows each worker running, with what its batches processed
+    status = run_cli("local", "status", "--state-dir", services.state_dir)
+    workers = json.loads(status.stdout)["workers"]
+    assert {w for w, h in workers.items() if h["running"]} >= {
+        "scorer-1",
+        "scorer-2",
+        "importer-1",
+        "alerter-1",
+    }
+    assert sum(workers[w]["processed"] for w in ("scorer-1", "scorer-2")) >= len(ids)
+    assert workers["importer-1"]["processed"] >= len(ids) and workers["alerter-1"]["processed"] > 0
     # and SIGTERM stops every worker cleanly
     assert set(services.stop_all().values()) == {0}
 
