@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 from bench.harness import Result
-from bench.p1_codec import sample
+from bench.p1a_codec import sample
 from schema_registry_lambda.api import create_app
 from schema_registry_lambda.local_server import make_server
 from schema_registry_lambda.registry import Registry

@@ -9,7 +9,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from rapidfuzz.distance import Levenshtein
 
 FEATURES = (
     "spf_fail",
@@ -66,7 +69,7 @@ class Profile:
     domains: tuple[str, ...] = ()
     names: frozenset[str] = field(default_factory=frozenset)
 
-    @property
+    @cached_property  # read several times per message: computed once per profile
     def orgs(self) -> frozenset[str]:
         return frozenset(org_domain(d) for d in self.domains)
 
@@ -99,14 +102,8 @@ def ip_prefix(ip: str) -> str:
 
 
 def levenshtein(a: str, b: str) -> int:
-    """Edit distance (insert, delete, substitute), as Spark's ``levenshtein``."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Edit distance (insert, delete, substitute; unit costs), as Spark's ``levenshtein``."""
+    return int(Levenshtein.distance(a, b))
 
 
 def is_lookalike(from_domain: str, profile: Profile) -> bool:

@@ -1,4 +1,4 @@
-"""P1: codec decode rates on the simulator's records against bare fastavro, in the same run."""
+"""P1a: codec decode rates on the simulator's records against bare fastavro, in the same run."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def run() -> list[Result]:
     )
     return [
         Result(
-            "P1",
+            "P1a",
             "framed decode (Confluent header, v1-v3 -> v4) vs bare fastavro",
             measured["our_framed"],
             measured["bare_framed"],
