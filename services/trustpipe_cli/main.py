@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -308,6 +309,20 @@ SlotOpt = Annotated[
 ]
 
 
+def _run_stream_worker(
+    run_service: Callable[[Settings, Path, str, Path], int],
+    name: str,
+    slot: str,
+    work_dir: Path | None,
+    state_dir: Path,
+    settings_path: Path | None,
+) -> None:
+    """A stream worker's service until SIGTERM; its exit code is the command's."""
+    settings = load_settings(state_dir, settings_path)
+    work = work_dir_of(state_dir, settings_path, work_dir, f"{name}-{slot}")
+    raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
+
+
 @scorer_app.command("run")
 def scorer_run(
     slot: SlotOpt = "1",
@@ -319,9 +334,7 @@ def scorer_run(
     shard (the Kinesis Client Library's daemon); SIGTERM checkpoints, releases leases and exits."""
     from trustpipe_scorer.app import run_service
 
-    settings = load_settings(state_dir, settings_path)
-    work = work_dir_of(state_dir, settings_path, work_dir, f"scorer-{slot}")
-    raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
+    _run_stream_worker(run_service, "scorer", slot, work_dir, state_dir, settings_path)
 
 
 @alerter_app.command("run")
@@ -335,9 +348,7 @@ def alerter_run(
     on the enterprise's action queue and batched alerts to its users; SIGTERM checkpoints and exits."""
     from trustpipe_alerter.app import run_service
 
-    settings = load_settings(state_dir, settings_path)
-    work = work_dir_of(state_dir, settings_path, work_dir, f"alerter-{slot}")
-    raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
+    _run_stream_worker(run_service, "alerter", slot, work_dir, state_dir, settings_path)
 
 
 @importer_app.command("run")
@@ -363,9 +374,7 @@ def importer_run(
     if source == "stream":
         from trustpipe_importer.app import run_stream_service
 
-        settings = load_settings(state_dir, settings_path)
-        work = work_dir_of(state_dir, settings_path, work_dir, f"importer-{slot}")
-        raise typer.Exit(run_stream_service(settings, settings_file(state_dir, settings_path), slot, work))
+        _run_stream_worker(run_stream_service, "importer", slot, work_dir, state_dir, settings_path)
     from trustpipe_importer.app import run_importer
 
     aws = load_clients(state_dir, settings_path)

@@ -216,7 +216,7 @@ def _copy(
     table: str,
     columns: tuple[tuple[str, str], ...],
 ) -> int:
-    conn.execute(f"CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DROP")
+    conn.execute(f"CREATE TEMP TABLE staging (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
     names = [c for c, _ in columns]
     row_of = operator.itemgetter(*names)
     count = 0

@@ -15,6 +15,7 @@ from rich.table import Table
 from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.landing import HourInventory, inventory
+from trustpipe_local import stream_demo
 from trustpipe_local.registry_demo import framed_round_trip
 from trustpipe_local.report import StageReport
 from trustpipe_local.stack import LocalStack
@@ -32,8 +33,18 @@ DROPS_PER_HOUR = 4 * 3  # quarters x enterprises
 IMPORT_ATTEMPTS = 10
 
 
-def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, console: Console) -> bool:
-    """Run every stage built so far for one hour; True when every stage reconciles."""
+def run_demo(
+    stack: LocalStack,
+    hour: datetime,
+    *,
+    seed: int,
+    scale: float,
+    console: Console,
+    stream_seconds: float = 30.0,
+    stream_rate: float = 20.0,
+) -> bool:
+    """The batch path for one hour, then a stream run through the near-real-time workers; True
+    when every stage of both reconciles."""
     began = time.monotonic()
     label = layout.format_hour(hour)
     console.rule(f"trustpipe demo: hour {label}, seed {seed}")
@@ -47,12 +58,19 @@ def run_demo(stack: LocalStack, hour: datetime, *, seed: int, scale: float, cons
     with console.status("schema registry: register writer schemas, decode framed records..."):
         report.extra["registry"] = framed_round_trip(aws, [f.key for f in inv.files])
     by_enterprise, imported = _model_score_import(aws, hour, report, console)
+    if stream_seconds > 0:
+        console.rule("near real time: sensors -> Kinesis -> scorers -> importer -> alerter")
+        report.extra["stream"] = stream_demo.run(
+            aws, stack.state_dir, seed=seed, seconds=stream_seconds, rate=stream_rate, say=console.log
+        )
 
     report.extra["elapsed_seconds"] = round(time.monotonic() - began, 2)
     _print_summary(console, drops, by_enterprise, imported, report)
+    if "stream" in report.extra:
+        _print_stream(console, report.extra["stream"])
     report.write(stack.state_dir / REPORT_FILE)
     console.print(f"report: {stack.state_dir / REPORT_FILE}")
-    return report.reconciled
+    return report.reconciled and report.extra.get("stream", {}).get("reconciled", True)
 
 
 def _progress(console: Console) -> Progress:
@@ -235,3 +253,29 @@ def _print_summary(
     problems = report.mismatches()
     status = f"[red]NOT reconciled[/]: {problems}" if problems else "[green]reconciled[/]"
     console.print(f"{status} in {report.extra['elapsed_seconds']}s")
+
+
+def _print_stream(console: Console, stream: dict[str, Any]) -> None:
+    table = Table(title=f"stream run {stream['run_id']}: {stream['rate_per_second']:.0f} messages/s")
+    for column in ("produced", "scored", "imported", "actionable", "actions", "duplicate actions"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(
+            f"{stream[k]:,}"
+            for k in ("produced", "scored", "imported", "actionable", "actions", "duplicate_actions")
+        )
+    )
+    console.print(table)
+    stored, acted = stream["latency_put_to_stored_s"], stream["latency_put_to_action_s"]
+    console.print(
+        f"verdicts {stream['verdicts']}; actions for the batch hour's verdicts too: "
+        f"{stream['actions_from_batch_path']:,}"
+    )
+    console.print(
+        f"latency put -> stored: p50 {stored['p50']}s p95 {stored['p95']}s p99 {stored['p99']}s; "
+        f"put -> action: p50 {acted['p50']}s p95 {acted['p95']}s p99 {acted['p99']}s"
+    )
+    if stream["set_aside"]:
+        console.print(f"[yellow]set aside[/]: {stream['set_aside']}")
+    ok = "[green]reconciled: true[/]" if stream["reconciled"] else "[red]reconciled: false[/]"
+    console.print(f"stream {ok} (workers exited {stream['workers_exit_codes']})")

@@ -41,57 +41,21 @@ class StackError(RunError):
 
 
 @dataclass
-class MotoServer:
-    """A moto server in its own process (moto's app served by hypercorn: HTTP/1.1 and h2c);
-    ``state_dir`` holds its pid, port and log."""
+class _HttpServer:
+    """A server process of the local stack on a loopback port: its pid, port and log are
+    ``<name>.pid``, ``<name>.port`` and ``<name>.log`` in ``state_dir``."""
 
     state_dir: Path
+    name = ""
+    what = ""
 
     @property
     def pid_file(self) -> Path:
-        return self.state_dir / "moto.pid"
+        return self.state_dir / f"{self.name}.pid"
 
     @property
     def port_file(self) -> Path:
-        return self.state_dir / "moto.port"
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{HOST}:{self.port_file.read_text().strip()}"
-
-    def running(self) -> bool:
-        pid = read_pid(self.pid_file)
-        return pid is not None and pid_alive(pid)
-
-    def start(self, port: int | None = None) -> bool:
-        """Start unless running; True when a new server was started."""
-        if self.running():
-            return False
-        # moto's app over HTTP/1.1 and h2c (the KCL's Kinesis client speaks HTTP/2 only).
-        argv = [sys.executable, "-m", "trustpipe_local.moto_h2c", "--host", HOST]
-        # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
-        # AWS; moto loads them only when asked.
-        _serve(self, "moto server", argv, port, env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
-        return True
-
-    def stop(self) -> None:
-        _stop(self)
-
-
-@dataclass
-class RegistryServer:
-    """The schema registry's app (`trustpipe registry serve`) on the stack's DynamoDB table, as
-    API Gateway + Lambda serve it on AWS (moto cannot run the Lambda)."""
-
-    state_dir: Path
-
-    @property
-    def pid_file(self) -> Path:
-        return self.state_dir / "registry.pid"
-
-    @property
-    def port_file(self) -> Path:
-        return self.state_dir / "registry.port"
+        return self.state_dir / f"{self.name}.port"
 
     @property
     def url(self) -> str:
@@ -101,52 +65,69 @@ class RegistryServer:
         pid = read_pid(self.pid_file)
         return pid is not None and pid_alive(pid)
 
-    def start(self, settings_path: Path, port: int | None = None) -> bool:
-        """Start unless running; True when a new server was started."""
+    def stop(self) -> None:
+        pid = read_pid(self.pid_file)
+        if pid is not None:
+            stop_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def _serve(self, argv: list[str], port: int | None, env: dict[str, str] | None = None) -> bool:
+        """Run ``argv --port P`` in its own session unless running; True when started now."""
         if self.running():
             return False
-        argv = [sys.executable, "-m", "trustpipe_cli", "registry", "serve", "--store", "dynamodb"]
-        argv += ["--settings", str(settings_path), "--host", HOST]
-        _serve(self, "schema registry", argv, port)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        port = port or free_port(HOST)
+        log = (self.state_dir / f"{self.name}.log").open("ab")
+        proc = subprocess.Popen(
+            [*argv, "--port", str(port)],
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        write_pid(self.pid_file, proc.pid)
+        self.port_file.write_text(f"{port}\n")
+        try:
+            wait_for_port(HOST, port, timeout=30, pid=proc.pid)
+        except (RuntimeError, TimeoutError) as err:
+            self.stop()
+            raise StackError(f"{self.what} did not start: {err} (log: {log.name})") from err
         return True
 
-    def stop(self) -> None:
-        _stop(self)
+
+@dataclass
+class MotoServer(_HttpServer):
+    """A moto server in its own process (moto's app served by hypercorn: HTTP/1.1 and h2c)."""
+
+    name = "moto"
+    what = "moto server"
+
+    @property
+    def endpoint(self) -> str:
+        return self.url
+
+    def start(self, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        # moto's app over HTTP/1.1 and h2c (the KCL's Kinesis client speaks HTTP/2 only).
+        argv = [sys.executable, "-m", "trustpipe_local.moto_h2c", "--host", HOST]
+        # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
+        # AWS; moto loads them only when asked.
+        return self._serve(argv, port, env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
 
 
-def _serve(
-    server: MotoServer | RegistryServer,
-    what: str,
-    argv: list[str],
-    port: int | None,
-    env: dict[str, str] | None = None,
-) -> None:
-    """Run ``argv --port P`` in its own session, its pid, port and log in the server's state dir."""
-    server.state_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(HOST)
-    log = (server.state_dir / f"{server.pid_file.stem}.log").open("ab")
-    proc = subprocess.Popen(
-        [*argv, "--port", str(port)],
-        env={**os.environ, **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    write_pid(server.pid_file, proc.pid)
-    server.port_file.write_text(f"{port}\n")
-    try:
-        wait_for_port(HOST, port, timeout=30, pid=proc.pid)
-    except (RuntimeError, TimeoutError) as err:
-        _stop(server)
-        raise StackError(f"{what} did not start: {err} (log: {log.name})") from err
+@dataclass
+class RegistryServer(_HttpServer):
+    """The schema registry's app (`trustpipe registry serve`) on the stack's DynamoDB table, as
+    API Gateway + Lambda serve it on AWS (moto cannot run the Lambda)."""
 
+    name = "registry"
+    what = "schema registry"
 
-def _stop(server: MotoServer | RegistryServer) -> None:
-    pid = read_pid(server.pid_file)
-    if pid is not None:
-        stop_pid(pid)
-    server.pid_file.unlink(missing_ok=True)
+    def start(self, settings_path: Path, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        argv = [sys.executable, "-m", "trustpipe_cli", "registry", "serve", "--store", "dynamodb"]
+        return self._serve([*argv, "--settings", str(settings_path), "--host", HOST], port)
 
 
 @dataclass

@@ -42,6 +42,13 @@ LOCAL_TUNING = {
     # Every local worker shares one machine, so their CPU tells the leader nothing: balance the
     # leases by count (KCL 3 balances by worker metrics otherwise).
     "disableWorkerMetrics": "true",
+    # Without worker metrics the leader balances by throughput, and on one shared machine its
+    # default (every third assignment round, past 10% off the average) moved a lease back and
+    # forth every few seconds, stalling its shard 10-15 s each time. Rebalance every 15th round
+    # (30 s) and only past 60% off: the first assignment may give one worker every shard, and
+    # that worker is still relieved.
+    "varianceBalancingFrequency": 15,
+    "reBalanceThresholdPercentage": 60,
 }
 
 
@@ -69,12 +76,18 @@ class Consumer:
     """Pause between GetRecords calls of a shard; None: 200 ms locally, the KCL's default on AWS."""
 
 
+def application_name(stream_name: str, group: str) -> str:
+    """The KCL application of consumer ``group`` on ``stream_name``: its lease table's name (the
+    workers module grants each service exactly these tables)."""
+    return f"{stream_name}-{group}"
+
+
 def consumer(
     settings: Settings, group: str, stream_name: str, processor: Sequence[str], worker_id: str
 ) -> Consumer:
-    """The consumer ``group`` (scorer, stream-importer, alerter) of ``stream_name``."""
+    """The consumer ``group`` (scorer, importer, alerter) of ``stream_name``."""
     return Consumer(
-        application=f"{stream_name}-{group}",
+        application=application_name(stream_name, group),
         stream_name=stream_name,
         processor=tuple(processor),
         worker_id=worker_id,

@@ -52,6 +52,8 @@ class ScoredMessage(Base):
     source: Mapped[str] = mapped_column(String(8))
     source_ref: Mapped[str] = mapped_column(Text)
     sensor_schema_version: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    """When the verdict was first stored (a newer verdict replacing it keeps this)."""
 
     __table_args__ = (
         Index(

@@ -1,0 +1,100 @@
+"""P4: end-to-end latency of the near-real-time path on the local stack at a stated rate: from the
+sensors' PutRecords to the verdict stored in PostgreSQL (and to the action on the enterprise's
+queue), through a scorer (a processor per shard), the stream importer and the alerter, each a
+KCL consumer group.
+
+Baseline, measured in the same run on the same moto server: the transport's floor, put -> seen by
+a bare GetRecords poller pausing 200 ms between calls (the workers' local read interval). The
+goal is absolute (p99 <= 2 s); the ratio says how many floors the pipeline adds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.model_fixtures import artifact
+
+from bench.harness import Result
+from trustpipe.aws import AwsClients
+from trustpipe.model import artifact as artifacts
+from trustpipe_importer.app import upgrade
+from trustpipe_local import stream_demo
+from trustpipe_local.stack import LocalStack
+
+ROOT = Path(__file__).parents[1]
+RATE = 50.0
+"""Messages a second: what the local stack's moto server sustains through three streams with
+room to spare (its PutRecords slows as a stream grows)."""
+SECONDS = 40.0
+POLL_SECONDS = 0.2
+
+
+def run() -> list[Result]:
+    with tempfile.TemporaryDirectory(prefix="trustpipe-p4-") as tmp:
+        stack = LocalStack(ROOT, Path(tmp))
+        try:
+            aws = AwsClients(stack.up(say=lambda _m: None))
+            upgrade(aws.settings)
+            artifacts.save(aws.s3, aws.settings.archive_bucket, artifact(), make_current=True)
+            floor = _transport_floor(aws)
+            section = stream_demo.run(aws, stack.state_dir, seed=42, seconds=SECONDS, rate=RATE, say=print)
+        finally:
+            stack.down(say=lambda _m: None)
+    stored, acted = section["latency_put_to_stored_s"], section["latency_put_to_action_s"]
+    return [
+        Result(
+            "P4",
+            f"put -> verdict stored, p99, at {RATE:.0f} messages/s (scorer, importer, alerter)",
+            stored["p99"],
+            floor["p99"],
+            "p99 <= 2 s",
+            "s",
+            {
+                "rate_per_second": RATE,
+                "messages": section["produced"],
+                "stored_p50": stored["p50"],
+                "stored_p95": stored["p95"],
+                "action_p50": acted["p50"],
+                "action_p99": acted["p99"],
+                "floor_p50": floor["p50"],
+                "reconciled": section["reconciled"],
+            },
+        )
+    ]
+
+
+def _transport_floor(aws: AwsClients, count: int = 200) -> dict[str, float]:
+    """Put -> GetRecords latency of a bare poller on a one-shard stream, records put at RATE."""
+    kinesis = aws.client("kinesis")
+    kinesis.create_stream(StreamName="p4-floor", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="p4-floor")
+    shard = kinesis.list_shards(StreamName="p4-floor")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="p4-floor", ShardId=shard, ShardIteratorType="LATEST")[
+        "ShardIterator"
+    ]
+    put_at: dict[str, float] = {}
+    seen: list[float] = []
+
+    def poll() -> None:
+        it: Any = iterator
+        while len(seen) < count:
+            page = kinesis.get_records(ShardIterator=it, Limit=10_000)
+            now = time.monotonic()
+            seen.extend(now - put_at[r["PartitionKey"]] for r in page["Records"])
+            it = page["NextShardIterator"]
+            time.sleep(POLL_SECONDS)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    for n in range(count):
+        put_at[f"k{n}"] = time.monotonic()
+        kinesis.put_record(StreamName="p4-floor", Data=b"x" * 600, PartitionKey=f"k{n}")
+        time.sleep(1 / RATE)
+    poller.join(timeout=60)
+    ordered = sorted(seen)
+    return {"p50": statistics.median(ordered), "p99": ordered[int(0.99 * (len(ordered) - 1))]}

@@ -1,0 +1,282 @@
+"""The demo's near-real-time part: the workers started as services (a scorer, a stream
+importer, an alerter), the sensors streaming for a while, then every stage counted and reconciled,
+with the latency from put to stored verdict and to action."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from trustpipe import contracts
+from trustpipe.aws import AwsClients
+from trustpipe.codec import FramedDecoder
+from trustpipe.errors import RunError
+from trustpipe_sensors.app import run_stream
+from trustpipe_stream.daemon import application_name
+
+WORKERS = {
+    "scorer-1": ("scorer", "run", "--slot", "1"),
+    "importer-1": ("importer", "run", "--source", "stream"),
+    "alerter-1": ("alerter", "run"),
+}
+"""One worker per group: a scorer runs a processor per leased shard (both, here). Two scorers on
+one machine are tested (tests/integration/trustpipe_alerter); here the KCL's rebalancing between
+them, by throughput, would move leases in the middle of the measured run."""
+POISON = {
+    "poison-bad-magic": b"\x07\x00\x00\x00\x01not avro",
+    "poison-unknown-schema": b"\x00\x00\x0f\x42\x3f\x02",
+}
+"""Two records no sensor would send, to show the error path: set aside with a reason."""
+LATENCY_SQL = """
+SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
+         ORDER BY extract(epoch FROM stored_at - received_at)),
+       count(*)
+FROM scored_messages WHERE message_id = ANY(%(ids)s)
+"""
+PRIMER_COUNT = 60
+"""Messages streamed (and waited for) before the measured run: the KCL starts a shard's
+processor only once it discovers the lease, and its first batch loads the model and schemas."""
+ROWS_SQL = "SELECT message_id, verdict, received_at FROM scored_messages WHERE message_id = ANY(%(ids)s)"
+Say = Callable[[str], None]
+
+
+class StreamDemoError(RunError):
+    """The stream workers did not come up."""
+
+
+class Workers:
+    """The stream workers as systemd runs them on AWS: a process each, stopped with SIGTERM."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        log_dir = self.state_dir / "workers"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for name, args in WORKERS.items():
+            with (log_dir / f"{name}.out").open("ab") as out:
+                self.procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "trustpipe_cli", *args, "--state-dir", str(self.state_dir)],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+
+    def stop(self) -> dict[str, int]:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes: dict[str, int] = {}
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait()
+        return codes
+
+
+def run(
+    aws: AwsClients, state_dir: Path, *, seed: int, seconds: float, rate: float, say: Say
+) -> dict[str, Any]:
+    """Stream for ``seconds`` at ``rate`` through the running workers; the report's stream section."""
+    workers = Workers(state_dir)
+    workers.start()
+    try:
+        say("stream workers started (a scorer, a stream importer, an alerter): leasing shards...")
+        _wait_ready(aws, workers)
+        since = datetime.now(UTC)
+        mailbox: list[dict[str, Any]] = []  # the actions received, as the mail systems would
+        primer = run_stream(aws, seed=seed + 1, rate=PRIMER_COUNT, count=PRIMER_COUNT)
+        _wait_and_count(aws, _run_ids(aws, primer.run_id), mailbox, lambda _msg: None)
+        say("every shard has its worker and its processor is warm; the sensors stream")
+        run_ = run_stream(aws, seed=seed, rate=rate, duration=seconds)
+        kinesis = aws.client("kinesis")
+        for key, data in POISON.items():
+            kinesis.put_record(StreamName=aws.settings.raw_stream_name, Data=data, PartitionKey=key)
+        ids = _run_ids(aws, run_.run_id)
+        say(f"sensors streamed {len(ids):,} messages in {seconds:.0f}s; waiting for every stage...")
+        section = _wait_and_count(aws, ids, mailbox, say, since)
+    finally:
+        codes = workers.stop()
+    section["workers_exit_codes"] = codes
+    section["produced"] = run_.total
+    section["run_id"] = run_.run_id
+    section["rate_per_second"] = rate
+    section["reconciled"] = bool(
+        section["imported"] == run_.total
+        and section["actions"] == section["actionable"]
+        and section["duplicate_actions"] == 0
+        and set(codes.values()) == {0}
+    )
+    return section
+
+
+def _wait_ready(aws: AwsClients, workers: Workers, timeout: float = 180) -> None:
+    """Until each consumer group holds a lease on every shard of its stream (the KCL's start-up:
+    about 30 s on the local stack)."""
+    settings = aws.settings
+    groups = {
+        settings.raw_stream_name: "scorer",
+        settings.scored_stream_name: "importer",
+        settings.imported_stream_name: "alerter",
+    }
+    dynamodb, kinesis = aws.client("dynamodb"), aws.client("kinesis")
+    shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in groups}
+    deadline = time.monotonic() + timeout
+
+    def leased(stream: str, group: str) -> bool:
+        try:
+            items = dynamodb.scan(TableName=application_name(stream, group))["Items"]
+        except dynamodb.exceptions.ResourceNotFoundException:
+            return False
+        return len([i for i in items if "leaseOwner" in i]) >= shards[stream]
+
+    while not all(leased(stream, group) for stream, group in groups.items()):
+        dead = [name for name, proc in workers.procs.items() if proc.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            raise StreamDemoError(
+                f"stream workers not ready (exited: {dead or 'none'}); see {workers.state_dir}/workers"
+            )
+        time.sleep(1)
+
+
+def _run_ids(aws: AwsClients, run_id: str) -> list[str]:
+    """The message ids a stream run produced, from its ground truth in the archive bucket."""
+    import io
+
+    from trustpipe import layout
+    from trustpipe.codec import ContainerReader
+
+    bucket = aws.settings.archive_bucket
+    listing = aws.s3.list_objects_v2(Bucket=bucket, Prefix=layout.stream_run_key(run_id).rsplit("/", 1)[0])
+    ids = []
+    for obj in listing.get("Contents", []):
+        if obj["Key"].endswith("-labels.avro"):
+            body = aws.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            ids += [r["message_id"] for r in ContainerReader(io.BytesIO(body))]
+    return ids
+
+
+def _wait_and_count(
+    aws: AwsClients,
+    ids: list[str],
+    actions: list[dict[str, Any]],
+    say: Say,
+    since: datetime | None = None,
+    timeout: float = 240,
+) -> dict[str, Any]:
+    """Until every message of ``ids`` is stored and every actionable one has its action (received
+    into ``actions``); each stage's count, the set-aside records and the latencies."""
+    url = aws.settings.database_url or ""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            rows = {
+                m: (verdict, received)
+                for m, verdict, received in conn.execute(ROWS_SQL, {"ids": ids}).fetchall()
+            }
+            actions += _drain_actions(aws)
+            mine = [a for a in actions if a["message_id"] in rows]
+            actionable = {m for m, (v, _) in rows.items() if v != "PASS_THROUGH"}
+            if (len(rows) == len(ids) and {a["message_id"] for a in mine} >= actionable) or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(1)
+        (p50, p95, p99), stored = conn.execute(LATENCY_SQL, {"ids": ids}).fetchone() or ((None,) * 3, 0)
+        from_batch = conn.execute(
+            "SELECT count(*) FROM scored_messages WHERE source = 'BATCH' AND message_id = ANY(%(ids)s)",
+            {"ids": [a["message_id"] for a in actions]},
+        ).fetchone()
+        errors = conn.execute(
+            "SELECT error_type, count(*) FROM import_errors "
+            "WHERE object_key LIKE 'kinesis://%%' AND recorded_at >= %(since)s GROUP BY 1",
+            {"since": since or datetime.min.replace(tzinfo=UTC)},
+        ).fetchall()
+    say("every stage counted")
+    action_lag = sorted((a["issued_at"] - rows[a["message_id"]][1]).total_seconds() for a in mine)
+    return {
+        "scored": _scored_count(aws, set(ids)),
+        "imported": len(rows),
+        "verdicts": dict(Counter(v for v, _ in rows.values())),
+        "actionable": len(actionable),
+        "actions": len({a["message_id"] for a in mine}),
+        "duplicate_actions": len(mine) - len({a["message_id"] for a in mine}),
+        "actions_from_batch_path": from_batch[0] if from_batch else 0,
+        "set_aside": _set_aside(aws, since) | {f"importer {t}": int(n) for t, n in errors},
+        "latency_put_to_stored_s": _percentiles(p50, p95, p99),
+        "latency_put_to_action_s": _percentiles(*_quantiles(action_lag)),
+        "stored_rows_measured": stored,
+    }
+
+
+def _quantiles(values: list[float]) -> tuple[float | None, float | None, float | None]:
+    if not values:
+        return None, None, None
+    pick = [values[min(len(values) - 1, int(q * len(values)))] for q in (0.5, 0.95, 0.99)]
+    return pick[0], pick[1], pick[2]
+
+
+def _percentiles(p50: Any, p95: Any, p99: Any) -> dict[str, float | None]:
+    return {
+        k: (round(float(v), 3) if v is not None else None)
+        for k, v in (("p50", p50), ("p95", p95), ("p99", p99))
+    }
+
+
+def _drain_actions(aws: AwsClients) -> list[dict[str, Any]]:
+    """Every action on the enterprises' queues, received and deleted (the demo is their mail system)."""
+    sqs = aws.client("sqs")
+    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.ACTION))
+    out = []
+    for url in aws.settings.action_queue_urls.values():
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for m in messages:
+                out.append(decoder.decode(base64.b64decode(m["Body"])))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def _scored_count(aws: AwsClients, ids: set[str]) -> int:
+    """Distinct messages of the run on the scored stream."""
+    kinesis = aws.client("kinesis")
+    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
+    seen = set()
+    stream = aws.settings.scored_stream_name
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        it = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while it:
+            page = kinesis.get_records(ShardIterator=it, Limit=10_000)
+            seen |= {m for r in page["Records"] if (m := decoder.decode(r["Data"])["message_id"]) in ids}
+            it = page.get("NextShardIterator") if page["Records"] else None
+    return len(seen)
+
+
+def _set_aside(aws: AwsClients, since: datetime | None) -> dict[str, int]:
+    """Records the stream workers set aside (since ``since``), by worker and reason."""
+    import json
+
+    bucket = aws.settings.archive_bucket
+    reasons: Counter[str] = Counter()
+    listing = aws.s3.list_objects_v2(Bucket=bucket, Prefix="set_aside/stream/")
+    for obj in listing.get("Contents", []):
+        if since is not None and obj["LastModified"] < since:
+            continue
+        group = obj["Key"].split("/")[2]
+        for line in aws.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines():
+            reasons[f"{group} {json.loads(line)['reason'].split(':')[0]}"] += 1
+    return dict(reasons)
