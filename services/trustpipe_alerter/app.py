@@ -31,7 +31,7 @@ def build_worker(aws: AwsClients) -> AlerterWorker:
         decoder=FramedDecoder(registry, contracts.load(contracts.SCORED_MESSAGE)),
         ledger=DynamoLedger(aws.client("dynamodb"), settings.actions_table_name),
         enterprises=frozenset(settings.action_queue_urls),
-        send_action=queues.send,
+        send_actions=queues.send,
         alert=AlertTopics(aws.client("sns"), settings.alert_topic_arns).publish,
         keep_aside=aside.to_s3(aws.s3, settings.archive_bucket, GROUP),
     )

@@ -8,13 +8,20 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from trustpipe.codec import FramedEncoder
+from trustpipe.errors import TransientError
 from trustpipe_alerter.worker import Action
+
+
+class ActionNotSentError(TransientError):
+    """The action queue refused some entries of a batch."""
+
 
 SNS_MAX_ACTIONS_PER_ALERT = 100
 """Actions listed in one alert: keeps a publish well under SNS's 256 KiB message limit."""
@@ -22,12 +29,27 @@ SQS_MAX_DEDUPLICATION_ID = 128
 """A FIFO queue's MessageDeduplicationId is at most 128 characters."""
 
 
+DYNAMODB_CONCURRENCY = 8
+"""Conditional writes in flight at once (each is one request: BatchWriteItem takes no conditions)."""
+SQS_MAX_BATCH = 10
+"""SendMessageBatch takes at most 10 messages."""
+
+
 @dataclass
 class DynamoLedger:
     dynamodb: Any
     table: str
 
-    def claim(self, action: Action) -> str:
+    def __post_init__(self) -> None:
+        self._pool = ThreadPoolExecutor(DYNAMODB_CONCURRENCY, thread_name_prefix="ledger")
+
+    def claim(self, actions: Sequence[Action]) -> list[str]:
+        return list(self._pool.map(self._claim, actions))
+
+    def mark_sent(self, message_ids: Sequence[str]) -> None:
+        list(self._pool.map(self._mark_sent, message_ids))
+
+    def _claim(self, action: Action) -> str:
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
@@ -50,7 +72,7 @@ class DynamoLedger:
         )["Item"]
         return str(item["state"]["S"])
 
-    def mark_sent(self, message_id: str) -> None:
+    def _mark_sent(self, message_id: str) -> None:
         self.dynamodb.update_item(
             TableName=self.table,
             Key={"message_id": {"S": message_id}},
@@ -73,17 +95,33 @@ class ActionQueues:
     urls: dict[str, str]
     encoder: FramedEncoder
 
-    def send(self, action: Action) -> None:
-        self.sqs.send_message(
-            QueueUrl=self.urls[action["enterprise_id"]],
-            MessageBody=base64.b64encode(self.encoder.encode(action)).decode(),
-            MessageGroupId=action["message_id"][:128],
-            MessageDeduplicationId=dedup_id(action["action_id"]),
-            MessageAttributes={
+    def send(self, actions: Sequence[Action]) -> None:
+        """Every action on its enterprise's queue, ten to a call; a refused entry fails the batch
+        (the processor retries it: the queue drops the ones already sent as duplicates)."""
+        by_queue: dict[str, list[Action]] = {}
+        for action in actions:
+            by_queue.setdefault(self.urls[action["enterprise_id"]], []).append(action)
+        for url, queued in by_queue.items():
+            for start in range(0, len(queued), SQS_MAX_BATCH):
+                chunk = queued[start : start + SQS_MAX_BATCH]
+                response = self.sqs.send_message_batch(
+                    QueueUrl=url, Entries=[self._entry(str(n), a) for n, a in enumerate(chunk)]
+                )
+                if response.get("Failed"):
+                    failed = ", ".join(f"{f['Code']}: {f.get('Message', '')}" for f in response["Failed"])
+                    raise ActionNotSentError(f"{len(response['Failed'])} actions refused by {url}: {failed}")
+
+    def _entry(self, entry_id: str, action: Action) -> dict[str, Any]:
+        return {
+            "Id": entry_id,
+            "MessageBody": base64.b64encode(self.encoder.encode(action)).decode(),
+            "MessageGroupId": action["message_id"][:128],
+            "MessageDeduplicationId": dedup_id(action["action_id"]),
+            "MessageAttributes": {
                 "content-type": {"DataType": "String", "StringValue": "avro/binary+confluent;base64"},
                 "action": {"DataType": "String", "StringValue": action["action"]},
             },
-        )
+        }
 
 
 @dataclass

@@ -37,12 +37,12 @@ class UnknownEnterpriseError(PermanentError):
 class Ledger(Protocol):
     """The actions issued, by message id."""
 
-    def claim(self, action: Action) -> str:
-        """Record ``action`` as pending unless its message has one; the message's state after:
+    def claim(self, actions: Sequence[Action]) -> list[str]:
+        """Record each action as pending unless its message has one; each message's state after:
         "new" (claimed now), "pending" (claimed before, maybe not sent) or "sent"."""
         ...
 
-    def mark_sent(self, message_id: str) -> None: ...
+    def mark_sent(self, message_ids: Sequence[str]) -> None: ...
 
 
 def to_action(verdict: dict[str, Any], issued_at: datetime) -> Action:
@@ -71,7 +71,7 @@ class AlerterWorker:
     decoder: FramedDecoder
     ledger: Ledger
     enterprises: frozenset[str]
-    send_action: Callable[[Action], None]
+    send_actions: Callable[[Sequence[Action]], None]
     alert: Callable[[str, Sequence[Action]], None]
     keep_aside: Callable[[str, Sequence[Rejected]], None]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -81,7 +81,7 @@ class AlerterWorker:
 
     def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []
-        to_send: list[Action] = []
+        wanted: dict[str, Action] = {}  # by message id: a message twice in a batch acts once
         issued_at = self.clock()
         for r in records:
             try:
@@ -91,18 +91,20 @@ class AlerterWorker:
                 continue
             if action is None:
                 self.counts["passed"] += 1
-            elif self.ledger.claim(action) == "sent":
+            elif action["message_id"] in wanted:
                 self.counts["repeats"] += 1
-            elif all(a["message_id"] != action["message_id"] for a in to_send):
-                to_send.append(action)
+            else:
+                wanted[action["message_id"]] = action
+        states = self.ledger.claim(list(wanted.values()))
+        to_send = [a for a, state in zip(wanted.values(), states, strict=True) if state != "sent"]
+        self.counts["repeats"] += len(wanted) - len(to_send)
+        self.send_actions(to_send)
         by_enterprise: dict[str, list[Action]] = defaultdict(list)
         for action in to_send:
-            self.send_action(action)
             by_enterprise[action["enterprise_id"]].append(action)
         for enterprise_id, actions in by_enterprise.items():
             self.alert(enterprise_id, actions)
-        for action in to_send:
-            self.ledger.mark_sent(action["message_id"])
+        self.ledger.mark_sent([a["message_id"] for a in to_send])
         self.counts["actions"] += len(to_send)
         return rejected
 

@@ -150,7 +150,8 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forw
         with downloaded(s3, event) as fo:
             reader, target = _open(fo)
             actionable: list[dict[str, Any]] = []
-            records = _tap(reader, actionable) if target.table == "scored_messages" else reader
+            tapped = forward is not None and target.table == "scored_messages"
+            records = _tap(reader, actionable) if tapped else reader
             if done:  # imported before, its verdicts not yet forwarded
                 count = sum(1 for _ in records)
             else:
@@ -161,6 +162,7 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forw
                         "VALUES (%s, %s, %s, 'imported', %s)",
                         (event.key, event.etag, event.bucket, count),
                     )
+        conn.commit()  # the verdicts are stored before anyone is told of them
         if forward:
             forward(actionable)
             conn.execute(

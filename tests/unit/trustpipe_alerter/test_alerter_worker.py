@@ -20,14 +20,18 @@ class FakeLedger:
     def __init__(self) -> None:
         self.items: dict[str, str] = {}
 
-    def claim(self, action: Action) -> str:
+    def claim(self, actions: Sequence[Action]) -> list[str]:
+        return [self._claim(a) for a in actions]
+
+    def _claim(self, action: Action) -> str:
         if action["message_id"] in self.items:
             return self.items[action["message_id"]]
         self.items[action["message_id"]] = "pending"
         return "new"
 
-    def mark_sent(self, message_id: str) -> None:
-        self.items[message_id] = "sent"
+    def mark_sent(self, message_ids: Sequence[str]) -> None:
+        for message_id in message_ids:
+            self.items[message_id] = "sent"
 
 
 class Setup:
@@ -40,7 +44,7 @@ class Setup:
             decoder=FramedDecoder(InMemorySchemas({7: SCORED}), SCORED),
             ledger=self.ledger,
             enterprises=frozenset({"acme", "globex"}),
-            send_action=self.sent.append,
+            send_actions=self.sent.extend,
             alert=lambda ent, actions: self.alerts.append((ent, [a["message_id"] for a in actions])),
             keep_aside=lambda shard, rejected: self.aside.extend(rejected),
             clock=lambda: NOW,
@@ -141,3 +145,41 @@ def test_an_action_fits_its_contract() -> None:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, fastavro.parse_schema(contracts.load(contracts.ACTION)), action)
     assert buf.tell() > 0
+
+
+def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_fails_the_batch() -> None:
+    import pytest
+
+    from trustpipe_alerter.channels import ActionNotSentError, ActionQueues, dedup_id
+
+    class FakeSqs:
+        def __init__(self, refuse: bool = False) -> None:
+            self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+            self.refuse = refuse
+
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            self.calls.append((QueueUrl, Entries))
+            failed = [{"Id": "0", "Code": "InternalError", "Message": "try again"}] if self.refuse else []
+            return {"Successful": [], "Failed": failed}
+
+    actions = [to_action(verdict(n, "QUARANTINE", "acme" if n < 23 else "globex"), NOW) for n in range(25)]
+    sqs = FakeSqs()
+    ActionQueues(
+        sqs, {"acme": "q-acme", "globex": "q-globex"}, FramedEncoder(3, contracts.load(contracts.ACTION))
+    ).send(actions)
+    assert [(url, len(entries)) for url, entries in sqs.calls] == [
+        ("q-acme", 10),
+        ("q-acme", 10),
+        ("q-acme", 3),
+        ("q-globex", 2),
+    ]
+    first = sqs.calls[0][1][0]
+    assert (
+        first["MessageDeduplicationId"] == dedup_id("<m0@x>/m1")
+        and len(first["MessageDeduplicationId"]) <= 128
+    )
+    refusing = ActionQueues(
+        FakeSqs(refuse=True), {"acme": "q"}, FramedEncoder(3, contracts.load(contracts.ACTION))
+    )
+    with pytest.raises(ActionNotSentError, match="InternalError"):
+        refusing.send(actions[:1])
