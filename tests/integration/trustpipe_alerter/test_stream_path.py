@@ -1,8 +1,12 @@
 """The near-real-time path on the local stack: sensors -> raw stream -> 2 scorers -> scored stream
--> stream importer -> PostgreSQL -> imported stream -> alerter -> action queues and alert topics.
-A scorer and the alerter are SIGKILLed mid-stream (with their KCL daemons, as a host dies) and
-restarted as systemd would; every produced message is stored exactly once, and each QUARANTINE or
-LABEL verdict gets exactly one action, PASS_THROUGH none."""
+-> stream importer -> PostgreSQL -> imported stream -> alerter -> action queues and alert topics,
+every worker a `trustpipe ... run` service with its KCL daemon (started once for the module: the
+daemons take about 30 s to their first record).
+
+Poison records reach the scorer's error path with their reason while the rest go on; a scorer and
+the alerter are SIGKILLed mid-stream (with their daemons, as a host dies) and restarted as systemd
+would: every produced message is stored, each QUARANTINE or LABEL verdict gets exactly one action,
+PASS_THROUGH none; a model promoted mid-stream is picked up; SIGTERM stops every worker."""
 
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ import psycopg
 import pytest
 
 from tests.cli import CLI, run_cli
-from tests.integration.trustpipe_scorer.test_scorer_service import produce, wait_for
 from tests.unit.trustpipe.test_features import artifact
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
@@ -31,6 +34,8 @@ from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
 from trustpipe_local.stack import LocalStack
+from trustpipe_sensors import stream
+from trustpipe_sensors.world import World
 
 # A model whose verdicts mix: auth failures and look-alikes push a message over the thresholds.
 MODEL = dataclasses.replace(
@@ -84,7 +89,7 @@ class Services:
 @pytest.fixture(scope="module")
 def services(local_stack: LocalStack, aws: AwsClients, settings: Settings) -> Iterator[Services]:
     upgrade(settings)
-    artifacts.save(aws.s3, settings.archive_bucket, MODEL, make_current=True)
+    promote(aws, settings, MODEL.version)
     s = Services(str(local_stack.state_dir))
     s.start("scorer-1", "scorer", "run", "--slot", "1")
     s.start("scorer-2", "scorer", "run", "--slot", "2")
@@ -96,6 +101,57 @@ def services(local_stack: LocalStack, aws: AwsClients, settings: Settings) -> It
         for name in list(s.procs):
             if s.procs[name].poll() is None:
                 s.kill(name)
+
+
+def wait_for(what: str, check: Any, timeout: float = 240) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(2)
+    return result
+
+
+def produce(aws: AwsClients, settings: Settings, count: int) -> list[str]:
+    world = World.build(5)
+    _, labelled = stream.run_stream(
+        aws.client("kinesis"),
+        settings.raw_stream_name,
+        aws.registry().register,
+        lambda encoders, run: stream.Sensors(world, list(world.enterprises.values()), encoders, 5, run),
+        rate=200,
+        count=count,
+    )
+    return [m.record["message_id"] for ms in labelled.values() for m in ms]
+
+
+def scored(aws: AwsClients, settings: Settings) -> dict[str, dict[str, Any]]:
+    """What is on the scored stream, decoded, by message id (the last one of each)."""
+    kinesis = aws.client("kinesis")
+    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
+    out = {}
+    for shard in kinesis.list_shards(StreamName=settings.scored_stream_name)["Shards"]:
+        it = kinesis.get_shard_iterator(
+            StreamName=settings.scored_stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for r in kinesis.get_records(ShardIterator=it, Limit=10_000)["Records"]:
+            message = decoder.decode(r["Data"])
+            out[message["message_id"]] = message
+    return out
+
+
+def set_aside(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
+    listing = aws.s3.list_objects_v2(Bucket=settings.archive_bucket, Prefix="set_aside/stream/scorer/")
+    lines = []
+    for obj in listing.get("Contents", []):
+        body = aws.s3.get_object(Bucket=settings.archive_bucket, Key=obj["Key"])["Body"].read()
+        lines += [json.loads(line) for line in body.splitlines()]
+    return lines
+
+
+def promote(aws: AwsClients, settings: Settings, version: str) -> None:
+    artifacts.save(
+        aws.s3, settings.archive_bucket, dataclasses.replace(MODEL, version=version), make_current=True
+    )
 
 
 def stored(settings: Settings, ids: list[str]) -> dict[str, str]:
@@ -117,6 +173,42 @@ def drain_actions(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
         ).get("Messages"):
             out += [decoder.decode(base64.b64decode(m["Body"])) for m in messages]
     return out
+
+
+def test_every_streamed_message_is_scored_and_poison_is_set_aside(
+    services: Services, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN the sensors stream 200 messages with four kinds of poison among them
+    ids = produce(aws, settings, 100)
+    poison = {
+        "bad-magic": b"\x07\x00\x00\x00\x01abc",
+        "unknown-id": b"\x00\x00\x0f\x42\x3fabc",
+        "truncated": b"\x00\x00",
+        "oversize": b"\x00\x00\x00\x00\x01" + b"x" * (300 * 1024),
+    }
+    kinesis = aws.client("kinesis")
+    for key, data in poison.items():
+        kinesis.put_record(StreamName=settings.raw_stream_name, Data=data, PartitionKey=key)
+    ids += produce(aws, settings, 100)
+    # WHEN the two scorers consume the raw stream
+    out = wait_for("every message scored", lambda: (s := scored(aws, settings)) and set(ids) <= set(s) and s)
+    # THEN each was scored by the current model, with its verdict
+    assert {out[i]["model_version"] for i in ids} == {MODEL.version}
+    assert {out[i]["source"] for i in ids} == {"STREAM"}
+    # and each poison record was set aside with its reason
+    aside = wait_for(
+        "poison set aside",
+        lambda: (
+            (a := set_aside(aws, settings)) and len({x["partition_key"] for x in a} & set(poison)) == 4 and a
+        ),
+    )
+    reasons = {x["partition_key"]: x["reason"].split(":")[0] for x in aside if x["partition_key"] in poison}
+    assert reasons == {
+        "bad-magic": "BadMagicByteError",
+        "unknown-id": "UnknownSchemaIdError",
+        "truncated": "TruncatedRecordError",
+        "oversize": "OversizeRecordError",
+    }
 
 
 def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
@@ -155,7 +247,26 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
     # and the enterprises' users were alerted of them
     alerted = {x for q in alert_queues for x in alerted_ids(aws, q)}
     assert set(actionable) <= alerted
-    # and `trustpipe local status` shows each worker running, with what its batches processed
+
+
+def test_a_model_promoted_mid_stream_is_picked_up(
+    services: Services, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN the scorers are running on stream-path-m1; WHEN stream-m2 is promoted and traffic goes on
+    promote(aws, settings, "stream-path-m2")
+
+    def on_m2() -> bool:
+        ids = produce(aws, settings, 20)
+        time.sleep(5)
+        out = scored(aws, settings)
+        return any(out.get(i, {}).get("model_version") == "stream-path-m2" for i in ids)
+
+    # THEN within about a minute (the scorers read the pointer every 30 s) new verdicts use it
+    wait_for("stream-m2 in use", on_m2, timeout=120)
+
+
+def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(services: Services) -> None:
+    # `trustpipe local status` shows each worker running, with what its batches processed
     status = run_cli("local", "status", "--state-dir", services.state_dir)
     workers = json.loads(status.stdout)["workers"]
     assert {w for w, h in workers.items() if h["running"]} >= {
@@ -164,10 +275,12 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
         "importer-1",
         "alerter-1",
     }
-    assert sum(workers[w]["processed"] for w in ("scorer-1", "scorer-2")) >= len(ids)
-    assert workers["importer-1"]["processed"] >= len(ids) and workers["alerter-1"]["processed"] > 0
-    # and SIGTERM stops every worker cleanly
+    assert sum(workers[w]["processed"] for w in ("scorer-1", "scorer-2")) >= 400
+    assert workers["importer-1"]["processed"] >= 400 and workers["alerter-1"]["processed"] > 0
+    # and SIGTERM stops every worker within the grace, cleanly
+    began = time.monotonic()
     assert set(services.stop_all().values()) == {0}
+    assert time.monotonic() - began < 90
 
 
 def subscribe_to_alerts(aws: AwsClients, settings: Settings) -> list[str]:
