@@ -44,6 +44,7 @@ def run_group(
 ) -> int:
     """Run this host's worker ``slot`` of consumer ``group`` on ``stream_name`` until SIGTERM; the
     daemon starts ``python -m module SETTINGS SERVICE METRICS_FILE`` for each shard it leases."""
+    configure_logging(group)
     wid = worker_id(group, slot)
     work_dir.mkdir(parents=True, exist_ok=True)
     metrics = (work_dir / f"{wid}-metrics.log").resolve()
