@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -249,21 +249,24 @@ def _drain_actions(aws: AwsClients) -> list[dict[str, Any]]:
     return out
 
 
-def _scored_count(aws: AwsClients, ids: set[str]) -> int:
-    """Distinct messages of the run on the scored stream."""
-    kinesis = aws.client("kinesis")
-    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
-    seen = set()
-    stream = aws.settings.scored_stream_name
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+def records(kinesis: Any, stream_name: str) -> Iterator[dict[str, Any]]:
+    """Every record on the stream (each shard from its start, page by page), as GetRecords
+    returns them: what the demo and the tests read back to count."""
+    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
         it = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         while it:
             page = kinesis.get_records(ShardIterator=it, Limit=10_000)
-            seen |= {m for r in page["Records"] if (m := decoder.decode(r["Data"])["message_id"]) in ids}
+            yield from page["Records"]
             it = page.get("NextShardIterator") if page["Records"] else None
-    return len(seen)
+
+
+def _scored_count(aws: AwsClients, ids: set[str]) -> int:
+    """Distinct messages of the run on the scored stream."""
+    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
+    on_stream = records(aws.client("kinesis"), aws.settings.scored_stream_name)
+    return len({m for r in on_stream if (m := decoder.decode(r["Data"])["message_id"]) in ids})
 
 
 def _set_aside(aws: AwsClients, since: datetime | None) -> dict[str, int]:

@@ -34,6 +34,7 @@ from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
 from trustpipe_local.stack import LocalStack
+from trustpipe_local.stream_demo import records
 from trustpipe_sensors import stream
 from trustpipe_sensors.world import World
 
@@ -126,17 +127,11 @@ def produce(aws: AwsClients, settings: Settings, count: int) -> list[str]:
 
 def scored(aws: AwsClients, settings: Settings) -> dict[str, dict[str, Any]]:
     """What is on the scored stream, decoded, by message id (the last one of each)."""
-    kinesis = aws.client("kinesis")
     decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
-    out = {}
-    for shard in kinesis.list_shards(StreamName=settings.scored_stream_name)["Shards"]:
-        it = kinesis.get_shard_iterator(
-            StreamName=settings.scored_stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        for r in kinesis.get_records(ShardIterator=it, Limit=10_000)["Records"]:
-            message = decoder.decode(r["Data"])
-            out[message["message_id"]] = message
-    return out
+    on_stream = (
+        decoder.decode(r["Data"]) for r in records(aws.client("kinesis"), settings.scored_stream_name)
+    )
+    return {m["message_id"]: m for m in on_stream}
 
 
 def set_aside(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:

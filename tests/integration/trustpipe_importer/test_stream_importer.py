@@ -16,12 +16,13 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.settings import Settings
 from trustpipe_importer.app import stream_importer, upgrade
+from trustpipe_local.stream_demo import records
 from trustpipe_stream.processor import StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
 
 
-def records(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list[StreamRecord]:
+def framed(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list[StreamRecord]:
     encoder = FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, SCORED), SCORED)
     return [
         StreamRecord(encoder.encode(r), r["message_id"], str(first + n), 0, 0, "shardId-000000000000")
@@ -30,17 +31,8 @@ def records(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list
 
 
 def imported_stream(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
-    kinesis = aws.client("kinesis")
     decoder = FramedDecoder(aws.registry(), SCORED)
-    out = []
-    for shard in kinesis.list_shards(StreamName=settings.imported_stream_name)["Shards"]:
-        it = kinesis.get_shard_iterator(
-            StreamName=settings.imported_stream_name,
-            ShardId=shard["ShardId"],
-            ShardIteratorType="TRIM_HORIZON",
-        )["ShardIterator"]
-        out += [decoder.decode(r["Data"]) for r in kinesis.get_records(ShardIterator=it)["Records"]]
-    return out
+    return [decoder.decode(r["Data"]) for r in records(aws.client("kinesis"), settings.imported_stream_name)]
 
 
 def query(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -58,7 +50,7 @@ def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settin
     # GIVEN 30 scored messages on the stream, a third of them QUARANTINE, plus two bad records
     rows = scored(20, "stream-pass") + scored(10, "stream-q", verdict="QUARANTINE")
     rows = [{**r, "source": "STREAM", "source_ref": "shardId-000000000000:1"} for r in rows]
-    batch = records(aws, rows)
+    batch = framed(aws, rows)
     bad = [
         StreamRecord(b"\x01junk", "bad-magic", "900", 0, 0, "shardId-000000000000"),
         StreamRecord(batch[0].data[:9], "truncated", "901", 0, 0, "shardId-000000000000"),

@@ -14,6 +14,7 @@ from trustpipe.codec import FramedDecoder, FramedEncoder, container_bytes
 from trustpipe.landing import inventory
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack
+from trustpipe_local.stream_demo import records
 from trustpipe_sensors.app import run_batch
 
 
@@ -142,16 +143,7 @@ def test_cli_sensors_stream_puts_exactly_count_records_and_records_the_run(
     kinesis = aws.client("kinesis")
 
     def on_stream() -> dict[str, bytes]:
-        found = {}
-        for shard in kinesis.list_shards(StreamName=settings.raw_stream_name)["Shards"]:
-            it = kinesis.get_shard_iterator(
-                StreamName=settings.raw_stream_name,
-                ShardId=shard["ShardId"],
-                ShardIteratorType="TRIM_HORIZON",
-            )["ShardIterator"]
-            for r in kinesis.get_records(ShardIterator=it, Limit=10_000)["Records"]:
-                found[r["PartitionKey"]] = r["Data"]
-        return found
+        return {r["PartitionKey"]: r["Data"] for r in records(kinesis, settings.raw_stream_name)}
 
     before = on_stream()
     # WHEN the sensors stream 45 messages at 30 a second through the CLI
