@@ -162,6 +162,7 @@ def test_postgres_is_a_real_server(settings: Settings) -> None:
 def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings) -> None:
     # GIVEN a stack that is up
     moto_pid, pg_pid = local_stack.moto.pid_file.read_text(), local_stack.postgres.pid
+    registry_pid = local_stack.registry.pid_file.read_text()
     applies = (local_stack.state_dir / "terraform" / "terraform.log").read_text().count("$ terraform apply")
     # WHEN `up` runs again, through the CLI
     result = run_cli("local", "up", "--state-dir", str(local_stack.state_dir))
@@ -170,6 +171,8 @@ def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings) -> No
     assert "already running" in result.stdout
     assert local_stack.moto.pid_file.read_text() == moto_pid
     assert local_stack.postgres.pid == pg_pid
+    assert local_stack.registry.pid_file.read_text() == registry_pid
+    assert local_stack.settings().registry_url == local_stack.registry.url
     assert (local_stack.state_dir / "terraform" / "terraform.log").read_text().count(
         "$ terraform apply"
     ) == applies

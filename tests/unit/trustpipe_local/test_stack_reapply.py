@@ -24,7 +24,7 @@ class FakeServer:
     def running(self) -> bool:
         return self.up
 
-    def start(self) -> bool:
+    def start(self, *_settings_path: Path) -> bool:
         started, self.up = not self.up, True
         return started
 
@@ -39,7 +39,8 @@ class FakeServer:
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, list[bool]]:
     stack = LocalStack(ROOT, tmp_path)
-    stack.moto, stack.postgres = FakeServer(), FakeServer()  # type: ignore[assignment]
+    # no real process: the moto server, PostgreSQL and the registry are fakes
+    stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
     applies: list[bool] = []
 
     def apply(fresh_aws: bool) -> dict[str, Any]:
