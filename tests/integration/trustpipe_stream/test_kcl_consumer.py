@@ -30,8 +30,15 @@ APP = f"{STREAM}-echo"
 
 def seen(out: Path) -> list[dict[str, Any]]:
     """What the workers processed, data decoded."""
-    rows = [json.loads(line) for f in sorted(out.glob("w*.jsonl")) for line in f.read_text().splitlines()]
+    rows = whole_lines(sorted(out.glob("w*.jsonl")))
     return [{**r, "data": base64.b64decode(r["data"])} for r in rows]
+
+
+def whole_lines(paths: list[Path]) -> list[dict[str, Any]]:
+    """The JSON lines written so far; a worker may be mid-write, so a last line without its
+    newline is left for the next look."""
+    lines = [line for path in paths for line in path.read_text().splitlines(keepends=True)]
+    return [json.loads(line) for line in lines if line.endswith("\n")]
 
 
 def produce(aws: AwsClients, count: int) -> list[str]:
@@ -106,8 +113,9 @@ def test_two_daemons_read_back_exactly_what_the_sensors_streamed_sharing_the_sha
         "a shard each", lambda: {lease.get("leaseOwner") for lease in leases(aws).values()} == {"w1", "w2"}
     )
     # and the poison records went to the error path with their reason, the rest went on
-    wait_for("the set-aside file", lambda: (out / "set-aside.jsonl").exists())
-    aside = [json.loads(line) for line in (out / "set-aside.jsonl").read_text().splitlines()]
+    aside_file = out / "set-aside.jsonl"
+    wait_for("both set aside", lambda: aside_file.exists() and len(whole_lines([aside_file])) >= 2)
+    aside = whole_lines([aside_file])
     assert sorted(base64.b64decode(a["data"]) for a in aside) == [b"poison-123", b"poison-17"]
     assert {a["reason"] for a in aside} == {"PoisonRecord: starts with poison"}
 
