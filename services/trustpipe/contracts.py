@@ -28,6 +28,9 @@ SCORING_STATS = "scoring_stats"
 ACTION = "action"
 GROUND_TRUTH_LABEL = "ground_truth_label"
 
+ACTIONABLE_VERDICTS = frozenset({"QUARANTINE", "LABEL"})
+"""Verdicts the alerters act on (ScoredMessage.verdict); PASS_THROUGH stops at the database."""
+
 # Registry subjects of the framed records (TopicNameStrategy: "<topic>-value").
 EMAIL_METADATA_SUBJECT = "email-metadata-value"
 """The sensors' writer schemas (v1-v3) on the raw stream."""

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from trustpipe import contracts
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe.errors import PermanentError
 from trustpipe_stream.processor import Rejected, StreamRecord
 
 log = logging.getLogger("trustpipe.alerter")
-ACTIONABLE = ("QUARANTINE", "LABEL")
 LABEL_TEXT = "Caution: this message may not be from who it claims ({reasons})."
 
 Action = dict[str, Any]
@@ -114,7 +114,7 @@ class AlerterWorker:
 
     def _action_of(self, r: StreamRecord, issued_at: datetime) -> Action | None:
         verdict = self.decoder.decode(r.data)
-        if verdict["verdict"] not in ACTIONABLE:
+        if verdict["verdict"] not in contracts.ACTIONABLE_VERDICTS:
             return None
         if verdict["enterprise_id"] not in self.enterprises:
             raise UnknownEnterpriseError(f"no action queue for enterprise {verdict['enterprise_id']!r}")

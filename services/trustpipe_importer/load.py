@@ -133,7 +133,6 @@ def _upsert_sql(table: str, columns: tuple[tuple[str, str], ...], key: tuple[str
 
 Forward = Callable[[list[dict[str, Any]]], None]
 """Hands an imported object's QUARANTINE/LABEL verdicts to the alerters, after the commit."""
-ACTIONABLE = frozenset({"QUARANTINE", "LABEL"})
 
 
 def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forward | None = None) -> Outcome:
@@ -175,7 +174,7 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forw
 
 def _tap(records: Iterable[dict[str, Any]], actionable: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for record in records:
-        if record["verdict"] in ACTIONABLE:
+        if record["verdict"] in contracts.ACTIONABLE_VERDICTS:
             actionable.append(record)
         yield record
 

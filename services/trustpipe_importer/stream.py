@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from trustpipe import contracts
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe_importer.load import SCORED_MESSAGE, TARGETS, Connect, upsert
 from trustpipe_stream.processor import Rejected, StreamRecord
 from trustpipe_stream.put import Entry
 
 log = logging.getLogger("trustpipe.importer")
-ACTIONABLE = frozenset({"QUARANTINE", "LABEL"})
-"""Verdicts the alerters act on; PASS_THROUGH stops at the database."""
 
 
 @dataclass
@@ -47,7 +46,7 @@ class StreamImporter:
                 rejected.append(Rejected(r, f"{type(err).__name__}: {err}"))
                 continue
             rows.append(row)
-            if row["verdict"] in ACTIONABLE:
+            if row["verdict"] in contracts.ACTIONABLE_VERDICTS:
                 forward.append((r.data, row["message_id"]))
         if rows:
             with self.connect() as conn, conn.transaction():
