@@ -615,6 +615,46 @@ def demo(
         raise typer.Exit(1)
 
 
+@app.command("chaos")
+def chaos(
+    seed: SeedOpt = 42,
+    duration: Annotated[
+        float, typer.Option(help="Seconds of disruptions and streaming (at least 30).", min=30, max=7200)
+    ] = 120.0,
+    rate: Annotated[
+        float, typer.Option(help="Messages a second the sensors stream meanwhile.", min=1, max=500)
+    ] = 10.0,
+    batch_hours: Annotated[
+        int, typer.Option(help="Batch hours landed and scored meanwhile.", min=1, max=24)
+    ] = 1,
+    batch_scale: Annotated[
+        float, typer.Option(help="Each batch hour's volume (1.0: a full simulated hour).", min=0.001, max=10)
+    ] = 0.05,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+) -> None:
+    """Run batch hours and the stream on the local stack while workers are SIGKILLed, PostgreSQL
+    restarts and AWS calls fail (seeded); exit 1 on any lost or doubled message or action."""
+    from trustpipe_local import chaos as chaos_run
+
+    say = (lambda _m: None) if json_out else wide.log
+    figures = chaos_run.run(
+        local_stack(state_dir),
+        seed,
+        duration,
+        say=say,
+        rate=rate,
+        batch_hours=batch_hours,
+        batch_scale=batch_scale,
+    )
+    if json_out:
+        print(json.dumps(figures, indent=2, sort_keys=True, default=str))
+    else:
+        chaos_run.print_figures(wide, figures)
+    if not figures["ok"]:
+        raise typer.Exit(1)
+
+
 def _version(show: bool) -> None:
     if show:
         from importlib.metadata import version

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     config.keep_alive_timeout = KEEP_ALIVE_SECONDS
     config.accesslog = None
     config.errorlog = "-"
-    asyncio.run(serve(app, config, mode="wsgi", shutdown_trigger=_stop_signal()))  # type: ignore[arg-type]
+    asyncio.run(serve(app, config, mode="wsgi", shutdown_trigger=stop_signal()))  # type: ignore[arg-type]
 
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -70,7 +70,7 @@ def whole_body(app: WSGIApp) -> WSGIApp:
     return collected
 
 
-def _stop_signal() -> object:
+def stop_signal() -> object:
     async def wait() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import signal
@@ -11,6 +12,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trustpipe.errors import RunError
 from trustpipe_local.procs import (
@@ -128,6 +130,31 @@ class RegistryServer(_HttpServer):
         """Start unless running; True when a new server was started."""
         argv = [sys.executable, "-m", "trustpipe_cli", "registry", "serve", "--store", "dynamodb"]
         return self._serve([*argv, "--settings", str(settings_path), "--host", HOST], port)
+
+
+@dataclass
+class FaultProxyServer(_HttpServer):
+    """The chaos run's fault-injecting proxy in front of the moto server (``fault_proxy``)."""
+
+    name = "proxy"
+    what = "fault proxy"
+
+    @property
+    def stats_file(self) -> Path:
+        return self.state_dir / "proxy-stats.json"
+
+    def start(self, upstream: str, schedule: Path, seed: int) -> bool:
+        """Start unless running; True when a new proxy was started."""
+        argv = [sys.executable, "-m", "trustpipe_local.fault_proxy", "--host", HOST, "--upstream", upstream]
+        extra = ["--schedule", str(schedule), "--stats", str(self.stats_file), "--seed", str(seed)]
+        return self._serve([*argv, *extra], None)
+
+    def stats(self) -> dict[str, Any]:
+        """Requests seen and faults injected, by service (and kind)."""
+        try:
+            return dict(json.loads(self.stats_file.read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
 
 
 @dataclass

@@ -5,6 +5,8 @@ with the latency from put to stored verdict and to action."""
 from __future__ import annotations
 
 import base64
+import io
+import json
 import signal
 import subprocess
 import sys
@@ -17,10 +19,11 @@ from typing import Any
 
 import psycopg
 
-from trustpipe import contracts
+from trustpipe import contracts, layout
 from trustpipe.aws import AwsClients
-from trustpipe.codec import FramedDecoder
+from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
+from trustpipe.s3 import list_objects
 from trustpipe_sensors.app import run_stream
 from trustpipe_stream.daemon import application_name
 
@@ -73,6 +76,9 @@ class Workers:
                     stdin=subprocess.DEVNULL,
                 )
 
+    def exited(self) -> list[str]:
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
     def stop(self) -> dict[str, int]:
         for proc in self.procs.values():
             if proc.poll() is None:
@@ -95,7 +101,7 @@ def run(
     workers.start()
     try:
         say("stream workers started (a scorer, a stream importer, an alerter): leasing shards...")
-        _wait_ready(aws, workers)
+        wait_ready(aws, workers.exited, state_dir / "workers")
         since = datetime.now(UTC)
         mailbox: list[dict[str, Any]] = []  # the actions received, as the mail systems would
         primer = run_stream(aws, seed=seed + 1, rate=PRIMER_COUNT, count=PRIMER_COUNT)
@@ -123,9 +129,9 @@ def run(
     return section
 
 
-def _wait_ready(aws: AwsClients, workers: Workers, timeout: float = 180) -> None:
+def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 180) -> None:
     """Until each consumer group holds a lease on every shard of its stream (the KCL's start-up:
-    about 30 s on the local stack)."""
+    about 30 s on the local stack); ``exited`` names the workers that died meanwhile."""
     settings = aws.settings
     groups = {
         settings.raw_stream_name: "scorer",
@@ -144,29 +150,30 @@ def _wait_ready(aws: AwsClients, workers: Workers, timeout: float = 180) -> None
         return len([i for i in items if "leaseOwner" in i]) >= shards[stream]
 
     while not all(leased(stream, group) for stream, group in groups.items()):
-        dead = [name for name, proc in workers.procs.items() if proc.poll() is not None]
+        dead = exited()
         if dead or time.monotonic() > deadline:
-            raise StreamDemoError(
-                f"stream workers not ready (exited: {dead or 'none'}); see {workers.state_dir}/workers"
-            )
+            raise StreamDemoError(f"stream workers not ready (exited: {dead or 'none'}); see {logs}")
         time.sleep(1)
 
 
 def _run_ids(aws: AwsClients, run_id: str) -> list[str]:
     """The message ids a stream run produced, from its ground truth in the archive bucket."""
-    import io
+    return list(labelled(aws, stream_labels(aws, run_id)))
 
-    from trustpipe import layout
-    from trustpipe.codec import ContainerReader
 
-    bucket = aws.settings.archive_bucket
-    listing = aws.s3.list_objects_v2(Bucket=bucket, Prefix=layout.stream_run_key(run_id).rsplit("/", 1)[0])
-    ids = []
-    for obj in listing.get("Contents", []):
-        if obj["Key"].endswith("-labels.avro"):
-            body = aws.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            ids += [r["message_id"] for r in ContainerReader(io.BytesIO(body))]
-    return ids
+def stream_labels(aws: AwsClients, run_id: str) -> list[str]:
+    """The keys of a stream run's ground truth in the archive bucket."""
+    prefix = layout.stream_run_key(run_id).rsplit("/", 1)[0] + "/"
+    return [k for k in list_keys(aws.s3, aws.settings.archive_bucket, prefix) if k.endswith("-labels.avro")]
+
+
+def labelled(aws: AwsClients, keys: list[str]) -> dict[str, str]:
+    """Message id -> enterprise id of every message in the ground-truth files ``keys``."""
+    out = {}
+    for key in keys:
+        body = aws.s3.get_object(Bucket=aws.settings.archive_bucket, Key=key)["Body"].read()
+        out.update({r["message_id"]: r["enterprise_id"] for r in ContainerReader(io.BytesIO(body))})
+    return out
 
 
 def _wait_and_count(
@@ -187,7 +194,7 @@ def _wait_and_count(
                 m: (verdict, received)
                 for m, verdict, received in conn.execute(ROWS_SQL, {"ids": ids}).fetchall()
             }
-            actions += _drain_actions(aws)
+            actions += drain_actions(aws)
             mine = [a for a in actions if a["message_id"] in rows]
             actionable = {m for m, (v, _) in rows.items() if v != "PASS_THROUGH"}
             if (len(rows) == len(ids) and {a["message_id"] for a in mine} >= actionable) or (
@@ -236,7 +243,7 @@ def _percentiles(p50: Any, p95: Any, p99: Any) -> dict[str, float | None]:
     }
 
 
-def _drain_actions(aws: AwsClients) -> list[dict[str, Any]]:
+def drain_actions(aws: AwsClients) -> list[dict[str, Any]]:
     """Every action on the enterprises' queues, received and deleted (the demo is their mail system)."""
     sqs = aws.client("sqs")
     decoder = FramedDecoder(aws.registry(), contracts.load(contracts.ACTION))
@@ -271,15 +278,21 @@ def _scored_count(aws: AwsClients, ids: set[str]) -> int:
 
 def _set_aside(aws: AwsClients, since: datetime | None) -> dict[str, int]:
     """Records the stream workers set aside (since ``since``), by worker and reason."""
-    import json
+    return dict(Counter(f"{group} {reason.split(':')[0]}" for group, reason in set_aside_items(aws, since)))
 
+
+def set_aside_items(aws: AwsClients, since: datetime | None) -> list[tuple[str, str]]:
+    """(worker group, reason) of each record the stream workers set aside since ``since``."""
     bucket = aws.settings.archive_bucket
-    reasons: Counter[str] = Counter()
-    listing = aws.s3.list_objects_v2(Bucket=bucket, Prefix="set_aside/stream/")
-    for obj in listing.get("Contents", []):
+    out = []
+    for obj in list_objects(aws.s3, bucket, f"{layout.SET_ASIDE_PREFIX}stream/"):
         if since is not None and obj["LastModified"] < since:
             continue
         group = obj["Key"].split("/")[2]
         for line in aws.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines():
-            reasons[f"{group} {json.loads(line)['reason'].split(':')[0]}"] += 1
-    return dict(reasons)
+            out.append((group, str(json.loads(line).get("reason", ""))))
+    return out
+
+
+def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    return [o["Key"] for o in list_objects(s3, bucket, prefix)]

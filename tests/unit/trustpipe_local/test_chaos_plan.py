@@ -1,0 +1,41 @@
+"""What a chaos seed decides: the same plan every time, every worker type and fault met."""
+
+from __future__ import annotations
+
+import pytest
+
+from trustpipe.errors import UserError
+from trustpipe_local.chaos import FAULTED_SERVICES, WORKERS, plan
+from trustpipe_local.fault_proxy import KINDS
+
+
+def test_a_seed_is_one_plan() -> None:
+    assert plan(7, 120) == plan(7, 120)
+    assert plan(7, 120) != plan(8, 120)
+
+
+def test_every_worker_type_dies_and_postgresql_restarts_inside_the_run() -> None:
+    p = plan(3, 60)
+    assert {d.target for d in p.disruptions} == {*WORKERS, "postgres"}
+    assert all(0 < d.at < 60 for d in p.disruptions)
+    assert [d.at for d in p.disruptions] == sorted(d.at for d in p.disruptions)
+
+
+def test_every_fault_kind_meets_every_faulted_service() -> None:
+    p = plan(3, 60)
+    assert {(w.service, w.kind) for w in p.windows} == {(s, k) for s in FAULTED_SERVICES for k in KINDS}
+    assert all(0 < w.start < w.end <= 60 * 1.1 and 0 < w.probability < 1 for w in p.windows)
+
+
+def test_longer_runs_disrupt_more_often() -> None:
+    assert len(plan(3, 600).disruptions) > len(plan(3, 60).disruptions)
+
+
+def test_seeds_have_their_own_hours() -> None:
+    assert set(plan(1, 60, batch_hours=3).hours).isdisjoint(plan(2, 60, batch_hours=3).hours)
+    assert len(set(plan(1, 60, batch_hours=3).hours)) == 3
+
+
+def test_a_run_too_short_to_disrupt_is_refused() -> None:
+    with pytest.raises(UserError, match="at least 30 seconds"):
+        plan(1, 10)
