@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools image-inputs image-requirements demo airflow test test-fast lint types bench lambda local-up local-down clean
+.PHONY: setup tools image-inputs image-requirements demo airflow chaos fuzz test test-fast lint types bench lambda local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -26,6 +26,11 @@ tools/ansible/.venv/bin/ansible-lint: tools/ansible/uv.lock
 
 demo: setup  ## one simulated hour through every stage built so far
 	$(BIN)/trustpipe demo
+
+SEED ?= 42
+DURATION ?= 300
+chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for DURATION s (seed SEED); exit 1 on any loss or duplicate
+	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1
 
 airflow: setup  ## Airflow standalone on the local stack (UI, scheduler, triggerer + an importer); Ctrl-C stops all
 	$(BIN)/trustpipe airflow

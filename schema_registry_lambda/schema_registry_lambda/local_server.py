@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
@@ -28,19 +28,21 @@ def to_event(
     method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (v2) event for one request."""
-    url = urlsplit(target)
-    query = {k: ",".join(v) for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+    # The request target is a path and a query, never a URL: urlsplit would read "//x/..." as a
+    # host (and refuse "//[" outright).
+    path, _, raw_query = target.partition("?")
+    query = {k: ",".join(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
     return {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": url.path,
-        "rawQueryString": url.query,
+        "rawPath": path,
+        "rawQueryString": raw_query,
         "headers": {k.lower(): v for k, v in headers.items()},
         "queryStringParameters": query or None,
         "requestContext": {
             "http": {
                 "method": method,
-                "path": url.path,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": headers.get("User-Agent", ""),

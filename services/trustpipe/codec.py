@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, cast
 
 import fastavro
+from avro.errors import AvroException
 from fastavro.read import SchemaResolutionError
-from fastavro.schema import parse_schema
+from fastavro.schema import SchemaParseException, parse_schema
 
 from trustpipe import contracts
 from trustpipe.contracts import Schema
@@ -56,7 +58,8 @@ class OversizeRecordError(CodecError):
 
 
 _TRUNCATION = (EOFError, struct.error)
-_GARBAGE = (IndexError, UnicodeDecodeError, KeyError, OverflowError, ValueError, TypeError)
+_GARBAGE = (IndexError, UnicodeDecodeError, KeyError, OverflowError, ValueError, TypeError, zlib.error)
+"""What fastavro raises on bytes that are not what the schema says (zlib's: a corrupt deflate block)."""
 
 
 class FramedEncoder:
@@ -218,13 +221,20 @@ class ContainerReader:
             self._reader = fastavro.reader(fo, reader_schema=reader)
         except SchemaResolutionError as err:
             raise SchemaMismatchError(str(err)) from err
+        except SchemaParseException as err:
+            raise SchemaMismatchError(f"the file's writer schema is not a valid Avro schema: {err}") from err
         except (*_TRUNCATION, *_GARBAGE) as err:
             # The magic matched, so an unreadable header is one cut short (or overwritten).
             raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err
         self.writer_schema = cast(Schema, self._reader.writer_schema)
         self.metadata: dict[str, Any] = self._reader.metadata
         if reader is not None:
-            verdict = contracts.check(reader, self.writer_schema)
+            try:
+                verdict = contracts.check(reader, self.writer_schema)
+            except AvroException as err:  # fastavro read it; Apache Avro's stricter parser did not
+                raise SchemaMismatchError(
+                    f"the file's writer schema is not a valid Avro schema: {err}"
+                ) from err
             if not verdict.compatible:
                 raise SchemaMismatchError(
                     f"reader {reader.get('name')} cannot read this file's writer schema: "

@@ -162,3 +162,11 @@ def test_container_of_unresolvable_schema() -> None:
     body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), [])
     with pytest.raises(SchemaMismatchError, match="cannot read this file's writer schema"):
         ContainerReader(io.BytesIO(body), contracts.reader_schema())
+
+
+def test_container_whose_writer_schema_is_not_avro() -> None:
+    # found by fuzzing: a header that is valid JSON but not a valid schema escaped as fastavro's own
+    good = container_bytes(contracts.email_metadata(1), [email_v1()])
+    bad = good.replace(b'"name": "attachment_count"', b'"oame": "attachment_count"', 1)
+    with pytest.raises(SchemaMismatchError, match="not a valid Avro schema"):
+        ContainerReader(io.BytesIO(bad), contracts.reader_schema())

@@ -96,3 +96,20 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], message
     result = run_cli(*args, "--state-dir", str(tmp_path))
     assert result.returncode == 2
     assert message in one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--duration", "10"], "--duration"),
+        (["--seed", "many"], "--seed"),
+        (["--batch-hours", "0"], "--batch-hours"),
+    ],
+)
+def test_chaos_refuses_bad_sizes_before_touching_the_stack(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    result = run_cli("chaos", *args, "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert not (tmp_path / "chaos").exists()

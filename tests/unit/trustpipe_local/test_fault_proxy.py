@@ -7,7 +7,15 @@ import pytest
 from botocore.parsers import create_parser
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
-from trustpipe_local.fault_proxy import KINDS, Window, choose, dump_schedule, fault_response, load_schedule, service_of
+from trustpipe_local.fault_proxy import (
+    KINDS,
+    Window,
+    choose,
+    dump_schedule,
+    fault_response,
+    load_schedule,
+    service_of,
+)
 
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/{service}/aws4_request, "

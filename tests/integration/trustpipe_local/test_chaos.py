@@ -1,0 +1,39 @@
+"""`trustpipe chaos` at the size CI affords: one batch hour and a minute of streaming while every
+worker type is SIGKILLed once, PostgreSQL restarts and AWS calls fail through the fault proxy;
+nothing may be lost or doubled. (`make chaos` runs the same for longer.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trustpipe_local import chaos
+from trustpipe_local.stack import LocalStack
+
+SEED = 20261201
+
+
+def test_a_chaos_run_loses_and_doubles_nothing(local_stack: LocalStack, spark: Any) -> None:
+    figures = chaos.run(local_stack, SEED, 60, say=lambda _m: None, spark=spark)
+    # THEN every produced message is stored once, every actionable verdict acted on once
+    assert figures["run_failures"] == []
+    assert figures["produced"] > 500 and figures["lost_count"] == 0, figures["lost"]
+    assert figures["duplicate_rows"] == 0
+    assert figures["actionable"] > 0 and figures["actions"] == figures["actionable"]
+    assert figures["missing_actions"] == figures["unexpected_actions"] == []
+    assert figures["duplicate_actions"] == 0
+    assert {k.split("/")[1] for k in figures["by_enterprise_source"]} == {"BATCH", "STREAM"}
+    # AND the poison went aside with its reasons
+    assert figures["set_aside"] == {
+        "scorer BadMagicByteError": 1,
+        "scorer UnknownSchemaIdError": 1,
+        "importer MalformedEventError": 1,
+    }
+    assert figures["set_aside_without_reason"] == 0
+    assert figures["ok"]
+    # AND the chaos was real: every worker died and came back, faults reached the SDKs
+    assert set(figures["restarts"]) == set(chaos.WORKERS)
+    assert any(d.endswith(" postgres") for d in figures["disruptions"])
+    injected = figures["faults_injected"]
+    for service in ("kinesis", "dynamodb"):
+        assert sum(n for k, n in injected.items() if k.startswith(service)) > 0, injected
+    assert {k.split()[1] for k in injected} >= {"throttle", "error", "slow"}, injected
