@@ -32,6 +32,12 @@ DURATION ?= 300
 chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for DURATION s (seed SEED); exit 1 on any loss or duplicate
 	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1
 
+FUZZ_SECONDS ?= 120
+fuzz: setup  ## the codec and the registry fuzzed: hypothesis's long profile, then each target under atheris for FUZZ_SECONDS
+	TRUSTPIPE_FUZZ_PROFILE=fuzz $(BIN)/pytest -q tests/unit/fuzz
+	for target in framed container registry; do \
+		$(BIN)/python -m tests.fuzz.run_atheris $$target --seconds $(FUZZ_SECONDS) || exit 1; done
+
 airflow: setup  ## Airflow standalone on the local stack (UI, scheduler, triggerer + an importer); Ctrl-C stops all
 	$(BIN)/trustpipe airflow
 
