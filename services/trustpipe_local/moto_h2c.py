@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     from hypercorn.config import Config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    fifo_deduplication_as_sqs()
     app = whole_body(DomainDispatcherApplication(create_backend_app))
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
@@ -68,6 +69,38 @@ def whole_body(app: WSGIApp) -> WSGIApp:
         return chunks or [b""]
 
     return collected
+
+
+def fifo_deduplication_as_sqs() -> None:
+    """SQS drops a FIFO send whose deduplication id it accepted in the last five minutes, whether
+    that first copy was received and deleted since or not; moto drops it only while the first copy
+    is still in the queue. The alerter's exactly-once rests on SQS's rule (a batch retried after
+    its send re-sends with the same ids), so the local stack keeps SQS's rule: each FIFO queue
+    remembers the ids it accepted, for SQS's five minutes."""
+    import threading
+
+    from moto.sqs import models
+
+    window_ms = models.DEDUPLICATION_TIME_IN_SECONDS * 1000
+    original = models.Queue.add_message
+    lock = threading.Lock()
+    accepted: dict[tuple[int, str], int] = {}  # (queue, deduplication id) -> first send, epoch ms
+
+    def add_message(self: Any, message: Any) -> None:
+        dedup_id = message.deduplication_id if self.fifo_queue else None
+        if dedup_id is not None:
+            now = int(message.sent_timestamp)
+            with lock:
+                first = accepted.get((id(self), dedup_id))
+                if first is not None and now - first < window_ms:
+                    return
+                accepted[(id(self), dedup_id)] = now
+                if len(accepted) > 100_000:  # forget what no send can collide with any more
+                    for key in [k for k, t in accepted.items() if now - t >= window_ms]:
+                        del accepted[key]
+        original(self, message)
+
+    models.Queue.add_message = add_message  # type: ignore[method-assign]
 
 
 def stop_signal() -> object:

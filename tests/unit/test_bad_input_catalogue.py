@@ -46,7 +46,7 @@ def resolves(path: str, name: str, case: str | None) -> str | None:
 
 def test_every_listed_kind_names_a_test_that_exists() -> None:
     problems = []
-    for number, boundary, kind, _does, test in rows():
+    for number, _boundary, kind, _does, test in rows():
         ref = TEST_REF.search(test)
         if ref is None:
             problems.append(f"row {number} ({kind}): no test named")
@@ -68,7 +68,9 @@ def test_a_missing_test_or_case_is_caught() -> None:
     assert resolves("tests/unit/test_bad_input_catalogue.py", "test_nothing_here", None)
     assert resolves("tests/unit/trustpipe/test_codec.py", "test_truncated_record", "x")
     assert resolves(
-        "tests/unit/trustpipe_importer/test_events.py", "test_malformed_bodies_are_one_clear_error", "no-such-case"
+        "tests/unit/trustpipe_importer/test_events.py",
+        "test_malformed_bodies_are_one_clear_error",
+        "no-such-case",
     )
     assert (
         resolves(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 
@@ -210,3 +211,25 @@ def test_reset_database_empties_only_the_pipeline_database(tmp_path: Path) -> No
             assert conn.execute("SELECT to_regclass('scored_messages')").fetchone() == (None,)
     finally:
         pg.stop()
+
+
+def test_a_fifo_send_is_deduplicated_for_five_minutes_even_after_the_first_copy_is_deleted(
+    aws: AwsClients, settings: Settings
+) -> None:
+    # SQS's rule (moto's own keeps it only while the first copy is in the queue): the alerter's
+    # re-send after a retried batch must not reach the mail system twice
+    sqs = aws.client("sqs")
+    url = next(iter(settings.action_queue_urls.values()))
+    entry = {
+        "Id": "1",
+        "MessageBody": "probe",
+        "MessageGroupId": "probe",
+        "MessageDeduplicationId": uuid4().hex,
+    }
+    received = []
+    for _ in range(2):
+        sqs.send_message_batch(QueueUrl=url, Entries=[entry])
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            received.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert received == ["probe"]
