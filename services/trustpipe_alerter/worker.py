@@ -13,6 +13,7 @@ once, so a repeat is harmless.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +23,12 @@ from typing import Any, Protocol
 from trustpipe import contracts
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe.errors import PermanentError
-from trustpipe_stream.processor import Rejected, StreamRecord
+from trustpipe_stream.processor import Rejected, StreamRecord, retry_delay
 
 log = logging.getLogger("trustpipe.alerter")
+MARK_ATTEMPTS = 8
+"""Tries at marking a batch's actions sent (backoff doubling to 30 s: about two minutes) before
+the batch fails and is retried whole."""
 LABEL_TEXT = "Caution: this message may not be from who it claims ({reasons})."
 
 Action = dict[str, Any]
@@ -75,6 +79,7 @@ class AlerterWorker:
     alert: Callable[[str, Sequence[Action]], None]
     keep_aside: Callable[[str, Sequence[Rejected]], None]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
     counts: dict[str, int] = field(
         default_factory=lambda: {"actions": 0, "repeats": 0, "passed": 0, "set_aside": 0}
     )
@@ -104,9 +109,27 @@ class AlerterWorker:
             by_enterprise[action["enterprise_id"]].append(action)
         for enterprise_id, actions in by_enterprise.items():
             self.alert(enterprise_id, actions)
-        self.ledger.mark_sent([a["message_id"] for a in to_send])
+        self._mark_sent([a["message_id"] for a in to_send])
         self.counts["actions"] += len(to_send)
         return rejected
+
+    def _mark_sent(self, message_ids: list[str]) -> None:
+        """Mark the sent actions, retrying in place: failing the batch here would send them all
+        again (harmless within the FIFO queue's five-minute deduplication, a second copy after it)."""
+        failures = 0
+        while True:
+            try:
+                self.ledger.mark_sent(message_ids)
+                return
+            except Exception as err:
+                if failures >= MARK_ATTEMPTS - 1:
+                    raise
+                delay = retry_delay(failures)
+                failures += 1
+                log.warning(
+                    "marking %d actions sent failed (%s); retrying in %.1fs", len(message_ids), err, delay
+                )
+                self.sleep(delay)
 
     def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
         self.keep_aside(shard_id, rejected)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe_alerter.worker import Action, AlerterWorker, to_action
@@ -183,3 +185,36 @@ def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_f
     )
     with pytest.raises(ActionNotSentError, match="InternalError"):
         refusing.send(actions[:1])
+
+
+def test_a_failed_mark_is_retried_in_place_without_sending_again() -> None:
+    # GIVEN a ledger that fails to mark twice (the actions table throttled after the send)
+    setup = Setup()
+    fails = [RuntimeError("throttled"), RuntimeError("throttled")]
+    mark = setup.ledger.mark_sent
+
+    def flaky(message_ids: Sequence[str]) -> None:
+        if fails:
+            raise fails.pop()
+        mark(message_ids)
+
+    setup.ledger.mark_sent = flaky  # type: ignore[method-assign]
+    waits: list[float] = []
+    setup.worker.sleep = waits.append
+    # WHEN a batch is processed
+    setup.run(records(verdict(1, "QUARANTINE"), verdict(2, "LABEL")))
+    # THEN each action went out once, and both are marked sent after two waits
+    assert [a["message_id"] for a in setup.sent] == ["<m1@x>", "<m2@x>"]
+    assert len(waits) == 2 and set(setup.ledger.items.values()) == {"sent"}
+
+
+def test_a_mark_that_keeps_failing_fails_the_batch() -> None:
+    setup = Setup()
+
+    def broken(message_ids: Sequence[str]) -> None:
+        raise RuntimeError("table gone")
+
+    setup.ledger.mark_sent = broken  # type: ignore[method-assign]
+    setup.worker.sleep = lambda _s: None
+    with pytest.raises(RuntimeError, match="table gone"):
+        setup.run(records(verdict(1, "QUARANTINE")))
