@@ -239,7 +239,7 @@ def run(
     """The chaos run for ``seed`` on the local stack (brought up first); its figures, with
     ``ok`` true when nothing was lost, doubled or set aside without a reason."""
     p = plan(seed, duration, **sizes)
-    settings = stack.up(say=lambda _m: None)
+    settings = stack.up(say=say)
     aws = AwsClients(settings)
     say(
         f"chaos seed {seed}: {duration:g}s, {p.rate:g} msg/s streamed, "
