@@ -249,8 +249,23 @@ def run(
 
     upgrade(settings)
     _refuse_repeat(settings, seed, p)
+    own_spark = spark is None
     spark = spark or _spark()
-    _ensure_model(aws, p, spark, say)
+    try:
+        _ensure_model(aws, p, spark, say)
+        figures = _run_with_faults(stack, aws, p, spark, say)
+    finally:
+        if own_spark:
+            spark.stop()
+    (stack.state_dir / "chaos" / f"seed-{seed}" / "figures.json").write_text(
+        json.dumps(figures, indent=2, sort_keys=True, default=str)
+    )
+    return figures
+
+
+def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, say: Say) -> dict[str, Any]:
+    """Workers behind the fault proxy, the schedule carried out, everything settled and counted."""
+    seed, duration, settings = p.seed, p.duration, aws.settings
     chaos_dir = stack.state_dir / "chaos" / f"seed-{seed}"
     chaos_dir.mkdir(parents=True, exist_ok=True)
     schedule = chaos_dir / "faults.json"
@@ -293,7 +308,6 @@ def run(
         and figures["set_aside_without_reason"] == 0
         and not record.failures
     )
-    (chaos_dir / "figures.json").write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
     return figures
 
 
