@@ -77,6 +77,9 @@ milliseconds (the KCL polls), SQS and S3 only when a batch hour is imported or a
 FIRST_HOUR = datetime(2031, 1, 1, tzinfo=UTC)
 """Chaos hours start here, far from the demo's, each seed its own range."""
 HISTORY_HOURS = 2
+MAX_BATCH_HOURS = 24
+HOURS_PER_SEED = HISTORY_HOURS + MAX_BATCH_HOURS
+"""Each seed's own hours (history, then batch hours): no two seeds land the same hour."""
 POISON_SQS_BODY = '{"Records": "not a list"}'
 Say = Callable[[str], None]
 
@@ -117,6 +120,8 @@ def plan(
     """The run ``seed`` stands for: which hours, when each disruption and fault window comes."""
     if duration < 30:
         raise UserError(f"--duration must be at least 30 seconds, got {duration:g}")
+    if not 1 <= batch_hours <= MAX_BATCH_HOURS:
+        raise UserError(f"--batch-hours must be 1 to {MAX_BATCH_HOURS}, got {batch_hours}")
     rng = random.Random(seed)
     rounds = max(1, int(duration // 90))
     disruptions = [
@@ -136,7 +141,7 @@ def plan(
         for kind in KINDS
         for _ in range(rounds)
     ]
-    first = FIRST_HOUR + timedelta(hours=(seed % 10_000) * 8 + HISTORY_HOURS)
+    first = FIRST_HOUR + timedelta(hours=(seed % 10_000) * HOURS_PER_SEED + HISTORY_HOURS)
     return Plan(
         seed=seed,
         duration=duration,
@@ -158,7 +163,7 @@ class Supervisor:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: Counter[str] = Counter()
         self.stopping = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # stop() kills a worker that ignored SIGTERM while holding it
         self._watch = threading.Thread(target=self._restart_dead, daemon=True)
 
     def start(self) -> None:

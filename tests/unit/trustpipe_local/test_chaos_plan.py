@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from trustpipe.errors import UserError
-from trustpipe_local.chaos import FAULTED_SERVICES, WORKERS, plan
+from trustpipe_local.chaos import FAULTED_SERVICES, HISTORY_HOURS, MAX_BATCH_HOURS, WORKERS, plan
 from trustpipe_local.fault_proxy import KINDS
 
 
@@ -31,11 +33,14 @@ def test_longer_runs_disrupt_more_often() -> None:
     assert len(plan(3, 600).disruptions) > len(plan(3, 60).disruptions)
 
 
-def test_seeds_have_their_own_hours() -> None:
-    assert set(plan(1, 60, batch_hours=3).hours).isdisjoint(plan(2, 60, batch_hours=3).hours)
-    assert len(set(plan(1, 60, batch_hours=3).hours)) == 3
+def test_seeds_have_their_own_hours_history_included() -> None:
+    one, two = plan(1, 60, batch_hours=MAX_BATCH_HOURS), plan(2, 60, batch_hours=MAX_BATCH_HOURS)
+    assert len(set(one.hours)) == MAX_BATCH_HOURS
+    assert max(one.hours) < min(two.hours) - timedelta(hours=HISTORY_HOURS)
 
 
-def test_a_run_too_short_to_disrupt_is_refused() -> None:
+def test_a_run_too_short_to_disrupt_or_with_too_many_hours_is_refused() -> None:
     with pytest.raises(UserError, match="at least 30 seconds"):
         plan(1, 10)
+    with pytest.raises(UserError, match="1 to 24"):
+        plan(1, 60, batch_hours=MAX_BATCH_HOURS + 1)
