@@ -37,6 +37,11 @@ PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 ADMIN = "admin"
 
 
+QUIET_WARNINGS = "ignore:Could not import graphviz:UserWarning"
+"""Every `airflow dags ...` call warns that graphviz (for `dags show` pictures, unused here) is
+missing; the other warnings stay."""
+
+
 def airflow_env(
     settings: Settings, home: Path, dags: Path, pipeline: dict[str, Any] | None = None
 ) -> dict[str, str]:
@@ -49,6 +54,7 @@ def airflow_env(
         f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}": json.dumps(aws_connection(settings)),
         f"AIRFLOW_VAR_{SETTINGS_VARIABLE.upper()}": json.dumps(asdict(settings)),
         f"AIRFLOW_VAR_{PIPELINE_VARIABLE.upper()}": json.dumps(pipeline or {"mode": "local"}),
+        "PYTHONWARNINGS": ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), QUIET_WARNINGS))),
     }
     if settings.database_url:
         env[f"AIRFLOW_CONN_{DB_CONN_ID.upper()}"] = json.dumps(postgres_connection(settings.database_url))
