@@ -319,9 +319,7 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
 def _spark() -> Any:
     from spark_jobs.session import local_session
 
-    session = local_session("trustpipe-chaos", "local[2]", shuffle_partitions=4)
-    session.sparkContext.setLogLevel("ERROR")  # the run's own lines, not a warning per file written
-    return session
+    return local_session("trustpipe-chaos", "local[2]", shuffle_partitions=4)
 
 
 def _refuse_repeat(settings: Settings, seed: int, p: Plan) -> None:

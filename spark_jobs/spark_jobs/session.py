@@ -11,12 +11,13 @@ from pyspark.sql import SparkSession
 # EMR registers "avro". Either reads the same files.
 AVRO_FORMAT = "org.apache.spark.sql.avro.AvroFileFormat"
 JIT_OPTIONS = "-XX:-DontCompileHugeMethods"
+AVRO_SERIALIZER_LOGGER = "org.apache.spark.sql.avro.AvroSerializer"
 
 
 def local_session(app_name: str, master: str = "local[*]", shuffle_partitions: int = 8) -> SparkSession:
     """A local session with the job's settings; the same builder runs on EMR without ``master``."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
+    session = (
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.ui.enabled", "false")
@@ -30,3 +31,15 @@ def local_session(app_name: str, master: str = "local[*]", shuffle_partitions: i
         .config("spark.executor.extraJavaOptions", JIT_OPTIONS)
         .getOrCreate()
     )
+    quiet_nullability_warning(session)
+    return session
+
+
+def quiet_nullability_warning(session: SparkSession) -> None:
+    """Spark's Avro writer warns once per file written that the DataFrame's columns are nullable
+    where the Avro schema's fields are not (computed columns are always nullable to Spark); a null
+    would still fail the write with its own error. Its other loggers keep their levels."""
+    jvm = session.sparkContext._jvm
+    assert jvm is not None
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(AVRO_SERIALIZER_LOGGER, log4j.Level.ERROR)
