@@ -27,8 +27,8 @@ from trustpipe_stream.processor import Rejected, StreamRecord, retry_delay
 
 log = logging.getLogger("trustpipe.alerter")
 MARK_ATTEMPTS = 8
-"""Tries at marking a batch's actions sent (backoff doubling to 30 s: about two minutes) before
-the batch fails and is retried whole."""
+"""Tries at marking a batch's actions sent (backoff from 0.5 s doubling to 30 s, jittered: up to
+about a minute) before the batch fails and is retried whole."""
 LABEL_TEXT = "Caution: this message may not be from who it claims ({reasons})."
 
 Action = dict[str, Any]
