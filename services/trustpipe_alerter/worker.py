@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from trustpipe import contracts
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe.errors import PermanentError
-from trustpipe_stream.processor import Rejected, StreamRecord, retry_delay
+from trustpipe_stream.processor import Rejected, StreamRecord, with_retries
 
 log = logging.getLogger("trustpipe.alerter")
 MARK_ATTEMPTS = 8
@@ -116,20 +116,13 @@ class AlerterWorker:
     def _mark_sent(self, message_ids: list[str]) -> None:
         """Mark the sent actions, retrying in place: failing the batch here would send them all
         again (harmless within the FIFO queue's five-minute deduplication, a second copy after it)."""
-        failures = 0
-        while True:
-            try:
-                self.ledger.mark_sent(message_ids)
-                return
-            except Exception as err:
-                if failures >= MARK_ATTEMPTS - 1:
-                    raise
-                delay = retry_delay(failures)
-                failures += 1
-                log.warning(
-                    "marking %d actions sent failed (%s); retrying in %.1fs", len(message_ids), err, delay
-                )
-                self.sleep(delay)
+
+        def warn(_failures: int, err: Exception, delay: float) -> None:
+            log.warning(
+                "marking %d actions sent failed (%s); retrying in %.1fs", len(message_ids), err, delay
+            )
+
+        with_retries(lambda: self.ledger.mark_sent(message_ids), self.sleep, warn, attempts=MARK_ATTEMPTS)
 
     def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
         self.keep_aside(shard_id, rejected)

@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor as kcl_v3
@@ -37,6 +37,7 @@ from trustpipe.errors import PermanentError
 from trustpipe.telemetry import WorkerMetrics
 
 log = logging.getLogger("trustpipe.stream")
+T = TypeVar("T")
 
 RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.5, 30.0
 CHECKPOINT_RETRIES = 5
@@ -130,22 +131,18 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
     def _until_done(self, attempt: Callable[[], Any]) -> Any:
         """``attempt()`` until it returns; failures wait a capped, jittered backoff (the shard
         waits with them: skipping would lose the batch)."""
-        failures = 0
-        while True:
-            try:
-                return attempt()
-            except Exception as err:
-                delay = retry_delay(failures, self._jitter)
-                failures += 1
-                log.warning(
-                    "shard %s: attempt %d failed (%s: %s); retrying in %.1fs",
-                    self.shard_id,
-                    failures,
-                    type(err).__name__,
-                    err,
-                    delay,
-                )
-                self._sleep(delay)
+
+        def warn(failures: int, err: Exception, delay: float) -> None:
+            log.warning(
+                "shard %s: attempt %d failed (%s: %s); retrying in %.1fs",
+                self.shard_id,
+                failures,
+                type(err).__name__,
+                err,
+                delay,
+            )
+
+        return with_retries(attempt, self._sleep, warn, jitter=self._jitter)
 
     def _checkpoint(self, checkpointer: Any, sequence: str | None = None, sub: int | None = None) -> bool:
         """Checkpoint at ``sequence`` (or at the end of what was delivered); False when the lease
@@ -161,6 +158,29 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
                 self._sleep(retry_delay(attempt, self._jitter))
         log.warning("shard %s: checkpoint still throttled; the next batch will checkpoint", self.shard_id)
         return False
+
+
+def with_retries(
+    attempt: Callable[[], T],
+    sleep: Callable[[float], None],
+    warn: Callable[[int, Exception, float], None],
+    attempts: int | None = None,
+    jitter: Callable[[], float] = random.random,
+) -> T:
+    """``attempt()`` until it returns, waiting ``retry_delay`` after each failure (``warn`` told
+    the failure count, the error and the wait); after ``attempts`` failures (None: never) the
+    last error is raised."""
+    failures = 0
+    while True:
+        try:
+            return attempt()
+        except Exception as err:
+            if attempts is not None and failures >= attempts - 1:
+                raise
+            delay = retry_delay(failures, jitter)
+            failures += 1
+            warn(failures, err, delay)
+            sleep(delay)
 
 
 def retry_delay(failures: int, jitter: Callable[[], float] = random.random) -> float:
