@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import psycopg
 
 from trustpipe import contracts, layout
 from trustpipe.aws import AwsClients
-from trustpipe.errors import RunError, UserError
+from trustpipe.errors import DatabaseUnreachableError, UserError
 from trustpipe.settings import Settings
+from trustpipe_importer.app import connector, upgrade
 from trustpipe_local.fault_proxy import KINDS, Window, dump_schedule
 from trustpipe_local.servers import FaultProxyServer
 from trustpipe_local.stack import LocalStack
@@ -82,10 +82,6 @@ HOURS_PER_SEED = HISTORY_HOURS + MAX_BATCH_HOURS
 """Each seed's own hours (history, then batch hours): no two seeds land the same hour."""
 POISON_SQS_BODY = '{"Records": "not a list"}'
 Say = Callable[[str], None]
-
-
-class ChaosError(RunError):
-    """The chaos run could not be carried out (as opposed to: it found a loss)."""
 
 
 class SeedAlreadyRunError(UserError):
@@ -250,8 +246,6 @@ def run(
         f"chaos seed {seed}: {duration:g}s, {p.rate:g} msg/s streamed, "
         f"batch hours {', '.join(layout.format_hour(h) for h in p.hours)}"
     )
-    from trustpipe_importer.app import upgrade
-
     upgrade(settings)
     _refuse_repeat(settings, seed, p)
     own_spark = spark is None
@@ -262,7 +256,7 @@ def run(
     finally:
         if own_spark:
             spark.stop()
-    (stack.state_dir / "chaos" / f"seed-{seed}" / "figures.json").write_text(
+    (chaos_dir(stack, seed) / "figures.json").write_text(
         json.dumps(figures, indent=2, sort_keys=True, default=str)
     )
     return figures
@@ -271,20 +265,20 @@ def run(
 def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, say: Say) -> dict[str, Any]:
     """Workers behind the fault proxy, the schedule carried out, everything settled and counted."""
     seed, duration, settings = p.seed, p.duration, aws.settings
-    chaos_dir = stack.state_dir / "chaos" / f"seed-{seed}"
-    chaos_dir.mkdir(parents=True, exist_ok=True)
-    schedule = chaos_dir / "faults.json"
+    folder = chaos_dir(stack, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    schedule = folder / "faults.json"
     schedule.unlink(missing_ok=True)  # no faults until the workers are up
-    proxy = FaultProxyServer(chaos_dir / "proxy")
-    supervisor = Supervisor(chaos_dir / "settings.json", chaos_dir / "workers")
+    proxy = FaultProxyServer(folder / "proxy")
+    supervisor = Supervisor(folder / "settings.json", folder / "workers")
     record = Run()
     began = datetime.now(UTC)
     try:
         proxy.start(settings.aws_endpoint or "", schedule, seed)
-        dataclasses.replace(settings, aws_endpoint=proxy.url).save(chaos_dir / "settings.json")
+        dataclasses.replace(settings, aws_endpoint=proxy.url).save(folder / "settings.json")
         supervisor.start()
         say(f"workers started through the fault proxy at {proxy.url}: leasing shards...")
-        wait_ready(aws, supervisor.exited, chaos_dir / "workers")
+        wait_ready(aws, supervisor.exited, folder / "workers")
         dump_schedule(p.windows, time.time(), schedule)  # fault windows count from here, as disruptions do
         say(f"running {duration:g}s: {len(p.disruptions)} disruptions, {len(p.windows)} fault windows")
         _carry_out(stack, aws, p, supervisor, spark, record, say)
@@ -316,6 +310,11 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
     return figures
 
 
+def chaos_dir(stack: LocalStack, seed: int) -> Path:
+    """Where a seed's run keeps its settings, schedule, workers' logs and figures."""
+    return stack.state_dir / "chaos" / f"seed-{seed}"
+
+
 def _spark() -> Any:
     from spark_jobs.session import local_session
 
@@ -323,7 +322,7 @@ def _spark() -> Any:
 
 
 def _refuse_repeat(settings: Settings, seed: int, p: Plan) -> None:
-    with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+    with connector(settings)() as conn:
         found = conn.execute(
             "SELECT count(*) FROM scored_messages WHERE source_ref = ANY(%(hours)s)",
             {"hours": [layout.format_hour(h) for h in p.hours]},
@@ -442,7 +441,7 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
     time.sleep(5)  # late duplicates would arrive now
     for action in drain_actions(aws):
         deliveries[action["message_id"]] += 1
-    with psycopg.connect(aws.settings.database_url or "", autocommit=True) as conn:
+    with connector(aws.settings)() as conn:
         duplicate_rows = conn.execute(DUPLICATES_SQL, {"ids": list(produced)}).fetchone()
         errors = conn.execute(
             "SELECT error_type, reason FROM import_errors WHERE recorded_at >= %(since)s", {"since": began}
@@ -479,8 +478,8 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
 def _quiet_db(aws: AwsClients) -> Iterator[Any]:
     """A connection, or None while PostgreSQL is still coming back."""
     try:
-        conn = psycopg.connect(aws.settings.database_url or "", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
+        conn = connector(aws.settings)()
+    except DatabaseUnreachableError:
         yield None
         return
     with conn:

@@ -84,17 +84,18 @@ def fifo_deduplication_as_sqs() -> None:
     window_ms = models.DEDUPLICATION_TIME_IN_SECONDS * 1000
     original = models.Queue.add_message
     lock = threading.Lock()
-    accepted: dict[tuple[int, str], int] = {}  # (queue, deduplication id) -> first send, epoch ms
 
     def add_message(self: Any, message: Any) -> None:
         dedup_id = message.deduplication_id if self.fifo_queue else None
         if dedup_id is not None:
             now = int(message.sent_timestamp)
             with lock:
-                first = accepted.get((id(self), dedup_id))
+                # deduplication id -> first send (epoch ms), kept on the queue: it goes with it
+                accepted: dict[str, int] = self.__dict__.setdefault("_accepted_deduplication_ids", {})
+                first = accepted.get(dedup_id)
                 if first is not None and now - first < window_ms:
                     return
-                accepted[(id(self), dedup_id)] = now
+                accepted[dedup_id] = now
                 if len(accepted) > 100_000:  # forget what no send can collide with any more
                     for key in [k for k, t in accepted.items() if now - t >= window_ms]:
                         del accepted[key]
