@@ -12,7 +12,7 @@ import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from trustpipe.errors import EndpointUnreachableError
 from trustpipe.registry_client import RegistryClient
@@ -56,6 +56,15 @@ class AwsClients:
     @property
     def s3(self) -> Any:
         return self.client("s3")
+
+    def secret_string(self, secret_id: str) -> str:
+        """A Secrets Manager secret's current value (the database's RDS-managed credentials)."""
+        try:
+            return str(self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+        except ClientError as err:
+            raise SettingsError(
+                f"cannot read the secret {secret_id}: {err.response['Error'].get('Code', err)}"
+            ) from err
 
     def registry(self) -> RegistryClient:
         """A client of the deployment's schema registry: requests SigV4-signed on AWS (the API

@@ -36,6 +36,10 @@ class Settings:
     aws_endpoint: str | None = None
     """Set for the local stack (the moto server); None means real AWS."""
     database_url: str | None = None
+    """The PostgreSQL URL, without a password on AWS (see ``database_secret_arn``)."""
+    database_secret_arn: str | None = None
+    """The secret RDS manages (and rotates) with the database's user and password; read at
+    each connect, never written to a file."""
     oncall_topic_arn: str | None = None
     """SNS topic that pages the on-call engineer (the monitoring module's)."""
     registry_url: str | None = None
@@ -63,6 +67,7 @@ class Settings:
         optional = {
             "aws_endpoint",
             "database_url",
+            "database_secret_arn",
             "oncall_topic_arn",
             "registry_url",
             "action_queue_urls",

@@ -50,10 +50,11 @@ cost_app = typer.Typer(help="What the stack costs on AWS (list prices).", no_arg
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(cost_app, name="cost")
 
-console = Console()
-err_console = Console(stderr=True)
+# Output names ARNs: Rich would render ":secret:" in them as an emoji.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 # Piped or logged, Rich would fold tables to 80 columns.
-wide = console if console.is_terminal else Console(width=140)
+wide = console if console.is_terminal else Console(width=140, emoji=False)
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the local stack keeps its state.")]
 SettingsPath = Annotated[
@@ -282,6 +283,39 @@ def db_upgrade(state_dir: StateDir = DEFAULT_LOCAL_DIR, settings_path: SettingsP
 
     upgrade(load_settings(state_dir, settings_path))
     console.print("database at head")
+
+
+@db_app.command("url")
+def db_url(
+    database: Annotated[
+        str | None, typer.Option("--database", help="Another database on the same server (Airflow's).")
+    ] = None,
+    driver: Annotated[
+        str, typer.Option("--driver", help="URL form: postgresql, postgresql+psycopg or postgresql+psycopg2.")
+    ] = "postgresql",
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Print the database's URL with the credentials of its secret, read now (the Airflow host's
+    `sql_alchemy_conn_cmd` runs this: the password is never in a file)."""
+    from trustpipe.db import migrate
+    from trustpipe_importer.app import database_url
+
+    typer.echo(migrate.with_driver(database_url(load_settings(state_dir, settings_path)), driver, database))
+
+
+@db_app.command("create")
+def db_create(
+    name: Annotated[str, typer.Argument(help="The database to create on the settings' server.")],
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Create a database on the settings' server unless it exists (Airflow's metadata database)."""
+    from trustpipe.db import migrate
+    from trustpipe_importer.app import database_url
+
+    created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name)
+    console.print(f"database {name} {'created' if created else 'already exists'}")
 
 
 def settings_file(state_dir: Path, settings_path: Path | None) -> Path:

@@ -7,6 +7,7 @@ the ledger).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import psycopg
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
-from trustpipe.db import migrate
+from trustpipe.db import migrate, secret
 from trustpipe.settings import Settings, SettingsError
 from trustpipe.telemetry import WorkerMetrics, configure_logging
 from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
@@ -27,16 +28,20 @@ from trustpipe_stream.put import Putter
 
 
 def database_url(settings: Settings) -> str:
-    """The settings' PostgreSQL URL as psycopg takes it (SQLAlchemy-style schemes accepted)."""
+    """The settings' PostgreSQL URL as psycopg takes it (SQLAlchemy-style schemes accepted), with
+    the credentials of the database's secret when the settings name one (read now: call it per
+    connect, and a rotated password is picked up)."""
     if not settings.database_url:
         raise SettingsError("settings have no database_url: set DATABASE_URL or run `trustpipe local up`")
-    return migrate.libpq_url(settings.database_url)
+    url = migrate.libpq_url(settings.database_url)
+    return secret.resolve(url, settings.database_secret_arn, AwsClients(settings).secret_string)
 
 
 def connector(settings: Settings) -> Connect:
-    url = database_url(settings)
+    database_url(dataclasses.replace(settings, database_secret_arn=None))  # a bad URL fails now
 
     def connect() -> psycopg.Connection[Any]:
+        url = database_url(settings)
         try:
             return psycopg.connect(url, connect_timeout=5)
         except psycopg.OperationalError as err:

@@ -4,7 +4,7 @@ store accepts."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy.exc
 from alembic import command
@@ -14,6 +14,9 @@ from trustpipe.errors import DatabaseUnreachableError
 from trustpipe.settings import SettingsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x7472757374  # "trust": the advisory lock concurrent upgrades queue on
+DRIVERS = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+"""The URL forms `trustpipe db url` prints: libpq's, SQLAlchemy's psycopg 3 and psycopg2 (Airflow's)."""
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 """libpq's own schemes and SQLAlchemy's (Airflow writes connections as ``postgresql+psycopg2``)."""
 
@@ -36,6 +39,33 @@ def libpq_url(database_url: str) -> str:
 def sqlalchemy_url(database_url: str) -> str:
     """``postgresql+psycopg://...`` as SQLAlchemy's psycopg 3 dialect wants it."""
     return f"postgresql+psycopg://{_rest(database_url)}"
+
+
+def with_driver(database_url: str, driver: str, database: str | None = None) -> str:
+    """``database_url`` in another of ``DRIVERS``' forms, optionally naming another database on
+    the same server (its query, e.g. ``sslmode``, kept)."""
+    if driver not in DRIVERS:
+        raise SettingsError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
+    parts = urlsplit(f"{driver}://{_rest(database_url)}")
+    return urlunsplit(parts._replace(path=f"/{database}")) if database else parts.geturl()
+
+
+def create_database(database_url: str, name: str) -> bool:
+    """Create database ``name`` on ``database_url``'s server unless it exists; True when created."""
+    import psycopg
+    from psycopg import errors, sql
+
+    try:
+        with psycopg.connect(libpq_url(database_url), autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                return False
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except (errors.DuplicateDatabase, errors.UniqueViolation):
+                return False  # another instance's unit created it a moment ago
+            return True
+    except psycopg.OperationalError as err:
+        raise unreachable(database_url, err) from err
 
 
 def config(database_url: str) -> Config:
