@@ -1,6 +1,7 @@
 """Hourly message scoring: one run per hour of landed sensor data.
 
-wait for the hour's landing files (deferrable) -> score them (Spark in this worker, or a transient
+wait for the hour's landing files (deferrable) -> wait for a current model (a new deployment has
+none until the nightly build promotes one) -> score them (Spark in this worker, or a transient
 EMR cluster that is always torn down) -> verify the manifest (counts in = counts out) -> wait for
 the importers -> rows and stats in PostgreSQL -> data-quality gate -> the delay metric.
 
@@ -67,6 +68,14 @@ with DAG(
         poke_interval=60,
         timeout=int(timedelta(hours=3).total_seconds()),
     )
+
+    @task.sensor(poke_interval=300, timeout=int(timedelta(hours=5).total_seconds()), mode="reschedule")
+    def wait_for_model() -> bool:
+        """No current model yet (a new deployment): the hour waits here, and its log says to
+        trigger model_build_nightly once labelled history has landed."""
+        from trustpipe_orchestration import tasks
+
+        return tasks.model_ready()
 
     @task.branch
     def choose_runner() -> list[str] | str:
@@ -174,7 +183,7 @@ with DAG(
     runner = choose_runner()
     local = score_local()
     verified = verify_output()
-    wait_for_landing >> runner >> [local, spec, steps, terminate_cluster]
+    wait_for_landing >> wait_for_model() >> runner >> [local, spec, steps, terminate_cluster]
     spec >> create_cluster >> add_steps >> watch_step >> terminate_cluster
     steps >> add_steps
     [local, watch_step] >> verified

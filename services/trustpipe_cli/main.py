@@ -277,11 +277,17 @@ def score_hour_cmd(
 
 
 @db_app.command("upgrade")
-def db_upgrade(state_dir: StateDir = DEFAULT_LOCAL_DIR, settings_path: SettingsPath = None) -> None:
-    """Apply the Alembic migrations to the settings' database."""
+def db_upgrade(
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to keep retrying a database that does not answer yet.")
+    ] = 0,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Apply the Alembic migrations to the settings' database (idempotent)."""
     from trustpipe_importer.app import upgrade
 
-    upgrade(load_settings(state_dir, settings_path))
+    upgrade(load_settings(state_dir, settings_path), wait_seconds=wait, say=err_console.print)
     console.print("database at head")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.db import migrate, secret
+from trustpipe.errors import TransientError
 from trustpipe.settings import Settings, SettingsError
 from trustpipe.telemetry import WorkerMetrics, configure_logging
 from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
@@ -50,9 +53,21 @@ def connector(settings: Settings) -> Connect:
     return connect
 
 
-def upgrade(settings: Settings) -> None:
-    """Apply the Alembic migrations to the settings' database (idempotent)."""
-    migrate.upgrade(database_url(settings))
+def upgrade(settings: Settings, wait_seconds: float = 0, say: Callable[[str], None] = print) -> None:
+    """Apply the Alembic migrations to the settings' database (idempotent); a database that does
+    not answer yet (a new RDS instance, a restart) is retried for up to ``wait_seconds``."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 2.0
+    while True:
+        try:
+            migrate.upgrade(database_url(settings))
+            return
+        except TransientError as err:
+            if time.monotonic() + delay > deadline:
+                raise
+            say(f"{err}; retrying in {delay:.0f} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def importer(aws: AwsClients, wait_seconds: int = 20, visibility_timeout: int = 300) -> Importer:

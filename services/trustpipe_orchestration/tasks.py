@@ -18,6 +18,23 @@ def _aws() -> AwsClients:
     return AwsClients(pipeline_config().settings)
 
 
+def model_ready() -> bool:
+    """A current model exists; until it does, say why the hour waits and what to do."""
+    from trustpipe.model import artifact as model_store
+
+    settings = pipeline_config().settings
+    version = model_store.current_version(AwsClients(settings).s3, settings.archive_bucket)
+    if version is None:
+        print(
+            f"no current model in s3://{settings.archive_bucket}/{layout.CURRENT_MODEL_KEY}: this hour "
+            "waits for one. Trigger model_build_nightly once labelled history has landed; the "
+            "hour scores as soon as the build promotes its candidate."
+        )
+        return False
+    print(f"current model: {version}")
+    return True
+
+
 def choose_runner(local_task: str, emr_tasks: list[str]) -> list[str] | str:
     """Branch: Spark in this worker, or the transient-cluster chain (its teardown included)."""
     return emr_tasks if pipeline_config().mode == "emr" else local_task

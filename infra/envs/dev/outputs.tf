@@ -4,8 +4,23 @@ output "settings" {
 }
 
 output "dag_bucket" {
-  description = "Where `make deploy-dags` copies dags/."
+  description = "The bucket the DAG bundle reads (the apply uploads dags/ to it)."
   value       = module.pipeline.dag_bucket
+}
+
+output "code" {
+  description = "What the apply uploaded, and where."
+  value       = module.pipeline.code
+}
+
+output "airflow" {
+  description = "The Airflow host's ASG and its Parameter Store prefix."
+  value       = module.pipeline.airflow
+}
+
+output "oncall_topic_arn" {
+  description = "The on-call topic (its e-mail subscriptions must be confirmed)."
+  value       = module.pipeline.settings.oncall_topic_arn
 }
 
 output "emr" {

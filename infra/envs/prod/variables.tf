@@ -20,6 +20,12 @@ variable "registry_lambda_zip" {
   default     = "../../../build/schema-registry-lambda.zip"
 }
 
+variable "checkout_dir" {
+  description = "The trustpipe checkout the apply uploads from: dags/, build/wheelhouse/ (`make image-inputs`), spark_jobs/emr/."
+  type        = string
+  default     = "../../.."
+}
+
 variable "raw_shard_count" {
   description = "Shards of the raw stream."
   type        = number

@@ -2,8 +2,75 @@
 # worker AMI, with Airflow's components as systemd units and its metadata in the pipeline's RDS.
 # EC2 rather than MWAA: the DAGs use Airflow 3.3 (Deadline Alerts), pinned in the same uv.lock as
 # the job they run; MWAA's Airflow versions trail upstream and it installs from its own
-# constraints. DAGs are deployed to the DAG bucket and synced by the instance.
+# constraints. The DAGs are read from the DAG bucket by Airflow's S3 DAG bundle (the apply uploads
+# them: module code); the Variables and Connections are served from Parameter Store (written here);
+# the metadata database's URL is built by a command at each start from the RDS-managed secret.
 data "aws_caller_identity" "this" {}
+
+data "aws_region" "this" {}
+
+locals {
+  parameter_prefix = "/${var.name}/airflow"
+  database_host    = split(":", var.database_endpoint)[0]
+  database_port    = tonumber(split(":", var.database_endpoint)[1])
+  # What the secrets backend serves (Airflow Variables and Connections by name).
+  variables = {
+    trustpipe_settings = var.settings_json
+    trustpipe_pipeline = var.pipeline_json
+  }
+  connections = {
+    # No password: the backend reads it from the RDS-managed secret at each lookup.
+    trustpipe_db = jsonencode({
+      conn_type = "postgres"
+      host      = local.database_host
+      port      = local.database_port
+      schema    = var.database_name
+      login     = var.database_user
+      extra     = { sslmode = "require", password_secret = var.database_secret_arn }
+    })
+    aws_default = jsonencode({ conn_type = "aws", extra = { region_name = data.aws_region.this.name } })
+  }
+  # /etc/trustpipe/airflow.env on the host (every Airflow unit reads it): no secret in it.
+  airflow_env = {
+    AWS_DEFAULT_REGION        = data.aws_region.this.name
+    AIRFLOW__SECRETS__BACKEND = "trustpipe_orchestration.secrets.ParameterStoreBackend"
+    AIRFLOW__SECRETS__BACKEND_KWARGS = jsonencode({
+      connections_prefix = "${local.parameter_prefix}/connections"
+      variables_prefix   = "${local.parameter_prefix}/variables"
+      config_prefix      = null
+      region_name        = data.aws_region.this.name
+    })
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD = "/opt/trustpipe/bin/trustpipe db url --settings /etc/trustpipe/settings.json --database airflow --driver postgresql+psycopg2"
+    AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST = jsonencode([{
+      name      = "trustpipe"
+      classpath = "airflow.providers.amazon.aws.bundles.s3.S3DagBundle"
+      kwargs    = { bucket_name = module.dags.id, prefix = var.dag_prefix, aws_conn_id = "aws_default" }
+    }])
+  }
+}
+
+resource "aws_ssm_parameter" "variables" {
+  for_each = local.variables
+
+  name   = "${local.parameter_prefix}/variables/${each.key}"
+  type   = "SecureString"
+  key_id = var.kms_key_arn
+  tier   = "Intelligent-Tiering" # the settings may outgrow the standard tier's 4 KB
+  value  = each.value
+
+  tags = var.tags
+}
+
+resource "aws_ssm_parameter" "connections" {
+  for_each = local.connections
+
+  name   = "${local.parameter_prefix}/connections/${each.key}"
+  type   = "SecureString"
+  key_id = var.kms_key_arn
+  value  = each.value
+
+  tags = var.tags
+}
 
 module "dags" {
   source = "../private_bucket"
@@ -78,6 +145,12 @@ data "aws_iam_policy_document" "execution" {
       variable = "cloudwatch:namespace"
       values   = ["trustpipe/pipeline"]
     }
+  }
+
+  statement {
+    sid       = "VariablesAndConnections"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
+    resources = ["arn:aws:ssm:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:parameter${local.parameter_prefix}/*"]
   }
 
   statement {
@@ -207,8 +280,8 @@ resource "aws_launch_template" "this" {
   }
 
   user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
-    dag_bucket    = module.dags.id
     settings_json = var.settings_json
+    airflow_env   = local.airflow_env
   }))
 
   tags = var.tags

@@ -70,8 +70,36 @@ variable "database_secret_arn" {
   type        = string
 }
 
+variable "database_endpoint" {
+  description = "host:port of the database (Airflow's metadata database and the trustpipe_db connection)."
+  type        = string
+}
+
+variable "database_name" {
+  description = "The pipeline's database on that server."
+  type        = string
+  default     = "trustpipe"
+}
+
+variable "database_user" {
+  description = "The user of the trustpipe_db connection (its password is the secret's)."
+  type        = string
+  default     = "trustpipe_admin"
+}
+
+variable "pipeline_json" {
+  description = "The Airflow Variable trustpipe_pipeline (mode, emr configuration) as JSON."
+  type        = string
+}
+
+variable "dag_prefix" {
+  description = "Prefix of the DAG files in the DAG bucket (the S3 DAG bundle's)."
+  type        = string
+  default     = "dags"
+}
+
 variable "settings_json" {
-  description = "The services' settings JSON, written to /etc/trustpipe/settings.json."
+  description = "The services' settings JSON: /etc/trustpipe/settings.json and the Variable trustpipe_settings."
   type        = string
 }
 

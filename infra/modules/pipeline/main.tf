@@ -25,7 +25,17 @@ locals {
     oncall_topic_arn     = module.monitoring.oncall_topic_arn
     aws_endpoint         = var.aws_endpoint
     database_url         = local.database_url
+    database_secret_arn  = one(module.database[*].master_secret_arn)
   }
+  # The hourly DAG's emr configuration (the Variable trustpipe_pipeline's `emr`).
+  emr = var.enable_emr ? {
+    service_role           = one(module.emr[*].service_role_name)
+    job_flow_role          = one(module.emr[*].instance_profile_name)
+    security_configuration = one(module.emr[*].security_configuration_name)
+    log_uri                = one(module.emr[*].log_uri)
+    subnet_ids             = module.network.private_subnet_ids
+    code_uri               = "s3://${module.data_lake.archive_bucket}/code"
+  } : null
 }
 
 data "aws_caller_identity" "this" {}
@@ -196,6 +206,20 @@ module "orchestration" {
   oncall_topic_arn           = module.monitoring.oncall_topic_arn
   database_secret_arn        = one(module.database[*].master_secret_arn)
   database_security_group_id = one(module.database[*].security_group_id)
+  database_endpoint          = one(module.database[*].endpoint)
   settings_json              = jsonencode(local.settings)
+  pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
   tags                       = var.tags
+}
+
+module "code" {
+  source = "../code"
+  count  = var.enable_orchestration ? 1 : 0
+
+  checkout_dir   = var.checkout_dir
+  dag_bucket     = one(module.orchestration[*].dag_bucket)
+  archive_bucket = module.data_lake.archive_bucket
+  settings_json  = jsonencode(local.settings)
+  kms_key_arn    = module.keys.key_arn
+  tags           = var.tags
 }

@@ -11,13 +11,23 @@ output "dag_bucket" {
 
 output "emr" {
   description = "The hourly DAG's `emr` configuration (Variable trustpipe_pipeline)."
-  value = var.enable_emr ? {
-    service_role           = one(module.emr[*].service_role_name)
-    job_flow_role          = one(module.emr[*].instance_profile_name)
-    security_configuration = one(module.emr[*].security_configuration_name)
-    log_uri                = one(module.emr[*].log_uri)
-    subnet_ids             = module.network.private_subnet_ids
-    code_uri               = "s3://${module.data_lake.archive_bucket}/code"
+  value       = local.emr
+}
+
+output "code" {
+  description = "Where the apply put the code: the DAG bundle's prefix, the EMR code prefix, every object."
+  value = var.enable_orchestration ? {
+    dag_uri     = one(module.code[*].dag_uri)
+    code_uri    = one(module.code[*].code_uri)
+    object_keys = one(module.code[*].object_keys)
+  } : null
+}
+
+output "airflow" {
+  description = "The Airflow host: its ASG (Session Manager reaches it) and where its Variables and Connections live."
+  value = var.enable_orchestration ? {
+    asg_name         = one(module.orchestration[*].asg_name)
+    parameter_prefix = one(module.orchestration[*].parameter_prefix)
   } : null
 }
 

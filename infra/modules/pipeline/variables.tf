@@ -115,6 +115,12 @@ variable "access_log_bucket" {
   default     = null
 }
 
+variable "checkout_dir" {
+  description = "The trustpipe checkout the apply uploads code from (DAGs, wheelhouse, EMR job); needed with enable_orchestration."
+  type        = string
+  default     = null
+}
+
 variable "enable_database" {
   description = "RDS PostgreSQL (off for the local stack, whose PostgreSQL is a local server)."
   type        = bool

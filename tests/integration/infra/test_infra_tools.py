@@ -233,9 +233,11 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
     assert (prefix / "opt/trustpipe/bin/trustpipe").exists()
     units = prefix / "etc/systemd/system"
     assert sorted(p.name for p in units.iterdir()) == [
+        "trustpipe-airflow-db.service",
         "trustpipe-airflow.target",
         "trustpipe-airflow@.service",
         "trustpipe-alerter.service",
+        "trustpipe-db-upgrade.service",
         "trustpipe-importer.service",
         "trustpipe-scorer@.service",
         "trustpipe-stream-importer.service",
@@ -247,10 +249,22 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
         "trustpipe importer run --work-dir /var/log/trustpipe --settings /etc/trustpipe/settings.json"
         in importer
     )
-    assert "EnvironmentFile=-/run/trustpipe/db.env" in importer
-    stream_importer = (units / "trustpipe-stream-importer.service").read_text()
-    assert "EnvironmentFile=-/run/trustpipe/db.env" in stream_importer
-    assert "EnvironmentFile" not in (units / "trustpipe-alerter.service").read_text()
+    # the importers start after the one-shot migrations; nothing writes the password anywhere
+    migrations = "Requires=trustpipe-db-upgrade.service\nAfter=trustpipe-db-upgrade.service"
+    assert migrations in importer
+    assert migrations in (units / "trustpipe-stream-importer.service").read_text()
+    assert "trustpipe-db-upgrade" not in (units / "trustpipe-alerter.service").read_text()
+    upgrade = (units / "trustpipe-db-upgrade.service").read_text()
+    assert "Type=oneshot" in upgrade and "RemainAfterExit=yes" in upgrade
+    # every Airflow component after Airflow's own database, which follows the pipeline's
+    airflow_db = (units / "trustpipe-airflow-db.service").read_text()
+    assert "Requires=trustpipe-db-upgrade.service" in airflow_db and "Type=oneshot" in airflow_db
+    assert "trustpipe db create airflow" in airflow_db and "/bin/airflow db migrate" in airflow_db
+    component = (units / "trustpipe-airflow@.service").read_text()
+    assert "Requires=trustpipe-airflow-db.service" in component
+    assert "EnvironmentFile=/etc/trustpipe/airflow.env" in component
+    for unit in units.iterdir():
+        assert "secretsmanager" not in unit.read_text() and "PASSWORD" not in unit.read_text(), unit.name
     # and each unit starts a command the CLI knows, with options it takes (--help exits 0; the
     # role's venv here holds the wheel without its dependencies, so the project's CLI runs it)
     for unit in sorted(units.glob("trustpipe-*.service")):

@@ -169,7 +169,12 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
 
 
 def test_failing_emr_step_still_terminates_the_cluster_and_pages_on_call(
-    airflow: Any, settings: Settings, aws: AwsClients, oncall: Any, monkeypatch: pytest.MonkeyPatch
+    airflow: Any,
+    settings: Settings,
+    aws: AwsClients,
+    model: str,
+    oncall: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the EMR runner (the moto server's EMR, whose steps never finish) and a landed hour
     run_batch(aws, EMR_HOUR, seed=22, enterprise_ids=["acme"], scale=0.05)
@@ -208,6 +213,27 @@ def test_failing_emr_step_still_terminates_the_cluster_and_pages_on_call(
     assert run.run_id in body
     assert "/message-scoring-hourly.md#emr_watch_step" in body
     assert "2026-11-26 05:00:00" in body
+
+
+def test_without_a_current_model_the_hour_waits_and_says_why(
+    airflow: Any, settings: Settings, aws: AwsClients, model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trustpipe_orchestration import tasks
+
+    # GIVEN a new deployment: no model promoted yet
+    pointer = s3.get(aws.s3, settings.archive_bucket, layout.CURRENT_MODEL_KEY)
+    aws.s3.delete_object(Bucket=settings.archive_bucket, Key=layout.CURRENT_MODEL_KEY)
+    try:
+        # WHEN the hourly DAG's model sensor pokes, THEN it holds the hour and its log says why
+        assert tasks.model_ready() is False
+        assert "Trigger model_build_nightly once labelled history has landed" in capsys.readouterr().out
+    finally:
+        s3.put(aws.s3, settings.archive_bucket, layout.CURRENT_MODEL_KEY, pointer)
+    # and once a model is current, the hour proceeds
+    assert tasks.model_ready() is True
+    assert f"current model: {model}" in capsys.readouterr().out
+    sensor = airflow.dags[HOURLY].get_task("wait_for_model")
+    assert sensor.mode == "reschedule"  # a waiting hour holds no worker slot
 
 
 def _insert_stats(settings: Settings, rows: list[tuple[str, str, int, int]]) -> None:

@@ -65,7 +65,8 @@ def _upstream(dag: Any, task_id: str) -> set[str]:
 def test_hourly_graph_waits_scores_verifies_and_gates(bag: Any) -> None:
     dag = bag.dags[HOURLY]
     # THEN the hour is waited for, then one runner is chosen
-    assert _upstream(dag, "choose_runner") == {"wait_for_landing"}
+    assert _upstream(dag, "wait_for_model") == {"wait_for_landing"}
+    assert _upstream(dag, "choose_runner") == {"wait_for_model"}
     assert _upstream(dag, "score_local") == {"choose_runner"}
     # the EMR chain: create -> add steps -> watch the step -> terminate
     assert _upstream(dag, "emr_create_cluster") == {"emr_cluster_spec"}
