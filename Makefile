@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools image-inputs image-requirements demo airflow chaos fuzz test test-fast lint types bench lambda local-up local-down clean
+.PHONY: setup tools image-inputs image-requirements demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -53,6 +53,15 @@ image-inputs: setup  ## build/wheelhouse: the trustpipe wheel and both requireme
 	rm -rf $(WHEELHOUSE)
 	$(MAKE) --no-print-directory image-requirements WHEELHOUSE=$(WHEELHOUSE)
 	$(UV) build --wheel --out-dir $(WHEELHOUSE)
+
+ENV ?= dev
+deploy: setup  ## ENV=dev|prod: Lambda zip, wheelhouse, the image if its inputs changed, terraform apply (code and Airflow config included); ENV=local: the local stack
+ifeq ($(ENV),local)
+	$(BIN)/trustpipe deploy --env local
+else
+	$(MAKE) --no-print-directory lambda image-inputs
+	$(BIN)/trustpipe deploy --env $(ENV)
+endif
 
 lint: setup
 	$(BIN)/ruff check services schema_registry_lambda spark_jobs dags tests bench

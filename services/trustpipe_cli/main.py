@@ -104,6 +104,30 @@ def local_up(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
     console.print(f"[green]local stack up[/]: landing bucket {settings.landing_bucket}")
 
 
+@app.command("deploy")
+def deploy_command(
+    env: Annotated[str, typer.Option("--env", help="dev or prod (infra/envs/<env>), or local.")] = "dev",
+    ami: Annotated[
+        str | None, typer.Option("--ami", help="Use this worker AMI instead of building or reusing one.")
+    ] = None,
+    alert_email: Annotated[
+        list[str] | None,
+        typer.Option("--alert-email", help="On-call address (repeatable; else terraform.tfvars's)."),
+    ] = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+) -> None:
+    """Deploy: the worker image when its inputs changed (Packer), then `terraform apply` of
+    infra/envs/<env>, which uploads the code and Airflow's configuration. --env local brings up
+    the local stack (`trustpipe local up`)."""
+    if env == "local":
+        local_up(state_dir)
+        return
+    from trustpipe_local.deploy import Deployment, deploy
+
+    deployment = Deployment(find_project_root(Path.cwd()), env)
+    deploy(deployment, say=console.print, ami_id=ami, alert_emails=alert_email)
+
+
 @local_app.command("down")
 def local_down(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
     """Stop everything `local up` started."""

@@ -62,8 +62,11 @@ class Terraform:
     def state_file(self) -> Path:
         return self.state_dir / "terraform.tfstate"
 
-    def init(self) -> None:
-        self._run("init", "-no-color", f"-backend-config=path={self.state_file}", "-reconfigure")
+    def init(self, backend_config: str | None = None) -> None:
+        """``terraform init``: with the local backend under ``state_dir``, or the root's own
+        backend configured from ``backend_config`` (a cloud root's backend.hcl)."""
+        backend = backend_config or f"path={self.state_file}"
+        self._run("init", "-no-color", f"-backend-config={backend}", "-reconfigure")
 
     def apply(self, variables: dict[str, str]) -> None:
         args = [f"-var={k}={v}" for k, v in variables.items()]

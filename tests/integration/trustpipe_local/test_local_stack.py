@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import psycopg
+import pytest
 
 from tests.cli import ROOT, run_cli
 from trustpipe.aws import AwsClients
@@ -160,13 +161,16 @@ def test_postgres_is_a_real_server(settings: Settings) -> None:
         conn.execute("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING")
 
 
-def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings) -> None:
+@pytest.mark.parametrize(
+    "command", [("local", "up"), ("deploy", "--env", "local")], ids=["local-up", "make-deploy-ENV=local"]
+)
+def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings, command: tuple[str, ...]) -> None:
     # GIVEN a stack that is up
     moto_pid, pg_pid = local_stack.moto.pid_file.read_text(), local_stack.postgres.pid
     registry_pid = local_stack.registry.pid_file.read_text()
     applies = (local_stack.state_dir / "terraform" / "terraform.log").read_text().count("$ terraform apply")
-    # WHEN `up` runs again, through the CLI
-    result = run_cli("local", "up", "--state-dir", str(local_stack.state_dir))
+    # WHEN `up` runs again, through the CLI (`make deploy ENV=local` runs the second form)
+    result = run_cli(*command, "--state-dir", str(local_stack.state_dir))
     # THEN nothing restarts and Terraform does not run again
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stdout
