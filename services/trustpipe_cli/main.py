@@ -84,7 +84,7 @@ def local_stack(state_dir: Path) -> LocalStack:
 
 def load_settings(state_dir: Path, settings_path: Path | None) -> Settings:
     """The deployment's settings: ``--settings``, else the local stack's; $DATABASE_URL, when
-    set, is the database (a deployed worker's unit sets it from the database secret)."""
+    set, is the database (a deployed worker reads its password from the secret its settings name)."""
     settings = (
         Settings.load(settings_path) if settings_path is not None else local_stack(state_dir).settings()
     )

@@ -18,6 +18,7 @@ from trustpipe_local.servers import MotoServer, Postgres, RegistryServer
 from trustpipe_local.terraform import Terraform, find_plugin_mirror
 
 LOCAL_ENV = Path("infra/envs/local")
+MOTO_PARALLELISM = 30
 Say = Callable[[str], None]
 
 
@@ -174,5 +175,6 @@ def apply_local_env(
         log_file=state_dir / "terraform.log",
     )
     tf.init()
-    tf.apply({"aws_endpoint": endpoint, "registry_lambda_zip": str(registry_zip)})
+    variables = {"aws_endpoint": endpoint, "registry_lambda_zip": str(registry_zip)}
+    tf.apply(variables, parallelism=MOTO_PARALLELISM)
     return tf.outputs()

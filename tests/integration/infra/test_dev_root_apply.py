@@ -26,6 +26,7 @@ from tests.cli import ROOT
 from trustpipe.settings import Settings
 from trustpipe_local.deploy import Deployment, deploy
 from trustpipe_local.servers import MotoServer
+from trustpipe_local.stack import MOTO_PARALLELISM
 
 MOTO_AMI = "ami-12c6146b"  # one of moto's stock images stands in for the baked one
 MOTO_SWITCHES = {
@@ -113,6 +114,7 @@ def applied(
     subprocess.run([sys.executable, "-m", "schema_registry_lambda.build"], cwd=ROOT, check=True)
     said: list[str] = []
     env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env["TF_CLI_ARGS_apply"] = f"-parallelism={MOTO_PARALLELISM}"  # as the local stack applies
     mp = pytest.MonkeyPatch()
     for key, value in env.items():
         mp.setenv(key, value)
