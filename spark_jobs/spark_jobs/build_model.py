@@ -120,25 +120,38 @@ def _leave_one_out(
     return joined.withColumns(columns)
 
 
-def _choose(scores: list[tuple[float, float]], precision: float, fallback: float) -> float:
-    """The lowest threshold on a 0.01 grid whose precision on (score, label) pairs reaches ``precision``."""
-    for step in range(5, 100):
-        t = step / 100
-        flagged = [label for score, label in scores if score >= t]
-        if flagged and sum(flagged) / len(flagged) >= precision:
+GRID = tuple(step / 100 for step in range(5, 100))
+"""The thresholds a build may choose: 0.05 to 0.99 in steps of 0.01."""
+
+
+def _choose(flagged: list[tuple[int, float]], precision: float, fallback: float) -> float:
+    """The lowest threshold of ``GRID`` whose precision reaches ``precision``, from the rows at or
+    above each threshold: ``flagged[i]`` = (how many, how many malicious) for ``GRID[i]``."""
+    for t, (n, bad) in zip(GRID, flagged, strict=True):
+        if n and bad / n >= precision:
             return t
     return fallback
 
 
 def thresholds(scored_train: DataFrame) -> dict[str, Thresholds]:
-    rows = scored_train.select("enterprise_id", "score", "label").collect()
+    """Each enterprise's QUARANTINE and LABEL thresholds. One aggregation over the scored rows
+    (per enterprise, for every threshold of the grid: rows at or above it and how many of them
+    are malicious): only those counts reach the driver, however many rows were trained on."""
+    score, label = F.col("score"), F.col("label")
+    columns = []
+    for i, t in enumerate(GRID):
+        above = score >= F.lit(t)
+        columns += [
+            F.count(F.when(above, True)).alias(f"n{i}"),
+            F.sum(F.when(above, label).otherwise(F.lit(0.0))).alias(f"bad{i}"),
+        ]
     result = {}
-    for ent in sorted({r[0] for r in rows}):
-        pairs = [(r[1], r[2]) for r in rows if r[0] == ent]
-        quarantine = _choose(pairs, QUARANTINE_PRECISION, DEFAULT_THRESHOLDS.quarantine)
-        label = min(_choose(pairs, LABEL_PRECISION, DEFAULT_THRESHOLDS.label), quarantine)
-        result[ent] = Thresholds(quarantine, label)
-    return result
+    for row in scored_train.groupBy("enterprise_id").agg(*columns).collect():
+        flagged = [(int(row[f"n{i}"]), float(row[f"bad{i}"])) for i in range(len(GRID))]
+        quarantine = _choose(flagged, QUARANTINE_PRECISION, DEFAULT_THRESHOLDS.quarantine)
+        label_t = min(_choose(flagged, LABEL_PRECISION, DEFAULT_THRESHOLDS.label), quarantine)
+        result[row["enterprise_id"]] = Thresholds(quarantine, label_t)
+    return dict(sorted(result.items()))
 
 
 def evaluate(spark_scored: DataFrame) -> dict[str, float]:
