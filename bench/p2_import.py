@@ -1,5 +1,6 @@
 """P2: importer rows/s on a 1,000,000-row scored file, against fastavro's bare decode of the same
-file and against psycopg2-style row-by-row executemany, in the same run.
+file, and against row-at-a-time loads of the same rows, in the same run: a psycopg 3 loop of
+INSERTs, and psycopg2's own executemany and execute_values.
 P6: the importer's peak RSS importing 1,000,000 rows against 100,000 rows (each in its own process).
 
 Runs on its own moto server (S3) and PostgreSQL, stopped by pid at the end."""
@@ -97,6 +98,48 @@ def executemany_rate(url: str, path: Path) -> float:
     return len(rows) / (time.perf_counter() - began)
 
 
+def psycopg2_rates(url: str, path: Path) -> dict[str, float]:
+    """The card's row-at-a-time baselines with psycopg2 itself: ``executemany`` (one INSERT per
+    row) and ``psycopg2.extras.execute_values`` (multi-row INSERTs, 1,000 rows a statement)."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    names = [c for c, _ in SCORED_COLUMNS]
+    insert = f"INSERT INTO scored_messages ({', '.join(names)}) VALUES "
+    conflict = " ON CONFLICT (message_id) DO NOTHING"
+    rows = []
+    with path.open("rb") as fo:
+        for n, r in enumerate(fastavro.reader(fo)):
+            if n >= EXECUTEMANY_ROWS:
+                break
+            rows.append(tuple(r[c] for c in names))
+    out = {}
+    for name, load in (
+        (
+            "executemany",
+            lambda cur, batch: cur.executemany(
+                insert + f"({', '.join(['%s'] * len(names))})" + conflict, batch
+            ),
+        ),
+        (
+            "execute_values",
+            lambda cur, batch: execute_values(cur, insert + "%s" + conflict, batch, page_size=1000),
+        ),
+    ):
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("TRUNCATE scored_messages")
+                conn.commit()
+                began = time.perf_counter()
+                load(cur, rows)
+                conn.commit()
+                out[name] = len(rows) / (time.perf_counter() - began)
+        finally:
+            conn.close()
+    return out
+
+
 def peak_rss_mib(endpoint: str, url: str, path: Path, key: str) -> float:
     """Import in a fresh process and report that process's peak RSS."""
     code = (
@@ -128,6 +171,7 @@ def run() -> list[Result]:
             decoded = decode_rate(big)
             imported, count = import_rate(moto.endpoint, pg.url, big, "scored/big.avro")
             one_by_one = executemany_rate(pg.url, small)
+            with_psycopg2 = psycopg2_rates(pg.url, small)
             rss_small = peak_rss_mib(moto.endpoint, pg.url, small, "scored/rss-small.avro")
             rss_big = peak_rss_mib(moto.endpoint, pg.url, big, "scored/rss-big.avro")
         finally:
@@ -145,6 +189,10 @@ def run() -> list[Result]:
                 "executemany_rows_per_s": round(one_by_one),
                 "vs_executemany": round(imported / one_by_one, 1),
                 "vs_executemany_goal": ">= 10",
+                "psycopg2_executemany_rows_per_s": round(with_psycopg2["executemany"]),
+                "vs_psycopg2_executemany": round(imported / with_psycopg2["executemany"], 1),
+                "psycopg2_execute_values_rows_per_s": round(with_psycopg2["execute_values"]),
+                "vs_psycopg2_execute_values": round(imported / with_psycopg2["execute_values"], 1),
             },
         ),
         Result(
