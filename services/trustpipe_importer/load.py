@@ -3,6 +3,7 @@ idempotent upsert, the ledger row beside it. Memory is bounded by the COPY buffe
 
 from __future__ import annotations
 
+import itertools
 import operator
 import shutil
 import tempfile
@@ -202,37 +203,53 @@ def _fullname(schema: dict[str, Any]) -> str:
     return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
+CHUNK_ROWS = 5_000
+"""Rows decoded, copied and upserted at a time: the server upserts one chunk while the next is
+decoded."""
+
+
 def upsert(conn: psycopg.Connection[Any], records: Iterable[dict[str, Any]], target: Target) -> int:
     """COPY ``records`` into a staging table and upsert them into the target's table, inside the
     caller's transaction: the one load path of the batch (a scored object) and the stream (a
-    batch of records) importers. A row already stored stays unless the incoming one is newer."""
-    count = _copy(conn, records, target.table, target.columns)
-    conn.execute(_upsert_sql(target.table, target.columns, target.key, target.newer))
+    batch of records) importers. A row already stored stays unless the incoming one is newer.
+
+    In chunks of ``CHUNK_ROWS``: each chunk's upsert is sent in pipeline mode and runs on the
+    server while this process decodes the next chunk, instead of the whole upsert waiting for the
+    whole decode and the other way round. Memory stays bounded by one chunk."""
+    conn.execute(f"CREATE TEMP TABLE staging (LIKE {target.table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    sql = _upsert_sql(target.table, target.columns, target.key, target.newer)
+    rows = _rows(records, target.columns)
+    chunk = list(itertools.islice(rows, CHUNK_ROWS))
+    count = 0
+    while chunk:
+        _copy(conn, chunk, target.columns)
+        count += len(chunk)
+        with conn.pipeline():
+            conn.execute(sql)
+            conn.execute("TRUNCATE staging")
+            chunk = list(itertools.islice(rows, CHUNK_ROWS))  # decoded while the server upserts
     return count
+
+
+def _rows(
+    records: Iterable[dict[str, Any]], columns: tuple[tuple[str, str], ...]
+) -> Iterator[tuple[Any, ...]]:
+    """Each record as its COPY row; a record the codec cannot read sets the whole object aside."""
+    row_of = operator.itemgetter(*(c for c, _ in columns))
+    try:
+        yield from map(row_of, records)
+    except CodecError as err:
+        raise UnimportableObjectError.from_codec(err) from err
 
 
 def _copy(
-    conn: psycopg.Connection[Any],
-    records: Iterable[dict[str, Any]],
-    table: str,
-    columns: tuple[tuple[str, str], ...],
-) -> int:
-    conn.execute(f"CREATE TEMP TABLE staging (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-    names = [c for c, _ in columns]
-    row_of = operator.itemgetter(*names)
-    count = 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"COPY staging ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
+    conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], columns: tuple[tuple[str, str], ...]
+) -> None:
+    names = ", ".join(c for c, _ in columns)
+    with conn.cursor() as cur, cur.copy(f"COPY staging ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types([t for _, t in columns])
-        try:
-            for record in records:
-                copy.write_row(row_of(record))
-                count += 1
-        except CodecError as err:
-            raise UnimportableObjectError.from_codec(err) from err
-    return count
+        for row in rows:
+            copy.write_row(row)
 
 
 def record_set_aside(
