@@ -24,7 +24,7 @@ from airflow.sdk import DAG, DeadlineAlert, DeadlineReference, SyncCallback, Tri
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from trustpipe_orchestration.alerts import failure_notifier
-from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, HOURLY_DAG, HOURLY_START
+from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, HOURLY_DAG, hourly_start
 from trustpipe_orchestration.hour import ROWS_SQL, STATS_SQL
 from trustpipe_orchestration.landing_wait import LandingCompleteSensor
 
@@ -40,7 +40,7 @@ with DAG(
     dag_id=DAG_ID,
     description="Score each hour of sensor data and verify it reached PostgreSQL",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=HOURLY_START,
+    start_date=hourly_start(),
     catchup=True,
     max_active_runs=2,
     dagrun_timeout=timedelta(hours=6),

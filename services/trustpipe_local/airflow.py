@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ from trustpipe_orchestration.config import (
     HOURLY_START,
     PIPELINE_VARIABLE,
     SETTINGS_VARIABLE,
+    START_OPTION,
 )
 
 Say = Callable[[str], None]
@@ -43,9 +45,14 @@ missing; the other warnings stay."""
 
 
 def airflow_env(
-    settings: Settings, home: Path, dags: Path, pipeline: dict[str, Any] | None = None
+    settings: Settings,
+    home: Path,
+    dags: Path,
+    pipeline: dict[str, Any] | None = None,
+    hourly_start: datetime | None = None,
 ) -> dict[str, str]:
-    """Airflow's configuration for a deployment: home, DAGs, connections and Variables."""
+    """Airflow's configuration for a deployment: home, DAGs, connections and Variables, and the
+    hourly DAG's start when given (the first landed hour: catchup starts there)."""
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -56,6 +63,8 @@ def airflow_env(
         f"AIRFLOW_VAR_{PIPELINE_VARIABLE.upper()}": json.dumps(pipeline or {"mode": "local"}),
         "PYTHONWARNINGS": ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), QUIET_WARNINGS))),
     }
+    if hourly_start is not None:
+        env["AIRFLOW__{}__{}".format(*(part.upper() for part in START_OPTION))] = hourly_start.isoformat()
     if settings.database_url:
         env[f"AIRFLOW_CONN_{DB_CONN_ID.upper()}"] = json.dumps(postgres_connection(settings.database_url))
     return env
@@ -97,11 +106,12 @@ def run_airflow(
     """Start the importer and Airflow standalone; block until Ctrl-C; stop both by pid."""
     home.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
+    hours = landed_hours(settings)
     env = {
         **os.environ,
         # standalone starts its components as `airflow ...` from PATH
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        **airflow_env(settings, home, root / "dags"),
+        **airflow_env(settings, home, root / "dags", hourly_start=hours[0] if hours else None),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         # the scheduler's and triggerer's log servers (8793/8794 by default) must not take the UI's port
@@ -143,12 +153,9 @@ def run_airflow(
 def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say: Say) -> None:
     """Ask Airflow's scheduler to backfill every hour with landed data (two runs at a time) and
     unpause the DAG, so the UI shows real runs: grid, graph, Gantt, task durations."""
-    from trustpipe import landing, layout
-    from trustpipe.aws import AwsClients
+    from trustpipe import layout
 
-    hours = [
-        h for h in landing.landed_hours(AwsClients(settings).s3, settings.landing_bucket) if h >= HOURLY_START
-    ]
+    hours = landed_hours(settings)
     if not hours:
         say("no landed hours yet: run `make demo` (or `trustpipe sensors run`), then trigger the DAG")
         return
@@ -173,8 +180,8 @@ def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say:
         if done.returncode == 0 or "AlreadyRunningBackfill" in done.stderr or time.monotonic() > deadline:
             break
         time.sleep(5)
-    # Queued runs start only on an unpaused DAG; catchup then also schedules the hours since its
-    # start date that have no data (they pass quickly: nothing to score).
+    # Queued runs start only on an unpaused DAG; catchup then also schedules the hours from the
+    # first landed one (the DAG's start here) that have no data (they pass quickly).
     subprocess.run(
         [str(bin_dir / "airflow"), "dags", "unpause", HOURLY_DAG], env=env, capture_output=True, check=False
     )
@@ -185,6 +192,15 @@ def backfill_landed(settings: Settings, env: dict[str, str], bin_dir: Path, say:
         say(f"a backfill of {HOURLY_DAG} is already running (landed hours: {span})")
     else:
         say(f"could not create the backfill: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def landed_hours(settings: Settings) -> list[datetime]:
+    """The hours with landed data, oldest first (none before the DAG's default start)."""
+    from trustpipe import landing
+    from trustpipe.aws import AwsClients
+
+    landed = landing.landed_hours(AwsClients(settings).s3, settings.landing_bucket)
+    return [h for h in landed if h >= HOURLY_START]
 
 
 def admin_password(home: Path) -> str:

@@ -17,7 +17,10 @@ from trustpipe.settings import Settings, SettingsError
 
 HOURLY_DAG = "message_scoring_hourly"
 HOURLY_START = datetime(2026, 11, 26, tzinfo=UTC)
-"""The hourly DAG's start_date: the deployment's first hour of data (catchup runs every hour since)."""
+"""The hourly DAG's default start_date (catchup runs every hour since)."""
+START_OPTION = ("trustpipe", "hourly_start")
+"""Airflow configuration option (``AIRFLOW__TRUSTPIPE__HOURLY_START``) moving the start: the local
+stack sets it to its first landed hour, so catchup does not run days of empty hours."""
 SETTINGS_VARIABLE = "trustpipe_settings"
 PIPELINE_VARIABLE = "trustpipe_pipeline"
 DB_CONN_ID = "trustpipe_db"
@@ -135,6 +138,22 @@ class PipelineConfig:
 
     def runbook(self, name: str) -> str:
         return f"{self.runbook_base.rstrip('/')}/{name}.md"
+
+
+def hourly_start() -> datetime:
+    """The hourly DAG's start_date: ``[trustpipe] hourly_start`` from Airflow's configuration,
+    else HOURLY_START. Read when the DAG is parsed, the one setting that must be: a start date
+    shapes the schedule, which exists before any task runs."""
+    from airflow.configuration import conf
+
+    value = conf.get(*START_OPTION, fallback=None)
+    if not value:
+        return HOURLY_START
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise ConfigError(f"[trustpipe] hourly_start must be an ISO date-time, not {value!r}") from err
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
 
 
 def pipeline_config() -> PipelineConfig:

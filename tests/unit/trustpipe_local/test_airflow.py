@@ -45,6 +45,15 @@ def test_airflow_env_carries_connections_and_variables(tmp_path: Path) -> None:
     )
     assert config.settings == settings and config.mode == "local"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
+    assert "AIRFLOW__TRUSTPIPE__HOURLY_START" not in env  # no landed hour given: the DAG's own start
+
+
+def test_airflow_env_starts_the_hourly_dag_at_the_first_landed_hour(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    first = datetime(2026, 12, 1, 14, tzinfo=UTC)
+    env = airflow_env(Settings.from_dict(SETTINGS), tmp_path, tmp_path, hourly_start=first)
+    assert env["AIRFLOW__TRUSTPIPE__HOURLY_START"] == "2026-12-01T14:00:00+00:00"
 
 
 def test_aws_connection_on_real_aws_uses_the_default_credential_chain(tmp_path: Path) -> None:

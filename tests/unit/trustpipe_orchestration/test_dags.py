@@ -145,3 +145,25 @@ def test_failure_message_links_the_task_section_of_the_runbook() -> None:
     runbook = (ROOT / "docs" / "runbooks" / "message-scoring-hourly.md").read_text()
     for task_id in ("wait_for_landing", "score_local", "emr_watch_step", "verify_output", "quality_gate"):
         assert f"\n## {task_id}\n" in runbook, task_id
+
+
+def test_the_hourly_start_follows_airflows_trustpipe_hourly_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from trustpipe_orchestration.config import HOURLY_START
+
+    # GIVEN the local stack's first landed hour as [trustpipe] hourly_start
+    monkeypatch.setenv("AIRFLOW__TRUSTPIPE__HOURLY_START", "2026-12-01T14:00:00+00:00")
+    # THEN the hourly DAG starts there (catchup begins at the first hour with data)
+    bag = DagBag(str(DAGS / f"{HOURLY}.py"))
+    assert bag.dags[HOURLY].start_date == datetime(2026, 12, 1, 14, tzinfo=UTC)
+    # and a malformed value is one clear import error, not a schedule from nowhere
+    monkeypatch.setenv("AIRFLOW__TRUSTPIPE__HOURLY_START", "yesterday")
+    broken = DagBag(str(DAGS / f"{HOURLY}.py"))
+    errors = "\n".join(broken.import_errors.values())
+    assert "[trustpipe] hourly_start must be an ISO date-time, not 'yesterday'" in errors
+    # and without it, the default start
+    monkeypatch.delenv("AIRFLOW__TRUSTPIPE__HOURLY_START")
+    assert DagBag(str(DAGS / f"{HOURLY}.py")).dags[HOURLY].start_date == HOURLY_START
