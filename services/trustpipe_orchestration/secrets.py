@@ -16,6 +16,8 @@ from typing import Any
 
 from airflow.providers.amazon.aws.secrets.systems_manager import SystemsManagerParameterStoreBackend
 
+from trustpipe.db import secret
+
 PASSWORD_SECRET = "password_secret"  # noqa: S105 (the name of an extra, not a password)
 """The connection extra naming the secret (JSON with a ``password``) its password comes from."""
 
@@ -47,5 +49,5 @@ def with_secret_password(value: str, read_secret: Callable[[str], str]) -> str:
         extra = json.loads(extra or "{}")
     if not isinstance(extra, dict) or PASSWORD_SECRET not in extra:
         return value
-    secret = json.loads(read_secret(extra.pop(PASSWORD_SECRET)))
-    return json.dumps({**data, "password": secret["password"], "extra": extra})
+    _, password = secret.credentials(read_secret(extra.pop(PASSWORD_SECRET)))
+    return json.dumps({**data, "password": password, "extra": extra})

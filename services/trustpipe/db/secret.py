@@ -18,21 +18,27 @@ def has_password(database_url: str) -> bool:
     return urlsplit(database_url).password is not None
 
 
-def with_credentials(database_url: str, secret_string: str) -> str:
-    """``database_url`` with the user and password of an RDS-managed secret
-    (``{"username": ..., "password": ...}``)."""
+def credentials(secret_string: str) -> tuple[str | None, str]:
+    """(user, password) of an RDS-managed secret (``{"username": ..., "password": ...}``)."""
     try:
         data = json.loads(secret_string)
     except ValueError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("password"), str):
         raise SettingsError('the database secret is not the JSON RDS writes ({"username", "password"})')
+    user = data.get("username")
+    return (user if isinstance(user, str) else None), data["password"]
+
+
+def with_credentials(database_url: str, secret_string: str) -> str:
+    """``database_url`` with the user and password of an RDS-managed secret."""
+    secret_user, password = credentials(secret_string)
     parts = urlsplit(database_url)
-    user = data.get("username") if isinstance(data.get("username"), str) else parts.username
+    user = secret_user or parts.username
     if not user:
         raise SettingsError("neither the database URL nor its secret names a user")
     host = parts.netloc.rpartition("@")[2]
-    netloc = f"{quote(user, safe='')}:{quote(data['password'], safe='')}@{host}"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 
