@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import VectorAssembler
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import trust_columns
@@ -20,6 +20,7 @@ from spark_jobs.session import AVRO_FORMAT
 from trustpipe import contracts
 from trustpipe.model.artifact import ModelArtifact, ModelBuildError, Thresholds
 from trustpipe.model.features import FEATURES, INTERNAL_IP, Profile, Reputation
+from trustpipe.model.suffixes import SuffixList
 
 HOLDOUT_SHARE = 0.25
 SMOOTHING = 5.0  # pseudo-messages at the prior in every reputation rate
@@ -61,11 +62,15 @@ def split_by_time(history: DataFrame) -> tuple[DataFrame, DataFrame, datetime]:
     )
 
 
-def profiles(train: DataFrame) -> dict[str, Profile]:
+def _org(suffixes: SuffixList) -> Column:
+    return trust_columns.org_domain(trust_columns.domain_of(F.col("from_address")), suffixes)
+
+
+def profiles(train: DataFrame, suffixes: SuffixList) -> dict[str, Profile]:
     """Each enterprise's own domains and its people's names, from its internal mail."""
     internal = train.filter(F.col("sending_ip").startswith(INTERNAL_IP)).withColumns(
         {
-            "org": trust_columns.org_domain(trust_columns.domain_of(F.col("from_address"))),
+            "org": _org(suffixes),
             "name": F.lower(F.trim(F.col("from_display_name"))),
         }
     )
@@ -80,18 +85,20 @@ def profiles(train: DataFrame) -> dict[str, Profile]:
     return result
 
 
-def _keys(df: DataFrame) -> DataFrame:
+def _keys(df: DataFrame, suffixes: SuffixList) -> DataFrame:
     return df.withColumns(
         {
-            "org": trust_columns.org_domain(trust_columns.domain_of(F.col("from_address"))),
+            "org": _org(suffixes),
             "prefix": F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3),
         }
     )
 
 
-def reputation(train: DataFrame, prior: float) -> tuple[Reputation, DataFrame, DataFrame]:
+def reputation(
+    train: DataFrame, prior: float, suffixes: SuffixList
+) -> tuple[Reputation, DataFrame, DataFrame]:
     """Smoothed malicious rates by org domain and /24, plus their counts (for leave-one-out)."""
-    keyed = _keys(train)
+    keyed = _keys(train, suffixes)
     tables = []
     for key in ("org", "prefix"):
         counts = keyed.groupBy(key).agg(F.count("*").alias(f"{key}_n"), F.sum("label").alias(f"{key}_bad"))
@@ -104,10 +111,10 @@ def reputation(train: DataFrame, prior: float) -> tuple[Reputation, DataFrame, D
 
 
 def _leave_one_out(
-    features: DataFrame, org_counts: DataFrame, prefix_counts: DataFrame, prior: float
+    features: DataFrame, org_counts: DataFrame, prefix_counts: DataFrame, prior: float, suffixes: SuffixList
 ) -> DataFrame:
     """Training rows must not see their own label in the reputation they are trained on."""
-    joined = _keys(features).join(org_counts, "org", "left").join(prefix_counts, "prefix", "left")
+    joined = _keys(features, suffixes).join(org_counts, "org", "left").join(prefix_counts, "prefix", "left")
     columns = {}
     for key, rate, unseen in (
         ("org", "domain_reputation", "domain_unseen"),
@@ -195,18 +202,20 @@ def build(
             "need 500+ with both kinds"
         )
     prior = float(stats["prior"])
-    rep, org_counts, prefix_counts = reputation(train, prior)
+    suffixes = SuffixList.bundled()
+    rep, org_counts, prefix_counts = reputation(train, prior, suffixes)
     draft = ModelArtifact(
         version=_version(trained_at, window),
         intercept=0.0,
         weights=dict.fromkeys(FEATURES, 0.0),
         default_thresholds=DEFAULT_THRESHOLDS,
         thresholds={},
-        profiles=profiles(train),
+        profiles=profiles(train, suffixes),
         reputation=rep,
+        suffixes=suffixes,
     )
     train_features = _leave_one_out(
-        trust_columns.with_features(train, draft), org_counts, prefix_counts, prior
+        trust_columns.with_features(train, draft), org_counts, prefix_counts, prior, suffixes
     )
     assembled = VectorAssembler(inputCols=list(FEATURES), outputCol="features").transform(train_features)
     fitted = LogisticRegression(maxIter=200, regParam=0.001, labelCol="label").fit(assembled)
@@ -222,6 +231,7 @@ def build(
         "holdout_from": cutoff.isoformat(),
         "training_rows": int(stats["n"]),
         "malicious_share": round(prior, 6),
+        "public_suffix_list": suffixes.version,
         "metrics": metrics,
     }
     model = ModelArtifact(**{**model.__dict__, "metadata": metadata})

@@ -11,16 +11,42 @@ from pyspark.sql import functions as F
 from trustpipe.model import features as fx
 from trustpipe.model.artifact import ModelArtifact, Thresholds
 from trustpipe.model.scorer import TOP_REASONS
+from trustpipe.model.suffixes import IP_LITERAL, SuffixList
 
 
 def domain_of(address: Column) -> Column:
     return F.lower(F.trim(F.substring_index(F.coalesce(address, F.lit("")), "@", -1)))
 
 
-def org_domain(domain: Column) -> Column:
-    return F.when(domain.rlike(fx.SECOND_LEVEL.pattern), F.substring_index(domain, ".", -3)).otherwise(
-        F.substring_index(domain, ".", -2)
-    )
+def org_domain(domain: Column, suffixes: SuffixList) -> Column:
+    """The twin of ``SuffixList.org_domain``: the rules as hashed sets (``isin`` on a long list is
+    Spark's InSet), one set per label count, looked up on the domain's last labels from the
+    longest down; at each length an exception rule wins over a wildcard, a wildcard over an exact
+    rule, and no match at all means the last label is the suffix, as in ``publicsuffixlist``."""
+    name = F.when(domain.endswith("."), domain.substr(F.lit(1), F.length(domain) - 1)).otherwise(domain)
+    labels = F.split(name, r"\.", -1)
+    count = F.size(labels)
+
+    def keep(suffix_labels: int) -> Column:  # the suffix and one label more, when there is one
+        return F.when(count > suffix_labels, F.substring_index(name, ".", -(suffix_labels + 1))).otherwise(
+            name
+        )
+
+    # One flat CASE, deepest rules first (a nested one would copy the sets at every level).
+    branches = [(F.array_contains(labels, "") | name.rlike(IP_LITERAL.pattern), name)]
+    for depth, rules in sorted(suffixes.rules_by_depth().items(), reverse=True):
+        last, deep_enough = F.substring_index(name, ".", -depth), count >= depth
+        for rule_set, answer in (
+            (rules.exception, keep(depth - 1)),
+            (rules.wildcard, F.when(count > depth, keep(depth + 1)).otherwise(keep(depth))),
+            (rules.exact, keep(depth)),
+        ):
+            if rule_set:
+                branches.append((deep_enough & last.isin(*sorted(rule_set)), answer))
+    found = F.when(*branches[0])
+    for hit, answer in branches[1:]:
+        found = found.when(hit, answer)
+    return found.otherwise(keep(1))
 
 
 def org_label(org: Column) -> Column:
@@ -51,6 +77,26 @@ def _lookalike(from_domain: Column, from_org: Column, orgs: frozenset[str]) -> C
 # Reputation tables hold thousands of keys: they join (broadcast, hashed) rather than sit in a
 # literal map, which Spark searches linearly on every row.
 _ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE = "_tp_org", "_tp_prefix", "_tp_domain_rate", "_tp_ip_rate"
+# The registrable domains are columns of their own, computed once per row: the sender's is read
+# by a dozen features, and each use of the expression would carry the list's sets again.
+_RETURN_ORG, _DKIM_ORG, _REPLY_ORG = "_tp_return_org", "_tp_dkim_org", "_tp_reply_org"
+
+
+def _reply_domain() -> Column:
+    return F.when(F.col("reply_to").isNull(), F.lit("")).otherwise(domain_of(F.col("reply_to")))
+
+
+def _dkim_domain() -> Column:
+    return F.lower(F.coalesce(F.col("dkim_domain"), F.lit("")))
+
+
+def _org_columns(suffixes: SuffixList) -> dict[str, Column]:
+    return {
+        _ORG: org_domain(domain_of(F.col("from_address")), suffixes),
+        _RETURN_ORG: org_domain(domain_of(F.col("return_path")), suffixes),
+        _DKIM_ORG: org_domain(_dkim_domain(), suffixes),
+        _REPLY_ORG: org_domain(_reply_domain(), suffixes),
+    }
 
 
 def _rate(found: Column, prior: float) -> tuple[Column, Column]:
@@ -61,11 +107,8 @@ def _rate(found: Column, prior: float) -> tuple[Column, Column]:
 REPUTATION_FEATURES = ("domain_reputation", "domain_unseen", "ip_reputation", "ip_unseen")
 
 
-def _keys() -> dict[str, Column]:
-    return {
-        _ORG: org_domain(domain_of(F.col("from_address"))),
-        _PREFIX: F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3),
-    }
+def _prefix() -> Column:
+    return F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3)
 
 
 def _join_reputation(keyed: DataFrame, artifact: ModelArtifact) -> DataFrame:
@@ -82,23 +125,25 @@ def _capped_log(value: Column, cap: int) -> Column:
 
 
 def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
-    """Every feature as a double column, in FEATURES order, over a v4-shaped DataFrame that
-    ``_join_reputation`` has joined with the artifact's reputation tables."""
+    """Every feature as a double column, in FEATURES order, over a v4-shaped DataFrame with the
+    ``_org_columns`` that ``_join_reputation`` has joined with the artifact's reputation tables."""
     ent = F.col("enterprise_id")
+    suffixes = artifact.suffixes
     from_domain = domain_of(F.col("from_address"))
-    from_org = org_domain(from_domain)
-    reply_domain = F.when(F.col("reply_to").isNull(), F.lit("")).otherwise(domain_of(F.col("reply_to")))
-    dkim_domain = F.lower(F.coalesce(F.col("dkim_domain"), F.lit("")))
+    from_org = F.col(_ORG)
+    reply_domain = _reply_domain()
+    dkim_domain = _dkim_domain()
     ip = F.coalesce(F.col("sending_ip"), F.lit(""))
     internal = ip.startswith(fx.INTERNAL_IP)
     name = F.lower(F.trim(F.coalesce(F.col("from_display_name"), F.lit(""))))
     # urls and attachments default to [] in the v4 reader schema: never null after resolution.
     urls = F.col("urls")
     filenames = F.transform(F.col("attachments"), lambda a: F.lower(a["filename"]))
+    orgs = {e: suffixes.orgs(p.domains) for e, p in artifact.profiles.items()}
     profiles = artifact.profiles
     own_org = _per_enterprise(
         ent,
-        {e: from_org.isin(*sorted(p.orgs)) if p.orgs else F.lit(False) for e, p in profiles.items()},
+        {e: from_org.isin(*sorted(o)) if o else F.lit(False) for e, o in orgs.items()},
         F.lit(False),
     )
     known_name = _per_enterprise(
@@ -108,7 +153,7 @@ def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
     )
     lookalike = _per_enterprise(
         ent,
-        {e: _lookalike(from_domain, from_org, p.orgs) for e, p in profiles.items()},
+        {e: _lookalike(from_domain, from_org, o) for e, o in orgs.items()},
         F.lit(False),
     )
     prior = artifact.reputation.prior
@@ -123,12 +168,12 @@ def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
         "dmarc_fail": dmarc == F.lit("FAIL"),
         "dmarc_missing": dmarc.isin(*fx.MISSING),
         "auth_unknown": (spf == fx.UNKNOWN) | (dkim == fx.UNKNOWN) | (dmarc == fx.UNKNOWN),
-        "return_path_mismatch": org_domain(domain_of(F.col("return_path"))) != from_org,
-        "dkim_misaligned": (dkim_domain != F.lit("")) & (org_domain(dkim_domain) != from_org),
+        "return_path_mismatch": F.col(_RETURN_ORG) != from_org,
+        "dkim_misaligned": (dkim_domain != F.lit("")) & (F.col(_DKIM_ORG) != from_org),
         "own_domain_external": own_org & ~internal,
         "display_name_spoof": (name != F.lit("")) & known_name & ~own_org,
         "lookalike_domain": lookalike,
-        "reply_to_mismatch": (reply_domain != F.lit("")) & (org_domain(reply_domain) != from_org),
+        "reply_to_mismatch": (reply_domain != F.lit("")) & (F.col(_REPLY_ORG) != from_org),
         "reply_to_freemail": reply_domain.isin(*fx.FREEMAIL),
         "from_freemail": from_domain.isin(*fx.FREEMAIL),
         "domain_reputation": domain_rate,
@@ -170,7 +215,8 @@ def _features_then_join(df: DataFrame, artifact: ModelArtifact, keep: list[str])
     sensor rows (URL and attachment arrays) made it cost half the job's throughput (bench P3)."""
     columns = feature_columns(artifact)
     early = {f: c for f, c in columns.items() if f not in REPUTATION_FEATURES}
-    narrow = df.withColumns({**early, **_keys()}).select(*keep, *early, _ORG, _PREFIX)
+    orged = df.withColumns(_org_columns(artifact.suffixes))
+    narrow = orged.withColumns({**early, _PREFIX: _prefix()}).select(*keep, *early, _ORG, _PREFIX)
     joined = _join_reputation(narrow, artifact)
     late = {f: columns[f] for f in REPUTATION_FEATURES}
     return joined.withColumns(late).drop(_ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE)

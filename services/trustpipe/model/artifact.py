@@ -9,6 +9,7 @@ from typing import Any
 from trustpipe import layout, s3
 from trustpipe.errors import RunError, TrustpipeError, UserError
 from trustpipe.model.features import FEATURES, Profile, Reputation
+from trustpipe.model.suffixes import SuffixList
 
 
 class ModelError(TrustpipeError, LookupError):
@@ -56,6 +57,8 @@ class ModelArtifact:
     profiles: dict[str, Profile]
     reputation: Reputation
     metadata: dict[str, Any] = field(default_factory=dict)
+    suffixes: SuffixList = field(default_factory=SuffixList.bundled)
+    """The Public Suffix List the model was trained with: both engines score with it."""
 
     def thresholds_for(self, enterprise_id: str) -> Thresholds:
         return self.thresholds.get(enterprise_id, self.default_thresholds)
@@ -80,6 +83,7 @@ class ModelArtifact:
                 "prior": self.reputation.prior,
             },
             "metadata": self.metadata,
+            "public_suffix_list": self.suffixes.to_doc(),
         }
         return json.dumps(doc, indent=1, sort_keys=True)
 
@@ -106,6 +110,10 @@ class ModelArtifact:
                     float(doc["reputation"]["prior"]),
                 ),
                 metadata=doc.get("metadata", {}),
+                # Artifacts from before the list was recorded score with the installed one.
+                suffixes=SuffixList.from_doc(doc["public_suffix_list"])
+                if "public_suffix_list" in doc
+                else SuffixList.bundled(),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise MalformedModelError(f"malformed model artifact: {err!r}") from err

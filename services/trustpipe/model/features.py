@@ -9,10 +9,11 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
+
+from trustpipe.model.suffixes import SuffixList
 
 FEATURES = (
     "spf_fail",
@@ -51,7 +52,6 @@ FAIL = ("FAIL", "SOFTFAIL")
 # symbol, what an older reader sees for a symbol it lacks: kept apart as its own feature.
 MISSING = ("NONE", "NEUTRAL", "TEMPERROR", "PERMERROR")
 UNKNOWN = "UNKNOWN"
-SECOND_LEVEL = re.compile(r"\.(co|com|org|net|ac|gov)\.[a-z]{2}$")
 RISKY_URL = re.compile(
     r"^https?://((\d{1,3}\.){3}\d{1,3}|bit\.ly|tinyurl\.com|t\.co|[^/]*\.(top|xyz|click|live|shop|info|online))(/|:|$)"
 )
@@ -69,10 +69,6 @@ class Profile:
     domains: tuple[str, ...] = ()
     names: frozenset[str] = field(default_factory=frozenset)
 
-    @cached_property  # read several times per message: computed once per profile
-    def orgs(self) -> frozenset[str]:
-        return frozenset(org_domain(d) for d in self.domains)
-
 
 @dataclass(frozen=True)
 class Reputation:
@@ -85,12 +81,6 @@ class Reputation:
 
 def domain_of(address: str | None) -> str:
     return (address or "").rpartition("@")[2].strip(" ").lower()
-
-
-def org_domain(domain: str) -> str:
-    """The registrable part of a domain, approximately (``mail.acme.co.uk`` -> ``acme.co.uk``)."""
-    keep = 3 if SECOND_LEVEL.search(domain) else 2
-    return ".".join(domain.split(".")[-keep:])
 
 
 def org_label(org: str) -> str:
@@ -106,13 +96,12 @@ def levenshtein(a: str, b: str) -> int:
     return int(Levenshtein.distance(a, b))
 
 
-def is_lookalike(from_domain: str, profile: Profile) -> bool:
+def is_lookalike(from_org: str, from_domain: str, orgs: frozenset[str]) -> bool:
     """A sender domain that is not the enterprise's but is within a typo of it, or wraps it."""
-    from_org = org_domain(from_domain)
-    if from_org in profile.orgs:
+    if from_org in orgs:
         return False
     label = org_label(from_org)
-    for own in sorted(profile.orgs):
+    for own in sorted(orgs):
         own_label = org_label(own)
         near = len(own_label) >= LOOKALIKE_MIN_LABEL and levenshtein(label, own_label) <= LOOKALIKE_DISTANCE
         if near or own_label in from_domain:
@@ -124,8 +113,12 @@ def _capped_log(value: int, cap: int) -> float:
     return math.log1p(min(value, cap)) / math.log1p(cap)
 
 
-def features(record: Mapping[str, Any], profile: Profile, reputation: Reputation) -> list[float]:
-    """The FEATURES of one message, in order."""
+def features(
+    record: Mapping[str, Any], profile: Profile, reputation: Reputation, suffixes: SuffixList
+) -> list[float]:
+    """The FEATURES of one message, in order; registrable domains from ``suffixes``."""
+    org_domain = suffixes.org_domain
+    orgs = suffixes.orgs(profile.domains)
     from_domain = domain_of(record["from_address"])
     from_org = org_domain(from_domain)
     reply_domain = domain_of(record.get("reply_to"))
@@ -147,9 +140,9 @@ def features(record: Mapping[str, Any], profile: Profile, reputation: Reputation
         "auth_unknown": UNKNOWN in auth,
         "return_path_mismatch": org_domain(domain_of(record["return_path"])) != from_org,
         "dkim_misaligned": bool(dkim_domain) and org_domain(dkim_domain) != from_org,
-        "own_domain_external": from_org in profile.orgs and not internal,
-        "display_name_spoof": bool(name) and name in profile.names and from_org not in profile.orgs,
-        "lookalike_domain": is_lookalike(from_domain, profile),
+        "own_domain_external": from_org in orgs and not internal,
+        "display_name_spoof": bool(name) and name in profile.names and from_org not in orgs,
+        "lookalike_domain": is_lookalike(from_org, from_domain, orgs),
         "reply_to_mismatch": bool(reply_domain) and org_domain(reply_domain) != from_org,
         "reply_to_freemail": reply_domain in FREEMAIL,
         "from_freemail": from_domain in FREEMAIL,

@@ -33,7 +33,8 @@ class TrustModel:
 
     def score(self, record: Mapping[str, Any]) -> Verdict:
         enterprise = record["enterprise_id"]
-        values = features(record, self.artifact.profile_for(enterprise), self.artifact.reputation)
+        artifact = self.artifact
+        values = features(record, artifact.profile_for(enterprise), artifact.reputation, artifact.suffixes)
         z = self.artifact.intercept
         contributions = []
         for name, weight, value in zip(FEATURES, self._weights, values, strict=True):

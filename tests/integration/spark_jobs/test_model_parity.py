@@ -13,9 +13,12 @@ from spark_jobs import trust_columns
 from spark_jobs.score_messages import read_v4
 from tests.factories import email_v1, email_v2, email_v3
 from tests.model_fixtures import artifact
+from tests.psl_cases import ORG_DOMAINS
 from trustpipe import contracts, layout
 from trustpipe.codec import ContainerReader, container_bytes
+from trustpipe.model.features import domain_of
 from trustpipe.model.scorer import TrustModel
+from trustpipe.model.suffixes import SuffixList
 from trustpipe_sensors.sensor import generate_quarter, to_version
 from trustpipe_sensors.world import World
 
@@ -40,6 +43,18 @@ def edge_cases() -> dict[int, list[dict[str, Any]]]:
             ["PASS", "FAIL", "SOFTFAIL", "NEUTRAL", "NONE", "UNKNOWN", "TEMPERROR", "PERMERROR"]
         )
     ] + [email_v3(message_id="<e8>", enterprise_id="unknown-enterprise", from_display_name="  Wile Coyote ")]
+    # Every Public Suffix List corner as sender, reply-to, return path and DKIM domain at once.
+    addresses = [a for a, _ in ORG_DOMAINS]
+    v3 += [
+        email_v3(
+            message_id=f"<psl{n}>",
+            from_address=address,
+            reply_to=addresses[n - 1],
+            return_path=addresses[n - 2],
+            dkim_domain=domain_of(addresses[n - 3]).upper(),
+        )
+        for n, address in enumerate(addresses)
+    ]
     return {1: v1, 2: v2, 3: v3}
 
 
@@ -100,3 +115,35 @@ def test_every_feature_fires_somewhere(spark: Any, landed: list[Path]) -> None:
     assert maxima is not None
     silent = [f for f in FEATURES if not maxima[f]]
     assert not silent
+
+
+def _names_under_every_rule(suffixes: SuffixList) -> list[str]:
+    """For each rule of the list, names at, under and two under it (wildcards filled in)."""
+    names = []
+    for rule in suffixes.rules:
+        name = rule.lstrip("!").replace("*", "w")
+        names += [name, f"x.{name}", f"y.x.{name}", f"Y.X.{name.upper()}."]
+    return names
+
+
+def test_registrable_domains_agree_on_every_rule_of_the_list(spark: Any) -> None:
+    from pyspark.sql import functions as F
+
+    suffixes = SuffixList.bundled()
+    addresses = [a for a, _ in ORG_DOMAINS] + [f"a@{n}" for n in _names_under_every_rule(suffixes)]
+    # GIVEN every rule's names as addresses, in both engines
+    frame = spark.createDataFrame([(a,) for a in addresses], "address string")
+    # WHEN Spark's expressions and the Python list answer
+    rows = frame.select(
+        "address", trust_columns.org_domain(trust_columns.domain_of(F.col("address")), suffixes).alias("org")
+    ).collect()
+    # THEN they agree on every one, and on the known answers
+    got = {r["address"]: r["org"] for r in rows}
+    differ = [
+        (a, got[a], suffixes.org_domain(domain_of(a)))
+        for a in addresses
+        if got[a] != suffixes.org_domain(domain_of(a))
+    ]
+    assert not differ, differ[:20]
+    assert [got[a] for a, _ in ORG_DOMAINS] == [org for _, org in ORG_DOMAINS]
+    assert len(got) > 40_000

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
 
 from tests.factories import email_v1, email_v2, email_v3
+from tests.psl_cases import ORG_DOMAINS
 from trustpipe import contracts
 from trustpipe.codec import ContainerReader, container_bytes
 from trustpipe.model.artifact import ModelArtifact, ModelError, Thresholds
-from trustpipe.model.features import FEATURES, Profile, Reputation, features, levenshtein, org_domain
+from trustpipe.model.features import FEATURES, Profile, Reputation, domain_of, features, levenshtein
 from trustpipe.model.scorer import TrustModel
+from trustpipe.model.suffixes import SuffixList
 
 PROFILE = Profile(("acme-corp.com",), frozenset({"wile coyote"}))
 REPUTATION = Reputation({"partner.com": 0.02, "evil-docs.top": 0.9}, {"198.51.100": 0.01}, prior=0.05)
@@ -25,7 +28,8 @@ def as_v4(version: int, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def feature(record: dict[str, Any], name: str, version: int = 3) -> float:
-    return features(as_v4(version, record), PROFILE, REPUTATION)[FEATURES.index(name)]
+    values = features(as_v4(version, record), PROFILE, REPUTATION, SuffixList.bundled())
+    return values[FEATURES.index(name)]
 
 
 CASES = [
@@ -106,9 +110,12 @@ def test_every_feature_has_a_case() -> None:
     assert {case[0] for case in CASES} == set(FEATURES)
 
 
+@pytest.mark.parametrize(("address", "expected"), ORG_DOMAINS)
+def test_registrable_domain_from_the_public_suffix_list(address: str, expected: str) -> None:
+    assert SuffixList.bundled().org_domain(domain_of(address)) == expected
+
+
 def test_helpers() -> None:
-    assert org_domain("mail.acme.co.uk") == "acme.co.uk"
-    assert org_domain("a.b.example.com") == "example.com"
     assert levenshtein("acme-corp", "acme-c0rp") == 1
     assert levenshtein("", "abc") == 3
 
@@ -144,3 +151,31 @@ def test_artifact_round_trip_and_mismatched_features() -> None:
         ModelArtifact.from_json(original.to_json().replace('"spf_fail"', '"spf_failed"', 1))
     with pytest.raises(ModelError, match="malformed"):
         ModelArtifact.from_json("{}")
+
+
+def test_the_artifact_carries_its_suffix_list_and_scores_with_it() -> None:
+    bundled = SuffixList.bundled()
+    doc = json.loads(artifact().to_json())
+    assert doc["public_suffix_list"]["version"] == bundled.version
+    assert len(doc["public_suffix_list"]["rules"]) == len(bundled.rules) > 9000
+    # GIVEN a model trained with a list where acme-corp.com is itself a suffix (a private rule)
+    other = SuffixList("test-list", (*bundled.rules, "acme-corp.com"))
+    trained = ModelArtifact.from_json(json.dumps({**doc, "public_suffix_list": other.to_doc()}))
+    assert trained.suffixes == other != bundled
+    # WHEN mail comes from a host under it (the enterprise's own domain under the installed list)
+    mail = as_v4(1, email_v1(from_address="ceo@mail.acme-corp.com", client_ip="185.1.1.1"))
+    weights = {"own_domain_external": 3.0}
+    own = TrustModel(artifact(**weights)).score(mail)
+    under_its_list = TrustModel(ModelArtifact(**{**trained.__dict__, "weights": artifact(**weights).weights}))
+    # THEN the installed list calls it the enterprise's own domain and the model's list does not
+    assert own.reasons == ["own_domain_external"]
+    assert under_its_list.score(mail).reasons == []
+
+
+def test_artifacts_without_a_list_score_with_the_installed_one_and_a_bad_list_is_refused() -> None:
+    doc = json.loads(artifact().to_json())
+    del doc["public_suffix_list"]
+    assert ModelArtifact.from_json(json.dumps(doc)).suffixes == SuffixList.bundled()
+    for bad in ({"version": "x"}, {"version": "x", "rules": "co.uk"}, []):
+        with pytest.raises(ModelError, match=r"malformed model artifact.*version and a list of rules"):
+            ModelArtifact.from_json(json.dumps({**doc, "public_suffix_list": bad}))
