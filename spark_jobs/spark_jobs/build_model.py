@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import VectorAssembler
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import trust_columns
@@ -62,17 +62,16 @@ def split_by_time(history: DataFrame) -> tuple[DataFrame, DataFrame, datetime]:
     )
 
 
-def _org(suffixes: SuffixList) -> Column:
-    return trust_columns.org_domain(trust_columns.domain_of(F.col("from_address")), suffixes)
+def _with_org(df: DataFrame, suffixes: SuffixList) -> DataFrame:
+    return trust_columns.with_org_domains(
+        df, {"org": trust_columns.domain_of(F.col("from_address"))}, suffixes
+    )
 
 
 def profiles(train: DataFrame, suffixes: SuffixList) -> dict[str, Profile]:
     """Each enterprise's own domains and its people's names, from its internal mail."""
-    internal = train.filter(F.col("sending_ip").startswith(INTERNAL_IP)).withColumns(
-        {
-            "org": _org(suffixes),
-            "name": F.lower(F.trim(F.col("from_display_name"))),
-        }
+    internal = _with_org(train.filter(F.col("sending_ip").startswith(INTERNAL_IP)), suffixes).withColumn(
+        "name", F.lower(F.trim(F.col("from_display_name")))
     )
     domains = internal.groupBy("enterprise_id", "org").count().filter(F.col("count") >= MIN_SEEN).collect()
     names = internal.filter(F.col("name") != "").select("enterprise_id", "name").distinct().collect()
@@ -86,12 +85,8 @@ def profiles(train: DataFrame, suffixes: SuffixList) -> dict[str, Profile]:
 
 
 def _keys(df: DataFrame, suffixes: SuffixList) -> DataFrame:
-    return df.withColumns(
-        {
-            "org": _org(suffixes),
-            "prefix": F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3),
-        }
-    )
+    prefix = F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3)
+    return _with_org(df, suffixes).withColumn("prefix", prefix)
 
 
 def reputation(
@@ -218,6 +213,9 @@ def build(
         trust_columns.with_features(train, draft), org_counts, prefix_counts, prior, suffixes
     )
     assembled = VectorAssembler(inputCols=list(FEATURES), outputCol="features").transform(train_features)
+    # Computed once and cut from its plan: the optimizer passes over the fit's input (the Public
+    # Suffix List's sets among its expressions) cost seconds each, and the fit asks many times.
+    assembled = assembled.select("features", "label").localCheckpoint()
     fitted = LogisticRegression(maxIter=200, regParam=0.001, labelCol="label").fit(assembled)
     weights = dict(zip(FEATURES, (float(w) for w in fitted.coefficients), strict=True))
     model = ModelArtifact(**{**draft.__dict__, "intercept": float(fitted.intercept), "weights": weights})

@@ -4,49 +4,97 @@ and ``trustpipe.model.scorer``, rule for rule, with no Python UDF on the path.""
 from __future__ import annotations
 
 import math
+from functools import cache
 
+from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from trustpipe.model import features as fx
 from trustpipe.model.artifact import ModelArtifact, Thresholds
 from trustpipe.model.scorer import TOP_REASONS
-from trustpipe.model.suffixes import IP_LITERAL, SuffixList
+from trustpipe.model.suffixes import SuffixList
 
 
 def domain_of(address: Column) -> Column:
     return F.lower(F.trim(F.substring_index(F.coalesce(address, F.lit("")), "@", -1)))
 
 
-def org_domain(domain: Column, suffixes: SuffixList) -> Column:
-    """The twin of ``SuffixList.org_domain``: the rules as hashed sets (``isin`` on a long list is
-    Spark's InSet), one set per label count, looked up on the domain's last labels from the
-    longest down; at each length an exception rule wins over a wildcard, a wildcard over an exact
-    rule, and no match at all means the last label is the suffix, as in ``publicsuffixlist``."""
-    name = F.when(domain.endswith("."), domain.substr(F.lit(1), F.length(domain) - 1)).otherwise(domain)
-    labels = F.split(name, r"\.", -1)
-    count = F.size(labels)
+def public_labels(column: str, suffixes: SuffixList) -> Column:
+    """See ``_public_labels``; built once per column name, list and JVM (a build plans a dozen
+    queries, and parsing the sets' SQL was most of their planning)."""
+    return _public_labels(column, suffixes, id(SparkContext._gateway))
 
-    def keep(suffix_labels: int) -> Column:  # the suffix and one label more, when there is one
-        return F.when(count > suffix_labels, F.substring_index(name, ".", -(suffix_labels + 1))).otherwise(
-            name
-        )
 
-    # One flat CASE, deepest rules first (a nested one would copy the sets at every level).
-    branches = [(F.array_contains(labels, "") | name.rlike(IP_LITERAL.pattern), name)]
-    for depth, rules in sorted(suffixes.rules_by_depth().items(), reverse=True):
-        last, deep_enough = F.substring_index(name, ".", -depth), count >= depth
+@cache
+def _public_labels(column: str, suffixes: SuffixList, _gateway: int) -> Column:
+    """How many of the last labels of the name in ``column`` (lowercased, less one trailing dot)
+    are its public suffix, as ``publicsuffixlist`` counts them: the rules as hashed sets, one per
+    label count (SQL ``IN`` on a long list is Spark's InSet), looked up on the name's last labels
+    from the longest down; at each length an exception rule wins over a wildcard and a wildcard
+    over an exact rule; no match means the last label. The sets go in as SQL text: one call,
+    where ``isin`` crosses to the JVM once per rule (seconds per set). One flat CASE of integers:
+    the code stays small enough for the JIT (a CASE of strings did not, at 9x the cost)."""
+    name = F.col(column)
+    count = _label_count(name)
+
+    def among(depth: int, names: frozenset[str]) -> Column:
+        return F.expr(f"substring_index(`{column}`, '.', -{depth}) IN ({_sql_strings(names)})")
+
+    by_depth = suffixes.rules_by_depth()
+    public = F.when(F.lit(False), F.lit(0))
+    for depth, rules in sorted(by_depth.items(), reverse=True):
+        deep_enough = count >= depth
         for rule_set, answer in (
-            (rules.exception, keep(depth - 1)),
-            (rules.wildcard, F.when(count > depth, keep(depth + 1)).otherwise(keep(depth))),
-            (rules.exact, keep(depth)),
+            (rules.exception, F.lit(depth - 1)),
+            (rules.wildcard, F.when(count > depth, F.lit(depth + 1)).otherwise(F.lit(depth))),
+            # a one-label rule answers what no rule answers: the last label is the suffix
+            (rules.exact if depth > 1 else frozenset(), F.lit(depth)),
         ):
             if rule_set:
-                branches.append((deep_enough & last.isin(*sorted(rule_set)), answer))
-    found = F.when(*branches[0])
-    for hit, answer in branches[1:]:
-        found = found.when(hit, answer)
-    return found.otherwise(keep(1))
+                public = public.when(deep_enough & among(depth, rule_set), answer)
+    public = public.otherwise(F.lit(1))
+    # Most names (x.com) end in two labels no longer rule ends in: one lookup says so, and only
+    # the one-label wildcards (*.ck) remain to be asked.
+    tld_wildcard = F.when(among(1, by_depth[1].wildcard) & (count > 1), F.lit(2)).otherwise(F.lit(1))
+    return F.when((count >= 2) & ~among(2, suffixes.tails(2)), tld_wildcard).otherwise(public)
+
+
+def _label_count(name: Column) -> Column:
+    return F.length(name) - F.length(F.replace(name, F.lit("."), F.lit(""))) + 1
+
+
+def org_domain(name_column: str, public_column: str, suffixes: SuffixList) -> Column:
+    """The twin of ``SuffixList.org_domain``: the public suffix and one label more, or the name
+    itself when it has no label more, has an empty label or is an address literal."""
+    name, public = F.col(name_column), F.col(public_column)
+    # an empty label: not a name the list can answer for (the string scans allocate no array)
+    invalid = (name == "") | name.startswith(".") | name.endswith(".") | name.contains("..")
+    literal = (name.startswith("[") & name.endswith("]")) | (
+        F.translate(name, "0123456789", "") == F.lit("...")
+    )
+    registrable = F.when(F.lit(False), name)
+    for labels in range(1, max(suffixes.rules_by_depth()) + 2):
+        registrable = registrable.when(public == labels, F.substring_index(name, ".", -(labels + 1)))
+    return F.when(invalid | literal | (_label_count(name) <= public), name).otherwise(registrable)
+
+
+def _sql_strings(values: frozenset[str]) -> str:
+    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in sorted(values))
+
+
+def with_org_domains(df: DataFrame, domains: dict[str, Column], suffixes: SuffixList) -> DataFrame:
+    """``df`` with, for each name -> domain expression, the domain's registrable domain as a
+    column of that name (computed once per row: each use of the expression would carry the
+    list's sets again)."""
+    names = {
+        f"{name}_name": F.when(d.endswith("."), d.substr(F.lit(1), F.length(d) - 1)).otherwise(d)
+        for name, d in domains.items()
+    }
+    publics = {f"{name}_public": public_labels(f"{name}_name", suffixes) for name in domains}
+    orgs = {name: org_domain(f"{name}_name", f"{name}_public", suffixes) for name in domains}
+    # three projections, so the name and its suffix length are computed once per row each
+    return df.withColumns(names).withColumns(publics).withColumns(orgs).drop(*names, *publics)
 
 
 def org_label(org: Column) -> Column:
@@ -77,8 +125,7 @@ def _lookalike(from_domain: Column, from_org: Column, orgs: frozenset[str]) -> C
 # Reputation tables hold thousands of keys: they join (broadcast, hashed) rather than sit in a
 # literal map, which Spark searches linearly on every row.
 _ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE = "_tp_org", "_tp_prefix", "_tp_domain_rate", "_tp_ip_rate"
-# The registrable domains are columns of their own, computed once per row: the sender's is read
-# by a dozen features, and each use of the expression would carry the list's sets again.
+# The registrable domains are columns of their own (with_org_domains).
 _RETURN_ORG, _DKIM_ORG, _REPLY_ORG = "_tp_return_org", "_tp_dkim_org", "_tp_reply_org"
 
 
@@ -90,12 +137,12 @@ def _dkim_domain() -> Column:
     return F.lower(F.coalesce(F.col("dkim_domain"), F.lit("")))
 
 
-def _org_columns(suffixes: SuffixList) -> dict[str, Column]:
+def _org_domains() -> dict[str, Column]:
     return {
-        _ORG: org_domain(domain_of(F.col("from_address")), suffixes),
-        _RETURN_ORG: org_domain(domain_of(F.col("return_path")), suffixes),
-        _DKIM_ORG: org_domain(_dkim_domain(), suffixes),
-        _REPLY_ORG: org_domain(_reply_domain(), suffixes),
+        _ORG: domain_of(F.col("from_address")),
+        _RETURN_ORG: domain_of(F.col("return_path")),
+        _DKIM_ORG: _dkim_domain(),
+        _REPLY_ORG: _reply_domain(),
     }
 
 
@@ -126,7 +173,7 @@ def _capped_log(value: Column, cap: int) -> Column:
 
 def feature_columns(artifact: ModelArtifact) -> dict[str, Column]:
     """Every feature as a double column, in FEATURES order, over a v4-shaped DataFrame with the
-    ``_org_columns`` that ``_join_reputation`` has joined with the artifact's reputation tables."""
+    ``_org_domains`` that ``_join_reputation`` has joined with the artifact's reputation tables."""
     ent = F.col("enterprise_id")
     suffixes = artifact.suffixes
     from_domain = domain_of(F.col("from_address"))
@@ -215,7 +262,7 @@ def _features_then_join(df: DataFrame, artifact: ModelArtifact, keep: list[str])
     sensor rows (URL and attachment arrays) made it cost half the job's throughput (bench P3)."""
     columns = feature_columns(artifact)
     early = {f: c for f, c in columns.items() if f not in REPUTATION_FEATURES}
-    orged = df.withColumns(_org_columns(artifact.suffixes))
+    orged = with_org_domains(df, _org_domains(), artifact.suffixes)
     narrow = orged.withColumns({**early, _PREFIX: _prefix()}).select(*keep, *early, _ORG, _PREFIX)
     joined = _join_reputation(narrow, artifact)
     late = {f: columns[f] for f in REPUTATION_FEATURES}

@@ -9,7 +9,6 @@ Python answers with ``publicsuffixlist`` itself; ``rules_by_depth`` gives the Sp
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -19,9 +18,14 @@ from typing import Any
 import publicsuffixlist
 from publicsuffixlist import PublicSuffixList
 
-IP_LITERAL = re.compile(r"^(\[.*\]|[0-9]+(\.[0-9]+){3})$")
-"""An address literal (``[192.0.2.1]``, ``[IPv6:…]``) or a bare dotted quad: kept whole, never
-cut at a suffix (the list would call ``2.3.4`` of ``1.2.3.4`` a domain)."""
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def is_address_literal(name: str) -> bool:
+    """An address literal (``[192.0.2.1]``, ``[IPv6:…]``) or a bare dotted quad (ASCII digits and
+    three dots): kept whole, never cut at a suffix (the list would make ``1.2.3.4`` ``3.4``)."""
+    return (name.startswith("[") and name.endswith("]")) or name.translate(_NO_DIGITS) == "..."
+
 
 ORG_CACHE = 1 << 16
 """Sender domains repeat: the answers for this many recent domains are kept per list."""
@@ -53,6 +57,10 @@ class SuffixList:
     def __hash__(self) -> int:
         return hash((self.version, self.rules))
 
+    def __reduce__(self) -> tuple[Any, tuple[str, tuple[str, ...]]]:
+        # Pickled by its rules (a Spark task, a worker process), not its caches.
+        return _parsed, (self.version, self.rules)
+
     def __repr__(self) -> str:
         return f"SuffixList({self.version!r}, {len(self.rules)} rules)"
 
@@ -65,13 +73,14 @@ class SuffixList:
         """The registrable domain of a lowercased ``domain``; the domain itself (less one trailing
         dot) when it has none: a public suffix, an address literal, or not a valid name."""
         stripped = domain[:-1] if domain.endswith(".") else domain
-        if IP_LITERAL.match(stripped):
+        if is_address_literal(stripped):
             return stripped
         return self._psl.privatesuffix(domain) or stripped
 
     def _orgs(self, domains: tuple[str, ...]) -> frozenset[str]:
         return frozenset(self.org_domain(d) for d in domains)
 
+    @cache  # noqa: B019 - one per list, and lists live as long as the process
     def rules_by_depth(self) -> dict[int, DepthRules]:
         """The rules by the label count of the name they are matched on, as the library reads
         them: lowercased, and each also in punycode."""
@@ -86,6 +95,16 @@ class SuffixList:
             depth: DepthRules(frozenset(e), frozenset(w), frozenset(x))
             for depth, (e, w, x) in sorted(found.items())
         }
+
+    def tails(self, labels: int) -> frozenset[str]:
+        """The last ``labels`` labels of every rule name at least that long: a name whose last
+        labels are not among them matches no rule that long or longer."""
+        return frozenset(
+            ".".join(name.split(".")[-labels:])
+            for depth, rules in self.rules_by_depth().items()
+            if depth >= labels
+            for name in rules.exact | rules.wildcard | rules.exception
+        )
 
     def to_doc(self) -> dict[str, Any]:
         return {"version": self.version, "rules": list(self.rules)}

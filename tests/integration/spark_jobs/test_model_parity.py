@@ -134,9 +134,8 @@ def test_registrable_domains_agree_on_every_rule_of_the_list(spark: Any) -> None
     # GIVEN every rule's names as addresses, in both engines
     frame = spark.createDataFrame([(a,) for a in addresses], "address string")
     # WHEN Spark's expressions and the Python list answer
-    rows = frame.select(
-        "address", trust_columns.org_domain(trust_columns.domain_of(F.col("address")), suffixes).alias("org")
-    ).collect()
+    domains = {"org": trust_columns.domain_of(F.col("address"))}
+    rows = trust_columns.with_org_domains(frame, domains, suffixes).collect()
     # THEN they agree on every one, and on the known answers
     got = {r["address"]: r["org"] for r in rows}
     differ = [
