@@ -3,8 +3,8 @@
 
 The list is the snapshot bundled with ``publicsuffixlist`` (never downloaded at run time), and a
 model artifact carries the rules it was trained with, so both engines score with that list.
-Python answers with ``publicsuffixlist`` itself; ``rules_by_depth`` gives the Spark twin
-(``spark_jobs.trust_columns.org_domain``) the same rules as hashed sets per label count.
+Python answers with ``publicsuffixlist`` itself; ``rules_by_depth`` and ``tails`` give the Spark
+twin (``spark_jobs.trust_columns.with_org_domains``) the same rules as sets per label count.
 """
 
 from __future__ import annotations
