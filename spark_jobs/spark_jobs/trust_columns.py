@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from functools import cache
 
-from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -20,54 +19,53 @@ def domain_of(address: Column) -> Column:
     return F.lower(F.trim(F.substring_index(F.coalesce(address, F.lit("")), "@", -1)))
 
 
-def public_labels(column: str, suffixes: SuffixList) -> Column:
-    """See ``_public_labels``; built once per column name, list and JVM (a build plans a dozen
-    queries, and parsing the sets' SQL was most of their planning)."""
-    return _public_labels(column, suffixes, id(SparkContext._gateway))
+LAMBDA = "tp_name"
+"""The lambda variable of the suffix-length expression (a name no input column has)."""
 
 
 @cache
-def _public_labels(column: str, suffixes: SuffixList, _gateway: int) -> Column:
-    """How many of the last labels of the name in ``column`` (lowercased, less one trailing dot)
-    are its public suffix, as ``publicsuffixlist`` counts them: the rules as hashed sets, one per
-    label count (SQL ``IN`` on a long list is Spark's InSet), looked up on the name's last labels
-    from the longest down; at each length an exception rule wins over a wildcard and a wildcard
-    over an exact rule; no match means the last label. The sets go in as SQL text: one call,
-    where ``isin`` crosses to the JVM once per rule (seconds per set). One flat CASE of integers:
-    the code stays small enough for the JIT (a CASE of strings did not, at 9x the cost)."""
-    name = F.col(column)
-    count = _label_count(name)
+def public_labels_sql(suffixes: SuffixList) -> str:
+    """How many of the last labels of the name ``tp_name`` (lowercased, less one trailing dot)
+    are its public suffix, as ``publicsuffixlist`` counts them, as a SQL expression: the rules as
+    hashed sets, one per label count (``IN`` on a long list is Spark's InSet), looked up on the
+    name's last labels from the longest down; at each length an exception rule wins over a
+    wildcard and a wildcard over an exact rule; no match means the last label. SQL text, because
+    ``isin`` crosses to the JVM once per rule (seconds per set); one flat CASE of integers, small
+    enough for the JIT (a CASE of strings was not, at 9x the cost)."""
+    count = f"(length({LAMBDA}) - length(replace({LAMBDA}, '.', '')) + 1)"
 
-    def among(depth: int, names: frozenset[str]) -> Column:
-        return F.expr(f"substring_index(`{column}`, '.', -{depth}) IN ({_sql_strings(names)})")
+    def among(depth: int, names: frozenset[str]) -> str:
+        return f"substring_index({LAMBDA}, '.', -{depth}) IN ({_sql_strings(names)})"
 
     by_depth = suffixes.rules_by_depth()
-    public = F.when(F.lit(False), F.lit(0))
+    branches = []
     for depth, rules in sorted(by_depth.items(), reverse=True):
-        deep_enough = count >= depth
         for rule_set, answer in (
-            (rules.exception, F.lit(depth - 1)),
-            (rules.wildcard, F.when(count > depth, F.lit(depth + 1)).otherwise(F.lit(depth))),
+            (rules.exception, f"{depth - 1}"),
+            (rules.wildcard, f"CASE WHEN {count} > {depth} THEN {depth + 1} ELSE {depth} END"),
             # a one-label rule answers what no rule answers: the last label is the suffix
-            (rules.exact if depth > 1 else frozenset(), F.lit(depth)),
+            (rules.exact if depth > 1 else frozenset(), f"{depth}"),
         ):
             if rule_set:
-                public = public.when(deep_enough & among(depth, rule_set), answer)
-    public = public.otherwise(F.lit(1))
+                branches.append(f"WHEN {count} >= {depth} AND {among(depth, rule_set)} THEN {answer}")
+    public = f"CASE {' '.join(branches)} ELSE 1 END"
     # Most names (x.com) end in two labels no longer rule ends in: one lookup says so, and only
     # the one-label wildcards (*.ck) remain to be asked.
-    tld_wildcard = F.when(among(1, by_depth[1].wildcard) & (count > 1), F.lit(2)).otherwise(F.lit(1))
-    return F.when((count >= 2) & ~among(2, suffixes.tails(2)), tld_wildcard).otherwise(public)
+    tld_wildcard = f"CASE WHEN {count} > 1 AND {among(1, by_depth[1].wildcard)} THEN 2 ELSE 1 END"
+    return (
+        f"CASE WHEN {count} >= 2 AND NOT {among(2, suffixes.tails(2))} THEN {tld_wildcard} ELSE {public} END"
+    )
 
 
 def _label_count(name: Column) -> Column:
     return F.length(name) - F.length(F.replace(name, F.lit("."), F.lit(""))) + 1
 
 
-def org_domain(name_column: str, public_column: str, suffixes: SuffixList) -> Column:
-    """The twin of ``SuffixList.org_domain``: the public suffix and one label more, or the name
-    itself when it has no label more, has an empty label or is an address literal."""
-    name, public = F.col(name_column), F.col(public_column)
+def org_domain(name_column: str, public: Column, suffixes: SuffixList) -> Column:
+    """The twin of ``SuffixList.org_domain``: the public suffix (``public`` labels) and one label
+    more, or the name itself when it has no label more, has an empty label or is an address
+    literal."""
+    name = F.col(name_column)
     # an empty label: not a name the list can answer for (the string scans allocate no array)
     invalid = (name == "") | name.startswith(".") | name.endswith(".") | name.contains("..")
     literal = (name.startswith("[") & name.endswith("]")) | (
@@ -85,16 +83,20 @@ def _sql_strings(values: frozenset[str]) -> str:
 
 def with_org_domains(df: DataFrame, domains: dict[str, Column], suffixes: SuffixList) -> DataFrame:
     """``df`` with, for each name -> domain expression, the domain's registrable domain as a
-    column of that name (computed once per row: each use of the expression would carry the
-    list's sets again)."""
+    column of that name. The suffix lengths of all the names come from one expression over an
+    array of them: the list's sets sit in the plan once, not once per name, and every later
+    DataFrame step re-analyses the plan and every task carries it (7 s of fixed cost a query
+    with four copies)."""
     names = {
         f"{name}_name": F.when(d.endswith("."), d.substr(F.lit(1), F.length(d) - 1)).otherwise(d)
         for name, d in domains.items()
     }
-    publics = {f"{name}_public": public_labels(f"{name}_name", suffixes) for name in domains}
-    orgs = {name: org_domain(f"{name}_name", f"{name}_public", suffixes) for name in domains}
-    # three projections, so the name and its suffix length are computed once per row each
-    return df.withColumns(names).withColumns(publics).withColumns(orgs).drop(*names, *publics)
+    publics = "_tp_public_labels"
+    array = ", ".join(f"`{n}`" for n in names)
+    lengths = F.expr(f"transform(array({array}), {LAMBDA} -> {public_labels_sql(suffixes)})")
+    orgs = {name: org_domain(f"{name}_name", F.col(publics)[n], suffixes) for n, name in enumerate(domains)}
+    # three projections, so the names and their suffix lengths are computed once per row each
+    return df.withColumns(names).withColumn(publics, lengths).withColumns(orgs).drop(*names, publics)
 
 
 def org_label(org: Column) -> Column:
