@@ -85,8 +85,7 @@ def profiles(train: DataFrame, suffixes: SuffixList) -> dict[str, Profile]:
 
 
 def _keys(df: DataFrame, suffixes: SuffixList) -> DataFrame:
-    prefix = F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3)
-    return _with_org(df, suffixes).withColumn("prefix", prefix)
+    return _with_org(df, suffixes).withColumn("prefix", trust_columns.ip_prefix())
 
 
 def reputation(

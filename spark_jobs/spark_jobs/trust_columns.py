@@ -34,7 +34,7 @@ def public_labels_sql(suffixes: SuffixList) -> str:
     nested one copies the sets at every level). Spark evaluates it per array element without
     generated code (a higher-order function): measured no slower at 1M rows than four generated
     copies, one per name."""
-    count = f"(length({LAMBDA}) - length(replace({LAMBDA}, '.', '')) + 1)"
+    count = _label_count_sql(LAMBDA)
 
     def among(depth: int, names: frozenset[str]) -> str:
         return f"substring_index({LAMBDA}, '.', -{depth}) IN ({_sql_strings(names)})"
@@ -59,8 +59,9 @@ def public_labels_sql(suffixes: SuffixList) -> str:
     )
 
 
-def _label_count(name: Column) -> Column:
-    return F.length(name) - F.length(F.replace(name, F.lit("."), F.lit(""))) + 1
+def _label_count_sql(name: str) -> str:
+    """The labels of the name ``name`` (a column or lambda variable): its dots plus one."""
+    return f"(length({name}) - length(replace({name}, '.', '')) + 1)"
 
 
 def org_domain(name_column: str, public: Column, suffixes: SuffixList) -> Column:
@@ -76,7 +77,8 @@ def org_domain(name_column: str, public: Column, suffixes: SuffixList) -> Column
     registrable = F.when(F.lit(False), name)
     for labels in range(1, max(suffixes.rules_by_depth()) + 2):
         registrable = registrable.when(public == labels, F.substring_index(name, ".", -(labels + 1)))
-    return F.when(invalid | literal | (_label_count(name) <= public), name).otherwise(registrable)
+    count = F.expr(_label_count_sql(f"`{name_column}`"))
+    return F.when(invalid | literal | (count <= public), name).otherwise(registrable)
 
 
 def _sql_strings(values: frozenset[str]) -> str:
@@ -158,7 +160,8 @@ def _rate(found: Column, prior: float) -> tuple[Column, Column]:
 REPUTATION_FEATURES = ("domain_reputation", "domain_unseen", "ip_reputation", "ip_unseen")
 
 
-def _prefix() -> Column:
+def ip_prefix() -> Column:
+    """The sending /24 (``fx.ip_prefix``'s twin): the key of the IP reputation table."""
     return F.substring_index(F.coalesce(F.col("sending_ip"), F.lit("")), ".", 3)
 
 
@@ -267,7 +270,7 @@ def _features_then_join(df: DataFrame, artifact: ModelArtifact, keep: list[str])
     columns = feature_columns(artifact)
     early = {f: c for f, c in columns.items() if f not in REPUTATION_FEATURES}
     orged = with_org_domains(df, _org_domains(), artifact.suffixes)
-    narrow = orged.withColumns({**early, _PREFIX: _prefix()}).select(*keep, *early, _ORG, _PREFIX)
+    narrow = orged.withColumns({**early, _PREFIX: ip_prefix()}).select(*keep, *early, _ORG, _PREFIX)
     joined = _join_reputation(narrow, artifact)
     late = {f: columns[f] for f in REPUTATION_FEATURES}
     return joined.withColumns(late).drop(_ORG, _PREFIX, _DOMAIN_RATE, _IP_RATE)
