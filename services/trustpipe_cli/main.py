@@ -426,6 +426,14 @@ def importer_run(
     visibility_timeout: Annotated[
         int, typer.Option(help="Seconds a received message stays hidden (extended while importing).", min=2)
     ] = 300,
+    decode_processes: Annotated[
+        int,
+        typer.Option(
+            help="Processes that decode a large object's Avro blocks (sqs; 1: this process decodes). "
+            "For one importer on a host rather than one per core.",
+            min=1,
+        ),
+    ] = 1,
     slot: SlotOpt = "1",
     work_dir: WorkDir = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
@@ -443,7 +451,13 @@ def importer_run(
 
     aws = load_clients(state_dir, settings_path)
     work = work_dir_of(state_dir, settings_path, work_dir, "importer-sqs")
-    counts = run_importer(aws, once=once, visibility_timeout=visibility_timeout, work_dir=work)
+    counts = run_importer(
+        aws,
+        once=once,
+        visibility_timeout=visibility_timeout,
+        work_dir=work,
+        decode_processes=decode_processes,
+    )
     console.print(
         f"imported {counts.imported} objects ({counts.records} records), {counts.duplicates} duplicates, "
         f"{counts.set_aside} set aside, {counts.retried} retried"

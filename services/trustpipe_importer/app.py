@@ -23,6 +23,7 @@ from trustpipe.db import migrate, secret
 from trustpipe.errors import TransientError
 from trustpipe.settings import Settings, SettingsError
 from trustpipe.telemetry import WorkerMetrics, configure_logging
+from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
 from trustpipe_importer.stream import StreamImporter
 from trustpipe_importer.worker import Counts, Importer
@@ -70,7 +71,11 @@ def upgrade(settings: Settings, wait_seconds: float = 0, say: Callable[[str], No
             delay = min(delay * 2, 30.0)
 
 
-def importer(aws: AwsClients, wait_seconds: int = 20, visibility_timeout: int = 300) -> Importer:
+def importer(
+    aws: AwsClients, wait_seconds: int = 20, visibility_timeout: int = 300, decode_processes: int = 1
+) -> Importer:
+    """The batch importer; with ``decode_processes`` > 1, a large object's blocks are decoded by
+    that many worker processes (started on first use: close ``decode`` when done)."""
     return Importer(
         aws.client("sqs"),
         aws.s3,
@@ -79,6 +84,7 @@ def importer(aws: AwsClients, wait_seconds: int = 20, visibility_timeout: int = 
         visibility_timeout=visibility_timeout,
         wait_seconds=wait_seconds,
         forward=to_alerters(aws) if aws.settings.registry_url else None,
+        decode=DecodePool(decode_processes) if decode_processes > 1 else None,
     )
 
 
@@ -102,17 +108,30 @@ def to_alerters(aws: AwsClients) -> Forward:
 
 
 def run_importer(
-    aws: AwsClients, once: bool = False, visibility_timeout: int = 300, work_dir: Path | None = None
+    aws: AwsClients,
+    once: bool = False,
+    visibility_timeout: int = 300,
+    work_dir: Path | None = None,
+    decode_processes: int = 1,
 ) -> Counts:
     """The worker until SIGTERM (or, with ``once``, until the queue is empty): JSON logs on stdout,
     each message's metrics appended to ``<work_dir>/importer-metrics.log``."""
     configure_logging("importer", sys.stdout)
-    worker = importer(aws, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
+    worker = importer(
+        aws,
+        wait_seconds=2 if once else 20,
+        visibility_timeout=visibility_timeout,
+        decode_processes=decode_processes,
+    )
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
         worker.metrics = WorkerMetrics("importer", work_dir / "importer-metrics.log")
     worker.install_signal_handlers()
-    return worker.run(once=once)
+    try:
+        return worker.run(once=once)
+    finally:
+        if worker.decode is not None:
+            worker.decode.close()
 
 
 def import_until_done(aws: AwsClients, keys: list[str], attempts: int = 10) -> set[tuple[str, str]]:

@@ -3,6 +3,7 @@ idempotent upsert, the ledger row beside it. Memory is bounded by the COPY buffe
 
 from __future__ import annotations
 
+import io
 import itertools
 import operator
 import shutil
@@ -10,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import psycopg
 from botocore.exceptions import ClientError
@@ -18,9 +19,11 @@ from botocore.exceptions import ClientError
 from trustpipe import contracts
 from trustpipe.codec import CodecError, ContainerReader
 from trustpipe.errors import PermanentError
+from trustpipe_importer.blocks import CopyData, DecodePool, tapped
 from trustpipe_importer.events import ObjectCreated
 
 Connect = Callable[[], psycopg.Connection[Any]]
+T = TypeVar("T")
 
 SCORED_COLUMNS = (
     ("message_id", "text"),
@@ -136,10 +139,17 @@ Forward = Callable[[list[dict[str, Any]]], None]
 """Hands an imported object's QUARANTINE/LABEL verdicts to the alerters, after the commit."""
 
 
-def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forward | None = None) -> Outcome:
+def import_object(
+    connect: Connect,
+    s3: Any,
+    event: ObjectCreated,
+    forward: Forward | None = None,
+    decode: DecodePool | None = None,
+) -> Outcome:
     """Import one object atomically, then ``forward`` its actionable verdicts (and note that in
-    the ledger, so a redelivery after a crash in between forwards them then);
-    UnimportableObjectError for input that can never be imported."""
+    the ledger, so a redelivery after a crash in between forwards them then); a large object is
+    decoded by ``decode``'s processes when given. UnimportableObjectError for input that can
+    never be imported."""
     with connect() as conn:
         done = conn.execute(
             "SELECT outcome, forwarded_at FROM import_ledger WHERE object_key = %s AND etag = %s",
@@ -148,15 +158,21 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forw
         if done and not (forward and done[0] == "imported" and done[1] is None):
             return Outcome("duplicate", 0)
         with downloaded(s3, event) as fo:
+            size = fo.seek(0, io.SEEK_END)
+            fo.seek(0)
             reader, target = _open(fo)
             actionable: list[dict[str, Any]] = []
-            tapped = forward is not None and target.table == "scored_messages"
-            records = _tap(reader, actionable) if tapped else reader
+            tap = forward is not None and target.table == "scored_messages"
+            records = tapped(reader, actionable) if tap else reader
             if done:  # imported before, its verdicts not yet forwarded
                 count = sum(1 for _ in records)
             else:
                 with conn.transaction():
-                    count = upsert(conn, records, target)
+                    if decode and decode.wanted(size) and conn.info.encoding == "utf-8":
+                        chunks = decode.chunks(fo, target.columns, CHUNK_ROWS, tap)
+                        count = load(conn, _collected(_codec_errors(chunks), actionable), target)
+                    else:
+                        count = upsert(conn, records, target)
                     conn.execute(
                         "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
                         "VALUES (%s, %s, %s, 'imported', %s)",
@@ -173,11 +189,10 @@ def import_object(connect: Connect, s3: Any, event: ObjectCreated, forward: Forw
     return Outcome("duplicate" if done else "imported", 0 if done else count)
 
 
-def _tap(records: Iterable[dict[str, Any]], actionable: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for record in records:
-        if record["verdict"] in contracts.ACTIONABLE_VERDICTS:
-            actionable.append(record)
-        yield record
+def _collected(chunks: Iterator[CopyData], actionable: list[dict[str, Any]]) -> Iterator[CopyData]:
+    for chunk in chunks:
+        actionable.extend(chunk.actionable)
+        yield chunk
 
 
 def _open(fo: IO[bytes]) -> tuple[ContainerReader, Target]:
@@ -205,51 +220,63 @@ def _fullname(schema: dict[str, Any]) -> str:
 
 CHUNK_ROWS = 5_000
 """Rows decoded, copied and upserted at a time: the server upserts one chunk while the next is
-decoded."""
+decoded (a decode worker's share is a group of blocks of at least this many rows)."""
 
 
 def upsert(conn: psycopg.Connection[Any], records: Iterable[dict[str, Any]], target: Target) -> int:
     """COPY ``records`` into a staging table and upsert them into the target's table, inside the
     caller's transaction: the one load path of the batch (a scored object) and the stream (a
-    batch of records) importers. A row already stored stays unless the incoming one is newer.
+    batch of records) importers. A row already stored stays unless the incoming one is newer."""
+    rows = _codec_errors(map(operator.itemgetter(*(c for c, _ in target.columns)), records))
+    return load(conn, iter(lambda: list(itertools.islice(rows, CHUNK_ROWS)), []), target)
 
-    In chunks of ``CHUNK_ROWS``: each chunk's upsert is sent in pipeline mode and runs on the
-    server while this process decodes the next chunk, instead of the whole upsert waiting for the
-    whole decode and the other way round. Memory stays bounded by one chunk."""
+
+Chunk = list[tuple[Any, ...]] | CopyData
+"""Rows to COPY, or COPY data a decode worker made of them."""
+
+
+def load(conn: psycopg.Connection[Any], chunks: Iterator[Chunk], target: Target) -> int:
+    """The chunks (rows, or COPY data a decode worker made) through the staging table into the
+    target's table; the number of rows.
+
+    Each chunk's upsert is sent in pipeline mode and runs on the server while this process takes
+    the next chunk (decodes it, or waits for a decode worker), instead of the whole upsert waiting
+    for the whole decode and the other way round. Memory stays bounded by the chunks in hand."""
     conn.execute(f"CREATE TEMP TABLE staging (LIKE {target.table} INCLUDING DEFAULTS) ON COMMIT DROP")
     sql = _upsert_sql(target.table, target.columns, target.key, target.newer)
-    rows = _rows(records, target.columns)
-    chunk = list(itertools.islice(rows, CHUNK_ROWS))
+    chunk = next(chunks, None)
     count = 0
-    while chunk:
-        _copy(conn, chunk, target.columns)
-        count += len(chunk)
+    while chunk is not None:
+        count += _copy(conn, chunk, target.columns)
         with conn.pipeline():
             conn.execute(sql)
             conn.execute("TRUNCATE staging")
-            chunk = list(itertools.islice(rows, CHUNK_ROWS))  # decoded while the server upserts
+            chunk = next(chunks, None)  # decoded while the server upserts
     return count
 
 
-def _rows(
-    records: Iterable[dict[str, Any]], columns: tuple[tuple[str, str], ...]
-) -> Iterator[tuple[Any, ...]]:
-    """Each record as its COPY row; a record the codec cannot read sets the whole object aside."""
-    row_of = operator.itemgetter(*(c for c, _ in columns))
+def _codec_errors(items: Iterator[T]) -> Iterator[T]:
+    """``items``; a record the codec cannot read sets the whole object aside."""
     try:
-        yield from map(row_of, records)
+        yield from items
     except CodecError as err:
         raise UnimportableObjectError.from_codec(err) from err
 
 
 def _copy(
-    conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], columns: tuple[tuple[str, str], ...]
-) -> None:
+    conn: psycopg.Connection[Any],
+    chunk: list[tuple[Any, ...]] | CopyData,
+    columns: tuple[tuple[str, str], ...],
+) -> int:
     names = ", ".join(c for c, _ in columns)
     with conn.cursor() as cur, cur.copy(f"COPY staging ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        if isinstance(chunk, CopyData):
+            copy.write(chunk.data)
+            return chunk.rows
         copy.set_types([t for _, t in columns])
-        for row in rows:
+        for row in chunk:
             copy.write_row(row)
+    return len(chunk)
 
 
 def record_set_aside(

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trustpipe.errors import TransientError
 from trustpipe.telemetry import WorkerMetrics
+from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
 from trustpipe_importer.load import Connect, Forward, UnimportableObjectError, import_object, record_set_aside
 
@@ -69,10 +70,13 @@ class Importer:
         wait_seconds: int = SQS_MAX_WAIT_SECONDS,
         forward: Forward | None = None,
         metrics: WorkerMetrics | None = None,
+        decode: DecodePool | None = None,
     ) -> None:
         self.sqs, self.s3, self.connect, self.queue_url = sqs, s3, connect, queue_url
         self.forward = forward
         """Where imported QUARANTINE/LABEL verdicts go (the imported stream, for the alerters)."""
+        self.decode = decode
+        """Worker processes that decode a large object's blocks (None: this process decodes)."""
         self.metrics = metrics
         self.visibility_timeout = visibility_timeout
         self.wait_seconds = wait_seconds
@@ -131,7 +135,7 @@ class Importer:
     def _import(self, event: ObjectCreated) -> None:
         log.info("importing s3://%s/%s", event.bucket, event.key)
         try:
-            outcome = import_object(self.connect, self.s3, event, self.forward)
+            outcome = import_object(self.connect, self.s3, event, self.forward, self.decode)
         except UnimportableObjectError as err:
             log.info("set aside s3://%s/%s: %s", event.bucket, event.key, err)
             self._set_aside(event, err.kind, str(err))

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.settings import Settings
 from trustpipe_importer.app import importer, upgrade
+from trustpipe_importer.blocks import DecodePool
 from trustpipe_local.stack import LocalStack
 
 BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -86,9 +88,10 @@ def clean(db: Settings, aws: AwsClients) -> Iterator[Settings]:
         conn.execute("TRUNCATE scored_messages, scoring_stats, import_ledger, import_errors")
     sqs = aws.client("sqs")
     for url in (db.importer_queue_url, db.importer_dlq_url):  # PurgeQueue is allowed once a minute
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-            "Messages"
-        ):
+        # WaitTimeSeconds=0: the importer queue long-polls for 20 s by default
+        while messages := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages"):
             for m in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     yield db
@@ -276,6 +279,79 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(clean: Setting
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
 
 
+def pooled(settings: Settings) -> Any:
+    """An importer whose decode workers take every object, however small."""
+    worker = importer(AwsClients(settings), wait_seconds=1, visibility_timeout=30)
+    worker.decode = DecodePool(2, min_bytes=0)
+    return worker
+
+
+def test_decode_workers_import_what_the_importer_would(clean: Settings, aws: AwsClients) -> None:
+    from tests.integration.trustpipe_importer.test_stream_importer import imported_stream
+
+    # GIVEN an object of 12,001 rows in several block groups, a third of them actionable, one
+    # message twice (its newer verdict in a later group) and one of them already stored, newer
+    rows = [
+        {**r, "verdict": ("PASS_THROUGH", "QUARANTINE", "LABEL")[i % 3]}
+        for i, r in enumerate(scored(12_000, "par"))
+    ]
+    rows.append({**rows[0], "model_version": "20261121T000000-b", "score": 0.99})
+    put(
+        aws,
+        clean,
+        "scored/par/old.avro",
+        container_bytes(
+            contracts.load(contracts.SCORED_MESSAGE),
+            [{**rows[5], "model_version": "20261122T000000-c", "score": 0.42}],
+        ),
+    )
+    drain(clean)
+    before = len(imported_stream(aws, clean))
+    put(aws, clean, "scored/par/big.avro", container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
+    # WHEN an importer with decode workers drains the queue
+    worker = pooled(clean)
+    try:
+        counts = worker.run(once=True)
+    finally:
+        worker.decode.close()
+    # THEN every row is stored as an in-process import stores it: the newest verdict of each message
+    assert (counts.imported, counts.records) == (1, 12_001)
+    expected = {r["message_id"]: (r["model_version"], r["score"], r["verdict"], r["reasons"]) for r in rows}
+    expected[rows[5]["message_id"]] = ("20261122T000000-c", 0.42, rows[5]["verdict"], rows[5]["reasons"])
+    stored = query(clean, "SELECT message_id, model_version, score, verdict, reasons FROM scored_messages")
+    assert {m: tuple(v) for m, *v in stored} == expected
+    assert query(clean, "SELECT min(received_at), max(received_at) FROM scored_messages") == [
+        (min(r["received_at"] for r in rows), BASE)
+    ]
+    # AND each QUARANTINE/LABEL verdict of the object went to the alerters once
+    forwarded = [m["message_id"] for m in imported_stream(aws, clean)[before:]]
+    assert sorted(forwarded) == sorted(r["message_id"] for r in rows if r["verdict"] != "PASS_THROUGH")
+
+
+def test_decode_workers_set_bad_objects_aside_whole(clean: Settings, aws: AwsClients) -> None:
+    body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(12_000, "bad"))
+    put(aws, clean, "scored/bad/truncated.avro", body[: len(body) * 2 // 3])
+    marker = body.index(body[-16:], len(body) // 2)  # a sync marker (every block ends with one)
+    put(aws, clean, "scored/bad/corrupt.avro", body[:marker] + bytes(16) + body[marker + 16 :])
+    put(
+        aws,
+        clean,
+        "scored/bad/good.avro",
+        container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(7_000, "ok")),
+    )
+    worker = pooled(clean)
+    try:
+        counts = worker.run(once=True)
+    finally:
+        worker.decode.close()
+    assert (counts.imported, counts.set_aside) == (1, 2)
+    assert dict(query(clean, "SELECT object_key, error_type FROM import_errors")) == {
+        "scored/bad/truncated.avro": "TruncatedRecordError",
+        "scored/bad/corrupt.avro": "SchemaMismatchError",
+    }
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(7_000,)]
+
+
 def test_database_down_is_retried_then_imported(
     clean: Settings, aws: AwsClients, local_stack: LocalStack
 ) -> None:
@@ -360,19 +436,38 @@ def big_file() -> bytes:
     return container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(BIG, "big"))
 
 
+def _children(pid: int) -> set[int]:
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("decode_processes", ["1", "2"])
 def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
-    clean: Settings, aws: AwsClients, local_stack: LocalStack, big_file: bytes
+    clean: Settings, aws: AwsClients, local_stack: LocalStack, big_file: bytes, decode_processes: str
 ) -> None:
     put(aws, clean, "scored/k/big.avro", big_file)
-    proc = _importer_process(local_stack, "--visibility-timeout", "4")
+    proc = _importer_process(local_stack, "--visibility-timeout", "4", "--decode-processes", decode_processes)
     try:
         _wait_in_flight(aws, clean)
-        time.sleep(1.0)  # mid-COPY
+        time.sleep(1.0 if decode_processes == "1" else 2.5)  # mid-COPY (the decode workers started)
+        workers = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
     # nothing committed, and the message comes back once its visibility lapses
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(0,)]
+    if decode_processes == "2":  # and no decode worker outlives its importer
+        assert len(workers) >= 2
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)]
     counts = drain(clean)
     deadline = time.monotonic() + 30
     while counts.imported == 0 and time.monotonic() < deadline:

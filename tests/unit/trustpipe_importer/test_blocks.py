@@ -1,0 +1,123 @@
+"""A scored object's Avro blocks framed into groups and decoded to COPY data (the decode workers'
+share), without the processes: framing, order, counts, and bad input."""
+
+from __future__ import annotations
+
+import io
+import struct
+from datetime import UTC, datetime
+from typing import Any
+
+import fastavro
+import pytest
+
+from trustpipe import contracts
+from trustpipe.codec import SchemaMismatchError, TruncatedRecordError, container_bytes
+from trustpipe_importer.blocks import DecodePool, block_groups, copy_data
+from trustpipe_importer.load import SCORED_COLUMNS
+
+SCHEMA = contracts.load(contracts.SCORED_MESSAGE)
+NAMES = tuple(c for c, _ in SCORED_COLUMNS)
+TYPES = tuple(t for _, t in SCORED_COLUMNS)
+PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+PGCOPY_TRAILER = b"\xff\xff"
+
+
+def rows(n: int) -> list[dict[str, Any]]:
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    return [
+        {
+            "message_id": f"<m-{i}@x>",
+            "enterprise_id": "acme",
+            "received_at": at,
+            "scored_at": at,
+            "from_address": f"u{i}@partner.com",
+            "from_display_name": "U",
+            "from_domain": "partner.com",
+            "reply_to": None,
+            "sending_ip": "198.51.100.1",
+            "score": i / n,
+            "verdict": ("PASS_THROUGH", "QUARANTINE", "LABEL")[i % 3],
+            "reasons": [],
+            "model_version": "m",
+            "source": "BATCH",
+            "source_ref": "2026-11-20T00",
+            "sensor_schema_version": 4,
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def data() -> bytes:
+    return container_bytes(SCHEMA, rows(1_000))  # fastavro's 16 KB blocks: about 8 of them
+
+
+def decoded(groups: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    return [r for header, blocks in groups for r in fastavro.reader(io.BytesIO(header + blocks))]
+
+
+def test_groups_cover_every_block_in_order_each_a_valid_container(data: bytes) -> None:
+    groups = list(block_groups(io.BytesIO(data), 300))
+    assert len(groups) > 2
+    counts = [sum(1 for _ in fastavro.reader(io.BytesIO(h + b))) for h, b in groups]
+    assert all(c >= 300 for c in counts[:-1]) and sum(counts) == 1_000
+    assert [r["message_id"] for r in decoded(groups)] == [r["message_id"] for r in rows(1_000)]
+
+
+def test_one_group_when_it_asks_for_more_rows_than_the_file_has(data: bytes) -> None:
+    assert len(list(block_groups(io.BytesIO(data), 10_000))) == 1
+
+
+def test_a_file_without_records_has_no_group() -> None:
+    assert list(block_groups(io.BytesIO(container_bytes(SCHEMA, [])), 300)) == []
+
+
+def test_a_file_cut_inside_a_block_is_truncated(data: bytes) -> None:
+    with pytest.raises(TruncatedRecordError, match="ends early"):
+        list(block_groups(io.BytesIO(data[: len(data) // 2]), 300))
+
+
+def test_a_file_cut_inside_the_header_is_truncated(data: bytes) -> None:
+    with pytest.raises(TruncatedRecordError, match="header"):
+        list(block_groups(io.BytesIO(data[:40]), 300))
+
+
+def test_a_block_without_its_sync_marker_is_corrupt(data: bytes) -> None:
+    header_end = len(next(block_groups(io.BytesIO(data), 1))[0])
+    first_marker = data.index(data[header_end - 16 : header_end], header_end)  # the header ends with it
+    broken = data[:first_marker] + b"\x00" * 16 + data[first_marker + 16 :]
+    with pytest.raises(SchemaMismatchError, match="no sync marker"):
+        list(block_groups(io.BytesIO(broken), 300))
+
+
+def test_a_negative_block_size_is_corrupt(data: bytes) -> None:
+    header_end = len(next(block_groups(io.BytesIO(data), 1))[0])
+    broken = data[:header_end] + b"\x02\x03" + data[header_end + 2 :]  # 1 record, size -2
+    with pytest.raises(SchemaMismatchError, match="negative"):
+        list(block_groups(io.BytesIO(broken), 300))
+
+
+def test_copy_data_is_one_binary_copy_stream_of_the_group_with_its_actionable_records(data: bytes) -> None:
+    (header, blocks), *_ = block_groups(io.BytesIO(data), 300)
+    chunk = copy_data(header, blocks, NAMES, TYPES, tap=True)
+    expected = decoded([(header, blocks)])
+    assert chunk.rows == len(expected)
+    assert chunk.data.startswith(PGCOPY_SIGNATURE) and chunk.data.endswith(PGCOPY_TRAILER)
+    first_tuple = chunk.data[len(PGCOPY_SIGNATURE) + 8 :]  # flags and header extension length
+    assert struct.unpack(">h", first_tuple[:2]) == (len(NAMES),)
+    assert [r["message_id"] for r in chunk.actionable] == [
+        r["message_id"] for r in expected if r["verdict"] != "PASS_THROUGH"
+    ]
+    assert copy_data(header, blocks, NAMES, TYPES, tap=False).actionable == []
+
+
+def test_copy_data_of_a_corrupt_block_raises_the_codec_error(data: bytes) -> None:
+    (header, blocks), *_ = block_groups(io.BytesIO(data), 300)
+    with pytest.raises(TruncatedRecordError):
+        copy_data(header, blocks[: len(blocks) // 2], NAMES, TYPES, tap=False)
+
+
+def test_a_pool_of_one_process_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        DecodePool(1)
