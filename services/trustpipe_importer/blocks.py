@@ -27,7 +27,7 @@ from fastavro.read import HEADER_SCHEMA
 from psycopg import abc as pg_abc
 from psycopg import postgres, pq
 from psycopg._copy_base import BinaryFormatter  # Copy.write_row's encoder, used without a connection
-from psycopg.adapt import Transformer
+from psycopg.adapt import AdaptersMap, Transformer
 
 from trustpipe import contracts
 from trustpipe.codec import ContainerReader, SchemaMismatchError, TruncatedRecordError
@@ -192,10 +192,49 @@ def tapped(records: Iterable[dict[str, Any]], actionable: list[dict[str, Any]]) 
         yield record
 
 
+TEXT_ARRAY_OID = postgres.types.get_oid("text[]")
+_TextArrayDumper = postgres.adapters.get_dumper_by_oid(TEXT_ARRAY_OID, pq.Format.BINARY)
+
+
+class RepeatedTextArrayDumper(_TextArrayDumper):  # type: ignore[valid-type,misc]
+    """psycopg's binary ``text[]`` dumper, each distinct list dumped once: a message's reasons are
+    at most three of a few dozen feature names, and the generic array dumper (Python, per row)
+    cost more than the other fifteen columns together."""
+
+    MAX_KEPT = 4096
+
+    def __init__(self, cls: type, context: pg_abc.AdaptContext | None = None) -> None:
+        super().__init__(cls, context)
+        self._dumped: dict[tuple[str, ...], pg_abc.Buffer | None] = {}  # per connection: its encoding
+
+    def dump(self, obj: list[str]) -> pg_abc.Buffer | None:
+        key = tuple(obj)
+        try:
+            return self._dumped[key]
+        except KeyError:
+            dumped: pg_abc.Buffer | None = super().dump(obj)
+            if len(self._dumped) < self.MAX_KEPT:
+                self._dumped[key] = dumped
+            return dumped
+
+
+def with_repeated_arrays(adapters: AdaptersMap) -> AdaptersMap:
+    """``adapters`` with :class:`RepeatedTextArrayDumper` for COPY's ``text[]`` columns (COPY
+    looks its dumpers up by type, not by Python class)."""
+    adapters.register_dumper(None, RepeatedTextArrayDumper)
+    return adapters
+
+
+@dataclass(frozen=True)
+class _Context:
+    adapters: AdaptersMap
+    connection: None = None
+
+
 @functools.cache
 def _transformer(types: tuple[str, ...]) -> pg_abc.Transformer:
     """Binary dumpers for ``types`` from psycopg's default adapters (UTF-8 text: the importer
     only sends worker-made COPY data over a UTF-8 connection)."""
-    transformer = Transformer()
+    transformer = Transformer(_Context(with_repeated_arrays(AdaptersMap(postgres.adapters))))
     transformer.set_dumper_types([postgres.types.get_oid(t) for t in types], pq.Format.BINARY)
     return transformer

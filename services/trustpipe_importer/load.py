@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from trustpipe import contracts
 from trustpipe.codec import CodecError, ContainerReader
 from trustpipe.errors import PermanentError
-from trustpipe_importer.blocks import CopyData, DecodePool, tapped
+from trustpipe_importer.blocks import CopyData, DecodePool, tapped, with_repeated_arrays
 from trustpipe_importer.events import ObjectCreated
 
 Connect = Callable[[], psycopg.Connection[Any]]
@@ -242,6 +242,7 @@ def load(conn: psycopg.Connection[Any], chunks: Iterator[Chunk], target: Target)
     Each chunk's upsert is sent in pipeline mode and runs on the server while this process takes
     the next chunk (decodes it, or waits for a decode worker), instead of the whole upsert waiting
     for the whole decode and the other way round. Memory stays bounded by the chunks in hand."""
+    with_repeated_arrays(conn.adapters)
     conn.execute(f"CREATE TEMP TABLE staging (LIKE {target.table} INCLUDING DEFAULTS) ON COMMIT DROP")
     sql = _upsert_sql(target.table, target.columns, target.key, target.newer)
     chunk = next(chunks, None)

@@ -455,7 +455,12 @@ def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
     proc = _importer_process(local_stack, "--visibility-timeout", "4", "--decode-processes", decode_processes)
     try:
         _wait_in_flight(aws, clean)
-        time.sleep(1.0 if decode_processes == "1" else 2.5)  # mid-COPY (the decode workers started)
+        if decode_processes == "1":
+            time.sleep(1.0)  # mid-COPY
+        else:  # the decode workers (and multiprocessing's resource tracker) started: mid-decode
+            deadline = time.monotonic() + 30
+            while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
         workers = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -463,7 +468,7 @@ def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
     # nothing committed, and the message comes back once its visibility lapses
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(0,)]
     if decode_processes == "2":  # and no decode worker outlives its importer
-        assert len(workers) >= 2
+        assert len(workers) >= 3
         deadline = time.monotonic() + 10
         while any(_alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.2)

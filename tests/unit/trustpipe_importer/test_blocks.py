@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,3 +122,33 @@ def test_copy_data_of_a_corrupt_block_raises_the_codec_error(data: bytes) -> Non
 def test_a_pool_of_one_process_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         DecodePool(1)
+
+
+def test_repeated_text_arrays_dump_as_psycopg_dumps_them_and_the_cache_stays_bounded() -> None:
+    from psycopg import postgres, pq
+    from psycopg.adapt import AdaptersMap, Transformer
+
+    from trustpipe_importer.blocks import TEXT_ARRAY_OID, RepeatedTextArrayDumper, _transformer
+
+    context = Context(AdaptersMap(postgres.adapters))
+    dumper = RepeatedTextArrayDumper(type(None), context)
+    psycopgs = postgres.adapters.get_dumper_by_oid(TEXT_ARRAY_OID, pq.Format.BINARY)(type(None), context)
+    lists = [[], ["spf_fail"], ["spf_fail", "dkim_fail", "lookalike_domain"], ["é", "a\tb"], [None, "x"]]
+    for values in lists * 2:  # the second time from the cache
+        assert dumper.dump(values) == psycopgs.dump(values)
+    for n in range(RepeatedTextArrayDumper.MAX_KEPT + 10):
+        assert dumper.dump([str(n)]) == psycopgs.dump([str(n)])
+    assert len(dumper._dumped) == RepeatedTextArrayDumper.MAX_KEPT
+    # and the decode workers' transformer, which registers it, dumps the same bytes
+    plain = Transformer()
+    plain.set_dumper_types([TEXT_ARRAY_OID], pq.Format.BINARY)
+    for values in lists:
+        assert _transformer(("text[]",)).dump_sequence([values], [pq.Format.BINARY]) == plain.dump_sequence(
+            [values], [pq.Format.BINARY]
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    adapters: Any
+    connection: None = None
