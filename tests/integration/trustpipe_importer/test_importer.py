@@ -279,11 +279,14 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(clean: Setting
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
 
 
-def pooled(settings: Settings) -> Any:
-    """An importer whose decode workers take every object, however small."""
+def drain_pooled(settings: Settings) -> Any:
+    """Drain the queue with an importer whose decode workers take every object, however small."""
     worker = importer(AwsClients(settings), wait_seconds=1, visibility_timeout=30)
-    worker.decode = DecodePool(2, min_bytes=0)
-    return worker
+    worker.decode = pool = DecodePool(2, min_bytes=0)
+    try:
+        return worker.run(once=True)
+    finally:
+        pool.close()
 
 
 def test_decode_workers_import_what_the_importer_would(clean: Settings, aws: AwsClients) -> None:
@@ -309,11 +312,7 @@ def test_decode_workers_import_what_the_importer_would(clean: Settings, aws: Aws
     before = len(imported_stream(aws, clean))
     put(aws, clean, "scored/par/big.avro", container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
     # WHEN an importer with decode workers drains the queue
-    worker = pooled(clean)
-    try:
-        counts = worker.run(once=True)
-    finally:
-        worker.decode.close()
+    counts = drain_pooled(clean)
     # THEN every row is stored as an in-process import stores it: the newest verdict of each message
     assert (counts.imported, counts.records) == (1, 12_001)
     expected = {r["message_id"]: (r["model_version"], r["score"], r["verdict"], r["reasons"]) for r in rows}
@@ -339,11 +338,7 @@ def test_decode_workers_set_bad_objects_aside_whole(clean: Settings, aws: AwsCli
         "scored/bad/good.avro",
         container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(7_000, "ok")),
     )
-    worker = pooled(clean)
-    try:
-        counts = worker.run(once=True)
-    finally:
-        worker.decode.close()
+    counts = drain_pooled(clean)
     assert (counts.imported, counts.set_aside) == (1, 2)
     assert dict(query(clean, "SELECT object_key, error_type FROM import_errors")) == {
         "scored/bad/truncated.avro": "TruncatedRecordError",
