@@ -79,9 +79,12 @@ class DecodePool:
             for header, blocks in block_groups(fo, rows):
                 pending.append(executor.submit(copy_data, header, blocks, names, types, tap))
                 if len(pending) >= 2 * self.processes:
-                    yield self._result(pending.popleft())
+                    yield pending.popleft().result()
             while pending:
-                yield self._result(pending.popleft())
+                yield pending.popleft().result()
+        except BrokenProcessPool as err:  # on submit or on a result, whichever noticed first
+            self.close()  # the next object starts a fresh pool
+            raise DecodeWorkerLostError(f"a decode worker process died: {err}") from err
         finally:
             for future in pending:
                 future.cancel()
@@ -94,13 +97,6 @@ class DecodePool:
             initargs=(os.getpid(),),
         )
         return self._executor
-
-    def _result(self, future: Future[CopyData]) -> CopyData:
-        try:
-            return future.result()
-        except BrokenProcessPool as err:
-            self.close()  # the next object starts a fresh pool
-            raise DecodeWorkerLostError(f"a decode worker process died: {err}") from err
 
     def close(self) -> None:
         """Stop the worker processes (waits for them)."""
@@ -207,7 +203,7 @@ class RepeatedTextArrayDumper(_TextArrayDumper):  # type: ignore[valid-type,misc
         super().__init__(cls, context)
         self._dumped: dict[tuple[str, ...], pg_abc.Buffer | None] = {}  # per connection: its encoding
 
-    def dump(self, obj: list[str]) -> pg_abc.Buffer | None:
+    def dump(self, obj: list[Any]) -> pg_abc.Buffer | None:
         key = tuple(obj)
         try:
             return self._dumped[key]
@@ -216,6 +212,8 @@ class RepeatedTextArrayDumper(_TextArrayDumper):  # type: ignore[valid-type,misc
             if len(self._dumped) < self.MAX_KEPT:
                 self._dumped[key] = dumped
             return dumped
+        except TypeError:  # a nested list (a 2-D array) has no key: dumped as it comes
+            return super().dump(obj)  # type: ignore[no-any-return]
 
 
 def with_repeated_arrays(adapters: AdaptersMap) -> AdaptersMap:

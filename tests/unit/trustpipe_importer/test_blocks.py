@@ -134,6 +134,7 @@ def test_repeated_text_arrays_dump_as_psycopg_dumps_them_and_the_cache_stays_bou
     dumper = RepeatedTextArrayDumper(type(None), context)
     psycopgs = postgres.adapters.get_dumper_by_oid(TEXT_ARRAY_OID, pq.Format.BINARY)(type(None), context)
     lists = [[], ["spf_fail"], ["spf_fail", "dkim_fail", "lookalike_domain"], ["é", "a\tb"], [None, "x"]]
+    assert dumper.dump([["a", "b"], ["c", "d"]]) == psycopgs.dump([["a", "b"], ["c", "d"]])  # 2-D: no key
     for values in lists * 2:  # the second time from the cache
         assert dumper.dump(values) == psycopgs.dump(values)
     for n in range(RepeatedTextArrayDumper.MAX_KEPT + 10):
@@ -152,3 +153,30 @@ def test_repeated_text_arrays_dump_as_psycopg_dumps_them_and_the_cache_stays_bou
 class Context:
     adapters: Any
     connection: None = None
+
+
+def test_a_decode_worker_that_dies_is_a_transient_failure_and_the_next_object_gets_a_fresh_pool(
+    data: bytes,
+) -> None:
+    import os
+    import signal
+    import time
+
+    from trustpipe.errors import TransientError
+    from trustpipe_importer.blocks import DecodeWorkerLostError
+
+    pool = DecodePool(2, min_bytes=0)
+    try:
+        assert sum(c.rows for c in pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300, tap=False)) == 1_000
+        executor = pool._executor
+        assert executor is not None
+        victim = next(iter(executor._processes))  # type: ignore[attr-defined]
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.5)  # the executor notices: the next submit, not a result, finds the pool broken
+        with pytest.raises(DecodeWorkerLostError, match="died") as lost:
+            list(pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300, tap=False))
+        assert isinstance(lost.value, TransientError)
+        assert sum(c.rows for c in pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300, tap=False)) == 1_000
+        assert pool._executor is not executor
+    finally:
+        pool.close()
