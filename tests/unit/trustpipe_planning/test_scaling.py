@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -145,3 +146,12 @@ def test_the_command_writes_json_and_a_picture_and_refuses_an_unknown_env(tmp_pa
     bad = run_cli("simulate", "scaling", "--env", "staging", "--out", str(tmp_path))
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: env must be one of dev, prod, local, not 'staging'"
+
+
+def test_import_times_follow_one_importer_process_as_deployed(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"P2": {"value": 114_000.0, "in_process_rows_per_s": 69_700}}))
+    assert traces.measured_rows_per_s(results)[0] == 69_700  # not the decode workers' headline
+    results.write_text(json.dumps({"P2": {"value": 62_700.0}}))  # before the decode workers
+    assert traces.measured_rows_per_s(results)[0] == 62_700
+    assert traces.measured_rows_per_s(tmp_path / "none.json")[0] == traces.MEASURED_IMPORT_ROWS_PER_S
