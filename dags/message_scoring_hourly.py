@@ -174,11 +174,11 @@ with DAG(
         return tasks.quality_gate(data_interval_start)
 
     @task
-    def record_delay(data_interval_end: datetime | None = None) -> float:
+    def record_hour(summary: dict[str, object], data_interval_end: datetime | None = None) -> float:
         from trustpipe_orchestration import tasks
 
         assert data_interval_end
-        return tasks.record_delay(DAG_ID, data_interval_end)
+        return tasks.record_hour(DAG_ID, data_interval_end, summary)
 
     runner = choose_runner()
     local = score_local()
@@ -188,4 +188,4 @@ with DAG(
     steps >> add_steps
     [local, watch_step] >> verified
     imported = wait_for_import(verified)
-    imported >> [check_rows, check_stats] >> quality_gate() >> record_delay()
+    imported >> [check_rows, check_stats] >> quality_gate() >> record_hour(verified)

@@ -14,8 +14,10 @@ from airflow.sdk import DAG, task
 
 from trustpipe_orchestration.alerts import failure_notifier
 
+DAG_ID = "model_build_nightly"
+
 with DAG(
-    dag_id="model_build_nightly",
+    dag_id=DAG_ID,
     description="Train, evaluate and promote the trust model",
     schedule="30 2 * * *",
     start_date=datetime(2026, 11, 26, tzinfo=UTC),
@@ -38,7 +40,7 @@ with DAG(
 
         assert data_interval_end
         hour = data_interval_end.replace(minute=0, second=0, microsecond=0)
-        return tasks.build_model(hour)
+        return tasks.build_model(DAG_ID, hour)
 
     @task(retries=0)
     def promote(candidate: dict[str, object]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -27,8 +28,8 @@ ACCEPTED_CONTENT_TYPES = (
 MAX_BODY_BYTES = 1024 * 1024  # a schema (<= 256 KiB) JSON-escaped inside a request body
 
 log = logging.getLogger("schema_registry")
-Observer = Callable[[str, int], None]
-"""Called with (route name, HTTP status) after each request; metrics hook."""
+Observer = Callable[[str, int, float], None]
+"""Called with (route name, HTTP status, seconds taken) after each request; metrics hook."""
 
 
 def _json(status: int, body: Any) -> Response:  # type: ignore[type-arg]
@@ -57,6 +58,7 @@ def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewa
 
     def route(name: str, handler: Callable[..., Any]) -> Callable[..., Response]:  # type: ignore[type-arg]
         def run(**params: str) -> Response:  # type: ignore[type-arg]
+            started = time.perf_counter()
             decoded = {k: unquote(v) for k, v in params.items()}
             try:
                 response = _json(200, handler(**decoded))
@@ -66,7 +68,7 @@ def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewa
                 log.exception("registry fault on %s", name)
                 response = _json(500, {"error_code": 50001, "message": "Error in the backend data store"})
             if observe is not None:
-                observe(name, response.status_code)
+                observe(name, response.status_code, time.perf_counter() - started)
             return response
 
         return run

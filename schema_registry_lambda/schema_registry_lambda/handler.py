@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
 from schema_registry_lambda.api import create_app
 from schema_registry_lambda.registry import Registry
+from trustpipe.metrics import LATENCY, REGISTRY, REGISTRY_SERVICE, REQUESTS
 
 TABLE_ENV = "REGISTRY_TABLE"
 _app: tuple[APIGatewayHttpResolver, Logger, Metrics] | None = None
@@ -22,11 +23,22 @@ def _build() -> tuple[APIGatewayHttpResolver, Logger, Metrics]:
 
     from schema_registry_lambda.dynamodb import DynamoStore
 
-    logger = Logger(service="schema-registry")
-    metrics = Metrics(namespace="trustpipe", service="schema-registry")
+    logger = Logger(service=REGISTRY_SERVICE)
+    # No Powertools `service` (nor POWERTOOLS_SERVICE_NAME): it would add a lowercase dimension
+    # to every metric; the catalog's scheme is `Service`.
+    metrics = Metrics(namespace=REGISTRY)
+    metrics.set_default_dimensions(Service=REGISTRY_SERVICE)
 
-    def observe(route: str, status: int) -> None:
-        metrics.add_metric(name=f"{status // 100}xx", unit=MetricUnit.Count, value=1)
+    def observe(route: str, status: int, seconds: float) -> None:
+        with single_metric(
+            name=REQUESTS.name,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=REGISTRY,
+            default_dimensions={"Service": REGISTRY_SERVICE},
+        ) as request:
+            request.add_dimension(name="Status", value=f"{status // 100}xx")
+        metrics.add_metric(name=LATENCY.name, unit=MetricUnit.Milliseconds, value=seconds * 1000)
         if status >= 500:
             logger.error("registry fault", route=route, status=status)
 

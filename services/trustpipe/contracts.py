@@ -28,6 +28,8 @@ SCORING_STATS = "scoring_stats"
 ACTION = "action"
 GROUND_TRUTH_LABEL = "ground_truth_label"
 
+STATS_COUNTERS = {"QUARANTINE": "quarantined", "LABEL": "labelled", "PASS_THROUGH": "passed"}
+"""Each verdict (ScoredMessage.verdict) and the ScoringStats field that counts it."""
 ACTIONABLE_VERDICTS = frozenset({"QUARANTINE", "LABEL"})
 """Verdicts the alerters act on (ScoredMessage.verdict); PASS_THROUGH stops at the database."""
 

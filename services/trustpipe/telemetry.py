@@ -1,10 +1,10 @@
 """What the workers tell the on-call engineer: JSON logs (Powertools Logger) and, per batch, the
 metrics `infra/modules/monitoring` alarms on (EMF, from Powertools' CloudWatch EMF provider).
 
-Every worker emits ``Processed`` and ``Errors`` in namespace ``trustpipe/workers`` with the
-dimension ``Service`` (scorer, importer, alerter): the names the error-rate alarms and the
-dashboard use. The EMF documents go to a file the CloudWatch agent ships (a stream processor's
-stdout carries the KCL's protocol, so nothing may be printed there).
+Every worker emits ``Processed``, ``Errors``, ``LagSeconds`` per batch and a ``Heartbeat`` at
+least every ``HEARTBEAT_SECONDS`` while it runs, busy or idle (``trustpipe.metrics`` names them).
+The EMF documents go to a file the CloudWatch agent ships (a stream processor's stdout carries
+the KCL's protocol, so nothing may be printed there).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 import logging
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -21,13 +23,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-NAMESPACE = "trustpipe/workers"
-SERVICE_DIMENSION = "Service"
-PROCESSED = "Processed"
-"""Records (or objects' records) a worker handled, set-aside ones included."""
-ERRORS = "Errors"
-"""Records a worker set aside (undecodable, unknown schema, unknown enterprise...)."""
-SERVICES = ("scorer", "importer", "alerter")
+from trustpipe import metrics
+from trustpipe.metrics import Metric
+
+HEARTBEAT_SECONDS = 30.0
+"""At most this long between two heartbeats of a running worker (the silence alarm's period is
+60 s: every minute it runs holds at least one)."""
 
 
 def configure_logging(service: str, stream: IO[str] | None = None) -> Logger:
@@ -41,24 +42,44 @@ def configure_logging(service: str, stream: IO[str] | None = None) -> Logger:
 
 @dataclass
 class WorkerMetrics:
-    """One EMF document per batch, appended as a line to ``path`` (thread-safe)."""
+    """EMF documents, one line each, appended to ``path`` (thread-safe): one per batch, and a
+    heartbeat when the worker has written nothing for ``HEARTBEAT_SECONDS``."""
 
     service: str
     path: Path
+    clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _last: float | None = field(default=None, init=False)
 
-    def batch(self, processed: int, errors: int, **extra: float) -> dict[str, Any]:
-        """Record one batch's figures; the EMF document written."""
+    def batch(self, processed: int, errors: int, lag_seconds: float | None = None) -> dict[str, Any]:
+        """Record one batch's figures (and a heartbeat); the EMF document written."""
+        values: list[tuple[Metric, float]] = [
+            (metrics.PROCESSED, processed),
+            (metrics.ERRORS, errors),
+            (metrics.HEARTBEAT, 1),
+        ]
+        if lag_seconds is not None:
+            values.append((metrics.LAG, max(0.0, lag_seconds)))
+        return self._write(values)
+
+    def alive(self) -> dict[str, Any] | None:
+        """Called from the worker's poll loop: a heartbeat if none was written for a while."""
+        last = self._last
+        if last is not None and self.clock() - last < HEARTBEAT_SECONDS:
+            return None
+        return self._write([(metrics.HEARTBEAT, 1)])
+
+    def _write(self, values: list[tuple[Metric, float]]) -> dict[str, Any]:
         emf = AmazonCloudWatchEMFProvider(
-            namespace=NAMESPACE, default_dimensions={SERVICE_DIMENSION: self.service}
+            namespace=metrics.WORKERS, default_dimensions={"Service": self.service}
         )
-        emf.add_metric(name=PROCESSED, unit="Count", value=processed)
-        emf.add_metric(name=ERRORS, unit="Count", value=errors)
-        for name, value in extra.items():
-            emf.add_metric(name=name, unit="Count", value=value)
+        for metric, value in values:
+            assert metric.namespace == metrics.WORKERS and metric.dimensions == ("Service",)
+            emf.add_metric(name=metric.name, unit=metric.unit, value=value)
         doc = dict(emf.serialize_metric_set())
         with self._lock, self.path.open("a") as f:
             f.write(json.dumps(doc, separators=(",", ":")) + "\n")
+            self._last = self.clock()
         return doc
 
 

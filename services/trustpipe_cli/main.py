@@ -7,6 +7,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.errors import TrustpipeError, exit_code
 from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings
+from trustpipe_cli.progress import bars
 from trustpipe_local.stack import LocalStack, find_project_root
 
 app = typer.Typer(
@@ -65,6 +67,7 @@ HourOpt = Annotated[
     str | None,
     typer.Option("--hour", help="Data hour, YYYY-MM-DDTHH (UTC); default: the last full hour."),
 ]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (progress goes to stderr).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Simulator seed; the same seed gives the same traffic.")]
 
 
@@ -100,7 +103,8 @@ def load_clients(state_dir: Path, settings_path: Path | None) -> AwsClients:
 def local_up(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
     """Start the moto server and PostgreSQL, and apply infra/envs/local (harmless when up)."""
     stack = local_stack(state_dir)
-    settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.print)
+    with bars(console) as progress:
+        settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.print, progress=progress)
     console.print(f"[green]local stack up[/]: landing bucket {settings.landing_bucket}")
 
 
@@ -135,10 +139,13 @@ def local_down(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
 
 
 @local_app.command("status")
-def local_status(state_dir: StateDir = DEFAULT_LOCAL_DIR) -> None:
-    """Show what is running, as JSON."""
+def local_status(state_dir: StateDir = DEFAULT_LOCAL_DIR, as_json: JsonOpt = False) -> None:
+    """Show what is running, as JSON (highlighted; plain with --json). Exit 1 when it is down."""
     status = local_stack(state_dir).status()
-    console.print_json(json.dumps(status))
+    if as_json:
+        print(json.dumps(status, indent=1))
+    else:
+        console.print_json(json.dumps(status))
     if not status["moto"]["running"]:
         raise typer.Exit(1)
 
@@ -186,9 +193,9 @@ def sensors_run(
     from trustpipe_sensors.app import run_batch
 
     start = resolve_hour(hour)
-    drops = run_batch(
-        load_clients(state_dir, settings_path), start, seed=seed, enterprise_ids=enterprise, scale=scale
-    )
+    aws = load_clients(state_dir, settings_path)
+    with bars(console) as progress:
+        drops = run_batch(aws, start, seed=seed, enterprise_ids=enterprise, scale=scale, progress=progress)
     by_ent: Counter[str] = Counter()
     for d in drops:
         by_ent[d.enterprise_id] += d.records
@@ -211,9 +218,17 @@ def _sensors_stream(
 
     if duration is None and count is None:
         raise typer.BadParameter("a stream run needs --duration or --count", param_hint="--mode stream")
-    run = run_stream(
-        aws, seed=seed, rate=rate, duration=duration, count=count, enterprise_ids=ids, run_id=run_id
-    )
+    with bars(console) as progress:
+        run = run_stream(
+            aws,
+            seed=seed,
+            rate=rate,
+            duration=duration,
+            count=count,
+            enterprise_ids=ids,
+            run_id=run_id,
+            progress=progress,
+        )
     console.print(
         f"put {run.total} records on {run.stream_name} in {run.put_calls} calls "
         f"({run.retried} retried), run {run.run_id}: "
@@ -266,13 +281,19 @@ def build_model_cmd(
     ] = 24,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train the trust model with Spark MLlib; promote it when it beats the current one."""
     from spark_jobs.runner import build
 
     end = resolve_hour(until)
-    result = build(load_clients(state_dir, settings_path), end, hours)
+    aws = load_clients(state_dir, settings_path)
+    with bars(err_console if as_json else console) as progress:
+        result = build(aws, end, hours, progress=progress)
     m = result.artifact.metadata["metrics"]
+    if as_json:
+        print(json.dumps(result.summary(), indent=1))
+        return
     outcome = "promoted to current" if result.promoted else "NOT promoted"
     console.print(
         f"model {result.artifact.version}: holdout AUC {m['auc']:.4f}, precision {m['precision']:.3f}, "
@@ -288,12 +309,18 @@ def score_hour_cmd(
     ] = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score one hour of landing files with Spark (local[*]); a rerun replaces the hour's output."""
     from spark_jobs.runner import score
 
     start = resolve_hour(hour)
-    result = score(load_clients(state_dir, settings_path), start, model_version=model_version)
+    aws = load_clients(state_dir, settings_path)
+    with bars(err_console if as_json else console) as progress:
+        result = score(aws, start, model_version=model_version, progress=progress)
+    if as_json:
+        print(json.dumps(result.summary(), indent=1))
+        return
     console.print(
         f"{result.hour}: {result.records_in} records in, {result.records_out} scored with model "
         f"{result.model_version}; verdicts {result.verdicts}; {len(result.set_aside)} file(s) set aside"
@@ -488,6 +515,7 @@ def backfill_cmd(
     last: Annotated[str, typer.Option("--to", help="Last hour to re-score (inclusive).")],
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Re-score and re-import past hours with the current model (the job run directly; idempotent)."""
     from trustpipe_orchestration.hour import backfill, hours_between, in_process
@@ -495,14 +523,12 @@ def backfill_cmd(
     hours = hours_between(layout.parse_hour(first), layout.parse_hour(last))  # before anything starts
     aws = load_clients(state_dir, settings_path)
     parts = in_process(aws)  # Spark starts with the first hour that has something to score
-    done = backfill(
-        aws,
-        parts.db,
-        hours,
-        parts.score,
-        parts.drain,
-        say=console.print,
-    )
+    shown = err_console if as_json else console
+    with bars(shown) as progress:
+        done = backfill(aws, parts.db, hours, parts.score, parts.drain, say=shown.print, progress=progress)
+    if as_json:
+        print(json.dumps([asdict(d) for d in done], indent=1))
+        return
     console.print(f"[green]backfilled {len(done)} hours[/]: {sum(d.records for d in done):,} messages")
 
 

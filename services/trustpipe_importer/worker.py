@@ -9,6 +9,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,12 +92,14 @@ class Importer:
     def run(self, once: bool = False) -> Counts:
         """Poll until stopped; with ``once``, until a poll comes back empty."""
         while not self.stopping.is_set():
+            if self.metrics is not None:
+                self.metrics.alive()
             messages = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=SQS_MAX_MESSAGES,
                 WaitTimeSeconds=self.wait_seconds,
                 VisibilityTimeout=self.visibility_timeout,
-                AttributeNames=["ApproximateReceiveCount"],
+                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             ).get("Messages", [])
             if not messages and once:
                 break
@@ -114,7 +117,9 @@ class Importer:
         if self.metrics is not None:
             done, aside = self.counts.imported + self.counts.duplicates, self.counts.set_aside
             if (done, aside) != before:
-                self.metrics.batch(processed=done - before[0], errors=aside - before[1])
+                sent = message.get("Attributes", {}).get("SentTimestamp")
+                lag = time.time() - int(sent) / 1000 if sent else None
+                self.metrics.batch(processed=done - before[0], errors=aside - before[1], lag_seconds=lag)
 
     def _handle(self, message: dict[str, Any]) -> None:
         try:

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe.errors import UserError
+from trustpipe.metrics import ERRORS, PROCESSED
+from trustpipe.progress import Progress, quiet
 from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
-from trustpipe.telemetry import ERRORS, PROCESSED, totals
+from trustpipe.telemetry import totals
 from trustpipe_local.procs import pid_alive, read_pid
 from trustpipe_local.servers import MotoServer, Postgres, RegistryServer
 from trustpipe_local.terraform import Terraform, find_plugin_mirror
@@ -56,8 +58,9 @@ class LocalStack:
             raise SettingsError("the local stack is not up: run `trustpipe local up`")
         return Settings.load(self.settings_path)
 
-    def up(self, database_url: str | None = None, say: Say = print) -> Settings:
-        """Start what is not running and apply Terraform when needed; harmless when up."""
+    def up(self, database_url: str | None = None, say: Say = print, progress: Progress = quiet) -> Settings:
+        """Start what is not running and apply Terraform when needed (``progress`` hears its
+        resources applied); harmless when up."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         infra = infra_fingerprint(self.project_root)
         applied = self._applied_path.read_text() if self._applied_path.exists() else None
@@ -81,7 +84,7 @@ class LocalStack:
             say("PostgreSQL: using DATABASE_URL")
         if fresh_aws or not self.settings_path.exists() or applied != infra:
             say("applying infra/envs/local with Terraform (about two minutes)...")
-            outputs = self._apply(fresh_aws)
+            outputs = self._apply(fresh_aws, progress)
             Settings.from_terraform_outputs(outputs, database_url).save(self.settings_path)
             self._applied_path.write_text(infra)
             self.registry.stop()  # it served the tables of the moto server before
@@ -137,18 +140,18 @@ class LocalStack:
             last = health["last_batch_ms"]
             out[folder.name] = {
                 "running": any(p is not None and pid_alive(p) for p in pids),
-                "processed": int(health["metrics"].get(PROCESSED, 0)),
-                "errors": int(health["metrics"].get(ERRORS, 0)),
+                "processed": int(health["metrics"].get(PROCESSED.name, 0)),
+                "errors": int(health["metrics"].get(ERRORS.name, 0)),
                 "last_batch_seconds_ago": round(time.time() - last / 1000, 1) if last else None,
             }
         return out
 
-    def _apply(self, fresh_aws: bool) -> dict[str, Any]:
+    def _apply(self, fresh_aws: bool, progress: Progress) -> dict[str, Any]:
         tf_dir = self.state_dir / "terraform"
         if fresh_aws and tf_dir.exists():
             # The moto server keeps nothing across restarts: old state would describe nothing.
             shutil.rmtree(tf_dir)
-        return apply_local_env(self.project_root, tf_dir, self.moto.endpoint, self.plugin_mirror)
+        return apply_local_env(self.project_root, tf_dir, self.moto.endpoint, self.plugin_mirror, progress)
 
 
 def infra_fingerprint(project_root: Path) -> str:
@@ -162,7 +165,11 @@ def infra_fingerprint(project_root: Path) -> str:
 
 
 def apply_local_env(
-    project_root: Path, state_dir: Path, endpoint: str, plugin_mirror: str | None = None
+    project_root: Path,
+    state_dir: Path,
+    endpoint: str,
+    plugin_mirror: str | None = None,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Apply ``infra/envs/local`` to a running moto server at ``endpoint``; its outputs."""
     from schema_registry_lambda.build import DEFAULT_ZIP, build
@@ -176,5 +183,5 @@ def apply_local_env(
     )
     tf.init()
     variables = {"aws_endpoint": endpoint, "registry_lambda_zip": str(registry_zip)}
-    tf.apply(variables, parallelism=MOTO_PARALLELISM)
+    tf.apply(variables, parallelism=MOTO_PARALLELISM, progress=progress)
     return tf.outputs()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe.errors import RunError
+from trustpipe.progress import Progress, quiet
 
 # Machines without registry access keep the AWS provider in a filesystem mirror.
 PLUGIN_MIRROR_ENV = "TRUSTPIPE_TF_PLUGIN_MIRROR"
@@ -68,13 +69,38 @@ class Terraform:
         backend = backend_config or f"path={self.state_file}"
         self._run("init", "-no-color", f"-backend-config={backend}", "-reconfigure")
 
-    def apply(self, variables: dict[str, str], parallelism: int | None = None) -> None:
+    def apply(
+        self, variables: dict[str, str], parallelism: int | None = None, progress: Progress = quiet
+    ) -> None:
         """``terraform apply``; ``parallelism`` above Terraform's 10 suits a moto server (no
-        API rate limits), where most of an apply is the provider waiting between polls."""
+        API rate limits), where most of an apply is the provider waiting between polls.
+        ``progress`` hears resources applied of the plan's changes (Terraform's JSON UI)."""
         args = [f"-var={k}={v}" for k, v in variables.items()]
         if parallelism is not None:
             args.append(f"-parallelism={parallelism}")
-        self._run("apply", "-no-color", "-auto-approve", *args)
+        command = ["terraform", f"-chdir={self.workdir}", "apply", "-json", "-auto-approve", *args]
+        proc = subprocess.Popen(
+            command, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        counter = ApplyCounter()
+        lines = []
+        shown: tuple[int, int | None] | None = None
+        for line in proc.stdout:
+            message = counter.feed(line)
+            if message is not None:
+                lines.append(message)
+            if counter.total is not None and (counter.done, counter.total) != shown:
+                shown = (counter.done, counter.total)
+                progress(APPLY_PROGRESS, *shown)
+        stderr = proc.stderr.read()
+        proc.wait()
+        if self.log_file is not None:
+            with self.log_file.open("a") as log:
+                log.write("$ terraform apply -json\n" + "\n".join(lines) + f"\n{stderr}\n")
+        if proc.returncode != 0:
+            detail = counter.errors or stderr.strip().splitlines()
+            raise TerraformError("terraform apply failed: " + " ".join(d.strip("│ ") for d in detail[:12]))
 
     def outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self._run("output", "-no-color", "-json"))
@@ -97,6 +123,35 @@ class Terraform:
                 f"terraform {args[0]} failed: " + " ".join(line.strip("│ ") for line in detail[:12])
             )
         return proc.stdout
+
+
+APPLY_PROGRESS = "terraform apply: resources"
+
+
+@dataclass
+class ApplyCounter:
+    """Reads ``terraform apply -json``'s lines: the plan's change count, changes applied, errors."""
+
+    total: int | None = None
+    done: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> str | None:
+        """One line of output; its human message (None for a line that is not Terraform's JSON)."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return None
+        kind = event.get("type")
+        if kind == "change_summary" and event["changes"].get("operation") == "plan":
+            changes = event["changes"]
+            self.total = changes["add"] + changes["change"] + changes["remove"]
+        elif kind == "apply_complete" and event["hook"].get("action") != "read":
+            self.done = min(self.done + 1, self.total or self.done + 1)
+        elif kind == "diagnostic" and event.get("@level") == "error":
+            diagnostic = event["diagnostic"]
+            self.errors.append(f"{diagnostic['summary']}: {diagnostic.get('detail', '')}".strip(": "))
+        return str(event.get("@message", ""))
 
 
 _MIRROR_CONFIG = """provider_installation {{

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from trustpipe import metrics
 from trustpipe.aws import AwsClients
-from trustpipe_orchestration.config import DELAY_METRIC, METRIC_NAMESPACE, pipeline_config
+from trustpipe_orchestration.config import pipeline_config
 
 SNS_SUBJECT_MAX = 100
 """SNS rejects a Subject longer than 100 characters."""
+PUT_METRIC_MAX = 1000
+"""PutMetricData takes at most 1,000 data per call."""
 
 FAILURE_SUBJECT = "trustpipe: {{ ti.dag_id }}.{{ ti.task_id }} failed"
 FAILURE_MESSAGE = """\
@@ -42,19 +45,36 @@ def failure_notifier() -> Any:
 def put_delay_metric(aws: AwsClients, dag_id: str, hour_end: datetime, now: datetime) -> float:
     """Seconds from the hour's close to now, as the metric the deadline alarm watches."""
     delay = max(0.0, (now - hour_end).total_seconds())
-    aws.client("cloudwatch").put_metric_data(
-        Namespace=METRIC_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": DELAY_METRIC,
-                "Dimensions": [{"Name": "Dag", "Value": dag_id}],
-                "Timestamp": now,
-                "Value": delay,
-                "Unit": "Seconds",
-            }
-        ],
-    )
+    put_metrics(aws, [metrics.datum(metrics.HOURLY_DELAY, delay, Dag=dag_id)], now)
     return delay
+
+
+def put_hour_metrics(
+    aws: AwsClients, dag_id: str, hour_end: datetime, summary: dict[str, Any], now: datetime
+) -> float:
+    """The verified hour's figures (``checks.verify_manifest``'s summary) and its delay; the delay."""
+    delay = max(0.0, (now - hour_end).total_seconds())
+    data = [
+        metrics.datum(metrics.HOURLY_DELAY, delay, Dag=dag_id),
+        metrics.datum(metrics.RECORDS_IN, summary["records_in"], Dag=dag_id),
+        metrics.datum(metrics.RECORDS_OUT, summary["records"], Dag=dag_id),
+        metrics.datum(metrics.OBJECTS_SET_ASIDE, summary["set_aside"], Dag=dag_id),
+    ]
+    for enterprise, counts in sorted(summary["verdicts"].items()):
+        for verdict, n in sorted(counts.items()):
+            data.append(
+                metrics.datum(metrics.VERDICTS, n, Dag=dag_id, Enterprise=enterprise, Verdict=verdict)
+            )
+    put_metrics(aws, data, now)
+    return delay
+
+
+def put_metrics(aws: AwsClients, data: list[dict[str, Any]], now: datetime) -> None:
+    """PutMetricData in the pipeline's namespace, 1,000 data (CloudWatch's limit) per call."""
+    client = aws.client("cloudwatch")
+    for start in range(0, len(data), PUT_METRIC_MAX):
+        batch = [{**d, "Timestamp": now} for d in data[start : start + PUT_METRIC_MAX]]
+        client.put_metric_data(Namespace=metrics.PIPELINE, MetricData=batch)
 
 
 def publish_oncall(aws: AwsClients, subject: str, message: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from trustpipe import landing, layout, s3
+from trustpipe import contracts, landing, layout, s3
 from trustpipe.errors import RunError
 from trustpipe.settings import Settings
 from trustpipe_orchestration.config import QualityBands
@@ -61,6 +61,11 @@ def verify_manifest(manifest: Mapping[str, Any], landed_keys: Iterable[str]) -> 
         "files": sorted(f["key"] for f in manifest["files"]),
         "set_aside": len(aside),
         "model_version": manifest["model_version"],
+        "records_in": manifest["records_in"],
+        "verdicts": {
+            s["enterprise_id"]: {v: s[k] for v, k in contracts.STATS_COUNTERS.items()}
+            for s in manifest["stats"]
+        },
     }
 
 

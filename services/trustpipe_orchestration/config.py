@@ -25,8 +25,6 @@ SETTINGS_VARIABLE = "trustpipe_settings"
 PIPELINE_VARIABLE = "trustpipe_pipeline"
 DB_CONN_ID = "trustpipe_db"
 AWS_CONN_ID = "aws_default"
-METRIC_NAMESPACE = "trustpipe/pipeline"
-DELAY_METRIC = "HourlyOutputDelaySeconds"
 """Seconds from an hour's close to its verified output; the deadline alarm watches it."""
 DEFAULT_RUNBOOK_BASE = "https://github.com/trustpipe/trustpipe/blob/main/docs/runbooks"
 

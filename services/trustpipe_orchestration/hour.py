@@ -18,6 +18,7 @@ from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.db.query import Database
 from trustpipe.errors import RunError, UserError
+from trustpipe.progress import Progress, quiet
 from trustpipe_importer.load import IMPORTED_SQL, current_versions
 from trustpipe_orchestration import checks
 from trustpipe_orchestration.config import QualityBands
@@ -145,6 +146,9 @@ def in_process(aws: AwsClients, spark: Any = None, import_attempts: int = 10) ->
     )
 
 
+BACKFILL_PROGRESS = "hours re-scored and re-imported"
+
+
 def backfill(
     aws: AwsClients,
     db: Database,
@@ -152,15 +156,18 @@ def backfill(
     score: Score,
     drain: Drain,
     say: Callable[[str], None] = print,
+    progress: Progress = quiet,
 ) -> list[HourDone]:
     """Re-score and re-import ``hours`` by running the job directly (not through Airflow).
 
     Idempotent: the hour's output is replaced under stable names and rows are upserted by message
     id, so a second backfill of the same hours changes nothing."""
-    done = []
+    done: list[HourDone] = []
+    progress(BACKFILL_PROGRESS, 0, len(hours))
     for hour in hours:
         result = run_hour(aws, db, hour, score, drain)
         done.append(result)
+        progress(BACKFILL_PROGRESS, len(done), len(hours))
         say(
             f"{result.hour}: {result.rows_in_db:,} scored and imported ({result.set_aside} objects set aside)"
         )

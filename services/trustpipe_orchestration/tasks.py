@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from trustpipe import layout
+from trustpipe import layout, metrics
 from trustpipe.aws import AwsClients
 from trustpipe.db.query import Database
 from trustpipe_orchestration import alerts, emr, hour
@@ -89,17 +89,27 @@ def quality_gate(at: datetime) -> dict[str, Any]:
     return {"notes": list(result.notes), "enterprises": list(result.enterprises)}
 
 
-def record_delay(dag_id: str, hour_end: datetime) -> float:
-    """The hour is verified: how long after its close, as the metric the deadline alarm watches."""
-    return alerts.put_delay_metric(_aws(), dag_id, hour_end, datetime.now(UTC))
+def record_hour(dag_id: str, hour_end: datetime, summary: dict[str, Any]) -> float:
+    """The hour is verified and imported: its figures and how long after its close, as the
+    metrics the deadline alarm and the dashboard read; the delay."""
+    return alerts.put_hour_metrics(_aws(), dag_id, hour_end, summary, datetime.now(UTC))
 
 
-def build_model(until: datetime) -> dict[str, Any]:
-    """Nightly: train on the trailing hours, save the candidate; the gate decides promotion."""
+def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
+    """Nightly: train on the trailing hours, save the candidate, publish its holdout AUC and the
+    current model's on the same holdout; the gate decides promotion."""
     from spark_jobs import runner
 
     config = pipeline_config()
-    result = runner.build(AwsClients(config.settings), until, config.model_history_hours, promote=False)
+    aws = AwsClients(config.settings)
+    result = runner.build(aws, until, config.model_history_hours, promote=False)
+    aucs = {"candidate": result.artifact.metadata["metrics"]["auc"], "current": result.current_auc}
+    data = [
+        metrics.datum(metrics.HOLDOUT_AUC, auc, Dag=dag_id, Model=model)
+        for model, auc in aucs.items()
+        if auc is not None
+    ]
+    alerts.put_metrics(aws, data, datetime.now(UTC))
     return {
         "version": result.artifact.version,
         "promoted": result.promoted,

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from trustpipe import s3
+from trustpipe import layout, s3
 from trustpipe.aws import AwsClients
+from trustpipe.progress import Progress, quiet
 from trustpipe_sensors import stream
 from trustpipe_sensors.sensor import Drop, land_hour, select_enterprises
 from trustpipe_sensors.stream import StreamRun
 from trustpipe_sensors.world import World
+
+BATCH_PROGRESS = "sensor files landed"
 
 
 def run_batch(
@@ -22,11 +25,21 @@ def run_batch(
     enterprise_ids: list[str] | None = None,
     scale: float = 1.0,
     on_drop: Callable[[Drop], None] | None = None,
+    progress: Progress = quiet,
 ) -> list[Drop]:
     """Land one hour of traffic (labels to the archive bucket); the drops written."""
     world = World.build(seed)
     enterprises = select_enterprises(world, enterprise_ids)
     client = aws.s3
+    total = len(enterprises) * len(layout.quarter_starts(hour))
+    landed: list[Drop] = []
+
+    def dropped(drop: Drop) -> None:
+        landed.append(drop)
+        progress(BATCH_PROGRESS, len(landed), total)
+        if on_drop is not None:
+            on_drop(drop)
+
     return land_hour(
         lambda bucket, key, body: s3.put(client, bucket, key, body),
         aws.settings.landing_bucket,
@@ -36,7 +49,7 @@ def run_batch(
         enterprises=enterprises,
         world=world,
         scale=scale,
-        on_drop=on_drop,
+        on_drop=dropped,
     )
 
 
@@ -49,6 +62,7 @@ def run_stream(
     count: int | None = None,
     enterprise_ids: list[str] | None = None,
     run_id: str | None = None,
+    progress: Progress = quiet,
 ) -> StreamRun:
     """Put traffic on the raw stream at ``rate`` messages a second (until ``duration`` or
     ``count``); its manifest and ground truth to the archive bucket."""
@@ -64,6 +78,7 @@ def run_stream(
         run_id=run_id,
         duration=duration,
         count=count,
+        progress=progress,
     )
     client = aws.s3
     stream.record_run(

@@ -22,6 +22,7 @@ from typing import Any
 from trustpipe import contracts, layout
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.errors import UserError
+from trustpipe.progress import Progress, quiet
 from trustpipe_sensors.generator import Labelled, MessageFactory
 from trustpipe_sensors.sensor import label, to_version
 from trustpipe_sensors.world import Enterprise, World
@@ -88,6 +89,9 @@ class Sensors:
         return out
 
 
+STREAM_PROGRESS = "records put on the raw stream"
+
+
 def run_stream(
     kinesis: Any,
     stream_name: str,
@@ -101,6 +105,7 @@ def run_stream(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    progress: Progress = quiet,
 ) -> tuple[StreamRun, dict[str, list[Labelled]]]:
     """Put ``rate`` messages a second until ``duration`` seconds passed or ``count`` were put;
     the run and each enterprise's messages (for their ground truth)."""
@@ -131,6 +136,7 @@ def run_stream(
             run.malicious[ent.enterprise_id] += m.is_malicious
             labelled[ent.enterprise_id].append(m)
         ticks += 1
+        progress(STREAM_PROGRESS, run.total, count)
         sleep(max(0.0, began + ticks * TICK_SECONDS - clock()))
     run.put_calls, run.retried, run.ended = putter.calls, putter.retried, now().isoformat()
     return run, labelled

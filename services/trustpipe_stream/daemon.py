@@ -110,6 +110,8 @@ def properties(c: Consumer) -> str:
         "retrievalMode": "POLLING",
         "maxRecords": c.max_records,
         "shutdownGraceMillis": c.shutdown_grace_ms,
+        # An idle shard still reaches the processor (an empty batch): the worker's heartbeat.
+        "callProcessRecordsEvenForEmptyRecordList": "true",
         # On AWS the daemon publishes its own metrics; the moto server has no use for them.
         "metricsLevel": "NONE" if c.endpoint else "SUMMARY",
     }

@@ -99,13 +99,20 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
 
     def process_records(self, process_records_input: Any) -> None:
         records = [_record(r, self.shard_id) for r in process_records_input.records]
-        if not records:
+        if not records:  # the daemon calls with none when the shard is idle: the worker is alive
+            if self.metrics is not None:
+                self.metrics.alive()
             return
         rejected = self._until_done(lambda: self._process(records))
         if rejected:
             self._until_done(lambda: self.worker.set_aside(self.shard_id, rejected))
         if self.metrics is not None:
-            self.metrics.batch(processed=len(records) - len(rejected), errors=len(rejected))
+            behind = getattr(process_records_input, "millis_behind_latest", None)
+            self.metrics.batch(
+                processed=len(records) - len(rejected),
+                errors=len(rejected),
+                lag_seconds=behind / 1000 if behind is not None else None,
+            )
         last = records[-1]
         self._checkpoint(process_records_input.checkpointer, last.sequence_number, last.sub_sequence_number)
 

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
@@ -36,6 +37,16 @@ class BuildResult:
     promoted: bool
     reason: str
     current_auc: float | None
+
+    def summary(self) -> dict[str, Any]:
+        """The candidate, its holdout metrics, the current model's AUC and the gate's decision."""
+        return {
+            "version": self.artifact.version,
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "metrics": self.artifact.metadata["metrics"],
+            "current_auc": self.current_auc,
+        }
 
 
 def labelled_history(spark: SparkSession, message_paths: list[str], label_paths: list[str]) -> DataFrame:

@@ -20,7 +20,10 @@ from trustpipe import landing, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
+from trustpipe.progress import Progress, quiet
 
+STAGED = "labelled hours staged"
+TRAINED = "model trained and evaluated (Spark)"
 Spark = SparkSession | Callable[[], SparkSession]
 """A session, or a factory for one: an hour with nothing to score starts no JVM."""
 
@@ -32,6 +35,7 @@ def build(
     spark: SparkSession | None = None,
     trained_at: datetime | None = None,
     promote: bool = True,
+    progress: Progress = quiet,
 ) -> build_model.BuildResult:
     """Train on the ``hours`` before ``until``; save the artifact, and move `current` if it passed
     the promotion gate (and ``promote``: the nightly DAG promotes in a task of its own)."""
@@ -48,11 +52,13 @@ def build(
             staged = stage_hour(client, settings.landing_bucket, hour, work / f"messages-{n}")
             messages += staged.paths
             labels += _download(client, settings.archive_bucket, hour, work / f"labels-{n}")
+            progress(STAGED, n + 1, len(window))
         if not messages or not labels:
             raise ModelBuildError(
                 f"no labelled history in the {hours} hours before {layout.format_hour(until)}: "
                 "run `trustpipe sensors run` for those hours first"
             )
+        progress(TRAINED, 0, 1)
         result = build_model.run(
             spark or local_session("build_model"),
             messages,
@@ -61,6 +67,7 @@ def build(
             current,
             trained_at,
         )
+        progress(TRAINED, 1, 1)
     make_current = result.promoted and promote
     model_store.save(client, settings.archive_bucket, result.artifact, make_current=make_current)
     return result
@@ -83,6 +90,7 @@ def score(
     model_version: str | None = None,
     scored_at: datetime | None = None,
     work_uri: str | None = None,
+    progress: Progress = quiet,
 ) -> score_messages.HourResult:
     """Score one hour with the current (or a named) model; see ``score_messages.run_hour``."""
     settings = aws.settings
@@ -96,6 +104,7 @@ def score(
         hour,
         scored_at,
         work_uri,
+        progress,
     )
 
 
@@ -119,17 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     aws = AwsClients(Settings.load_uri(args.settings))
     spark = local_session("score_messages", args.master)
     result = score(aws, args.hour, spark, args.model_version, work_uri=args.work_uri)
-    print(
-        json.dumps(
-            {
-                "hour": result.hour,
-                "records_in": result.records_in,
-                "records_out": result.records_out,
-                "verdicts": result.verdicts,
-                "set_aside": len(result.set_aside),
-            }
-        )
-    )
+    print(json.dumps(result.summary()))
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ from trustpipe.codec import container_bytes
 from trustpipe.errors import RunError
 from trustpipe.landing import SetAside
 from trustpipe.model.artifact import ModelArtifact
+from trustpipe.progress import Progress, quiet
 
-VERDICTS = ("QUARANTINE", "LABEL", "PASS_THROUGH")
 ROWS_PER_OUTPUT_FILE = 250_000
 SCORED_INPUTS = [
     "message_id",
@@ -63,6 +63,17 @@ class HourResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     set_aside: list[dict[str, Any]] = field(default_factory=list)
     stats: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What a caller reads: the counts, the verdicts and the model (the manifest has the rest)."""
+        return {
+            "hour": self.hour,
+            "model_version": self.model_version,
+            "records_in": self.records_in,
+            "records_out": self.records_out,
+            "verdicts": self.verdicts,
+            "set_aside": len(self.set_aside),
+        }
 
 
 def read_v4(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -151,8 +162,7 @@ def score_staged(
         result.stats = hour_stats(out, artifact.version, label, staged.set_aside, scored_at)
     finally:
         out.unpersist()
-    counters = ("quarantined", "labelled", "passed")
-    result.verdicts = {v: sum(s[k] for s in result.stats) for v, k in zip(VERDICTS, counters, strict=True)}
+    result.verdicts = {v: sum(s[k] for s in result.stats) for v, k in contracts.STATS_COUNTERS.items()}
     return result
 
 
@@ -240,22 +250,31 @@ def run_hour(
     hour: datetime,
     scored_at: datetime | None = None,
     work_uri: str | None = None,
+    progress: Progress = quiet,
 ) -> HourResult:
     """One hour: stage, score, publish (``spark`` may be a factory: an hour with nothing to score
     starts no JVM). Locally the files pass through a temporary directory; with
     ``work_uri`` (s3://bucket/prefix, on a cluster) Spark reads the landing objects in place and
     writes its parts there, and publishing copies them to their stable names."""
     scored_at = scored_at or datetime.now(UTC)
+    steps = f"{layout.format_hour(hour)}: stage, score, publish"
+    progress(steps, 0, 3)
     if work_uri:
         staged = stage_hour(client, landing_bucket, hour, None)
+        progress(steps, 1, 3)
         out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
         result = score_staged(spark, staged, artifact, hour, scored_at, out)
+        progress(steps, 2, 3)
         publish_work(client, out, scored_bucket, hour, result)
+        progress(steps, 3, 3)
         return result
     with tempfile.TemporaryDirectory(prefix="trustpipe-score-") as tmp:
         work = Path(tmp)
         staged = stage_hour(client, landing_bucket, hour, work / "input")
+        progress(steps, 1, 3)
         result = score_staged(spark, staged, artifact, hour, scored_at, str(work / "output"))
+        progress(steps, 2, 3)
         parts = sorted((work / "output" / "messages").glob("part-*.avro"))
         publish(client, scored_bucket, hour, (p.read_bytes() for p in parts), result)
+        progress(steps, 3, 3)
         return result

@@ -96,7 +96,33 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   tags = var.tags
 }
 
-# Workers publish Processed and Errors (EMF, namespace trustpipe/workers, dimension Service).
+# Every metric named here is one the code emits: trustpipe.metrics names them all, and a test
+# holds this module (as applied) and that catalog equal.
+
+# Workers publish Processed, Errors, LagSeconds and Heartbeat (EMF, namespace trustpipe/workers,
+# dimension Service). A worker that died publishes nothing: its error rate has no data and cannot
+# page, so the silence of its heartbeat does ("missing" counts as breaching).
+resource "aws_cloudwatch_metric_alarm" "worker_silent" {
+  for_each = toset(var.worker_services)
+
+  alarm_name          = "${var.name}-${each.value}-silent"
+  alarm_description   = "No ${each.value} has sent a heartbeat in ${var.worker_silent_minutes} of the last 5 minutes: none is running, or all are stuck. Runbook: ${var.runbook_base_url}/worker-silent.md"
+  namespace           = "trustpipe/workers"
+  metric_name         = "Heartbeat"
+  dimensions          = { Service = each.value }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = var.worker_silent_minutes
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "worker_errors" {
   for_each = toset(var.worker_services)
 
@@ -180,59 +206,72 @@ resource "aws_cloudwatch_metric_alarm" "database" {
   tags = var.tags
 }
 
-# The pipeline's flow on one screen: what lands, what is scored, what is imported, what waits.
+# The pipeline on one screen: the hourly batch, the workers, the queues and streams, the registry,
+# the model. Rows of 6 units; each widget's metrics are emitted by the code (trustpipe.metrics) or
+# by AWS (AWS/*).
+locals {
+  region   = data.aws_region.this.name
+  hourly   = ["trustpipe/pipeline", "HourlyOutputDelaySeconds", "Dag", var.hourly_dag_id]
+  verdicts = "SEARCH('{trustpipe/pipeline,Dag,Enterprise,Verdict} MetricName=\"Verdicts\" Dag=\"${var.hourly_dag_id}\"', 'Sum', 3600)"
+  widgets = [
+    {
+      title   = "Hourly batch: delay of verified output (s)", stat = "Maximum", period = 3600
+      metrics = [local.hourly], annotations = { horizontal = [{ label = "due", value = var.hourly_due_seconds }] }
+    },
+    {
+      title   = "Hourly batch: records in, out; objects set aside", stat = "Sum", period = 3600
+      metrics = [for m in ["RecordsIn", "RecordsOut", "ObjectsSetAside"] : ["trustpipe/pipeline", m, "Dag", var.hourly_dag_id]]
+    },
+    {
+      title   = "Hourly batch: verdicts per enterprise", stat = "Sum", period = 3600, stacked = true
+      metrics = [[{ expression = local.verdicts, id = "verdicts", label = "" }]]
+    },
+    {
+      title   = "Workers: records processed and failed", stat = "Sum", period = 60
+      metrics = concat([], [for s in var.worker_services : [["trustpipe/workers", "Processed", "Service", s], ["trustpipe/workers", "Errors", "Service", s]]]...)
+    },
+    {
+      title   = "Workers: lag behind their input (s)", stat = "Maximum", period = 60
+      metrics = [for s in var.worker_services : ["trustpipe/workers", "LagSeconds", "Service", s]]
+    },
+    {
+      title   = "Workers: heartbeats a minute (0: none running)", stat = "Sum", period = 60
+      metrics = [for s in var.worker_services : ["trustpipe/workers", "Heartbeat", "Service", s]]
+    },
+    {
+      title = "Importer queue: waiting, in flight, dead-lettered", stat = "Maximum", period = 60
+      metrics = var.importer_queue_name == null ? [] : [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.importer_queue_name],
+        ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.importer_queue_name],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.importer_dlq_name],
+      ]
+    },
+    {
+      title   = "Streams: records in, consumer lag (ms)", stat = "Sum", period = 60
+      metrics = concat([], [for s in var.stream_names : [["AWS/Kinesis", "IncomingRecords", "StreamName", s], ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", s, { stat = "Maximum", yAxis = "right" }]]]...)
+    },
+    {
+      title   = "Schema registry: requests by status", stat = "Sum", period = 60
+      metrics = [for status in ["2xx", "4xx", "5xx"] : ["trustpipe/registry", "Requests", "Service", var.registry_service, "Status", status]]
+    },
+    {
+      title   = "Schema registry: latency (ms)", period = 60
+      metrics = [for stat in ["p50", "p99"] : ["trustpipe/registry", "LatencyMs", "Service", var.registry_service, { stat = stat }]]
+    },
+    {
+      title   = "Model: holdout AUC, candidate and current", stat = "Maximum", period = 86400
+      metrics = [for model in ["candidate", "current"] : ["trustpipe/pipeline", "HoldoutAuc", "Dag", var.model_dag_id, "Model", model]]
+    },
+  ]
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = var.name
   dashboard_body = jsonencode({
-    widgets = [
-      {
-        type = "metric", x = 0, y = 0, width = 12, height = 6
-        properties = {
-          title   = "Hourly batch: delay of verified output (s)"
-          region  = data.aws_region.this.name
-          metrics = [["trustpipe/pipeline", "HourlyOutputDelaySeconds", "Dag", var.hourly_dag_id]]
-          stat    = "Maximum"
-          period  = 3600
-          annotations = {
-            horizontal = [{ label = "due", value = var.hourly_due_seconds }]
-          }
-        }
-      },
-      {
-        type = "metric", x = 12, y = 0, width = 12, height = 6
-        properties = {
-          title  = "Importer queue: waiting, in flight, dead-lettered"
-          region = data.aws_region.this.name
-          stat   = "Maximum"
-          period = 60
-          metrics = var.importer_queue_name == null ? [] : [
-            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.importer_queue_name],
-            ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.importer_queue_name],
-            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.importer_dlq_name],
-          ]
-        }
-      },
-      {
-        type = "metric", x = 0, y = 6, width = 12, height = 6
-        properties = {
-          title   = "Streams: records in, consumer lag (ms)"
-          region  = data.aws_region.this.name
-          period  = 60
-          stat    = "Sum"
-          metrics = flatten([for s in var.stream_names : [["AWS/Kinesis", "IncomingRecords", "StreamName", s], ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", s, { stat = "Maximum", yAxis = "right" }]]])
-        }
-      },
-      {
-        type = "metric", x = 12, y = 6, width = 12, height = 6
-        properties = {
-          title   = "Workers: records processed and failed"
-          region  = data.aws_region.this.name
-          period  = 60
-          stat    = "Sum"
-          metrics = flatten([for s in var.worker_services : [["trustpipe/workers", "Processed", "Service", s], ["trustpipe/workers", "Errors", "Service", s]]])
-        }
-      },
-    ]
+    widgets = [for i, w in local.widgets : {
+      type       = "metric", x = (i % 2) * 12, y = floor(i / 2) * 6, width = 12, height = 6
+      properties = merge({ region = local.region, view = "timeSeries" }, w)
+    }]
   })
 }
 

@@ -21,6 +21,18 @@ variable "hourly_dag_id" {
   default     = "message_scoring_hourly"
 }
 
+variable "model_dag_id" {
+  description = "The nightly model build DAG whose holdout AUC the dashboard charts."
+  type        = string
+  default     = "model_build_nightly"
+}
+
+variable "registry_service" {
+  description = "The schema registry's Service dimension (trustpipe/registry metrics)."
+  type        = string
+  default     = "schema-registry"
+}
+
 variable "hourly_due_seconds" {
   description = "An hour's verified output is due this long after the hour closes."
   type        = number
@@ -67,6 +79,12 @@ variable "worker_services" {
   description = "Worker services whose error rate is watched (trustpipe/workers metrics)."
   type        = list(string)
   default     = ["scorer", "importer", "alerter"]
+}
+
+variable "worker_silent_minutes" {
+  description = "Page when a worker service has sent no heartbeat in this many of the last 5 minutes (each running worker beats at least every 30 s)."
+  type        = number
+  default     = 3
 }
 
 variable "worker_error_rate" {

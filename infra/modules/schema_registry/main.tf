@@ -125,8 +125,7 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      REGISTRY_TABLE          = aws_dynamodb_table.this.name
-      POWERTOOLS_SERVICE_NAME = "schema-registry"
+      REGISTRY_TABLE = aws_dynamodb_table.this.name
     }
   }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import boto3
 import pytest
 
 from tests.cli import ROOT
+from trustpipe import metrics
 from trustpipe.settings import Settings
 from trustpipe_local.deploy import Deployment, deploy
 from trustpipe_local.servers import MotoServer
@@ -199,6 +201,62 @@ def test_no_secret_in_user_data_parameters_or_state(
     connection = json.loads(parameters[f"{prefix}/connections/trustpipe_db"])
     assert "password" not in connection
     assert connection["extra"]["password_secret"] == settings.database_secret_arn
+
+
+def _named_metrics(state: dict[str, Any]) -> tuple[set[tuple[str, str, tuple[str, ...]]], set[str]]:
+    """Every (namespace, metric, dimension names) the applied alarms and dashboards read, and the
+    names of the alarms and widgets that read them."""
+    named: set[tuple[str, str, tuple[str, ...]]] = set()
+    readers: set[str] = set()
+
+    def add(reader: str, namespace: str, name: str, dimensions: Any) -> None:
+        named.add((namespace, name, tuple(sorted(dimensions))))
+        readers.add(reader)
+
+    for resource in state["resources"]:
+        for instance in resource.get("instances", []):
+            a = instance["attributes"]
+            if resource["type"] == "aws_cloudwatch_metric_alarm":
+                if a["metric_name"]:
+                    add(a["alarm_name"], a["namespace"], a["metric_name"], a["dimensions"] or {})
+                for query in a["metric_query"]:
+                    for m in query["metric"]:
+                        add(a["alarm_name"], m["namespace"], m["metric_name"], m["dimensions"] or {})
+            elif resource["type"] == "aws_cloudwatch_dashboard":
+                for widget in json.loads(a["dashboard_body"])["widgets"]:
+                    title = widget["properties"]["title"]
+                    for entry in widget["properties"]["metrics"]:
+                        assert isinstance(entry, list), f"{title}: each metric is an array, not {entry!r}"
+                        if isinstance(entry[0], dict):  # a SEARCH expression: {ns,dims} MetricName="x"
+                            found = re.search(r"\{([^}]*)\} MetricName=\"([^\"]+)\"", entry[0]["expression"])
+                            assert found, entry
+                            namespace, *dimensions = found.group(1).split(",")
+                            add(title, namespace, found.group(2), dimensions)
+                        else:  # [namespace, name, dim, value, dim, value, ..., {options}]
+                            plain = [e for e in entry if not isinstance(e, dict)]
+                            add(title, plain[0], plain[1], plain[2::2])
+    return named, readers
+
+
+def test_alarms_and_dashboard_read_exactly_the_metrics_the_code_emits(
+    applied: tuple[Settings, Deployment, list[str]],
+) -> None:
+    # GIVEN the dev root as applied (for_each and jsonencode evaluated by Terraform itself)
+    _, deployment, _ = applied
+    state = json.loads((deployment.project_root / "state" / "terraform.tfstate").read_text())
+    named, readers = _named_metrics(state)
+    # THEN what they read in trustpipe's own namespaces is the catalog of what the code emits,
+    # no metric more (a chart or alarm on nothing) and none less (a figure nobody sees)
+    ours = {n for n in named if n[0].startswith("trustpipe")}
+    catalog = {(m.namespace, m.name, tuple(sorted(m.dimensions))) for m in metrics.ALL}
+    assert ours - catalog == set(), "read by an alarm or widget, never emitted"
+    assert catalog - ours == set(), "emitted, read by no alarm or widget"
+    # and the rest are AWS's own metrics
+    aws_namespaces = {"AWS/SQS", "AWS/Kinesis", "AWS/RDS", "AWS/ApiGateway", "AWS/Lambda"}
+    assert {n[0] for n in named - ours} == aws_namespaces
+    # and every paging worker alarm is there for every service: error rate and silence
+    for service in metrics.WORKER_SERVICES:
+        assert {f"trustpipe-dev-{service}-error-rate", f"trustpipe-dev-{service}-silent"} <= readers
 
 
 def test_airflow_reads_its_variables_connections_and_dags_as_the_host_would(

@@ -92,7 +92,6 @@ print(json.dumps([registered, fetched, missing]))
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
-        "POWERTOOLS_METRICS_NAMESPACE": "trustpipe",
     }
     result = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "task")],
@@ -109,4 +108,10 @@ print(json.dumps([registered, fetched, missing]))
     assert registered[0] == 200 and fetched[0] == 200
     assert json.loads(fetched[1]["schema"])["name"] == "Z"
     assert missing[1]["error_code"] == 40402
-    assert '"_aws"' in result.stdout  # EMF metric blobs on stdout, as CloudWatch Logs expects
+    # and logs EMF on stdout, as CloudWatch Logs expects: a request by status, and its latency
+    emf = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"_aws"')]
+    requests = sorted(d["Status"] for d in emf if "Requests" in d)
+    assert requests == ["2xx", "2xx", "4xx"]
+    assert all(d["Service"] == "schema-registry" and "service" not in d for d in emf)
+    latencies = [v for d in emf for v in d.get("LatencyMs", [])]
+    assert len(latencies) == 3 and all(v > 0 for v in latencies)

@@ -31,7 +31,14 @@ def trained(aws: AwsClients, spark: Any) -> Any:
     for h in range(HISTORY, 0, -1):
         run_batch(aws, HOUR - timedelta(hours=h), seed=7, enterprise_ids=None, scale=0.3)
     run_batch(aws, HOUR, seed=7, enterprise_ids=None, scale=0.3)
-    return runner.build(aws, HOUR, HISTORY, spark)
+    heard: list[tuple[str, int, int | None]] = []
+    result = runner.build(aws, HOUR, HISTORY, spark, progress=lambda *step: heard.append(step))
+    # the build told how far it got: each hour staged, then the training
+    assert heard == [(runner.STAGED, n, HISTORY) for n in range(1, HISTORY + 1)] + [
+        (runner.TRAINED, 0, 1),
+        (runner.TRAINED, 1, 1),
+    ]
+    return result
 
 
 def read_all(aws: AwsClients, bucket: str, keys: list[str]) -> list[dict[str, Any]]:
@@ -160,6 +167,25 @@ def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:
         bad_version.stderr.strip()
         == f"error: no model nope in s3://{local_stack.settings().archive_bucket}/models/"
     )
+
+
+def test_score_hour_json_on_stdout_and_progress_on_stderr(trained: Any, local_stack: LocalStack) -> None:
+    # GIVEN a current model and an hour nothing landed in (no JVM starts for it)
+    state = ["--state-dir", str(local_stack.state_dir)]
+    # WHEN a script asks for the hour's summary as JSON
+    done = run_cli("score-hour", "--hour", "2020-01-02T00", "--json", *state)
+    # THEN stdout is only the JSON, and the steps were shown on stderr
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary == {
+        "hour": "2020-01-02T00",
+        "model_version": trained.artifact.version,
+        "records_in": 0,
+        "records_out": 0,
+        "verdicts": {},
+        "set_aside": 0,
+    }
+    assert "2020-01-02T00: stage, score, publish" in done.stderr and "3/3" in done.stderr
 
 
 def test_spark_submit_entry_point(trained: Any, local_stack: LocalStack) -> None:

@@ -20,8 +20,10 @@ from trustpipe import contracts, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.settings import Settings
+from trustpipe.telemetry import WorkerMetrics
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
+from trustpipe_local.alarms import emf_fetch, evaluate
 from trustpipe_local.stack import LocalStack
 
 BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -225,7 +227,14 @@ def test_rescored_hour_with_newer_model_replaces_verdicts(clean: Settings, aws: 
     ]
 
 
-def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(clean: Settings, aws: AwsClients) -> None:
+def describe_alarm(aws: AwsClients, name: str) -> dict[str, Any]:
+    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return alarm  # type: ignore[no-any-return]
+
+
+def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(
+    clean: Settings, aws: AwsClients, tmp_path: Path
+) -> None:
     good = scored(100, "good")
     label = {
         "message_id": "m",
@@ -265,7 +274,9 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(clean: Setting
         QueueUrl=clean.importer_queue_url,
         MessageBody=json.dumps({"Type": "Notification", "Message": json.dumps({"Event": "s3:TestEvent"})}),
     )
-    counts = drain(clean)
+    worker = importer(AwsClients(clean), wait_seconds=1)
+    worker.metrics = WorkerMetrics("importer", tmp_path / "importer-metrics.log")
+    counts = worker.run(once=True)
     assert counts.imported == 1 and counts.set_aside == 5
     errors = dict(query(clean, "SELECT object_key, error_type FROM import_errors"))
     assert errors == {
@@ -277,6 +288,11 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(clean: Setting
     }
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(100,)]  # never half-imported
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+    # and the importer's metrics put its error rate (5 set aside of 105 records) over the paging
+    # alarm's threshold, computed with the alarm's own math, as CloudWatch would a minute later
+    alarm = describe_alarm(aws, "trustpipe-local-importer-error-rate")
+    evaluation = evaluate(alarm, emf_fetch([worker.metrics.path]), datetime.now(UTC) + timedelta(minutes=1))
+    assert sum(evaluation.crossed) == pytest.approx(5 / 105) and alarm["Threshold"] < 5 / 105
 
 
 def drain_pooled(settings: Settings) -> Any:
@@ -478,13 +494,21 @@ def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
 
 
 def test_sigterm_finishes_the_import_and_exits_zero(
-    clean: Settings, aws: AwsClients, local_stack: LocalStack, big_file: bytes
+    clean: Settings, aws: AwsClients, local_stack: LocalStack, big_file: bytes, tmp_path: Path
 ) -> None:
     put(aws, clean, "scored/t/big.avro", big_file)
-    proc = _importer_process(local_stack)
+    proc = _importer_process(local_stack, "--work-dir", str(tmp_path))
     _wait_started(proc)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
+    stopped = datetime.now(UTC)
     assert proc.returncode == 0
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(BIG,)]
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+    # and while it ran, its heartbeats kept the silence alarm's datapoint above threshold; once
+    # it stopped, the silence (missing data, counted as breaching) pages
+    alarm = describe_alarm(aws, "trustpipe-local-importer-silent")
+    fetch = emf_fetch([tmp_path / "importer-metrics.log"])
+    running = evaluate(alarm, fetch, stopped + timedelta(minutes=1))
+    assert [v for _, v in running.datapoints if v is not None] and not running.crossed
+    assert evaluate(alarm, fetch, stopped + timedelta(minutes=6)).state == "ALARM"

@@ -19,14 +19,14 @@ import pytest
 from tests.cli import CLI
 from tests.conftest import AIRFLOW_HOME, ROOT
 from tests.model_fixtures import artifact as fixture_artifact
-from trustpipe import layout, s3
+from trustpipe import layout, metrics, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
 from trustpipe_local.airflow import airflow_env
+from trustpipe_local.alarms import cloudwatch_fetch, evaluate
 from trustpipe_local.stack import LocalStack
-from trustpipe_orchestration.config import DELAY_METRIC, METRIC_NAMESPACE
 from trustpipe_sensors.app import run_batch
 
 HOURLY = "message_scoring_hourly"
@@ -135,6 +135,29 @@ def rows_of_hour(settings: Settings, table: str, column: str, hour: datetime) ->
     return int(row[0]) if row else 0
 
 
+def hour_figures(aws: AwsClients, dag_id: str, since: datetime) -> dict[tuple[str, ...], float]:
+    """Each pipeline metric of ``dag_id`` put since ``since``, summed, keyed by name and the
+    values of its further dimensions."""
+    cloudwatch = aws.client("cloudwatch")
+    out = {}
+    for metric in cloudwatch.list_metrics(Namespace=metrics.PIPELINE)["Metrics"]:
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        if dims.pop("Dag", None) != dag_id:
+            continue
+        points = cloudwatch.get_metric_statistics(
+            Namespace=metrics.PIPELINE,
+            MetricName=metric["MetricName"],
+            Dimensions=metric["Dimensions"],
+            StartTime=since,
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        if points:
+            out[(metric["MetricName"], *dims.values())] = sum(p["Sum"] for p in points)
+    return out
+
+
 def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
     airflow: Any,
     settings: Settings,
@@ -146,6 +169,7 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
     # GIVEN an hour landed by all three sensors, a current model and an importer running
     drops = run_batch(aws, LOCAL_HOUR, seed=21, enterprise_ids=None, scale=0.1)
     landed = sum(d.records for d in drops)
+    since = datetime.now(UTC).replace(microsecond=0)
     # WHEN Airflow runs the hourly DAG for that hour (data interval [10:00, 11:00))
     run = hourly(airflow, monkeypatch).test(logical_date=LOCAL_HOUR + timedelta(hours=1))
     # THEN every step ran green, on the local runner
@@ -163,9 +187,16 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
     # and the hour's messages and stats are in PostgreSQL, every landed record once
     assert rows_of_hour(settings, "scored_messages", "source_ref", LOCAL_HOUR) == landed
     assert rows_of_hour(settings, "scoring_stats", "hour", LOCAL_HOUR) == 3
-    # and the delay metric the deadline alarm watches was put
-    metrics = aws.client("cloudwatch").list_metrics(Namespace=METRIC_NAMESPACE, MetricName=DELAY_METRIC)
-    assert {"Name": "Dag", "Value": HOURLY} in [d for m in metrics["Metrics"] for d in m["Dimensions"]]
+    # and the hour's figures reached CloudWatch: the delay the deadline alarm watches, the records
+    # in and out, and the verdicts per enterprise adding up to the records out
+    figures = hour_figures(aws, HOURLY, since)
+    assert figures[("HourlyOutputDelaySeconds",)] > 0
+    assert figures[("RecordsIn",)] == figures[("RecordsOut",)] == landed
+    assert figures[("ObjectsSetAside",)] == 0
+    verdicts = {k[1:]: v for k, v in figures.items() if k[0] == "Verdicts"}
+    assert {e for e, _ in verdicts} == {"acme", "globex", "initech"}
+    assert {v for _, v in verdicts} == {"QUARANTINE", "LABEL", "PASS_THROUGH"}
+    assert sum(verdicts.values()) == landed
 
 
 def test_failing_emr_step_still_terminates_the_cluster_and_pages_on_call(
@@ -292,8 +323,8 @@ def test_deadline_callback_pages_and_puts_the_delay_metric(
     assert "scheduled__late" in page["Message"] and "hourly-deadline-missed.md" in page["Message"]
     # and the delay (about 40 minutes) reached CloudWatch
     stats = aws.client("cloudwatch").get_metric_statistics(
-        Namespace=METRIC_NAMESPACE,
-        MetricName=DELAY_METRIC,
+        Namespace=metrics.PIPELINE,
+        MetricName=metrics.HOURLY_DELAY.name,
         Dimensions=[{"Name": "Dag", "Value": "deadline_test_dag"}],
         StartTime=hour_end - timedelta(hours=1),
         EndTime=datetime.now(UTC) + timedelta(minutes=5),
@@ -301,6 +332,16 @@ def test_deadline_callback_pages_and_puts_the_delay_metric(
         Statistics=["Maximum"],
     )
     assert 2390 <= max(p["Maximum"] for p in stats["Datapoints"]) <= 2500
+    # and the deadline alarm, evaluated on that hour with its own rule, pages (its dimension is
+    # this test's DAG, so the real hourly DAG's figures stay untouched)
+    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=["trustpipe-local-hourly-deadline"])[
+        "MetricAlarms"
+    ]
+    alarm["Dimensions"] = [{"Name": "Dag", "Value": "deadline_test_dag"}]
+    evaluation = evaluate(
+        alarm, cloudwatch_fetch(aws.client("cloudwatch")), datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert evaluation.state == "ALARM" and evaluation.crossed[0] >= 2390 > alarm["Threshold"]
 
 
 def test_landing_trigger_waits_in_the_triggerer_until_the_last_drop_lands(

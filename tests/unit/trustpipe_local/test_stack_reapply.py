@@ -43,7 +43,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, 
     stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
     applies: list[bool] = []
 
-    def apply(fresh_aws: bool) -> dict[str, Any]:
+    def apply(fresh_aws: bool, progress: Any) -> dict[str, Any]:
         applies.append(fresh_aws)
         return {"settings": {"value": SETTINGS}}
 

@@ -77,7 +77,7 @@ def test_hourly_graph_waits_scores_verifies_and_gates(bag: Any) -> None:
     assert _upstream(dag, "verify_output") == {"score_local", "emr_watch_step"}
     assert _upstream(dag, "wait_for_import") == {"verify_output"}
     assert _upstream(dag, "quality_gate") == {"check_rows_imported", "check_stats_imported"}
-    assert _upstream(dag, "record_delay") == {"quality_gate"}
+    assert _upstream(dag, "record_hour") == {"quality_gate", "verify_output"}
 
 
 def test_hourly_teardown_and_join_trigger_rules(bag: Any) -> None:

@@ -134,7 +134,10 @@ def manifest(**over: Any) -> dict[str, Any]:
             {"key": "scored/p0", "records": 30, "kind": "scored_messages"},
             {"key": "scored/stats", "records": 2, "kind": "scoring_stats"},
         ],
-        "stats": [{"messages": 12}, {"messages": 18}],
+        "stats": [
+            {"enterprise_id": "acme", "messages": 12, "quarantined": 1, "labelled": 2, "passed": 9},
+            {"enterprise_id": "globex", "messages": 18, "quarantined": 0, "labelled": 3, "passed": 15},
+        ],
     }
     return {**base, **over}
 
@@ -147,6 +150,11 @@ def test_verified_manifest_summarises_the_hour() -> None:
         "files": ["scored/p0", "scored/stats"],
         "set_aside": 1,
         "model_version": "m1",
+        "records_in": 30,
+        "verdicts": {
+            "acme": {"QUARANTINE": 1, "LABEL": 2, "PASS_THROUGH": 9},
+            "globex": {"QUARANTINE": 0, "LABEL": 3, "PASS_THROUGH": 15},
+        },
     }
 
 
