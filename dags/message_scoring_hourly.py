@@ -3,7 +3,8 @@
 wait for the hour's landing files (deferrable) -> wait for a current model (a new deployment has
 none until the nightly build promotes one) -> score them (Spark in this worker, or a transient
 EMR cluster that is always torn down) -> verify the manifest (counts in = counts out) -> wait for
-the importers -> rows and stats in PostgreSQL -> data-quality gate -> the delay metric.
+the importers -> rows and stats in PostgreSQL -> data-quality gate -> the hour's metrics, and
+its report (pictures, linked from the write_report task as "Hour report").
 
 Which runner is used is configuration (Variable ``trustpipe_pipeline``, ``mode``), read when the
 branch task runs; this file only declares. Runbook: docs/runbooks/message-scoring-hourly.md.
@@ -27,6 +28,7 @@ from trustpipe_orchestration.alerts import failure_notifier
 from trustpipe_orchestration.config import AWS_CONN_ID, DB_CONN_ID, HOURLY_DAG, hourly_start
 from trustpipe_orchestration.hour import ROWS_SQL, STATS_SQL
 from trustpipe_orchestration.landing_wait import LandingCompleteSensor
+from trustpipe_orchestration.report_link import HourReportOperator
 
 DAG_ID = HOURLY_DAG
 DUE_AFTER_CLOSE = timedelta(minutes=15)
@@ -180,6 +182,14 @@ with DAG(
         assert data_interval_end
         return tasks.record_hour(DAG_ID, data_interval_end, summary)
 
+    def write_report(
+        summary: dict[str, object], data_interval_start: datetime | None = None
+    ) -> dict[str, str]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.write_report(data_interval_start, summary)
+
     runner = choose_runner()
     local = score_local()
     verified = verify_output()
@@ -188,4 +198,10 @@ with DAG(
     steps >> add_steps
     [local, watch_step] >> verified
     imported = wait_for_import(verified)
-    imported >> [check_rows, check_stats] >> quality_gate() >> record_hour(verified)
+    gate = quality_gate()
+    imported >> [check_rows, check_stats] >> gate >> record_hour(verified)
+    # the report draws the imported hour beside the gate, not after it: a breach is worth a look
+    report = HourReportOperator(
+        task_id="write_report", python_callable=write_report, op_kwargs={"summary": verified}, retries=0
+    )
+    [check_rows, check_stats] >> report

@@ -227,6 +227,8 @@ class ContainerReader:
             # The magic matched, so an unreadable header is one cut short (or overwritten).
             raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err
         self.writer_schema = cast(Schema, self._reader.writer_schema)
+        self.reader_schema = reader
+        """The schema records are resolved to (None: read as written)."""
         self.metadata: dict[str, Any] = self._reader.metadata
         if reader is not None:
             try:

@@ -30,6 +30,8 @@ GROUND_TRUTH_LABEL = "ground_truth_label"
 
 STATS_COUNTERS = {"QUARANTINE": "quarantined", "LABEL": "labelled", "PASS_THROUGH": "passed"}
 """Each verdict (ScoredMessage.verdict) and the ScoringStats field that counts it."""
+SCORE_HISTOGRAM_BINS = 20
+"""ScoringStats.score_histogram: equal bins of the trust score over [0, 1], 1.0 in the last."""
 ACTIONABLE_VERDICTS = frozenset({"QUARANTINE", "LABEL"})
 """Verdicts the alerters act on (ScoredMessage.verdict); PASS_THROUGH stops at the database."""
 

@@ -109,6 +109,11 @@ def stats_key(hour: datetime) -> str:
     return f"{scored_hour_prefix(hour)}stats/stats.avro"
 
 
+def report_prefix(hour: datetime) -> str:
+    """The hour's report (index.html and its pictures), beside its scored output."""
+    return f"{scored_hour_prefix(hour)}report/"
+
+
 def manifest_key(hour: datetime) -> str:
     return scored_hour_prefix(hour) + MANIFEST
 

@@ -35,7 +35,7 @@ PROCESSED = Metric(
     ("Service",),
     "Count",
     "every worker, per batch",
-    "records (or an object's records) handled, set-aside ones excluded",
+    "records handled, set-aside ones excluded (the S3 importer counts objects)",
 )
 ERRORS = Metric(
     WORKERS,
@@ -43,7 +43,7 @@ ERRORS = Metric(
     ("Service",),
     "Count",
     "every worker, per batch",
-    "records set aside: undecodable, unknown schema, unknown enterprise...",
+    "records (S3 importer: objects) set aside: undecodable, unknown schema, unknown enterprise...",
 )
 HEARTBEAT = Metric(
     WORKERS,

@@ -54,6 +54,7 @@ STATS_COLUMNS = (
     ("set_aside", "int8"),
     ("mean_score", "float8"),
     ("computed_at", "timestamptz"),
+    ("score_histogram", "int8[]"),
 )
 
 
@@ -168,7 +169,8 @@ def import_object(
                 count = sum(1 for _ in records)
             else:
                 with conn.transaction():
-                    if decode and decode.wanted(size) and conn.info.encoding == "utf-8":
+                    resolved = reader.reader_schema is not None  # the decode workers read as written
+                    if decode and decode.wanted(size) and conn.info.encoding == "utf-8" and not resolved:
                         chunks = decode.chunks(fo, target.columns, CHUNK_ROWS, tap)
                         count = load(conn, _collected(_codec_errors(chunks), actionable), target)
                     else:
@@ -207,9 +209,15 @@ def _open(fo: IO[bytes]) -> tuple[ContainerReader, Target]:
         raise UnimportableObjectError(
             "SchemaMismatchError", f"{fullname} is neither ScoredMessage nor ScoringStats"
         )
-    check = contracts.check(contracts.load(target.contract), reader.writer_schema)
+    contract = contracts.load(target.contract)
+    check = contracts.check(contract, reader.writer_schema)
     if not check.compatible:
         raise UnimportableObjectError("SchemaMismatchError", "; ".join(check.messages))
+    if contracts.fingerprint(reader.writer_schema) != contracts.fingerprint(contract):
+        # an earlier version of the contract (stats from before a field): read through today's,
+        # so the fields it lacks take their defaults
+        fo.seek(0)
+        return ContainerReader(fo, contract), target
     return reader, target
 
 

@@ -6,6 +6,7 @@ import os
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +25,8 @@ from trustpipe_sensors.app import run_batch
 from trustpipe_sensors.sensor import Drop
 
 REPORT_FILE = "demo-report.json"
+REPORT_DIR = "report"
+"""<state dir>/report/<hour>/index.html: the demo hour's pictures."""
 HISTORY_HOURS = 6  # labelled history the nightly build trains on
 # Smaller than the demo hour for speed, but not so small that the hourly DAG's data-quality gate
 # (each enterprise within half its smallest and twice its largest trailing hour) would call the
@@ -57,7 +60,7 @@ def run_demo(
     inv = _read_back(aws, hour, drops, report, console)
     with console.status("schema registry: register writer schemas, decode framed records..."):
         report.extra["registry"] = framed_round_trip(aws, [f.key for f in inv.files])
-    by_enterprise, imported = _model_score_import(aws, hour, report, console)
+    by_enterprise, imported = _model_score_import(aws, hour, report, console, stack.state_dir / REPORT_DIR)
     if stream_seconds > 0:
         console.rule("near real time: sensors -> Kinesis -> scorers -> importer -> alerter")
         report.extra["stream"] = stream_demo.run(
@@ -70,6 +73,8 @@ def run_demo(
         _print_stream(console, report.extra["stream"])
     report.write(stack.state_dir / REPORT_FILE)
     console.print(f"report: {stack.state_dir / REPORT_FILE}")
+    if "hour_report" in report.extra:
+        console.print(f"the hour, drawn: {report.extra['hour_report']}")
     return report.reconciled and report.extra.get("stream", {}).get("reconciled", True)
 
 
@@ -131,7 +136,7 @@ def _read_back(
 
 
 def _model_score_import(
-    aws: AwsClients, hour: datetime, report: StageReport, console: Console
+    aws: AwsClients, hour: datetime, report: StageReport, console: Console, pages: Path
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], int]]:
     """Nightly build on the history, then the hour's steps on the demo hour (score, verify, S3
     event -> SNS -> SQS -> importer -> PostgreSQL, reconcile); stats per enterprise, rows in the
@@ -167,6 +172,10 @@ def _model_score_import(
     report.extra["scoring_model"] = result.model_version
     imported = {(e, v): int(n) for e, v, n in rows}
     report.stage("imported", sum(imported.values()))
+    if "incomplete" not in report.extra:
+        with console.status("drawing the hour's report..."):
+            page = _draw_hour(aws, parts.db, hour, result.model_version, pages)
+        report.extra["hour_report"] = str(page)
     report.extra["imported_by_enterprise_verdict"] = {f"{e}/{v}": n for (e, v), n in sorted(imported.items())}
     return {s["enterprise_id"]: s for s in result.stats}, imported
 
@@ -188,6 +197,19 @@ def _build_model(aws: AwsClients, hour: datetime, spark: Any, report: StageRepor
         "promoted": built.promoted,
         "decision": built.reason,
     }
+
+
+def _draw_hour(aws: AwsClients, db: Any, hour: datetime, model_version: str, pages: Path) -> Path:
+    """The hour's report as the hourly DAG draws it (its pictures and index.html), locally."""
+    from trustpipe.model import artifact as model_store
+    from trustpipe_orchestration import checks, hour_report
+    from trustpipe_orchestration.config import QualityBands
+
+    settings = aws.settings
+    summary = checks.verify_hour(aws.s3, settings, hour)
+    artifact = model_store.load(aws.s3, settings.archive_bucket, model_version)
+    figures = hour_report.gather(db, hour, summary, artifact, QualityBands())
+    return hour_report.draw(figures, pages / layout.format_hour(hour))
 
 
 IMPORTED_BY_VERDICT = (

@@ -3,7 +3,9 @@ when it runs, and hands them to the hour's steps (``trustpipe_orchestration.hour
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from trustpipe import layout, metrics
@@ -93,6 +95,23 @@ def record_hour(dag_id: str, hour_end: datetime, summary: dict[str, Any]) -> flo
     """The hour is verified and imported: its figures and how long after its close, as the
     metrics the deadline alarm and the dashboard read; the delay."""
     return alerts.put_hour_metrics(_aws(), dag_id, hour_end, summary, datetime.now(UTC))
+
+
+def write_report(at: datetime, summary: dict[str, Any]) -> dict[str, str]:
+    """Draw the verified, imported hour (``hour_report``) and upload it beside its scored output;
+    where it is (``url`` becomes the task's "Hour report" link)."""
+    from trustpipe.model import artifact as model_store
+    from trustpipe_orchestration import hour_report
+
+    config = pipeline_config()
+    aws = _aws()
+    bucket = config.settings.scored_bucket
+    artifact = model_store.load(aws.s3, config.settings.archive_bucket, summary["model_version"])
+    figures = hour_report.gather(_db(), at, summary, artifact, config.quality)
+    with tempfile.TemporaryDirectory(prefix="trustpipe-report-") as tmp:
+        page = hour_report.draw(figures, Path(tmp))
+        key = hour_report.publish(aws.s3, bucket, at, page.parent)
+    return {"s3_uri": f"s3://{bucket}/{key}", "url": hour_report.url(config.settings, bucket, key)}
 
 
 def build_model(dag_id: str, until: datetime) -> dict[str, Any]:

@@ -169,7 +169,11 @@ def score_staged(
 def hour_stats(
     out: DataFrame, model_version: str, hour: str, set_aside: Iterable[SetAside], computed_at: datetime
 ) -> list[dict[str, Any]]:
-    """ScoringStats rows of the hour: verdicts per enterprise, with what was set aside of each."""
+    """ScoringStats rows of the hour: verdicts per enterprise, with what was set aside of each and
+    the histogram of its scores (contracts.SCORE_HISTOGRAM_BINS equal bins over [0, 1], 1.0 in the last)."""
+    score_bin = F.least(
+        F.floor(F.col("score") * contracts.SCORE_HISTOGRAM_BINS), F.lit(contracts.SCORE_HISTOGRAM_BINS - 1)
+    )
     rows = (
         out.groupBy("enterprise_id")
         .agg(
@@ -178,6 +182,9 @@ def hour_stats(
             F.sum((F.col("verdict") == "LABEL").cast("long")).alias("labelled"),
             F.sum((F.col("verdict") == "PASS_THROUGH").cast("long")).alias("passed"),
             F.avg("score").alias("mean_score"),
+            F.array(
+                *(F.sum((score_bin == b).cast("long")) for b in range(contracts.SCORE_HISTOGRAM_BINS))
+            ).alias("score_histogram"),
         )
         .orderBy("enterprise_id")
         .collect()

@@ -80,6 +80,8 @@ class ScoringStats(Base):
     set_aside: Mapped[int] = mapped_column(BigInteger)
     mean_score: Mapped[float] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    score_histogram: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=text("'{}'"))
+    """Scored messages per trust-score bin (20 of width 0.05); empty for stats from before it."""
 
 
 class ImportLedger(Base):

@@ -83,6 +83,25 @@ def test_confluent_client_works_unchanged(registry: str, request: pytest.Fixture
     assert client.get_versions(subject) == [1, 2]
 
 
+def test_scoring_stats_evolve_through_the_registry(memory_registry: str) -> None:
+    # GIVEN ScoringStats before the histogram registered, under the registry's default BACKWARD
+    client = SchemaRegistryClient({"url": memory_registry})
+    old = (ROOT / "tests" / "vectors" / "scoring_stats_v1.avsc").read_text()
+    first = client.register_schema("scoring-stats-value", Schema(old, "AVRO"))
+    # WHEN today's contract (with score_histogram and its default) is registered
+    new = Schema(json.dumps(contracts.load(contracts.SCORING_STATS)), "AVRO")
+    assert client.test_compatibility("scoring-stats-value", new) is True
+    second = client.register_schema("scoring-stats-value", new)
+    # THEN it is the subject's second version, and the same change without a default is refused
+    assert second != first and client.get_versions("scoring-stats-value") == [1, 2]
+    no_default = contracts.load(contracts.SCORING_STATS)
+    del no_default["fields"][-1]["default"]
+    client.set_compatibility("scoring-stats-value", "BACKWARD_TRANSITIVE")  # old files, too
+    with pytest.raises(SchemaRegistryError) as refused:
+        client.register_schema("scoring-stats-value", Schema(json.dumps(no_default), "AVRO"))
+    assert refused.value.http_status_code == 409
+
+
 def test_confluent_serializer_to_our_codec_and_back(memory_registry: str) -> None:
     confluent = SchemaRegistryClient({"url": memory_registry})
     ours = RegistryClient(memory_registry)

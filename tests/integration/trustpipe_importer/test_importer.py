@@ -19,6 +19,7 @@ from tests.cli import CLI, ROOT
 from trustpipe import contracts, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
+from trustpipe.metrics import WORKERS
 from trustpipe.settings import Settings
 from trustpipe.telemetry import WorkerMetrics
 from trustpipe_importer.app import importer, upgrade
@@ -148,6 +149,27 @@ def test_happy_path_messages_stats_and_ledger(clean: Settings, aws: AwsClients) 
         "<happy-1@x>",
     )
     assert row == [(["spf_fail"], 2, BASE - timedelta(seconds=1))]
+
+
+def test_stats_written_before_the_histogram_still_import(clean: Settings, aws: AwsClients) -> None:
+    # GIVEN an hour's stats written with ScoringStats before score_histogram, and one written now
+    old_schema = json.loads((ROOT / "tests" / "vectors" / "scoring_stats_v1.avsc").read_text())
+    old_row, new_row = stats()
+    histogram = [5, 3] + [0] * 17 + [2]
+    put(aws, clean, "scored/h/old/stats.avro", container_bytes(old_schema, [old_row]))
+    put(
+        aws,
+        clean,
+        "scored/h/new/stats.avro",
+        container_bytes(contracts.load(contracts.SCORING_STATS), [{**new_row, "score_histogram": histogram}]),
+    )
+    # WHEN the importer takes both
+    assert drain(clean).imported == 2
+    # THEN the old one stored an empty histogram (the field's default), the new one its bins
+    assert dict(query(clean, "SELECT enterprise_id, score_histogram FROM scoring_stats")) == {
+        "acme": [],
+        "globex": histogram,
+    }
 
 
 def test_duplicate_notification_changes_nothing(clean: Settings, aws: AwsClients) -> None:
@@ -288,11 +310,22 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(
     }
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(100,)]  # never half-imported
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
-    # and the importer's metrics put its error rate (5 set aside of 105 records) over the paging
-    # alarm's threshold, computed with the alarm's own math, as CloudWatch would a minute later
+    # and the importer's metrics (it counts objects: 1 imported, 5 set aside) put its error rate
+    # over the paging alarm's threshold, computed with the alarm's own math, as CloudWatch would a
+    # minute later (in two datapoints if the minute turned during the drain)
     alarm = describe_alarm(aws, "trustpipe-local-importer-error-rate")
-    evaluation = evaluate(alarm, emf_fetch([worker.metrics.path]), datetime.now(UTC) + timedelta(minutes=1))
-    assert sum(evaluation.crossed) == pytest.approx(5 / 105) and alarm["Threshold"] < 5 / 105
+    fetch = emf_fetch([worker.metrics.path])
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    evaluation = evaluate(alarm, fetch, later)
+    assert evaluation.crossed and min(evaluation.crossed) > alarm["Threshold"]
+    window = (later - timedelta(minutes=5), later)
+    totals = [
+        sum(fetch(WORKERS, m, {"Service": "importer"}, "Sum", 60, *window).values())
+        for m in ("Errors", "Processed")
+    ]
+    assert totals == [5, 1]
+    if len(evaluation.crossed) == 1:
+        assert evaluation.crossed[0] == pytest.approx(5 / 6)
 
 
 def drain_pooled(settings: Settings) -> Any:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,6 +20,7 @@ import pytest
 from tests.cli import CLI
 from tests.conftest import AIRFLOW_HOME, ROOT
 from tests.model_fixtures import artifact as fixture_artifact
+from tests.pictures import assert_a_real_picture
 from trustpipe import layout, metrics, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
@@ -27,6 +29,7 @@ from trustpipe_importer.app import upgrade
 from trustpipe_local.airflow import airflow_env
 from trustpipe_local.alarms import cloudwatch_fetch, evaluate
 from trustpipe_local.stack import LocalStack
+from trustpipe_orchestration import hour_report
 from trustpipe_sensors.app import run_batch
 
 HOURLY = "message_scoring_hourly"
@@ -159,6 +162,7 @@ def hour_figures(aws: AwsClients, dag_id: str, since: datetime) -> dict[tuple[st
 
 
 def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
+    tmp_path: Path,
     airflow: Any,
     settings: Settings,
     aws: AwsClients,
@@ -197,6 +201,20 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
     assert {e for e, _ in verdicts} == {"acme", "globex", "initech"}
     assert {v for _, v in verdicts} == {"QUARANTINE", "LABEL", "PASS_THROUGH"}
     assert sum(verdicts.values()) == landed
+    # and the hour's report is beside its scored output, every picture real, linked from its task
+    prefix = layout.report_prefix(LOCAL_HOUR)
+    keys = {o["Key"].removeprefix(prefix) for o in s3.list_objects(aws.s3, settings.scored_bucket, prefix)}
+    assert keys == {*hour_report.PICTURES, "index.html"}
+    for name in hour_report.PICTURES:
+        picture = tmp_path / name
+        picture.write_bytes(s3.get(aws.s3, settings.scored_bucket, prefix + name))
+        assert_a_real_picture(picture)
+    page = s3.get(aws.s3, settings.scored_bucket, prefix + "index.html").decode()
+    assert f"landed {landed:,} &rarr; scored {landed:,} &rarr; imported {landed:,}" in page
+    link = run.get_task_instance("write_report").xcom_pull(
+        task_ids="write_report", key="_link_HourReportLink"
+    )
+    assert link == f"{settings.aws_endpoint}/{settings.scored_bucket}/{prefix}index.html"
 
 
 def test_failing_emr_step_still_terminates_the_cluster_and_pages_on_call(

@@ -172,3 +172,26 @@ def test_unknown_version_is_a_clear_error() -> None:
 )
 def test_apache_avro_compatibility_vectors(case: dict) -> None:
     assert contracts.check(case["reader"], case["writer"]).compatible is case["compatible"]
+
+
+def test_scoring_stats_gained_its_histogram_compatibly_both_ways() -> None:
+    # GIVEN ScoringStats as stats files were written before the histogram, and as it is now
+    old = json.loads((Path(__file__).parents[2] / "vectors" / "scoring_stats_v1.avsc").read_text())
+    new = contracts.load(contracts.SCORING_STATS)
+    assert {f["name"] for f in new["fields"]} - {f["name"] for f in old["fields"]} == {"score_histogram"}
+    # THEN today's reader reads old files (the default fills in) and an old reader reads new ones
+    assert contracts.check(new, old).compatible and contracts.check(old, new).compatible
+    row = {
+        "enterprise_id": "acme",
+        "hour": "2026-11-20T08",
+        "model_version": "m",
+        "messages": 3,
+        "quarantined": 1,
+        "labelled": 1,
+        "passed": 1,
+        "set_aside": 0,
+        "mean_score": 0.5,
+        "computed_at": 0,
+    }
+    (read,) = ContainerReader(io.BytesIO(container_bytes(old, [row])), new)
+    assert read["score_histogram"] == []
