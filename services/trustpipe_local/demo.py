@@ -75,6 +75,7 @@ def run_demo(
     console.print(f"report: {stack.state_dir / REPORT_FILE}")
     if "hour_report" in report.extra:
         console.print(f"the hour, drawn: {report.extra['hour_report']}")
+    console.print(f"the model build, drawn: {report.extra['model_report']}")
     return report.reconciled and report.extra.get("stream", {}).get("reconciled", True)
 
 
@@ -145,7 +146,7 @@ def _model_score_import(
 
     with console.status("starting Spark (local[*])..."):
         spark = local_session("trustpipe-demo")
-    _build_model(aws, hour, spark, report, console)
+    _build_model(aws, hour, spark, report, console, pages)
     parts = hour_steps.in_process(aws, spark, IMPORT_ATTEMPTS)
     scored: list[Any] = []
 
@@ -180,15 +181,22 @@ def _model_score_import(
     return {s["enterprise_id"]: s for s in result.stats}, imported
 
 
-def _build_model(aws: AwsClients, hour: datetime, spark: Any, report: StageReport, console: Console) -> None:
-    """The nightly build on the history hours; its holdout metrics go to the report."""
+def _build_model(
+    aws: AwsClients, hour: datetime, spark: Any, report: StageReport, console: Console, pages: Path
+) -> None:
+    """The nightly build on the history hours; its holdout metrics go to the report, its curves
+    are drawn under ``pages``."""
     from spark_jobs import runner
+    from trustpipe_orchestration import model_report
 
     with console.status(
         f"building the trust model on {HISTORY_HOURS} hours of labelled history (Spark MLlib)..."
     ):
         built = runner.build(aws, hour, HISTORY_HOURS, spark)
     metrics = built.artifact.metadata["metrics"]
+    report.extra["model_report"] = str(
+        model_report.draw(built.artifact, pages / f"model-{built.artifact.version}")
+    )
     report.extra["model"] = {
         "version": built.artifact.version,
         "auc": metrics["auc"],

@@ -19,8 +19,7 @@ from typing import Any
 from trustpipe import contracts, layout
 from trustpipe.db.query import Database
 from trustpipe.model.artifact import ModelArtifact, Thresholds
-from trustpipe.settings import Settings
-from trustpipe_orchestration import checks
+from trustpipe_orchestration import checks, pictures
 from trustpipe_orchestration.config import QualityBands
 
 PICTURES = ("scores.png", "verdicts.png", "gate.png", "funnel.png")
@@ -95,53 +94,27 @@ def gather(
 
 
 def publish(client: Any, bucket: str, hour: datetime, folder: Path) -> str:
-    """Upload the drawn report (``draw``'s folder) beside the hour's scored output; the page's key.
-    The pictures go first, so the page never names a picture that is not there."""
-    prefix = layout.report_prefix(hour)
-    for name in (*PICTURES, "index.html"):
-        content_type = "text/html; charset=utf-8" if name.endswith(".html") else "image/png"
-        client.put_object(
-            Bucket=bucket, Key=prefix + name, Body=(folder / name).read_bytes(), ContentType=content_type
-        )
-    return prefix + "index.html"
-
-
-def url(settings: Settings, bucket: str, key: str) -> str:
-    """Where a person opens the page: the object itself on a local endpoint (the moto server
-    serves it), the S3 console on AWS."""
-    if settings.aws_endpoint:
-        return f"{settings.aws_endpoint.rstrip('/')}/{bucket}/{key}"
-    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={settings.region}&prefix={key}"
+    """Upload the drawn report (``draw``'s folder) beside the hour's scored output; the page's key."""
+    return pictures.publish(client, bucket, layout.report_prefix(hour), folder, PICTURES)
 
 
 def draw(figures: HourFigures, out: Path) -> Path:
     """The PNGs and ``index.html`` into ``out``; the page's path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     out.mkdir(parents=True, exist_ok=True)
     _scores(figures, out / "scores.png")
     _verdicts(figures, out / "verdicts.png")
     _gate(figures, out / "gate.png")
     _funnel(figures, out / "funnel.png")
-    page = out / "index.html"
+    page = out / pictures.PAGE
     page.write_text(_page(figures))
     return page
 
 
 def _grid(n: int, height: float = 2.6) -> tuple[Any, Sequence[Any]]:
-    import matplotlib.pyplot as plt
+    plt = pictures.pyplot()
 
     fig, axes = plt.subplots(n, 1, figsize=(8, height * n + 0.6), squeeze=False)
     return fig, [row[0] for row in axes]
-
-
-def _save(fig: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _scores(figures: HourFigures, path: Path) -> None:
@@ -173,11 +146,11 @@ def _scores(figures: HourFigures, path: Path) -> None:
         ax.set_title(f"{ent.enterprise_id}: {ent.messages:,} messages by score", fontsize=10)
         ax.set_ylabel("messages")
     axes[-1].set_xlabel("trust score (1 = malicious)")
-    _save(fig, path)
+    pictures.save(fig, path)
 
 
 def _verdicts(figures: HourFigures, path: Path) -> None:
-    import matplotlib.pyplot as plt
+    plt = pictures.pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 0.8 * max(1, len(figures.enterprises)) + 1.4))
     names = [e.enterprise_id for e in figures.enterprises]
@@ -190,7 +163,7 @@ def _verdicts(figures: HourFigures, path: Path) -> None:
     ax.set_xlabel("share of the hour's messages")
     ax.set_title(f"{figures.hour}: verdict mix per enterprise", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    pictures.save(fig, path)
 
 
 def _gate(figures: HourFigures, path: Path) -> None:
@@ -236,18 +209,18 @@ def _gate(figures: HourFigures, path: Path) -> None:
                 ha="center", transform=vol_ax.transAxes, fontsize=8,
             )  # fmt: skip
     axes[0][1].legend(loc="upper left", fontsize=7)
-    _save(fig, path)
+    pictures.save(fig, path)
 
 
 def _pairs(n: int) -> tuple[Any, list[tuple[Any, Any]]]:
-    import matplotlib.pyplot as plt
+    plt = pictures.pyplot()
 
     fig, axes = plt.subplots(n, 2, figsize=(9, 2.4 * n + 0.4), squeeze=False)
     return fig, [(row[0], row[1]) for row in axes]
 
 
 def _funnel(figures: HourFigures, path: Path) -> None:
-    import matplotlib.pyplot as plt
+    plt = pictures.pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 3))
     stages = [s for s, _ in figures.funnel]
@@ -257,7 +230,7 @@ def _funnel(figures: HourFigures, path: Path) -> None:
         ax.annotate(f"{n:,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
     ax.set_ylabel("records")
     ax.set_title(f"{figures.hour}: landed -> scored -> imported", fontsize=10)
-    _save(fig, path)
+    pictures.save(fig, path)
 
 
 def _page(figures: HourFigures) -> str:
@@ -268,18 +241,8 @@ def _page(figures: HourFigures) -> str:
         for e in figures.enterprises
     )
     funnel = " &rarr; ".join(f"{html.escape(s)} {n:,}" for s, n in figures.funnel)
-    images = "".join(
-        f'<figure><img src="{name}" alt="{name[:-4]}"><figcaption>{name[:-4]}</figcaption></figure>'
-        for name in PICTURES
+    intro = (
+        f"<p>model {html.escape(figures.model_version)}; {funnel}</p>\n<table><tr><th>enterprise</th>"
+        f"<th>messages</th><th>quarantined</th><th>labelled</th><th>passed</th></tr>{rows}</table>"
     )
-    title = f"trustpipe: hour {html.escape(figures.hour)}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:960px}}td,th{{padding:2px 10px;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}img{{max-width:100%;border:1px solid #ddd}}</style></head>
-<body><h1>{title}</h1>
-<p>model {html.escape(figures.model_version)}; {funnel}</p>
-<table><tr><th>enterprise</th><th>messages</th><th>quarantined</th><th>labelled</th><th>passed</th></tr>{rows}</table>
-{images}
-</body></html>
-"""
+    return pictures.page(f"trustpipe: hour {figures.hour}", intro, PICTURES)

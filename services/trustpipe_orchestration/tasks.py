@@ -101,7 +101,7 @@ def write_report(at: datetime, summary: dict[str, Any]) -> dict[str, str]:
     """Draw the verified, imported hour (``hour_report``) and upload it beside its scored output;
     where it is (``url`` becomes the task's "Hour report" link)."""
     from trustpipe.model import artifact as model_store
-    from trustpipe_orchestration import hour_report
+    from trustpipe_orchestration import hour_report, pictures
 
     config = pipeline_config()
     aws = _aws()
@@ -111,13 +111,15 @@ def write_report(at: datetime, summary: dict[str, Any]) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="trustpipe-report-") as tmp:
         page = hour_report.draw(figures, Path(tmp))
         key = hour_report.publish(aws.s3, bucket, at, page.parent)
-    return {"s3_uri": f"s3://{bucket}/{key}", "url": hour_report.url(config.settings, bucket, key)}
+    return {"s3_uri": f"s3://{bucket}/{key}", "url": pictures.url(config.settings, bucket, key)}
 
 
 def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
     """Nightly: train on the trailing hours, save the candidate, publish its holdout AUC and the
-    current model's on the same holdout; the gate decides promotion."""
+    current model's on the same holdout, and their curves drawn beside the artifact; the gate
+    decides promotion."""
     from spark_jobs import runner
+    from trustpipe_orchestration import model_report, pictures
 
     config = pipeline_config()
     aws = AwsClients(config.settings)
@@ -129,7 +131,12 @@ def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
         if auc is not None
     ]
     alerts.put_metrics(aws, data, datetime.now(UTC))
+    bucket = config.settings.archive_bucket
+    with tempfile.TemporaryDirectory(prefix="trustpipe-model-report-") as tmp:
+        page = model_report.draw(result.artifact, Path(tmp))
+        key = model_report.publish(aws.s3, bucket, result.artifact.version, page.parent)
     return {
+        "report_url": pictures.url(config.settings, bucket, key),
         "version": result.artifact.version,
         "promoted": result.promoted,
         "reason": result.reason,

@@ -184,6 +184,34 @@ def evaluate(spark_scored: DataFrame) -> dict[str, float]:
     }
 
 
+CURVE_GRID = tuple(step / 100 for step in range(0, 101))
+"""Thresholds the holdout curves are counted at (ROC and precision-recall, drawn from them)."""
+
+
+def curve(spark_scored: DataFrame) -> dict[str, Any]:
+    """The holdout's confusion counts at each threshold of CURVE_GRID (flagged = score at or above
+    it): true and false positives, with the positives and negatives in all. One aggregation; only
+    the counts reach the driver."""
+    score, label = F.col("score"), F.col("label")
+    columns = [F.sum(label).alias("positives"), F.count("*").alias("rows")]
+    for i, t in enumerate(CURVE_GRID):
+        above = score >= F.lit(t)
+        columns += [
+            F.sum(F.when(above, label).otherwise(F.lit(0.0))).alias(f"tp{i}"),
+            F.count(F.when(above & (label == 0), True)).alias(f"fp{i}"),
+        ]
+    row = spark_scored.agg(*columns).first()
+    assert row is not None
+    positives = int(row["positives"] or 0)
+    return {
+        "thresholds": list(CURVE_GRID),
+        "tp": [int(row[f"tp{i}"] or 0) for i in range(len(CURVE_GRID))],
+        "fp": [int(row[f"fp{i}"]) for i in range(len(CURVE_GRID))],
+        "positives": positives,
+        "negatives": int(row["rows"]) - positives,
+    }
+
+
 def _version(trained_at: datetime, window: Iterable[str]) -> str:
     digest = hashlib.sha256(",".join(window).encode()).hexdigest()[:8]
     return f"{trained_at:%Y%m%dT%H%M%S}-{digest}"
@@ -230,8 +258,16 @@ def build(
     weights = dict(zip(FEATURES, (float(w) for w in fitted.coefficients), strict=True))
     model = ModelArtifact(**{**draft.__dict__, "intercept": float(fitted.intercept), "weights": weights})
     model = ModelArtifact(**{**model.__dict__, "thresholds": thresholds(trust_columns.score(train, model))})
-    metrics = evaluate(trust_columns.score(holdout, model))
-    current_auc = evaluate(trust_columns.score(holdout, current))["auc"] if current else None
+    scored_holdout = trust_columns.score(holdout, model).persist()
+    metrics = evaluate(scored_holdout)
+    curves = {"candidate": curve(scored_holdout)}
+    scored_holdout.unpersist()
+    current_auc = None
+    if current:
+        scored_current = trust_columns.score(holdout, current).persist()
+        current_auc = evaluate(scored_current)["auc"]
+        curves["current"] = {"version": current.version, **curve(scored_current)}
+        scored_current.unpersist()
     history.unpersist()
     metadata = {
         "trained_at": trained_at.isoformat(),
@@ -241,6 +277,7 @@ def build(
         "malicious_share": round(prior, 6),
         "public_suffix_list": suffixes.version,
         "metrics": metrics,
+        "holdout_curves": curves,
     }
     model = ModelArtifact(**{**model.__dict__, "metadata": metadata})
     if current_auc is None:

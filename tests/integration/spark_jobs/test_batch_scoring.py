@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -12,6 +13,7 @@ import pytest
 
 from spark_jobs import runner
 from tests.cli import run_cli
+from tests.pictures import assert_a_real_picture
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
@@ -19,6 +21,7 @@ from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack
+from trustpipe_orchestration import model_report
 from trustpipe_sensors.app import run_batch
 
 HOUR = layout.parse_hour("2026-11-25T04")
@@ -58,11 +61,25 @@ def test_model_is_good_but_not_perfect_and_promoted(
 
 
 def test_a_model_that_is_no_better_is_not_promoted(
-    trained: Any, spark: Any, aws: AwsClients, settings: Settings
+    trained: Any, spark: Any, aws: AwsClients, settings: Settings, tmp_path: Path
 ) -> None:
     again = runner.build(aws, HOUR, HISTORY, spark, trained_at=datetime(2030, 1, 1, tzinfo=UTC))
     assert not again.promoted, again.reason
     assert again.current_auc == pytest.approx(trained.artifact.metadata["metrics"]["auc"])
+    # and its holdout curves, candidate and current, were counted on the same holdout: the area
+    # under each counted ROC is its AUC (to the grid's resolution), and they draw
+    curves, metrics = again.artifact.metadata["holdout_curves"], again.artifact.metadata["metrics"]
+    assert curves["current"]["version"] == trained.artifact.version
+    for name, auc in (("candidate", metrics["auc"]), ("current", again.current_auc)):
+        pts = sorted((fpr, tpr) for _, fpr, tpr, _ in model_report.points(curves[name]))
+        steps = zip([(0.0, 0.0), *pts], pts, strict=False)
+        area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in steps)
+        assert area == pytest.approx(auc, abs=0.03), name
+        assert curves[name]["positives"] + curves[name]["negatives"] == metrics["rows"]
+    stored = model_store.load(aws.s3, settings.archive_bucket, again.artifact.version)
+    page = model_report.draw(stored, tmp_path)
+    for name in model_report.PICTURES:
+        assert_a_real_picture(page.parent / name)
     assert model_store.current_version(aws.s3, settings.archive_bucket) == trained.artifact.version
     assert (
         model_store.load(aws.s3, settings.archive_bucket, again.artifact.version).version
@@ -95,6 +112,10 @@ def test_score_hour_counts_manifest_and_idempotent_rerun(
     assert all(r["source"] == "BATCH" and r["source_ref"] == "2026-11-25T04" for r in scored)
     stats = read_all(aws, settings.scored_bucket, [f"{prefix}stats/stats.avro"])
     assert sum(s["messages"] for s in stats) == first.records_out
+    # and each enterprise's score histogram counts its messages, the high bins its quarantines
+    for s in stats:
+        assert len(s["score_histogram"]) == 20 and sum(s["score_histogram"]) == s["messages"]
+        assert sum(s["score_histogram"][18:]) <= s["quarantined"] + s["labelled"]
     # AND a rerun replaces the hour's output with the same records
     again = runner.score(aws, HOUR, spark, scored_at=SCORED_AT)
     keys_after = sorted(o["Key"] for o in s3.list_objects(aws.s3, settings.scored_bucket, prefix))

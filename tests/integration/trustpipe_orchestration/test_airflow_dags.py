@@ -29,7 +29,7 @@ from trustpipe_importer.app import upgrade
 from trustpipe_local.airflow import airflow_env
 from trustpipe_local.alarms import cloudwatch_fetch, evaluate
 from trustpipe_local.stack import LocalStack
-from trustpipe_orchestration import hour_report
+from trustpipe_orchestration import hour_report, model_report
 from trustpipe_sensors.app import run_batch
 
 HOURLY = "message_scoring_hourly"
@@ -38,6 +38,7 @@ HOURLY = "message_scoring_hourly"
 LOCAL_HOUR = layout.parse_hour("2026-11-26T03")
 EMR_HOUR = layout.parse_hour("2026-11-26T05")
 GATE_HOUR = layout.parse_hour("2025-06-10T12")
+NIGHT_HOUR = layout.parse_hour("2026-11-27T06")
 PIPELINE = {"mode": "local", "quiet_minutes": 1}
 
 
@@ -215,6 +216,36 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
         task_ids="write_report", key="_link_HourReportLink"
     )
     assert link == f"{settings.aws_endpoint}/{settings.scored_bucket}/{prefix}index.html"
+
+
+def test_nightly_build_puts_its_auc_and_draws_its_curves_beside_the_artifact(
+    airflow: Any,
+    settings: Settings,
+    aws: AwsClients,
+    model: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from trustpipe_orchestration import tasks
+
+    # GIVEN three hours of labelled history and a current model
+    for back in (3, 2, 1):
+        run_batch(aws, NIGHT_HOUR - timedelta(hours=back), seed=23, enterprise_ids=None, scale=0.3)
+    monkeypatch.setenv("AIRFLOW_VAR_TRUSTPIPE_PIPELINE", json.dumps({**PIPELINE, "model_history_hours": 3}))
+    since = datetime.now(UTC).replace(microsecond=0)
+    # WHEN the nightly DAG's build task runs
+    built = tasks.build_model("model_build_nightly", NIGHT_HOUR)
+    # THEN the holdout AUC of the candidate and of the current model reached CloudWatch
+    figures = hour_figures(aws, "model_build_nightly", since)
+    assert figures[("HoldoutAuc", "candidate")] == pytest.approx(built["metrics"]["auc"])
+    assert 0 < figures[("HoldoutAuc", "current")] < 1
+    # and the curves were drawn beside the artifact, every picture real
+    prefix = layout.model_key(built["version"]).rsplit("/", 1)[0] + "/report/"
+    assert built["report_url"] == f"{settings.aws_endpoint}/{settings.archive_bucket}/{prefix}index.html"
+    for name in model_report.PICTURES:
+        picture = tmp_path / name
+        picture.write_bytes(s3.get(aws.s3, settings.archive_bucket, prefix + name))
+        assert_a_real_picture(picture)
 
 
 def test_failing_emr_step_still_terminates_the_cluster_and_pages_on_call(
