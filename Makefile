@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools image-inputs image-requirements demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
+.PHONY: setup tools browser image-inputs image-requirements demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -72,7 +72,14 @@ lint: setup
 types: setup
 	$(BIN)/mypy
 
-test: lint types tools  ## what CI runs: lint, types, unit and integration tests (and the infra checks)
+browser:  ## Debian's chromium, which the browser tests drive (apt, when it is missing)
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+	@chromium --version 2>/dev/null | head -1
+
+test: lint types tools browser  ## what CI runs: lint, types, unit and integration tests (and the infra checks)
 	$(BIN)/pytest tests/unit tests/integration
 
 test-fast: setup  ## unit tests only (seconds)

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench import chart
 from bench.harness import Result
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -31,6 +32,7 @@ def main(selected: list[str]) -> None:
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() and selected else {}
     existing.update({r.id: r.as_dict() for r in results})
     RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+    Console().print(f"chart: {chart.draw(existing)}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from trustpipe_importer.load import SCORED_COLUMNS, import_object
 from trustpipe_local.servers import MotoServer, Postgres
 
 ROWS, SMALL_ROWS, EXECUTEMANY_ROWS = 1_000_000, 100_000, 20_000
+MIDDLE_ROWS = 300_000
+"""P6 draws peak RSS over three file sizes: 100k, 300k and 1M rows."""
 DECODE_PROCESSES = 2  # this machine's cores
 BUCKET = "bench-scored"
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
@@ -199,8 +201,12 @@ def run() -> list[Result]:
             truncate(pg.url)
             one_by_one = executemany_rate(pg.url, small)
             with_psycopg2 = psycopg2_rates(pg.url, small)
-            rss_small = peak_rss_mib(moto.endpoint, pg.url, small, "scored/rss-small.avro")
-            rss_big = peak_rss_mib(moto.endpoint, pg.url, big, "scored/rss-big.avro")
+            middle = scored_file(work / "middle.avro", MIDDLE_ROWS, "middle")
+            rss = {
+                rows: peak_rss_mib(moto.endpoint, pg.url, path, f"scored/rss-{rows}.avro")
+                for rows, path in ((SMALL_ROWS, small), (MIDDLE_ROWS, middle), (ROWS, big))
+            }
+            rss_small, rss_big = rss[SMALL_ROWS], rss[ROWS]
         finally:
             pg.stop()
             moto.stop()
@@ -234,5 +240,6 @@ def run() -> list[Result]:
             rss_small,
             "<= 1.5",
             "MiB",
+            {"peak_rss_mib_by_rows": {str(rows): round(mib, 1) for rows, mib in rss.items()}},
         ),
     ]

@@ -106,7 +106,7 @@ def draw(figures: HourFigures, out: Path) -> Path:
     _gate(figures, out / "gate.png")
     _funnel(figures, out / "funnel.png")
     page = out / pictures.PAGE
-    page.write_text(_page(figures))
+    page.write_text(_page(figures, out))
     return page
 
 
@@ -233,7 +233,7 @@ def _funnel(figures: HourFigures, path: Path) -> None:
     pictures.save(fig, path)
 
 
-def _page(figures: HourFigures) -> str:
+def _page(figures: HourFigures, folder: Path) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(e.enterprise_id)}</td><td>{e.messages:,}</td>"
         + "".join(f"<td>{e.verdicts[v]:,}</td>" for v in VERDICT_COLOURS)
@@ -245,4 +245,4 @@ def _page(figures: HourFigures) -> str:
         f"<p>model {html.escape(figures.model_version)}; {funnel}</p>\n<table><tr><th>enterprise</th>"
         f"<th>messages</th><th>quarantined</th><th>labelled</th><th>passed</th></tr>{rows}</table>"
     )
-    return pictures.page(f"trustpipe: hour {figures.hour}", intro, PICTURES)
+    return pictures.page(f"trustpipe: hour {figures.hour}", intro, folder, PICTURES)

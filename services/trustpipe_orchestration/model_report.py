@@ -46,7 +46,7 @@ def draw(artifact: ModelArtifact, out: Path) -> Path:
     _curves(curves, marks, out / "roc.png", roc=True)
     _curves(curves, marks, out / "precision_recall.png", roc=False)
     page = out / pictures.PAGE
-    page.write_text(_page(artifact, curves))
+    page.write_text(_page(artifact, curves, out))
     return page
 
 
@@ -106,7 +106,7 @@ def _curves(curves: dict[str, Any], marks: dict[str, float], path: Path, roc: bo
     pictures.save(fig, path)
 
 
-def _page(artifact: ModelArtifact, curves: dict[str, Any]) -> str:
+def _page(artifact: ModelArtifact, curves: dict[str, Any], folder: Path) -> str:
     m = artifact.metadata.get("metrics", {})
     current = curves.get("current")
     vs = (
@@ -121,4 +121,4 @@ def _page(artifact: ModelArtifact, curves: dict[str, Any]) -> str:
         f"recall {m.get('recall', nan):.3f} {vs}; {counted['positives']:,} malicious and "
         f"{counted['negatives']:,} benign holdout messages</p>"
     )
-    return pictures.page(f"trustpipe: model {artifact.version}", intro, PICTURES)
+    return pictures.page(f"trustpipe: model {artifact.version}", intro, folder, PICTURES)

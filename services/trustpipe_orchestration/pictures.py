@@ -3,6 +3,7 @@ static HTML page that shows the pictures, the upload to S3 and the link a person
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,11 +30,14 @@ def save(fig: Any, path: Path) -> None:
     pyplot().close(fig)
 
 
-def page(title: str, intro: str, pictures: Sequence[str]) -> str:
-    """The report's HTML: ``title`` (text), ``intro`` (HTML the caller escaped), every picture."""
+def page(title: str, intro: str, folder: Path, pictures: Sequence[str]) -> str:
+    """The report's HTML: ``title`` (text), ``intro`` (HTML the caller escaped), and every picture
+    of ``folder`` inlined (data URIs): the page is one self-contained file, whether it is opened
+    from S3 through a signed link, downloaded from the console, or read from disk."""
     heading = html.escape(title)
     images = "".join(
-        f'<figure><img src="{name}" alt="{name[:-4]}"><figcaption>{name[:-4]}</figcaption></figure>'
+        f'<figure><img src="data:image/png;base64,{base64.b64encode((folder / name).read_bytes()).decode()}"'
+        f' alt="{name[:-4]}"><figcaption>{name[:-4]}</figcaption></figure>'
         for name in pictures
     )
     return f"""<!doctype html>
@@ -58,9 +62,18 @@ def publish(client: Any, bucket: str, prefix: str, folder: Path, pictures: Seque
     return prefix + PAGE
 
 
-def url(settings: Settings, bucket: str, key: str) -> str:
-    """Where a person opens the page: the object itself on a local endpoint (the moto server
-    serves it), the S3 console on AWS."""
+SIGNED_LINK_SECONDS = 7 * 24 * 3600
+"""A local report link's life (SigV4's longest)."""
+
+
+def url(settings: Settings, client: Any, bucket: str, key: str) -> str:
+    """Where a person opens the page: on a local endpoint a signed link to the object (the moto
+    server refuses anonymous reads, as S3 would), on AWS the object in the S3 console (behind the
+    person's own login, never a link that outlives its signature)."""
     if settings.aws_endpoint:
-        return f"{settings.aws_endpoint.rstrip('/')}/{bucket}/{key}"
+        return str(
+            client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=SIGNED_LINK_SECONDS
+            )
+        )
     return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={settings.region}&prefix={key}"

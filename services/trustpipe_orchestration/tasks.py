@@ -111,7 +111,7 @@ def write_report(at: datetime, summary: dict[str, Any]) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="trustpipe-report-") as tmp:
         page = hour_report.draw(figures, Path(tmp))
         key = hour_report.publish(aws.s3, bucket, at, page.parent)
-    return {"s3_uri": f"s3://{bucket}/{key}", "url": pictures.url(config.settings, bucket, key)}
+    return {"s3_uri": f"s3://{bucket}/{key}", "url": pictures.url(config.settings, aws.s3, bucket, key)}
 
 
 def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
         page = model_report.draw(result.artifact, Path(tmp))
         key = model_report.publish(aws.s3, bucket, result.artifact.version, page.parent)
     return {
-        "report_url": pictures.url(config.settings, bucket, key),
+        "report_url": pictures.url(config.settings, aws.s3, bucket, key),
         "version": result.artifact.version,
         "promoted": result.promoted,
         "reason": result.reason,

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 import pytest
 
+from tests.browser import chromium
 from tests.cli import CLI
 from tests.conftest import AIRFLOW_HOME, ROOT
 from tests.model_fixtures import artifact as fixture_artifact
@@ -26,8 +31,9 @@ from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
-from trustpipe_local.airflow import airflow_env
+from trustpipe_local.airflow import PASSWORDS_FILE, admin_password, airflow_env, stop_tree
 from trustpipe_local.alarms import cloudwatch_fetch, evaluate
+from trustpipe_local.procs import free_port, wait_for_port
 from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration import hour_report, model_report
 from trustpipe_sensors.app import run_batch
@@ -38,6 +44,9 @@ HOURLY = "message_scoring_hourly"
 LOCAL_HOUR = layout.parse_hour("2026-11-26T03")
 EMR_HOUR = layout.parse_hour("2026-11-26T05")
 GATE_HOUR = layout.parse_hour("2025-06-10T12")
+IMAGES_JS = "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+SCREENSHOTS = ROOT / "build" / "test-artifacts"
+"""What the browser saw, kept after the run."""
 NIGHT_HOUR = layout.parse_hour("2026-11-27T06")
 PIPELINE = {"mode": "local", "quiet_minutes": 1}
 
@@ -139,6 +148,13 @@ def rows_of_hour(settings: Settings, table: str, column: str, hour: datetime) ->
     return int(row[0]) if row else 0
 
 
+def signed_object(link: str) -> tuple[str, str]:
+    """(endpoint, /bucket/key) of a signed S3 link; its signature must be there."""
+    parts = urlsplit(link)
+    assert "Signature=" in parts.query or "X-Amz-Signature=" in parts.query, link
+    return f"{parts.scheme}://{parts.netloc}", unquote(parts.path)
+
+
 def hour_figures(aws: AwsClients, dag_id: str, since: datetime) -> dict[tuple[str, ...], float]:
     """Each pipeline metric of ``dag_id`` put since ``since``, summed, keyed by name and the
     values of its further dimensions."""
@@ -215,7 +231,80 @@ def test_hourly_dag_runs_green_end_to_end_on_the_local_stack(
     link = run.get_task_instance("write_report").xcom_pull(
         task_ids="write_report", key="_link_HourReportLink"
     )
-    assert link == f"{settings.aws_endpoint}/{settings.scored_bucket}/{prefix}index.html"
+    assert signed_object(link) == (settings.aws_endpoint, f"/{settings.scored_bucket}/{prefix}index.html")
+    with urllib.request.urlopen(link, timeout=10) as signed:  # noqa: S310 (the moto server's URL)
+        assert signed.read().decode() == page
+
+
+@pytest.fixture
+def api_server(airflow: Any) -> Iterator[tuple[str, str]]:
+    """Airflow's API server (the UI) on this module's database, which the runs above wrote; its
+    URL and the admin's password. Stopped by its pid."""
+    port = free_port()
+    home = Path(os.environ["AIRFLOW_HOME"])
+    (home / PASSWORDS_FILE).unlink(missing_ok=True)
+    log = (home / "api-server.log").open("ab")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("airflow")), "api-server", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=120, pid=proc.pid)
+        yield f"http://127.0.0.1:{port}", admin_password(home)
+    finally:
+        stop_tree(proc.pid)
+        proc.wait(timeout=60)
+        log.close()
+
+
+def test_a_person_sees_the_run_its_report_link_and_every_picture(
+    api_server: tuple[str, str], settings: Settings
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    # GIVEN the UI of the Airflow that ran the hour above (its run is in this module's database)
+    url, password = api_server
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            # WHEN a person logs in
+            page.goto(f"{url}/", wait_until="networkidle")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda u: "login" not in u, timeout=60_000)
+            # and opens the hourly DAG's runs
+            page.goto(f"{url}/dags/{HOURLY}/runs", wait_until="networkidle")
+            page.get_by_text("success").first.wait_for(timeout=60_000)
+            page.screenshot(path=SCREENSHOTS / "airflow-hourly-runs.png", full_page=True)
+            # THEN the run's write_report task offers the hour's report as a link
+            href = page.locator(f"a[href*='/dags/{HOURLY}/runs/manual__']").first.get_attribute("href")
+            run_id = unquote(str(href).rsplit("/runs/", 1)[1].split("/")[0])
+            page.goto(f"{url}/dags/{HOURLY}/runs/{quote(run_id, safe='')}/tasks/write_report")
+            page.wait_for_load_state("networkidle")
+            page.get_by_text("Details", exact=True).last.click()  # the task instance's details tab
+            link = page.locator("a", has_text="Hour report")
+            link.wait_for(timeout=60_000)
+            page.screenshot(path=SCREENSHOTS / "airflow-write-report.png", full_page=True)
+            href = link.get_attribute("href")
+            prefix = layout.report_prefix(LOCAL_HOUR)
+            # a signed link: the moto server refuses anonymous reads
+            key = f"/{settings.scored_bucket}/{prefix}index.html"
+            assert signed_object(str(href)) == (settings.aws_endpoint, key)
+            # and the report it links loads with every picture (none broken)
+            page.goto(str(href), wait_until="networkidle")
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+            )
+            page.screenshot(path=SCREENSHOTS / "hour-report.png", full_page=True)
+            assert [alt for alt, _, _ in images] == [name[:-4] for name in hour_report.PICTURES]
+            assert all(complete and width >= 500 for _, complete, width in images), images
+        finally:
+            browser.close()
 
 
 def test_nightly_build_puts_its_auc_and_draws_its_curves_beside_the_artifact(
@@ -241,7 +330,8 @@ def test_nightly_build_puts_its_auc_and_draws_its_curves_beside_the_artifact(
     assert 0 < figures[("HoldoutAuc", "current")] < 1
     # and the curves were drawn beside the artifact, every picture real
     prefix = layout.model_key(built["version"]).rsplit("/", 1)[0] + "/report/"
-    assert built["report_url"] == f"{settings.aws_endpoint}/{settings.archive_bucket}/{prefix}index.html"
+    key = f"/{settings.archive_bucket}/{prefix}index.html"
+    assert signed_object(built["report_url"]) == (settings.aws_endpoint, key)
     for name in model_report.PICTURES:
         picture = tmp_path / name
         picture.write_bytes(s3.get(aws.s3, settings.archive_bucket, prefix + name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -41,10 +42,12 @@ def figures(histogram: bool = True) -> HourFigures:
 def test_the_page_shows_every_picture_and_each_is_real(tmp_path: Path, histogram: bool) -> None:
     page = hour_report.draw(figures(histogram), tmp_path / "2026-11-20T08")
     text = page.read_text()
-    images = re.findall(r'<img src="([^"]+)"', text)
-    assert images == list(hour_report.PICTURES)
-    for name in images:
-        assert_a_real_picture(page.parent / name)
+    # every picture is in the page itself (one self-contained file), the same bytes as its PNG
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"', text)
+    assert [alt for _, alt in images] == [name[:-4] for name in hour_report.PICTURES]
+    for data, alt in images:
+        assert base64.b64decode(data) == (page.parent / f"{alt}.png").read_bytes()
+        assert_a_real_picture(page.parent / f"{alt}.png")
     assert "2026-11-20T08" in text and "20261120T000000-a" in text
     assert "landed 4,321 &rarr; scored 4,321 &rarr; imported 4,321" in text
 
