@@ -143,7 +143,8 @@ def test_failure_message_links_the_task_section_of_the_runbook() -> None:
     # GIVEN the message template; THEN the runbook anchor is derived from the task id
     assert "{{ dag.dag_id | replace('_', '-') }}.md#{{ ti.task_id }}" in FAILURE_MESSAGE
     runbook = (ROOT / "docs" / "runbooks" / "message-scoring-hourly.md").read_text()
-    for task_id in ("wait_for_landing", "score_local", "emr_watch_step", "verify_output", "quality_gate"):
+    tasks = ("wait_for_landing", "score_local", "emr_watch_step", "verify_output", "quality_gate")
+    for task_id in (*tasks, "record_hour", "write_report"):
         assert f"\n## {task_id}\n" in runbook, task_id
 
 
