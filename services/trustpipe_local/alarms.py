@@ -23,8 +23,22 @@ from trustpipe.errors import UserError
 
 Series = Mapping[datetime, float]
 """Datapoints by the start of their period."""
-Fetch = Callable[[str, str, Mapping[str, str], str, int, datetime, datetime], Series]
-"""(namespace, metric, dimensions, statistic, period s, start, end) -> datapoints."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One metric's datapoints an alarm reads: ``statistic`` per ``period`` seconds in [start, end)."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    statistic: str
+    period: int
+    start: datetime
+    end: datetime
+
+
+Fetch = Callable[[Query], Series]
 
 _COMPARE = {
     "GreaterThanThreshold": operator.gt,
@@ -88,7 +102,9 @@ def _period(alarm: Mapping[str, Any]) -> int:
 def _values(alarm: Mapping[str, Any], fetch: Fetch, period: int, start: datetime, end: datetime) -> Series:
     if alarm.get("MetricName"):
         dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
-        return fetch(alarm["Namespace"], alarm["MetricName"], dims, alarm["Statistic"], period, start, end)
+        return fetch(
+            Query(alarm["Namespace"], alarm["MetricName"], dims, alarm["Statistic"], period, start, end)
+        )
     series: dict[str, Series] = {}
     expression = None
     for query in alarm["Metrics"]:
@@ -97,7 +113,7 @@ def _values(alarm: Mapping[str, Any], fetch: Fetch, period: int, start: datetime
             metric = stat["Metric"]
             dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
             series[query["Id"]] = fetch(
-                metric["Namespace"], metric["MetricName"], dims, stat["Stat"], period, start, end
+                Query(metric["Namespace"], metric["MetricName"], dims, stat["Stat"], period, start, end)
             )
         if query.get("ReturnData", True) and "Expression" in query:
             expression = query["Expression"]
@@ -164,34 +180,26 @@ def emf_fetch(paths: Iterable[Path]) -> Fetch:
             except ValueError:
                 continue
 
-    def fetch(
-        namespace: str,
-        name: str,
-        dims: Mapping[str, str],
-        stat: str,
-        period: int,
-        start: datetime,
-        end: datetime,
-    ) -> Series:
+    def fetch(q: Query) -> Series:
         buckets: dict[datetime, list[float]] = {}
         for doc in docs:
             meta = doc.get("_aws", {})
             for directive in meta.get("CloudWatchMetrics", []):
-                if directive["Namespace"] != namespace or name not in {
+                if directive["Namespace"] != q.namespace or q.name not in {
                     m["Name"] for m in directive["Metrics"]
                 }:
                     continue
-                if not any(set(d) == set(dims) for d in directive["Dimensions"]):
+                if not any(set(d) == set(q.dimensions) for d in directive["Dimensions"]):
                     continue
-                if any(doc.get(k) != v for k, v in dims.items()):
+                if any(doc.get(k) != v for k, v in q.dimensions.items()):
                     continue
-                at = _floor(datetime.fromtimestamp(meta["Timestamp"] / 1000, UTC), period)
-                if start <= at < end:
-                    value = doc[name]
+                at = _floor(datetime.fromtimestamp(meta["Timestamp"] / 1000, UTC), q.period)
+                if q.start <= at < q.end:
+                    value = doc[q.name]
                     buckets.setdefault(at, []).extend(
                         map(float, value if isinstance(value, list) else [value])
                     )
-        return {t: _aggregate(v, stat) for t, v in buckets.items()}
+        return {t: _aggregate(v, q.statistic) for t, v in buckets.items()}
 
     return fetch
 
@@ -199,24 +207,16 @@ def emf_fetch(paths: Iterable[Path]) -> Fetch:
 def cloudwatch_fetch(cloudwatch: Any) -> Fetch:
     """Datapoints from CloudWatch's GetMetricStatistics (what PutMetricData stored)."""
 
-    def fetch(
-        namespace: str,
-        name: str,
-        dims: Mapping[str, str],
-        stat: str,
-        period: int,
-        start: datetime,
-        end: datetime,
-    ) -> Series:
+    def fetch(q: Query) -> Series:
         points = cloudwatch.get_metric_statistics(
-            Namespace=namespace,
-            MetricName=name,
-            Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-            StartTime=start,
-            EndTime=end,
-            Period=period,
-            Statistics=[stat],
+            Namespace=q.namespace,
+            MetricName=q.name,
+            Dimensions=[{"Name": k, "Value": v} for k, v in q.dimensions.items()],
+            StartTime=q.start,
+            EndTime=q.end,
+            Period=q.period,
+            Statistics=[q.statistic],
         )["Datapoints"]
-        return {_floor(p["Timestamp"], period): float(p[stat]) for p in points}
+        return {_floor(p["Timestamp"], q.period): float(p[q.statistic]) for p in points}
 
     return fetch

@@ -24,7 +24,7 @@ from trustpipe.settings import Settings
 from trustpipe.telemetry import WorkerMetrics
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
-from trustpipe_local.alarms import emf_fetch, evaluate
+from trustpipe_local.alarms import Query, emf_fetch, evaluate
 from trustpipe_local.stack import LocalStack
 
 BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -320,7 +320,7 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(
     assert evaluation.crossed and min(evaluation.crossed) > alarm["Threshold"]
     window = (later - timedelta(minutes=5), later)
     totals = [
-        sum(fetch(WORKERS, m, {"Service": "importer"}, "Sum", 60, *window).values())
+        sum(fetch(Query(WORKERS, m, {"Service": "importer"}, "Sum", 60, *window)).values())
         for m in ("Errors", "Processed")
     ]
     assert totals == [5, 1]

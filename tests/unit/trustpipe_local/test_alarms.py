@@ -49,16 +49,8 @@ def error_rate_alarm(**over: Any) -> dict[str, Any]:
 
 
 def table(data: Mapping[tuple[str, datetime], float]) -> alarms.Fetch:
-    def fetch(
-        namespace: str,
-        name: str,
-        dims: Mapping[str, str],
-        stat: str,
-        period: int,
-        start: datetime,
-        end: datetime,
-    ) -> alarms.Series:
-        return {t: v for (n, t), v in data.items() if n == name and start <= t < end}
+    def fetch(q: alarms.Query) -> alarms.Series:
+        return {t: v for (n, t), v in data.items() if n == q.name and q.start <= t < q.end}
 
     return fetch
 
@@ -119,8 +111,12 @@ def test_a_worker_emf_file_is_the_alarms_data(tmp_path: Path) -> None:
     )
     # and a metric of another service or name is not read
     start, end = now - timedelta(minutes=5), now
-    assert fetch("trustpipe/workers", "Errors", {"Service": "scorer"}, "Sum", 60, start, end) == {}
-    lag = fetch("trustpipe/workers", "LagSeconds", {"Service": "importer"}, "Maximum", 60, start, end)
+    assert (
+        fetch(alarms.Query("trustpipe/workers", "Errors", {"Service": "scorer"}, "Sum", 60, start, end)) == {}
+    )
+    lag = fetch(
+        alarms.Query("trustpipe/workers", "LagSeconds", {"Service": "importer"}, "Maximum", 60, start, end)
+    )
     assert list(lag.values()) == [4.0]
 
 
