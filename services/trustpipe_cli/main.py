@@ -491,6 +491,21 @@ def importer_run(
     )
 
 
+@importer_app.command("redrive")
+def importer_redrive(
+    limit: Annotated[int | None, typer.Option(help="Move at most this many (default: all).", min=1)] = None,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Move the importer DLQ's messages back onto the importer queue (after fixing what failed
+    them; runbook importer-dlq). Imports are idempotent: a message moved twice changes nothing."""
+    from trustpipe_importer.redrive import redrive
+
+    aws = load_clients(state_dir, settings_path)
+    moved = redrive(aws.client("sqs"), aws.settings.importer_dlq_url, aws.settings.importer_queue_url, limit)
+    console.print(f"moved {moved} messages from the importer DLQ back to the importer queue")
+
+
 @registry_app.command("serve")
 def registry_serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -46,6 +46,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.errors import DatabaseUnreachableError, UserError
 from trustpipe.settings import Settings
 from trustpipe_importer.app import connector, upgrade
+from trustpipe_importer.redrive import redrive
 from trustpipe_local.fault_proxy import KINDS, Window, dump_schedule
 from trustpipe_local.servers import FaultProxyServer
 from trustpipe_local.stack import LocalStack
@@ -426,7 +427,9 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
     deliveries: Counter[str] = Counter()
     deadline = time.monotonic() + SETTLE_SECONDS
     rows: dict[str, tuple[str, str, str]] = {}
+    redriven = 0
     while True:
+        redriven += _redrive_dead_letters(aws, say)
         for action in drain_actions(aws):
             deliveries[action["message_id"]] += 1
         with _quiet_db(aws) as conn:
@@ -470,8 +473,25 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
         "duplicate_actions": sum(n - 1 for n in ours.values() if n > 1),
         "unexpected_actions": sorted(set(ours) - actionable)[:20],
         "set_aside": dict(reasons),
+        "redriven": redriven,
         "set_aside_without_reason": sum(1 for _t, r in errors if not r) + sum(1 for _g, r in aside if not r),
     }
+
+
+def _redrive_dead_letters(aws: AwsClients, say: Say) -> int:
+    """What the on-call does when importer-dlq pages: the DLQ's messages back onto the queue.
+    Under the run's SQS faults a notification can be delivered ``maxReceiveCount`` times without
+    reaching an importer (responses dropped, an importer killed mid-import) and be dead-lettered;
+    it is not lost, and the figures count it."""
+    s = aws.settings
+    depth = aws.client("sqs").get_queue_attributes(
+        QueueUrl=s.importer_dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    if depth == "0":
+        return 0
+    moved = redrive(aws.client("sqs"), s.importer_dlq_url, s.importer_queue_url)
+    say(f"{moved} importer notifications were dead-lettered; moved back, as runbook importer-dlq says")
+    return moved
 
 
 @contextmanager
@@ -518,7 +538,8 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
         f"{figures['duplicate_actions']}, unexpected {len(figures['unexpected_actions'])})"
     )
     console.print(
-        f"set aside: {figures['set_aside']} ({figures['set_aside_without_reason']} without a reason)"
+        f"set aside: {figures['set_aside']} ({figures['set_aside_without_reason']} without a reason); "
+        f"dead-lettered and moved back: {figures.get('redriven', 0)}"
     )
     console.print(f"disruptions: {', '.join(figures['disruptions'])}; restarts {figures['restarts']}")
     injected = sum(figures["faults_injected"].values())

@@ -3,6 +3,7 @@
 The Kinesis Client Library's Kinesis client speaks HTTP/2 only, and moto's own server
 (`python -m moto.server`, werkzeug) HTTP/1.1 only; hypercorn serves the same WSGI application
 on both. Everything else (boto3, Terraform, the CLI) keeps speaking HTTP/1.1 to the same port.
+The server also publishes SQS's and Kinesis's own metrics, as AWS does (``aws_metrics``).
 
 Run as ``python -m trustpipe_local.moto_h2c --host 127.0.0.1 --port 5000``; SIGTERM or SIGINT
 stops it.
@@ -17,6 +18,8 @@ import signal
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from trustpipe_local import aws_metrics
+
 KEEP_ALIVE_SECONDS = 300
 MAX_BODY_BYTES = 5 * 1024**3
 """S3 takes single PUTs of up to 5 GiB; hypercorn's WSGI default (16 MiB) would refuse a large
@@ -27,6 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="moto_h2c", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--aws-metrics-interval",
+        type=float,
+        default=aws_metrics.DEFAULT_INTERVAL_SECONDS,
+        help="seconds between publishing SQS's and Kinesis's own metrics (0: never)",
+    )
     args = parser.parse_args(argv)
     # moto builds the URLs it hands out (SQS queue URLs among them) from this.
     os.environ.setdefault("MOTO_PORT", str(args.port))
@@ -36,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fifo_deduplication_as_sqs()
+    if args.aws_metrics_interval > 0:
+        aws_metrics.Publisher(args.aws_metrics_interval).start()
     app = whole_body(DomainDispatcherApplication(create_backend_app))
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]

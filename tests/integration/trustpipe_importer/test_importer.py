@@ -22,9 +22,11 @@ from trustpipe.codec import container_bytes
 from trustpipe.metrics import WORKERS
 from trustpipe.settings import Settings
 from trustpipe.telemetry import WorkerMetrics
+from trustpipe_importer import worker as worker_module
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
-from trustpipe_local.alarms import Query, emf_fetch, evaluate
+from trustpipe_local import aws_metrics
+from trustpipe_local.alarms import Query, cloudwatch_fetch, emf_fetch, evaluate
 from trustpipe_local.stack import LocalStack
 
 BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -425,6 +427,77 @@ def test_database_down_is_retried_then_imported(
     assert counts.imported == 1
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(50,)]
     del sqs
+
+
+def test_an_object_that_never_imports_is_dead_lettered_and_the_dlq_alarm_sees_it(
+    clean: Settings, aws: AwsClients, local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(5, "dl"))
+    put(aws, clean, "scored/d/never.avro", body)
+    monkeypatch.setattr(worker_module, "retry_delay", lambda receives, jitter=None: 0)  # no backoff
+    port = int(local_stack.postgres.port_file.read_text())
+    # GIVEN PostgreSQL is down for every delivery SQS makes (maxReceiveCount is 3 locally)
+    local_stack.postgres.stop()
+    try:
+        counts = drain(clean)  # one drain: each failure makes it visible again at once
+        assert (counts.retried, counts.imported, counts.set_aside) == (3, 0, 0)
+    finally:
+        local_stack.postgres.start(port=port)
+    # THEN SQS moved it to the dead-letter queue at its fourth receive
+    assert queue_depth(aws, clean.importer_dlq_url) == (1, 0)
+    assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+    # AND the depth SQS publishes (on the local stack, the moto server publishes it as SQS does)
+    # crosses the importer-dlq alarm's threshold, read with the alarm's own metric and statistic
+    fetch = cloudwatch_fetch(aws.client("cloudwatch"))
+    dlq_alarm = describe_alarm(aws, "trustpipe-local-importer-dlq")
+    assert dimensions(dlq_alarm) == {"QueueName": clean.importer_dlq_url.rsplit("/", 1)[1]}
+    deadline = time.monotonic() + 3 * aws_metrics.DEFAULT_INTERVAL_SECONDS
+    while not any(v > dlq_alarm["Threshold"] for v in published(dlq_alarm, fetch)):
+        assert time.monotonic() < deadline, f"no datapoint over the threshold: {published(dlq_alarm, fetch)}"
+        time.sleep(1)
+    # and a minute later that minute counts as breaching: one of the 3 in 5 the alarm needs (the
+    # rule itself, over minutes, is tested with a moving clock in the unit tests)
+    evaluation = evaluate(dlq_alarm, fetch, datetime.now(UTC) + timedelta(minutes=1))
+    assert evaluation.crossed and evaluation.crossed[-1] == 1.0
+    # and the importer queue's oldest-message age, which its age alarm reads, is published too
+    age_alarm = describe_alarm(aws, "trustpipe-local-importer-queue-age")
+    assert dimensions(age_alarm) == {"QueueName": clean.importer_queue_url.rsplit("/", 1)[1]}
+    assert published(age_alarm, fetch)
+    # WHEN the on-call moves it back (runbook importer-dlq) with the database up again
+    out = subprocess.run(
+        [*CLI, "importer", "redrive", "--state-dir", str(local_stack.state_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "moved 1 messages from the importer DLQ back to the importer queue" in out
+    # THEN it is imported once, and the DLQ is empty
+    assert drain(clean).imported == 1
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(5,)]
+    assert queue_depth(aws, clean.importer_dlq_url) == (0, 0)
+
+
+def dimensions(alarm: dict[str, Any]) -> dict[str, str]:
+    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+
+
+def published(alarm: dict[str, Any], fetch: Any) -> list[float]:
+    """The alarm's metric, statistic and period over the last two minutes and this one."""
+    now = datetime.now(UTC)
+    return list(
+        fetch(
+            Query(
+                alarm["Namespace"],
+                alarm["MetricName"],
+                dimensions(alarm),
+                alarm["Statistic"],
+                alarm["Period"],
+                now - timedelta(minutes=2),
+                now + timedelta(minutes=1),
+            )
+        ).values()
+    )
 
 
 def _make_visible(aws: AwsClients, settings: Settings) -> None:
