@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -83,21 +83,36 @@ class WorkerMetrics:
         return doc
 
 
-def totals(paths: list[Path]) -> dict[str, Any]:
-    """Sum of the metrics in EMF files, and when the last batch was (epoch ms): a worker's health."""
-    sums: dict[str, float] = {}
-    last = 0
+def read_emf(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """The EMF documents in ``paths`` (lines with a ``CloudWatchMetrics`` directive); other lines,
+    a half-written last one among them, are skipped."""
     for path in paths:
         for line in path.read_text().splitlines():
             try:
                 doc = json.loads(line)
-                names = [m["Name"] for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
-            except (ValueError, KeyError, IndexError):
+            except ValueError:
                 continue
-            for name in names:
-                value = doc.get(name, 0)  # EMF carries a value or a list of values
-                sums[name] = sums.get(name, 0) + sum(
-                    map(float, value if isinstance(value, list) else [value])
-                )
-            last = max(last, int(doc["_aws"].get("Timestamp", 0)))
+            if (
+                isinstance(doc, dict)
+                and isinstance(doc.get("_aws"), dict)
+                and doc["_aws"].get("CloudWatchMetrics")
+            ):
+                yield doc
+
+
+def emf_values(doc: dict[str, Any], name: str) -> list[float]:
+    """Metric ``name``'s values in an EMF document (it carries a value or a list of them)."""
+    value = doc.get(name, [])
+    return [float(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def totals(paths: list[Path]) -> dict[str, Any]:
+    """Sum of the metrics in EMF files, and when the last batch was (epoch ms): a worker's health."""
+    sums: dict[str, float] = {}
+    last = 0
+    for doc in read_emf(paths):
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive.get("Metrics", []):
+                sums[metric["Name"]] = sums.get(metric["Name"], 0) + sum(emf_values(doc, metric["Name"]))
+        last = max(last, int(doc["_aws"].get("Timestamp", 0)))
     return {"metrics": sums, "last_batch_ms": last or None}

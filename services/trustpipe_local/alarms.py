@@ -11,7 +11,6 @@ Metric math covers what the monitoring module uses: ids, numbers, ``+ - * /`` an
 from __future__ import annotations
 
 import ast
-import json
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe.errors import UserError
+from trustpipe.telemetry import emf_values, read_emf
 
 Series = Mapping[datetime, float]
 """Datapoints by the start of their period."""
@@ -172,13 +172,7 @@ def _aggregate(values: Iterable[float], stat: str) -> float:
 
 def emf_fetch(paths: Iterable[Path]) -> Fetch:
     """Datapoints from EMF files (the workers' metrics, before the CloudWatch agent ships them)."""
-    docs = []
-    for path in paths:
-        for line in path.read_text().splitlines():
-            try:
-                docs.append(json.loads(line))
-            except ValueError:
-                continue
+    docs = list(read_emf(paths))
 
     def fetch(q: Query) -> Series:
         buckets: dict[datetime, list[float]] = {}
@@ -195,10 +189,7 @@ def emf_fetch(paths: Iterable[Path]) -> Fetch:
                     continue
                 at = _floor(datetime.fromtimestamp(meta["Timestamp"] / 1000, UTC), q.period)
                 if q.start <= at < q.end:
-                    value = doc[q.name]
-                    buckets.setdefault(at, []).extend(
-                        map(float, value if isinstance(value, list) else [value])
-                    )
+                    buckets.setdefault(at, []).extend(emf_values(doc, q.name))
         return {t: _aggregate(v, q.statistic) for t, v in buckets.items()}
 
     return fetch

@@ -44,18 +44,23 @@ def failure_notifier() -> Any:
 
 def put_delay_metric(aws: AwsClients, dag_id: str, hour_end: datetime, now: datetime) -> float:
     """Seconds from the hour's close to now, as the metric the deadline alarm watches."""
-    delay = max(0.0, (now - hour_end).total_seconds())
-    put_metrics(aws, [metrics.datum(metrics.HOURLY_DELAY, delay, Dag=dag_id)], now)
+    delay, datum = _delay(dag_id, hour_end, now)
+    put_metrics(aws, [datum], now)
     return delay
+
+
+def _delay(dag_id: str, hour_end: datetime, now: datetime) -> tuple[float, dict[str, Any]]:
+    delay = max(0.0, (now - hour_end).total_seconds())
+    return delay, metrics.datum(metrics.HOURLY_DELAY, delay, Dag=dag_id)
 
 
 def put_hour_metrics(
     aws: AwsClients, dag_id: str, hour_end: datetime, summary: dict[str, Any], now: datetime
 ) -> float:
     """The verified hour's figures (``checks.verify_manifest``'s summary) and its delay; the delay."""
-    delay = max(0.0, (now - hour_end).total_seconds())
+    delay, delay_datum = _delay(dag_id, hour_end, now)
     data = [
-        metrics.datum(metrics.HOURLY_DELAY, delay, Dag=dag_id),
+        delay_datum,
         metrics.datum(metrics.RECORDS_IN, summary["records_in"], Dag=dag_id),
         metrics.datum(metrics.RECORDS_OUT, summary["records"], Dag=dag_id),
         metrics.datum(metrics.OBJECTS_SET_ASIDE, summary["set_aside"], Dag=dag_id),
