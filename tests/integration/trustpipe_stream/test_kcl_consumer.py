@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder
 from trustpipe.settings import Settings
+from trustpipe_local import aws_metrics
 from trustpipe_sensors import stream
 from trustpipe_sensors.world import World
 from trustpipe_stream.daemon import Consumer, Daemon
@@ -137,6 +139,24 @@ def test_a_killed_daemons_shards_move_to_the_other_and_nothing_is_lost(group: An
     )
     by_w2 = {r["data"] for r in seen(out) if r["worker"] == "w2"}
     assert set(more) <= by_w2
+    # and the iterator age Kinesis publishes (the moto server publishes it as Kinesis does), which
+    # the streams' iterator-age alarms read, shows the takeover: w1's shard was read again only
+    # once its lease had expired (6 s locally), its new records seconds old by then
+    wait_for("the takeover's iterator age", lambda: max(iterator_ages(aws), default=0) >= 5_000, timeout=30)
+
+
+def iterator_ages(aws: AwsClients) -> list[float]:
+    now = datetime.now(UTC)
+    points = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Kinesis",
+        MetricName=aws_metrics.ITERATOR_AGE,
+        Dimensions=[{"Name": "StreamName", "Value": STREAM}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return [p["Maximum"] for p in points]
 
 
 def test_sigterm_checkpoints_everything_read_and_exits_within_the_grace(group: Any, aws: AwsClients) -> None:
