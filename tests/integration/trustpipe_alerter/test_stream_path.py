@@ -18,6 +18,8 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -33,6 +35,7 @@ from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
+from trustpipe_local.alarms import emf_fetch, evaluate
 from trustpipe_local.stack import LocalStack
 from trustpipe_local.stream_demo import records
 from trustpipe_sensors import stream
@@ -204,6 +207,13 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
         "truncated": "TruncatedRecordError",
         "oversize": "OversizeRecordError",
     }
+    # and the scorers' metrics put the minute the poison came in over the scorer's paging error
+    # rate (4 of about 200), computed with the alarm's own math as CloudWatch would a minute later
+    alarm = describe_alarm(aws, "trustpipe-local-scorer-error-rate")
+    evaluation = evaluate(
+        alarm, emf_fetch(emitted(services, "scorer")), datetime.now(UTC) + timedelta(minutes=1)
+    )
+    assert evaluation.crossed and max(evaluation.crossed) > alarm["Threshold"], evaluation
 
 
 def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
@@ -260,7 +270,9 @@ def test_a_model_promoted_mid_stream_is_picked_up(
     wait_for("stream-m2 in use", on_m2, timeout=120)
 
 
-def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(services: Services) -> None:
+def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(
+    services: Services, aws: AwsClients
+) -> None:
     # `trustpipe local status` shows each worker running, with what its batches processed
     status = run_cli("local", "status", "--state-dir", services.state_dir)
     workers = json.loads(status.stdout)["workers"]
@@ -276,6 +288,26 @@ def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(services:
     began = time.monotonic()
     assert set(services.stop_all().values()) == {0}
     assert time.monotonic() - began < 90
+    # and each service's silence alarm, evaluated on its heartbeats as CloudWatch would, counts
+    # heartbeats in the minutes it ran and pages once 3 of its 5 minutes had none
+    stopped = datetime.now(UTC)
+    for service in ("scorer", "importer", "alerter"):
+        alarm = describe_alarm(aws, f"trustpipe-local-{service}-silent")
+        fetch = emf_fetch(emitted(services, service))
+        running = evaluate(alarm, fetch, stopped + timedelta(minutes=1))
+        assert any(v is not None and v >= alarm["Threshold"] for _, v in running.datapoints), running
+        later = evaluate(alarm, fetch, stopped + timedelta(minutes=6))
+        assert later.state == "ALARM" and [v for _, v in later.datapoints] == [None] * 5, later
+
+
+def describe_alarm(aws: AwsClients, name: str) -> dict[str, Any]:
+    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return alarm  # type: ignore[no-any-return]
+
+
+def emitted(services: Services, service: str) -> list[Path]:
+    """The EMF files of every worker of ``service`` (the CloudWatch agent ships them on a host)."""
+    return sorted(Path(services.state_dir, "workers").glob(f"{service}-*/*-metrics.log"))
 
 
 def subscribe_to_alerts(aws: AwsClients, settings: Settings) -> list[str]:
