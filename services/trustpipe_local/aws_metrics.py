@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,10 +88,8 @@ class IteratorAges:
         self._lock = threading.Lock()
         self._largest: dict[tuple[str, str, str], float] = {}
 
-    def observe(self, account: str, region: str, stream: str, records: Iterable[Any]) -> None:
-        last = None
-        for last in records:  # noqa: B007 (the last one is the one AWS counts)
-            pass
+    def observe(self, account: str, region: str, stream: str, records: Sequence[Any]) -> None:
+        last = records[-1] if records else None  # the one AWS counts
         age_ms = 0.0 if last is None else max(0.0, (self._clock() - last.created_at) * 1000)
         key = (account, region, stream)
         with self._lock:
