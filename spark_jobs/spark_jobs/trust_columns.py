@@ -289,9 +289,15 @@ def score(df: DataFrame, artifact: ModelArtifact, keep: list[str] | None = None)
         contribution = F.lit(artifact.weights[name]) * F.col(name)
         z = z + contribution
         if artifact.weights[name] > 0:  # features are >= 0: only these can ever be reasons
-            parts.append(F.struct(contribution.alias("c"), F.lit(name).alias("n")))
-    positive = F.filter(F.array(*parts), lambda p: p["c"] > 0)
-    top = F.slice(F.sort_array(positive, asc=False), 1, TOP_REASONS)
+            # null unless it pushed the score up: nulls sort last, and are dropped below
+            parts.append(F.when(contribution > 0, F.struct(contribution.alias("c"), F.lit(name).alias("n"))))
+    # Generated code throughout: the higher-order functions (filter, transform) this replaces
+    # were interpreted row by row.
+    reasons = F.array().cast("array<string>")
+    if parts:
+        ranked = F.sort_array(F.array(*parts), asc=False)
+        top = F.array(*[F.get(ranked, i)["n"] for i in range(TOP_REASONS)])
+        reasons = F.array_except(top, F.array(F.lit(None).cast("string")))
     score_col = F.lit(1.0) / (F.lit(1.0) + F.exp(-z))
     verdict = _per_enterprise(
         F.col("enterprise_id"),
@@ -300,7 +306,7 @@ def score(df: DataFrame, artifact: ModelArtifact, keep: list[str] | None = None)
     )
     return (
         scored.withColumn("score", score_col)
-        .withColumn("reasons", F.transform(top, lambda p: p["n"]))
+        .withColumn("reasons", reasons)
         .withColumn("verdict", verdict)
         .drop(*fx.FEATURES)
     )
