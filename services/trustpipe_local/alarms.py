@@ -99,19 +99,40 @@ def _period(alarm: Mapping[str, Any]) -> int:
     return int(periods.pop())
 
 
+def describe(cloudwatch: Any, name: str) -> dict[str, Any]:
+    """Alarm ``name`` as ``DescribeAlarms`` returns it."""
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return alarm  # type: ignore[no-any-return]
+
+
+def metric_query(alarm: Mapping[str, Any], start: datetime, end: datetime) -> Query:
+    """What a single-metric alarm reads in [start, end): its metric, dimensions, statistic, period."""
+    return Query(
+        alarm["Namespace"],
+        alarm["MetricName"],
+        dimensions(alarm),
+        alarm["Statistic"],
+        _period(alarm),
+        start,
+        end,
+    )
+
+
+def dimensions(metric: Mapping[str, Any]) -> dict[str, str]:
+    """A metric's (or a single-metric alarm's) dimensions as a mapping."""
+    return {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+
+
 def _values(alarm: Mapping[str, Any], fetch: Fetch, period: int, start: datetime, end: datetime) -> Series:
     if alarm.get("MetricName"):
-        dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
-        return fetch(
-            Query(alarm["Namespace"], alarm["MetricName"], dims, alarm["Statistic"], period, start, end)
-        )
+        return fetch(metric_query(alarm, start, end))
     series: dict[str, Series] = {}
     expression = None
     for query in alarm["Metrics"]:
         if "MetricStat" in query:
             stat = query["MetricStat"]
             metric = stat["Metric"]
-            dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+            dims = dimensions(metric)
             series[query["Id"]] = fetch(
                 Query(metric["Namespace"], metric["MetricName"], dims, stat["Stat"], period, start, end)
             )

@@ -35,7 +35,7 @@ from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
-from trustpipe_local.alarms import emf_fetch, evaluate
+from trustpipe_local.alarms import describe, emf_fetch, evaluate
 from trustpipe_local.stack import LocalStack
 from trustpipe_local.stream_demo import records
 from trustpipe_sensors import stream
@@ -209,7 +209,7 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
     }
     # and the scorers' metrics put the minute the poison came in over the scorer's paging error
     # rate (4 of about 200), computed with the alarm's own math as CloudWatch would a minute later
-    alarm = describe_alarm(aws, "trustpipe-local-scorer-error-rate")
+    alarm = describe(aws.client("cloudwatch"), "trustpipe-local-scorer-error-rate")
     evaluation = evaluate(
         alarm, emf_fetch(emitted(services, "scorer")), datetime.now(UTC) + timedelta(minutes=1)
     )
@@ -292,17 +292,12 @@ def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(
     # heartbeats in the minutes it ran and pages once 3 of its 5 minutes had none
     stopped = datetime.now(UTC)
     for service in ("scorer", "importer", "alerter"):
-        alarm = describe_alarm(aws, f"trustpipe-local-{service}-silent")
+        alarm = describe(aws.client("cloudwatch"), f"trustpipe-local-{service}-silent")
         fetch = emf_fetch(emitted(services, service))
         running = evaluate(alarm, fetch, stopped + timedelta(minutes=1))
         assert any(v is not None and v >= alarm["Threshold"] for _, v in running.datapoints), running
         later = evaluate(alarm, fetch, stopped + timedelta(minutes=6))
         assert later.state == "ALARM" and [v for _, v in later.datapoints] == [None] * 5, later
-
-
-def describe_alarm(aws: AwsClients, name: str) -> dict[str, Any]:
-    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
-    return alarm  # type: ignore[no-any-return]
 
 
 def emitted(services: Services, service: str) -> list[Path]:

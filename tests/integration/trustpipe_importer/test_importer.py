@@ -26,7 +26,15 @@ from trustpipe_importer import worker as worker_module
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_local import aws_metrics
-from trustpipe_local.alarms import Query, cloudwatch_fetch, emf_fetch, evaluate
+from trustpipe_local.alarms import (
+    Query,
+    cloudwatch_fetch,
+    describe,
+    dimensions,
+    emf_fetch,
+    evaluate,
+    metric_query,
+)
 from trustpipe_local.stack import LocalStack
 
 BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -251,11 +259,6 @@ def test_rescored_hour_with_newer_model_replaces_verdicts(clean: Settings, aws: 
     ]
 
 
-def describe_alarm(aws: AwsClients, name: str) -> dict[str, Any]:
-    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
-    return alarm  # type: ignore[no-any-return]
-
-
 def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(
     clean: Settings, aws: AwsClients, tmp_path: Path
 ) -> None:
@@ -315,7 +318,7 @@ def test_bad_input_is_set_aside_and_deleted_and_the_rest_proceeds(
     # and the importer's metrics (it counts objects: 1 imported, 5 set aside) put its error rate
     # over the paging alarm's threshold, computed with the alarm's own math, as CloudWatch would a
     # minute later (in two datapoints if the minute turned during the drain)
-    alarm = describe_alarm(aws, "trustpipe-local-importer-error-rate")
+    alarm = describe(aws.client("cloudwatch"), "trustpipe-local-importer-error-rate")
     fetch = emf_fetch([worker.metrics.path])
     later = datetime.now(UTC) + timedelta(minutes=1)
     evaluation = evaluate(alarm, fetch, later)
@@ -449,7 +452,7 @@ def test_an_object_that_never_imports_is_dead_lettered_and_the_dlq_alarm_sees_it
     # AND the depth SQS publishes (on the local stack, the moto server publishes it as SQS does)
     # crosses the importer-dlq alarm's threshold, read with the alarm's own metric and statistic
     fetch = cloudwatch_fetch(aws.client("cloudwatch"))
-    dlq_alarm = describe_alarm(aws, "trustpipe-local-importer-dlq")
+    dlq_alarm = describe(aws.client("cloudwatch"), "trustpipe-local-importer-dlq")
     assert dimensions(dlq_alarm) == {"QueueName": clean.importer_dlq_url.rsplit("/", 1)[1]}
     deadline = time.monotonic() + 3 * aws_metrics.DEFAULT_INTERVAL_SECONDS
     while not any(v > dlq_alarm["Threshold"] for v in published(dlq_alarm, fetch)):
@@ -460,7 +463,7 @@ def test_an_object_that_never_imports_is_dead_lettered_and_the_dlq_alarm_sees_it
     evaluation = evaluate(dlq_alarm, fetch, datetime.now(UTC) + timedelta(minutes=1))
     assert evaluation.crossed and evaluation.crossed[-1] == 1.0
     # and the importer queue's oldest-message age, which its age alarm reads, is published too
-    age_alarm = describe_alarm(aws, "trustpipe-local-importer-queue-age")
+    age_alarm = describe(aws.client("cloudwatch"), "trustpipe-local-importer-queue-age")
     assert dimensions(age_alarm) == {"QueueName": clean.importer_queue_url.rsplit("/", 1)[1]}
     assert published(age_alarm, fetch)
     # WHEN the on-call moves it back (runbook importer-dlq) with the database up again
@@ -478,26 +481,10 @@ def test_an_object_that_never_imports_is_dead_lettered_and_the_dlq_alarm_sees_it
     assert queue_depth(aws, clean.importer_dlq_url) == (0, 0)
 
 
-def dimensions(alarm: dict[str, Any]) -> dict[str, str]:
-    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
-
-
 def published(alarm: dict[str, Any], fetch: Any) -> list[float]:
     """The alarm's metric, statistic and period over the last two minutes and this one."""
     now = datetime.now(UTC)
-    return list(
-        fetch(
-            Query(
-                alarm["Namespace"],
-                alarm["MetricName"],
-                dimensions(alarm),
-                alarm["Statistic"],
-                alarm["Period"],
-                now - timedelta(minutes=2),
-                now + timedelta(minutes=1),
-            )
-        ).values()
-    )
+    return list(fetch(metric_query(alarm, now - timedelta(minutes=2), now + timedelta(minutes=1))).values())
 
 
 def _make_visible(aws: AwsClients, settings: Settings) -> None:
@@ -613,7 +600,7 @@ def test_sigterm_finishes_the_import_and_exits_zero(
     assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
     # and while it ran, its heartbeats kept the silence alarm's datapoint above threshold; once
     # it stopped, the silence (missing data, counted as breaching) pages
-    alarm = describe_alarm(aws, "trustpipe-local-importer-silent")
+    alarm = describe(aws.client("cloudwatch"), "trustpipe-local-importer-silent")
     fetch = emf_fetch([tmp_path / "importer-metrics.log"])
     running = evaluate(alarm, fetch, stopped + timedelta(minutes=1))
     assert [v for _, v in running.datapoints if v is not None] and not running.crossed

@@ -32,7 +32,7 @@ from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
 from trustpipe_local.airflow import PASSWORDS_FILE, admin_password, airflow_env, stop_tree
-from trustpipe_local.alarms import cloudwatch_fetch, evaluate
+from trustpipe_local.alarms import cloudwatch_fetch, describe, evaluate
 from trustpipe_local.procs import free_port, wait_for_port
 from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration import hour_report, model_report
@@ -473,9 +473,7 @@ def test_deadline_callback_pages_and_puts_the_delay_metric(
     assert 2390 <= max(p["Maximum"] for p in stats["Datapoints"]) <= 2500
     # and the deadline alarm, evaluated on that hour with its own rule, pages (its dimension is
     # this test's DAG, so the real hourly DAG's figures stay untouched)
-    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=["trustpipe-local-hourly-deadline"])[
-        "MetricAlarms"
-    ]
+    alarm = describe(aws.client("cloudwatch"), "trustpipe-local-hourly-deadline")
     alarm["Dimensions"] = [{"Name": "Dag", "Value": "deadline_test_dag"}]
     evaluation = evaluate(
         alarm, cloudwatch_fetch(aws.client("cloudwatch")), datetime.now(UTC) + timedelta(hours=1)
