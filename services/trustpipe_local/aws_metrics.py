@@ -179,14 +179,11 @@ class Publisher:
         self.interval = interval
         self.clock = clock
         self.ages = IteratorAges(clock)
-        self._stop = threading.Event()
 
     def start(self) -> None:
+        """The thread ends with the server's process (a daemon thread)."""
         self.ages.install()
         threading.Thread(target=self._run, name="aws-metrics", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def tick(self) -> int:
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -194,7 +191,8 @@ class Publisher:
         return publish([*queue_metrics(now.timestamp()), *self.ages.drain()], now)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            time.sleep(self.interval)
             try:
                 self.tick()
             except Exception:  # a bad tick must not stop the server or the next tick

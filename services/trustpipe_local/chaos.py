@@ -484,13 +484,9 @@ def _redrive_dead_letters(aws: AwsClients, say: Say) -> int:
     reaching an importer (responses dropped, an importer killed mid-import) and be dead-lettered;
     it is not lost, and the figures count it."""
     s = aws.settings
-    depth = aws.client("sqs").get_queue_attributes(
-        QueueUrl=s.importer_dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]["ApproximateNumberOfMessages"]
-    if depth == "0":
-        return 0
-    moved = redrive(aws.client("sqs"), s.importer_dlq_url, s.importer_queue_url)
-    say(f"{moved} importer notifications were dead-lettered; moved back, as runbook importer-dlq says")
+    moved = redrive(aws.client("sqs"), s.importer_dlq_url, s.importer_queue_url)  # one receive when empty
+    if moved:
+        say(f"{moved} importer notifications were dead-lettered; moved back, as runbook importer-dlq says")
     return moved
 
 
