@@ -20,24 +20,32 @@ def domain_of(address: Column) -> Column:
 
 
 LAMBDA = "tp_name"
-"""The lambda variable of the suffix-length expression (a name no input column has)."""
+"""The lambda variable of the registrable-domain expression (a name no input column has)."""
 
 
 @cache
-def public_labels_sql(suffixes: SuffixList) -> str:
-    """How many of the last labels of the name ``tp_name`` (lowercased, less one trailing dot)
-    are its public suffix, as ``publicsuffixlist`` counts them, as a SQL expression: the rules as
-    hashed sets, one per label count (``IN`` on a long list is Spark's InSet), looked up on the
-    name's last labels from the longest down; at each length an exception rule wins over a
-    wildcard and a wildcard over an exact rule; no match means the last label. SQL text, because
-    ``isin`` crosses to the JVM once per rule (seconds per set); one flat CASE of integers (a
-    nested one copies the sets at every level). Spark evaluates it per array element without
-    generated code (a higher-order function): measured no slower at 1M rows than four generated
-    copies, one per name."""
-    count = _label_count_sql(LAMBDA)
+def registrable_sql(suffixes: SuffixList) -> str:
+    """The twin of ``SuffixList.org_domain`` as a SQL expression of the name ``tp_name``
+    (lowercased, less one trailing dot; null for null): the public suffix and one label more,
+    or the name itself when it has no label more, has an empty label or is an address literal.
+
+    The public suffix's label count, as ``publicsuffixlist`` counts it: the rules as hashed
+    sets, one per label count (``IN`` on a long list is Spark's InSet), looked up on the name's
+    last labels from the longest down (a name shorter than a set's names is never in it); at
+    each length an exception rule wins over a wildcard and a wildcard over an exact rule; no
+    match means the last label. Most names (x.com) have a dot and end in two labels no longer
+    rule ends in: one lookup says so, and only the one-label wildcards (*.ck) remain to be asked.
+    ``substring_index`` with more labels than the name has returns the whole name. SQL text,
+    because ``isin`` crosses to the JVM once per rule (seconds per set); one flat CASE of
+    integers (a nested one copies the sets at every level). It is generated code evaluated once
+    per name inside ``transform``: the sets and the branches sit in the plan and the method once,
+    whatever the number of names (four copies made a method too large for the JIT to optimise,
+    and every later DataFrame step re-analyses the plan)."""
+    name = LAMBDA
+    count = f"(length({name}) - length(replace({name}, '.', '')) + 1)"
 
     def among(depth: int, names: frozenset[str]) -> str:
-        return f"substring_index({LAMBDA}, '.', -{depth}) IN ({_sql_strings(names)})"
+        return f"substring_index({name}, '.', -{depth}) IN ({_sql_strings(names)})"
 
     by_depth = suffixes.rules_by_depth()
     branches = []
@@ -49,36 +57,21 @@ def public_labels_sql(suffixes: SuffixList) -> str:
             (rules.exact if depth > 1 else frozenset(), f"{depth}"),
         ):
             if rule_set:
-                branches.append(f"WHEN {count} >= {depth} AND {among(depth, rule_set)} THEN {answer}")
-    public = f"CASE {' '.join(branches)} ELSE 1 END"
-    # Most names (x.com) end in two labels no longer rule ends in: one lookup says so, and only
-    # the one-label wildcards (*.ck) remain to be asked.
-    tld_wildcard = f"CASE WHEN {count} > 1 AND {among(1, by_depth[1].wildcard)} THEN 2 ELSE 1 END"
-    return (
-        f"CASE WHEN {count} >= 2 AND NOT {among(2, suffixes.tails(2))} THEN {tld_wildcard} ELSE {public} END"
+                branches.append(f"WHEN {among(depth, rule_set)} THEN {answer}")
+    public = (
+        f"CASE WHEN instr({name}, '.') > 0 AND NOT {among(2, suffixes.tails(2))}"
+        f" THEN CASE WHEN {among(1, by_depth[1].wildcard)} THEN 2 ELSE 1 END"
+        f" {' '.join(branches)} ELSE 1 END"
     )
-
-
-def _label_count_sql(name: str) -> str:
-    """The labels of the name ``name`` (a column or lambda variable): its dots plus one."""
-    return f"(length({name}) - length(replace({name}, '.', '')) + 1)"
-
-
-def org_domain(name_column: str, public: Column, suffixes: SuffixList) -> Column:
-    """The twin of ``SuffixList.org_domain``: the public suffix (``public`` labels) and one label
-    more, or the name itself when it has no label more, has an empty label or is an address
-    literal."""
-    name = F.col(name_column)
     # an empty label: not a name the list can answer for (the string scans allocate no array)
-    invalid = (name == "") | name.startswith(".") | name.endswith(".") | name.contains("..")
-    literal = (name.startswith("[") & name.endswith("]")) | (
-        F.translate(name, "0123456789", "") == F.lit("...")
+    invalid = f"{name} = '' OR startswith({name}, '.') OR endswith({name}, '.') OR contains({name}, '..')"
+    literal = (
+        f"(startswith({name}, '[') AND endswith({name}, ']')) OR translate({name}, '0123456789', '') = '...'"
     )
-    registrable = F.when(F.lit(False), name)
-    for labels in range(1, max(suffixes.rules_by_depth()) + 2):
-        registrable = registrable.when(public == labels, F.substring_index(name, ".", -(labels + 1)))
-    count = F.expr(_label_count_sql(f"`{name_column}`"))
-    return F.when(invalid | literal | (count <= public), name).otherwise(registrable)
+    return (
+        f"CASE WHEN {name} IS NULL THEN NULL WHEN {invalid} OR {literal} THEN {name}"
+        f" ELSE substring_index({name}, '.', -1 - {public}) END"
+    )
 
 
 def _sql_strings(values: frozenset[str]) -> str:
@@ -87,20 +80,25 @@ def _sql_strings(values: frozenset[str]) -> str:
 
 def with_org_domains(df: DataFrame, domains: dict[str, Column], suffixes: SuffixList) -> DataFrame:
     """``df`` with, for each name -> domain expression, the domain's registrable domain as a
-    column of that name. The suffix lengths of all the names come from one expression over an
-    array of them: the list's sets sit in the plan once, not once per name, and every later
-    DataFrame step re-analyses the plan and every task carries it (7 s of fixed cost a query
-    with four copies)."""
+    column of that name, from one expression over an array of the names (``registrable_sql``).
+    Only the first name and the names that differ from it are looked up (a message's return
+    path and DKIM domain are mostly its sender's): the others take the first one's answer."""
     names = {
         f"{name}_name": F.when(d.endswith("."), d.substr(F.lit(1), F.length(d) - 1)).otherwise(d)
         for name, d in domains.items()
     }
-    publics = "_tp_public_labels"
-    array = ", ".join(f"`{n}`" for n in names)
-    lengths = F.expr(f"transform(array({array}), {LAMBDA} -> {public_labels_sql(suffixes)})")
-    orgs = {name: org_domain(f"{name}_name", F.col(publics)[n], suffixes) for n, name in enumerate(domains)}
-    # three projections, so the names and their suffix lengths are computed once per row each
-    return df.withColumns(names).withColumn(publics, lengths).withColumns(orgs).drop(*names, publics)
+    first, *others = (f"`{n}`" for n in names)
+    asked = [first] + [f"IF({n} = {first}, NULL, {n})" for n in others]
+    orgs = "_tp_orgs"
+    answers = F.expr(f"transform(array({', '.join(asked)}), {LAMBDA} -> {registrable_sql(suffixes)})")
+    keys = list(domains)
+    # three projections, so the names and their answers are computed once per row each
+    return (
+        df.withColumns(names)
+        .withColumn(orgs, answers)
+        .withColumns({k: F.coalesce(F.col(orgs)[n], F.col(orgs)[0]) for n, k in enumerate(keys)})
+        .drop(*names, orgs)
+    )
 
 
 def org_label(org: Column) -> Column:
