@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 WRITE_NULLABLE_COLUMN_AS_NON_NULL_AVRO = """
 import json, sys
@@ -32,3 +33,14 @@ def test_writing_avro_does_not_warn_once_per_file_but_spark_still_speaks(tmp_pat
     assert list((tmp_path / "out").glob("*.avro"))
     assert "AvroSerializer" not in output
     assert "WARN" in output  # Spark's other warnings (its own start-up ones) still show
+
+
+def test_the_driver_jvm_runs_with_the_jit_options_of_the_generated_stages(spark: Any) -> None:
+    from spark_jobs.session import GENERATED_STAGE, STAGE_NODE_LIMIT
+
+    # GIVEN the shared local session WHEN its JVM's own arguments are read
+    jvm = spark.sparkContext._jvm
+    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    # THEN large methods are compiled at all, and Spark's generated stages have C2's graph capped
+    assert "-XX:-DontCompileHugeMethods" in arguments
+    assert f"-XX:CompileCommand=MaxNodeLimit,{GENERATED_STAGE},{STAGE_NODE_LIMIT}" in arguments
