@@ -30,6 +30,10 @@ def edge_cases() -> dict[int, list[dict[str, Any]]]:
         email_v1(message_id="<e2>", from_address="no-at-sign", return_path="", client_ip=""),
         email_v1(message_id="<e3>", from_address="X@ACME-CORP.COM", client_ip="185.100.1.1", url_count=40),
         email_v1(message_id="<e4>", from_address="a@acme-c0rp.com", recipient_count=0, attachment_count=2),
+        # edit distances from acme-corp at the look-alike threshold (2) and just beyond it (3)
+        email_v1(message_id="<e10>", from_address="a@acne-c0rp.com"),
+        email_v1(message_id="<e11>", from_address="a@acne-c0rq.com"),
+        email_v1(message_id="<e12>", from_address="a@acmecorp-x.com"),
     ]
     v2 = [
         email_v2(message_id="<e5>", reply_to="", dkim_domain="", urls=[], attachments=[]),
