@@ -56,10 +56,12 @@ from trustpipe_local.stream_demo import (
     labelled,
     list_keys,
     set_aside_items,
+    stream_groups,
     stream_labels,
     wait_ready,
 )
 from trustpipe_sensors.app import run_batch, run_stream
+from trustpipe_stream.daemon import application_name
 
 WORKERS = {
     "scorer": ("scorer", "run", "--slot", "1"),
@@ -72,9 +74,12 @@ RESTART_SECONDS = 5.0
 """The worker units' ``RestartSec`` (ansible/roles/trustpipe_worker/templates)."""
 POSTGRES_DOWN_SECONDS = 5.0
 FAULTED_SERVICES = ("kinesis", "dynamodb", "sqs", "s3")
-WINDOW_SHARE = {"kinesis": (0.05, 0.12), "dynamodb": (0.05, 0.12), "sqs": (0.2, 0.35), "s3": (0.2, 0.35)}
-"""A fault window's length, as a share of the run: Kinesis and DynamoDB see requests every few
-milliseconds (the KCL polls), SQS and S3 only when a batch hour is imported or an action sent."""
+WINDOW_SHARE = {"kinesis": (0.15, 0.3), "dynamodb": (0.05, 0.12), "sqs": (0.2, 0.35), "s3": (0.2, 0.35)}
+"""A fault window's length, as a share of the run: DynamoDB sees requests every few milliseconds
+(every daemon renews its leases and reports to its group's leader); Kinesis far less (one run
+met five Kinesis requests in a 6.6-s window: a restarted daemon reads nothing for about 30 s and
+the sensors put straight to the moto server), SQS and S3 only when a batch hour is imported or an
+action sent."""
 FIRST_HOUR = datetime(2031, 1, 1, tzinfo=UTC)
 """Chaos hours start here, far from the demo's, each seed its own range."""
 HISTORY_HOURS = 2
@@ -285,6 +290,7 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
         _carry_out(stack, aws, p, supervisor, spark, record, say)
         say("disruptions done; waiting for every stage to settle...")
         figures = _settle(aws, p, record, began, say)
+        figures["leases"] = lease_picture(aws)
     finally:
         codes = supervisor.stop()
         proxy.stop()
@@ -425,7 +431,8 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
     ``SETTLE_SECONDS``); then the reconciliation."""
     produced = _produced(aws, p, record.stream_run_id)
     deliveries: Counter[str] = Counter()
-    deadline = time.monotonic() + SETTLE_SECONDS
+    settling = time.monotonic()
+    deadline = settling + SETTLE_SECONDS
     rows: dict[str, tuple[str, str, str]] = {}
     redriven = 0
     while True:
@@ -441,6 +448,7 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
         if (len(rows) == len(produced) and actionable <= set(deliveries)) or time.monotonic() > deadline:
             break
         time.sleep(2)
+    settle_s = round(time.monotonic() - settling, 1)
     time.sleep(5)  # late duplicates would arrive now
     for action in drain_actions(aws):
         deliveries[action["message_id"]] += 1
@@ -466,6 +474,8 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
         "by_enterprise_source": {k: dict(v) for k, v in sorted(per.items())},
         "lost": sorted(set(produced) - set(rows))[:20],
         "lost_count": len(set(produced) - set(rows)),
+        "lost_by_source": dict(Counter(produced[m][0] for m in set(produced) - set(rows))),
+        "settle_s": settle_s,
         "duplicate_rows": int(duplicate_rows[0]) if duplicate_rows else 0,
         "actionable": len(actionable),
         "actions": sum(ours.values()),
@@ -476,6 +486,48 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
         "redriven": redriven,
         "set_aside_without_reason": sum(1 for _t, r in errors if not r) + sum(1 for _g, r in aside if not r),
     }
+
+
+def lease_picture(aws: AwsClients) -> dict[str, list[dict[str, str]]]:
+    """Each consumer group's leases as the KCL left them (owner, checkpoint, counter per shard):
+    where a stalled shard shows, when messages are missing."""
+    dynamodb = aws.client("dynamodb")
+    picture: dict[str, list[dict[str, str]]] = {}
+    for stream, group in stream_groups(aws.settings).items():
+        table = application_name(stream, group)
+        try:
+            items = dynamodb.scan(TableName=table)["Items"]
+        except dynamodb.exceptions.ResourceNotFoundException:
+            items = []
+        picture[group] = sorted(
+            ({k: str(next(iter(item[k].values()))) for k in LEASE_FIELDS if k in item} for item in items),
+            key=lambda lease: lease.get("leaseKey", ""),
+        )
+    return picture
+
+
+LEASE_FIELDS = ("leaseKey", "leaseOwner", "checkpoint", "leaseCounter", "ownerSwitchesSinceCheckpoint")
+
+
+def worker_log_tails(stack: LocalStack, seed: int, lines: int = 15) -> str:
+    """The last lines of each worker's log and its KCL daemon's warnings and errors: what to read
+    first when a run lost something."""
+    workers = chaos_dir(stack, seed) / "workers"
+    out = []
+    for log in sorted(workers.glob("*.out")):
+        out += [f"== {log}", *log.read_text(errors="replace").splitlines()[-lines:]]
+    for log in sorted(workers.glob("*/*[0-9].log")):
+        flagged = [line for line in log.read_text(errors="replace").splitlines() if _flagged(line)]
+        out += [f"== {log} (warnings and errors)", *flagged[-lines:]]
+    return "\n".join(line[:400] for line in out)
+
+
+def _flagged(line: str) -> bool:
+    """A daemon's warning or error, or a processor's (the daemon logs every line a processor
+    writes to stderr as an ERROR; the level is the processor's own)."""
+    if "DrainChildSTDERRTask" in line:
+        return '"level":"WARNING"' in line or '"level":"ERROR"' in line
+    return (" WARN " in line or " ERROR " in line) and "Dropping metrics" not in line
 
 
 def _redrive_dead_letters(aws: AwsClients, say: Say) -> int:
@@ -538,6 +590,8 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
         f"dead-lettered and moved back: {figures.get('redriven', 0)}"
     )
     console.print(f"disruptions: {', '.join(figures['disruptions'])}; restarts {figures['restarts']}")
+    if figures["lost_count"]:
+        console.print(f"lost by source: {figures['lost_by_source']}; leases at the end: {figures['leases']}")
     injected = sum(figures["faults_injected"].values())
     console.print(f"AWS faults injected: {injected:,} ({figures['faults_injected']})")
     if figures["run_failures"]:

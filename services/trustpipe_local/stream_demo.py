@@ -24,6 +24,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
+from trustpipe.settings import Settings
 from trustpipe_sensors.app import run_stream
 from trustpipe_stream.daemon import application_name
 
@@ -129,15 +130,19 @@ def run(
     return section
 
 
-def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 180) -> None:
-    """Until each consumer group holds a lease on every shard of its stream (the KCL's start-up:
-    about 30 s on the local stack); ``exited`` names the workers that died meanwhile."""
-    settings = aws.settings
-    groups = {
+def stream_groups(settings: Settings) -> dict[str, str]:
+    """Each stream of the near-real-time path and the consumer group that reads it."""
+    return {
         settings.raw_stream_name: "scorer",
         settings.scored_stream_name: "importer",
         settings.imported_stream_name: "alerter",
     }
+
+
+def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 180) -> None:
+    """Until each consumer group holds a lease on every shard of its stream (the KCL's start-up:
+    about 30 s on the local stack); ``exited`` names the workers that died meanwhile."""
+    groups = stream_groups(aws.settings)
     dynamodb, kinesis = aws.client("dynamodb"), aws.client("kinesis")
     shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in groups}
     deadline = time.monotonic() + timeout

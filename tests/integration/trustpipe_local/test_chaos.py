@@ -4,6 +4,7 @@ nothing may be lost or doubled. (`make chaos` runs the same for longer.)"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from trustpipe_local import chaos
@@ -14,6 +15,9 @@ SEED = 20261201
 
 def test_a_chaos_run_loses_and_doubles_nothing(local_stack: LocalStack, spark: Any) -> None:
     figures = chaos.run(local_stack, SEED, 60, say=lambda _m: None, spark=spark)
+    if not figures["ok"]:  # what CI shows of a failing run: the figures, the leases, the workers' logs
+        print(json.dumps(figures, indent=1, sort_keys=True, default=str))
+        print(chaos.worker_log_tails(local_stack, SEED))
     # THEN every produced message is stored once, every actionable verdict acted on once
     assert figures["run_failures"] == []
     assert figures["produced"] > 500 and figures["lost_count"] == 0, figures["lost"]
