@@ -506,7 +506,14 @@ def lease_picture(aws: AwsClients) -> dict[str, list[dict[str, str]]]:
     return picture
 
 
-LEASE_FIELDS = ("leaseKey", "leaseOwner", "checkpoint", "leaseCounter", "ownerSwitchesSinceCheckpoint")
+LEASE_FIELDS = (
+    "leaseKey",
+    "leaseOwner",
+    "checkpointOwner",
+    "checkpoint",
+    "leaseCounter",
+    "ownerSwitchesSinceCheckpoint",
+)
 
 
 def worker_log_tails(stack: LocalStack, seed: int, lines: int = 15) -> str:
