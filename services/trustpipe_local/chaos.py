@@ -52,6 +52,7 @@ from trustpipe_local.servers import FaultProxyServer
 from trustpipe_local.stack import LocalStack
 from trustpipe_local.stream_demo import (
     POISON,
+    WORKER_SLOT,
     drain_actions,
     labelled,
     list_keys,
@@ -64,7 +65,7 @@ from trustpipe_sensors.app import run_batch, run_stream
 from trustpipe_stream.daemon import application_name
 
 WORKERS = {
-    "scorer": ("scorer", "run", "--slot", "1"),
+    "scorer": ("scorer", "run", "--slot", WORKER_SLOT),
     "stream-importer": ("importer", "run", "--source", "stream"),
     "alerter": ("alerter", "run"),
     # A short visibility timeout: a killed importer's message comes back in 20 s, not 5 min.

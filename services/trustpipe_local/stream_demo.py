@@ -27,9 +27,12 @@ from trustpipe.s3 import list_objects
 from trustpipe.settings import Settings
 from trustpipe_sensors.app import run_stream
 from trustpipe_stream.daemon import application_name
+from trustpipe_stream.service import worker_id
 
+WORKER_SLOT = "1"
+"""Every local stream worker's slot (the CLI's default): with the host, its KCL worker id."""
 WORKERS = {
-    "scorer-1": ("scorer", "run", "--slot", "1"),
+    "scorer-1": ("scorer", "run", "--slot", WORKER_SLOT),
     "importer-1": ("importer", "run", "--source", "stream"),
     "alerter-1": ("alerter", "run"),
 }
@@ -139,9 +142,14 @@ def stream_groups(settings: Settings) -> dict[str, str]:
     }
 
 
-def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 180) -> None:
-    """Until each consumer group holds a lease on every shard of its stream (the KCL's start-up:
-    about 30 s on the local stack); ``exited`` names the workers that died meanwhile."""
+def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 300) -> None:
+    """Until every shard's lease is owned by its group's worker of this run (the KCL's start-up:
+    about 30 s on the local stack); ``exited`` names the workers that died meanwhile.
+
+    Owned by *this run's* worker id, not by anyone: a lease an earlier run left to another worker
+    (a second slot) moves only when the group's leader hands it over, and when the last leader died
+    without releasing its lock, KCL 3 elects the next one only after the lock's 2 minutes. A run
+    that started before would find a shard without a reader for that long."""
     groups = stream_groups(aws.settings)
     dynamodb, kinesis = aws.client("dynamodb"), aws.client("kinesis")
     shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in groups}
@@ -152,7 +160,8 @@ def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, tim
             items = dynamodb.scan(TableName=application_name(stream, group))["Items"]
         except dynamodb.exceptions.ResourceNotFoundException:
             return False
-        return len([i for i in items if "leaseOwner" in i]) >= shards[stream]
+        ours = worker_id(group, WORKER_SLOT)
+        return len([i for i in items if i.get("leaseOwner", {}).get("S") == ours]) >= shards[stream]
 
     while not all(leased(stream, group) for stream, group in groups.items()):
         dead = exited()
