@@ -304,6 +304,7 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
         requests_through_proxy=proxy.stats().get("requests", {}),
         worker_exit_codes=codes,
         run_failures=record.failures,
+        workers_logs=str(folder / "workers"),
         elapsed_s=round((datetime.now(UTC) - began).total_seconds(), 1),
     )
     figures["ok"] = bool(
@@ -489,9 +490,19 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
     }
 
 
+LEASE_FIELDS = (
+    "leaseKey",
+    "leaseOwner",
+    "checkpointOwner",
+    "checkpoint",
+    "leaseCounter",
+    "ownerSwitchesSinceCheckpoint",
+)
+
+
 def lease_picture(aws: AwsClients) -> dict[str, list[dict[str, str]]]:
-    """Each consumer group's leases as the KCL left them (owner, checkpoint, counter per shard):
-    where a stalled shard shows, when messages are missing."""
+    """Each consumer group's leases as the KCL left them (``LEASE_FIELDS`` per shard): where a
+    stalled shard shows, when messages are missing."""
     dynamodb = aws.client("dynamodb")
     picture: dict[str, list[dict[str, str]]] = {}
     for stream, group in stream_groups(aws.settings).items():
@@ -505,16 +516,6 @@ def lease_picture(aws: AwsClients) -> dict[str, list[dict[str, str]]]:
             key=lambda lease: lease.get("leaseKey", ""),
         )
     return picture
-
-
-LEASE_FIELDS = (
-    "leaseKey",
-    "leaseOwner",
-    "checkpointOwner",
-    "checkpoint",
-    "leaseCounter",
-    "ownerSwitchesSinceCheckpoint",
-)
 
 
 def worker_log_tails(stack: LocalStack, seed: int, lines: int = 15) -> str:
@@ -600,6 +601,7 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
     console.print(f"disruptions: {', '.join(figures['disruptions'])}; restarts {figures['restarts']}")
     if figures["lost_count"]:
         console.print(f"lost by source: {figures['lost_by_source']}; leases at the end: {figures['leases']}")
+        console.print(f"the workers' logs: {figures['workers_logs']}")
     injected = sum(figures["faults_injected"].values())
     console.print(f"AWS faults injected: {injected:,} ({figures['faults_injected']})")
     if figures["run_failures"]:
