@@ -55,6 +55,7 @@ from trustpipe_local.stream_demo import (
     WORKER_SLOT,
     drain_actions,
     labelled,
+    lease_items,
     list_keys,
     set_aside_items,
     stream_groups,
@@ -62,7 +63,6 @@ from trustpipe_local.stream_demo import (
     wait_ready,
 )
 from trustpipe_sensors.app import run_batch, run_stream
-from trustpipe_stream.daemon import application_name
 
 WORKERS = {
     "scorer": ("scorer", "run", "--slot", WORKER_SLOT),
@@ -461,6 +461,7 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
         ).fetchall()
     aside = set_aside_items(aws, began)
     ours = {m: n for m, n in deliveries.items() if m in produced}
+    lost = set(produced) - set(rows)
     per: dict[str, Counter[str]] = {}
     for m, (source, enterprise) in produced.items():
         stored = rows.get(m)
@@ -474,9 +475,9 @@ def _settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) ->
         "produced": len(produced),
         "stored": len(rows),
         "by_enterprise_source": {k: dict(v) for k, v in sorted(per.items())},
-        "lost": sorted(set(produced) - set(rows))[:20],
-        "lost_count": len(set(produced) - set(rows)),
-        "lost_by_source": dict(Counter(produced[m][0] for m in set(produced) - set(rows))),
+        "lost": sorted(lost)[:20],
+        "lost_count": len(lost),
+        "lost_by_source": dict(Counter(produced[m][0] for m in lost)),
         "settle_s": settle_s,
         "duplicate_rows": int(duplicate_rows[0]) if duplicate_rows else 0,
         "actionable": len(actionable),
@@ -506,11 +507,7 @@ def lease_picture(aws: AwsClients) -> dict[str, list[dict[str, str]]]:
     dynamodb = aws.client("dynamodb")
     picture: dict[str, list[dict[str, str]]] = {}
     for stream, group in stream_groups(aws.settings).items():
-        table = application_name(stream, group)
-        try:
-            items = dynamodb.scan(TableName=table)["Items"]
-        except dynamodb.exceptions.ResourceNotFoundException:
-            items = []
+        items = lease_items(dynamodb, stream, group)
         picture[group] = sorted(
             ({k: str(next(iter(item[k].values()))) for k in LEASE_FIELDS if k in item} for item in items),
             key=lambda lease: lease.get("leaseKey", ""),

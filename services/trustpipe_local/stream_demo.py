@@ -142,6 +142,15 @@ def stream_groups(settings: Settings) -> dict[str, str]:
     }
 
 
+def lease_items(dynamodb: Any, stream: str, group: str) -> list[dict[str, Any]]:
+    """Consumer ``group``'s lease table on ``stream`` as DynamoDB items (none before the KCL made it)."""
+    try:
+        items: list[dict[str, Any]] = dynamodb.scan(TableName=application_name(stream, group))["Items"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return []
+    return items
+
+
 def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 300) -> None:
     """Until every shard's lease is owned by its group's worker of this run (the KCL's start-up:
     about 30 s on the local stack); ``exited`` names the workers that died meanwhile.
@@ -155,13 +164,11 @@ def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, tim
     shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in groups}
     deadline = time.monotonic() + timeout
 
+    ours = {group: worker_id(group, WORKER_SLOT) for group in groups.values()}
+
     def leased(stream: str, group: str) -> bool:
-        try:
-            items = dynamodb.scan(TableName=application_name(stream, group))["Items"]
-        except dynamodb.exceptions.ResourceNotFoundException:
-            return False
-        ours = worker_id(group, WORKER_SLOT)
-        return len([i for i in items if i.get("leaseOwner", {}).get("S") == ours]) >= shards[stream]
+        items = lease_items(dynamodb, stream, group)
+        return len([i for i in items if i.get("leaseOwner", {}).get("S") == ours[group]]) >= shards[stream]
 
     while not all(leased(stream, group) for stream, group in groups.items()):
         dead = exited()
