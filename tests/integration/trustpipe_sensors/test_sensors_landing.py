@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.cli import run_cli
+from tests.harness.cli import run_cli
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, container_bytes

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from tests.harness.streams import produce
+from tests.harness.waits import wait_for
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder
 from trustpipe.settings import Settings
 from trustpipe_local import aws_metrics
-from trustpipe_sensors import stream
-from trustpipe_sensors.world import World
 from trustpipe_stream.daemon import Consumer, Daemon
 
 STREAM = "kcl-test"
@@ -41,27 +41,6 @@ def whole_lines(paths: list[Path]) -> list[dict[str, Any]]:
     newline is left for the next look."""
     lines = [line for path in paths for line in path.read_text().splitlines(keepends=True)]
     return [json.loads(line) for line in lines if line.endswith("\n")]
-
-
-def produce(aws: AwsClients, count: int) -> list[str]:
-    """The sensors' stream producer puts ``count`` messages on the test stream; their ids."""
-    world = World.build(11)
-    _, labelled = stream.run_stream(
-        aws.client("kinesis"),
-        STREAM,
-        aws.registry().register,
-        lambda encoders, run: stream.Sensors(world, list(world.enterprises.values()), encoders, 11, run),
-        rate=200,
-        count=count,
-    )
-    return [m.record["message_id"] for ms in labelled.values() for m in ms]
-
-
-def wait_for(what: str, check: Any, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(1)
 
 
 def put(aws: AwsClients, payloads: list[bytes]) -> None:
@@ -101,9 +80,9 @@ def test_two_daemons_read_back_exactly_what_the_sensors_streamed_sharing_the_sha
 ) -> None:
     out, _ = group
     # GIVEN the sensors stream 300 messages, and two poison records arrive among them
-    ids = produce(aws, 150)
+    ids = produce(aws, STREAM, seed=11, count=150)
     put(aws, [b"poison-17", b"poison-123"])
-    ids += produce(aws, 150)
+    ids += produce(aws, STREAM, seed=11, count=150)
     # WHEN the group reads them
     wait_for("every record", lambda: len({r["data"] for r in seen(out)}) >= 302)
     # THEN every message was read back by its id, none missing, none extra

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from bench import chart
 
-from tests.pictures import assert_a_real_picture
+from tests.harness.pictures import assert_a_real_picture
 
 RESULTS = {
     "P1": {"ratio": 0.42, "value": 42.0, "goal": ">= 0.5", "unit": "records/s"},

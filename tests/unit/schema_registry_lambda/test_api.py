@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.unit.schema_registry_lambda.conftest import Api, record
+from tests.harness.registry_api import Api, record
 
 V1 = record("User", {"name": "name", "type": "string"})
 V2 = record(

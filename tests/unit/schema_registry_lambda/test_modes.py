@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.schema_registry_lambda.conftest import Api, record
+from tests.harness.registry_api import Api, record
 
 CASES = json.loads((Path(__file__).parents[2] / "vectors" / "registry_mode_cases.json").read_text())
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.factories import email_v1, email_v3
+from tests.harness.factories import email_v1, email_v3
 from trustpipe import contracts
 from trustpipe.codec import (
     BadMagicByteError,

@@ -10,7 +10,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from tests.factories import email_v1, email_v2, email_v3
+from tests.harness.factories import email_v1, email_v2, email_v3
 from trustpipe import contracts
 from trustpipe.codec import ContainerReader, container_bytes
 

@@ -8,17 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.factories import email_v1, email_v2, email_v3
-from tests.psl_cases import ORG_DOMAINS
+from tests.harness.factories import email_v1, email_v2, email_v3
+from tests.harness.models import PROFILE, REPUTATION, artifact
+from tests.harness.psl_cases import ORG_DOMAINS
 from trustpipe import contracts
 from trustpipe.codec import ContainerReader, container_bytes
-from trustpipe.model.artifact import ModelArtifact, ModelError, Thresholds
-from trustpipe.model.features import FEATURES, Profile, Reputation, domain_of, features, levenshtein
+from trustpipe.model.artifact import ModelArtifact, ModelError
+from trustpipe.model.features import FEATURES, domain_of, features, levenshtein
 from trustpipe.model.scorer import TrustModel
 from trustpipe.model.suffixes import SuffixList
-
-PROFILE = Profile(("acme-corp.com",), frozenset({"wile coyote"}))
-REPUTATION = Reputation({"partner.com": 0.02, "evil-docs.top": 0.9}, {"198.51.100": 0.01}, prior=0.05)
 
 
 def as_v4(version: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -118,18 +116,6 @@ def test_registrable_domain_from_the_public_suffix_list(address: str, expected: 
 def test_helpers() -> None:
     assert levenshtein("acme-corp", "acme-c0rp") == 1
     assert levenshtein("", "abc") == 3
-
-
-def artifact(**weights: float) -> ModelArtifact:
-    return ModelArtifact(
-        "t",
-        -3.0,
-        {f: weights.get(f, 0.0) for f in FEATURES},
-        Thresholds(0.9, 0.5),
-        {"acme": Thresholds(0.6, 0.3)},
-        {"acme": PROFILE},
-        REPUTATION,
-    )
 
 
 def test_verdict_uses_the_enterprise_thresholds_and_names_reasons() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.trustpipe_orchestration.test_orchestration_core import SETTINGS as ORCHESTRATION_SETTINGS
+from tests.harness.orchestration import SETTINGS as ORCHESTRATION_SETTINGS
 from trustpipe import layout
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_local.report import StageReport

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import ROOT
-from tests.cli import run_cli as run
+from tests.harness.cli import run_cli as run
+from tests.harness.paths import ROOT
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import ROOT, run_cli
+from tests.harness.cli import run_cli
+from tests.harness.paths import ROOT
 from trustpipe_local.procs import free_port
 
 FIXTURE = ROOT / "tests/unit/fixtures/settings.json"

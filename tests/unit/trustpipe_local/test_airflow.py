@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.unit.trustpipe_orchestration.test_orchestration_core import SETTINGS
+from tests.harness.orchestration import SETTINGS
 from trustpipe import layout
 from trustpipe.settings import Settings
 from trustpipe_local.airflow import airflow_env, postgres_connection, stop_tree

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.unit.trustpipe_orchestration.test_orchestration_core import SETTINGS
+from tests.harness.orchestration import SETTINGS
+from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack, infra_fingerprint
 

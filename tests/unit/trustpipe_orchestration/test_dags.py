@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 DAGS = ROOT / "dags"
 HOURLY = "message_scoring_hourly"

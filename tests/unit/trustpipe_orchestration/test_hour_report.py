@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pictures import assert_a_real_picture
+from tests.harness.pictures import assert_a_real_picture
 from trustpipe.model.artifact import Thresholds
 from trustpipe_orchestration import checks, hour_report
 from trustpipe_orchestration.hour_report import EnterpriseHour, HourFigures

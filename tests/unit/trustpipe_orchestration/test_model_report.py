@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.pictures import assert_a_real_picture
 from tests.model_fixtures import artifact
-from tests.pictures import assert_a_real_picture
 from trustpipe_orchestration import model_report
 
 GRID = [step / 100 for step in range(101)]

@@ -8,26 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.harness.orchestration import SETTINGS
 from trustpipe import layout
 from trustpipe_orchestration import checks, emr
 from trustpipe_orchestration.config import ConfigError, EmrConfig, PipelineConfig, QualityBands
 from trustpipe_orchestration.landing_wait import expected_keys, landing_state
 
 HOUR = layout.parse_hour("2026-11-20T10")
-SETTINGS = {
-    "region": "us-east-1",
-    "landing_bucket": "l",
-    "scored_bucket": "s",
-    "archive_bucket": "a",
-    "scored_topic_arn": "arn:t",
-    "importer_queue_url": "q",
-    "importer_dlq_url": "d",
-    "raw_stream_name": "r",
-    "scored_stream_name": "ss",
-    "imported_stream_name": "imp",
-    "registry_table_name": "rt",
-    "oncall_topic_arn": "arn:oncall",
-}
 EMR = {"code_uri": "s3://code/trustpipe/", "log_uri": "s3://logs/emr/"}
 
 
@@ -254,7 +241,7 @@ def test_score_step_runs_the_same_entry_point_on_s3() -> None:
 
 
 def test_emr_entry_point_and_bootstrap_exist() -> None:
-    from tests.conftest import ROOT
+    from tests.harness.paths import ROOT
 
     assert "from spark_jobs.runner import main" in (ROOT / "spark_jobs/emr/score_messages.py").read_text()
     assert (ROOT / "spark_jobs/emr/bootstrap.sh").stat().st_mode & 0o111

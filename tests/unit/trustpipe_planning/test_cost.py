@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 from trustpipe_planning import cost
 
 INFRA = ROOT / "infra"
@@ -52,7 +52,7 @@ def test_deploy_md_quotes_what_the_command_computes() -> None:
 
 
 def test_the_cli_prints_json_a_script_can_read() -> None:
-    from tests.cli import run_cli
+    from tests.harness.cli import run_cli
 
     result = run_cli("cost", "estimate", "--messages-per-day", "1000000", "--json")
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 from trustpipe_planning import report, traces
 from trustpipe_planning.deployed import DeployedPolicy, TerraformReadError, read_deployed
 from trustpipe_planning.policies import QueueSteps, TargetTracking
@@ -130,7 +130,7 @@ def test_the_picture_is_drawn_and_not_blank(tmp_path: Path) -> None:
 def test_the_command_writes_json_and_a_picture_and_refuses_an_unknown_env(tmp_path: Path) -> None:
     import json
 
-    from tests.cli import run_cli
+    from tests.harness.cli import run_cli
 
     result = run_cli("simulate", "scaling", "--hours", "2", "--out", str(tmp_path), "--json", timeout=300)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from tests.unit.trustpipe.test_features import artifact
+from tests.harness.models import artifact
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.trustpipe_stream.test_put import FakeKinesis
+from tests.harness.fakes import FakeKinesis
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, InMemorySchemas
 from trustpipe_sensors import stream

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
 from trustpipe_stream import daemon
 

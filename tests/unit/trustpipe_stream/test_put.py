@@ -3,34 +3,10 @@ Kinesis (the real one is in the integration tests)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from tests.harness.fakes import FakeKinesis
 from trustpipe_stream import put
-
-
-class FakeKinesis:
-    """Refuses the records whose partition key is in ``refuse`` for the first ``times`` calls."""
-
-    def __init__(self, refuse: set[str] = frozenset(), times: int = 1) -> None:  # type: ignore[assignment]
-        self.refuse, self.times = refuse, times
-        self.calls: list[list[dict[str, Any]]] = []
-        self.stored: list[dict[str, Any]] = []
-
-    def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls.append(Records)
-        failing = len(self.calls) <= self.times
-        out = []
-        for r in Records:
-            if failing and r["PartitionKey"] in self.refuse:
-                out.append(
-                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"}
-                )
-            else:
-                self.stored.append(r)
-                out.append({"SequenceNumber": str(len(self.stored)), "ShardId": "shardId-0"})
-        return {"FailedRecordCount": sum("ErrorCode" in r for r in out), "Records": out}
 
 
 def test_batches_hold_500_records_or_5_mib() -> None:

@@ -1,18 +1,17 @@
-"""The local stack's real parts, once per session: a moto server, PostgreSQL, Terraform applied."""
+"""The local stack's real parts as fixtures, once per test process: a moto server, PostgreSQL,
+Terraform applied; one local SparkSession."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.harness.paths import ROOT
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_local.stack import LocalStack
-
-ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,12 @@ from urllib.parse import quote, unquote, urlsplit
 import psycopg
 import pytest
 
-from tests.browser import chromium
-from tests.cli import CLI
-from tests.conftest import AIRFLOW_HOME, ROOT
+from tests.harness.airflow_home import AIRFLOW_HOME
+from tests.harness.browser import chromium
+from tests.harness.cli import CLI
+from tests.harness.paths import ROOT
+from tests.harness.pictures import assert_a_real_picture
 from tests.model_fixtures import artifact as fixture_artifact
-from tests.pictures import assert_a_real_picture
 from trustpipe import layout, metrics, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store

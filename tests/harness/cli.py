@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
+from tests.harness.paths import ROOT
+
 CLI = [sys.executable, "-c", "from trustpipe_cli.main import main; main()"]
 
 

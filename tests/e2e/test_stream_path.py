@@ -10,7 +10,6 @@ PASS_THROUGH none; a model promoted mid-stream is picked up; SIGTERM stops every
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import signal
@@ -26,20 +25,18 @@ import psutil
 import psycopg
 import pytest
 
-from tests.cli import CLI, run_cli
-from tests.unit.trustpipe.test_features import artifact
-from trustpipe import contracts
+from tests.harness.cli import CLI, run_cli
+from tests.harness.models import artifact
+from tests.harness.streams import on_stream, produce, set_aside
+from tests.harness.waits import wait_for
 from trustpipe.aws import AwsClients
-from trustpipe.codec import FramedDecoder
 from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
 from trustpipe_local.alarms import describe, emf_fetch, evaluate
 from trustpipe_local.stack import LocalStack
-from trustpipe_local.stream_demo import records
-from trustpipe_sensors import stream
-from trustpipe_sensors.world import World
+from trustpipe_local.stream_demo import drain_actions
 
 # A model whose verdicts mix: auth failures and look-alikes push a message over the thresholds.
 MODEL = dataclasses.replace(
@@ -107,43 +104,9 @@ def services(local_stack: LocalStack, aws: AwsClients, settings: Settings) -> It
                 s.kill(name)
 
 
-def wait_for(what: str, check: Any, timeout: float = 240) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(2)
-    return result
-
-
-def produce(aws: AwsClients, settings: Settings, count: int) -> list[str]:
-    world = World.build(5)
-    _, labelled = stream.run_stream(
-        aws.client("kinesis"),
-        settings.raw_stream_name,
-        aws.registry().register,
-        lambda encoders, run: stream.Sensors(world, list(world.enterprises.values()), encoders, 5, run),
-        rate=200,
-        count=count,
-    )
-    return [m.record["message_id"] for ms in labelled.values() for m in ms]
-
-
 def scored(aws: AwsClients, settings: Settings) -> dict[str, dict[str, Any]]:
     """What is on the scored stream, decoded, by message id (the last one of each)."""
-    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
-    on_stream = (
-        decoder.decode(r["Data"]) for r in records(aws.client("kinesis"), settings.scored_stream_name)
-    )
-    return {m["message_id"]: m for m in on_stream}
-
-
-def set_aside(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
-    listing = aws.s3.list_objects_v2(Bucket=settings.archive_bucket, Prefix="set_aside/stream/scorer/")
-    lines = []
-    for obj in listing.get("Contents", []):
-        body = aws.s3.get_object(Bucket=settings.archive_bucket, Key=obj["Key"])["Body"].read()
-        lines += [json.loads(line) for line in body.splitlines()]
-    return lines
+    return {m["message_id"]: m for m in on_stream(aws, settings.scored_stream_name)}
 
 
 def promote(aws: AwsClients, settings: Settings, version: str) -> None:
@@ -160,24 +123,11 @@ def stored(settings: Settings, ids: list[str]) -> dict[str, str]:
     return dict(rows)
 
 
-def drain_actions(aws: AwsClients, settings: Settings) -> list[dict[str, Any]]:
-    """Every action on the enterprises' queues (received once: a long visibility timeout)."""
-    sqs = aws.client("sqs")
-    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.ACTION))
-    out = []
-    for url in settings.action_queue_urls.values():
-        while messages := sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600
-        ).get("Messages"):
-            out += [decoder.decode(base64.b64decode(m["Body"])) for m in messages]
-    return out
-
-
 def test_every_streamed_message_is_scored_and_poison_is_set_aside(
     services: Services, aws: AwsClients, settings: Settings
 ) -> None:
     # GIVEN the sensors stream 200 messages with four kinds of poison among them
-    ids = produce(aws, settings, 100)
+    ids = produce(aws, settings.raw_stream_name, seed=5, count=100)
     poison = {
         "bad-magic": b"\x07\x00\x00\x00\x01abc",
         "unknown-id": b"\x00\x00\x0f\x42\x3fabc",
@@ -187,7 +137,7 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
     kinesis = aws.client("kinesis")
     for key, data in poison.items():
         kinesis.put_record(StreamName=settings.raw_stream_name, Data=data, PartitionKey=key)
-    ids += produce(aws, settings, 100)
+    ids += produce(aws, settings.raw_stream_name, seed=5, count=100)
     # WHEN the two scorers consume the raw stream
     out = wait_for("every message scored", lambda: (s := scored(aws, settings)) and set(ids) <= set(s) and s)
     # THEN each was scored by the current model, with its verdict
@@ -197,7 +147,9 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
     aside = wait_for(
         "poison set aside",
         lambda: (
-            (a := set_aside(aws, settings)) and len({x["partition_key"] for x in a} & set(poison)) == 4 and a
+            (a := set_aside(aws, settings, "set_aside/stream/scorer/"))
+            and len({x["partition_key"] for x in a} & set(poison)) == 4
+            and a
         ),
     )
     reasons = {x["partition_key"]: x["reason"].split(":")[0] for x in aside if x["partition_key"] in poison}
@@ -221,14 +173,14 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
 ) -> None:
     alert_queues = subscribe_to_alerts(aws, settings)
     # GIVEN the sensors stream; WHEN a scorer and the alerter die mid-stream and come back
-    ids = produce(aws, settings, 150)
+    ids = produce(aws, settings.raw_stream_name, seed=5, count=150)
     wait_for("some verdicts stored", lambda: len(stored(settings, ids)) > 20)
     services.kill("scorer-1")
     services.kill("alerter")
-    ids += produce(aws, settings, 150)
+    ids += produce(aws, settings.raw_stream_name, seed=5, count=150)
     services.restart("scorer-1")
     services.restart("alerter")
-    ids += produce(aws, settings, 100)
+    ids += produce(aws, settings.raw_stream_name, seed=5, count=100)
     # THEN every message is stored, once (message id is the key)
     verdicts = wait_for(
         "all 400 stored", lambda: (v := stored(settings, ids)) and len(v) == len(ids) and v, 300
@@ -240,12 +192,12 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
     actions: list[dict[str, Any]] = []
 
     def all_actions() -> bool:
-        actions.extend(drain_actions(aws, settings))
+        actions.extend(drain_actions(aws))
         return {a["message_id"] for a in actions} >= set(actionable)
 
-    wait_for("every action", all_actions, 240)
+    wait_for("every action", all_actions, 240, every=2)
     time.sleep(10)  # anything still in flight would show up as a duplicate
-    actions.extend(drain_actions(aws, settings))
+    actions.extend(drain_actions(aws))
     mine = [a for a in actions if a["message_id"] in verdicts]
     assert Counter(a["message_id"] for a in mine).most_common(1)[0][1] == 1
     assert {a["message_id"]: a["action"] for a in mine} == actionable
@@ -261,10 +213,11 @@ def test_a_model_promoted_mid_stream_is_picked_up(
     promote(aws, settings, "stream-path-m2")
 
     def on_m2() -> bool:
-        ids = produce(aws, settings, 20)
-        time.sleep(5)
-        out = scored(aws, settings)
-        return any(out.get(i, {}).get("model_version") == "stream-path-m2" for i in ids)
+        ids = produce(aws, settings.raw_stream_name, seed=5, count=20)
+        out = wait_for(
+            "the batch scored", lambda: (o := scored(aws, settings)) and set(ids) <= set(o) and o, 60
+        )
+        return any(out[i]["model_version"] == "stream-path-m2" for i in ids)
 
     # THEN within about a minute (the scorers read the pointer every 30 s) new verdicts use it
     wait_for("stream-m2 in use", on_m2, timeout=120)

@@ -1,0 +1,47 @@
+"""The near-real-time path seen from outside: what the sensors put, what lies on a stream, what
+was set aside (the action queues are drained with the demo's own `stream_demo.drain_actions`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from trustpipe import contracts
+from trustpipe.aws import AwsClients
+from trustpipe.codec import FramedDecoder
+from trustpipe.settings import Settings
+from trustpipe_local.stream_demo import records
+from trustpipe_sensors import stream
+from trustpipe_sensors.world import World
+
+
+def produce(aws: AwsClients, stream_name: str, count: int, seed: int) -> list[str]:
+    """The sensors' stream producer puts ``count`` messages of world ``seed``; their ids."""
+    world = World.build(seed)
+    _, labelled = stream.run_stream(
+        aws.client("kinesis"),
+        stream_name,
+        aws.registry().register,
+        lambda encoders, run: stream.Sensors(world, list(world.enterprises.values()), encoders, seed, run),
+        rate=200,
+        count=count,
+    )
+    return [m.record["message_id"] for ms in labelled.values() for m in ms]
+
+
+def on_stream(
+    aws: AwsClients, stream_name: str, contract: str = contracts.SCORED_MESSAGE
+) -> list[dict[str, Any]]:
+    """Every record on ``stream_name``, decoded with the registry to ``contract``."""
+    decoder = FramedDecoder(aws.registry(), contracts.load(contract))
+    return [decoder.decode(r["Data"]) for r in records(aws.client("kinesis"), stream_name)]
+
+
+def set_aside(aws: AwsClients, settings: Settings, prefix: str) -> list[dict[str, Any]]:
+    """The JSON lines of every set-aside object under ``prefix`` of the archive bucket."""
+    listing = aws.s3.list_objects_v2(Bucket=settings.archive_bucket, Prefix=prefix)
+    lines = []
+    for obj in listing.get("Contents", []):
+        body = aws.s3.get_object(Bucket=settings.archive_bucket, Key=obj["Key"])["Body"].read()
+        lines += [json.loads(line) for line in body.splitlines()]
+    return lines
