@@ -19,6 +19,7 @@ from tests.harness.cli import CLI
 from tests.harness.paths import ROOT
 from tests.harness.scored import BASE, scored
 from tests.harness.streams import on_stream
+from tests.harness.waits import wait_for
 from trustpipe import contracts, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
@@ -421,10 +422,11 @@ def test_an_object_that_never_imports_is_dead_lettered_and_the_dlq_alarm_sees_it
     fetch = cloudwatch_fetch(aws.client("cloudwatch"))
     dlq_alarm = describe(aws.client("cloudwatch"), "trustpipe-local-importer-dlq")
     assert dimensions(dlq_alarm) == {"QueueName": clean.importer_dlq_url.rsplit("/", 1)[1]}
-    deadline = time.monotonic() + 3 * aws_metrics.DEFAULT_INTERVAL_SECONDS
-    while not any(v > dlq_alarm["Threshold"] for v in published(dlq_alarm, fetch)):
-        assert time.monotonic() < deadline, f"no datapoint over the threshold: {published(dlq_alarm, fetch)}"
-        time.sleep(1)
+    wait_for(
+        "a published datapoint over the importer-dlq threshold",
+        lambda: any(v > dlq_alarm["Threshold"] for v in published(dlq_alarm, fetch)),
+        timeout=3 * aws_metrics.DEFAULT_INTERVAL_SECONDS,
+    )
     # and a minute later that minute counts as breaching: one of the 3 in 5 the alarm needs (the
     # rule itself, over minutes, is tested with a moving clock in the unit tests)
     evaluation = evaluate(dlq_alarm, fetch, datetime.now(UTC) + timedelta(minutes=1))
@@ -494,10 +496,12 @@ def _wait_started(proc: subprocess.Popen[str], timeout: float = 60) -> None:
 
 
 def _wait_in_flight(aws: AwsClients, settings: Settings, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while queue_depth(aws, settings.importer_queue_url)[1] == 0:
-        assert time.monotonic() < deadline, "the importer never took the message"
-        time.sleep(0.1)
+    wait_for(
+        "the importer to take the message",
+        lambda: queue_depth(aws, settings.importer_queue_url)[1] > 0,
+        timeout,
+        every=0.1,
+    )
 
 
 BIG = 150_000
@@ -530,9 +534,7 @@ def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
         if decode_processes == "1":
             time.sleep(1.0)  # mid-COPY
         else:  # the decode workers (and multiprocessing's resource tracker) started: mid-decode
-            deadline = time.monotonic() + 30
-            while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for("the decode workers", lambda: len(_children(proc.pid)) >= 3, 30, every=0.05)
         workers = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -541,15 +543,8 @@ def test_sigkill_mid_import_leaves_nothing_and_the_message_returns(
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(0,)]
     if decode_processes == "2":  # and no decode worker outlives its importer
         assert len(workers) >= 3
-        deadline = time.monotonic() + 10
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not [w for w in workers if _alive(w)]
-    counts = drain(clean)
-    deadline = time.monotonic() + 30
-    while counts.imported == 0 and time.monotonic() < deadline:
-        time.sleep(1)
-        counts = drain(clean)
+        wait_for("every decode worker gone", lambda: not any(_alive(w) for w in workers), 10, every=0.2)
+    wait_for("the message back and imported", lambda: drain(clean).imported, 30)
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(BIG,)]
 
 
