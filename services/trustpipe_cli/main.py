@@ -20,7 +20,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.errors import TrustpipeError, exit_code
 from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings
 from trustpipe_cli.progress import bars
-from trustpipe_local.stack import LocalStack, find_project_root
+from trustpipe_stack.stack import LocalStack, find_project_root
 
 app = typer.Typer(
     help="trustpipe: score every email message for trust, in hourly batch and near-real time.",
@@ -126,7 +126,7 @@ def deploy_command(
     if env == "local":
         local_up(state_dir)
         return
-    from trustpipe_local.deploy import Deployment, deploy
+    from trustpipe_deploy.deploy import Deployment, deploy
 
     deployment = Deployment(find_project_root(Path.cwd()), env)
     deploy(deployment, say=console.print, ami_id=ami, alert_emails=alert_email)
@@ -557,7 +557,7 @@ def airflow_cmd(
 ) -> None:
     """Airflow standalone (UI, scheduler, triggerer) and an importer on the local stack; Ctrl-C stops all."""
     from trustpipe_importer.app import upgrade
-    from trustpipe_local.airflow import run_airflow
+    from trustpipe_stack.airflow import run_airflow
 
     stack = local_stack(state_dir)
     settings = stack.up(database_url=os.environ.get("DATABASE_URL"), say=console.print)
@@ -718,7 +718,7 @@ def demo(
 ) -> None:
     """Run the pipeline end to end on the local stack (the batch hour, then a stream run through
     the near-real-time workers) and write .local/demo-report.json."""
-    from trustpipe_local.demo import run_demo
+    from trustpipe_scenarios.demo import run_demo
 
     stack = local_stack(state_dir)
     ok = run_demo(
@@ -754,7 +754,7 @@ def chaos(
 ) -> None:
     """Run batch hours and the stream on the local stack while workers are SIGKILLed, PostgreSQL
     restarts and AWS calls fail (seeded); exit 1 on any lost or doubled message or action."""
-    from trustpipe_local import chaos as chaos_run
+    from trustpipe_scenarios import chaos as chaos_run
 
     say = (lambda _m: None) if json_out else wide.log
     figures = chaos_run.run(

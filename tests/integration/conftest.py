@@ -10,7 +10,7 @@ import pytest
 
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.stack import LocalStack
 
 ROOT = Path(__file__).parents[2]
 

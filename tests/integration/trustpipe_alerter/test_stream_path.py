@@ -34,12 +34,12 @@ from trustpipe.codec import FramedDecoder
 from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
+from trustpipe_emulation.alarms import describe, emf_fetch, evaluate
 from trustpipe_importer.app import upgrade
-from trustpipe_local.alarms import describe, emf_fetch, evaluate
-from trustpipe_local.stack import LocalStack
-from trustpipe_local.stream_demo import records
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_sensors import stream
 from trustpipe_sensors.world import World
+from trustpipe_stack.stack import LocalStack
 
 # A model whose verdicts mix: auth failures and look-alikes push a message over the thresholds.
 MODEL = dataclasses.replace(

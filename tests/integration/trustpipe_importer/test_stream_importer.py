@@ -16,7 +16,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.settings import Settings
 from trustpipe_importer.app import stream_importer, upgrade
-from trustpipe_local.stream_demo import records
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_stream.processor import StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)

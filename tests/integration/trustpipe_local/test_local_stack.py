@@ -13,8 +13,8 @@ import pytest
 from tests.cli import ROOT, run_cli
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_local.procs import pid_alive, read_pid
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.procs import pid_alive, read_pid
+from trustpipe_stack.stack import LocalStack
 
 
 def test_buckets_are_encrypted_versioned_private_and_aged_out(aws: AwsClients, settings: Settings) -> None:
@@ -199,7 +199,7 @@ def test_down_stops_what_up_started(tmp_path: Path) -> None:
 
 
 def test_reset_database_empties_only_the_pipeline_database(tmp_path: Path) -> None:
-    from trustpipe_local.servers import Postgres
+    from trustpipe_stack.servers import Postgres
 
     # GIVEN a server with a row in the pipeline's database
     pg = Postgres(tmp_path / "pg")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import ROOT, run_cli
-from trustpipe_local.procs import free_port
+from trustpipe_stack.procs import free_port
 
 FIXTURE = ROOT / "tests/unit/fixtures/settings.json"
 

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.unit.trustpipe_orchestration.test_orchestration_core import SETTINGS
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack, infra_fingerprint
+from trustpipe_stack.stack import LocalStack, infra_fingerprint
 
 
 class FakeServer:

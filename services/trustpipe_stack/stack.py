@@ -15,9 +15,9 @@ from trustpipe.metrics import ERRORS, PROCESSED
 from trustpipe.progress import Progress, quiet
 from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
-from trustpipe_local.procs import pid_alive, read_pid
-from trustpipe_local.servers import MotoServer, Postgres, RegistryServer
-from trustpipe_local.terraform import Terraform, find_plugin_mirror
+from trustpipe_deploy.terraform import Terraform, find_plugin_mirror
+from trustpipe_stack.procs import pid_alive, read_pid
+from trustpipe_stack.servers import MotoServer, Postgres, RegistryServer
 
 LOCAL_ENV = Path("infra/envs/local")
 MOTO_PARALLELISM = 30
