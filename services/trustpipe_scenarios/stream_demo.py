@@ -9,7 +9,6 @@ import io
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
 from trustpipe.settings import Settings
 from trustpipe_sensors.app import run_stream
+from trustpipe_stack.procs import shipped_command
 from trustpipe_stream.daemon import application_name
 from trustpipe_stream.service import worker_id
 
@@ -74,7 +74,7 @@ class Workers:
         for name, args in WORKERS.items():
             with (log_dir / f"{name}.out").open("ab") as out:
                 self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "trustpipe_cli", *args, "--state-dir", str(self.state_dir)],
+                    shipped_command(*args, "--state-dir", str(self.state_dir)),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

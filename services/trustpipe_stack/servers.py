@@ -20,6 +20,7 @@ from trustpipe_stack.procs import (
     pid_alive,
     read_pid,
     same_process,
+    shipped_command,
     stop_pid,
     wait_for_port,
     write_pid,
@@ -128,7 +129,7 @@ class RegistryServer(_HttpServer):
 
     def start(self, settings_path: Path, port: int | None = None) -> bool:
         """Start unless running; True when a new server was started."""
-        argv = [sys.executable, "-m", "trustpipe_cli", "registry", "serve", "--store", "dynamodb"]
+        argv = shipped_command("registry", "serve", "--store", "dynamodb")
         return self._serve([*argv, "--settings", str(settings_path), "--host", HOST], port)
 
 

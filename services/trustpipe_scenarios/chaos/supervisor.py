@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -14,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from trustpipe_scenarios.chaos.plan import RESTART_SECONDS, WORKERS
+from trustpipe_stack.procs import shipped_command
 
 
 class Supervisor:
@@ -35,7 +35,7 @@ class Supervisor:
 
     def _spawn(self, name: str) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "trustpipe_cli", *WORKERS[name], "--settings", str(self.settings_path)]
+        argv = shipped_command(*WORKERS[name], "--settings", str(self.settings_path))
         with (self.work_dir / f"{name}.out").open("ab") as out:
             self.procs[name] = subprocess.Popen(
                 [*argv, "--work-dir", str(self.work_dir / name)],
