@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from trustpipe.settings import DEFAULT_LOCAL_DIR, Settings
+from trustpipe.workers import ALERTER, SCORER, STREAM_IMPORTER, Worker
 from trustpipe_cli.options import (
     SettingsPath,
     StateDir,
@@ -49,7 +50,7 @@ SlotOpt = Annotated[
 
 def _run_stream_worker(
     run_service: Callable[[Settings, Path, str, Path], int],
-    name: str,
+    worker: Worker,
     slot: str,
     work_dir: Path | None,
     state_dir: Path,
@@ -57,7 +58,7 @@ def _run_stream_worker(
 ) -> None:
     """A stream worker's service until SIGTERM; its exit code is the command's."""
     settings = load_settings(state_dir, settings_path)
-    work = work_dir_of(state_dir, settings_path, work_dir, f"{name}-{slot}")
+    work = work_dir_of(state_dir, settings_path, work_dir, f"{worker.group}-{slot}")
     raise typer.Exit(run_service(settings, settings_file(state_dir, settings_path), slot, work))
 
 
@@ -72,7 +73,7 @@ def scorer_run(
     shard (the Kinesis Client Library's daemon); SIGTERM checkpoints, releases leases and exits."""
     from trustpipe_scorer.app import run_service
 
-    _run_stream_worker(run_service, "scorer", slot, work_dir, state_dir, settings_path)
+    _run_stream_worker(run_service, SCORER, slot, work_dir, state_dir, settings_path)
 
 
 @alerter_app.command("run")
@@ -86,7 +87,7 @@ def alerter_run(
     on the enterprise's action queue and batched alerts to its users; SIGTERM checkpoints and exits."""
     from trustpipe_alerter.app import run_service
 
-    _run_stream_worker(run_service, "alerter", slot, work_dir, state_dir, settings_path)
+    _run_stream_worker(run_service, ALERTER, slot, work_dir, state_dir, settings_path)
 
 
 @importer_app.command("run")
@@ -120,7 +121,7 @@ def importer_run(
     if source == "stream":
         from trustpipe_importer.app import run_stream_service
 
-        _run_stream_worker(run_stream_service, "importer", slot, work_dir, state_dir, settings_path)
+        _run_stream_worker(run_stream_service, STREAM_IMPORTER, slot, work_dir, state_dir, settings_path)
     from trustpipe_importer.app import run_importer
 
     aws = load_clients(state_dir, settings_path)

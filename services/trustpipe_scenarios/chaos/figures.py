@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from trustpipe.aws import AwsClients
+from trustpipe.workers import stream_groups
 from trustpipe_scenarios.chaos.plan import chaos_dir
-from trustpipe_scenarios.stream_demo import lease_items, stream_groups
+from trustpipe_scenarios.stream_demo import lease_items
 from trustpipe_stack.stack import LocalStack
 
 LEASE_FIELDS = (

@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trustpipe.errors import UserError
+from trustpipe.workers import STREAM_WORKERS
 from trustpipe_emulation.fault_proxy import KINDS, Window
 from trustpipe_scenarios.stream_demo import WORKER_SLOT
 from trustpipe_stack.stack import LocalStack
 
 WORKERS = {
-    "scorer": ("scorer", "run", "--slot", WORKER_SLOT),
-    "stream-importer": ("importer", "run", "--source", "stream"),
-    "alerter": ("alerter", "run"),
+    **{w.name: (*w.command, "--slot", WORKER_SLOT) for w in STREAM_WORKERS},
     # A short visibility timeout: a killed importer's message comes back in 20 s, not 5 min.
     "batch-importer": ("importer", "run", "--visibility-timeout", "20"),
 }
