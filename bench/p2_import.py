@@ -30,7 +30,7 @@ from trustpipe.db import migrate
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import SCORED_COLUMNS, import_object
-from trustpipe_local.servers import MotoServer, Postgres
+from trustpipe_stack.servers import MotoServer, Postgres
 
 ROWS, SMALL_ROWS, EXECUTEMANY_ROWS = 1_000_000, 100_000, 20_000
 MIDDLE_ROWS = 300_000

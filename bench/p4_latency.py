@@ -30,10 +30,10 @@ from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import ModelArtifact, Thresholds
 from trustpipe.model.scorer import TrustModel
 from trustpipe_importer.app import upgrade
-from trustpipe_local import stream_demo
-from trustpipe_local.stack import LocalStack
+from trustpipe_scenarios import stream_demo
 from trustpipe_sensors.generator import MessageFactory
 from trustpipe_sensors.world import World
+from trustpipe_stack.stack import LocalStack
 
 ROOT = Path(__file__).parents[1]
 RATE = 50.0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Result, moto_client
-from trustpipe_local.servers import MotoServer
+from trustpipe_stack.servers import MotoServer
 from trustpipe_stream.daemon import KINESIS_MAX_RECORDS_PER_GET, Consumer, Daemon
 
 RECORDS = 100_000

@@ -11,10 +11,30 @@ from trustpipe.errors import UserError
 
 DEFAULT_LOCAL_DIR = Path(".local")
 SETTINGS_FILE = "settings.json"
+LOCAL_ENV = Path("infra/envs/local")
+"""The Terraform root of the local stack: what marks a trustpipe checkout."""
 
 
 class SettingsError(UserError, ValueError):
     """Settings are missing, unreadable or invalid."""
+
+
+class NotACheckoutError(UserError):
+    """The command was run outside a trustpipe checkout (the local stack needs its infra/)."""
+
+
+def find_project_root(start: Path) -> Path:
+    """The checkout holding ``infra/envs/local``, searching upward from ``start``."""
+    for candidate in (start, *start.parents):
+        if (candidate / LOCAL_ENV / "main.tf").is_file():
+            return candidate
+    raise NotACheckoutError(f"no trustpipe checkout (with {LOCAL_ENV}) at or above {start}")
+
+
+def local_state_dir(state_dir: Path, start: Path) -> Path:
+    """The local stack's state folder: ``state_dir`` itself when absolute, else under the checkout
+    at or above ``start`` (so a relative one names the same folder from anywhere in it)."""
+    return state_dir if state_dir.is_absolute() else find_project_root(start) / state_dir
 
 
 @dataclass(frozen=True)

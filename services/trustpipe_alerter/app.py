@@ -9,11 +9,10 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.settings import Settings, SettingsError
+from trustpipe.workers import ALERTER
 from trustpipe_alerter.channels import ActionQueues, AlertTopics, DynamoLedger
 from trustpipe_alerter.worker import AlerterWorker
 from trustpipe_stream import aside, service
-
-GROUP = "alerter"
 
 
 def build_worker(aws: AwsClients) -> AlerterWorker:
@@ -33,18 +32,10 @@ def build_worker(aws: AwsClients) -> AlerterWorker:
         enterprises=frozenset(settings.action_queue_urls),
         send_actions=queues.send,
         alert=AlertTopics(aws.client("sns"), settings.alert_topic_arns).publish,
-        keep_aside=aside.to_s3(aws.s3, settings.archive_bucket, GROUP),
+        keep_aside=aside.to_s3(aws.s3, settings.archive_bucket, ALERTER.group),
     )
 
 
 def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe alerter run`: the alerter group's KCL daemon until SIGTERM; the exit code."""
-    return service.run_group(
-        settings,
-        settings_path,
-        GROUP,
-        settings.imported_stream_name,
-        "trustpipe_alerter.processor",
-        slot,
-        work_dir,
-    )
+    return service.run_group(settings, settings_path, ALERTER, slot, work_dir)

@@ -1,5 +1,6 @@
-"""`python -m trustpipe_cli`: the `trustpipe` command (the local stack starts its registry so)."""
+"""`python -m trustpipe_cli`: the shipped commands alone, as a worker host has them (the local
+stack starts its workers and its registry so, never through the developers' commands)."""
 
-from trustpipe_cli.main import main
+from trustpipe_cli.main import run, shipped_app
 
-main()
+run(shipped_app())

@@ -23,6 +23,7 @@ from trustpipe.db import migrate, secret
 from trustpipe.errors import TransientError
 from trustpipe.settings import Settings, SettingsError
 from trustpipe.telemetry import WorkerMetrics, configure_logging
+from trustpipe.workers import STREAM_IMPORTER
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
 from trustpipe_importer.stream import StreamImporter
@@ -151,9 +152,6 @@ def import_until_done(aws: AwsClients, keys: list[str], attempts: int = 10) -> s
     return missing
 
 
-STREAM_GROUP = "importer"
-
-
 def stream_importer(aws: AwsClients) -> StreamImporter:
     """The stream importer a shard's processor runs (scored stream -> PostgreSQL -> imported)."""
     settings = aws.settings
@@ -167,7 +165,4 @@ def stream_importer(aws: AwsClients) -> StreamImporter:
 
 def run_stream_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe importer run --source stream`: the importer group's KCL daemon until SIGTERM."""
-    module = "trustpipe_importer.stream_processor"
-    return service.run_group(
-        settings, settings_path, STREAM_GROUP, settings.scored_stream_name, module, slot, work_dir
-    )
+    return service.run_group(settings, settings_path, STREAM_IMPORTER, slot, work_dir)

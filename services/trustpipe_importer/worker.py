@@ -19,6 +19,7 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trustpipe.errors import TransientError
+from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
@@ -28,6 +29,7 @@ SQS_MAX_WAIT_SECONDS = 20  # ReceiveMessage long-poll maximum
 SQS_MAX_MESSAGES = 10  # ReceiveMessage batch maximum
 SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # ChangeMessageVisibility maximum
 RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 5, 300
+BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 
 log = logging.getLogger("trustpipe.importer")
 TRANSIENT = (
@@ -41,11 +43,9 @@ TRANSIENT = (
 
 
 def retry_delay(receives: int, jitter: Callable[[], float] = random.random) -> int:
-    """Seconds to hide a message after its ``receives``-th transient failure: doubling from
-    RETRY_BASE_SECONDS, capped at RETRY_CAP_SECONDS, jittered down to half so that workers that
-    failed together do not retry together."""
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (max(receives, 1) - 1))
-    return int(ceiling * (0.5 + 0.5 * jitter()))
+    """Whole seconds to hide a message after its ``receives``-th transient failure (SQS counts
+    receives from 1): ``BACKOFF``."""
+    return int(BACKOFF.delay(max(receives, 1) - 1, jitter))
 
 
 @dataclass

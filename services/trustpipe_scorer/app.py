@@ -10,12 +10,11 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.model import artifact
 from trustpipe.settings import Settings
+from trustpipe.workers import SCORER
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
 from trustpipe_stream import aside, service
 from trustpipe_stream.put import Putter
-
-GROUP = "scorer"
 
 
 def build_worker(aws: AwsClients) -> ScorerWorker:
@@ -33,12 +32,10 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
         ),
         encoder=FramedEncoder(registry.register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema),
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
-        keep_aside=aside.to_s3(client, bucket, GROUP),
+        keep_aside=aside.to_s3(client, bucket, SCORER.group),
     )
 
 
 def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe scorer run`: the scorer group's KCL daemon until SIGTERM; the exit code."""
-    return service.run_group(
-        settings, settings_path, GROUP, settings.raw_stream_name, "trustpipe_scorer.processor", slot, work_dir
-    )
+    return service.run_group(settings, settings_path, SCORER, slot, work_dir)

@@ -34,12 +34,14 @@ from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor as kcl_v3
 
 from trustpipe.errors import PermanentError
+from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
 
 log = logging.getLogger("trustpipe.stream")
 T = TypeVar("T")
 
 RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.5, 30.0
+BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 CHECKPOINT_RETRIES = 5
 RETRYABLE_CHECKPOINT_ERRORS = ("ThrottlingException", "KinesisClientLibDependencyException")
 """Checkpoint failures worth another try; the others (ShutdownException, InvalidStateException)
@@ -162,7 +164,7 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
                 if err.value not in RETRYABLE_CHECKPOINT_ERRORS:
                     log.info("shard %s: checkpoint refused (%s): lease gone", self.shard_id, err.value)
                     return False
-                self._sleep(retry_delay(attempt, self._jitter))
+                self._sleep(BACKOFF.delay(attempt, self._jitter))
         log.warning("shard %s: checkpoint still throttled; the next batch will checkpoint", self.shard_id)
         return False
 
@@ -174,7 +176,7 @@ def with_retries(
     attempts: int | None = None,
     jitter: Callable[[], float] = random.random,
 ) -> T:
-    """``attempt()`` until it returns, waiting ``retry_delay`` after each failure (``warn`` told
+    """``attempt()`` until it returns, waiting ``BACKOFF`` after each failure (``warn`` told
     the failure count, the error and the wait); after ``attempts`` failures (None: never) the
     last error is raised."""
     failures = 0
@@ -184,16 +186,10 @@ def with_retries(
         except Exception as err:
             if attempts is not None and failures >= attempts - 1:
                 raise
-            delay = retry_delay(failures, jitter)
+            delay = BACKOFF.delay(failures, jitter)
             failures += 1
             warn(failures, err, delay)
             sleep(delay)
-
-
-def retry_delay(failures: int, jitter: Callable[[], float] = random.random) -> float:
-    """Doubling from RETRY_BASE_SECONDS, capped at RETRY_CAP_SECONDS, jittered down to half."""
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(failures, 0))
-    return float(ceiling * (0.5 + 0.5 * jitter()))
 
 
 def _record(r: Any, shard_id: str) -> StreamRecord:

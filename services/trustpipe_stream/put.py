@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trustpipe.errors import TransientError
+from trustpipe.retry import Backoff
 
 KINESIS_MAX_RECORDS_PER_PUT = 500
 """PutRecords takes at most 500 records a call."""
@@ -20,6 +21,7 @@ KINESIS_MAX_RECORD_BYTES = 1024 * 1024
 """One record's data and partition key: at most 1 MiB."""
 PUT_ATTEMPTS = 10
 RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.1, 5.0
+BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 
 
 class PutFailedError(TransientError):
@@ -74,8 +76,7 @@ class Putter:
             codes = Counter(r["ErrorCode"] for r in response["Records"] if "ErrorCode" in r)
             self.retried += len(failed)
             pending = failed
-            ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-            self.sleep(ceiling * (0.5 + 0.5 * self.jitter()))
+            self.sleep(BACKOFF.delay(attempt, self.jitter))
         raise PutFailedError(
             f"{len(pending)} records still refused by {self.stream_name} after {PUT_ATTEMPTS} attempts: "
             + ", ".join(f"{code} x{n}" for code, n in codes.items())

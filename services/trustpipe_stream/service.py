@@ -20,6 +20,7 @@ from pathlib import Path
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe.telemetry import WorkerMetrics, configure_logging
+from trustpipe.workers import Worker
 from trustpipe_stream import processor
 from trustpipe_stream.daemon import Consumer, Daemon, consumer
 from trustpipe_stream.processor import StreamWorker
@@ -33,22 +34,16 @@ def worker_id(group: str, slot: int | str) -> str:
     return f"{socket.gethostname()}-{group}-{slot}"
 
 
-def run_group(
-    settings: Settings,
-    settings_path: Path,
-    group: str,
-    stream_name: str,
-    module: str,
-    slot: str,
-    work_dir: Path,
-) -> int:
-    """Run this host's worker ``slot`` of consumer ``group`` on ``stream_name`` until SIGTERM; the
-    daemon starts ``python -m module SETTINGS SERVICE METRICS_FILE`` for each shard it leases."""
+def run_group(settings: Settings, settings_path: Path, worker: Worker, slot: str, work_dir: Path) -> int:
+    """Run this host's ``worker`` in ``slot`` (its consumer group, on its stream) until SIGTERM;
+    the daemon starts ``python -m PROCESSOR SETTINGS SERVICE METRICS_FILE`` for each shard it
+    leases."""
+    group, stream_name = worker.group, worker.stream_name(settings)
     configure_logging(group)
     wid = worker_id(group, slot)
     work_dir.mkdir(parents=True, exist_ok=True)
     metrics = (work_dir / f"{wid}-metrics.log").resolve()
-    command = [sys.executable, "-m", module, str(settings_path), group, str(metrics)]
+    command = [sys.executable, "-m", worker.processor, str(settings_path), worker.service, str(metrics)]
     pid_file = work_dir / f"{wid}.pid"
     # `trustpipe local status` reads it (pid and start time, as the local stack records its own)
     pid_file.write_text(f"{os.getpid()} {_started_at():.3f}\n")

@@ -31,13 +31,13 @@ from trustpipe import layout, metrics, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
+from trustpipe_emulation.alarms import cloudwatch_fetch, describe, evaluate
 from trustpipe_importer.app import upgrade
-from trustpipe_local.airflow import PASSWORDS_FILE, admin_password, airflow_env, stop_tree
-from trustpipe_local.alarms import cloudwatch_fetch, describe, evaluate
-from trustpipe_local.procs import free_port, wait_for_port
-from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration import hour_report, model_report
 from trustpipe_sensors.app import run_batch
+from trustpipe_stack.airflow import PASSWORDS_FILE, admin_password, airflow_env, stop_tree
+from trustpipe_stack.procs import free_port, wait_for_port
+from trustpipe_stack.stack import LocalStack
 
 HOURLY = "message_scoring_hourly"
 # Hours no other test module lands or scores (and not before the DAG's start_date: Airflow

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trustpipe_local import chaos
-from trustpipe_local.stack import LocalStack
+from trustpipe_scenarios import chaos
+from trustpipe_stack.stack import LocalStack
 
 SEED = 20261201
 

@@ -33,10 +33,10 @@ from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
+from trustpipe_emulation.alarms import describe, emf_fetch, evaluate
 from trustpipe_importer.app import upgrade
-from trustpipe_local.alarms import describe, emf_fetch, evaluate
-from trustpipe_local.stack import LocalStack
-from trustpipe_local.stream_demo import drain_actions
+from trustpipe_scenarios.stream_demo import drain_actions
+from trustpipe_stack.stack import LocalStack
 
 # A model whose verdicts mix: auth failures and look-alikes push a message over the thresholds.
 MODEL = dataclasses.replace(

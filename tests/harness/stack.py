@@ -11,7 +11,7 @@ import pytest
 from tests.harness.paths import ROOT
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.stack import LocalStack
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder
 from trustpipe.settings import Settings
-from trustpipe_local.stream_demo import records
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_sensors import stream
 from trustpipe_sensors.world import World
 

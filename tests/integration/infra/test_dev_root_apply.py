@@ -26,9 +26,9 @@ import pytest
 from tests.harness.paths import ROOT
 from trustpipe import metrics
 from trustpipe.settings import Settings
-from trustpipe_local.deploy import Deployment, deploy
-from trustpipe_local.servers import MotoServer
-from trustpipe_local.stack import MOTO_PARALLELISM
+from trustpipe_deploy.deploy import Deployment, deploy
+from trustpipe_stack.servers import MotoServer
+from trustpipe_stack.stack import MOTO_PARALLELISM
 
 MOTO_AMI = "ami-12c6146b"  # one of moto's stock images stands in for the baked one
 MOTO_SWITCHES = {
@@ -102,7 +102,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def applied(
     moto: str, checkout: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, Deployment, list[str]]]:
-    """The dev root applied by `trustpipe_local.deploy` (the AMI given, so no Packer run)."""
+    """The dev root applied by `trustpipe_deploy.deploy` (the AMI given, so no Packer run)."""
     project = tmp_path_factory.mktemp("project")
     root = project / "infra" / "envs" / "dev"
     root.mkdir(parents=True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness.paths import ROOT
-from trustpipe_local.terraform import find_plugin_mirror
+from trustpipe_deploy.terraform import find_plugin_mirror
 
 CONFIGS = sorted(p.parent for p in (ROOT / "infra").glob("*/*/versions.tf"))
 

@@ -24,8 +24,8 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, UnknownSchemaIdError
 from trustpipe.registry_client import RegistryClient, RegistryClientError
 from trustpipe.settings import Settings
-from trustpipe_local.procs import free_port, stop_pid, wait_for_port
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.procs import free_port, stop_pid, wait_for_port
+from trustpipe_stack.stack import LocalStack
 
 CTX = SerializationContext("email", MessageField.VALUE)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.stack import LocalStack
 
 ROOT = Path(__file__).parents[3]
 FUNCTION = "trustpipe-local-schema-registry"

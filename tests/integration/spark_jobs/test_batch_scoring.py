@@ -20,9 +20,9 @@ from trustpipe.codec import container_bytes
 from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration import model_report
 from trustpipe_sensors.app import run_batch
+from trustpipe_stack.stack import LocalStack
 
 HOUR = layout.parse_hour("2026-11-25T04")
 HISTORY = 4

@@ -26,11 +26,8 @@ from trustpipe.codec import container_bytes
 from trustpipe.metrics import WORKERS
 from trustpipe.settings import Settings
 from trustpipe.telemetry import WorkerMetrics
-from trustpipe_importer import worker as worker_module
-from trustpipe_importer.app import importer, upgrade
-from trustpipe_importer.blocks import DecodePool
-from trustpipe_local import aws_metrics
-from trustpipe_local.alarms import (
+from trustpipe_emulation import aws_metrics
+from trustpipe_emulation.alarms import (
     Query,
     cloudwatch_fetch,
     describe,
@@ -39,7 +36,10 @@ from trustpipe_local.alarms import (
     evaluate,
     metric_query,
 )
-from trustpipe_local.stack import LocalStack
+from trustpipe_importer import worker as worker_module
+from trustpipe_importer.app import importer, upgrade
+from trustpipe_importer.blocks import DecodePool
+from trustpipe_stack.stack import LocalStack
 
 
 def stats(model: str = "20261120T000000-a") -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ import psutil
 
 from tests.harness.cli import CLI
 from tests.harness.paths import ROOT
-from trustpipe_local.procs import free_port
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.procs import free_port
+from trustpipe_stack.stack import LocalStack
 
 
 def _api(port: int, path: str, token: str | None = None, body: dict[str, Any] | None = None) -> Any:

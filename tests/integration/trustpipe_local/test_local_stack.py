@@ -14,8 +14,8 @@ from tests.harness.cli import run_cli
 from tests.harness.paths import ROOT
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
-from trustpipe_local.procs import pid_alive, read_pid
-from trustpipe_local.stack import LocalStack
+from trustpipe_stack.procs import pid_alive, read_pid
+from trustpipe_stack.stack import LocalStack
 
 
 def test_buckets_are_encrypted_versioned_private_and_aged_out(aws: AwsClients, settings: Settings) -> None:
@@ -200,7 +200,7 @@ def test_down_stops_what_up_started(tmp_path: Path) -> None:
 
 
 def test_reset_database_empties_only_the_pipeline_database(tmp_path: Path) -> None:
-    from trustpipe_local.servers import Postgres
+    from trustpipe_stack.servers import Postgres
 
     # GIVEN a server with a row in the pipeline's database
     pg = Postgres(tmp_path / "pg")

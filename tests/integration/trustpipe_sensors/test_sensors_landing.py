@@ -13,9 +13,9 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, container_bytes
 from trustpipe.landing import inventory
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack
-from trustpipe_local.stream_demo import records
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_sensors.app import run_batch
+from trustpipe_stack.stack import LocalStack
 
 
 def test_hour_lands_and_reads_back_through_v4(aws: AwsClients, settings: Settings) -> None:

@@ -23,7 +23,7 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder
 from trustpipe.settings import Settings
-from trustpipe_local import aws_metrics
+from trustpipe_emulation import aws_metrics
 from trustpipe_stream.daemon import Consumer, Daemon
 
 STREAM = "kcl-test"

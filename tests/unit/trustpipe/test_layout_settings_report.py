@@ -10,7 +10,7 @@ import pytest
 from tests.harness.orchestration import SETTINGS as ORCHESTRATION_SETTINGS
 from trustpipe import layout
 from trustpipe.settings import Settings, SettingsError
-from trustpipe_local.report import StageReport
+from trustpipe_scenarios.report import StageReport
 
 SETTINGS = {**ORCHESTRATION_SETTINGS, "aws_endpoint": "http://127.0.0.1:1", "oncall_topic_arn": None}
 OUTPUTS = {"settings": {"value": SETTINGS}, "registry": {"value": {"table_name": "rt"}}}

@@ -94,7 +94,7 @@ def test_ids_are_cached(server: tuple[str, Script]) -> None:
 
 
 def test_unreachable_registry_is_a_clear_error() -> None:
-    from trustpipe_local.procs import free_port
+    from trustpipe_stack.procs import free_port
 
     client = RegistryClient(
         f"http://127.0.0.1:{free_port()}", timeout=0.5, retries=Retry(total=1, backoff_factor=0)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.harness.cli import run_cli
 from tests.harness.paths import ROOT
-from trustpipe_local.procs import free_port
+from trustpipe_stack.procs import free_port
 
 FIXTURE = ROOT / "tests/unit/fixtures/settings.json"
 

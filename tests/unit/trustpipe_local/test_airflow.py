@@ -15,9 +15,9 @@ import pytest
 from tests.harness.orchestration import SETTINGS
 from trustpipe import layout
 from trustpipe.settings import Settings
-from trustpipe_local.airflow import airflow_env, postgres_connection, stop_tree
 from trustpipe_orchestration.config import PipelineConfig
 from trustpipe_orchestration.hour import MAX_HOURS, BackfillRangeError, hours_between
+from trustpipe_stack.airflow import airflow_env, postgres_connection, stop_tree
 
 
 def test_airflow_env_carries_connections_and_variables(tmp_path: Path) -> None:

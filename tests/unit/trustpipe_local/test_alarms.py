@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from trustpipe import telemetry
-from trustpipe_local import alarms
+from trustpipe_emulation import alarms
 
 NOW = datetime(2026, 12, 2, 10, 5, 30, tzinfo=UTC)
 MINUTE = [datetime(2026, 12, 2, 10, m, tzinfo=UTC) for m in range(6)]

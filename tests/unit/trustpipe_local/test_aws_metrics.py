@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from trustpipe_local import alarms, aws_metrics
+from trustpipe_emulation import alarms, aws_metrics
 
 REGION = "eu-west-1"
 

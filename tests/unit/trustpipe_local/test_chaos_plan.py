@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from trustpipe.errors import UserError
-from trustpipe_local.chaos import FAULTED_SERVICES, HISTORY_HOURS, MAX_BATCH_HOURS, WORKERS, plan
-from trustpipe_local.fault_proxy import KINDS
+from trustpipe_emulation.fault_proxy import KINDS
+from trustpipe_scenarios.chaos import FAULTED_SERVICES, HISTORY_HOURS, MAX_BATCH_HOURS, WORKERS, plan
 
 
 def test_a_seed_is_one_plan() -> None:

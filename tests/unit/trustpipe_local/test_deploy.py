@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from trustpipe.errors import RunError
-from trustpipe_local import deploy
-from trustpipe_local.deploy import DeployError, Deployment
+from trustpipe_deploy import deploy
+from trustpipe_deploy.deploy import DeployError, Deployment
 
 
 def _project(tmp_path: Path) -> Path:

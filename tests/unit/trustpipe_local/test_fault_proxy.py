@@ -7,7 +7,7 @@ import pytest
 from botocore.parsers import create_parser
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
-from trustpipe_local.fault_proxy import (
+from trustpipe_emulation.fault_proxy import (
     KINDS,
     Window,
     choose,

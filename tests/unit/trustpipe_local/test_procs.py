@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trustpipe_local.procs import read_pid, started_at, stop_pid, write_pid
-from trustpipe_local.terraform import PLUGIN_MIRROR_ENV, find_plugin_mirror
+from trustpipe_deploy.terraform import PLUGIN_MIRROR_ENV, find_plugin_mirror
+from trustpipe_stack.procs import read_pid, started_at, stop_pid, write_pid
 
 
 def test_a_recorded_process_is_found_while_it_runs_and_not_after(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.harness.orchestration import SETTINGS
 from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
-from trustpipe_local.stack import LocalStack, infra_fingerprint
+from trustpipe_stack.stack import LocalStack, infra_fingerprint
 
 
 class FakeServer:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trustpipe_local.terraform import APPLY_PROGRESS, Terraform, TerraformError
+from trustpipe_deploy.terraform import APPLY_PROGRESS, Terraform, TerraformError
 
 RESOURCES = """
 terraform {

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from trustpipe.settings import Settings
-from trustpipe_local import stream_demo
+from trustpipe_scenarios import stream_demo
 from trustpipe_stream.daemon import application_name
 from trustpipe_stream.service import worker_id
 

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from trustpipe.aws import LOCAL_CREDENTIALS
 from trustpipe.settings import Settings
-from trustpipe_local.procs import free_port, stop_pid, wait_for_port
 from trustpipe_orchestration.config import (
     AWS_CONN_ID,
     DB_CONN_ID,
@@ -33,6 +32,7 @@ from trustpipe_orchestration.config import (
     SETTINGS_VARIABLE,
     START_OPTION,
 )
+from trustpipe_stack.procs import free_port, shipped_command, stop_pid, wait_for_port
 
 Say = Callable[[str], None]
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
@@ -123,7 +123,7 @@ def run_airflow(
     say("migrating Airflow's database (SQLite)...")
     subprocess.run([bin_dir / "airflow", "db", "migrate"], env=env, check=True, stdout=log, stderr=log)
     importer = subprocess.Popen(
-        [bin_dir / "trustpipe", "importer", "run", "--settings", str(settings_path)],
+        shipped_command("importer", "run", "--settings", str(settings_path)),
         env=env,
         stdout=log,
         stderr=log,

@@ -16,13 +16,13 @@ from rich.table import Table
 from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.landing import HourInventory, inventory
-from trustpipe_local import stream_demo
-from trustpipe_local.registry_demo import framed_round_trip
-from trustpipe_local.report import StageReport
-from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration import hour as hour_steps
+from trustpipe_scenarios import stream_demo
+from trustpipe_scenarios.registry_demo import framed_round_trip
+from trustpipe_scenarios.report import StageReport
 from trustpipe_sensors.app import run_batch
 from trustpipe_sensors.sensor import Drop
+from trustpipe_stack.stack import LocalStack
 
 REPORT_FILE = "demo-report.json"
 REPORT_DIR = "report"

@@ -10,8 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
+
+SHIPPED_CLI = "trustpipe_cli"
+"""The module of the shipped `trustpipe` command: what a worker host's units run."""
+
+
+def shipped_command(*args: str) -> list[str]:
+    """``trustpipe ARGS`` as a worker host runs it: the shipped commands alone, in this
+    interpreter (never the developers' commands, which this package sits under)."""
+    return [sys.executable, "-m", SHIPPED_CLI, *args]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -10,30 +10,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from trustpipe.errors import UserError
 from trustpipe.metrics import ERRORS, PROCESSED
 from trustpipe.progress import Progress, quiet
-from trustpipe.settings import SETTINGS_FILE, Settings, SettingsError
+from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
-from trustpipe_local.procs import pid_alive, read_pid
-from trustpipe_local.servers import MotoServer, Postgres, RegistryServer
-from trustpipe_local.terraform import Terraform, find_plugin_mirror
+from trustpipe_deploy.terraform import Terraform, find_plugin_mirror
+from trustpipe_stack.procs import pid_alive, read_pid
+from trustpipe_stack.servers import MotoServer, Postgres, RegistryServer
 
-LOCAL_ENV = Path("infra/envs/local")
 MOTO_PARALLELISM = 30
 Say = Callable[[str], None]
-
-
-class NotACheckoutError(UserError):
-    """The command was run outside a trustpipe checkout (the local stack needs its infra/)."""
-
-
-def find_project_root(start: Path) -> Path:
-    """The checkout holding ``infra/envs/local``, searching upward from ``start``."""
-    for candidate in (start, *start.parents):
-        if (candidate / LOCAL_ENV / "main.tf").is_file():
-            return candidate
-    raise NotACheckoutError(f"no trustpipe checkout (with {LOCAL_ENV}) at or above {start}")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 from trustpipe.aws import AwsClients
 from trustpipe.errors import RunError, UserError
 from trustpipe.settings import Settings
-from trustpipe_local.terraform import Terraform, find_plugin_mirror
+from trustpipe_deploy.terraform import Terraform, find_plugin_mirror
 
 CLOUD_ENVS = ("dev", "prod")
 IMAGE_INPUTS = ("build/wheelhouse", "ansible", "packer")

@@ -5,7 +5,7 @@ The Kinesis Client Library's Kinesis client speaks HTTP/2 only, and moto's own s
 on both. Everything else (boto3, Terraform, the CLI) keeps speaking HTTP/1.1 to the same port.
 The server also publishes SQS's and Kinesis's own metrics, as AWS does (``aws_metrics``).
 
-Run as ``python -m trustpipe_local.moto_h2c --host 127.0.0.1 --port 5000``; SIGTERM or SIGINT
+Run as ``python -m trustpipe_emulation.moto_h2c --host 127.0.0.1 --port 5000``; SIGTERM or SIGINT
 stops it.
 """
 
@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from trustpipe_local import aws_metrics
+from trustpipe_emulation import aws_metrics
 
 KEEP_ALIVE_SECONDS = 300
 MAX_BODY_BYTES = 5 * 1024**3

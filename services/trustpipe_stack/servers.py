@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe.errors import RunError
-from trustpipe_local.procs import (
+from trustpipe_stack.procs import (
     free_port,
     pid_alive,
     read_pid,
     same_process,
+    shipped_command,
     stop_pid,
     wait_for_port,
     write_pid,
@@ -112,7 +113,7 @@ class MotoServer(_HttpServer):
     def start(self, port: int | None = None) -> bool:
         """Start unless running; True when a new server was started."""
         # moto's app over HTTP/1.1 and h2c (the KCL's Kinesis client speaks HTTP/2 only).
-        argv = [sys.executable, "-m", "trustpipe_local.moto_h2c", "--host", HOST]
+        argv = [sys.executable, "-m", "trustpipe_emulation.moto_h2c", "--host", HOST]
         # AWS-managed policies (AmazonSSMManagedInstanceCore, the EMR service policy) exist on
         # AWS; moto loads them only when asked.
         return self._serve(argv, port, env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
@@ -128,7 +129,7 @@ class RegistryServer(_HttpServer):
 
     def start(self, settings_path: Path, port: int | None = None) -> bool:
         """Start unless running; True when a new server was started."""
-        argv = [sys.executable, "-m", "trustpipe_cli", "registry", "serve", "--store", "dynamodb"]
+        argv = shipped_command("registry", "serve", "--store", "dynamodb")
         return self._serve([*argv, "--settings", str(settings_path), "--host", HOST], port)
 
 
@@ -145,7 +146,15 @@ class FaultProxyServer(_HttpServer):
 
     def start(self, upstream: str, schedule: Path, seed: int) -> bool:
         """Start unless running; True when a new proxy was started."""
-        argv = [sys.executable, "-m", "trustpipe_local.fault_proxy", "--host", HOST, "--upstream", upstream]
+        argv = [
+            sys.executable,
+            "-m",
+            "trustpipe_emulation.fault_proxy",
+            "--host",
+            HOST,
+            "--upstream",
+            upstream,
+        ]
         extra = ["--schedule", str(schedule), "--stats", str(self.stats_file), "--seed", str(seed)]
         return self._serve([*argv, *extra], None)
 

@@ -9,7 +9,6 @@ import io
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,18 +23,15 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
-from trustpipe.settings import Settings
+from trustpipe.workers import STREAM_WORKERS, stream_groups
 from trustpipe_sensors.app import run_stream
+from trustpipe_stack.procs import shipped_command
 from trustpipe_stream.daemon import application_name
 from trustpipe_stream.service import worker_id
 
 WORKER_SLOT = "1"
 """Every local stream worker's slot (the CLI's default): with the host, its KCL worker id."""
-WORKERS = {
-    "scorer-1": ("scorer", "run", "--slot", WORKER_SLOT),
-    "importer-1": ("importer", "run", "--source", "stream"),
-    "alerter-1": ("alerter", "run"),
-}
+WORKERS = {f"{w.group}-{WORKER_SLOT}": (*w.command, "--slot", WORKER_SLOT) for w in STREAM_WORKERS}
 """One worker per group: a scorer runs a processor per leased shard (both, here). Two scorers on
 one machine are tested (tests/integration/trustpipe_alerter); here the KCL's rebalancing between
 them, by throughput, would move leases in the middle of the measured run."""
@@ -74,7 +70,7 @@ class Workers:
         for name, args in WORKERS.items():
             with (log_dir / f"{name}.out").open("ab") as out:
                 self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "trustpipe_cli", *args, "--state-dir", str(self.state_dir)],
+                    shipped_command(*args, "--state-dir", str(self.state_dir)),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -131,15 +127,6 @@ def run(
         and set(codes.values()) == {0}
     )
     return section
-
-
-def stream_groups(settings: Settings) -> dict[str, str]:
-    """Each stream of the near-real-time path and the consumer group that reads it."""
-    return {
-        settings.raw_stream_name: "scorer",
-        settings.scored_stream_name: "importer",
-        settings.imported_stream_name: "alerter",
-    }
 
 
 def lease_items(dynamodb: Any, stream: str, group: str) -> list[dict[str, Any]]:

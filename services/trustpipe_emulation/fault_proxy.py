@@ -19,7 +19,7 @@ service meets the window's fault with the window's probability. The kinds:
 
 The service is read from the request's SigV4 credential scope. Served by hypercorn over HTTP/1.1
 and h2c, as the moto server is (the KCL's Kinesis client speaks HTTP/2 only). Run as
-``python -m trustpipe_local.fault_proxy --upstream URL --schedule FILE --stats FILE --port P``.
+``python -m trustpipe_emulation.fault_proxy --upstream URL --schedule FILE --stats FILE --port P``.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from trustpipe_local.moto_h2c import KEEP_ALIVE_SECONDS, stop_signal
+    from trustpipe_emulation.moto_h2c import KEEP_ALIVE_SECONDS, stop_signal
 
     app = FaultProxy(args.upstream, args.schedule, args.seed, args.stats)
     config = Config()
