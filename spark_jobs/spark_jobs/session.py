@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def local_session(
     where the cluster's logging stays as it is. A local JVM logs its warnings to ``log_file``
     (default: ``<tmp>/trustpipe-spark/<app_name>.log``) and only its errors to the console."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    quiet_gateway_chatter()
     driver_options = JIT_OPTIONS
     builder = SparkSession.builder.master(master).appName(app_name)
     if master.startswith("local"):
@@ -105,3 +107,13 @@ def quiet_nullability_warning(session: SparkSession) -> None:
     assert jvm is not None
     log4j = jvm.org.apache.logging.log4j
     log4j.core.config.Configurator.setLevel(AVRO_SERIALIZER_LOGGER, log4j.Level.ERROR)
+
+
+def quiet_gateway_chatter() -> None:
+    """py4j logs each connection it opens and closes at INFO, the last ones from finalizers at
+    interpreter exit, into whatever handlers the root logger has by then (one a test run's capture
+    has already closed gives a ``--- Logging error ---`` traceback). Its warnings and errors still
+    propagate; a level set on purpose stays."""
+    gateway_logger = logging.getLogger("py4j")
+    if gateway_logger.level == logging.NOTSET:
+        gateway_logger.setLevel(logging.WARNING)

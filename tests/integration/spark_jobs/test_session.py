@@ -11,12 +11,17 @@ from typing import Any
 from tests.output import assert_calm
 
 A_SMALL_JOB = """
-import json, sys
+import io, json, logging, sys
 from pathlib import Path
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import functions as F
 from spark_jobs.session import AVRO_FORMAT, local_session
+
+# A handler on a stream closed before exit, as a test run's capture is: nothing may log into it late.
+closed_at_exit = io.StringIO()
+logging.getLogger().addHandler(logging.StreamHandler(closed_at_exit))
+logging.getLogger().setLevel(logging.INFO)
 out, log_file = sys.argv[1], Path(sys.argv[2])
 spark = local_session("quiet-check", "local[1]", log_file=log_file)
 schema = json.dumps({"type": "record", "name": "R", "fields": [{"name": "x", "type": "string"}]})
@@ -28,6 +33,7 @@ spark_logger = spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getLo
 spark_logger.warn("a warning for the log file")
 spark_logger.error("an error for the console")
 spark.stop()
+closed_at_exit.close()
 """
 
 
@@ -46,7 +52,7 @@ def test_a_local_session_keeps_its_warnings_in_its_log_and_shows_its_errors(tmp_
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert list((tmp_path / "out").glob("*.avro"))
-    # THEN the console has the error, and no start-up warnings or progress bars
+    # THEN the console has the error and no start-up warnings, progress bars or late logging
     assert "ERROR check: an error for the console" in output
     assert_calm(output, "a small job on a local session")
     # AND the warning is in the run's log, where the Avro writer's per-file one is not
