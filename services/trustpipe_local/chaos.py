@@ -49,7 +49,7 @@ from trustpipe_importer.app import connector, upgrade
 from trustpipe_importer.redrive import redrive
 from trustpipe_local.fault_proxy import KINDS, Window, dump_schedule
 from trustpipe_local.servers import FaultProxyServer
-from trustpipe_local.stack import LocalStack
+from trustpipe_local.stack import SPARK_LOG, LocalStack
 from trustpipe_local.stream_demo import (
     POISON,
     WORKER_SLOT,
@@ -256,7 +256,7 @@ def run(
     upgrade(settings)
     _refuse_repeat(settings, seed, p)
     own_spark = spark is None
-    spark = spark or _spark()
+    spark = spark or _spark(chaos_dir(stack, seed) / SPARK_LOG)
     try:
         _ensure_model(aws, p, spark, say)
         figures = _run_with_faults(stack, aws, p, spark, say)
@@ -324,10 +324,10 @@ def chaos_dir(stack: LocalStack, seed: int) -> Path:
     return stack.state_dir / "chaos" / f"seed-{seed}"
 
 
-def _spark() -> Any:
+def _spark(log_file: Path) -> Any:
     from spark_jobs.session import local_session
 
-    return local_session("trustpipe-chaos", "local[2]", shuffle_partitions=4)
+    return local_session("trustpipe-chaos", "local[2]", shuffle_partitions=4, log_file=log_file)
 
 
 def _refuse_repeat(settings: Settings, seed: int, p: Plan) -> None:

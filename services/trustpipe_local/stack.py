@@ -21,6 +21,9 @@ from trustpipe_local.terraform import Terraform, find_plugin_mirror
 
 LOCAL_ENV = Path("infra/envs/local")
 MOTO_PARALLELISM = 30
+SPARK_LOG = "spark.log"
+"""A run's local Spark session logs its warnings here, under the run's own folder (the console
+gets Spark's errors only)."""
 Say = Callable[[str], None]
 
 
