@@ -22,7 +22,7 @@ from trustpipe_scenarios.registry_demo import framed_round_trip
 from trustpipe_scenarios.report import StageReport
 from trustpipe_sensors.app import run_batch
 from trustpipe_sensors.sensor import Drop
-from trustpipe_stack.stack import LocalStack
+from trustpipe_stack.stack import SPARK_LOG, LocalStack
 
 REPORT_FILE = "demo-report.json"
 REPORT_DIR = "report"
@@ -60,7 +60,7 @@ def run_demo(
     inv = _read_back(aws, hour, drops, report, console)
     with console.status("schema registry: register writer schemas, decode framed records..."):
         report.extra["registry"] = framed_round_trip(aws, [f.key for f in inv.files])
-    by_enterprise, imported = _model_score_import(aws, hour, report, console, stack.state_dir / REPORT_DIR)
+    by_enterprise, imported = _model_score_import(aws, hour, report, console, stack.state_dir)
     if stream_seconds > 0:
         console.rule("near real time: sensors -> Kinesis -> scorers -> importer -> alerter")
         report.extra["stream"] = stream_demo.run(
@@ -76,6 +76,7 @@ def run_demo(
     if "hour_report" in report.extra:
         console.print(f"the hour, drawn: {report.extra['hour_report']}")
     console.print(f"the model build, drawn: {report.extra['model_report']}")
+    console.print(f"Spark's log (its warnings; errors show here): {stack.state_dir / SPARK_LOG}")
     return report.reconciled and report.extra.get("stream", {}).get("reconciled", True)
 
 
@@ -137,15 +138,17 @@ def _read_back(
 
 
 def _model_score_import(
-    aws: AwsClients, hour: datetime, report: StageReport, console: Console, pages: Path
+    aws: AwsClients, hour: datetime, report: StageReport, console: Console, state_dir: Path
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], int]]:
     """Nightly build on the history, then the hour's steps on the demo hour (score, verify, S3
     event -> SNS -> SQS -> importer -> PostgreSQL, reconcile); stats per enterprise, rows in the
-    store per enterprise and verdict."""
+    store per enterprise and verdict. Pictures go under ``state_dir``'s report folder, Spark's
+    warnings to its log."""
     from spark_jobs.session import local_session
 
+    pages = state_dir / REPORT_DIR
     with console.status("starting Spark (local[*])..."):
-        spark = local_session("trustpipe-demo")
+        spark = local_session("trustpipe-demo", log_file=state_dir / SPARK_LOG)
     _build_model(aws, hour, spark, report, console, pages)
     parts = hour_steps.in_process(aws, spark, IMPORT_ATTEMPTS)
     scored: list[Any] = []

@@ -19,6 +19,9 @@ from trustpipe_stack.procs import pid_alive, read_pid
 from trustpipe_stack.servers import MotoServer, Postgres, RegistryServer
 
 MOTO_PARALLELISM = 30
+SPARK_LOG = "spark.log"
+"""A run's local Spark session logs its warnings here, under the run's own folder (the console
+gets Spark's errors only)."""
 Say = Callable[[str], None]
 
 

@@ -36,11 +36,13 @@ def aws(settings: Settings) -> AwsClients:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """One local SparkSession for the whole run (2 cores: the machine's)."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local SparkSession for the whole run (2 cores: the machine's); its warnings logged
+    under the run's temporary folder."""
     from spark_jobs.session import local_session
 
-    session = local_session("trustpipe-tests", "local[2]", shuffle_partitions=4)
+    log_file = tmp_path_factory.mktemp("spark") / "spark.log"
+    session = local_session("trustpipe-tests", "local[2]", shuffle_partitions=4, log_file=log_file)
     try:
         yield session
     finally:

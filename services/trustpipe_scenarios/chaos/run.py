@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from trustpipe import layout
@@ -32,7 +33,7 @@ from trustpipe_scenarios.chaos.supervisor import Supervisor
 from trustpipe_scenarios.stream_demo import POISON, wait_ready
 from trustpipe_sensors.app import run_batch, run_stream
 from trustpipe_stack.servers import FaultProxyServer
-from trustpipe_stack.stack import LocalStack
+from trustpipe_stack.stack import SPARK_LOG, LocalStack
 
 Say = Callable[[str], None]
 
@@ -56,7 +57,7 @@ def run(
     upgrade(settings)
     _refuse_repeat(settings, seed, p)
     own_spark = spark is None
-    spark = spark or _spark()
+    spark = spark or _spark(chaos_dir(stack, seed) / SPARK_LOG)
     try:
         _ensure_model(aws, p, spark, say)
         figures = _run_with_faults(stack, aws, p, spark, say)
@@ -119,10 +120,10 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
     return figures
 
 
-def _spark() -> Any:
+def _spark(log_file: Path) -> Any:
     from spark_jobs.session import local_session
 
-    return local_session("trustpipe-chaos", "local[2]", shuffle_partitions=4)
+    return local_session("trustpipe-chaos", "local[2]", shuffle_partitions=4, log_file=log_file)
 
 
 def _refuse_repeat(settings: Settings, seed: int, p: Plan) -> None:

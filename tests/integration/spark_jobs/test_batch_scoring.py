@@ -13,6 +13,7 @@ import pytest
 
 from spark_jobs import runner
 from tests.harness.cli import run_cli
+from tests.harness.output import assert_calm
 from tests.harness.pictures import assert_a_real_picture
 from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
@@ -209,8 +210,12 @@ def test_score_hour_json_on_stdout_and_progress_on_stderr(trained: Any, local_st
     assert "2020-01-02T00: stage, score, publish" in done.stderr and "3/3" in done.stderr
 
 
-def test_spark_submit_entry_point(trained: Any, local_stack: LocalStack) -> None:
-    # The command a spark-submit step (EMR) or an Airflow task runs, in its own process.
+def test_spark_submit_entry_point_scores_the_hour_and_prints_only_its_summary(
+    trained: Any, local_stack: LocalStack, tmp_path: Path
+) -> None:
+    # The command a spark-submit step (EMR) or an Airflow task runs, in its own process: the part
+    # of `make demo` that scores the hour, with the JVM's console as the demo's.
+    import os
     import subprocess
     import sys
 
@@ -230,7 +235,10 @@ def test_spark_submit_entry_point(trained: Any, local_stack: LocalStack) -> None
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # where a session with no state dir logs
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["hour"] == "2026-11-25T04" and summary["records_in"] == summary["records_out"] > 1000
+    assert_calm(result.stdout + result.stderr, "the scoring job on a local session")
+    assert (tmp_path / "trustpipe-spark" / "score_messages.log").is_file()  # Spark's warnings went there
