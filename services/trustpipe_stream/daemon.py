@@ -114,6 +114,12 @@ def properties(c: Consumer) -> str:
         "callProcessRecordsEvenForEmptyRecordList": "true",
         # On AWS the daemon publishes its own metrics; the moto server has no use for them.
         "metricsLevel": "NONE" if c.endpoint else "SUMMARY",
+        # Without it, the KCL (3.1.3) asks ListShards for the shard's description when it builds
+        # a batch's task (to drop KPL-aggregated duplicates after a reshard; no producer here
+        # aggregates), and when that call fails (throttled, dropped) the batch it had already
+        # fetched is skipped ("The incoming data has been skipped"): the next batch's checkpoint
+        # moves past records the processor never saw. Leases still sync on their schedule.
+        "skipShardSyncAtWorkerInitializationIfLeasesExist": "true",
     }
     if c.endpoint:
         values.update(kinesisEndpoint=c.endpoint, dynamoDBEndpoint=c.endpoint, **LOCAL_TUNING)
