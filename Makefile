@@ -83,7 +83,7 @@ browser:  ## Debian's chromium, which the browser tests drive (apt, when it is m
 # several pytest-xdist workers, each with its own local stack (tests/conftest.py).
 TEST_WORKERS ?= 4
 test: lint types tools browser  ## what CI runs: lint, types, unit, integration and e2e tests (and the infra checks)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup tests/unit tests/integration tests/e2e
+	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/e2e
 
 test-fast: setup  ## unit tests only (seconds)
 	$(BIN)/pytest tests/unit -q

@@ -1,9 +1,9 @@
 """Settings every test module shares; the local stack's fixtures come from tests/harness/stack.py.
 
-`make test` runs the suite on several pytest-xdist workers (``--dist loadgroup``). Each worker is
-a process of its own with its own temporary directory, Airflow home, ports and local stack (moto
-server, PostgreSQL, registry: started by the first test that asks for them), so the waits of one
-module (Terraform's apply, a KCL group's start, the chaos run) overlap with the work of others.
+`make test` runs the suite on several pytest-xdist workers. Each worker is a process of its own
+with its own temporary directory, Airflow home, ports and local stack (moto server, PostgreSQL,
+registry: started by the first test that asks for them), so the waits of one module (Terraform's
+apply, a KCL group's start, the chaos run) overlap with the work of others.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from typing import Any
 
 import pytest
 
@@ -29,19 +30,30 @@ SHARED_WORKER = {"tests/integration/spark_jobs/": "spark"}
 _began = time.monotonic()
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A module runs on one worker (its module fixtures start once) unless it names an
-    ``xdist_group`` of its own or lies in a ``SHARED_WORKER`` folder; e2e modules are handed out
-    first, then integration, then unit."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            path = item.nodeid.split("::")[0]
-            group = next((g for folder, g in SHARED_WORKER.items() if path.startswith(folder)), path)
-            item.add_marker(pytest.mark.xdist_group(group))
+    """e2e modules are handed out first, then integration, then unit: the longest waits start
+    while the rest runs."""
     items.sort(
         key=lambda item: next((i for i, t in enumerate(TIERS) if item.nodeid.startswith(t)), len(TIERS))
     )
+
+
+def work_unit(nodeid: str) -> str:
+    """What one worker runs whole: the test's module (its module fixtures start once), or the
+    group of its ``SHARED_WORKER`` folder."""
+    path = nodeid.split("::")[0]
+    return next((group for folder, group in SHARED_WORKER.items() if path.startswith(folder)), path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Hands out work units (``work_unit``), in collection order, to whichever worker is free."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
