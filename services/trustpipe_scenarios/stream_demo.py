@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
 from trustpipe.workers import STREAM_WORKERS, stream_groups
 from trustpipe_sensors.app import run_stream
+from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stream.daemon import application_name
 from trustpipe_stream.service import worker_id
@@ -57,48 +56,20 @@ class StreamDemoError(RunError):
     """The stream workers did not come up."""
 
 
-class Workers:
-    """The stream workers as systemd runs them on AWS: a process each, stopped with SIGTERM."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self) -> None:
-        log_dir = self.state_dir / "workers"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        for name, args in WORKERS.items():
-            with (log_dir / f"{name}.out").open("ab") as out:
-                self.procs[name] = subprocess.Popen(
-                    shipped_command(*args, "--state-dir", str(self.state_dir)),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-
-    def exited(self) -> list[str]:
-        return [name for name, proc in self.procs.items() if proc.poll() is not None]
-
-    def stop(self) -> dict[str, int]:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes: dict[str, int] = {}
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = proc.wait()
-        return codes
+def start_workers(state_dir: Path) -> Launcher:
+    """The stream workers as systemd runs them on AWS: a process each, logs under
+    ``<state_dir>/workers``, stopped with SIGTERM."""
+    workers = Launcher(state_dir / "workers")
+    for name, args in WORKERS.items():
+        workers.start(name, shipped_command(*args, "--state-dir", str(state_dir)))
+    return workers
 
 
 def run(
     aws: AwsClients, state_dir: Path, *, seed: int, seconds: float, rate: float, say: Say
 ) -> dict[str, Any]:
     """Stream for ``seconds`` at ``rate`` through the running workers; the report's stream section."""
-    workers = Workers(state_dir)
-    workers.start()
+    workers = start_workers(state_dir)
     try:
         say("stream workers started (a scorer, a stream importer, an alerter): leasing shards...")
         wait_ready(aws, workers.exited, state_dir / "workers")
