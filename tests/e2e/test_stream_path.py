@@ -32,7 +32,7 @@ from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_emulation.alarms import describe, emf_fetch, evaluate
 from trustpipe_importer.app import upgrade
-from trustpipe_scenarios.stream_demo import drain_actions
+from trustpipe_scenarios.settle import settle
 from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stack.stack import LocalStack
@@ -153,26 +153,19 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
     services.restart("scorer-1")
     services.restart("alerter")
     ids += produce(aws, settings.raw_stream_name, seed=5, count=100)
-    # THEN every message is stored, once (message id is the key)
-    verdicts = wait_for(
-        "all 400 stored", lambda: (v := stored(settings, ids)) and len(v) == len(ids) and v, 300
-    )
+    # THEN, once the path settled (late duplicates given 10 s more), every message is stored,
+    # once (message id is the key)
+    settled = settle(aws, ids, timeout=540, every=2, linger=10)
+    assert settled.lost == set(), f"{len(settled.lost)} of {len(ids)} not stored"
+    verdicts = {m: row.verdict for m, row in settled.rows.items()}
     mix = Counter(verdicts.values())
     assert set(mix) == {"QUARANTINE", "LABEL", "PASS_THROUGH"}, mix
     # and each QUARANTINE/LABEL verdict got exactly one action, of its kind; PASS_THROUGH none
     actionable = {m: v for m, v in verdicts.items() if v != "PASS_THROUGH"}
-    actions: list[dict[str, Any]] = []
-
-    def all_actions() -> bool:
-        actions.extend(drain_actions(aws))
-        return {a["message_id"] for a in actions} >= set(actionable)
-
-    wait_for("every action", all_actions, 240, every=2)
-    time.sleep(10)  # anything still in flight would show up as a duplicate
-    actions.extend(drain_actions(aws))
-    mine = [a for a in actions if a["message_id"] in verdicts]
-    assert Counter(a["message_id"] for a in mine).most_common(1)[0][1] == 1
-    assert {a["message_id"]: a["action"] for a in mine} == actionable
+    assert settled.missing_actions == set() and settled.duplicate_actions == 0
+    assert {
+        a["message_id"]: a["action"] for a in settled.actions if a["message_id"] in verdicts
+    } == actionable
     # and the enterprises' users were alerted of them
     alerted = {x for q in alert_queues for x in alerted_ids(aws, q)}
     assert set(actionable) <= alerted
