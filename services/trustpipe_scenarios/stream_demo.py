@@ -4,11 +4,8 @@ with the latency from put to stored verdict and to action."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
-import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,7 +21,9 @@ from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
 from trustpipe.workers import STREAM_WORKERS, stream_groups
+from trustpipe_scenarios.settle import settle
 from trustpipe_sensors.app import run_stream
+from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stream.daemon import application_name
 from trustpipe_stream.service import worker_id
@@ -49,7 +48,8 @@ FROM scored_messages WHERE message_id = ANY(%(ids)s)
 PRIMER_COUNT = 60
 """Messages streamed (and waited for) before the measured run: the KCL starts a shard's
 processor only once it discovers the lease, and its first batch loads the model and schemas."""
-ROWS_SQL = "SELECT message_id, verdict, received_at FROM scored_messages WHERE message_id = ANY(%(ids)s)"
+SETTLE_SECONDS = 240
+"""How long the measured run and the primer may take to settle."""
 Say = Callable[[str], None]
 
 
@@ -57,55 +57,27 @@ class StreamDemoError(RunError):
     """The stream workers did not come up."""
 
 
-class Workers:
-    """The stream workers as systemd runs them on AWS: a process each, stopped with SIGTERM."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self) -> None:
-        log_dir = self.state_dir / "workers"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        for name, args in WORKERS.items():
-            with (log_dir / f"{name}.out").open("ab") as out:
-                self.procs[name] = subprocess.Popen(
-                    shipped_command(*args, "--state-dir", str(self.state_dir)),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-
-    def exited(self) -> list[str]:
-        return [name for name, proc in self.procs.items() if proc.poll() is not None]
-
-    def stop(self) -> dict[str, int]:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes: dict[str, int] = {}
-        for name, proc in self.procs.items():
-            try:
-                codes[name] = proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = proc.wait()
-        return codes
+def start_workers(state_dir: Path) -> Launcher:
+    """The stream workers as systemd runs them on AWS: a process each, logs under
+    ``<state_dir>/workers``, stopped with SIGTERM."""
+    workers = Launcher(state_dir / "workers")
+    for name, args in WORKERS.items():
+        workers.start(name, shipped_command(*args, "--state-dir", str(state_dir)))
+    return workers
 
 
 def run(
     aws: AwsClients, state_dir: Path, *, seed: int, seconds: float, rate: float, say: Say
 ) -> dict[str, Any]:
     """Stream for ``seconds`` at ``rate`` through the running workers; the report's stream section."""
-    workers = Workers(state_dir)
-    workers.start()
+    workers = start_workers(state_dir)
     try:
         say("stream workers started (a scorer, a stream importer, an alerter): leasing shards...")
         wait_ready(aws, workers.exited, state_dir / "workers")
         since = datetime.now(UTC)
         mailbox: list[dict[str, Any]] = []  # the actions received, as the mail systems would
         primer = run_stream(aws, seed=seed + 1, rate=PRIMER_COUNT, count=PRIMER_COUNT)
-        _wait_and_count(aws, _run_ids(aws, primer.run_id), mailbox, lambda _msg: None)
+        settle(aws, _run_ids(aws, primer.run_id), timeout=SETTLE_SECONDS, mailbox=mailbox)
         say("every shard has its worker and its processor is warm; the sensors stream")
         run_ = run_stream(aws, seed=seed, rate=rate, duration=seconds)
         kinesis = aws.client("kinesis")
@@ -187,33 +159,19 @@ def labelled(aws: AwsClients, keys: list[str]) -> dict[str, str]:
 def _wait_and_count(
     aws: AwsClients,
     ids: list[str],
-    actions: list[dict[str, Any]],
+    mailbox: list[dict[str, Any]],
     say: Say,
     since: datetime | None = None,
-    timeout: float = 240,
+    timeout: float = SETTLE_SECONDS,
 ) -> dict[str, Any]:
     """Until every message of ``ids`` is stored and every actionable one has its action (received
-    into ``actions``); each stage's count, the set-aside records and the latencies."""
-    url = aws.settings.database_url or ""
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(url, autocommit=True) as conn:
-        while True:
-            rows = {
-                m: (verdict, received)
-                for m, verdict, received in conn.execute(ROWS_SQL, {"ids": ids}).fetchall()
-            }
-            actions += drain_actions(aws)
-            mine = [a for a in actions if a["message_id"] in rows]
-            actionable = {m for m, (v, _) in rows.items() if v != "PASS_THROUGH"}
-            if (len(rows) == len(ids) and {a["message_id"] for a in mine} >= actionable) or (
-                time.monotonic() > deadline
-            ):
-                break
-            time.sleep(1)
+    into ``mailbox``); each stage's count, the set-aside records and the latencies."""
+    settled = settle(aws, ids, timeout=timeout, mailbox=mailbox)
+    with psycopg.connect(aws.settings.database_url or "", autocommit=True) as conn:
         (p50, p95, p99), stored = conn.execute(LATENCY_SQL, {"ids": ids}).fetchone() or ((None,) * 3, 0)
         from_batch = conn.execute(
             "SELECT count(*) FROM scored_messages WHERE source = 'BATCH' AND message_id = ANY(%(ids)s)",
-            {"ids": [a["message_id"] for a in actions]},
+            {"ids": [a["message_id"] for a in mailbox]},
         ).fetchone()
         errors = conn.execute(
             "SELECT error_type, count(*) FROM import_errors "
@@ -221,14 +179,19 @@ def _wait_and_count(
             {"since": since or datetime.min.replace(tzinfo=UTC)},
         ).fetchall()
     say("every stage counted")
-    action_lag = sorted((a["issued_at"] - rows[a["message_id"]][1]).total_seconds() for a in mine)
+    rows = settled.rows
+    action_lag = sorted(
+        (a["issued_at"] - rows[a["message_id"]].received_at).total_seconds()
+        for a in mailbox
+        if a["message_id"] in rows
+    )
     return {
         "scored": _scored_count(aws, set(ids)),
         "imported": len(rows),
-        "verdicts": dict(Counter(v for v, _ in rows.values())),
-        "actionable": len(actionable),
-        "actions": len({a["message_id"] for a in mine}),
-        "duplicate_actions": len(mine) - len({a["message_id"] for a in mine}),
+        "verdicts": dict(Counter(row.verdict for row in rows.values())),
+        "actionable": len(settled.actionable),
+        "actions": len(settled.delivered),
+        "duplicate_actions": settled.duplicate_actions,
         "actions_from_batch_path": from_batch[0] if from_batch else 0,
         "set_aside": _set_aside(aws, since) | {f"importer {t}": int(n) for t, n in errors},
         "latency_put_to_stored_s": _percentiles(p50, p95, p99),
@@ -249,19 +212,6 @@ def _percentiles(p50: Any, p95: Any, p99: Any) -> dict[str, float | None]:
         k: (round(float(v), 3) if v is not None else None)
         for k, v in (("p50", p50), ("p95", p95), ("p99", p99))
     }
-
-
-def drain_actions(aws: AwsClients) -> list[dict[str, Any]]:
-    """Every action on the enterprises' queues, received and deleted (the demo is their mail system)."""
-    sqs = aws.client("sqs")
-    decoder = FramedDecoder(aws.registry(), contracts.load(contracts.ACTION))
-    out = []
-    for url in aws.settings.action_queue_urls.values():
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-            for m in messages:
-                out.append(decoder.decode(base64.b64decode(m["Body"])))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return out
 
 
 def records(kinesis: Any, stream_name: str) -> Iterator[dict[str, Any]]:

@@ -32,6 +32,7 @@ from trustpipe_orchestration.config import (
     SETTINGS_VARIABLE,
     START_OPTION,
 )
+from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import free_port, shipped_command, stop_pid, wait_for_port
 
 Say = Callable[[str], None]
@@ -103,7 +104,8 @@ def run_airflow(
     say: Say,
     backfill: bool = True,
 ) -> None:
-    """Start the importer and Airflow standalone; block until Ctrl-C; stop both by pid."""
+    """Start the importer (as its unit would: the launcher) and Airflow standalone; block until
+    Ctrl-C; stop both by pid."""
     home.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
     hours = landed_hours(settings)
@@ -122,13 +124,8 @@ def run_airflow(
     log = (home / "standalone.log").open("ab")
     say("migrating Airflow's database (SQLite)...")
     subprocess.run([bin_dir / "airflow", "db", "migrate"], env=env, check=True, stdout=log, stderr=log)
-    importer = subprocess.Popen(
-        shipped_command("importer", "run", "--settings", str(settings_path)),
-        env=env,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
+    importer = Launcher(home, env=env)
+    importer.start("importer", shipped_command("importer", "run", "--settings", str(settings_path)))
     standalone = subprocess.Popen(
         [bin_dir / "airflow", "standalone"], env=env, stdout=log, stderr=log, start_new_session=True
     )
@@ -137,15 +134,16 @@ def run_airflow(
         say(f"Airflow: http://127.0.0.1:{port}  login {ADMIN} / {admin_password(home)}")
         if backfill:
             backfill_landed(settings, env, bin_dir, say)
-        say(f"logs: {home / 'standalone.log'}; importer pid {importer.pid}, standalone pid {standalone.pid}")
+        pids = f"importer pid {importer.procs['importer'].pid}, standalone pid {standalone.pid}"
+        say(f"logs: {home / 'standalone.log'}, {home / 'importer.out'}; {pids}")
         say("Ctrl-C stops Airflow and the importer")
-        while standalone.poll() is None and importer.poll() is None:
+        while standalone.poll() is None and not importer.exited():
             time.sleep(1)
         say("a process exited on its own: stopping the rest (see the log)")
     except KeyboardInterrupt:
         say("stopping...")
     finally:
-        stopped = stop_tree(standalone.pid) + stop_tree(importer.pid)
+        stopped = stop_tree(standalone.pid) + len(importer.stop(timeout=30))
         log.close()
         say(f"stopped {stopped} processes")
 

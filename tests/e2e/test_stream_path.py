@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,11 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 import pytest
 
-from tests.harness.cli import CLI, run_cli
+from tests.harness.cli import run_cli
 from tests.harness.models import artifact
 from tests.harness.streams import on_stream, produce, set_aside
 from tests.harness.waits import wait_for
@@ -35,7 +32,9 @@ from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_emulation.alarms import describe, emf_fetch, evaluate
 from trustpipe_importer.app import upgrade
-from trustpipe_scenarios.stream_demo import drain_actions
+from trustpipe_scenarios.settle import settle
+from trustpipe_stack.launcher import Launcher
+from trustpipe_stack.procs import shipped_command
 from trustpipe_stack.stack import LocalStack
 
 # A model whose verdicts mix: auth failures and look-alikes push a message over the thresholds.
@@ -56,52 +55,25 @@ MODEL = dataclasses.replace(
 )
 
 
-class Services:
-    """The workers as systemd would run them: start, SIGKILL (the whole unit), restart."""
-
-    def __init__(self, state_dir: str) -> None:
-        self.state_dir = state_dir
-        self.procs: dict[str, subprocess.Popen[str]] = {}
-
-    def start(self, name: str, *args: str) -> None:
-        self.procs[name] = subprocess.Popen(
-            [*CLI, *args, "--state-dir", self.state_dir],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.procs[name].args_ = args  # type: ignore[attr-defined]
-
-    def kill(self, name: str) -> None:
-        proc = psutil.Process(self.procs[name].pid)
-        for p in [*proc.children(recursive=True), proc]:
-            p.kill()
-        self.procs[name].wait()
-
-    def restart(self, name: str) -> None:
-        self.start(name, *self.procs[name].args_)  # type: ignore[attr-defined]
-
-    def stop_all(self) -> dict[str, int]:
-        for p in self.procs.values():
-            p.send_signal(signal.SIGTERM)
-        return {name: p.wait(timeout=120) for name, p in self.procs.items()}
-
-
 @pytest.fixture(scope="module")
-def services(local_stack: LocalStack, aws: AwsClients, settings: Settings) -> Iterator[Services]:
+def services(local_stack: LocalStack, aws: AwsClients, settings: Settings) -> Iterator[Launcher]:
+    """The workers as systemd would run them, their logs under the stack's ``workers`` folder."""
     upgrade(settings)
     promote(aws, settings, MODEL.version)
-    s = Services(str(local_stack.state_dir))
-    s.start("scorer-1", "scorer", "run", "--slot", "1")
-    s.start("scorer-2", "scorer", "run", "--slot", "2")
-    s.start("importer", "importer", "run", "--source", "stream")
-    s.start("alerter", "alerter", "run")
+    state_dir = str(local_stack.state_dir)
+    workers = Launcher(local_stack.state_dir / "workers")
+    for name, *args in (
+        ("scorer-1", "scorer", "run", "--slot", "1"),
+        ("scorer-2", "scorer", "run", "--slot", "2"),
+        ("importer", "importer", "run", "--source", "stream"),
+        ("alerter", "alerter", "run"),
+    ):
+        workers.start(name, shipped_command(*args, "--state-dir", state_dir))
     try:
-        yield s
+        yield workers
     finally:
-        for name in list(s.procs):
-            if s.procs[name].poll() is None:
-                s.kill(name)
+        for name in workers.procs:
+            workers.kill(name)
 
 
 def scored(aws: AwsClients, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -124,7 +96,7 @@ def stored(settings: Settings, ids: list[str]) -> dict[str, str]:
 
 
 def test_every_streamed_message_is_scored_and_poison_is_set_aside(
-    services: Services, aws: AwsClients, settings: Settings
+    services: Launcher, aws: AwsClients, settings: Settings
 ) -> None:
     # GIVEN the sensors stream 200 messages with four kinds of poison among them
     ids = produce(aws, settings.raw_stream_name, seed=5, count=100)
@@ -169,7 +141,7 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
 
 
 def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
-    services: Services, aws: AwsClients, settings: Settings
+    services: Launcher, aws: AwsClients, settings: Settings
 ) -> None:
     alert_queues = subscribe_to_alerts(aws, settings)
     # GIVEN the sensors stream; WHEN a scorer and the alerter die mid-stream and come back
@@ -181,33 +153,26 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
     services.restart("scorer-1")
     services.restart("alerter")
     ids += produce(aws, settings.raw_stream_name, seed=5, count=100)
-    # THEN every message is stored, once (message id is the key)
-    verdicts = wait_for(
-        "all 400 stored", lambda: (v := stored(settings, ids)) and len(v) == len(ids) and v, 300
-    )
+    # THEN, once the path settled (late duplicates given 10 s more), every message is stored,
+    # once (message id is the key)
+    settled = settle(aws, ids, timeout=540, every=2, linger=10)
+    assert settled.lost == set(), f"{len(settled.lost)} of {len(ids)} not stored"
+    verdicts = {m: row.verdict for m, row in settled.rows.items()}
     mix = Counter(verdicts.values())
     assert set(mix) == {"QUARANTINE", "LABEL", "PASS_THROUGH"}, mix
     # and each QUARANTINE/LABEL verdict got exactly one action, of its kind; PASS_THROUGH none
     actionable = {m: v for m, v in verdicts.items() if v != "PASS_THROUGH"}
-    actions: list[dict[str, Any]] = []
-
-    def all_actions() -> bool:
-        actions.extend(drain_actions(aws))
-        return {a["message_id"] for a in actions} >= set(actionable)
-
-    wait_for("every action", all_actions, 240, every=2)
-    time.sleep(10)  # anything still in flight would show up as a duplicate
-    actions.extend(drain_actions(aws))
-    mine = [a for a in actions if a["message_id"] in verdicts]
-    assert Counter(a["message_id"] for a in mine).most_common(1)[0][1] == 1
-    assert {a["message_id"]: a["action"] for a in mine} == actionable
+    assert settled.missing_actions == set() and settled.duplicate_actions == 0
+    assert {
+        a["message_id"]: a["action"] for a in settled.actions if a["message_id"] in verdicts
+    } == actionable
     # and the enterprises' users were alerted of them
     alerted = {x for q in alert_queues for x in alerted_ids(aws, q)}
     assert set(actionable) <= alerted
 
 
 def test_a_model_promoted_mid_stream_is_picked_up(
-    services: Services, aws: AwsClients, settings: Settings
+    services: Launcher, aws: AwsClients, settings: Settings
 ) -> None:
     # GIVEN the scorers are running on stream-path-m1; WHEN stream-m2 is promoted and traffic goes on
     promote(aws, settings, "stream-path-m2")
@@ -224,10 +189,10 @@ def test_a_model_promoted_mid_stream_is_picked_up(
 
 
 def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(
-    services: Services, aws: AwsClients
+    services: Launcher, aws: AwsClients
 ) -> None:
     # `trustpipe local status` shows each worker running, with what its batches processed
-    status = run_cli("local", "status", "--state-dir", services.state_dir)
+    status = run_cli("local", "status", "--state-dir", str(state_dir(services)))
     workers = json.loads(status.stdout)["workers"]
     assert {w for w, h in workers.items() if h["running"]} >= {
         "scorer-1",
@@ -239,7 +204,7 @@ def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(
     assert workers["importer-1"]["processed"] >= 400 and workers["alerter-1"]["processed"] > 0
     # and SIGTERM stops every worker within the grace, cleanly
     began = time.monotonic()
-    assert set(services.stop_all().values()) == {0}
+    assert set(services.stop().values()) == {0}
     assert time.monotonic() - began < 90
     # and each service's silence alarm, evaluated on its heartbeats as CloudWatch would, counts
     # heartbeats in the minutes it ran and pages once 3 of its 5 minutes had none
@@ -253,9 +218,14 @@ def test_local_status_shows_each_worker_and_sigterm_stops_them_cleanly(
         assert later.state == "ALARM" and [v for _, v in later.datapoints] == [None] * 5, later
 
 
-def emitted(services: Services, service: str) -> list[Path]:
+def emitted(services: Launcher, service: str) -> list[Path]:
     """The EMF files of every worker of ``service`` (the CloudWatch agent ships them on a host)."""
-    return sorted(Path(services.state_dir, "workers").glob(f"{service}-*/*-metrics.log"))
+    return sorted(state_dir(services).joinpath("workers").glob(f"{service}-*/*-metrics.log"))
+
+
+def state_dir(services: Launcher) -> Path:
+    """The stack's state folder, which holds the workers' own folders beside their logs."""
+    return services.log_dir.parent
 
 
 def subscribe_to_alerts(aws: AwsClients, settings: Settings) -> list[str]:

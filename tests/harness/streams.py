@@ -1,5 +1,5 @@
 """The near-real-time path seen from outside: what the sensors put, what lies on a stream, what
-was set aside (the action queues are drained with the demo's own `stream_demo.drain_actions`)."""
+was set aside (the action queues are drained by the scenarios' one settle, `trustpipe_scenarios.settle`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`trustpipe chaos`: the workers behind the fault proxy, the plan carried out, then settled and
-reconciled."""
+"""`trustpipe chaos`: the workers behind the fault proxy, supervised as systemd runs them, the plan
+carried out, then settled and reconciled."""
 
 from __future__ import annotations
 
@@ -23,15 +23,18 @@ from trustpipe_scenarios.chaos.plan import (
     HISTORY_HOURS,
     POISON_SQS_BODY,
     POSTGRES_DOWN_SECONDS,
+    RESTART_SECONDS,
+    WORKERS,
     Plan,
     Run,
     chaos_dir,
     plan,
 )
 from trustpipe_scenarios.chaos.settle import settle
-from trustpipe_scenarios.chaos.supervisor import Supervisor
 from trustpipe_scenarios.stream_demo import POISON, wait_ready
 from trustpipe_sensors.app import run_batch, run_stream
+from trustpipe_stack.launcher import Launcher, RestartPolicy
+from trustpipe_stack.procs import shipped_command
 from trustpipe_stack.servers import FaultProxyServer
 from trustpipe_stack.stack import SPARK_LOG, LocalStack
 
@@ -78,13 +81,13 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
     schedule = folder / "faults.json"
     schedule.unlink(missing_ok=True)  # no faults until the workers are up
     proxy = FaultProxyServer(folder / "proxy")
-    supervisor = Supervisor(folder / "settings.json", folder / "workers")
+    supervisor = Launcher(folder / "workers", restart=RestartPolicy(delay=RESTART_SECONDS))
     record = Run()
     began = datetime.now(UTC)
     try:
         proxy.start(settings.aws_endpoint or "", schedule, seed)
         dataclasses.replace(settings, aws_endpoint=proxy.url).save(folder / "settings.json")
-        supervisor.start()
+        _start_workers(supervisor, folder)
         say(f"workers started through the fault proxy at {proxy.url}: leasing shards...")
         wait_ready(aws, supervisor.exited, folder / "workers")
         dump_schedule(p.windows, time.time(), schedule)  # fault windows count from here, as disruptions do
@@ -118,6 +121,15 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
         and not record.failures
     )
     return figures
+
+
+def _start_workers(supervisor: Launcher, folder: Path) -> None:
+    """Every worker as its unit starts it, with the run's settings (through the proxy); the
+    supervisor restarts it ``RESTART_SECONDS`` after it dies, as systemd does."""
+    for name, args in WORKERS.items():
+        work_dir = str(folder / "workers" / name)
+        settings = str(folder / "settings.json")
+        supervisor.start(name, shipped_command(*args, "--settings", settings, "--work-dir", work_dir))
 
 
 def _spark(log_file: Path) -> Any:
@@ -154,7 +166,7 @@ def _ensure_model(aws: AwsClients, p: Plan, spark: Any, say: Say) -> None:
 
 
 def _carry_out(
-    stack: LocalStack, aws: AwsClients, p: Plan, supervisor: Supervisor, spark: Any, record: Run, say: Say
+    stack: LocalStack, aws: AwsClients, p: Plan, supervisor: Launcher, spark: Any, record: Run, say: Say
 ) -> None:
     """The stream run, the batch hours and the disruptions, each at its time."""
     start = time.monotonic()
