@@ -27,7 +27,7 @@ SUBJECT = "email-metadata-value"
 
 def run() -> list[Result]:
     hits: Counter[str] = Counter()
-    app = create_app(Registry(InMemoryStore()), observe=lambda route, _status: hits.update([route]))
+    app = create_app(Registry(InMemoryStore()), observe=lambda route, _status, _seconds: hits.update([route]))
     server = make_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
