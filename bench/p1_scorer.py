@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import fastavro
 from fastavro.schema import parse_schema
-from tests.model_fixtures import artifact
 
 from bench.harness import Result, rates
 from bench.p1a_codec import sample
@@ -16,6 +15,7 @@ from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_stream.processor import StreamRecord
 
 BATCH = 500  # records per process() call: a KCL batch of a busy shard

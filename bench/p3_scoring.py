@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.model_fixtures import artifact
-
 from bench.harness import Result
 from spark_jobs import trust_columns
 from spark_jobs.score_messages import SCORED_INPUTS, read_v4, to_scored_messages
@@ -24,6 +22,7 @@ from spark_jobs.session import AVRO_FORMAT, local_session
 from trustpipe import contracts, layout
 from trustpipe.codec import container_bytes
 from trustpipe.model.scorer import TrustModel
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_sensors.sensor import generate_quarter, to_version
 from trustpipe_sensors.world import World
 

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.model_fixtures import artifact
-
 from bench.harness import Result
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
@@ -33,6 +31,7 @@ from trustpipe_importer.app import upgrade
 from trustpipe_local import stream_demo
 from trustpipe_local.stack import LocalStack
 from trustpipe_sensors.generator import MessageFactory
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_sensors.world import World
 
 ROOT = Path(__file__).parents[1]

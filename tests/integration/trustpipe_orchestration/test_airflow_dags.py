@@ -24,7 +24,6 @@ import pytest
 from tests.browser import chromium
 from tests.cli import CLI
 from tests.conftest import AIRFLOW_HOME, ROOT
-from tests.model_fixtures import artifact as fixture_artifact
 from tests.pictures import assert_a_real_picture
 from trustpipe import layout, metrics, s3
 from trustpipe.aws import AwsClients
@@ -37,6 +36,7 @@ from trustpipe_local.procs import free_port, wait_for_port
 from trustpipe_local.stack import LocalStack
 from trustpipe_orchestration import hour_report, model_report
 from trustpipe_sensors.app import run_batch
+from trustpipe_sensors.handmade_model import artifact as fixture_artifact
 
 HOURLY = "message_scoring_hourly"
 # Hours no other test module lands or scores (and not before the DAG's start_date: Airflow
