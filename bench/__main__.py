@@ -83,14 +83,19 @@ def _table(done: list[tuple[str, float, list[Result]]]) -> Table:
             table.add_row(
                 r.id,
                 r.name,
-                f"{r.value:,.0f}",
-                f"{r.baseline:,.0f}",
+                _figure(r.value),
+                _figure(r.baseline),
                 r.unit,
                 f"{r.ratio:.2f}",
                 r.goal,
                 f"{seconds:.0f}",
             )
     return table
+
+
+def _figure(x: float) -> str:
+    """Rates as whole numbers, seconds (P4) with their decimals."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 if __name__ == "__main__":
