@@ -8,22 +8,26 @@ from datetime import UTC, datetime
 
 import fastavro
 from fastavro.schema import parse_schema
-from tests.model_fixtures import artifact
 
-from bench.harness import Result, rates
-from bench.p1a_codec import sample
+from bench import p1a_codec
+from bench.harness import NOTHING, Result, Shared, rates
+from bench.p1a_codec import Size, sample
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_stream.processor import StreamRecord
 
 BATCH = 500  # records per process() call: a KCL batch of a busy shard
 SCORED_ID = 10
+NEEDS: tuple[str, ...] = ()
+FULL, SMOKE = p1a_codec.FULL, p1a_codec.SMOKE
+"""P1a's sizes: the same records, timed the same way."""
 
 
-def run() -> list[Result]:
-    records = sample()
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
+    records = sample(size.scale)
     schemas = {v: contracts.email_metadata(v) for v in records}
     framed = [FramedEncoder(v, schemas[v]).encode(r) for v, rs in records.items() for r in rs]
     stream = [StreamRecord(d, str(n), str(n), 0, 0, "shardId-000000000000") for n, d in enumerate(framed)]
@@ -73,7 +77,7 @@ def run() -> list[Result]:
             )
         return len(framed)
 
-    measured = rates({"bare": bare, "ours": ours})
+    measured = rates({"bare": bare, "ours": ours}, size.repeats, size.min_seconds)
     return [
         Result(
             "P1",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import fastavro
 from fastavro.schema import parse_schema
 
-from bench.harness import Result, rates
+from bench.harness import NOTHING, Result, Shared, rates
 from trustpipe import contracts, layout
 from trustpipe.codec import (
     ContainerReader,
@@ -20,22 +21,37 @@ from trustpipe_sensors.sensor import generate_quarter, to_version
 from trustpipe_sensors.world import World
 
 HOUR = "2026-11-26T13"
+NEEDS: tuple[str, ...] = ()
 
 
-def sample() -> dict[int, list[dict]]:
-    """One quarter of each enterprise's traffic, as its sensor version writes it."""
+@dataclass(frozen=True)
+class Size:
+    scale: float
+    """Of a quarter's traffic per enterprise (1.0: about 3,000 records in all)."""
+    repeats: int
+    min_seconds: float
+    """Each candidate's shortest timed round."""
+
+
+FULL = Size(scale=1.0, repeats=5, min_seconds=0.2)
+SMOKE = Size(scale=0.1, repeats=1, min_seconds=0.0)
+
+
+def sample(scale: float = 1.0) -> dict[int, list[dict]]:
+    """A quarter of each enterprise's traffic (``scale`` of it), as its sensor version writes it."""
     world = World.build(1)
     start = layout.parse_hour(HOUR)
     return {
         ent.sensor_version: [
-            to_version(m.record, ent.sensor_version) for m in generate_quarter(world, ent, start, seed=1)
+            to_version(m.record, ent.sensor_version)
+            for m in generate_quarter(world, ent, start, seed=1, scale=scale)
         ]
         for ent in world.enterprises.values()
     }
 
 
-def run() -> list[Result]:
-    records = sample()
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
+    records = sample(size.scale)
     schemas = {v: contracts.email_metadata(v) for v in records}
     framed = [FramedEncoder(v, schemas[v]).encode(r) for v, rs in records.items() for r in rs]
     ours = FramedDecoder(InMemorySchemas(schemas), contracts.reader_schema())
@@ -82,7 +98,9 @@ def run() -> list[Result]:
             "bare_container": bare_container,
             "our_container": our_container,
             "our_encode": our_encode,
-        }
+        },
+        size.repeats,
+        size.min_seconds,
     )
     return [
         Result(

@@ -6,7 +6,9 @@ decoding in its own process, which is what the row-at-a-time loads (a psycopg 3 
 psycopg2's own executemany and execute_values, each in one process) are compared with.
 P6: the importer's peak RSS importing 1,000,000 rows against 100,000 rows (each in its own process).
 
-Runs on its own moto server (S3) and PostgreSQL, stopped by pid at the end."""
+Runs on its own moto server (S3) and PostgreSQL, stopped by pid at the end; given the local
+stack (the test suite's), on its moto server in a bucket of its own and on its PostgreSQL server
+in a database of its own, dropped at the end."""
 
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +29,7 @@ from typing import Any
 import fastavro
 import psycopg
 
-from bench.harness import Result, moto_client
+from bench.harness import NOTHING, Result, Shared, moto_client
 from trustpipe import contracts
 from trustpipe.codec import write_container
 from trustpipe.db import migrate
@@ -32,12 +38,23 @@ from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import SCORED_COLUMNS, import_object
 from trustpipe_stack.servers import MotoServer, Postgres
 
-ROWS, SMALL_ROWS, EXECUTEMANY_ROWS = 1_000_000, 100_000, 20_000
-MIDDLE_ROWS = 300_000
-"""P6 draws peak RSS over three file sizes: 100k, 300k and 1M rows."""
 DECODE_PROCESSES = 2  # this machine's cores
-BUCKET = "bench-scored"
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
+NEEDS: tuple[str, ...] = ("stack",)
+
+
+@dataclass(frozen=True)
+class Size:
+    rows: int
+    small_rows: int
+    middle_rows: int
+    """P6 draws peak RSS over the three file sizes."""
+    executemany_rows: int
+    """Of the small file, loaded row at a time."""
+
+
+FULL = Size(rows=1_000_000, small_rows=100_000, middle_rows=300_000, executemany_rows=20_000)
+SMOKE = Size(rows=3_000, small_rows=1_000, middle_rows=2_000, executemany_rows=500)
 
 
 def records(n: int, tag: str) -> Any:
@@ -69,18 +86,18 @@ def scored_file(path: Path, n: int, tag: str) -> Path:
 
 
 def import_rate(
-    endpoint: str, url: str, path: Path, key: str, pool: DecodePool | None = None
+    endpoint: str, url: str, path: Path, bucket: str, key: str, pool: DecodePool | None = None
 ) -> tuple[float, int]:
     """The importer's rows/s on ``path``; with ``pool``, its blocks decoded by the pool's worker
     processes (started on the pool's first use, inside the timing)."""
     s3 = moto_client("s3", endpoint)
-    s3.upload_file(str(path), BUCKET, key)
-    etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    s3.upload_file(str(path), bucket, key)
+    etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
     began = time.perf_counter()
     outcome = import_object(
         lambda: psycopg.connect(url),
         s3,
-        ObjectCreated(BUCKET, key, etag, path.stat().st_size),
+        ObjectCreated(bucket, key, etag, path.stat().st_size),
         decode=pool,
     )
     return outcome.records / (time.perf_counter() - began), outcome.records
@@ -92,7 +109,7 @@ def decode_rate(path: Path) -> float:
     return count / (time.perf_counter() - began)
 
 
-def executemany_rate(url: str, path: Path) -> float:
+def executemany_rate(url: str, path: Path, limit: int) -> float:
     """What a psycopg2-era importer did: one parameterised INSERT per row."""
     names = [c for c, _ in SCORED_COLUMNS]
     sql = (
@@ -102,7 +119,7 @@ def executemany_rate(url: str, path: Path) -> float:
     rows = []
     with path.open("rb") as fo:
         for n, r in enumerate(fastavro.reader(fo)):
-            if n >= EXECUTEMANY_ROWS:
+            if n >= limit:
                 break
             rows.append([r[c] for c in names])
     began = time.perf_counter()
@@ -112,7 +129,7 @@ def executemany_rate(url: str, path: Path) -> float:
     return len(rows) / (time.perf_counter() - began)
 
 
-def psycopg2_rates(url: str, path: Path) -> dict[str, float]:
+def psycopg2_rates(url: str, path: Path, limit: int) -> dict[str, float]:
     """The card's row-at-a-time baselines with psycopg2 itself: ``executemany`` (one INSERT per
     row) and ``psycopg2.extras.execute_values`` (multi-row INSERTs, 1,000 rows a statement)."""
     import psycopg2
@@ -124,7 +141,7 @@ def psycopg2_rates(url: str, path: Path) -> dict[str, float]:
     rows = []
     with path.open("rb") as fo:
         for n, r in enumerate(fastavro.reader(fo)):
-            if n >= EXECUTEMANY_ROWS:
+            if n >= limit:
                 break
             rows.append(tuple(r[c] for c in names))
     out = {}
@@ -160,15 +177,15 @@ def truncate(url: str) -> None:
         conn.execute("TRUNCATE scored_messages")
 
 
-def peak_rss_mib(endpoint: str, url: str, path: Path, key: str) -> float:
+def peak_rss_mib(endpoint: str, url: str, path: Path, bucket: str, key: str) -> float:
     """Import in a fresh process (decoding in it) and report that process's peak RSS."""
     code = (
         "import json, resource, sys; from bench.p2_import import import_rate; "
-        "import_rate(sys.argv[1], sys.argv[2], __import__('pathlib').Path(sys.argv[3]), sys.argv[4]); "
+        "import_rate(sys.argv[1], sys.argv[2], __import__('pathlib').Path(sys.argv[3]), *sys.argv[4:]); "
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, endpoint, url, str(path), key],
+        [sys.executable, "-c", code, endpoint, url, str(path), bucket, key],
         capture_output=True,
         text=True,
         check=True,
@@ -177,39 +194,69 @@ def peak_rss_mib(endpoint: str, url: str, path: Path, key: str) -> float:
     return float(json.loads(out.strip().splitlines()[-1]))
 
 
-def run() -> list[Result]:
+@contextmanager
+def _servers(shared: Shared, work: Path) -> Iterator[tuple[str, str]]:
+    """(moto endpoint, database URL): the shared stack's, in a database of this run's own, or
+    servers of its own."""
+    if shared.stack is not None:
+        settings = shared.stack.settings()
+        assert settings.aws_endpoint and settings.database_url, "the local stack's settings"
+        with _own_database(settings.database_url) as url:
+            yield settings.aws_endpoint, url
+        return
+    moto, pg = MotoServer(work / "moto"), Postgres(work / "pg")
+    moto.start()
+    pg.start()
+    try:
+        yield moto.endpoint, pg.url
+    finally:
+        pg.stop()
+        moto.stop()
+
+
+@contextmanager
+def _own_database(url: str) -> Iterator[str]:
+    """A database of this run's own on ``url``'s server, dropped afterwards: the run truncates
+    its table, which the server's other users may be reading."""
+    name = f"bench_p2_{uuid.uuid4().hex[:8]}"
+    server = url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{server}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
+    bucket = f"bench-scored-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="bench-p2-") as tmp:
         work = Path(tmp)
-        moto, pg = MotoServer(work / "moto"), Postgres(work / "pg")
-        moto.start()
-        pg.start()
-        try:
-            moto_client("s3", moto.endpoint).create_bucket(Bucket=BUCKET)
-            migrate.upgrade(pg.url)
-            big = scored_file(work / "big.avro", ROWS, "big")
-            small = scored_file(work / "small.avro", SMALL_ROWS, "small")
+        with _servers(shared, work) as (endpoint, url):
+            moto_client("s3", endpoint).create_bucket(Bucket=bucket)
+            migrate.upgrade(url)
+            big = scored_file(work / "big.avro", size.rows, "big")
+            small = scored_file(work / "small.avro", size.small_rows, "small")
             decoded = decode_rate(big)
             pool = DecodePool(DECODE_PROCESSES)
             try:
-                cold, count = import_rate(moto.endpoint, pg.url, big, "scored/big-cold.avro", pool)
-                truncate(pg.url)
-                imported, _ = import_rate(moto.endpoint, pg.url, big, "scored/big.avro", pool)
+                cold, count = import_rate(endpoint, url, big, bucket, "scored/big-cold.avro", pool)
+                truncate(url)
+                imported, _ = import_rate(endpoint, url, big, bucket, "scored/big.avro", pool)
             finally:
                 pool.close()
-            truncate(pg.url)
-            in_process, _ = import_rate(moto.endpoint, pg.url, big, "scored/big-in-process.avro")
-            truncate(pg.url)
-            one_by_one = executemany_rate(pg.url, small)
-            with_psycopg2 = psycopg2_rates(pg.url, small)
-            middle = scored_file(work / "middle.avro", MIDDLE_ROWS, "middle")
+            truncate(url)
+            in_process, _ = import_rate(endpoint, url, big, bucket, "scored/big-in-process.avro")
+            truncate(url)
+            one_by_one = executemany_rate(url, small, size.executemany_rows)
+            with_psycopg2 = psycopg2_rates(url, small, size.executemany_rows)
+            middle = scored_file(work / "middle.avro", size.middle_rows, "middle")
+            files = {size.small_rows: small, size.middle_rows: middle, size.rows: big}
             rss = {
-                rows: peak_rss_mib(moto.endpoint, pg.url, path, f"scored/rss-{rows}.avro")
-                for rows, path in ((SMALL_ROWS, small), (MIDDLE_ROWS, middle), (ROWS, big))
+                rows: peak_rss_mib(endpoint, url, path, bucket, f"scored/rss-{rows}.avro")
+                for rows, path in files.items()
             }
-            rss_small, rss_big = rss[SMALL_ROWS], rss[ROWS]
-        finally:
-            pg.stop()
-            moto.stop()
+            rss_small, rss_big = rss[size.small_rows], rss[size.rows]
     return [
         Result(
             "P2",
@@ -235,7 +282,7 @@ def run() -> list[Result]:
         ),
         Result(
             "P6",
-            f"importer peak RSS, {ROWS:,} rows vs {SMALL_ROWS:,} rows",
+            f"importer peak RSS, {size.rows:,} rows vs {size.small_rows:,} rows",
             rss_big,
             rss_small,
             "<= 1.5",

@@ -1,7 +1,9 @@
 """P3: the scoring job's rows/s against Spark's bare Avro read -> write of the same files, in the
 same run (goal >= 0.5x), at two sizes: an hour of simulated traffic (about 50,000 rows) and one of
 real volume (the same files copied to over 1,000,000 rows); a Python-UDF variant of the same model
-(small size only) shows what native expressions buy."""
+(small size only) shows what native expressions buy.
+
+Runs on a SparkSession of its own (``local[2]``), or on the one it is given (the test suite's)."""
 
 from __future__ import annotations
 
@@ -11,28 +13,45 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.model_fixtures import artifact
-
-from bench.harness import Result
+from bench.harness import NOTHING, Result, Shared
 from spark_jobs import trust_columns
 from spark_jobs.score_messages import SCORED_INPUTS, read_v4, to_scored_messages
 from spark_jobs.session import AVRO_FORMAT, local_session
 from trustpipe import contracts, layout
 from trustpipe.codec import container_bytes
 from trustpipe.model.scorer import TrustModel
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_sensors.sensor import generate_quarter, to_version
 from trustpipe_sensors.world import World
 
-SCALE = 4.0  # about 50,000 messages in 12 files
-LARGE_COPIES = 21  # the same files 21 times: 1,026,543 rows
-REPEATS = 3
+NEEDS: tuple[str, ...] = ("spark",)
 
 
-def _files(folder: Path) -> tuple[list[str], dict[str, int]]:
+@dataclass(frozen=True)
+class Size:
+    scale: float
+    """Of an hour's simulated traffic, in 12 files (4.0: about 50,000 messages)."""
+    large_copies: int
+    """The large size is the same files this many times."""
+    repeats: int
+    """Each figure is the median of this many runs after a warm-up (on a shared machine the
+    best of two moved the ratio by 0.08 between rounds)."""
+    warm_up: bool
+    hour_beside: bool
+    """Whether the hour itself (the files once) and the Python-UDF variant are measured beside:
+    each is another Spark query, and the scoring query's planning is seconds however few rows."""
+
+
+FULL = Size(scale=4.0, large_copies=21, repeats=3, warm_up=True, hour_beside=True)  # 1,026,543 rows
+SMOKE = Size(scale=0.05, large_copies=2, repeats=1, warm_up=False, hour_beside=False)
+
+
+def _files(folder: Path, scale: float) -> tuple[list[str], dict[str, int]]:
     world = World.build(3)
     hour = layout.parse_hour("2026-11-26T13")
     paths, versions = [], {}
@@ -40,7 +59,7 @@ def _files(folder: Path) -> tuple[list[str], dict[str, int]]:
         for n, start in enumerate(layout.quarter_starts(hour)):
             records = [
                 to_version(m.record, ent.sensor_version)
-                for m in generate_quarter(world, ent, start, 3, SCALE)
+                for m in generate_quarter(world, ent, start, 3, scale)
             ]
             path = folder / f"{ent.enterprise_id}-{n}.avro"
             path.write_bytes(container_bytes(contracts.email_metadata(ent.sensor_version), records))
@@ -62,28 +81,38 @@ def _copies(paths: list[str], versions: dict[str, int], copies: int) -> list[str
     return copied
 
 
-def _median(run: Callable[[], int]) -> float:
-    """Rows/s of ``run``, the median of REPEATS runs after a warm-up: on a shared machine the
-    best of two moved the ratio by 0.08 between rounds."""
-    run()  # warm-up: JIT, planning, caches
+def _median(run: Callable[[], int], size: Size) -> float:
+    """Rows/s of ``run``, the median of the size's repeats (after a warm-up: JIT, planning,
+    caches)."""
+    if size.warm_up:
+        run()
     rates = []
-    for _ in range(REPEATS):
+    for _ in range(size.repeats):
         began = time.perf_counter()
         rows = run()
         rates.append(rows / (time.perf_counter() - began))
     return statistics.median(rates)
 
 
-def run() -> list[Result]:
-    spark = local_session("bench-p3", "local[2]", shuffle_partitions=4)
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
+    spark = shared.spark or local_session("bench-p3", "local[2]", shuffle_partitions=4)
+    try:
+        return _measure(spark, size)
+    finally:
+        if shared.spark is None:
+            spark.stop()
+
+
+def _measure(spark: Any, size: Size) -> list[Result]:
     model = artifact()
     scorer = TrustModel(model)
     scored_schema = contracts.load(contracts.SCORED_MESSAGE)
     with tempfile.TemporaryDirectory(prefix="bench-p3-") as tmp:
         folder = Path(tmp)
-        paths, versions = _files(folder)
-        large = _copies(paths, versions, LARGE_COPIES)
-        counts = {len(paths): read_v4(spark, paths).count(), len(large): read_v4(spark, large).count()}
+        paths, versions = _files(folder, size.scale)
+        large = _copies(paths, versions, size.large_copies)
+        files = [paths, large] if size.hour_beside else [large]
+        counts = {len(f): read_v4(spark, f).count() for f in files}
 
         def write(df: Any, files: list[str], name: str, schema: dict[str, Any] | None = None) -> int:
             writer = df.write.format(AVRO_FORMAT).mode("overwrite")
@@ -121,14 +150,23 @@ def run() -> list[Result]:
                 scored_schema,
             )
 
-        measured = {
-            "bare": _median(lambda: bare(paths)),
-            "native": _median(lambda: native(paths)),
-            "udf": _median(udf),
-            "bare_large": _median(lambda: bare(large)),
-            "native_large": _median(lambda: native(large)),
+        measured = {}
+        if size.hour_beside:
+            measured["bare"] = _median(lambda: bare(paths), size)
+            measured["native"] = _median(lambda: native(paths), size)
+            measured["udf"] = _median(udf, size)
+        measured["bare_large"] = _median(lambda: bare(large), size)
+        measured["native_large"] = _median(lambda: native(large), size)
+    detail: dict[str, Any] = {"rows": counts[len(large)]}
+    if size.hour_beside:
+        detail |= {
+            "small_rows": counts[len(paths)],
+            "small_rows_per_s": round(measured["native"]),
+            "small_baseline": round(measured["bare"]),
+            "small_ratio": round(measured["native"] / measured["bare"], 3),
+            "udf_rows_per_s": round(measured["udf"]),
+            "udf_ratio": round(measured["udf"] / measured["bare"], 3),
         }
-    spark.stop()
     return [
         Result(
             "P3",
@@ -137,14 +175,6 @@ def run() -> list[Result]:
             measured["bare_large"],
             ">= 0.5 at >= 1M rows",
             "rows/s",
-            {
-                "rows": counts[len(large)],
-                "small_rows": counts[len(paths)],
-                "small_rows_per_s": round(measured["native"]),
-                "small_baseline": round(measured["bare"]),
-                "small_ratio": round(measured["native"] / measured["bare"], 3),
-                "udf_rows_per_s": round(measured["udf"]),
-                "udf_ratio": round(measured["udf"] / measured["bare"], 3),
-            },
+            detail,
         ),
     ]

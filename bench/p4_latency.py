@@ -6,6 +6,9 @@ KCL consumer group.
 Baseline, measured in the same run on the same moto server: the transport's floor, put -> seen by
 a bare GetRecords poller pausing 200 ms between calls (the workers' local read interval). The
 goal is absolute (p99 <= 2 s); the ratio says how many floors the pipeline adds.
+
+Brings a local stack of its own up and down, or runs on the one it is given (the test suite's):
+its workers then resume the session's consumer groups, and the floor's stream is its own.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.model_fixtures import artifact
-
-from bench.harness import Result
-from trustpipe import contracts
+from bench.harness import NOTHING, Result, Shared
+from trustpipe import contracts, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model import artifact as artifacts
@@ -32,50 +37,87 @@ from trustpipe.model.scorer import TrustModel
 from trustpipe_importer.app import upgrade
 from trustpipe_scenarios import stream_demo
 from trustpipe_sensors.generator import MessageFactory
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_sensors.world import World
 from trustpipe_stack.stack import LocalStack
 
 ROOT = Path(__file__).parents[1]
-RATE = 50.0
-"""Messages a second: what the local stack's moto server sustains through three streams with
-room to spare (its PutRecords slows as a stream grows)."""
-SECONDS = 40.0
 POLL_SECONDS = 0.2
+NEEDS: tuple[str, ...] = ("stack",)
 
 
-def run() -> list[Result]:
+@dataclass(frozen=True)
+class Size:
+    rate: float
+    """Messages a second."""
+    seconds: float
+    floor_records: int
+    """Put on the floor's stream at ``rate``."""
+    threshold_sample: int
+    """Simulated messages scored to place the model's thresholds."""
+
+
+FULL = Size(rate=50.0, seconds=40.0, floor_records=200, threshold_sample=3000)
+"""50 messages a second: what the local stack's moto server sustains through three streams with
+room to spare (its PutRecords slows as a stream grows)."""
+SMOKE = Size(rate=10.0, seconds=2.0, floor_records=20, threshold_sample=300)
+
+
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
+    if shared.stack is not None:
+        return [_measure(shared.stack.state_dir, AwsClients(shared.stack.settings()), size)]
     with tempfile.TemporaryDirectory(prefix="trustpipe-p4-") as tmp:
         stack = LocalStack(ROOT, Path(tmp))
         try:
-            aws = AwsClients(stack.up(say=lambda _m: None))
-            upgrade(aws.settings)
-            artifacts.save(aws.s3, aws.settings.archive_bucket, realistic(artifact()), make_current=True)
-            floor = _transport_floor(aws)
-            section = stream_demo.run(aws, stack.state_dir, seed=42, seconds=SECONDS, rate=RATE, say=print)
+            return [_measure(stack.state_dir, AwsClients(stack.up(say=lambda _m: None)), size)]
         finally:
             stack.down(say=lambda _m: None)
+
+
+def _measure(state_dir: Path, aws: AwsClients, size: Size) -> Result:
+    upgrade(aws.settings)
+    with _current(aws, realistic(artifact(), size.threshold_sample)):
+        floor = _transport_floor(aws, size)
+        section = stream_demo.run(aws, state_dir, seed=42, seconds=size.seconds, rate=size.rate, say=print)
     stored, acted = section["latency_put_to_stored_s"], section["latency_put_to_action_s"]
-    return [
-        Result(
-            "P4",
-            f"put -> verdict stored, p99, at {RATE:.0f} messages/s (scorer, importer, alerter)",
-            stored["p99"],
-            floor["p99"],
-            "p99 <= 2 s",
-            "s",
-            {
-                "rate_per_second": RATE,
-                "messages": section["produced"],
-                "stored_p50": stored["p50"],
-                "stored_p95": stored["p95"],
-                "action_p50": acted["p50"],
-                "action_p99": acted["p99"],
-                "floor_p50": floor["p50"],
-                "reconciled": section["reconciled"],
-                "verdicts": section["verdicts"],
-            },
-        )
-    ]
+    return Result(
+        "P4",
+        f"put -> verdict stored, p99, at {size.rate:.0f} messages/s (scorer, importer, alerter)",
+        stored["p99"],
+        floor["p99"],
+        "p99 <= 2 s",
+        "s",
+        {
+            "rate_per_second": size.rate,
+            "messages": section["produced"],
+            "stored_p50": stored["p50"],
+            "stored_p95": stored["p95"],
+            "action_p50": acted["p50"],
+            "action_p99": acted["p99"],
+            "floor_p50": floor["p50"],
+            "reconciled": section["reconciled"],
+            "verdicts": section["verdicts"],
+        },
+    )
+
+
+@contextmanager
+def _current(aws: AwsClients, model: ModelArtifact) -> Iterator[None]:
+    """``model`` the current one for the run, and what was current before (or nothing) current
+    again afterwards: a shared stack's other users find it as they left it."""
+    bucket = aws.settings.archive_bucket
+    try:
+        before: bytes | None = s3.get(aws.s3, bucket, layout.CURRENT_MODEL_KEY)
+    except aws.s3.exceptions.NoSuchKey:
+        before = None
+    artifacts.save(aws.s3, bucket, model, make_current=True)
+    try:
+        yield
+    finally:
+        if before is None:
+            aws.s3.delete_object(Bucket=bucket, Key=layout.CURRENT_MODEL_KEY)
+        else:
+            s3.put(aws.s3, bucket, layout.CURRENT_MODEL_KEY, before)
 
 
 def realistic(model: ModelArtifact, sample: int = 3000) -> ModelArtifact:
@@ -106,13 +148,21 @@ def as_v4(record: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _transport_floor(aws: AwsClients, count: int = 200) -> dict[str, float]:
-    """Put -> GetRecords latency of a bare poller on a one-shard stream, records put at RATE."""
-    kinesis = aws.client("kinesis")
-    kinesis.create_stream(StreamName="p4-floor", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(StreamName="p4-floor")
-    shard = kinesis.list_shards(StreamName="p4-floor")["Shards"][0]["ShardId"]
-    iterator = kinesis.get_shard_iterator(StreamName="p4-floor", ShardId=shard, ShardIteratorType="LATEST")[
+def _transport_floor(aws: AwsClients, size: Size) -> dict[str, float]:
+    """Put -> GetRecords latency of a bare poller on a one-shard stream, records put at the
+    size's rate."""
+    kinesis, stream, count = aws.client("kinesis"), f"p4-floor-{uuid.uuid4().hex[:8]}", size.floor_records
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=stream)
+    try:
+        return _poll_floor(kinesis, stream, count, size.rate)
+    finally:
+        kinesis.delete_stream(StreamName=stream)
+
+
+def _poll_floor(kinesis: Any, stream: str, count: int, rate: float) -> dict[str, float]:
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="LATEST")[
         "ShardIterator"
     ]
     put_at: dict[str, float] = {}
@@ -131,8 +181,8 @@ def _transport_floor(aws: AwsClients, count: int = 200) -> dict[str, float]:
     poller.start()
     for n in range(count):
         put_at[f"k{n}"] = time.monotonic()
-        kinesis.put_record(StreamName="p4-floor", Data=b"x" * 600, PartitionKey=f"k{n}")
-        time.sleep(1 / RATE)
+        kinesis.put_record(StreamName=stream, Data=b"x" * 600, PartitionKey=f"k{n}")
+        time.sleep(1 / rate)
     poller.join(timeout=60)
     ordered = sorted(seen)
     return {"p50": statistics.median(ordered), "p99": ordered[int(0.99 * (len(ordered) - 1))]}

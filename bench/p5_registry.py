@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 
-from bench.harness import Result
+from bench.harness import NOTHING, Result, Shared
 from bench.p1a_codec import sample
 from schema_registry_lambda.api import create_app
 from schema_registry_lambda.local_server import make_server
@@ -21,33 +22,44 @@ from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.registry_client import RegistryClient
 from trustpipe_sensors.sensor import to_version
 
-MESSAGES = 100_000
 SUBJECT = "email-metadata-value"
+NEEDS: tuple[str, ...] = ()
 
 
-def run() -> list[Result]:
+@dataclass(frozen=True)
+class Size:
+    messages: int
+    scale: float
+    """Of the simulator's quarter the messages are drawn from (see P1a's sample)."""
+
+
+FULL = Size(messages=100_000, scale=1.0)
+SMOKE = Size(messages=2_000, scale=0.1)
+
+
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     hits: Counter[str] = Counter()
-    app = create_app(Registry(InMemoryStore()), observe=lambda route, _status: hits.update([route]))
+    app = create_app(Registry(InMemoryStore()), observe=lambda route, _status, _seconds: hits.update([route]))
     server = make_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        return [_measure(f"http://127.0.0.1:{server.server_port}", hits)]
+        return [_measure(f"http://127.0.0.1:{server.server_port}", hits, size)]
     finally:
         server.shutdown()
         server.server_close()
 
 
-def _measure(url: str, hits: Counter[str]) -> Result:
+def _measure(url: str, hits: Counter[str], size: Size) -> Result:
     # Producers: v1..v3 from the sensors, v4 written by a pipeline component.
     producer = RegistryClient(url)
-    by_version = sample()
+    by_version = sample(size.scale)
     by_version[4] = [to_version(r, 3) | {"x_mailer": "bench"} for r in by_version[3][:500]]
     encoders = {
         v: FramedEncoder(producer.register(SUBJECT, contracts.email_metadata(v)), contracts.email_metadata(v))
         for v in (1, 2, 3, 4)
     }
     pool = [encoders[v].encode(r) for v, records in by_version.items() for r in records]
-    messages = [pool[i % len(pool)] for i in range(MESSAGES)]
+    messages = [pool[i % len(pool)] for i in range(size.messages)]
     hits.clear()
     # Consumer: a fresh process-wide client, as a worker starting up would have.
     consumer = RegistryClient(url)
@@ -60,14 +72,14 @@ def _measure(url: str, hits: Counter[str]) -> Result:
     distinct = len({data[1:5] for data in messages})
     return Result(
         "P5",
-        f"registry requests while consuming {MESSAGES:,} framed messages",
+        f"registry requests while consuming {size.messages:,} framed messages",
         fetches,
         distinct,
         "== 1.0 (one request per schema id)",
         "requests",
         {
-            "messages": MESSAGES,
+            "messages": size.messages,
             "client_requests": consumer.requests,
-            "decode_records_per_s": round(MESSAGES / elapsed),
+            "decode_records_per_s": round(size.messages / elapsed),
         },
     )

@@ -4,7 +4,9 @@ training rows would land, and the JVM beside it): the goal is that the 24-hour b
 needs at most 1.5x the 6-hour one's.
 
 Each build runs in a fresh process (a process's peak RSS only grows), on files written
-beforehand by this one (the simulator's own memory is not the build's)."""
+beforehand by this one (the simulator's own memory is not the build's). Given a SparkSession (the
+test suite's), both builds run on it in this process instead: the figures then measure nothing,
+but every call the builds make is made."""
 
 from __future__ import annotations
 
@@ -15,18 +17,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.harness import Result
+from bench.harness import NOTHING, Result, Shared
 from trustpipe import contracts, layout
 from trustpipe.codec import container_bytes
 
-HOURS = (6, 24)
-SCALE = 1.0  # about 4,700 messages an hour
 FIRST_HOUR = layout.parse_hour("2026-11-20T00")
+NEEDS: tuple[str, ...] = ("spark",)
 
 
-def _write_history(folder: Path, hours: int) -> tuple[list[Path], list[Path]]:
+@dataclass(frozen=True)
+class Size:
+    hours: tuple[int, int]
+    """The smaller and the larger training window."""
+    scale: float
+    """Of the simulator's traffic (1.0: about 4,700 messages an hour)."""
+
+
+FULL = Size(hours=(6, 24), scale=1.0)
+SMOKE = Size(hours=(1, 1), scale=0.3)
+"""One build compared with itself: a build is dozens of Spark jobs, each with its fixed cost
+however few its rows, and the smoke checks the calls, not the growth."""
+
+
+def _write_history(folder: Path, hours: int, scale: float) -> tuple[list[Path], list[Path]]:
     """``hours`` hours of sensor files and their ground truth, as the sensors land them."""
     from datetime import timedelta
 
@@ -40,7 +57,7 @@ def _write_history(folder: Path, hours: int) -> tuple[list[Path], list[Path]]:
         hour = FIRST_HOUR + timedelta(hours=h)
         for start in layout.quarter_starts(hour):
             for ent in world.enterprises.values():
-                drop = generate_quarter(world, ent, start, 8, SCALE)
+                drop = generate_quarter(world, ent, start, 8, scale)
                 name = f"{layout.format_hour(start)}-{start.minute:02d}-{ent.enterprise_id}.avro"
                 records = (to_version(m.record, ent.sensor_version) for m in drop)
                 (folder / "m" / name).write_bytes(
@@ -59,14 +76,16 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
-def child(folder: Path, hours: int) -> dict[str, float]:
-    """One build over the first ``hours`` hours in ``folder``: rows, seconds, peak RSS."""
+def child(folder: Path, hours: int, of_hours: int, spark: Any = None) -> dict[str, float]:
+    """One build over the first ``hours`` of the ``of_hours`` hours in ``folder``: rows, seconds,
+    peak RSS; on a SparkSession of its own unless given one."""
     from spark_jobs import build_model
     from spark_jobs.session import local_session
 
-    per_hour = len(list((folder / "m").glob("*"))) // HOURS[-1]
+    per_hour = len(list((folder / "m").glob("*"))) // of_hours
     names = sorted(p.name for p in (folder / "m").glob("*"))[: per_hour * hours]  # hour first
-    spark = local_session(f"bench-p8-{hours}h", "local[2]", shuffle_partitions=4)
+    own = spark is None
+    spark = spark or local_session(f"bench-p8-{hours}h", "local[2]", shuffle_partitions=4)
     began = time.perf_counter()
     result = build_model.run(
         spark,
@@ -84,26 +103,20 @@ def child(folder: Path, hours: int) -> dict[str, float]:
         "jvm_peak_rss_kb": float(_vm_hwm_kb(jvm)),
         "auc": float(result.artifact.metadata["metrics"]["auc"]),
     }
-    spark.stop()
+    if own:
+        spark.stop()
     return out
 
 
-def run() -> list[Result]:
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="bench-p8-") as tmp:
         folder = Path(tmp)
         (folder / "m").mkdir()
         (folder / "l").mkdir()
-        _write_history(folder, HOURS[-1])
-        runs = {}
-        for hours in HOURS:
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.p8_model_build", "--child", str(folder), "--hours", str(hours)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs[hours] = json.loads(done.stdout.strip().splitlines()[-1])
-    small, large = runs[HOURS[0]], runs[HOURS[-1]]
+        _write_history(folder, size.hours[-1], size.scale)
+        windows = sorted(set(size.hours))
+        runs = {hours: _build(folder, hours, size.hours[-1], shared.spark) for hours in windows}
+    small, large = runs[size.hours[0]], runs[size.hours[-1]]
     detail = {
         f"{h}h": {
             "training_rows": int(r["rows"]),
@@ -117,7 +130,8 @@ def run() -> list[Result]:
     return [
         Result(
             "P8",
-            f"model build driver peak RSS, {HOURS[-1]} h vs {HOURS[0]} h of history (Python driver)",
+            f"model build driver peak RSS, {size.hours[-1]} h vs {size.hours[0]} h of history"
+            " (Python driver)",
             large["python_peak_rss_kb"] / 1024,
             small["python_peak_rss_kb"] / 1024,
             "<= 1.5",
@@ -126,7 +140,7 @@ def run() -> list[Result]:
         ),
         Result(
             "P8b",
-            f"model build rows/s, {HOURS[-1]} h vs {HOURS[0]} h of history",
+            f"model build rows/s, {size.hours[-1]} h vs {size.hours[0]} h of history",
             large["rows"] / large["seconds"],
             small["rows"] / small["seconds"],
             "report",
@@ -135,9 +149,21 @@ def run() -> list[Result]:
     ]
 
 
+def _build(folder: Path, hours: int, of_hours: int, spark: Any) -> dict[str, float]:
+    """One build: in a fresh process of its own, or on ``spark`` in this one when given."""
+    if spark is not None:
+        return child(folder, hours, of_hours, spark)
+    argv = ["--child", str(folder), "--hours", str(hours), "--of-hours", str(of_hours)]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.p8_model_build", *argv], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", type=Path)
     parser.add_argument("--hours", type=int)
+    parser.add_argument("--of-hours", type=int)
     args = parser.parse_args()
-    print(json.dumps(child(args.child, args.hours)))
+    print(json.dumps(child(args.child, args.hours, args.of_hours)))

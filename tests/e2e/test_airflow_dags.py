@@ -26,7 +26,6 @@ from tests.harness.browser import chromium
 from tests.harness.cli import CLI
 from tests.harness.paths import ROOT
 from tests.harness.pictures import assert_a_real_picture
-from tests.model_fixtures import artifact as fixture_artifact
 from trustpipe import layout, metrics, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
@@ -35,6 +34,7 @@ from trustpipe_emulation.alarms import cloudwatch_fetch, describe, evaluate
 from trustpipe_importer.app import upgrade
 from trustpipe_orchestration import hour_report, model_report
 from trustpipe_sensors.app import run_batch
+from trustpipe_sensors.handmade_model import artifact as fixture_artifact
 from trustpipe_stack.airflow import PASSWORDS_FILE, admin_password, airflow_env, stop_tree
 from trustpipe_stack.procs import free_port, wait_for_port
 from trustpipe_stack.stack import LocalStack

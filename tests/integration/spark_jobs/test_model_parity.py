@@ -13,12 +13,12 @@ from spark_jobs import trust_columns
 from spark_jobs.score_messages import read_v4
 from tests.harness.factories import email_v1, email_v2, email_v3
 from tests.harness.psl_cases import ORG_DOMAINS
-from tests.model_fixtures import artifact
 from trustpipe import contracts, layout
 from trustpipe.codec import ContainerReader, container_bytes
 from trustpipe.model.features import domain_of
 from trustpipe.model.scorer import TrustModel
 from trustpipe.model.suffixes import SuffixList
+from trustpipe_sensors.handmade_model import artifact
 from trustpipe_sensors.sensor import generate_quarter, to_version
 from trustpipe_sensors.world import World
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness.pictures import assert_a_real_picture
-from tests.model_fixtures import artifact
 from trustpipe_orchestration import model_report
+from trustpipe_sensors.handmade_model import artifact
 
 GRID = [step / 100 for step in range(101)]
 
@@ -57,5 +57,5 @@ def test_the_points_are_the_rates_of_the_counts() -> None:
 
 
 def test_a_model_built_before_the_curves_were_kept_says_so(tmp_path: Path) -> None:
-    with pytest.raises(model_report.NoCurvesError, match="model test-fixture has no holdout curves"):
+    with pytest.raises(model_report.NoCurvesError, match="model handmade has no holdout curves"):
         model_report.draw(artifact(), tmp_path)

@@ -1,4 +1,8 @@
-"""A hand-made model artifact that exercises every feature (no training needed)."""
+"""A hand-made trust model built from the simulator's World: every feature weighted, every
+enterprise profiled, reputation tables about as large as a trained model's.
+
+For what needs a realistic model without training one first: the benchmarks and the tests
+(a trained model takes Spark and an hour of labelled history). Never deployed as a model."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from trustpipe_sensors.world import World
 
 
 def artifact(seed: int = 42) -> ModelArtifact:
+    """The hand-made model of the World built from ``seed``."""
     world = World.build(seed)
     profiles = {
         e.enterprise_id: Profile(e.domains, frozenset(n.lower() for n in e.executives + e.employees))
@@ -30,7 +35,7 @@ def artifact(seed: int = 42) -> ModelArtifact:
         prior=0.05,
     )
     return ModelArtifact(
-        version="test-fixture",
+        version="handmade",
         intercept=-2.5,
         weights=weights,
         default_thresholds=Thresholds(0.9, 0.5),
