@@ -228,12 +228,23 @@ def _own_database(url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def _own_bucket(endpoint: str) -> Iterator[str]:
+    """A bucket of this run's own, emptied and deleted afterwards."""
+    s3, name = moto_client("s3", endpoint), f"bench-scored-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        for obj in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            s3.delete_object(Bucket=name, Key=obj["Key"])
+        s3.delete_bucket(Bucket=name)
+
+
 def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
-    bucket = f"bench-scored-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="bench-p2-") as tmp:
         work = Path(tmp)
-        with _servers(shared, work) as (endpoint, url):
-            moto_client("s3", endpoint).create_bucket(Bucket=bucket)
+        with _servers(shared, work) as (endpoint, url), _own_bucket(endpoint) as bucket:
             migrate.upgrade(url)
             big = scored_file(work / "big.avro", size.rows, "big")
             small = scored_file(work / "small.avro", size.small_rows, "small")
