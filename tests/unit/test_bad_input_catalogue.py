@@ -4,9 +4,9 @@ parametrized case by text of its parametrize block), every boundary has its rows
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+from tests.harness.paths import ROOT
+
 CATALOGUE = ROOT / "docs" / "bad-input.md"
 BOUNDARIES = {
     "landing objects",

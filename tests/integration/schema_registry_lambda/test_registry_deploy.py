@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+from tests.harness.cli import run
+from tests.harness.paths import ROOT
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_stack.stack import LocalStack
 
-ROOT = Path(__file__).parents[3]
 FUNCTION = "trustpipe-local-schema-registry"
 
 
@@ -93,15 +93,7 @@ print(json.dumps([registered, fetched, missing]))
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "task")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run([sys.executable, "-c", script, str(tmp_path / "task")], cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     # THEN it answers as the registry does, and logs EMF metrics
     registered, fetched, missing = json.loads(result.stdout.strip().splitlines()[-1])

@@ -5,16 +5,15 @@ role's units and defaults; and against what names the workers apart: the metrics
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import typer.main
 import yaml
 
+from tests.harness.paths import ROOT
 from trustpipe import metrics
 from trustpipe.workers import STREAM_WORKERS, Worker
 from trustpipe_cli.main import shipped_app
 
-ROOT = Path(__file__).parents[3]
 ROLE = ROOT / "ansible" / "roles" / "trustpipe_worker"
 
 

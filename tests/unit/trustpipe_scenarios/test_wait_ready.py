@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
 from trustpipe_scenarios import stream_demo
 from trustpipe_stream.daemon import application_name
 from trustpipe_stream.service import worker_id
 
-ROOT = Path(__file__).parents[3]
 SETTINGS = Settings.from_dict(json.loads((ROOT / "tests/unit/fixtures/settings.json").read_text()))
 
 
