@@ -81,7 +81,7 @@ browser:  ## Debian's chromium, which the browser tests drive (apt, when it is m
 
 # The suite's waits (Terraform's apply, the KCL groups' start, the chaos run, Airflow) overlap on
 # several pytest-xdist workers, each with its own local stack (tests/conftest.py).
-TEST_WORKERS ?= 8
+TEST_WORKERS ?= 6
 test: lint types tools browser  ## what CI runs: lint, types, unit, integration and e2e tests (and the infra checks)
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/e2e
 
