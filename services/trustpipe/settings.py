@@ -69,7 +69,10 @@ class Settings:
     alert_topic_arns: dict[str, str] = field(default_factory=dict)
     """Each enterprise's SNS topic for its users' alerts."""
     actions_table_name: str | None = None
-    """The actions issued, by message id: one action per message."""
+    """The actions issued, by (enterprise, message id): one action per message."""
+    tenants: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The enterprises served (the environment's tenant map), each with what is its own: its
+    sensors' identity, its consumer identity, its action queue and alert topic."""
 
     @classmethod
     def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
@@ -93,6 +96,7 @@ class Settings:
             "action_queue_urls",
             "alert_topic_arns",
             "actions_table_name",
+            "tenants",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:
@@ -133,6 +137,11 @@ class Settings:
         if not isinstance(data, dict):
             raise SettingsError(f"settings file {origin} must hold a JSON object")
         return cls.from_dict(data)
+
+    @property
+    def enterprises(self) -> frozenset[str]:
+        """The enterprises this deployment serves."""
+        return frozenset(self.tenants)
 
     def with_database_url(self, database_url: str | None) -> Settings:
         """These settings with ``database_url`` instead (unchanged when it is None or empty)."""
