@@ -18,6 +18,7 @@ from typing import Any
 
 from trustpipe import contracts, layout, s3
 from trustpipe.codec import CodecError, ContainerReader, Record
+from trustpipe.tenants import UnknownEnterpriseError
 
 UNKNOWN_VERSION = 0
 """Schema version of a writer schema the v4 reader resolves but that is none of the sensors'."""
@@ -78,9 +79,15 @@ def read_records(body: bytes) -> tuple[int, Iterator[Record]]:
     return version or UNKNOWN_VERSION, iter(reader)
 
 
-def judge(key: str, body: bytes) -> LandedFile | SetAside:
-    """Read one landing object through the codec (v4 reader): a LandedFile, or why it is set aside."""
+def judge(key: str, body: bytes, served: frozenset[str] | None = None) -> LandedFile | SetAside:
+    """Read one landing object through the codec (v4 reader): a LandedFile, or why it is set aside.
+    With ``served``, an object under the prefix of an enterprise the deployment does not serve is
+    set aside unread as to its content (only its sensors could have written there, and they are
+    no longer ours)."""
     enterprise = layout.enterprise_of(key)
+    if served is not None and enterprise not in served:
+        err = UnknownEnterpriseError(f"enterprise {enterprise!r} is not served by this deployment")
+        return SetAside(key, enterprise, f"{type(err).__name__}: {err}", _readable(body))
     try:
         version, records = read_records(body)
         count = sum(1 for _ in records)
@@ -100,11 +107,14 @@ def _readable(body: bytes) -> int:
     return count
 
 
-def read_hour(client: Any, bucket: str, hour: datetime) -> Iterator[Landed]:
-    """Every landing object of ``hour``, read and judged, one at a time (bodies are not kept)."""
+def read_hour(
+    client: Any, bucket: str, hour: datetime, served: frozenset[str] | None = None
+) -> Iterator[Landed]:
+    """Every landing object of ``hour``, read and judged (see ``judge`` for ``served``), one at a
+    time (bodies are not kept)."""
     for obj in hour_keys(client, bucket, hour):
         body = s3.get(client, bucket, obj["Key"])
-        yield Landed(body, judge(obj["Key"], body))
+        yield Landed(body, judge(obj["Key"], body, served))
 
 
 def inventory(client: Any, bucket: str, hour: datetime) -> HourInventory:

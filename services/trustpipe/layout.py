@@ -96,6 +96,16 @@ def set_aside_key(key: str) -> str:
     return f"{SET_ASIDE_PREFIX}{key}"
 
 
+def set_aside_records_prefix(hour: datetime) -> str:
+    """Single records the scoring job set aside from readable files of ``hour`` (JSON lines, one
+    record's landing key, claimed enterprise, message id and reason a line)."""
+    return f"{SET_ASIDE_PREFIX}records/date={hour:%Y-%m-%d}/hour={hour:%H}/"
+
+
+def set_aside_records_key(hour: datetime, n: int) -> str:
+    return f"{set_aside_records_prefix(hour)}part-{n:05d}.jsonl"
+
+
 def scored_hour_prefix(hour: datetime) -> str:
     """One hour's scoring output: ``messages/part-*.avro``, ``stats/stats.avro``, the manifest."""
     return f"{SCORED_PREFIX}date={hour:%Y-%m-%d}/hour={hour:%H}/"

@@ -44,12 +44,13 @@ def verify_manifest(manifest: Mapping[str, Any], landed_keys: Iterable[str]) -> 
         problems.append(f"{len(unaccounted)} landed objects neither scored nor set aside: {unaccounted[:3]}")
     scored_in_files = sum(f["records"] for f in manifest["files"] if f["kind"] == "scored_messages")
     in_stats = sum(s["messages"] for s in manifest["stats"])
+    records_aside = sum(r["records"] for r in manifest.get("rejected", []))
     counts = {
         "records in": manifest["records_in"],
         "inputs' records": sum(i["records"] for i in manifest["inputs"]),
-        "records out": manifest["records_out"],
-        "records in files": scored_in_files,
-        "messages in stats": in_stats,
+        "records out and set aside": manifest["records_out"] + records_aside,
+        "records in files and set aside": scored_in_files + records_aside,
+        "messages in stats and set aside": in_stats + records_aside,
     }
     if len(set(counts.values())) > 1:
         problems.append("counts disagree: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -60,6 +61,7 @@ def verify_manifest(manifest: Mapping[str, Any], landed_keys: Iterable[str]) -> 
         "records": manifest["records_out"],
         "files": sorted(f["key"] for f in manifest["files"]),
         "set_aside": len(aside),
+        "records_set_aside": records_aside,
         "model_version": manifest["model_version"],
         "records_in": manifest["records_in"],
         "verdicts": {

@@ -105,6 +105,7 @@ def score(
         scored_at,
         work_uri,
         progress,
+        settings.enterprises or None,  # settings from before the tenant map check nothing
     )
 
 

@@ -11,7 +11,7 @@ import io
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,9 @@ SCORED_INPUTS = [
     "_file",
 ]
 """The input columns a ScoredMessage carries (the rest are only needed for features)."""
+CHANNEL = "_channel"
+"""The enterprise whose landing prefix a row's file lies under: the authenticated one."""
+REASON = "_set_aside_reason"
 
 
 class ReconciliationError(RunError):
@@ -62,7 +65,13 @@ class HourResult:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     set_aside: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    """Records of readable files set aside one by one: per file and reason, how many."""
     stats: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def records_set_aside(self) -> int:
+        return sum(r["records"] for r in self.rejected)
 
     def summary(self) -> dict[str, Any]:
         """What a caller reads: the counts, the verdicts and the model (the manifest has the rest)."""
@@ -73,6 +82,7 @@ class HourResult:
             "records_out": self.records_out,
             "verdicts": self.verdicts,
             "set_aside": len(self.set_aside),
+            "records_set_aside": self.records_set_aside,
         }
 
 
@@ -144,15 +154,21 @@ def score_staged(
     if not staged.files:
         return result
     df = read_v4(spark if isinstance(spark, SparkSession) else spark(), staged.paths)
-    versions = {f.path.rsplit("/", 1)[-1]: f.schema_version for f in staged.files}
-    scored = trust_columns.score(df, artifact, keep=SCORED_INPUTS)
+    files = staged.by_file_name()
+    checked = with_channel_check(df, {name: f.enterprise_id for name, f in files.items()})
+    accepted = checked.where(F.col(REASON).isNull()).drop(REASON, CHANNEL)
+    versions = {name: f.schema_version for name, f in files.items()}
+    scored = trust_columns.score(accepted, artifact, keep=SCORED_INPUTS)
     out = to_scored_messages(scored, artifact.version, label, scored_at, versions)
     out = out.persist()
     try:
         result.records_out = out.count()
-        if result.records_out != result.records_in:
+        if result.records_out != result.records_in:  # only then is a second pass needed
+            result.rejected = set_aside_records(checked, files, f"{out_dir}/rejected")
+        if result.records_out + result.records_set_aside != result.records_in:
             raise ReconciliationError(
-                f"{label}: {result.records_in} records in valid files, {result.records_out} scored"
+                f"{label}: {result.records_in} records in valid files, {result.records_out} scored, "
+                f"{result.records_set_aside} set aside"
             )
         partitions = max(1, -(-result.records_out // ROWS_PER_OUTPUT_FILE))
         scored_schema = json.dumps(contracts.load(contracts.SCORED_MESSAGE))
@@ -163,18 +179,75 @@ def score_staged(
             .mode("overwrite")
             .save(f"{out_dir}/messages")
         )
-        result.stats = hour_stats(out, artifact.version, label, staged.set_aside, scored_at)
+        result.stats = hour_stats(out, artifact.version, label, staged.set_aside, scored_at, result.rejected)
     finally:
         out.unpersist()
     result.verdicts = {v: sum(s[k] for s in result.stats) for v, k in contracts.STATS_COUNTERS.items()}
     return result
 
 
+def with_channel_check(df: DataFrame, channel_of_file: dict[str, str]) -> DataFrame:
+    """``df`` with the enterprise of each row's channel (its file's ``enterprise=`` prefix, which
+    only that enterprise's sensors can write) and the reason the row is set aside: null, or a
+    record that claims another enterprise (tenants.EnterpriseMismatchError in the stream path)."""
+    channels = df.sparkSession.createDataFrame(
+        sorted(channel_of_file.items()), f"_file string, {CHANNEL} string"
+    )
+    claimed = F.substring(F.col("enterprise_id"), 1, 40)
+    mismatch = F.concat(
+        F.lit("EnterpriseMismatchError: record claims enterprise '"),
+        claimed,
+        F.lit("' but arrived on '"),
+        F.col(CHANNEL),
+        F.lit("'s channel"),
+    )
+    reason = F.when(F.col("enterprise_id") != F.col(CHANNEL), mismatch)
+    return df.join(F.broadcast(channels), "_file", "left").withColumn(REASON, reason)
+
+
+def set_aside_records(checked: DataFrame, files: dict[str, Any], out: str) -> list[dict[str, Any]]:
+    """Write the rows ``with_channel_check`` set aside to ``out`` as JSON lines (the landing
+    key, claimed enterprise, message id and reason of each); how many per file and reason."""
+    rejected = checked.where(F.col(REASON).isNotNull())
+    counts = rejected.groupBy("_file", CHANNEL, REASON).count().collect()
+    keys = checked.sparkSession.createDataFrame(
+        sorted((name, f.key) for name, f in files.items()), "_file string, key string"
+    )
+    (
+        rejected.join(F.broadcast(keys), "_file", "left")
+        .select(
+            "key",
+            F.col(CHANNEL).alias("enterprise_id"),
+            F.substring("enterprise_id", 1, 64).alias("claimed_enterprise_id"),
+            F.substring("message_id", 1, 256).alias("message_id"),
+            F.col(REASON).alias("reason"),
+        )
+        .coalesce(1)
+        .write.mode("overwrite")
+        .json(out)
+    )
+    return [
+        {
+            "key": files[r["_file"]].key,
+            "enterprise_id": r[CHANNEL],
+            "reason": r[REASON],
+            "records": r["count"],
+        }
+        for r in sorted(counts, key=lambda r: (r["_file"], r[REASON]))
+    ]
+
+
 def hour_stats(
-    out: DataFrame, model_version: str, hour: str, set_aside: Iterable[SetAside], computed_at: datetime
+    out: DataFrame,
+    model_version: str,
+    hour: str,
+    set_aside: Iterable[SetAside],
+    computed_at: datetime,
+    rejected: Iterable[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """ScoringStats rows of the hour: verdicts per enterprise, with what was set aside of each and
-    the histogram of its scores (contracts.SCORE_HISTOGRAM_BINS equal bins over [0, 1], 1.0 in the last)."""
+    """ScoringStats rows of the hour: verdicts per enterprise, with what was set aside of each
+    (whole objects' readable records and single records) and the histogram of its scores
+    (contracts.SCORE_HISTOGRAM_BINS equal bins over [0, 1], 1.0 in the last)."""
     score_bin = F.least(
         F.floor(F.col("score") * contracts.SCORE_HISTOGRAM_BINS), F.lit(contracts.SCORE_HISTOGRAM_BINS - 1)
     )
@@ -196,6 +269,8 @@ def hour_stats(
     aside: Counter[str] = Counter()
     for s in set_aside:
         aside[s.enterprise_id] += s.records_readable
+    for r in rejected:
+        aside[r["enterprise_id"]] += r["records"]
     return [
         {
             **row.asDict(),
@@ -238,14 +313,24 @@ def publish(client: Any, bucket: str, hour: datetime, parts: Iterable[bytes], re
 def publish_work(client: Any, out: str, scored_bucket: str, hour: datetime, result: HourResult) -> None:
     """Publish the parts Spark wrote under ``out`` (s3://bucket/prefix), then clear the prefix."""
     work_bucket, _, work_prefix = out.removeprefix("s3://").partition("/")
-    keys = sorted(
-        o["Key"]
-        for o in s3.list_objects(client, work_bucket, f"{work_prefix}/messages/")
-        if o["Key"].rsplit("/", 1)[-1].startswith("part-")
-    )
-    publish(client, scored_bucket, hour, (s3.get(client, work_bucket, k) for k in keys), result)
+    publish(client, scored_bucket, hour, _work_parts(client, f"{out}/messages/"), result)
     for o in s3.list_objects(client, work_bucket, f"{work_prefix}/"):
         client.delete_object(Bucket=work_bucket, Key=o["Key"])
+
+
+def publish_set_aside_records(
+    client: Any, landing_bucket: str, hour: datetime, parts: Iterable[bytes]
+) -> None:
+    """The hour's single set-aside records under ``layout.set_aside_records_prefix`` of the
+    landing bucket, beside the objects set aside whole; what an earlier run left is replaced."""
+    stale = {o["Key"] for o in s3.list_objects(client, landing_bucket, layout.set_aside_records_prefix(hour))}
+    written = set()
+    for n, body in enumerate(p for p in parts if p):
+        key = layout.set_aside_records_key(hour, n)
+        s3.put(client, landing_bucket, key, body)
+        written.add(key)
+    for key in sorted(stale - written):
+        client.delete_object(Bucket=landing_bucket, Key=key)
 
 
 def _count(body: bytes) -> int:
@@ -262,30 +347,44 @@ def run_hour(
     scored_at: datetime | None = None,
     work_uri: str | None = None,
     progress: Progress = quiet,
+    served: frozenset[str] | None = None,
 ) -> HourResult:
     """One hour: stage, score, publish (``spark`` may be a factory: an hour with nothing to score
     starts no JVM). Locally the files pass through a temporary directory; with
     ``work_uri`` (s3://bucket/prefix, on a cluster) Spark reads the landing objects in place and
-    writes its parts there, and publishing copies them to their stable names."""
+    writes its parts there, and publishing copies them to their stable names. With ``served``,
+    files of other enterprises are set aside unscored."""
     scored_at = scored_at or datetime.now(UTC)
     steps = f"{layout.format_hour(hour)}: stage, score, publish"
     progress(steps, 0, 3)
     if work_uri:
-        staged = stage_hour(client, landing_bucket, hour, None)
+        staged = stage_hour(client, landing_bucket, hour, None, served)
         progress(steps, 1, 3)
         out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
         result = score_staged(spark, staged, artifact, hour, scored_at, out)
         progress(steps, 2, 3)
+        publish_set_aside_records(client, landing_bucket, hour, _work_parts(client, f"{out}/rejected/"))
         publish_work(client, out, scored_bucket, hour, result)
         progress(steps, 3, 3)
         return result
     with tempfile.TemporaryDirectory(prefix="trustpipe-score-") as tmp:
         work = Path(tmp)
-        staged = stage_hour(client, landing_bucket, hour, work / "input")
+        staged = stage_hour(client, landing_bucket, hour, work / "input", served)
         progress(steps, 1, 3)
         result = score_staged(spark, staged, artifact, hour, scored_at, str(work / "output"))
         progress(steps, 2, 3)
+        rejected = sorted((work / "output" / "rejected").glob("part-*.json"))
+        publish_set_aside_records(client, landing_bucket, hour, (p.read_bytes() for p in rejected))
         parts = sorted((work / "output" / "messages").glob("part-*.avro"))
         publish(client, scored_bucket, hour, (p.read_bytes() for p in parts), result)
         progress(steps, 3, 3)
         return result
+
+
+def _work_parts(client: Any, uri: str) -> Iterator[bytes]:
+    """The bodies of the ``part-*`` objects Spark wrote under ``uri`` (s3://bucket/prefix/), in
+    key order."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    for obj in sorted(s3.list_objects(client, bucket, prefix), key=lambda o: str(o["Key"])):
+        if obj["Key"].rsplit("/", 1)[-1].startswith("part-"):
+            yield s3.get(client, bucket, obj["Key"])

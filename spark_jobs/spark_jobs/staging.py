@@ -37,14 +37,21 @@ class StagedHour:
     def paths(self) -> list[str]:
         return [f.path for f in self.files]
 
+    def by_file_name(self) -> dict[str, StagedFile]:
+        """Each staged file by the name Spark reports for it (``_metadata.file_name``)."""
+        return {f.path.rsplit("/", 1)[-1]: f for f in self.files}
 
-def stage_hour(client: Any, bucket: str, hour: datetime, workdir: Path | None) -> StagedHour:
-    """Judge every landing file of ``hour``, set aside what cannot be read, and copy the rest to
-    ``workdir`` (or, with no workdir, leave them in place for a cluster that reads s3://)."""
+
+def stage_hour(
+    client: Any, bucket: str, hour: datetime, workdir: Path | None, served: frozenset[str] | None = None
+) -> StagedHour:
+    """Judge every landing file of ``hour``, set aside what cannot be read (or lies under an
+    enterprise not in ``served``, when given), and copy the rest to ``workdir`` (or, with no
+    workdir, leave them in place for a cluster that reads s3://)."""
     staged = StagedHour(set_aside=_already_set_aside(client, bucket, hour))
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)
-    for landed in landing.read_hour(client, bucket, hour):
+    for landed in landing.read_hour(client, bucket, hour, served):
         found = landed.verdict
         if isinstance(found, SetAside):
             _move_aside(client, bucket, landed.body, found)

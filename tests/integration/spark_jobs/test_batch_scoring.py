@@ -11,17 +11,17 @@ from typing import Any
 import fastavro
 import pytest
 
-from spark_jobs import runner
+from spark_jobs import runner, score_messages
 from tests.harness.cli import run_cli
 from tests.harness.output import assert_calm
 from tests.harness.pictures import assert_a_real_picture
-from trustpipe import contracts, layout, s3
+from trustpipe import contracts, layout, s3, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
-from trustpipe_orchestration import model_report
+from trustpipe_orchestration import checks, model_report
 from trustpipe_sensors.app import run_batch
 from trustpipe_stack.stack import LocalStack
 
@@ -174,6 +174,67 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
     assert stats["initech"] == truncated["records_readable"] and stats["acme"] == 0
     # AND a rerun reports the same set-aside objects
     assert {s["key"] for s in runner.score(aws, hour, spark).set_aside} == set(bad)
+
+
+def test_a_record_claiming_another_enterprise_is_set_aside_and_the_rest_scored(
+    trained: Any, spark: Any, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN acme's hour, where one record of one of its files claims to be globex's, and a file
+    # under the prefix of an enterprise the deployment does not serve
+    hour = HOUR + timedelta(hours=2)
+    drops = run_batch(aws, hour, seed=9, enterprise_ids=["acme"], scale=0.1)
+    reader = fastavro.reader(io.BytesIO(s3.get(aws.s3, settings.landing_bucket, drops[0].key)))
+    records = list(reader)
+    records[2] = {**records[2], "enterprise_id": "globex"}
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(reader.writer_schema), records)
+    s3.put(aws.s3, settings.landing_bucket, drops[0].key, out.getvalue())
+    stranger = layout.landing_key("umbrella", hour)
+    s3.put(aws.s3, settings.landing_bucket, stranger, s3.get(aws.s3, settings.landing_bucket, drops[1].key))
+    # WHEN the hour is scored by a deployment serving the simulator's three
+    served = frozenset({"acme", "globex", "initech"})
+    artifact = model_store.load(aws.s3, settings.archive_bucket)
+    result = score_messages.run_hour(
+        spark,
+        aws.s3,
+        settings.landing_bucket,
+        settings.scored_bucket,
+        artifact,
+        hour,
+        SCORED_AT,
+        served=served,
+    )
+    # THEN the claiming record is set aside under acme's channel, with the stream path's reason,
+    # and not scored
+    with pytest.raises(tenants.EnterpriseMismatchError) as python_says:
+        tenants.check_claim("globex", "acme", served)
+    total = sum(d.records for d in drops)
+    assert result.records_in == total and result.records_out == total - 1
+    assert result.rejected == [
+        {
+            "key": drops[0].key,
+            "enterprise_id": "acme",
+            "reason": f"EnterpriseMismatchError: {python_says.value}",
+            "records": 1,
+        }
+    ]
+    manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
+    keys = [f["key"] for f in manifest["files"] if f["kind"] == "scored_messages"]
+    scored = read_all(aws, settings.scored_bucket, keys)
+    assert records[2]["message_id"] not in {r["message_id"] for r in scored}
+    assert {r["enterprise_id"] for r in scored} == {"acme"}
+    aside = s3.get(aws.s3, settings.landing_bucket, layout.set_aside_records_key(hour, 0)).decode()
+    line = json.loads(aside.splitlines()[0])
+    assert line["message_id"] == records[2]["message_id"] and line["claimed_enterprise_id"] == "globex"
+    assert line["key"] == drops[0].key and line["enterprise_id"] == "acme"
+    assert {s["enterprise_id"]: s["set_aside"] for s in result.stats}["acme"] == 1
+    # AND the stranger's file is set aside whole, unscored, with its reason
+    assert [(s["key"], s["reason"].split(":")[0]) for s in result.set_aside] == [
+        (stranger, "UnknownEnterpriseError")
+    ]
+    # AND the hour's verification accounts for every record
+    summary = checks.verify_manifest(manifest, [d.key for d in drops] + [stranger])
+    assert summary["records_set_aside"] == 1 and summary["records"] == total - 1
 
 
 def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:

@@ -136,6 +136,7 @@ def test_verified_manifest_summarises_the_hour() -> None:
         "records": 30,
         "files": ["scored/p0", "scored/stats"],
         "set_aside": 1,
+        "records_set_aside": 0,
         "model_version": "m1",
         "records_in": 30,
         "verdicts": {
@@ -145,15 +146,31 @@ def test_verified_manifest_summarises_the_hour() -> None:
     }
 
 
+def test_records_set_aside_one_by_one_are_accounted_for() -> None:
+    # GIVEN an hour where one record of k1 was set aside alone (it claimed another enterprise)
+    one_aside = [{"key": "k1", "enterprise_id": "acme", "reason": "EnterpriseMismatchError: x", "records": 1}]
+    scored = manifest()["files"][0] | {"records": 29}
+    stats = [manifest()["stats"][0] | {"messages": 11}, manifest()["stats"][1]]
+    over = {"records_out": 29, "rejected": one_aside, "files": [scored], "stats": stats}
+    # WHEN it is verified THEN in = out + set aside holds
+    summary = checks.verify_manifest(manifest(**over), ["k1", "k2"])
+    assert summary["records"] == 29 and summary["records_set_aside"] == 1
+
+
 @pytest.mark.parametrize(
     ("over", "landed", "message"),
     [
         (
             {"records_out": 29},
             ["k1", "k2"],
-            "counts disagree: records in 30, inputs' records 30, records out 29",
+            "counts disagree: records in 30, inputs' records 30, records out and set aside 29",
         ),
-        ({"stats": [{"messages": 12}]}, ["k1", "k2"], "messages in stats 12"),
+        ({"stats": [{"messages": 12}]}, ["k1", "k2"], "messages in stats and set aside 12"),
+        (
+            {"records_out": 29, "rejected": [{"key": "k1", "enterprise_id": "acme", "records": 2}]},
+            ["k1", "k2"],
+            "records out and set aside 31",
+        ),
         ({}, ["k1", "k2", "late"], r"1 landed objects neither scored nor set aside: \['late'\]"),
     ],
 )
