@@ -159,8 +159,8 @@ class Launcher:
                     died.setdefault(name, time.monotonic())
                     if time.monotonic() - died[name] >= self.policy.delay:
                         del died[name]
+                        self._spawn(name)  # counted once it runs: readers of restarts take no lock
                         self.restarts[name] += 1
-                        self._spawn(name)
 
 
 def kill_tree(pid: int, timeout: float = 10.0) -> int:
