@@ -17,8 +17,7 @@ from trustpipe_stream import aside, service
 
 def build_worker(aws: AwsClients) -> AlerterWorker:
     settings = aws.settings
-    if not settings.actions_table_name or not settings.action_queue_urls:
-        raise SettingsError("the settings have no actions table or action queues (alerting module)")
+    table = actions_table(settings)
     registry = aws.registry()
     schema = contracts.load(contracts.ACTION)
     queues = ActionQueues(
@@ -28,12 +27,27 @@ def build_worker(aws: AwsClients) -> AlerterWorker:
     )
     return AlerterWorker(
         decoder=FramedDecoder(registry, contracts.load(contracts.SCORED_MESSAGE)),
-        ledger=DynamoLedger(aws.client("dynamodb"), settings.actions_table_name),
-        enterprises=frozenset(settings.action_queue_urls),
+        ledger=DynamoLedger(aws.client("dynamodb"), table),
+        enterprises=settings.enterprises,
         send_actions=queues.send,
         alert=AlertTopics(aws.client("sns"), settings.alert_topic_arns).publish,
         keep_aside=aside.to_s3(aws.s3, settings.archive_bucket, ALERTER.group),
     )
+
+
+def actions_table(settings: Settings) -> str:
+    """The actions table's name; SettingsError unless the settings name it and every enterprise
+    they serve has its action queue and alert topic (a verdict for one that has none could never
+    be sent)."""
+    if not settings.actions_table_name or not settings.enterprises:
+        raise SettingsError("the settings have no actions table or no enterprises (alerting module)")
+    for what, where in (
+        ("action queue", settings.action_queue_urls),
+        ("alert topic", settings.alert_topic_arns),
+    ):
+        if missing := sorted(settings.enterprises - set(where)):
+            raise SettingsError(f"the settings have no {what} for enterprises {', '.join(missing)}")
+    return settings.actions_table_name
 
 
 def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:

@@ -14,9 +14,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from trustpipe import tenants
 from trustpipe.codec import FramedEncoder
 from trustpipe.errors import TransientError
-from trustpipe_alerter.worker import Action
+from trustpipe_alerter.worker import Action, action_key
 
 
 class ActionNotSentError(TransientError):
@@ -26,7 +27,14 @@ class ActionNotSentError(TransientError):
 SNS_MAX_ACTIONS_PER_ALERT = 100
 """Actions listed in one alert: keeps a publish well under SNS's 256 KiB message limit."""
 SQS_MAX_DEDUPLICATION_ID = 128
-"""A FIFO queue's MessageDeduplicationId is at most 128 characters."""
+"""A FIFO queue's MessageDeduplicationId is at most 128 characters (alphanumerics and punctuation)."""
+SQS_MAX_GROUP_ID = 128
+"""... and its MessageGroupId too (SendMessage API): a message id may hold anything, so both are
+digests, 64 hex characters."""
+ACTION_KEY = "action_key"
+"""The actions table's hash key attribute: the message key, ``<enterprise>/<message id>``."""
+DYNAMODB_MAX_PARTITION_KEY_BYTES = 2048
+"""A DynamoDB partition key value is at most 2048 bytes (UTF-8)."""
 
 
 DYNAMODB_CONCURRENCY = 8
@@ -37,6 +45,8 @@ SQS_MAX_BATCH = 10
 
 @dataclass
 class DynamoLedger:
+    """The actions table: one item per message, keyed by its message key (``ACTION_KEY``)."""
+
     dynamodb: Any
     table: str
 
@@ -46,14 +56,16 @@ class DynamoLedger:
     def claim(self, actions: Sequence[Action]) -> list[str]:
         return list(self._pool.map(self._claim, actions))
 
-    def mark_sent(self, message_ids: Sequence[str]) -> None:
-        list(self._pool.map(self._mark_sent, message_ids))
+    def mark_sent(self, keys: Sequence[str]) -> None:
+        list(self._pool.map(self._mark_sent, keys))
 
     def _claim(self, action: Action) -> str:
+        key = ledger_key(action_key(action))
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
                 Item={
+                    ACTION_KEY: {"S": key},
                     "message_id": {"S": action["message_id"]},
                     "action_id": {"S": action["action_id"]},
                     "enterprise_id": {"S": action["enterprise_id"]},
@@ -61,30 +73,51 @@ class DynamoLedger:
                     "state": {"S": "pending"},
                     "issued_at": {"S": action["issued_at"].isoformat()},
                 },
-                ConditionExpression="attribute_not_exists(message_id)",
+                ConditionExpression=f"attribute_not_exists({ACTION_KEY})",
             )
             return "new"
         except ClientError as err:
             if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
         item = self.dynamodb.get_item(
-            TableName=self.table, Key={"message_id": {"S": action["message_id"]}}, ConsistentRead=True
+            TableName=self.table, Key={ACTION_KEY: {"S": key}}, ConsistentRead=True
         )["Item"]
         return str(item["state"]["S"])
 
-    def _mark_sent(self, message_id: str) -> None:
+    def _mark_sent(self, key: str) -> None:
         self.dynamodb.update_item(
             TableName=self.table,
-            Key={"message_id": {"S": message_id}},
+            Key={ACTION_KEY: {"S": ledger_key(key)}},
             UpdateExpression="SET #state = :sent",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":sent": {"S": "sent"}},
         )
 
 
+def ledger_key(key: str) -> str:
+    """The actions table's key of message key ``key``: itself, or, past DynamoDB's limit (a
+    Message-ID has no length limit of its own), its enterprise and a digest of the whole key, so
+    a long id is still acted on once rather than failing its batch for ever."""
+    if len(key.encode("utf-8", "surrogatepass")) <= DYNAMODB_MAX_PARTITION_KEY_BYTES:
+        return key
+    return f"{tenants.enterprise_of_key(key)}{tenants.KEY_SEPARATOR}sha256:{_digest(key)}"
+
+
 def dedup_id(action_id: str) -> str:
-    """The queue's deduplication id of an action (hashed: action ids can pass 128 characters)."""
-    return hashlib.sha256(action_id.encode()).hexdigest()[:SQS_MAX_DEDUPLICATION_ID]
+    """The queue's deduplication id of an action (hashed: action ids can pass 128 characters and
+    hold what SQS refuses)."""
+    return _digest(action_id)[:SQS_MAX_DEDUPLICATION_ID]
+
+
+def group_id(action: Action) -> str:
+    """The queue's message group of an action: its message, hashed (a message id may be longer
+    than SQS allows and hold spaces, control or non-ASCII characters, which it refuses)."""
+    return _digest(action_key(action))[:SQS_MAX_GROUP_ID]
+
+
+def _digest(text: str) -> str:
+    # a str may hold lone surrogates (not UTF-8): hash them rather than fail
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass
@@ -115,7 +148,7 @@ class ActionQueues:
         return {
             "Id": entry_id,
             "MessageBody": base64.b64encode(self.encoder.encode(action)).decode(),
-            "MessageGroupId": action["message_id"][:128],
+            "MessageGroupId": group_id(action),
             "MessageDeduplicationId": dedup_id(action["action_id"]),
             "MessageAttributes": {
                 "content-type": {"DataType": "String", "StringValue": "avro/binary+confluent;base64"},

@@ -2,9 +2,11 @@
 ``Action`` (schemas/action.avsc) on its enterprise's action queue, and the batch's new actions
 one alert per enterprise to its users' topic (slide 32). PASS_THROUGH produces nothing.
 
-**One action per message.** Before sending, the alerter claims the message id in the actions
-table with a conditional write; a message already marked sent is skipped, so a redelivered
-record, a restarted alerter or the same message from both paths acts once. If the alerter dies
+**One action per message**, a message being the pair (enterprise, message id): Message-IDs are
+chosen by senders, and one campaign to two enterprises carries one Message-ID to both, which must
+act at both. Before sending, the alerter claims the message's key (``tenants.message_key``) in
+the actions table with a conditional write; a message already marked sent is skipped, so a
+redelivered record, a restarted alerter or the same message from both paths acts once. If the alerter dies
 after sending but before marking, the redelivery sends again with the same action id: the FIFO
 queue drops it as a duplicate (5-minute window) and the mail system treats an action id as done
 once, so a repeat is harmless.
@@ -20,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder
-from trustpipe.errors import PermanentError
+from trustpipe.tenants import UnknownEnterpriseError
 from trustpipe_stream.processor import Rejected, StreamRecord, with_retries
 
 log = logging.getLogger("trustpipe.alerter")
@@ -34,25 +36,30 @@ LABEL_TEXT = "Caution: this message may not be from who it claims ({reasons})."
 Action = dict[str, Any]
 
 
-class UnknownEnterpriseError(PermanentError):
-    """A verdict for an enterprise that has no action queue in this deployment."""
-
-
 class Ledger(Protocol):
-    """The actions issued, by message id."""
+    """The actions issued, by message key (``action_key``)."""
 
     def claim(self, actions: Sequence[Action]) -> list[str]:
         """Record each action as pending unless its message has one; each message's state after:
         "new" (claimed now), "pending" (claimed before, maybe not sent) or "sent"."""
         ...
 
-    def mark_sent(self, message_ids: Sequence[str]) -> None: ...
+    def mark_sent(self, keys: Sequence[str]) -> None:
+        """Mark the actions of these message keys sent."""
+        ...
+
+
+def action_key(action: Action) -> str:
+    """The key of the message an action is for: ``<enterprise>/<message id>``."""
+    return tenants.message_key(action["enterprise_id"], action["message_id"])
 
 
 def to_action(verdict: dict[str, Any], issued_at: datetime) -> Action:
-    """The Action a stored QUARANTINE/LABEL verdict asks for."""
+    """The Action a stored QUARANTINE/LABEL verdict asks for; its id is
+    ``<enterprise>/<message id>/<model version>``."""
+    key = tenants.message_key(verdict["enterprise_id"], verdict["message_id"])
     return {
-        "action_id": f"{verdict['message_id']}/{verdict['model_version']}",
+        "action_id": f"{key}/{verdict['model_version']}",
         "message_id": verdict["message_id"],
         "enterprise_id": verdict["enterprise_id"],
         "action": verdict["verdict"],
@@ -75,6 +82,8 @@ class AlerterWorker:
     decoder: FramedDecoder
     ledger: Ledger
     enterprises: frozenset[str]
+    """The enterprises this deployment serves (``Settings.enterprises``): a verdict for another
+    is set aside."""
     send_actions: Callable[[Sequence[Action]], None]
     alert: Callable[[str, Sequence[Action]], None]
     keep_aside: Callable[[str, Sequence[Rejected]], None]
@@ -86,7 +95,7 @@ class AlerterWorker:
 
     def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []
-        wanted: dict[str, Action] = {}  # by message id: a message twice in a batch acts once
+        wanted: dict[str, Action] = {}  # by message key: a message twice in a batch acts once
         issued_at = self.clock()
         for r in records:
             try:
@@ -96,10 +105,10 @@ class AlerterWorker:
                 continue
             if action is None:
                 self.counts["passed"] += 1
-            elif action["message_id"] in wanted:
+            elif action_key(action) in wanted:
                 self.counts["repeats"] += 1
             else:
-                wanted[action["message_id"]] = action
+                wanted[action_key(action)] = action
         states = self.ledger.claim(list(wanted.values()))
         to_send = [a for a, state in zip(wanted.values(), states, strict=True) if state != "sent"]
         self.counts["repeats"] += len(wanted) - len(to_send)
@@ -109,20 +118,18 @@ class AlerterWorker:
             by_enterprise[action["enterprise_id"]].append(action)
         for enterprise_id, actions in by_enterprise.items():
             self.alert(enterprise_id, actions)
-        self._mark_sent([a["message_id"] for a in to_send])
+        self._mark_sent([action_key(a) for a in to_send])
         self.counts["actions"] += len(to_send)
         return rejected
 
-    def _mark_sent(self, message_ids: list[str]) -> None:
+    def _mark_sent(self, keys: list[str]) -> None:
         """Mark the sent actions, retrying in place: failing the batch here would send them all
         again (harmless within the FIFO queue's five-minute deduplication, a second copy after it)."""
 
         def warn(_failures: int, err: Exception, delay: float) -> None:
-            log.warning(
-                "marking %d actions sent failed (%s); retrying in %.1fs", len(message_ids), err, delay
-            )
+            log.warning("marking %d actions sent failed (%s); retrying in %.1fs", len(keys), err, delay)
 
-        with_retries(lambda: self.ledger.mark_sent(message_ids), self.sleep, warn, attempts=MARK_ATTEMPTS)
+        with_retries(lambda: self.ledger.mark_sent(keys), self.sleep, warn, attempts=MARK_ATTEMPTS)
 
     def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
         self.keep_aside(shard_id, rejected)
@@ -133,5 +140,7 @@ class AlerterWorker:
         if verdict["verdict"] not in contracts.ACTIONABLE_VERDICTS:
             return None
         if verdict["enterprise_id"] not in self.enterprises:
-            raise UnknownEnterpriseError(f"no action queue for enterprise {verdict['enterprise_id']!r}")
+            raise UnknownEnterpriseError(
+                f"enterprise {verdict['enterprise_id'][:40]!r} is not served by this deployment"
+            )
         return to_action(verdict, issued_at)

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.db import migrate, secret
@@ -91,7 +91,8 @@ def importer(
 
 def to_alerters(aws: AwsClients) -> Forward:
     """The batch path's QUARANTINE/LABEL verdicts onto the imported stream, framed as the stream
-    importer forwards its own: the same alerters act on both paths, once per message."""
+    importer forwards its own (keyed by ``tenants.partition_key``): the same alerters act on both
+    paths, once per message."""
     schema = contracts.load(contracts.SCORED_MESSAGE)
     encoders: list[FramedEncoder] = []  # registered on first use: most objects pass no verdicts on
     putter = Putter(aws.client("kinesis"), aws.settings.imported_stream_name)
@@ -103,7 +104,9 @@ def to_alerters(aws: AwsClients) -> Forward:
             encoders.append(
                 FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema)
             )
-        putter.put((encoders[0].encode(r), r["message_id"]) for r in rows)
+        putter.put(
+            (encoders[0].encode(r), tenants.partition_key(r["enterprise_id"], r["message_id"])) for r in rows
+        )
 
     return forward
 

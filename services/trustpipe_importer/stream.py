@@ -1,12 +1,13 @@
 """The stream importer: micro-batches of the scored stream into PostgreSQL with the batch
-importer's own load path (`load.upsert`: COPY to staging, idempotent upsert keyed by message id),
-then, after the commit, the QUARANTINE and LABEL verdicts onto the imported stream for the
-alerters (slide 68): an alert never precedes its stored verdict.
+importer's own load path (`load.upsert`: COPY to staging, idempotent upsert), then, after the
+commit, the QUARANTINE and LABEL verdicts onto the imported stream for the alerters (slide 68),
+each with its message's partition key (`tenants.partition_key`): an alert never precedes its
+stored verdict.
 
 The KCL hands each shard's records in batches of up to ``maxRecords``; the processor checkpoints
 once ``process`` returned, so a crash between commit and checkpoint redelivers rows that are
 already stored (the upsert leaves them as they are) and puts their verdicts again (the alerter
-acts once per message id).
+acts once per message, the pair of enterprise and message id).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe_importer.load import SCORED_MESSAGE, TARGETS, Connect, upsert
 from trustpipe_stream.processor import Rejected, StreamRecord
@@ -47,7 +48,7 @@ class StreamImporter:
                 continue
             rows.append(row)
             if row["verdict"] in contracts.ACTIONABLE_VERDICTS:
-                forward.append((r.data, row["message_id"]))
+                forward.append((r.data, tenants.partition_key(row["enterprise_id"], row["message_id"])))
         if rows:
             with self.connect() as conn, conn.transaction():
                 upsert(conn, rows, TARGETS[SCORED_MESSAGE])

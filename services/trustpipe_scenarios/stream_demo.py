@@ -21,7 +21,7 @@ from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
 from trustpipe.workers import STREAM_WORKERS, stream_groups
-from trustpipe_scenarios.settle import settle
+from trustpipe_scenarios.settle import Pair, pair_of, pair_params, settle
 from trustpipe_sensors.app import run_stream
 from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
@@ -43,7 +43,13 @@ LATENCY_SQL = """
 SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
          ORDER BY extract(epoch FROM stored_at - received_at)),
        count(*)
-FROM scored_messages WHERE message_id = ANY(%(ids)s)
+FROM scored_messages
+WHERE (enterprise_id, message_id) IN (SELECT * FROM unnest(%(enterprises)s::text[], %(ids)s::text[]))
+"""
+FROM_BATCH_SQL = """
+SELECT count(*) FROM scored_messages
+WHERE source = 'BATCH'
+  AND (enterprise_id, message_id) IN (SELECT * FROM unnest(%(enterprises)s::text[], %(ids)s::text[]))
 """
 PRIMER_COUNT = 60
 """Messages streamed (and waited for) before the measured run: the KCL starts a shard's
@@ -77,15 +83,15 @@ def run(
         since = datetime.now(UTC)
         mailbox: list[dict[str, Any]] = []  # the actions received, as the mail systems would
         primer = run_stream(aws, seed=seed + 1, rate=PRIMER_COUNT, count=PRIMER_COUNT)
-        settle(aws, _run_ids(aws, primer.run_id), timeout=SETTLE_SECONDS, mailbox=mailbox)
+        settle(aws, _run_messages(aws, primer.run_id), timeout=SETTLE_SECONDS, mailbox=mailbox)
         say("every shard has its worker and its processor is warm; the sensors stream")
         run_ = run_stream(aws, seed=seed, rate=rate, duration=seconds)
         kinesis = aws.client("kinesis")
         for key, data in POISON.items():
             kinesis.put_record(StreamName=aws.settings.raw_stream_name, Data=data, PartitionKey=key)
-        ids = _run_ids(aws, run_.run_id)
-        say(f"sensors streamed {len(ids):,} messages in {seconds:.0f}s; waiting for every stage...")
-        section = _wait_and_count(aws, ids, mailbox, say, since)
+        messages = _run_messages(aws, run_.run_id)
+        say(f"sensors streamed {len(messages):,} messages in {seconds:.0f}s; waiting for every stage...")
+        section = _wait_and_count(aws, messages, mailbox, say, since)
     finally:
         codes = workers.stop()
     section["workers_exit_codes"] = codes
@@ -136,9 +142,10 @@ def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, tim
         time.sleep(1)
 
 
-def _run_ids(aws: AwsClients, run_id: str) -> list[str]:
-    """The message ids a stream run produced, from its ground truth in the archive bucket."""
-    return list(labelled(aws, stream_labels(aws, run_id)))
+def _run_messages(aws: AwsClients, run_id: str) -> list[Pair]:
+    """The messages (enterprise, message id) a stream run produced, from its ground truth in the
+    archive bucket."""
+    return labelled(aws, stream_labels(aws, run_id))
 
 
 def stream_labels(aws: AwsClients, run_id: str) -> list[str]:
@@ -147,32 +154,31 @@ def stream_labels(aws: AwsClients, run_id: str) -> list[str]:
     return [k for k in list_keys(aws.s3, aws.settings.archive_bucket, prefix) if k.endswith("-labels.avro")]
 
 
-def labelled(aws: AwsClients, keys: list[str]) -> dict[str, str]:
-    """Message id -> enterprise id of every message in the ground-truth files ``keys``."""
-    out = {}
+def labelled(aws: AwsClients, keys: list[str]) -> list[Pair]:
+    """(enterprise id, message id) of every message in the ground-truth files ``keys``, each once."""
+    out: dict[Pair, None] = {}
     for key in keys:
         body = aws.s3.get_object(Bucket=aws.settings.archive_bucket, Key=key)["Body"].read()
-        out.update({r["message_id"]: r["enterprise_id"] for r in ContainerReader(io.BytesIO(body))})
-    return out
+        out.update(dict.fromkeys(map(pair_of, ContainerReader(io.BytesIO(body)))))
+    return list(out)
 
 
 def _wait_and_count(
     aws: AwsClients,
-    ids: list[str],
+    messages: list[Pair],
     mailbox: list[dict[str, Any]],
     say: Say,
     since: datetime | None = None,
     timeout: float = SETTLE_SECONDS,
 ) -> dict[str, Any]:
-    """Until every message of ``ids`` is stored and every actionable one has its action (received
-    into ``mailbox``); each stage's count, the set-aside records and the latencies."""
-    settled = settle(aws, ids, timeout=timeout, mailbox=mailbox)
+    """Until every message of ``messages`` is stored and every actionable one has its action
+    (received into ``mailbox``); each stage's count, the set-aside records and the latencies."""
+    settled = settle(aws, messages, timeout=timeout, mailbox=mailbox)
     with psycopg.connect(aws.settings.database_url or "", autocommit=True) as conn:
-        (p50, p95, p99), stored = conn.execute(LATENCY_SQL, {"ids": ids}).fetchone() or ((None,) * 3, 0)
-        from_batch = conn.execute(
-            "SELECT count(*) FROM scored_messages WHERE source = 'BATCH' AND message_id = ANY(%(ids)s)",
-            {"ids": [a["message_id"] for a in mailbox]},
-        ).fetchone()
+        latency = conn.execute(LATENCY_SQL, pair_params(messages)).fetchone()
+        (p50, p95, p99), stored = latency or ((None,) * 3, 0)
+        acted = {pair_of(a) for a in mailbox}
+        from_batch = conn.execute(FROM_BATCH_SQL, pair_params(acted)).fetchone()
         errors = conn.execute(
             "SELECT error_type, count(*) FROM import_errors "
             "WHERE object_key LIKE 'kinesis://%%' AND recorded_at >= %(since)s GROUP BY 1",
@@ -181,12 +187,10 @@ def _wait_and_count(
     say("every stage counted")
     rows = settled.rows
     action_lag = sorted(
-        (a["issued_at"] - rows[a["message_id"]].received_at).total_seconds()
-        for a in mailbox
-        if a["message_id"] in rows
+        (a["issued_at"] - rows[pair_of(a)].received_at).total_seconds() for a in mailbox if pair_of(a) in rows
     )
     return {
-        "scored": _scored_count(aws, set(ids)),
+        "scored": _scored_count(aws, set(messages)),
         "imported": len(rows),
         "verdicts": dict(Counter(row.verdict for row in rows.values())),
         "actionable": len(settled.actionable),
@@ -227,11 +231,11 @@ def records(kinesis: Any, stream_name: str) -> Iterator[dict[str, Any]]:
             it = page.get("NextShardIterator") if page["Records"] else None
 
 
-def _scored_count(aws: AwsClients, ids: set[str]) -> int:
-    """Distinct messages of the run on the scored stream."""
+def _scored_count(aws: AwsClients, messages: set[Pair]) -> int:
+    """Distinct messages (enterprise, message id) of the run on the scored stream."""
     decoder = FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
     on_stream = records(aws.client("kinesis"), aws.settings.scored_stream_name)
-    return len({m for r in on_stream if (m := decoder.decode(r["Data"])["message_id"]) in ids})
+    return len({m for r in on_stream if (m := pair_of(decoder.decode(r["Data"]))) in messages})
 
 
 def _set_aside(aws: AwsClients, since: datetime | None) -> dict[str, int]:

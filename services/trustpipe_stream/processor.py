@@ -9,7 +9,7 @@ checkpoints afterwards.
 Delivery is **at least once**: a batch is checkpointed only after ``process`` returned (and the
 records it rejected reached the worker's error path). A worker that dies mid-batch, or a lease
 that moves, means the records after the last checkpoint are delivered again, to this processor's
-successor; workers make that harmless (idempotent writes keyed by message id).
+successor; workers make that harmless (idempotent writes keyed by (enterprise, message id)).
 
 - Records the worker cannot use (undecodable, unknown schema, oversize) come back from
   ``process`` as ``Rejected`` with a reason; they go to ``set_aside`` and the shard moves on.

@@ -6,14 +6,16 @@ daemons take about 30 s to their first record).
 Poison records reach the scorer's error path with their reason while the rest go on; a scorer and
 the alerter are SIGKILLed mid-stream (with their daemons, as a host dies) and restarted as systemd
 would: every produced message is stored, each QUARANTINE or LABEL verdict gets exactly one action,
-PASS_THROUGH none; a model promoted mid-stream is picked up; SIGTERM stops every worker."""
+PASS_THROUGH none; one Message-ID at two enterprises is two rows and one action on each one's own
+queue; a model promoted mid-stream is picked up; SIGTERM stops every worker."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
-from collections import Counter
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,16 +25,20 @@ import psycopg
 import pytest
 
 from tests.harness.cli import run_cli
+from tests.harness.factories import email_v2
 from tests.harness.models import artifact
 from tests.harness.streams import on_stream, produce, set_aside
 from tests.harness.waits import wait_for
+from trustpipe import contracts, tenants
 from trustpipe.aws import AwsClients
+from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder
 from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_emulation.alarms import describe, emf_fetch, evaluate
 from trustpipe_importer.app import upgrade
-from trustpipe_scenarios.settle import settle
+from trustpipe_scenarios.settle import Pair, drain_action_queues, pair_of, settle
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stack.stack import LocalStack
@@ -85,6 +91,79 @@ def promote(aws: AwsClients, settings: Settings, version: str) -> None:
     artifacts.save(
         aws.s3, settings.archive_bucket, dataclasses.replace(MODEL, version=version), make_current=True
     )
+
+
+def as_put(aws: AwsClients, settings: Settings, ids: list[str]) -> list[Pair]:
+    """The messages (enterprise, message id) of ``ids`` as the sensors put them on the raw stream."""
+    decoder = FramedDecoder(aws.registry(), contracts.email_metadata(contracts.READER_VERSION))
+    wanted = set(ids)
+    out = []
+    for r in records(aws.client("kinesis"), settings.raw_stream_name):
+        try:
+            message = decoder.decode(r["Data"])
+        except CodecError:
+            continue  # the poison records the first test put
+        if message["message_id"] in wanted:
+            out.append(pair_of(message))
+    return list(dict.fromkeys(out))
+
+
+def campaign(enterprise: str, message_id: str) -> dict[str, Any]:
+    """A copy of a phishing campaign's message at ``enterprise``: failing SPF and DMARC, a
+    mismatched reply-to and an executable attachment (QUARANTINE under this module's model)."""
+    return email_v2(
+        message_id=message_id,
+        enterprise_id=enterprise,
+        received_at=datetime.now(UTC),
+        spf="FAIL",
+        dmarc="FAIL",
+        attachments=[
+            {"filename": "invoice.exe", "content_type": "application/octet-stream", "size_bytes": 9_000}
+        ],
+    )
+
+
+def put_raw(aws: AwsClients, settings: Settings, messages: list[dict[str, Any]]) -> None:
+    """``messages`` on the raw stream as a v2 sensor writes them, each keyed by its pair."""
+    schema = contracts.email_metadata(2)
+    encoder = FramedEncoder(aws.registry().register(contracts.EMAIL_METADATA_SUBJECT, schema), schema)
+    aws.client("kinesis").put_records(
+        StreamName=settings.raw_stream_name,
+        Records=[
+            {
+                "Data": encoder.encode(m),
+                "PartitionKey": tenants.partition_key(m["enterprise_id"], m["message_id"]),
+            }
+            for m in messages
+        ],
+    )
+
+
+def stored_pairs(settings: Settings, message_id: str) -> dict[Pair, str]:
+    with psycopg.connect(settings.database_url or "") as conn:
+        rows = conn.execute(
+            "SELECT enterprise_id, message_id, verdict FROM scored_messages WHERE message_id = %s",
+            (message_id,),
+        ).fetchall()
+    return {(e, m): v for e, m, v in rows}
+
+
+def claimed(aws: AwsClients, settings: Settings, enterprise: str, message_id: str) -> str | None:
+    """The state of the message's claim in the actions table (None: never claimed)."""
+    item = (
+        aws.client("dynamodb")
+        .get_item(
+            TableName=settings.actions_table_name or "",
+            Key={"action_key": {"S": tenants.message_key(enterprise, message_id)}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return item["state"]["S"] if item else None
+
+
+def scored_decoder(aws: AwsClients) -> FramedDecoder:
+    return FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE))
 
 
 def stored(settings: Settings, ids: list[str]) -> dict[str, str]:
@@ -154,21 +233,57 @@ def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
     services.restart("alerter")
     ids += produce(aws, settings.raw_stream_name, seed=5, count=100)
     # THEN, once the path settled (late duplicates given 10 s more), every message is stored,
-    # once (message id is the key)
-    settled = settle(aws, ids, timeout=540, every=2, linger=10)
-    assert settled.lost == set(), f"{len(settled.lost)} of {len(ids)} not stored"
+    # once ((enterprise, message id) is the key)
+    messages = as_put(aws, settings, ids)
+    settled = settle(aws, messages, timeout=540, every=2, linger=10)
+    assert settled.lost == set(), f"{len(settled.lost)} of {len(messages)} not stored"
     verdicts = {m: row.verdict for m, row in settled.rows.items()}
     mix = Counter(verdicts.values())
     assert set(mix) == {"QUARANTINE", "LABEL", "PASS_THROUGH"}, mix
     # and each QUARANTINE/LABEL verdict got exactly one action, of its kind; PASS_THROUGH none
     actionable = {m: v for m, v in verdicts.items() if v != "PASS_THROUGH"}
     assert settled.missing_actions == set() and settled.duplicate_actions == 0
-    assert {
-        a["message_id"]: a["action"] for a in settled.actions if a["message_id"] in verdicts
-    } == actionable
+    assert {pair_of(a): a["action"] for a in settled.actions if pair_of(a) in verdicts} == actionable
     # and the enterprises' users were alerted of them
-    alerted = {x for q in alert_queues for x in alerted_ids(aws, q)}
+    alerted = {x for q in alert_queues for x in alerted_messages(aws, q)}
     assert set(actionable) <= alerted
+
+
+def test_one_message_id_at_two_enterprises_is_stored_and_acted_on_at_each(
+    services: Launcher, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN one campaign's Message-ID reaching two enterprises: each copy put on the raw stream
+    # with its enterprise's partition key, as the front door stamps it
+    message_id = f"<campaign-{uuid.uuid4().hex[:12]}@phish.example>"
+    enterprises = sorted(settings.action_queue_urls)[:2]
+    put_raw(aws, settings, [campaign(enterprise, message_id) for enterprise in enterprises])
+    # WHEN the scorers, the stream importer and the alerter have had them
+    got: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def acted_at_each() -> bool:
+        for queue_of, actions in drain_action_queues(aws).items():
+            got[queue_of] += [a for a in actions if a["message_id"] == message_id]
+        return all(got[e] for e in enterprises)
+
+    wait_for("an action at each enterprise", acted_at_each, timeout=300, every=2)
+    time.sleep(10)  # a late duplicate would come now
+    acted_at_each()
+    # THEN it is two rows, one per enterprise, each QUARANTINE
+    assert stored_pairs(settings, message_id) == {(e, message_id): "QUARANTINE" for e in enterprises}
+    # and one action on each enterprise's own queue, for that enterprise, with its own action id
+    assert {q: [(a["enterprise_id"], a["action"]) for a in acts] for q, acts in got.items() if acts} == {
+        e: [(e, "QUARANTINE")] for e in enterprises
+    }
+    assert all(got[e][0]["action_id"].startswith(f"{e}/{message_id}/") for e in enterprises)
+    # and two claims in the actions table, both sent
+    assert [claimed(aws, settings, e, message_id) for e in enterprises] == ["sent", "sent"]
+    # and the verdicts went on to the alerters keyed by their pair
+    forwarded = [
+        r["PartitionKey"]
+        for r in records(aws.client("kinesis"), settings.imported_stream_name)
+        if scored_decoder(aws).decode(r["Data"])["message_id"] == message_id
+    ]
+    assert sorted(set(forwarded)) == [tenants.partition_key(e, message_id) for e in enterprises]
 
 
 def test_a_model_promoted_mid_stream_is_picked_up(
@@ -240,12 +355,14 @@ def subscribe_to_alerts(aws: AwsClients, settings: Settings) -> list[str]:
     return urls
 
 
-def alerted_ids(aws: AwsClients, url: str) -> set[str]:
+def alerted_messages(aws: AwsClients, url: str) -> set[Pair]:
+    """The messages (enterprise, message id) the alerts on test queue ``url`` told of."""
     sqs = aws.client("sqs")
-    ids = set()
+    out = set()
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600).get(
         "Messages"
     ):
         for m in messages:
-            ids |= {a["message_id"] for a in json.loads(m["Body"])["actions"]}
-    return ids
+            alert = json.loads(m["Body"])
+            out |= {(alert["enterprise_id"], a["message_id"]) for a in alert["actions"]}
+    return out

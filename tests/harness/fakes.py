@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -26,3 +28,57 @@ class FakeKinesis:
                 self.stored.append(r)
                 out.append({"SequenceNumber": str(len(self.stored)), "ShardId": "shardId-0"})
         return {"FailedRecordCount": sum("ErrorCode" in r for r in out), "Records": out}
+
+
+SQS_ID_CHARACTERS = re.compile(r"""[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}""")
+"""What SQS accepts as a FIFO message's MessageGroupId and MessageDeduplicationId (SendMessage
+API reference): 1-128 alphanumerics and punctuation. moto does not check it; this fake does."""
+
+
+class FakeSqs:
+    """SendMessageBatch that records each call and refuses, as SQS does, entries whose group or
+    deduplication id it would not take (``InvalidParameterValue``), or every entry with ``refuse``."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+        self.refuse = refuse
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append((QueueUrl, Entries))
+        failed = [
+            {"Id": e["Id"], "Code": "InternalError" if self.refuse else "InvalidParameterValue"}
+            for e in Entries
+            if self.refuse or not all(valid_sqs_id(e.get(k)) for k in FIFO_IDS)
+        ]
+        ok = [{"Id": e["Id"]} for e in Entries if e["Id"] not in {f["Id"] for f in failed}]
+        return {"Successful": ok, "Failed": failed}
+
+
+FIFO_IDS = ("MessageGroupId", "MessageDeduplicationId")
+
+
+def valid_sqs_id(value: object) -> bool:
+    """Whether SQS takes ``value`` as a FIFO message's group or deduplication id."""
+    return isinstance(value, str) and SQS_ID_CHARACTERS.fullmatch(value) is not None
+
+
+class FakeLedger:
+    """The alerter's actions table in memory: each message key's state ("pending", "sent")."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+        self.claims: list[str] = []
+
+    def claim(self, actions: Sequence[dict[str, Any]]) -> list[str]:
+        return [self._claim(f"{a['enterprise_id']}/{a['message_id']}") for a in actions]
+
+    def _claim(self, key: str) -> str:
+        self.claims.append(key)
+        if key in self.items:
+            return self.items[key]
+        self.items[key] = "pending"
+        return "new"
+
+    def mark_sent(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.items[key] = "sent"

@@ -1,6 +1,7 @@
 """After the disruptions: wait until every stage settled (the stream path's one settle, with the
 on-call's redrive), then reconcile what was produced with what was stored and what was actioned,
-per enterprise and source."""
+per enterprise and source. A message is the pair (enterprise, message id); the figures name one
+by its message key, ``<enterprise>/<message id>``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from trustpipe import layout
+from trustpipe import layout, tenants
 from trustpipe.aws import AwsClients
 from trustpipe_importer.app import connector
 from trustpipe_importer.redrive import redrive
 from trustpipe_scenarios.chaos.plan import Plan, Run
+from trustpipe_scenarios.settle import Pair, pair_params
 from trustpipe_scenarios.settle import settle as settle_path
 from trustpipe_scenarios.stream_demo import (
     labelled,
@@ -29,9 +31,13 @@ SETTLE_SECONDS = 300
 LINGER_SECONDS = 5
 """After settling, how long late duplicates are waited for."""
 DUPLICATES_SQL = (
-    "SELECT count(*) FROM (SELECT message_id FROM scored_messages WHERE message_id = ANY(%(ids)s) "
-    "GROUP BY message_id HAVING count(*) > 1) d"
+    "SELECT count(*) FROM (SELECT 1 FROM scored_messages "
+    "WHERE (enterprise_id, message_id) IN (SELECT * FROM unnest(%(enterprises)s::text[], %(ids)s::text[])) "
+    "GROUP BY enterprise_id, message_id HAVING count(*) > 1) d"
 )
+"""Messages stored more than once (one row per (enterprise, message id) is right)."""
+SHOWN = 20
+"""Messages named in a figure's list (lost, missing, unexpected): the counts say how many."""
 
 
 def settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) -> dict[str, Any]:
@@ -49,15 +55,15 @@ def settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) -> 
         on_poll=lambda: redriven.append(_redrive_dead_letters(aws, say)),
     )
     with connector(aws.settings)() as conn:
-        duplicate_rows = conn.execute(DUPLICATES_SQL, {"ids": list(produced)}).fetchone()
+        duplicate_rows = conn.execute(DUPLICATES_SQL, pair_params(produced)).fetchone()
         errors = conn.execute(
             "SELECT error_type, reason FROM import_errors WHERE recorded_at >= %(since)s", {"since": began}
         ).fetchall()
     aside = set_aside_items(aws, began)
     rows, lost = settled.rows, settled.lost
     per: dict[str, Counter[str]] = {}
-    for m, (source, enterprise) in produced.items():
-        stored = rows.get(m)
+    for (enterprise, message_id), source in produced.items():
+        stored = rows.get((enterprise, message_id))
         key = f"{enterprise}/{source}"
         per.setdefault(key, Counter())["produced"] += 1
         per[key]["stored"] += stored is not None and stored.source == source
@@ -68,16 +74,16 @@ def settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) -> 
         "produced": len(produced),
         "stored": len(rows),
         "by_enterprise_source": {k: dict(v) for k, v in sorted(per.items())},
-        "lost": sorted(lost)[:20],
+        "lost": _named(lost),
         "lost_count": len(lost),
-        "lost_by_source": dict(Counter(produced[m][0] for m in lost)),
+        "lost_by_source": dict(Counter(produced[m] for m in lost)),
         "settle_s": settled.settle_s,
         "duplicate_rows": int(duplicate_rows[0]) if duplicate_rows else 0,
         "actionable": len(settled.actionable),
         "actions": sum(settled.delivered.values()),
-        "missing_actions": sorted(settled.missing_actions)[:20],
+        "missing_actions": _named(settled.missing_actions),
         "duplicate_actions": settled.duplicate_actions,
-        "unexpected_actions": sorted(settled.unexpected_actions)[:20],
+        "unexpected_actions": _named(settled.unexpected_actions),
         "set_aside": dict(reasons),
         "redriven": sum(redriven),
         "set_aside_without_reason": sum(1 for _t, r in errors if not r) + sum(1 for _g, r in aside if not r),
@@ -96,8 +102,13 @@ def _redrive_dead_letters(aws: AwsClients, say: Say) -> int:
     return moved
 
 
-def _produced(aws: AwsClients, p: Plan, stream_run_id: str) -> dict[str, tuple[str, str]]:
-    """Every message the run produced: message id -> (source, enterprise), from the ground truth
+def _named(messages: set[Pair]) -> list[str]:
+    """The first ``SHOWN`` of ``messages`` by message key, sorted."""
+    return sorted(tenants.message_key(*m) for m in messages)[:SHOWN]
+
+
+def _produced(aws: AwsClients, p: Plan, stream_run_id: str) -> dict[Pair, str]:
+    """Every message the run produced: (enterprise, message id) -> source, from the ground truth
     the sensors wrote beside their data."""
     bucket = aws.settings.archive_bucket
     batch = [
@@ -105,7 +116,7 @@ def _produced(aws: AwsClients, p: Plan, stream_run_id: str) -> dict[str, tuple[s
         for key in list_keys(aws.s3, bucket, layout.LABELS_PREFIX)
         if any(f"/date={h:%Y-%m-%d}/hour={h:%H}/" in key for h in p.hours)
     ]
-    out = {m: ("BATCH", e) for m, e in labelled(aws, batch).items()}
+    out = dict.fromkeys(labelled(aws, batch), "BATCH")
     if stream_run_id:
-        out |= {m: ("STREAM", e) for m, e in labelled(aws, stream_labels(aws, stream_run_id)).items()}
+        out |= dict.fromkeys(labelled(aws, stream_labels(aws, stream_run_id)), "STREAM")
     return out

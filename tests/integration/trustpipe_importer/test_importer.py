@@ -20,7 +20,7 @@ from tests.harness.paths import ROOT
 from tests.harness.scored import BASE, scored
 from tests.harness.streams import on_stream
 from tests.harness.waits import wait_for
-from trustpipe import contracts, s3
+from trustpipe import contracts, s3, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.metrics import WORKERS
@@ -39,6 +39,7 @@ from trustpipe_emulation.alarms import (
 from trustpipe_importer import worker as worker_module
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_stack.stack import LocalStack
 
 
@@ -185,6 +186,13 @@ def test_quarantine_and_label_verdicts_go_to_the_alerters_after_the_commit_even_
     # THEN exactly its QUARANTINE and LABEL verdicts went on the imported stream, and the ledger says so
     forwarded = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before:]]
     assert sorted(forwarded) == sorted(r["message_id"] for r in rows if r["verdict"] != "PASS_THROUGH")
+    # each keyed by its message's pair (enterprise, message id), as the stream importer keys its own
+    keys = [r["PartitionKey"] for r in records(aws.client("kinesis"), clean.imported_stream_name)][before:]
+    assert sorted(keys) == sorted(
+        tenants.partition_key(r["enterprise_id"], r["message_id"])
+        for r in rows
+        if r["verdict"] != "PASS_THROUGH"
+    )
     assert query(clean, "SELECT forwarded_at IS NOT NULL FROM import_ledger WHERE object_key = %s", key) == [
         (True,)
     ]

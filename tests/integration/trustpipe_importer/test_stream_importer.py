@@ -1,10 +1,12 @@
 """The stream importer's worker on the real parts (PostgreSQL, the moto server's imported stream,
 the local registry): the batch importer's upsert, verdicts forwarded only after the commit and
-only when actionable, bad records to import_errors once. The KCL around it runs in the
-near-real-time path's test."""
+only when actionable, each keyed by its (enterprise, message id), bad records to import_errors
+once; one Message-ID at two enterprises is two rows and two verdicts forwarded. The KCL around
+it runs in the near-real-time path's test."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import psycopg
@@ -12,11 +14,12 @@ import pytest
 
 from tests.harness.scored import scored
 from tests.harness.streams import on_stream
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.aws import AwsClients
-from trustpipe.codec import FramedEncoder
+from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.settings import Settings
 from trustpipe_importer.app import stream_importer, upgrade
+from trustpipe_scenarios.stream_demo import records
 from trustpipe_stream.processor import StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
@@ -28,6 +31,13 @@ def framed(aws: AwsClients, rows: list[dict[str, Any]], first: int = 0) -> list[
         StreamRecord(encoder.encode(r), r["message_id"], str(first + n), 0, 0, "shardId-000000000000")
         for n, r in enumerate(rows)
     ]
+
+
+def imported_after(aws: AwsClients, settings: Settings, before: int) -> list[tuple[str, dict[str, Any]]]:
+    """(partition key, verdict) of each record on the imported stream after the first ``before``."""
+    decoder = FramedDecoder(aws.registry(), SCORED)
+    on_imported = list(records(aws.client("kinesis"), settings.imported_stream_name))[before:]
+    return [(r["PartitionKey"], decoder.decode(r["Data"])) for r in on_imported]
 
 
 def query(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -63,11 +73,13 @@ def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settin
     assert sorted(m for m, _, _ in stored) == sorted(r["message_id"] for r in rows)
     assert {s for _, _, s in stored} == {"STREAM"}
     # and only the QUARANTINE verdicts went on to the alerters (once per delivery: they act once)
-    forwarded = on_stream(aws, db.imported_stream_name)[before:]
-    assert {f["message_id"] for f in forwarded} == {
+    forwarded = imported_after(aws, db, before)
+    assert {f["message_id"] for _, f in forwarded} == {
         r["message_id"] for r in rows if r["verdict"] == "QUARANTINE"
     }
     assert len(forwarded) == 20
+    # each keyed by its message's pair, as the scored stream is
+    assert all(key == tenants.partition_key(f["enterprise_id"], f["message_id"]) for key, f in forwarded)
     # and each bad record is in import_errors once, with its reason and position
     errors = query(
         db, "SELECT object_key, error_type FROM import_errors WHERE object_key LIKE 'kinesis://%%/90_'"
@@ -76,3 +88,26 @@ def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settin
         (f"kinesis://{db.scored_stream_name}/shardId-000000000000/900", "BadMagicByteError"),
         (f"kinesis://{db.scored_stream_name}/shardId-000000000000/901", "TruncatedRecordError"),
     ]
+
+
+def test_one_message_id_at_two_enterprises_is_two_rows_and_two_verdicts_forwarded(
+    db: Settings, aws: AwsClients
+) -> None:
+    # GIVEN one campaign's Message-ID scored QUARANTINE at acme and at globex, in one batch
+    (row,) = scored(1, "campaign", verdict="QUARANTINE")
+    copies = [
+        {**row, "enterprise_id": e, "source": "STREAM", "source_ref": "s:1"} for e in ("acme", "globex")
+    ]
+    worker = stream_importer(aws)
+    before = len(on_stream(aws, db.imported_stream_name))
+    # WHEN the importer processes it, twice (a redelivery)
+    for _ in range(2):
+        assert worker.process(framed(aws, copies)) == []
+    # THEN it is two rows, one per enterprise (neither overwrote the other's)
+    stored = query(
+        db, "SELECT enterprise_id, verdict FROM scored_messages WHERE message_id = %s", row["message_id"]
+    )
+    assert sorted(stored) == [("acme", "QUARANTINE"), ("globex", "QUARANTINE")]
+    # and each verdict went on to the alerters under its own pair's partition key
+    keys = Counter(key for key, _ in imported_after(aws, db, before))
+    assert keys == {tenants.partition_key(e, row["message_id"]): 2 for e in ("acme", "globex")}

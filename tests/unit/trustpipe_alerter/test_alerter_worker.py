@@ -1,5 +1,6 @@
-"""The alerter on fakes: one action per QUARANTINE/LABEL message however often it is delivered,
-none for PASS_THROUGH, one alert per enterprise per batch, bad records set aside."""
+"""The alerter on fakes: one action per QUARANTINE/LABEL message (the pair of enterprise and
+message id) however often it is delivered, none for PASS_THROUGH, one alert per enterprise per
+batch, bad records set aside; queue ids SQS takes whatever a message id holds."""
 
 from __future__ import annotations
 
@@ -9,44 +10,39 @@ from typing import Any
 
 import pytest
 
+from tests.harness.fakes import FakeLedger, FakeSqs, valid_sqs_id
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
+from trustpipe_alerter.channels import ActionNotSentError, ActionQueues, dedup_id, group_id
 from trustpipe_alerter.worker import Action, AlerterWorker, to_action
 from trustpipe_stream.processor import Rejected, StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
-
-
-class FakeLedger:
-    def __init__(self) -> None:
-        self.items: dict[str, str] = {}
-
-    def claim(self, actions: Sequence[Action]) -> list[str]:
-        return [self._claim(a) for a in actions]
-
-    def _claim(self, action: Action) -> str:
-        if action["message_id"] in self.items:
-            return self.items[action["message_id"]]
-        self.items[action["message_id"]] = "pending"
-        return "new"
-
-    def mark_sent(self, message_ids: Sequence[str]) -> None:
-        for message_id in message_ids:
-            self.items[message_id] = "sent"
+QUEUES = {"acme": "q-acme", "globex": "q-globex"}
 
 
 class Setup:
+    """The worker with a fake ledger, its actions sent through the real ``ActionQueues`` to a
+    fake SQS that checks group and deduplication ids as SQS does."""
+
     def __init__(self) -> None:
         self.ledger = FakeLedger()
         self.sent: list[Action] = []
+        self.sqs = FakeSqs()
         self.alerts: list[tuple[str, list[str]]] = []
         self.aside: list[Rejected] = []
+        queues = ActionQueues(self.sqs, QUEUES, FramedEncoder(3, contracts.load(contracts.ACTION)))
+
+        def send(actions: Sequence[Action]) -> None:
+            queues.send(actions)
+            self.sent.extend(actions)
+
         self.worker = AlerterWorker(
             decoder=FramedDecoder(InMemorySchemas({7: SCORED}), SCORED),
             ledger=self.ledger,
-            enterprises=frozenset({"acme", "globex"}),
-            send_actions=self.sent.extend,
+            enterprises=frozenset(QUEUES),
+            send_actions=send,
             alert=lambda ent, actions: self.alerts.append((ent, [a["message_id"] for a in actions])),
             keep_aside=lambda shard, rejected: self.aside.extend(rejected),
             clock=lambda: NOW,
@@ -58,10 +54,14 @@ class Setup:
             self.worker.set_aside("shardId-0", rejected)
         return rejected
 
+    def on_queues(self) -> list[tuple[str, dict[str, Any]]]:
+        """(queue URL, entry) of every entry sent, in order."""
+        return [(url, entry) for url, entries in self.sqs.calls for entry in entries]
 
-def verdict(n: int, verdict: str, enterprise: str = "acme") -> dict[str, Any]:
+
+def verdict(n: int, verdict: str, enterprise: str = "acme", message_id: str = "") -> dict[str, Any]:
     return {
-        "message_id": f"<m{n}@x>",
+        "message_id": message_id or f"<m{n}@x>",
         "enterprise_id": enterprise,
         "received_at": NOW - timedelta(seconds=5),
         "scored_at": NOW,
@@ -97,7 +97,7 @@ def test_quarantine_and_label_become_one_action_each_and_pass_through_none() -> 
         ("<m2@x>", "LABEL"),
     ]
     assert setup.sent[1]["label_text"] and "lookalike_domain" in setup.sent[1]["label_text"]
-    assert setup.sent[0]["label_text"] is None and setup.sent[0]["action_id"] == "<m1@x>/m1"
+    assert setup.sent[0]["label_text"] is None and setup.sent[0]["action_id"] == "acme/<m1@x>/m1"
     # one alert per enterprise for the batch
     assert sorted(setup.alerts) == [("acme", ["<m1@x>"]), ("globex", ["<m2@x>"])]
     assert set(setup.ledger.items.values()) == {"sent"}
@@ -116,15 +116,80 @@ def test_a_redelivered_batch_and_a_second_path_act_once() -> None:
     assert setup.worker.counts["repeats"] == 4
 
 
+def test_one_message_id_at_two_enterprises_acts_at_both_each_on_its_own_queue() -> None:
+    # GIVEN one campaign's Message-ID stored as QUARANTINE at acme and at globex, in one batch
+    setup = Setup()
+    both = records(verdict(1, "QUARANTINE", "acme"), verdict(1, "QUARANTINE", "globex"))
+    # WHEN the alerter processes it
+    assert setup.run(both) == []
+    # THEN each enterprise gets its own action, on its own queue, with its own ids
+    assert [(a["enterprise_id"], a["action_id"]) for a in setup.sent] == [
+        ("acme", "acme/<m1@x>/m1"),
+        ("globex", "globex/<m1@x>/m1"),
+    ]
+    sent = setup.on_queues()
+    assert [url for url, _ in sent] == ["q-acme", "q-globex"]
+    assert (
+        len({e["MessageGroupId"] for _, e in sent})
+        == len({e["MessageDeduplicationId"] for _, e in sent})
+        == 2
+    )
+    # and two claims in the ledger, both marked sent, and each enterprise's users alerted
+    assert setup.ledger.claims == ["acme/<m1@x>", "globex/<m1@x>"]
+    assert setup.ledger.items == {"acme/<m1@x>": "sent", "globex/<m1@x>": "sent"}
+    assert sorted(setup.alerts) == [("acme", ["<m1@x>"]), ("globex", ["<m1@x>"])]
+
+
+def test_a_redelivered_batch_of_one_message_id_at_two_enterprises_acts_once_per_pair() -> None:
+    # GIVEN the pair's batch was processed, each copy twice in it
+    setup = Setup()
+    batch = records(*[verdict(1, "LABEL", e) for e in ("acme", "globex", "acme", "globex")])
+    setup.run(batch)
+    # WHEN the batch comes again (a restart before the checkpoint)
+    setup.run(batch)
+    # THEN one action went out per enterprise, no more
+    assert sorted(a["enterprise_id"] for a in setup.sent) == ["acme", "globex"]
+    assert len(setup.on_queues()) == 2 and setup.worker.counts["repeats"] == 6
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "<a b c@x>",
+        "<nul\x00inside@x>",
+        "<" + "x" * 300 + "@x>",
+        "<Ünïcødé-メール-\U0001f4e7@例え.jp>",
+        "\t\r\n",
+        "acme/<m1@x>",
+    ],
+    ids=["spaces", "nul", "300-chars", "non-ascii", "control-only", "separator"],
+)
+def test_a_hostile_message_id_still_gets_queue_ids_sqs_takes(message_id: str) -> None:
+    # GIVEN a verdict whose (sender-chosen) Message-ID SQS would refuse as a group id as it is
+    setup = Setup()
+    # WHEN it is acted on at both enterprises
+    assert setup.run(records(*[verdict(1, "QUARANTINE", e, message_id) for e in QUEUES])) == []
+    # THEN both actions were taken by the queue, each with valid, distinct ids, and the message id
+    # itself unchanged in the action
+    sent = setup.on_queues()
+    assert len(sent) == 2
+    assert all(
+        valid_sqs_id(e["MessageGroupId"]) and valid_sqs_id(e["MessageDeduplicationId"]) for _, e in sent
+    )
+    assert len({e["MessageGroupId"] for _, e in sent}) == 2
+    assert [a["message_id"] for a in setup.sent] == [message_id, message_id]
+    assert {group_id(a) for a in setup.sent} == {e["MessageGroupId"] for _, e in sent}
+
+
 def test_a_claim_left_pending_by_a_crash_is_sent_again_with_the_same_action_id() -> None:
     # GIVEN an alerter died after claiming message 1 but before marking it sent
     setup = Setup()
-    setup.ledger.items["<m1@x>"] = "pending"
+    setup.ledger.items["acme/<m1@x>"] = "pending"
     # WHEN the record is redelivered
     setup.run(records(verdict(1, "QUARANTINE")))
     # THEN it is sent (the queue and the mail system dedupe by action id) and marked sent
-    assert [a["action_id"] for a in setup.sent] == ["<m1@x>/m1"]
-    assert setup.ledger.items["<m1@x>"] == "sent"
+    assert [a["action_id"] for a in setup.sent] == ["acme/<m1@x>/m1"]
+    assert setup.ledger.items["acme/<m1@x>"] == "sent"
 
 
 def test_bad_records_and_unknown_enterprises_are_set_aside_and_the_rest_proceed() -> None:
@@ -150,20 +215,6 @@ def test_an_action_fits_its_contract() -> None:
 
 
 def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_fails_the_batch() -> None:
-    import pytest
-
-    from trustpipe_alerter.channels import ActionNotSentError, ActionQueues, dedup_id
-
-    class FakeSqs:
-        def __init__(self, refuse: bool = False) -> None:
-            self.calls: list[tuple[str, list[dict[str, Any]]]] = []
-            self.refuse = refuse
-
-        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-            self.calls.append((QueueUrl, Entries))
-            failed = [{"Id": "0", "Code": "InternalError", "Message": "try again"}] if self.refuse else []
-            return {"Successful": [], "Failed": failed}
-
     actions = [to_action(verdict(n, "QUARANTINE", "acme" if n < 23 else "globex"), NOW) for n in range(25)]
     sqs = FakeSqs()
     ActionQueues(
@@ -177,7 +228,7 @@ def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_f
     ]
     first = sqs.calls[0][1][0]
     assert (
-        first["MessageDeduplicationId"] == dedup_id("<m0@x>/m1")
+        first["MessageDeduplicationId"] == dedup_id("acme/<m0@x>/m1")
         and len(first["MessageDeduplicationId"]) <= 128
     )
     refusing = ActionQueues(
