@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 RECORDS_PATH = "/records"
 SIGNING_SERVICE = "execute-api"
@@ -72,3 +73,17 @@ def save_sensor_credentials(path: Path, sessions: Iterable[SensorCredentials]) -
     with os.fdopen(fd, "w") as out:
         json.dump(body, out, indent=2)
     os.replace(partial, path)
+
+
+def assume_sensor_role(sts: Any, enterprise_id: str, role_arn: str, session_name: str) -> SensorCredentials:
+    """A session of ``enterprise_id``'s sensor role (STS AssumeRole with ``sts``, a client of
+    whoever may assume it), and the assumed-role ARN it authenticates as."""
+    answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+    creds = answer["Credentials"]
+    return SensorCredentials(
+        enterprise_id=enterprise_id,
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+        principal_arn=answer["AssumedRoleUser"]["Arn"],
+    )
