@@ -27,6 +27,9 @@ locals {
     aws_endpoint         = var.aws_endpoint
     database_url         = local.database_url
     database_secret_arn  = one(module.database[*].master_secret_arn)
+
+    # Only the local stack keeps sensor sessions in a file; on AWS sensors assume their role.
+    sensor_credentials_file = null
   }
   # The hourly DAG's emr configuration (the Variable trustpipe_pipeline's `emr`).
   emr = var.enable_emr ? {
