@@ -49,7 +49,12 @@ def make_server(settings: Settings, credentials: Path, host: str, port: int) -> 
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            self._answer(self._post())
+            try:
+                answer = self._post()
+            except Exception as err:  # as the Lambda's failure is API Gateway's 500
+                self.log_message("fault: %s: %s", type(err).__name__, err)
+                answer = Answer(500, {"message": "Internal Server Error"})
+            self._answer(answer)
 
         def do_GET(self) -> None:
             self._answer(Answer(404, {"message": "Not Found"}))
@@ -57,7 +62,10 @@ def make_server(settings: Settings, credentials: Path, host: str, port: int) -> 
         def _post(self) -> Answer:
             if self.path != ingest.RECORDS_PATH:
                 return Answer(404, {"message": "Not Found"})
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                return Answer(400, {"message": "Content-Length is not a number"})
             if length > ingest.API_GATEWAY_MAX_PAYLOAD_BYTES:
                 self.close_connection = True  # the body stays unread
                 return Answer(413, {"message": "Request Entity Too Large"})
