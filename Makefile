@@ -91,8 +91,9 @@ test-fast: setup  ## unit tests only (seconds)
 bench: setup  ## every benchmark in bench/, results in bench/results.json
 	$(BIN)/python -m bench
 
-lambda: setup  ## the schema registry's Lambda zip, build/schema-registry-lambda.zip
+lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door)
 	$(BIN)/python -m schema_registry_lambda.build
+	$(BIN)/python -m trustpipe_frontdoor.build
 
 local-up: setup
 	$(BIN)/trustpipe local up

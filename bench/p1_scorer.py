@@ -12,7 +12,7 @@ from fastavro.schema import parse_schema
 from bench import p1a_codec
 from bench.harness import NOTHING, Result, Shared, rates
 from bench.p1a_codec import Size, sample
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
@@ -30,7 +30,12 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     records = sample(size.scale)
     schemas = {v: contracts.email_metadata(v) for v in records}
     framed = [FramedEncoder(v, schemas[v]).encode(r) for v, rs in records.items() for r in rs]
-    stream = [StreamRecord(d, str(n), str(n), 0, 0, "shardId-000000000000") for n, d in enumerate(framed)]
+    # Keyed as the front door stamps them: the record's enterprise and its message id.
+    keys = [tenants.partition_key(r["enterprise_id"], r["message_id"]) for rs in records.values() for r in rs]
+    stream = [
+        StreamRecord(d, k, str(n), 0, 0, "shardId-000000000000")
+        for n, (d, k) in enumerate(zip(framed, keys, strict=True))
+    ]
     scored_schema = contracts.load(contracts.SCORED_MESSAGE)
     lookup = InMemorySchemas({**schemas, SCORED_ID: scored_schema})
     model = artifact()
@@ -42,6 +47,7 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
         encoder=FramedEncoder(SCORED_ID, scored_schema),
         put=out.extend,
         keep_aside=lambda _shard, _rejected: None,
+        enterprises=frozenset(tenants.enterprise_of_key(k) for k in keys),
     )
     parsed_reader, parsed_scored = parse_schema(contracts.reader_schema()), parse_schema(scored_schema)
     parsed = {v: parse_schema(s) for v, s in schemas.items()}

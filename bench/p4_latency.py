@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import NOTHING, Result, Shared
-from trustpipe import contracts, layout, s3
+from trustpipe import contracts, layout, s3, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model import artifact as artifacts
@@ -180,8 +180,9 @@ def _poll_floor(kinesis: Any, stream: str, count: int, rate: float) -> dict[str,
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     for n in range(count):
-        put_at[f"k{n}"] = time.monotonic()
-        kinesis.put_record(StreamName=stream, Data=b"x" * 600, PartitionKey=f"k{n}")
+        key = tenants.partition_key("bench", f"k{n}")  # the front door's key format
+        put_at[key] = time.monotonic()
+        kinesis.put_record(StreamName=stream, Data=b"x" * 600, PartitionKey=key)
         time.sleep(1 / rate)
     poller.join(timeout=60)
     ordered = sorted(seen)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import NOTHING, Result, Shared, moto_client
+from trustpipe import tenants
 from trustpipe_stack.servers import MotoServer
 from trustpipe_stream.daemon import KINESIS_MAX_RECORDS_PER_GET, Consumer, Daemon
 
@@ -68,7 +69,7 @@ def _fill(kinesis: Any, stream: str, records: int) -> None:
     kinesis.get_waiter("stream_exists").wait(StreamName=stream)
     for start in range(0, records, KINESIS_MAX_RECORDS_PER_PUT):
         batch = [
-            {"Data": PAYLOAD, "PartitionKey": f"k{n}"}
+            {"Data": PAYLOAD, "PartitionKey": tenants.partition_key("bench", f"k{n}")}
             for n in range(start, min(start + KINESIS_MAX_RECORDS_PER_PUT, records))
         ]
         assert kinesis.put_records(StreamName=stream, Records=batch)["FailedRecordCount"] == 0

@@ -64,6 +64,13 @@ class Settings:
     """SNS topic that pages the on-call engineer (the monitoring module's)."""
     registry_url: str | None = None
     """The schema registry's HTTP API (SigV4-signed on AWS; the local stack serves it itself)."""
+    frontdoor_url: str | None = None
+    """The stream's ingestion front door (sensors POST SigV4-signed batches to ``/records``; the
+    local stack serves it itself)."""
+    sensor_credentials_file: str | None = None
+    """The local stack only: where it keeps each enterprise's sensor session (STS AssumeRole on
+    the moto server), which its front door checks signatures against. None on AWS, where the
+    sensors assume their enterprise's role themselves."""
     action_queue_urls: dict[str, str] = field(default_factory=dict)
     """Each enterprise's FIFO action queue (its mail system quarantines or labels from it)."""
     alert_topic_arns: dict[str, str] = field(default_factory=dict)
@@ -93,6 +100,8 @@ class Settings:
             "database_secret_arn",
             "oncall_topic_arn",
             "registry_url",
+            "frontdoor_url",
+            "sensor_credentials_file",
             "action_queue_urls",
             "alert_topic_arns",
             "actions_table_name",

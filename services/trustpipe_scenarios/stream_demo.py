@@ -23,6 +23,7 @@ from trustpipe.s3 import list_objects
 from trustpipe.workers import STREAM_WORKERS, stream_groups
 from trustpipe_scenarios.settle import Pair, pair_of, pair_params, settle
 from trustpipe_sensors.app import run_stream
+from trustpipe_sensors.frontdoor import producer_for
 from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stream.daemon import application_name
@@ -38,7 +39,18 @@ POISON = {
     "poison-bad-magic": b"\x07\x00\x00\x00\x01not avro",
     "poison-unknown-schema": b"\x00\x00\x0f\x42\x3f\x02",
 }
-"""Two records no sensor would send, to show the error path: set aside with a reason."""
+"""Two records no honest sensor would send, to show the error path: set aside with a reason."""
+
+
+def send_poison(aws: AwsClients) -> None:
+    """POISON through the front door, as one served enterprise's sensor would send it (the
+    front door does not decode: the scorer sets them aside)."""
+    enterprise = min(aws.settings.enterprises)
+    producer_for(aws.settings, lambda: aws.client("sts")).put(
+        enterprise, [(data, key) for key, data in POISON.items()]
+    )
+
+
 LATENCY_SQL = """
 SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
          ORDER BY extract(epoch FROM stored_at - received_at)),
@@ -86,9 +98,7 @@ def run(
         settle(aws, _run_messages(aws, primer.run_id), timeout=SETTLE_SECONDS, mailbox=mailbox)
         say("every shard has its worker and its processor is warm; the sensors stream")
         run_ = run_stream(aws, seed=seed, rate=rate, duration=seconds)
-        kinesis = aws.client("kinesis")
-        for key, data in POISON.items():
-            kinesis.put_record(StreamName=aws.settings.raw_stream_name, Data=data, PartitionKey=key)
+        send_poison(aws)
         messages = _run_messages(aws, run_.run_id)
         say(f"sensors streamed {len(messages):,} messages in {seconds:.0f}s; waiting for every stage...")
         section = _wait_and_count(aws, messages, mailbox, say, since)

@@ -33,6 +33,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
         encoder=FramedEncoder(registry.register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema),
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
         keep_aside=aside.to_s3(client, bucket, SCORER.group),
+        enterprises=settings.enterprises,
     )
 
 

@@ -3,10 +3,16 @@ scored with the current model, and put on the scored stream as framed ScoredMess
 apart from what is passed in: the decoder's registry lookup, the model source, the put and the
 error destination.
 
+A record's enterprise is the one its channel authenticated: the front door stamps the caller's
+enterprise on the raw record's partition key (``tenants.partition_key``), and the scorer reads it
+back from there, never from the record. A record whose own ``enterprise_id`` disagrees
+(``EnterpriseMismatchError``), or whose channel is an enterprise this deployment does not serve
+(``UnknownEnterpriseError``), is never scored.
+
 A record that cannot be decoded (bad magic byte, unknown schema id, truncated, oversize, not the
-schema it claims) is ``Rejected`` with its reason and the shard moves on; a failed put raises, so
-the processor retries the batch (records already put are put again: the importers' upsert keyed
-by message id makes that harmless).
+schema it claims) or fails the channel check is ``Rejected`` with its reason and the shard moves
+on; a failed put raises, so the processor retries the batch (records already put are put again:
+the importers' upsert keyed by (enterprise, message id) makes that harmless).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder, OversizeRecordError
 from trustpipe.model.features import domain_of
 from trustpipe.model.scorer import TrustModel
@@ -41,6 +47,8 @@ class ScorerWorker:
     encoder: FramedEncoder
     put: Callable[[Iterable[Entry]], None]
     keep_aside: Callable[[str, Sequence[Rejected]], None]
+    enterprises: frozenset[str] = frozenset()
+    """The enterprises served (``Settings.enterprises``): a channel outside it is refused."""
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     counts: dict[str, int] = field(default_factory=lambda: {"scored": 0, "set_aside": 0})
 
@@ -52,7 +60,7 @@ class ScorerWorker:
         for r in records:
             try:
                 out.append(self._score(model, r, scored_at))
-            except CodecError as err:
+            except (CodecError, tenants.EnterpriseMismatchError, tenants.UnknownEnterpriseError) as err:
                 rejected.append(Rejected(r, f"{type(err).__name__}: {err}"))
         self.put(out)
         self.counts["scored"] += len(out)
@@ -68,10 +76,12 @@ class ScorerWorker:
                 f"record is {len(r.data)} bytes; a message's metadata is at most {MAX_MESSAGE_BYTES}"
             )
         message = self.decoder.decode(r.data)
+        channel = tenants.enterprise_of_key(r.partition_key)
+        enterprise = tenants.check_claim(message["enterprise_id"], channel, self.enterprises)
         verdict = model.score(message)
         scored = {
             "message_id": message["message_id"],
-            "enterprise_id": message["enterprise_id"],
+            "enterprise_id": enterprise,
             "received_at": message["received_at"],
             "scored_at": scored_at,
             "from_address": message["from_address"],
@@ -87,7 +97,7 @@ class ScorerWorker:
             "source_ref": f"{r.shard_id}:{r.sequence_number}",
             "sensor_schema_version": self.writer_version(self.decoder.schema_id(r.data)),
         }
-        return self.encoder.encode(scored), message["message_id"]
+        return self.encoder.encode(scored), tenants.partition_key(enterprise, message["message_id"])
 
 
 def sensor_version_of(lookup: Callable[[int], contracts.Schema]) -> Callable[[int], int]:

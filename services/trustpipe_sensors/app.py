@@ -10,6 +10,7 @@ from trustpipe import layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.progress import Progress, quiet
 from trustpipe_sensors import stream
+from trustpipe_sensors.frontdoor import producer_for
 from trustpipe_sensors.sensor import Drop, land_hour, select_enterprises
 from trustpipe_sensors.stream import StreamRun
 from trustpipe_sensors.world import World
@@ -64,13 +65,14 @@ def run_stream(
     run_id: str | None = None,
     progress: Progress = quiet,
 ) -> StreamRun:
-    """Put traffic on the raw stream at ``rate`` messages a second (until ``duration`` or
-    ``count``); its manifest and ground truth to the archive bucket."""
+    """Send traffic at ``rate`` messages a second (until ``duration`` or ``count``) through the
+    front door, each enterprise's signed with its sensor credentials; its manifest and ground
+    truth to the archive bucket."""
     world = World.build(seed)
     enterprises = select_enterprises(world, enterprise_ids)
     settings = aws.settings
     run, labelled = stream.run_stream(
-        aws.client("kinesis"),
+        producer_for(settings, lambda: aws.client("sts")),
         settings.raw_stream_name,
         aws.registry().register,
         lambda encoders, run: stream.Sensors(world, enterprises, encoders, seed, run),

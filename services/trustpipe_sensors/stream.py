@@ -1,5 +1,7 @@
-"""The sensors in stream mode: each enterprise's sensor puts its messages on the raw Kinesis
-stream about once a second (slide 63), Confluent-framed with the registry id of its schema version.
+"""The sensors in stream mode: each enterprise's sensor sends its messages about once a second
+(slide 63), Confluent-framed with the registry id of its schema version, through the ingestion
+front door (``trustpipe_sensors.frontdoor``), which puts them on the raw Kinesis stream stamped
+with the enterprise whose sensor credentials signed the request.
 
 Every message is also counted and its ground truth kept, as in batch, so a stream run can be
 reconciled: the run's manifest and labels land in the archive bucket under
@@ -13,7 +15,7 @@ import json
 import random
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,10 +25,11 @@ from trustpipe import contracts, layout
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.errors import UserError
 from trustpipe.progress import Progress, quiet
+from trustpipe_sensors.frontdoor import Item, Producer
 from trustpipe_sensors.generator import Labelled, MessageFactory
 from trustpipe_sensors.sensor import label, to_version
 from trustpipe_sensors.world import Enterprise, World
-from trustpipe_stream.put import KINESIS_MAX_RECORD_BYTES, Putter
+from trustpipe_stream.put import KINESIS_MAX_RECORD_BYTES
 
 TICK_SECONDS = 1.0
 
@@ -93,7 +96,7 @@ STREAM_PROGRESS = "records put on the raw stream"
 
 
 def run_stream(
-    kinesis: Any,
+    producer: Producer,
     stream_name: str,
     register: Callable[[str, contracts.Schema], int],
     sensors_of: Callable[[dict[int, FramedEncoder], str], Sensors],
@@ -107,8 +110,9 @@ def run_stream(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Progress = quiet,
 ) -> tuple[StreamRun, dict[str, list[Labelled]]]:
-    """Put ``rate`` messages a second until ``duration`` seconds passed or ``count`` were put;
-    the run and each enterprise's messages (for their ground truth)."""
+    """Send ``rate`` messages a second through ``producer`` until ``duration`` seconds passed or
+    ``count`` were sent (``stream_name`` is where they land, for the manifest); the run and each
+    enterprise's messages (for their ground truth)."""
     if rate <= 0 or (duration is None and count is None):
         raise StreamOptionsError("a stream run needs --rate > 0 and --duration or --count")
     ids = {
@@ -122,7 +126,6 @@ def run_stream(
     sensors = sensors_of(encoders, run_id or uuid.uuid4().hex[:12])
     run = StreamRun(sensors.run_id, stream_name, sensors.seed, {f"v{v}": i for v, i in ids.items()})
     run.started = now().isoformat()
-    putter = Putter(kinesis, stream_name, sleep=sleep)
     labelled: dict[str, list[Labelled]] = {e.enterprise_id: [] for e in sensors.enterprises}
     began = clock()
     ticks = 0
@@ -130,7 +133,11 @@ def run_stream(
         due = int(rate * (ticks + 1)) - int(rate * ticks)
         n = due if count is None else min(due, count - run.total)
         messages = sensors.messages(n, now())
-        putter.put((data, m.record["message_id"]) for _, m, data in messages)
+        by_enterprise: dict[str, list[Item]] = defaultdict(list)
+        for ent, m, data in messages:
+            by_enterprise[ent.enterprise_id].append((data, m.record["message_id"]))
+        for enterprise_id, items in by_enterprise.items():
+            producer.put(enterprise_id, items)
         for ent, m, _ in messages:
             run.produced[ent.enterprise_id] += 1
             run.malicious[ent.enterprise_id] += m.is_malicious
@@ -138,7 +145,7 @@ def run_stream(
         ticks += 1
         progress(STREAM_PROGRESS, run.total, count)
         sleep(max(0.0, began + ticks * TICK_SECONDS - clock()))
-    run.put_calls, run.retried, run.ended = putter.calls, putter.retried, now().isoformat()
+    run.put_calls, run.retried, run.ended = producer.calls, producer.retried, now().isoformat()
     return run, labelled
 
 

@@ -134,6 +134,22 @@ class RegistryServer(_HttpServer):
 
 
 @dataclass
+class FrontDoorServer(_HttpServer):
+    """The stream's ingestion front door (``trustpipe_frontdoor.local_server``): on AWS, API
+    Gateway checks each request's SigV4 signature and its Lambda stamps the caller's enterprise;
+    here this server checks the signature itself, against the sensor sessions in
+    ``credentials``, and runs the Lambda's core."""
+
+    name = "frontdoor"
+    what = "stream front door"
+
+    def start(self, settings_path: Path, credentials: Path, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        argv = [sys.executable, "-m", "trustpipe_frontdoor.local_server", "--host", HOST]
+        return self._serve([*argv, "--settings", str(settings_path), "--credentials", str(credentials)], port)
+
+
+@dataclass
 class FaultProxyServer(_HttpServer):
     """The chaos run's fault-injecting proxy in front of the moto server (``fault_proxy``)."""
 

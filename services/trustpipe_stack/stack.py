@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from trustpipe import ingest
 from trustpipe.metrics import ERRORS, PROCESSED
 from trustpipe.progress import Progress, quiet
 from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
 from trustpipe_deploy.terraform import Terraform, find_plugin_mirror
 from trustpipe_stack.procs import pid_alive, read_pid
-from trustpipe_stack.servers import MotoServer, Postgres, RegistryServer
+from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RegistryServer
 
 MOTO_PARALLELISM = 30
 SPARK_LOG = "spark.log"
@@ -37,10 +38,17 @@ class LocalStack:
         self.moto = MotoServer(self.state_dir / "moto")
         self.postgres = Postgres(self.state_dir / "postgres")
         self.registry = RegistryServer(self.state_dir / "registry")
+        self.frontdoor = FrontDoorServer(self.state_dir / "frontdoor")
 
     @property
     def settings_path(self) -> Path:
         return self.state_dir / SETTINGS_FILE
+
+    @property
+    def sensor_credentials_path(self) -> Path:
+        """Each enterprise's sensor session (mode 0600): what the sensors sign with and the
+        front door checks signatures against."""
+        return self.state_dir / ingest.SENSOR_CREDENTIALS_FILE
 
     def settings(self) -> Settings:
         if not self.moto.running():
@@ -77,10 +85,32 @@ class LocalStack:
             Settings.from_terraform_outputs(outputs, database_url).save(self.settings_path)
             self._applied_path.write_text(infra)
             self.registry.stop()  # it served the tables of the moto server before
+            self.frontdoor.stop()  # and it the sensor roles and the stream of that server
             say(f"settings written to {self.settings_path}")
         if self.registry.start(self.settings_path):
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
         settings = replace(Settings.load(self.settings_path), registry_url=self.registry.url)
+        settings.save(self.settings_path)
+        return self.serve_frontdoor(settings, say)
+
+    def serve_frontdoor(self, settings: Settings, say: Say = print, renew: bool = False) -> Settings:
+        """The front door serving ``settings``' tenants (restarted when ``renew``), with sensor
+        sessions obtained afresh whenever it starts: STS AssumeRole of each enterprise's sensor
+        role on the moto server. The settings, saved, with its URL and the sessions' file."""
+        if renew:
+            self.frontdoor.stop()
+        settings.save(self.settings_path)
+        if not self.frontdoor.running():
+            sessions = assume_sensor_roles(settings)
+            ingest.save_sensor_credentials(self.sensor_credentials_path, sessions)
+        if self.frontdoor.start(self.settings_path, self.sensor_credentials_path):
+            n = len(settings.tenants)
+            say(f"stream front door started at {self.frontdoor.url} (sensor sessions of {n} enterprises)")
+        settings = replace(
+            settings,
+            frontdoor_url=self.frontdoor.url,
+            sensor_credentials_file=str(self.sensor_credentials_path),
+        )
         settings.save(self.settings_path)
         return settings
 
@@ -91,9 +121,11 @@ class LocalStack:
 
     def down(self, say: Say = print) -> None:
         """Stop everything `up` started, by pid."""
+        self.frontdoor.stop()
         self.registry.stop()
         self.moto.stop()
-        say("moto server and schema registry stopped")
+        self.sensor_credentials_path.unlink(missing_ok=True)
+        say("moto server, schema registry and front door stopped")
         self.postgres.stop()
         say("PostgreSQL stopped")
         self.settings_path.unlink(missing_ok=True)
@@ -114,6 +146,10 @@ class LocalStack:
             "registry": {
                 "running": self.registry.running(),
                 "url": self.registry.url if self.registry.running() else None,
+            },
+            "frontdoor": {
+                "running": self.frontdoor.running(),
+                "url": self.frontdoor.url if self.frontdoor.running() else None,
             },
             "workers": self.workers(),
             "settings": str(self.settings_path) if self.settings_path.exists() else None,
@@ -143,6 +179,25 @@ class LocalStack:
         return apply_local_env(self.project_root, tf_dir, self.moto.endpoint, self.plugin_mirror, progress)
 
 
+def assume_sensor_roles(settings: Settings) -> list[ingest.SensorCredentials]:
+    """A session of each enterprise's sensor role (the tenant map's), from STS on the moto
+    server: what that enterprise's sensors sign with."""
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - the moto server's stand-in credentials
+    )
+    return [
+        ingest.assume_sensor_role(sts, ent, tenant["sensor_role_arn"], f"sensor-{ent}")
+        for ent, tenant in sorted(settings.tenants.items())
+        if tenant.get("sensor_role_arn")
+    ]
+
+
 def infra_fingerprint(project_root: Path) -> str:
     """Digest of what `local up` applies: every module file (templates too) and the local root."""
     digest = hashlib.sha256()
@@ -162,8 +217,10 @@ def apply_local_env(
 ) -> dict[str, Any]:
     """Apply ``infra/envs/local`` to a running moto server at ``endpoint``; its outputs."""
     from schema_registry_lambda.build import DEFAULT_ZIP, build
+    from trustpipe_frontdoor import build as frontdoor
 
     registry_zip = build((project_root / DEFAULT_ZIP).resolve(), root=project_root)
+    frontdoor_zip = frontdoor.build((project_root / frontdoor.DEFAULT_ZIP).resolve(), root=project_root)
     tf = Terraform(
         workdir=project_root / LOCAL_ENV,
         state_dir=state_dir,
@@ -171,6 +228,10 @@ def apply_local_env(
         log_file=state_dir / "terraform.log",
     )
     tf.init()
-    variables = {"aws_endpoint": endpoint, "registry_lambda_zip": str(registry_zip)}
+    variables = {
+        "aws_endpoint": endpoint,
+        "registry_lambda_zip": str(registry_zip),
+        "frontdoor_lambda_zip": str(frontdoor_zip),
+    }
     tf.apply(variables, parallelism=MOTO_PARALLELISM, progress=progress)
     return tf.outputs()

@@ -27,7 +27,7 @@ import pytest
 from tests.harness.cli import run_cli
 from tests.harness.factories import email_v2
 from tests.harness.models import artifact
-from tests.harness.streams import on_stream, produce, set_aside
+from tests.harness.streams import on_stream, post, produce, set_aside
 from tests.harness.waits import wait_for
 from trustpipe import contracts, tenants
 from trustpipe.aws import AwsClients
@@ -177,17 +177,16 @@ def stored(settings: Settings, ids: list[str]) -> dict[str, str]:
 def test_every_streamed_message_is_scored_and_poison_is_set_aside(
     services: Launcher, aws: AwsClients, settings: Settings
 ) -> None:
-    # GIVEN the sensors stream 200 messages with four kinds of poison among them
+    # GIVEN the sensors stream 200 messages with four kinds of poison among them (sent through
+    # the front door by acme's sensor: it does not decode, the scorer does)
     ids = produce(aws, settings.raw_stream_name, seed=5, count=100)
     poison = {
-        "bad-magic": b"\x07\x00\x00\x00\x01abc",
-        "unknown-id": b"\x00\x00\x0f\x42\x3fabc",
-        "truncated": b"\x00\x00",
-        "oversize": b"\x00\x00\x00\x00\x01" + b"x" * (300 * 1024),
+        "acme/bad-magic": b"\x07\x00\x00\x00\x01abc",
+        "acme/unknown-id": b"\x00\x00\x0f\x42\x3fabc",
+        "acme/truncated": b"\x00\x00",
+        "acme/oversize": b"\x00\x00\x00\x00\x01" + b"x" * (300 * 1024),
     }
-    kinesis = aws.client("kinesis")
-    for key, data in poison.items():
-        kinesis.put_record(StreamName=settings.raw_stream_name, Data=data, PartitionKey=key)
+    post(aws, "acme", [(data, key.removeprefix("acme/")) for key, data in poison.items()])
     ids += produce(aws, settings.raw_stream_name, seed=5, count=100)
     # WHEN the two scorers consume the raw stream
     out = wait_for("every message scored", lambda: (s := scored(aws, settings)) and set(ids) <= set(s) and s)
@@ -205,10 +204,10 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
     )
     reasons = {x["partition_key"]: x["reason"].split(":")[0] for x in aside if x["partition_key"] in poison}
     assert reasons == {
-        "bad-magic": "BadMagicByteError",
-        "unknown-id": "UnknownSchemaIdError",
-        "truncated": "TruncatedRecordError",
-        "oversize": "OversizeRecordError",
+        "acme/bad-magic": "BadMagicByteError",
+        "acme/unknown-id": "UnknownSchemaIdError",
+        "acme/truncated": "TruncatedRecordError",
+        "acme/oversize": "OversizeRecordError",
     }
     # and the scorers' metrics put the minute the poison came in over the scorer's paging error
     # rate (4 of about 200), computed with the alarm's own math as CloudWatch would a minute later

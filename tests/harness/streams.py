@@ -12,14 +12,31 @@ from trustpipe.codec import FramedDecoder
 from trustpipe.settings import Settings
 from trustpipe_scenarios.stream_demo import records
 from trustpipe_sensors import stream
+from trustpipe_sensors.frontdoor import KinesisProducer, Producer, producer_for
 from trustpipe_sensors.world import World
+from trustpipe_stream.put import Putter
+
+
+def producer(aws: AwsClients, stream_name: str) -> Producer:
+    """The way onto ``stream_name``: the raw stream's is the front door (each enterprise's batch
+    signed with its sensor session, as the sensors send); any other stream (a test's own) is put
+    to directly, keyed as the front door stamps, ``<enterprise>/<message id>``."""
+    if stream_name == aws.settings.raw_stream_name:
+        return producer_for(aws.settings, lambda: aws.client("sts"))
+    return KinesisProducer(Putter(aws.client("kinesis"), stream_name))
+
+
+def post(aws: AwsClients, enterprise_id: str, items: list[tuple[bytes, str]]) -> None:
+    """``(data, message id)`` pairs through the front door as ``enterprise_id``'s sensor."""
+    producer_for(aws.settings, lambda: aws.client("sts")).put(enterprise_id, items)
 
 
 def produce(aws: AwsClients, stream_name: str, count: int, seed: int) -> list[str]:
-    """The sensors' stream producer puts ``count`` messages of world ``seed``; their ids."""
+    """The sensors' stream producer sends ``count`` messages of world ``seed`` onto
+    ``stream_name`` (see ``producer``); their ids."""
     world = World.build(seed)
     _, labelled = stream.run_stream(
-        aws.client("kinesis"),
+        producer(aws, stream_name),
         stream_name,
         aws.registry().register,
         lambda encoders, run: stream.Sensors(world, list(world.enterprises.values()), encoders, seed, run),

@@ -20,6 +20,12 @@ variable "registry_lambda_zip" {
   default     = "../../../build/schema-registry-lambda.zip"
 }
 
+variable "frontdoor_lambda_zip" {
+  description = "The stream front door's Lambda zip (`make lambda`)."
+  type        = string
+  default     = "../../../build/frontdoor-lambda.zip"
+}
+
 variable "checkout_dir" {
   description = "The trustpipe checkout the apply uploads from: dags/, build/wheelhouse/ (`make image-inputs`), spark_jobs/emr/."
   type        = string

@@ -35,6 +35,9 @@ module "pipeline" {
   name                = var.name
   aws_endpoint        = var.aws_endpoint
   registry_lambda_zip = var.registry_lambda_zip
+  # moto stores the front door's Lambda without running it: the local stack serves the same
+  # core itself (trustpipe_frontdoor.local_server), checking signatures as API Gateway would.
+  frontdoor_lambda_zip = var.frontdoor_lambda_zip
   # moto's stock image stands in for the baked AMI; the groups are sized to nothing (moto runs no
   # code: the services run as local processes instead).
   worker_ami_id             = var.worker_ami_id

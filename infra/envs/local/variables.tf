@@ -14,6 +14,11 @@ variable "registry_lambda_zip" {
   type        = string
 }
 
+variable "frontdoor_lambda_zip" {
+  description = "The stream front door's deployment zip (`make lambda`); `trustpipe local up` builds it."
+  type        = string
+}
+
 variable "name" {
   description = "Name prefix of every resource."
   type        = string

@@ -13,6 +13,7 @@ module "pipeline" {
   alert_emails           = var.alert_emails
   worker_ami_id          = var.worker_ami_id
   registry_lambda_zip    = var.registry_lambda_zip
+  frontdoor_lambda_zip   = var.frontdoor_lambda_zip
   checkout_dir           = var.checkout_dir
   raw_shard_count        = var.raw_shard_count
   scored_shard_count     = var.scored_shard_count

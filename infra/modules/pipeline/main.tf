@@ -19,6 +19,7 @@ locals {
     imported_stream_name = module.streaming.imported_stream_name
     registry_table_name  = module.schema_registry.table_name
     registry_url         = module.schema_registry.api_endpoint
+    frontdoor_url        = module.ingest.api_endpoint
     action_queue_urls    = module.alerting.action_queue_urls
     alert_topic_arns     = module.alerting.alert_topic_arns
     actions_table_name   = module.alerting.actions_table_name
@@ -26,6 +27,9 @@ locals {
     aws_endpoint         = var.aws_endpoint
     database_url         = local.database_url
     database_secret_arn  = one(module.database[*].master_secret_arn)
+
+    # Only the local stack keeps sensor sessions in a file; on AWS sensors assume their role.
+    sensor_credentials_file = null
   }
   # The hourly DAG's emr configuration (the Variable trustpipe_pipeline's `emr`).
   emr = var.enable_emr ? {
@@ -110,6 +114,24 @@ module "schema_registry" {
   lambda_zip_path  = var.registry_lambda_zip
   alarm_actions    = [module.monitoring.oncall_topic_arn]
   runbook_base_url = var.runbook_base_url
+  tags             = var.tags
+}
+
+# The stream's front door: sensors POST to it and it stamps their enterprise on the raw records.
+module "ingest" {
+  source = "../ingest"
+
+  name            = var.name
+  raw_stream_name = module.streaming.raw_stream_name
+  raw_stream_arn  = module.streaming.stream_arns["raw"]
+  # Each enterprise's sensor role: module.tenants' sensor_role_arns (its sensor policy grants
+  # execute-api:Invoke on this API's POST /records, given module.ingest.execution_arn).
+  sensor_role_arns = {}
+  config_bucket    = module.data_lake.archive_bucket
+  lambda_zip_path  = var.frontdoor_lambda_zip
+  alarm_actions    = [module.monitoring.oncall_topic_arn]
+  runbook_base_url = var.runbook_base_url
+  kms_key_arn      = module.keys.key_arn
   tags             = var.tags
 }
 

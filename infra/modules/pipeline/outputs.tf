@@ -38,7 +38,16 @@ output "dashboard_name" {
 
 output "alarm_names" {
   description = "Every alarm that pages on-call."
-  value       = concat(module.monitoring.alarm_names, module.schema_registry.alarm_names)
+  value       = concat(module.monitoring.alarm_names, module.schema_registry.alarm_names, module.ingest.alarm_names)
+}
+
+output "frontdoor" {
+  description = "The stream's ingestion front door: API endpoint, execution ARN, function."
+  value = {
+    api_endpoint  = module.ingest.api_endpoint
+    execution_arn = module.ingest.execution_arn
+    function_name = module.ingest.function_name
+  }
 }
 
 output "registry" {

@@ -85,6 +85,11 @@ variable "registry_lambda_zip" {
   type        = string
 }
 
+variable "frontdoor_lambda_zip" {
+  description = "The stream front door's Lambda zip (`make lambda`: build/frontdoor-lambda.zip)."
+  type        = string
+}
+
 variable "db_instance_class" {
   description = "RDS instance class."
   type        = string

@@ -31,7 +31,7 @@ from trustpipe_scenarios.chaos.plan import (
     plan,
 )
 from trustpipe_scenarios.chaos.settle import settle
-from trustpipe_scenarios.stream_demo import POISON, wait_ready
+from trustpipe_scenarios.stream_demo import send_poison, wait_ready
 from trustpipe_sensors.app import run_batch, run_stream
 from trustpipe_stack.launcher import Launcher, RestartPolicy
 from trustpipe_stack.procs import shipped_command
@@ -179,9 +179,7 @@ def _carry_out(
             aws, seed=p.seed, rate=p.rate, duration=p.duration * 0.9, run_id=f"chaos-{p.seed}"
         )
         record.stream_run_id = streamed.run_id
-        kinesis = aws.client("kinesis")
-        for key, data in POISON.items():
-            kinesis.put_record(StreamName=aws.settings.raw_stream_name, Data=data, PartitionKey=key)
+        send_poison(aws)
 
     def batch() -> None:
         from spark_jobs import runner

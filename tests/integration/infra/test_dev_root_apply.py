@@ -114,6 +114,8 @@ def applied(
     (root / "backend.hcl").write_text(f'path = "{project / "state" / "terraform.tfstate"}"\n')
     lambda_zip = ROOT / "build" / "schema-registry-lambda.zip"
     subprocess.run([sys.executable, "-m", "schema_registry_lambda.build"], cwd=ROOT, check=True)
+    frontdoor_zip = ROOT / "build" / "frontdoor-lambda.zip"
+    subprocess.run([sys.executable, "-m", "trustpipe_frontdoor.build"], cwd=ROOT, check=True)
     said: list[str] = []
     env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     env["TF_CLI_ARGS_apply"] = f"-parallelism={MOTO_PARALLELISM}"  # as the local stack applies
@@ -127,7 +129,11 @@ def applied(
             say=said.append,
             ami_id=MOTO_AMI,
             alert_emails=[ALERT_EMAIL],
-            extra_variables={"checkout_dir": str(checkout), "registry_lambda_zip": str(lambda_zip)},
+            extra_variables={
+                "checkout_dir": str(checkout),
+                "registry_lambda_zip": str(lambda_zip),
+                "frontdoor_lambda_zip": str(frontdoor_zip),
+            },
         )
         yield settings, deployment, said
     finally:

@@ -1,5 +1,6 @@
 """The scorer's hot path on fakes: decode any sensor version, score, frame a ScoredMessage; bad
-records rejected with their reason while the rest go on; a promoted model picked up."""
+records rejected with their reason while the rest go on; a record whose enterprise is not its
+channel's set aside, never scored; a promoted model picked up."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import fastavro
 import pytest
 
 from tests.harness.models import artifact
-from trustpipe import contracts
+from trustpipe import contracts, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
 from trustpipe_scorer.model_source import CurrentModel
@@ -46,6 +47,7 @@ class Setup:
             encoder=FramedEncoder(10, SCORED),
             put=self._put,
             keep_aside=lambda shard, rejected: self.aside.extend(rejected),
+            enterprises=frozenset(World.build(3).enterprises),
             clock=lambda: NOW,
         )
 
@@ -64,26 +66,50 @@ def _missing() -> ModelArtifact:
     raise ModelNotFoundError("no current model")
 
 
-def messages(n: int) -> list[tuple[int, bytes, str]]:
-    """``n`` messages of every sensor version: (version, framed bytes, message id)."""
+def messages(n: int, claim: str | None = None) -> list[tuple[int, bytes, str]]:
+    """``n`` messages of every sensor version: (version, framed bytes, message id); each claims
+    its own enterprise, or ``claim`` when given."""
     world = World.build(3)
     out = []
     for i in range(n):
         ent = list(world.enterprises.values())[i % 3]
         m = MessageFactory(world, ent, random.Random(i)).make(NOW)
         v = ent.sensor_version
+        rec = {**m.record, "enterprise_id": claim or m.record["enterprise_id"]}
         out.append(
             (
                 v,
-                FramedEncoder(v, contracts.email_metadata(v)).encode(to_version(m.record, v)),
+                FramedEncoder(v, contracts.email_metadata(v)).encode(to_version(rec, v)),
                 m.record["message_id"],
             )
         )
     return out
 
 
-def record(data: bytes, n: int) -> StreamRecord:
-    return StreamRecord(data, f"k{n}", f"{1000 + n}", 0, 0, "shardId-000000000001")
+def record(data: bytes, n: int, channel: str | None = None) -> StreamRecord:
+    """A raw record as the front door stamps it: its channel's enterprise in the partition key
+    (the enterprise the record itself claims, unless ``channel`` names another)."""
+    if channel is None:
+        try:
+            decoded = FramedDecoder(
+                InMemorySchemas({v: contracts.email_metadata(v) for v in contracts.SENSOR_VERSIONS}),
+                contracts.reader_schema(),
+            ).decode(data)
+            channel = decoded["enterprise_id"]
+        except Exception:  # an undecodable record: any served channel will do
+            channel = "acme"
+    return StreamRecord(
+        data, tenants.partition_key(channel, f"m{n}"), f"{1000 + n}", 0, 0, "shardId-000000000001"
+    )
+
+
+def keys(batch: list[tuple[int, bytes, str]]) -> list[str]:
+    """The scored records' partition keys for ``batch``: (enterprise, message id)."""
+    decoder = FramedDecoder(
+        InMemorySchemas({v: contracts.email_metadata(v) for v in contracts.SENSOR_VERSIONS}),
+        contracts.reader_schema(),
+    )
+    return [tenants.partition_key(decoder.decode(data)["enterprise_id"], mid) for _, data, mid in batch]
 
 
 def test_every_sensor_version_is_scored_into_a_framed_scored_message() -> None:
@@ -95,7 +121,8 @@ def test_every_sensor_version_is_scored_into_a_framed_scored_message() -> None:
     # THEN each became one ScoredMessage, keyed and framed, naming its version, model and position
     assert rejected == []
     scored = setup.scored()
-    assert [s["message_id"] for s in scored] == [mid for _, _, mid in batch] == [k for _, k in setup.put]
+    assert [s["message_id"] for s in scored] == [mid for _, _, mid in batch]
+    assert [k for _, k in setup.put] == keys(batch)
     assert [s["sensor_schema_version"] for s in scored] == [v for v, _, _ in batch]
     assert {s["model_version"] for s in scored} == {"m1"} and {s["source"] for s in scored} == {"STREAM"}
     assert scored[0]["source_ref"] == "shardId-000000000001:1000"
@@ -122,7 +149,7 @@ def test_a_bad_record_is_rejected_with_its_reason_and_the_rest_are_scored(
     rejected = setup.worker.process(records)
     assert [r.record.sequence_number for r in rejected] == ["1001"]
     assert rejected[0].reason.startswith(reason + ":")
-    assert [k for _, k in setup.put] == [good[0][2], good[1][2]]
+    assert [k for _, k in setup.put] == keys(good)
 
 
 def test_a_promoted_model_is_used_from_the_next_check_on() -> None:
@@ -153,3 +180,43 @@ def test_the_scored_schema_is_what_the_importers_read() -> None:
     buf = io.BytesIO(setup.put[0][0][5:])
     decoded = fastavro.schemaless_reader(buf, fastavro.parse_schema(SCORED), None)
     assert isinstance(decoded, dict) and decoded["enterprise_id"]
+
+
+def test_a_record_claiming_another_enterprise_is_set_aside_and_the_rest_of_its_batch_scored() -> None:
+    # GIVEN a batch on acme's channel: two of acme's own records and one claiming globex
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    acme = [m for m in messages(6) if tenants.enterprise_of_key(keys([m])[0]) == "acme"]
+    claiming = messages(1, claim="globex")[0]
+    batch = [record(acme[0][1], 0), record(claiming[1], 1, channel="acme"), record(acme[1][1], 2)]
+    # WHEN the scorer processes it
+    rejected = setup.worker.process(batch)
+    # THEN the claiming record is set aside with the mismatch, never scored; acme's are scored
+    assert [r.record.sequence_number for r in rejected] == ["1001"]
+    assert rejected[0].reason.startswith("EnterpriseMismatchError: record claims enterprise 'globex'")
+    assert "'acme'" in rejected[0].reason
+    assert [s["message_id"] for s in setup.scored()] == [acme[0][2], acme[1][2]]
+    assert {s["enterprise_id"] for s in setup.scored()} == {"acme"}
+    assert [k for _, k in setup.put] == [f"acme/{acme[0][2]}", f"acme/{acme[1][2]}"]
+
+
+@pytest.mark.parametrize("channel", ["umbrella", "", "ACME"])
+def test_a_record_on_a_channel_the_deployment_does_not_serve_is_set_aside(channel: str) -> None:
+    # GIVEN a record claiming the enterprise of a channel this deployment does not serve
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    good = messages(1)
+    stranger = messages(1, claim=channel or "nobody")[0]
+    batch = [record(stranger[1], 0, channel=channel), record(good[0][1], 1)]
+    # WHEN it is processed, THEN it is refused as an unknown enterprise and the good one scored
+    rejected = setup.worker.process(batch)
+    assert [r.record.sequence_number for r in rejected] == ["1000"]
+    assert rejected[0].reason.startswith("UnknownEnterpriseError:")
+    assert [k for _, k in setup.put] == keys(good)
+
+
+def test_the_enterprise_of_a_partition_key_is_what_precedes_its_first_slash() -> None:
+    # a message id holding slashes does not move the enterprise: the key splits at the first one
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    acme = next(m for m in messages(6) if keys([m])[0].startswith("acme/"))
+    raw = StreamRecord(acme[1], "acme/<a/b@x>", "1", 0, 0, "shardId-000000000001")
+    assert setup.worker.process([raw]) == []
+    assert setup.scored()[0]["enterprise_id"] == "acme"

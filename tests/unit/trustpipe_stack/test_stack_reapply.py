@@ -10,6 +10,7 @@ import pytest
 from tests.harness.orchestration import SETTINGS
 from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
+from trustpipe_stack import stack as stack_module
 from trustpipe_stack.stack import LocalStack, infra_fingerprint
 
 
@@ -39,8 +40,10 @@ class FakeServer:
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, list[bool]]:
     stack = LocalStack(ROOT, tmp_path)
-    # no real process: the moto server, PostgreSQL and the registry are fakes
+    # no real process: the moto server, PostgreSQL, the registry and the front door are fakes
     stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
+    stack.frontdoor = FakeServer()  # type: ignore[assignment]
+    monkeypatch.setattr(stack_module, "assume_sensor_roles", lambda _settings: [])
     applies: list[bool] = []
 
     def apply(fresh_aws: bool, progress: Any) -> dict[str, Any]:
@@ -70,6 +73,8 @@ def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack,
     assert local.postgres.resets == 1  # type: ignore[attr-defined]
     assert (local.state_dir / "infra.sha256").read_text() == infra_fingerprint(ROOT)
     assert "infra/ changed since the last apply: restarting the moto server to apply afresh" in said
+    # and the front door is restarted on the new server's sensor roles
+    assert local.frontdoor.stops == 1 and local.frontdoor.running()  # type: ignore[attr-defined]
 
 
 def test_fingerprint_covers_templates_and_ignores_terraform_state(tmp_path: Path) -> None:
