@@ -124,19 +124,12 @@ def campaign(enterprise: str, message_id: str) -> dict[str, Any]:
 
 
 def put_raw(aws: AwsClients, settings: Settings, messages: list[dict[str, Any]]) -> None:
-    """``messages`` on the raw stream as a v2 sensor writes them, each keyed by its pair."""
+    """``messages`` as a v2 sensor writes them, each posted through the front door by its own
+    enterprise's sensor (which stamps the pair as the partition key)."""
     schema = contracts.email_metadata(2)
     encoder = FramedEncoder(aws.registry().register(contracts.EMAIL_METADATA_SUBJECT, schema), schema)
-    aws.client("kinesis").put_records(
-        StreamName=settings.raw_stream_name,
-        Records=[
-            {
-                "Data": encoder.encode(m),
-                "PartitionKey": tenants.partition_key(m["enterprise_id"], m["message_id"]),
-            }
-            for m in messages
-        ],
-    )
+    for m in messages:
+        post(aws, m["enterprise_id"], [(encoder.encode(m), m["message_id"])])
 
 
 def stored_pairs(settings: Settings, message_id: str) -> dict[Pair, str]:
