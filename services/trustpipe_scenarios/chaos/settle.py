@@ -29,8 +29,8 @@ SETTLE_SECONDS = 300
 LINGER_SECONDS = 5
 """After settling, how long late duplicates are waited for."""
 DUPLICATES_SQL = (
-    "SELECT count(*) FROM (SELECT message_id FROM scored_messages WHERE message_id = ANY(%(ids)s) "
-    "GROUP BY message_id HAVING count(*) > 1) d"
+    "SELECT count(*) FROM (SELECT 1 FROM scored_messages WHERE message_id = ANY(%(ids)s) "
+    "GROUP BY enterprise_id, message_id HAVING count(*) > 1) d"
 )
 
 
