@@ -19,7 +19,9 @@ from tests.harness.cli import run_cli
 from tests.harness.scored import scored
 from trustpipe.db import migrate, partitions
 from trustpipe.db.partitions import DayPartitions, apply_retention, partition_name
+from trustpipe.db.query import PostgresDatabase
 from trustpipe_importer.load import SCORED_MESSAGE, TARGETS, upsert
+from trustpipe_orchestration import hour
 from trustpipe_stack.servers import Postgres
 
 TODAY = partitions.today_utc()
@@ -127,6 +129,43 @@ def test_the_same_message_id_at_two_enterprises_is_two_rows_and_a_redelivery_cha
         stored = conn.execute("SELECT enterprise_id FROM scored_messages ORDER BY 1").fetchall()
         assert stored == [("acme",), ("globex",)]
         assert conn.execute(SNAPSHOT_SQL).fetchone() == first
+
+
+def test_one_message_id_at_two_enterprises_in_one_hour_passes_the_hourly_row_and_stats_checks(
+    head: str,
+) -> None:
+    # GIVEN an hour whose scored file holds one Message-ID at two enterprises, imported with its
+    # stats (one message per enterprise)
+    rows = scored(2, "campaign")
+    for r, enterprise in zip(rows, ("acme", "globex"), strict=True):
+        r.update(message_id="<campaign@evil.example>", enterprise_id=enterprise, source_ref="2026-11-20T08")
+    stats = [
+        {
+            "enterprise_id": e,
+            "hour": "2026-11-20T08",
+            "model_version": "m",
+            "messages": 1,
+            "quarantined": 0,
+            "labelled": 0,
+            "passed": 1,
+            "set_aside": 0,
+            "mean_score": 0.1,
+            "computed_at": rows[0]["scored_at"],
+            "score_histogram": [0] * 20,
+        }
+        for e in ("acme", "globex")
+    ]
+    with psycopg.connect(head, autocommit=True) as conn:
+        with conn.transaction():
+            upsert(conn, rows, TARGETS[SCORED_MESSAGE])
+        with conn.transaction():
+            upsert(conn, stats, TARGETS["io.trustpipe.scoring.ScoringStats"])
+    # WHEN the hour's checks count its rows and stats against its manifest's two records
+    db = PostgresDatabase(lambda: psycopg.connect(head))
+    counted = hour.reconcile(db, {"hour": "2026-11-20T08", "records": 2})
+    # THEN both rows are there and the hour passes
+    assert counted == 2
+    assert hour.rows_in_store(db, "2026-11-20T08") == (2, 2)
 
 
 def test_a_newer_model_replaces_the_verdict_of_its_own_enterprise_only(head: str) -> None:
