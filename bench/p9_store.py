@@ -166,11 +166,14 @@ def _databases(admin_url: str, *names: str) -> Iterator[list[str]]:
 def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     today = partitions.today_utc()
     days = [today - timedelta(days=n) for n in range(size.days)]
-    with tempfile.TemporaryDirectory(prefix="bench-p9-") as tmp, _server(shared, Path(tmp)) as admin:
-        with _databases(admin, "empty", "full") as (empty, full):  # the server is needed first
-            fill_seconds = fill(full, days, size.stored_rows)
-            held, day_partitions = stored(full)
-            best = measure(empty, full, size, today)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-p9-") as tmp,
+        _server(shared, Path(tmp)) as admin,
+        _databases(admin, "empty", "full") as (empty, full),
+    ):
+        fill_seconds = fill(full, days, size.stored_rows)
+        held, day_partitions = stored(full)
+        best = measure(empty, full, size, today)
     return [
         Result(
             "P9",
