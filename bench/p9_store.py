@@ -70,7 +70,7 @@ def fill(url: str, days: list[date], rows: int) -> float:
     began = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         DayPartitions(keep_days=len(days) + 1).ensure(conn, days, today=max(days))
-        per = max(1, rows // (len(days) * len(ENTERPRISES)))
+        per = max(1, -(-rows // (len(days) * len(ENTERPRISES))))  # at least ``rows``
         for day in days:
             start = partitions.day_bounds(day)[0]
             conn.execute(

@@ -5,7 +5,7 @@ build_candidate (Spark MLlib; the candidate is saved under its version, `current
 promote (moves `current` only if the candidate beat the current model on the same holdout, or
 cleared the AUC floor when there is none; otherwise the task fails and pages on-call).
 Beside it, store_retention holds the web app's store to its window: the day partitions of the days
-ahead made, the days past the retention setting (`store_retention_days`) dropped.
+ahead made, the days past the pipeline Variable's `store_retention_days` (default 90) dropped.
 Runbook: docs/runbooks/model-build-nightly.md.
 """
 

@@ -73,9 +73,6 @@ class Settings:
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)
     """The enterprises served (the environment's tenant map), each with what is its own: its
     sensors' identity, its consumer identity, its action queue and alert topic."""
-    store_retention_days: int = 90
-    """Days of scored messages the web app's store holds (whole day partitions older are
-    dropped; the lake keeps everything)."""
 
     @classmethod
     def from_terraform_outputs(cls, outputs: dict[str, Any], database_url: str | None = None) -> Settings:
@@ -100,7 +97,6 @@ class Settings:
             "alert_topic_arns",
             "actions_table_name",
             "tenants",
-            "store_retention_days",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:

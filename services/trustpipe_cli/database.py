@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from trustpipe.db.partitions import DEFAULT_KEEP_DAYS
 from trustpipe.settings import DEFAULT_LOCAL_DIR
 from trustpipe_cli.options import (
     SettingsPath,
@@ -74,14 +75,14 @@ def db_create(
 @db_app.command("retention")
 def db_retention(
     keep_days: Annotated[
-        int | None,
+        int,
         typer.Option(
             "--keep-days",
             min=1,
-            help="Days of scored messages to keep (today counts as one); default: the settings' "
-            "store_retention_days.",
+            help="Days of scored messages to keep (today counts as one); the nightly task keeps "
+            "the pipeline's store_retention_days.",
         ),
-    ] = None,
+    ] = DEFAULT_KEEP_DAYS,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
@@ -92,5 +93,5 @@ def db_retention(
     from trustpipe_orchestration import store
 
     settings = load_settings(state_dir, settings_path)
-    summary = store.keep_window(connector(settings), keep_days or settings.store_retention_days)
+    summary = store.keep_window(connector(settings), keep_days)
     console.print(store.describe(summary))

@@ -20,7 +20,6 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.db import migrate, secret
-from trustpipe.db.partitions import DayPartitions
 from trustpipe.errors import TransientError
 from trustpipe.settings import Settings, SettingsError
 from trustpipe.telemetry import WorkerMetrics, configure_logging
@@ -87,7 +86,6 @@ def importer(
         wait_seconds=wait_seconds,
         forward=to_alerters(aws) if aws.settings.registry_url else None,
         decode=DecodePool(decode_processes) if decode_processes > 1 else None,
-        days=DayPartitions(aws.settings.store_retention_days),
     )
 
 
@@ -162,7 +160,6 @@ def stream_importer(aws: AwsClients) -> StreamImporter:
         connect=connector(settings),
         put=Putter(aws.client("kinesis"), settings.imported_stream_name).put,
         stream_name=settings.scored_stream_name,
-        days=DayPartitions(settings.store_retention_days),
     )
 
 

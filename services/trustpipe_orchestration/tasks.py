@@ -85,8 +85,8 @@ def _db() -> Database:
 
 
 def store_retention() -> dict[str, Any]:
-    """Daily: the store's day partitions ahead, and the days past the settings' retention
-    dropped (``store.keep_window``); what was made and removed."""
+    """Daily: the store's day partitions ahead, and the days past the pipeline's
+    ``store_retention_days`` dropped (``store.keep_window``); what was made and removed."""
     import psycopg
     from airflow.sdk import BaseHook
 
@@ -94,7 +94,7 @@ def store_retention() -> dict[str, Any]:
     from trustpipe_orchestration import store
 
     url = migrate.libpq_url(BaseHook.get_connection(DB_CONN_ID).get_uri())
-    keep_days = pipeline_config().settings.store_retention_days
+    keep_days = pipeline_config().store_retention_days
     summary = store.keep_window(lambda: psycopg.connect(url), keep_days)
     print(store.describe(summary))
     return summary

@@ -53,7 +53,10 @@ def partition_name(day: date) -> str:
 def day_of(name: str) -> date | None:
     """The day a partition's name stands for; None for the default partition or a foreign name."""
     found = DAY_PARTITION.match(name)
-    return datetime.strptime(found.group(1), "%Y%m%d").replace(tzinfo=UTC).date() if found else None
+    try:
+        return datetime.strptime(found.group(1), "%Y%m%d").replace(tzinfo=UTC).date() if found else None
+    except ValueError:  # not a calendar day: not one of ours
+        return None
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
