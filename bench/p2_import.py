@@ -33,6 +33,7 @@ from bench.harness import NOTHING, Result, Shared, moto_client
 from trustpipe import contracts
 from trustpipe.codec import write_container
 from trustpipe.db import migrate
+from trustpipe.db.partitions import DayPartitions
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import SCORED_COLUMNS, import_object
@@ -114,7 +115,7 @@ def executemany_rate(url: str, path: Path, limit: int) -> float:
     names = [c for c, _ in SCORED_COLUMNS]
     sql = (
         f"INSERT INTO scored_messages ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
-        "ON CONFLICT (message_id) DO NOTHING"
+        "ON CONFLICT (enterprise_id, message_id, received_at) DO NOTHING"
     )
     rows = []
     with path.open("rb") as fo:
@@ -137,7 +138,7 @@ def psycopg2_rates(url: str, path: Path, limit: int) -> dict[str, float]:
 
     names = [c for c, _ in SCORED_COLUMNS]
     insert = f"INSERT INTO scored_messages ({', '.join(names)}) VALUES "
-    conflict = " ON CONFLICT (message_id) DO NOTHING"
+    conflict = " ON CONFLICT (enterprise_id, message_id, received_at) DO NOTHING"
     rows = []
     with path.open("rb") as fo:
         for n, r in enumerate(fastavro.reader(fo)):
@@ -246,6 +247,8 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
         work = Path(tmp)
         with _servers(shared, work) as (endpoint, url), _own_bucket(endpoint) as bucket:
             migrate.upgrade(url)
+            with psycopg.connect(url) as conn:  # the rows' day ready, as the days around today are
+                DayPartitions().ensure(conn, [BASE.date()])
             big = scored_file(work / "big.avro", size.rows, "big")
             small = scored_file(work / "small.avro", size.small_rows, "small")
             decoded = decode_rate(big)

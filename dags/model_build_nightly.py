@@ -1,8 +1,11 @@
-"""Nightly model build: train the trust model on the trailing labelled hours, gate, promote.
+"""Nightly model build (train the trust model on the trailing labelled hours, gate, promote) and
+the store's retention.
 
 build_candidate (Spark MLlib; the candidate is saved under its version, `current` untouched) ->
 promote (moves `current` only if the candidate beat the current model on the same holdout, or
 cleared the AUC floor when there is none; otherwise the task fails and pages on-call).
+Beside it, store_retention holds the web app's store to its window: the day partitions of the days
+ahead made, the days past the pipeline Variable's `store_retention_days` (default 90) dropped.
 Runbook: docs/runbooks/model-build-nightly.md.
 """
 
@@ -48,4 +51,11 @@ with DAG(
 
         return tasks.promote_model(candidate)
 
+    @task
+    def store_retention() -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        return tasks.store_retention()
+
     promote(build_candidate())
+    store_retention()

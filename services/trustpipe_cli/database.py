@@ -1,5 +1,5 @@
-"""The web app's PostgreSQL store: `trustpipe db upgrade | url | create` (the units' migrations,
-Airflow's metadata database and its connection)."""
+"""The web app's PostgreSQL store: `trustpipe db upgrade | url | create | retention` (the units'
+migrations, Airflow's metadata database and its connection, the store's window)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from trustpipe.db.partitions import DEFAULT_KEEP_DAYS
 from trustpipe.settings import DEFAULT_LOCAL_DIR
 from trustpipe_cli.options import (
     SettingsPath,
@@ -69,3 +70,28 @@ def db_create(
 
     created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name)
     console.print(f"database {name} {'created' if created else 'already exists'}")
+
+
+@db_app.command("retention")
+def db_retention(
+    keep_days: Annotated[
+        int,
+        typer.Option(
+            "--keep-days",
+            min=1,
+            help="Days of scored messages to keep (today counts as one); the nightly task keeps "
+            "the pipeline's store_retention_days.",
+        ),
+    ] = DEFAULT_KEEP_DAYS,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Hold the store to its window: drop the day partitions of scored messages older than
+    ``--keep-days`` (and the default partition's older rows), make the days ahead; print what
+    was dropped and made."""
+    from trustpipe_importer.app import connector
+    from trustpipe_orchestration import store
+
+    settings = load_settings(state_dir, settings_path)
+    summary = store.keep_window(connector(settings), keep_days)
+    console.print(store.describe(summary))

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from trustpipe import contracts
 from trustpipe.codec import CodecError, ContainerReader
+from trustpipe.db.partitions import DayPartitions
 from trustpipe.errors import PermanentError
 from trustpipe_importer.blocks import CopyData, DecodePool, tapped, with_repeated_arrays
 from trustpipe_importer.events import ObjectCreated
@@ -75,7 +76,7 @@ TARGETS = {
         contracts.SCORED_MESSAGE,
         "scored_messages",
         SCORED_COLUMNS,
-        ("message_id",),
+        ("enterprise_id", "message_id", "received_at"),
         "(EXCLUDED.model_version, EXCLUDED.scored_at) > (t.model_version, t.scored_at)",
     ),
     "io.trustpipe.scoring.ScoringStats": Target(
@@ -146,12 +147,19 @@ def import_object(
     event: ObjectCreated,
     forward: Forward | None = None,
     decode: DecodePool | None = None,
+    days: DayPartitions | None = None,
 ) -> Outcome:
     """Import one object atomically, then ``forward`` its actionable verdicts (and note that in
     the ledger, so a redelivery after a crash in between forwards them then); a large object is
     decoded by ``decode``'s processes when given. UnimportableObjectError for input that can
-    never be imported."""
+    never be imported.
+
+    ``days`` keeps the store's day partitions: the days around today are made ready before the
+    load, and days the load reached without a partition (their rows went to the default
+    partition) get theirs after it, outside the load's transaction."""
+    days = days if days is not None else DayPartitions()
     with connect() as conn:
+        days.ensure_ahead(conn)
         done = conn.execute(
             "SELECT outcome, forwarded_at FROM import_ledger WHERE object_key = %s AND etag = %s",
             (event.key, event.etag),
@@ -188,6 +196,8 @@ def import_object(
                 (event.key, event.etag),
             )
             conn.commit()
+        if not done and target.table == "scored_messages":
+            days.sweep(conn)
     return Outcome("duplicate" if done else "imported", 0 if done else count)
 
 

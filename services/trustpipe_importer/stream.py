@@ -1,8 +1,8 @@
 """The stream importer: micro-batches of the scored stream into PostgreSQL with the batch
-importer's own load path (`load.upsert`: COPY to staging, idempotent upsert), then, after the
-commit, the QUARANTINE and LABEL verdicts onto the imported stream for the alerters (slide 68),
-each with its message's partition key (`tenants.partition_key`): an alert never precedes its
-stored verdict.
+importer's own load path (`load.upsert`: COPY to staging, idempotent upsert keyed by enterprise,
+message id and the message's time), then, after the commit, the QUARANTINE and LABEL verdicts
+onto the imported stream for the alerters (slide 68), each with its message's partition key
+(`tenants.partition_key`): an alert never precedes its stored verdict.
 
 The KCL hands each shard's records in batches of up to ``maxRecords``; the processor checkpoints
 once ``process`` returned, so a crash between commit and checkpoint redelivers rows that are
@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder
+from trustpipe.db.partitions import DayPartitions
 from trustpipe_importer.load import SCORED_MESSAGE, TARGETS, Connect, upsert
 from trustpipe_stream.processor import Rejected, StreamRecord
 from trustpipe_stream.put import Entry
@@ -35,6 +37,8 @@ class StreamImporter:
     put: Callable[[Iterable[Entry]], None]
     stream_name: str
     counts: dict[str, int] = field(default_factory=lambda: {"imported": 0, "forwarded": 0, "set_aside": 0})
+    days: DayPartitions = field(default_factory=DayPartitions)
+    """The store's day partitions: a batch's days get theirs before its load."""
 
     def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
         rows: list[dict[str, Any]] = []
@@ -50,8 +54,10 @@ class StreamImporter:
             if row["verdict"] in contracts.ACTIONABLE_VERDICTS:
                 forward.append((r.data, tenants.partition_key(row["enterprise_id"], row["message_id"])))
         if rows:
-            with self.connect() as conn, conn.transaction():
-                upsert(conn, rows, TARGETS[SCORED_MESSAGE])
+            with self.connect() as conn:
+                self.days.ensure(conn, {r["received_at"].astimezone(UTC).date() for r in rows})
+                with conn.transaction():
+                    upsert(conn, rows, TARGETS[SCORED_MESSAGE])
         self.put(forward)
         self.counts["imported"] += len(rows)
         self.counts["forwarded"] += len(forward)

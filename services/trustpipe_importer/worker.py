@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
+from trustpipe.db.partitions import DayPartitions
 from trustpipe.errors import TransientError
 from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
@@ -72,12 +73,15 @@ class Importer:
         forward: Forward | None = None,
         metrics: WorkerMetrics | None = None,
         decode: DecodePool | None = None,
+        days: DayPartitions | None = None,
     ) -> None:
         self.sqs, self.s3, self.connect, self.queue_url = sqs, s3, connect, queue_url
         self.forward = forward
         """Where imported QUARANTINE/LABEL verdicts go (the imported stream, for the alerters)."""
         self.decode = decode
         """Worker processes that decode a large object's blocks (None: this process decodes)."""
+        self.days = days or DayPartitions()
+        """The store's day partitions this worker has seen or made."""
         self.metrics = metrics
         self.visibility_timeout = visibility_timeout
         self.wait_seconds = wait_seconds
@@ -140,7 +144,7 @@ class Importer:
     def _import(self, event: ObjectCreated) -> None:
         log.info("importing s3://%s/%s", event.bucket, event.key)
         try:
-            outcome = import_object(self.connect, self.s3, event, self.forward, self.decode)
+            outcome = import_object(self.connect, self.s3, event, self.forward, self.decode, self.days)
         except UnimportableObjectError as err:
             log.info("set aside s3://%s/%s: %s", event.bucket, event.key, err)
             self._set_aside(event, err.kind, str(err))

@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from trustpipe.db.partitions import DEFAULT_KEEP_DAYS
 from trustpipe.errors import UserError
 from trustpipe.settings import Settings, SettingsError
 
@@ -92,6 +93,9 @@ class PipelineConfig:
     model_history_hours: int = 24
     quality: QualityBands = field(default_factory=QualityBands)
     emr: EmrConfig | None = None
+    store_retention_days: int = DEFAULT_KEEP_DAYS
+    """Days of scored messages the web app's store keeps (the nightly store_retention task drops
+    older day partitions; the lake keeps everything)."""
 
     @classmethod
     def from_variables(cls, get: Callable[[str], Any]) -> PipelineConfig:
@@ -122,6 +126,9 @@ class PipelineConfig:
         if mode not in ("local", "emr"):
             raise ConfigError(f"pipeline mode must be 'local' or 'emr', not {mode!r}")
         data["quality"] = QualityBands.from_dict(data.get("quality") or {})
+        keep = data.get("store_retention_days", DEFAULT_KEEP_DAYS)
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ConfigError(f"pipeline store_retention_days must be a whole number >= 1, not {keep!r}")
         if mode == "emr":
             if not isinstance(data.get("emr"), Mapping):
                 raise ConfigError("pipeline mode 'emr' needs an 'emr' object (code_uri, log_uri, roles...)")

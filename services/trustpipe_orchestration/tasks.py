@@ -84,6 +84,22 @@ def _db() -> Database:
     return BaseHook.get_connection(DB_CONN_ID).get_hook()  # type: ignore[no-any-return,no-untyped-call]
 
 
+def store_retention() -> dict[str, Any]:
+    """Daily: the store's day partitions ahead, and the days past the pipeline's
+    ``store_retention_days`` dropped (``store.keep_window``); what was made and removed."""
+    import psycopg
+    from airflow.sdk import BaseHook
+
+    from trustpipe.db import migrate
+    from trustpipe_orchestration import store
+
+    url = migrate.libpq_url(BaseHook.get_connection(DB_CONN_ID).get_uri())
+    keep_days = pipeline_config().store_retention_days
+    summary = store.keep_window(lambda: psycopg.connect(url), keep_days)
+    print(store.describe(summary))
+    return summary
+
+
 def quality_gate(at: datetime) -> dict[str, Any]:
     """Each enterprise's volume and quarantine rate against its trailing week (scoring_stats)."""
     config = pipeline_config()

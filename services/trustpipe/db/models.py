@@ -1,9 +1,12 @@
 """Tables of the web app's store.
 
-Not partitioned by time: the importers' idempotency key is the message id alone, and a
-PostgreSQL primary key on a partitioned table must include the partition key. The web app's
-main question ("this enterprise's quarantined mail in the last day, newest first") is served by
-a partial index instead, which stays small because quarantined mail is a few percent.
+``scored_messages`` is partitioned by day of the message's own time (``received_at``, UTC), so
+the store holds a window: retention drops whole old partitions (``trustpipe.db.partitions``).
+Its key is (enterprise, message id) with ``received_at``, because a PostgreSQL primary key on a
+partitioned table must include the partition key; a message's ``received_at`` is its sensor's
+and the same on every delivery, so the upsert stays idempotent. The web app's main question
+("this enterprise's quarantined mail in the last day, newest first") is served by a partial
+index, which stays small because quarantined mail is a few percent.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     text,
@@ -32,13 +36,14 @@ class Base(DeclarativeBase):
 
 
 class ScoredMessage(Base):
-    """One message's latest verdict (a newer model's verdict replaces an older one)."""
+    """One message's latest verdict at one enterprise (a newer model's verdict replaces an
+    older one); the same Message-ID at two enterprises is two rows."""
 
     __tablename__ = "scored_messages"
 
     message_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    enterprise_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     from_address: Mapped[str] = mapped_column(Text)
     from_display_name: Mapped[str] = mapped_column(Text)
@@ -56,12 +61,14 @@ class ScoredMessage(Base):
     """When the verdict was first stored (a newer verdict replacing it keeps this)."""
 
     __table_args__ = (
+        PrimaryKeyConstraint("enterprise_id", "message_id", "received_at"),
         Index(
             "ix_scored_messages_quarantine",
             "enterprise_id",
             text("received_at DESC"),
             postgresql_where=text("verdict = 'QUARANTINE'"),
         ),
+        {"postgresql_partition_by": "RANGE (received_at)"},
     )
 
 

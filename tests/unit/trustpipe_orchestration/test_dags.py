@@ -137,6 +137,16 @@ def test_nightly_builds_then_promotes(bag: Any) -> None:
     assert dag.catchup is False
 
 
+def test_nightly_holds_the_store_to_its_window_whatever_the_build_does(bag: Any) -> None:
+    # GIVEN the nightly DAG; THEN its retention task stands alone (a failed build does not stop
+    # it) and its runbook has a section for it
+    dag = bag.dags[NIGHTLY]
+    assert _upstream(dag, "store_retention") == set()
+    assert not dag.get_task("store_retention").downstream_task_ids
+    runbook = (ROOT / "docs" / "runbooks" / "model-build-nightly.md").read_text()
+    assert "\n## store_retention\n" in runbook
+
+
 def test_failure_message_links_the_task_section_of_the_runbook() -> None:
     from trustpipe_orchestration.alerts import FAILURE_MESSAGE
 

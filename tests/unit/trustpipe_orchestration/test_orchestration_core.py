@@ -26,6 +26,8 @@ def test_config_defaults_to_local_spark() -> None:
     assert config.mode == "local" and config.emr is None
     assert config.enterprises == ("acme", "globex", "initech")
     assert config.runbook("x").endswith("/docs/runbooks/x.md")
+    assert config.store_retention_days == 90
+    assert PipelineConfig.from_dicts(SETTINGS, {"store_retention_days": 30}).store_retention_days == 30
 
 
 def test_config_emr_mode_reads_the_cluster_settings() -> None:
@@ -44,6 +46,11 @@ def test_config_emr_mode_reads_the_cluster_settings() -> None:
         ({**SETTINGS, "oncall_topic_arn": None}, {}, "no oncall_topic_arn"),
         ({"region": "us-east-1"}, {}, "settings lack"),
         (SETTINGS, ["local"], "must be JSON objects"),
+        (SETTINGS, {"store_retention_days": 0}, "store_retention_days must be a whole number >= 1"),
+        (SETTINGS, {"store_retention_days": -90}, "store_retention_days must be a whole number >= 1"),
+        (SETTINGS, {"store_retention_days": "90"}, "store_retention_days must be a whole number >= 1"),
+        (SETTINGS, {"store_retention_days": 1.5}, "store_retention_days must be a whole number >= 1"),
+        (SETTINGS, {"store_retention_days": True}, "store_retention_days must be a whole number >= 1"),
     ],
 )
 def test_config_errors_are_clear(settings: Any, pipeline: Any, message: str) -> None:
