@@ -50,15 +50,16 @@ class BuildResult:
 
 
 def labelled_history(spark: SparkSession, message_paths: list[str], label_paths: list[str]) -> DataFrame:
-    """Messages (v4) joined with their ground truth; ``label`` 1.0 for malicious."""
+    """Messages (v4) joined with their ground truth by (enterprise, message id): one Message-ID
+    at two enterprises is two messages, each with its own label; ``label`` 1.0 for malicious."""
     reader = json.dumps(contracts.reader_schema())
     messages = spark.read.format(AVRO_FORMAT).option("avroSchema", reader).load(message_paths)
     labels = (
         spark.read.format(AVRO_FORMAT)
         .load(label_paths)
-        .select("message_id", F.col("is_malicious").cast("double").alias("label"))
+        .select("enterprise_id", "message_id", F.col("is_malicious").cast("double").alias("label"))
     )
-    return messages.join(labels, "message_id")
+    return messages.join(labels, ["enterprise_id", "message_id"])
 
 
 def split_by_time(history: DataFrame) -> tuple[DataFrame, DataFrame, datetime]:
