@@ -4,6 +4,14 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "enterprises" {
+  description = "The enterprises this deployment serves, enterprise id => who may assume its sensor and consumer roles (terraform.tfvars.example). Adding or removing one is an edit here and `make deploy`."
+  type = map(object({
+    sensor_principals   = optional(list(string), [])
+    consumer_principals = optional(list(string), [])
+  }))
+}
+
 variable "alert_emails" {
   description = "On-call addresses for the alarms."
   type        = list(string)

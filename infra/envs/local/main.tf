@@ -33,6 +33,7 @@ module "pipeline" {
   source = "../../modules/pipeline"
 
   name                = var.name
+  enterprises         = var.enterprises
   aws_endpoint        = var.aws_endpoint
   registry_lambda_zip = var.registry_lambda_zip
   # moto's stock image stands in for the baked AMI; the groups are sized to nothing (moto runs no

@@ -25,3 +25,16 @@ variable "worker_ami_id" {
   type        = string
   default     = "ami-12c6146b"
 }
+
+variable "enterprises" {
+  description = "The local stack's tenant map (enterprise id => who may assume its sensor and consumer roles; empty: the account's root): by default the sensor simulator's three."
+  type = map(object({
+    sensor_principals   = optional(list(string), [])
+    consumer_principals = optional(list(string), [])
+  }))
+  default = {
+    acme    = {}
+    globex  = {}
+    initech = {}
+  }
+}

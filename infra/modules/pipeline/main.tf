@@ -19,8 +19,7 @@ locals {
     imported_stream_name = module.streaming.imported_stream_name
     registry_table_name  = module.schema_registry.table_name
     registry_url         = module.schema_registry.api_endpoint
-    action_queue_urls    = module.alerting.action_queue_urls
-    alert_topic_arns     = module.alerting.alert_topic_arns
+    tenants              = module.tenants.tenants
     actions_table_name   = module.alerting.actions_table_name
     oncall_topic_arn     = module.monitoring.oncall_topic_arn
     aws_endpoint         = var.aws_endpoint
@@ -73,10 +72,27 @@ module "messaging" {
 module "alerting" {
   source = "../alerting"
 
-  name           = var.name
-  enterprise_ids = var.enterprise_ids
-  kms_key_arn    = module.keys.key_arn
-  tags           = var.tags
+  name        = var.name
+  enterprises = keys(var.enterprises)
+  kms_key_arn = module.keys.key_arn
+  tags        = var.tags
+}
+
+module "tenants" {
+  source = "../tenants"
+
+  name               = var.name
+  enterprises        = var.enterprises
+  landing_bucket_arn = module.data_lake.bucket_arns["landing"]
+  action_queue_arns  = module.alerting.action_queue_arns
+  action_queue_urls  = module.alerting.action_queue_urls
+  alert_topic_arns   = module.alerting.alert_topic_arns
+  sender_role_arns   = [module.workers.role_arns["alerter"]]
+  # The stream front door's API (module "ingest", execution_arn) is wired here once it is part of
+  # the pipeline; until then the sensor roles have no stream path at all.
+  frontdoor_execution_arn = null
+  kms_key_arn             = module.keys.key_arn
+  tags                    = var.tags
 }
 
 module "data_lake" {
@@ -144,7 +160,7 @@ module "workers" {
   scorer_cores_per_instance  = var.scorer_cores_per_instance
   scored_stream_arn          = module.streaming.stream_arns["scored"]
   imported_stream_arn        = module.streaming.stream_arns["imported"]
-  action_queue_arns          = module.alerting.action_queue_arns
+  action_queue_arns          = values(module.alerting.action_queue_arns)
   alert_topic_arns           = values(module.alerting.alert_topic_arns)
   actions_table_arn          = module.alerting.actions_table_arn
   importer_queue_arn         = module.messaging.queue_arn
