@@ -28,10 +28,9 @@ variable "worker_ami_id" {
 
 variable "enterprises" {
   description = "The local stack's tenant map (enterprise id => who may assume its sensor and consumer roles; empty: the account's root): by default the sensor simulator's three."
-  type = map(object({
-    sensor_principals   = optional(list(string), [])
-    consumer_principals = optional(list(string), [])
-  }))
+  # A map, not an object type: Terraform would drop a misspelled field of an object silently
+  # (and the role would trust the account's root); the pipeline module refuses unknown fields.
+  type = map(map(list(string)))
   default = {
     acme    = {}
     globex  = {}

@@ -2,6 +2,13 @@
 # prod apply all of it on AWS; infra/envs/local applies it to the moto server with the switches
 # off for what moto cannot run (RDS, the EMR cluster's roles and configuration, the Airflow host).
 locals {
+  # The tenant map with every field present (an absent list: the account's root trusts).
+  enterprises = {
+    for id, e in var.enterprises : id => {
+      sensor_principals   = lookup(e, "sensor_principals", [])
+      consumer_principals = lookup(e, "consumer_principals", [])
+    }
+  }
   bucket_prefix = "${var.name}-${data.aws_caller_identity.this.account_id}"
   # The password is not here: the importer's unit reads it from the database secret at start.
   database_url = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=require" : null
@@ -82,7 +89,7 @@ module "tenants" {
   source = "../tenants"
 
   name               = var.name
-  enterprises        = var.enterprises
+  enterprises        = local.enterprises
   landing_bucket_arn = module.data_lake.bucket_arns["landing"]
   action_queue_arns  = module.alerting.action_queue_arns
   action_queue_urls  = module.alerting.action_queue_urls

@@ -41,10 +41,9 @@ variable "scored_shard_count" {
 
 variable "enterprises" {
   description = "The tenant map: enterprise id => who may assume its sensor role and its consumer role (IAM principal ARNs; an empty list is this account's root). Each gets those two roles, an action queue and an alert topic."
-  type = map(object({
-    sensor_principals   = optional(list(string), [])
-    consumer_principals = optional(list(string), [])
-  }))
+  # A map, not an object type: Terraform drops an object's unknown attributes silently, and a
+  # misspelled "sensor_principal" would leave the role trusting the account's root.
+  type = map(map(list(string)))
 
   validation {
     condition     = length(var.enterprises) > 0
@@ -58,9 +57,14 @@ variable "enterprises" {
   }
 
   validation {
+    condition     = alltrue([for e in values(var.enterprises) : length(setsubtract(keys(e), ["sensor_principals", "consumer_principals"])) == 0])
+    error_message = "An enterprise's fields are sensor_principals and consumer_principals (both optional); any other is a mistake."
+  }
+
+  validation {
     condition = alltrue(flatten([
       for e in values(var.enterprises) : [
-        for p in concat(e.sensor_principals, e.consumer_principals) : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^*]+$", p))
+        for p in flatten(values(e)) : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^*]+$", p))
       ]
     ]))
     error_message = "sensor_principals and consumer_principals hold IAM principal ARNs (arn:aws:iam::<account>:role/..., :user/..., :root), no wildcards."

@@ -67,6 +67,7 @@ def test_a_deployment_without_tenants_lists_none(tmp_path: Path) -> None:
         (["acme"], "tenants must be an object"),
         ({"Acme": {}}, "enterprise id 'Acme' must be 1-32"),
         ({"x" * 33: {}}, "must be 1-32 lower-case"),
+        ({"acme\n": {}}, "must be 1-32 lower-case"),
         ({"acme": "arn:aws:iam::1:role/x"}, "'acme' must map names to strings"),
         ({"acme": {"action_queue_url": 7}}, "'acme' must map names to strings"),
         ({"acme": {"sensor_role": "arn"}}, "'acme' has unknown sensor_role"),
