@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe.errors import UserError
+from trustpipe.tenants import TenantError, check_enterprise_id
 
 DEFAULT_LOCAL_DIR = Path(".local")
 SETTINGS_FILE = "settings.json"
@@ -35,6 +36,29 @@ def local_state_dir(state_dir: Path, start: Path) -> Path:
     """The local stack's state folder: ``state_dir`` itself when absolute, else under the checkout
     at or above ``start`` (so a relative one names the same folder from anywhere in it)."""
     return state_dir if state_dir.is_absolute() else find_project_root(start) / state_dir
+
+
+TENANT_FIELDS = ("sensor_role_arn", "consumer_role_arn", "action_queue_url", "alert_topic_arn")
+"""What each enterprise of ``Settings.tenants`` names (the roots' ``settings.tenants`` output)."""
+
+
+def _check_tenants(tenants: Any) -> None:
+    """SettingsError unless ``tenants`` is absent or maps valid enterprise ids to objects of
+    strings (a hand-edited settings file fails here, at start, not at the first record)."""
+    if tenants is None:
+        return
+    if not isinstance(tenants, dict):
+        raise SettingsError("settings' tenants must be an object: enterprise id => its resources")
+    for enterprise, own in tenants.items():
+        try:
+            check_enterprise_id(enterprise)
+        except TenantError as err:
+            raise SettingsError(f"settings' tenants: {err}") from err
+        if not isinstance(own, dict) or not all(isinstance(v, str) for v in own.values()):
+            raise SettingsError(f"settings' tenants: {enterprise!r} must map names to strings")
+        unknown = sorted(set(own) - set(TENANT_FIELDS))
+        if unknown:
+            raise SettingsError(f"settings' tenants: {enterprise!r} has unknown {', '.join(unknown)}")
 
 
 @dataclass(frozen=True)
@@ -71,10 +95,6 @@ class Settings:
     """The local stack only: where it keeps each enterprise's sensor session (STS AssumeRole on
     the moto server), which its front door checks signatures against. None on AWS, where the
     sensors assume their enterprise's role themselves."""
-    action_queue_urls: dict[str, str] = field(default_factory=dict)
-    """Each enterprise's FIFO action queue (its mail system quarantines or labels from it)."""
-    alert_topic_arns: dict[str, str] = field(default_factory=dict)
-    """Each enterprise's SNS topic for its users' alerts."""
     actions_table_name: str | None = None
     """The actions issued, by (enterprise, message id): one action per message."""
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -102,14 +122,13 @@ class Settings:
             "registry_url",
             "frontdoor_url",
             "sensor_credentials_file",
-            "action_queue_urls",
-            "alert_topic_arns",
             "actions_table_name",
             "tenants",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")
+        _check_tenants(data.get("tenants"))
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @classmethod
@@ -151,6 +170,19 @@ class Settings:
     def enterprises(self) -> frozenset[str]:
         """The enterprises this deployment serves."""
         return frozenset(self.tenants)
+
+    @property
+    def action_queue_urls(self) -> dict[str, str]:
+        """Each enterprise's FIFO action queue (its mail system quarantines or labels from it)."""
+        return self._of_tenants("action_queue_url")
+
+    @property
+    def alert_topic_arns(self) -> dict[str, str]:
+        """Each enterprise's SNS topic for its users' alerts."""
+        return self._of_tenants("alert_topic_arn")
+
+    def _of_tenants(self, name: str) -> dict[str, str]:
+        return {enterprise: own[name] for enterprise, own in self.tenants.items() if own.get(name)}
 
     def with_database_url(self, database_url: str | None) -> Settings:
         """These settings with ``database_url`` instead (unchanged when it is None or empty)."""

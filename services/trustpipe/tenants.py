@@ -16,7 +16,8 @@ from trustpipe.errors import PermanentError, UserError
 MAX_ENTERPRISE_ID = 32
 """Enterprise ids name AWS resources (``<name>-actions-<id>.fifo`` has 80 characters at most, a
 role name 64): 32 leaves room for the deployment's name prefix."""
-ENTERPRISE_ID = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{MAX_ENTERPRISE_ID - 2}}}[a-z0-9])?$")
+ENTERPRISE_ID = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{MAX_ENTERPRISE_ID - 2}}}[a-z0-9])?\Z")
+"""\\Z, not $: Python's $ also matches before a final newline ("acme\\n" would pass)."""
 KEY_SEPARATOR = "/"
 """Between the enterprise and the message id of a key: enterprise ids never contain it."""
 KINESIS_MAX_PARTITION_KEY = 256

@@ -136,6 +136,9 @@ def cost_estimate(
     wide.print(table)
     for name, usd in result["alternatives"].items():
         wide.print(f"  instead: {name}: {usd:,.2f} a month")
+    for tenants, designs in result["tenancy"].items():
+        figures = "; ".join(f"{design}: {usd:,.2f}" for design, usd in designs.items())
+        wide.print(f"  stream identity at {tenants}: {figures} a month")
     prices = result["assumptions"]
     wide.print(
         f"one hourly EMR run: {result['per_hourly_run']:.3f} USD; the stack idle: "

@@ -42,6 +42,13 @@ RETENTION_DAYS = 30
 LAMBDA_BATCH, LAMBDA_MS_PER_BATCH, LAMBDA_GB = 200, 250, 0.5
 """The stream stages as Lambda functions on Kinesis: records per invocation, its duration, memory."""
 ALARMS = 16
+TENANT_COUNTS = (10, 1_000)
+"""Deployments the stream identity design is costed at (issue 32: 10 and 1,000 enterprises)."""
+SENSOR_BATCHES_PER_S = 1
+"""Each enterprise's sensors post one batch a second to the front door (the simulator's cadence)."""
+FRONTDOOR_LAMBDA_MS, FRONTDOOR_LAMBDA_GB = 50, 0.25
+"""The front door's Lambda per batch: check the caller, frame and PutRecords (billed per ms), at
+256 MB."""
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Estimate:
     messages_per_day: int
     components: dict[str, float] = field(default_factory=dict)
     alternatives: dict[str, float] = field(default_factory=dict)
+    tenancy: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The stream path's identity per tenant count: the front door against a stream per enterprise."""
     per_hourly_run: float = 0.0
     assumptions: dict[str, Any] = field(default_factory=dict)
 
@@ -62,6 +71,7 @@ class Estimate:
             "monthly_total": round(self.monthly, 2),
             "components": {k: round(v, 2) for k, v in self.components.items()},
             "alternatives": {k: round(v, 2) for k, v in self.alternatives.items()},
+            "tenancy": {n: {k: round(v, 2) for k, v in d.items()} for n, d in self.tenancy.items()},
             "per_hourly_run": round(self.per_hourly_run, 4),
             "assumptions": self.assumptions,
         }
@@ -76,6 +86,33 @@ def _emr_cluster_hour(p: dict[str, Any]) -> float:
     primary = p["ec2_hour"][EMR_PRIMARY] + p["emr_fee_hour"][EMR_PRIMARY]
     core = p["ec2_hour"][EMR_CORE] * (1 - p["spot_discount"]) + p["emr_fee_hour"][EMR_CORE]
     return float(primary + EMR_CORE_COUNT * core)
+
+
+FRONTDOOR = "front door (API Gateway HTTP API + Lambda)"
+STREAM_PER_ENTERPRISE = "a Kinesis stream per enterprise (1 provisioned shard each)"
+
+
+def _api_gateway_http(p: dict[str, Any], requests: float) -> float:
+    """HTTP API requests a month at the tiered price (the first tier's price, then the next's)."""
+    millions = requests / 1e6
+    first = min(millions, p["api_gateway_http_first_tier_millions"])
+    return float(
+        first * p["api_gateway_http_per_million"]
+        + (millions - first) * p["api_gateway_http_per_million_over_first_tier"]
+    )
+
+
+def tenancy(p: dict[str, Any], enterprises: int) -> dict[str, float]:
+    """A month of the stream path's identity for ``enterprises``: the front door's requests (one
+    batch a second from each enterprise's sensors) against one provisioned shard per enterprise.
+    The shared raw stream's shards and put units are the same in both and are not counted."""
+    requests = enterprises * SENSOR_BATCHES_PER_S * 86_400 * DAYS_PER_MONTH
+    gb_seconds = requests * FRONTDOOR_LAMBDA_MS / 1000 * FRONTDOOR_LAMBDA_GB
+    lambda_cost = requests / 1e6 * p["lambda_per_million_requests"] + gb_seconds * p["lambda_gb_second"]
+    return {
+        FRONTDOOR: _api_gateway_http(p, requests) + lambda_cost,
+        STREAM_PER_ENTERPRISE: enterprises * HOURS_PER_MONTH * p["kinesis_shard_hour"],
+    }
 
 
 def _emr_run_cost(p: dict[str, Any], rows: float) -> tuple[float, float]:
@@ -161,8 +198,11 @@ def estimate(
         invocations / 1e6 * p["lambda_per_million_requests"]
         + invocations * LAMBDA_MS_PER_BATCH / 1000 * LAMBDA_GB * p["lambda_gb_second"]
     )
+    e.tenancy = {f"{n:,} enterprises": tenancy(p, n) for n in TENANT_COUNTS}
     e.assumptions = {
         "env": env,
+        "sensor_batches_per_s_per_enterprise": SENSOR_BATCHES_PER_S,
+        "frontdoor_lambda_ms_gb": [FRONTDOOR_LAMBDA_MS, FRONTDOOR_LAMBDA_GB],
         "raw_shards": raw_shards,
         "scored_shards": scored_shards,
         "imported_shards": imported_shards,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from trustpipe import layout, s3
 from trustpipe.aws import AwsClients
+from trustpipe.errors import UserError
 from trustpipe.progress import Progress, quiet
 from trustpipe_sensors import stream
 from trustpipe_sensors.frontdoor import producer_for
@@ -16,6 +17,17 @@ from trustpipe_sensors.stream import StreamRun
 from trustpipe_sensors.world import World
 
 BATCH_PROGRESS = "sensor files landed"
+
+
+class NoTenantsError(UserError):
+    """The settings name no enterprise, so there is no sensor to simulate."""
+
+
+def tenant_world(aws: AwsClients, seed: int) -> World:
+    """The world of ``seed`` whose enterprises are the deployment's tenant map."""
+    if not aws.settings.enterprises:
+        raise NoTenantsError("the settings name no enterprise (tenants): nothing to simulate")
+    return World.build(seed, aws.settings.enterprises)
 
 
 def run_batch(
@@ -29,7 +41,7 @@ def run_batch(
     progress: Progress = quiet,
 ) -> list[Drop]:
     """Land one hour of traffic (labels to the archive bucket); the drops written."""
-    world = World.build(seed)
+    world = tenant_world(aws, seed)
     enterprises = select_enterprises(world, enterprise_ids)
     client = aws.s3
     total = len(enterprises) * len(layout.quarter_starts(hour))
@@ -68,7 +80,7 @@ def run_stream(
     """Send traffic at ``rate`` messages a second (until ``duration`` or ``count``) through the
     front door, each enterprise's signed with its sensor credentials; its manifest and ground
     truth to the archive bucket."""
-    world = World.build(seed)
+    world = tenant_world(aws, seed)
     enterprises = select_enterprises(world, enterprise_ids)
     settings = aws.settings
     run, labelled = stream.run_stream(

@@ -14,24 +14,24 @@ from trustpipe import contracts, layout
 from trustpipe.codec import container_bytes
 from trustpipe.errors import UserError
 from trustpipe_sensors.generator import Labelled, MessageFactory, Record, spread
-from trustpipe_sensors.world import ENTERPRISE_IDS, Enterprise, World
+from trustpipe_sensors.world import Enterprise, World
 
 _V3_ONLY_SYMBOLS = {"TEMPERROR", "PERMERROR"}
 _V2_FIELDS = ("reply_to", "dkim_domain", "urls", "attachments")
 
 
 class UnknownEnterpriseError(UserError, ValueError):
-    """An enterprise id the simulator does not know."""
+    """An enterprise id the simulated world (the deployment's tenant map) does not hold."""
 
 
 def select_enterprises(world: World, ids: list[str] | None) -> list[Enterprise]:
-    """The enterprises named (all when ``ids`` is empty), or a clear error."""
+    """The world's enterprises named (all when ``ids`` is empty), or a clear error."""
     if not ids:
         return list(world.enterprises.values())
     unknown = [i for i in ids if i not in world.enterprises]
     if unknown:
         raise UnknownEnterpriseError(
-            f"unknown enterprise {', '.join(unknown)}; known: {', '.join(ENTERPRISE_IDS)}"
+            f"unknown enterprise {', '.join(unknown)}; known: {', '.join(world.enterprises)}"
         )
     return [world.enterprises[i] for i in ids]
 

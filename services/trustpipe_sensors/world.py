@@ -5,9 +5,10 @@ Built from the seed alone, so reputations (which domains and IPs are good) persi
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 FIRST_NAMES = (
@@ -124,6 +125,40 @@ ENTERPRISES: tuple[Enterprise, ...] = (
     Enterprise("initech", "Initech", ("initech.com",), 3, 700, 0.06),
 )
 ENTERPRISE_IDS = tuple(e.enterprise_id for e in ENTERPRISES)
+"""The simulator's own profiles: the local stack's tenant map by default. Any other enterprise of
+a tenant map gets a profile derived from its id (``derived_profile``)."""
+STAFF_PER_ENTERPRISE = 60
+DERIVED_SENSOR_VERSIONS = (1, 2, 3)
+DERIVED_MESSAGES_PER_QUARTER = (300, 1500)
+DERIVED_MALICIOUS_RATE = (0.03, 0.06)
+
+
+def derived_profile(enterprise_id: str) -> Enterprise:
+    """The profile of an enterprise the simulator has none for: a function of its id alone, so
+    the same tenant map simulates the same traffic everywhere."""
+    digest = hashlib.sha256(f"enterprise:{enterprise_id}".encode()).digest()
+    low, high = DERIVED_MESSAGES_PER_QUARTER
+    rate_low, rate_high = DERIVED_MALICIOUS_RATE
+    return Enterprise(
+        enterprise_id,
+        enterprise_id.replace("-", " ").title(),
+        (f"{enterprise_id}.com",),
+        DERIVED_SENSOR_VERSIONS[digest[0] % len(DERIVED_SENSOR_VERSIONS)],
+        low + int.from_bytes(digest[1:3], "big") % (high - low + 1),
+        round(rate_low + (rate_high - rate_low) * digest[3] / 255, 4),
+    )
+
+
+def _simulated(enterprise_ids: Iterable[str] | None) -> list[tuple[Enterprise, int | None]]:
+    """Each enterprise to simulate with its slot in the simulator's own profiles (None: derived):
+    the simulator's first, in their order (their traffic stays what it always was), then the
+    others by id."""
+    if enterprise_ids is None:
+        return [(ent, i) for i, ent in enumerate(ENTERPRISES)]
+    wanted = set(enterprise_ids)
+    own = [(ent, i) for i, ent in enumerate(ENTERPRISES) if ent.enterprise_id in wanted]
+    others = sorted(wanted - set(ENTERPRISE_IDS))
+    return [*own, *((derived_profile(e), None) for e in others)]
 
 
 @dataclass(frozen=True)
@@ -149,13 +184,16 @@ class World:
     people: list[str] = field(default_factory=list)
 
     @classmethod
-    def build(cls, seed: int) -> World:
+    def build(cls, seed: int, enterprise_ids: Iterable[str] | None = None) -> World:
+        """The world of ``seed`` with the enterprises of ``enterprise_ids`` (a tenant map's ids;
+        None: the simulator's own three). An enterprise's traffic depends on the seed and its
+        own profile only, never on which other enterprises are simulated."""
         rng = random.Random(f"world:{seed}")
         people = [f"{f} {l}" for f in FIRST_NAMES for l in LAST_NAMES]  # noqa: E741
         rng.shuffle(people)
         enterprises = {}
-        for i, ent in enumerate(ENTERPRISES):
-            staff = people[i * 60 : (i + 1) * 60]
+        for ent, slot in _simulated(enterprise_ids):
+            staff = _staff(people, seed, ent.enterprise_id, slot)
             enterprises[ent.enterprise_id] = Enterprise(
                 **{**ent.__dict__, "executives": tuple(staff[:4]), "employees": tuple(staff[4:])}
             )
@@ -165,6 +203,14 @@ class World:
         attacker_domains = [_domain(rng, TLDS_RISKY) for _ in range(120)]
         attacker_ips = _ip_pool(rng, "185.100.0.0/14", 60) + rng.sample(cloud, 10)
         return cls(enterprises, partners, newsletters, attacker_domains, attacker_ips, cloud, people)
+
+
+def _staff(people: list[str], seed: int, enterprise_id: str, slot: int | None) -> list[str]:
+    """An enterprise's people: the simulator's own take their fixed share of the shuffled list,
+    a derived enterprise a sample drawn by its id (without touching the world's generator)."""
+    if slot is not None:
+        return people[slot * STAFF_PER_ENTERPRISE : (slot + 1) * STAFF_PER_ENTERPRISE]
+    return random.Random(f"staff:{seed}:{enterprise_id}").sample(people, STAFF_PER_ENTERPRISE)
 
 
 def _domain(rng: random.Random, tlds: tuple[str, ...]) -> str:

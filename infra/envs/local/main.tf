@@ -33,6 +33,7 @@ module "pipeline" {
   source = "../../modules/pipeline"
 
   name                = var.name
+  enterprises         = var.enterprises
   aws_endpoint        = var.aws_endpoint
   registry_lambda_zip = var.registry_lambda_zip
   # moto stores the front door's Lambda without running it: the local stack serves the same

@@ -30,3 +30,15 @@ variable "worker_ami_id" {
   type        = string
   default     = "ami-12c6146b"
 }
+
+variable "enterprises" {
+  description = "The local stack's tenant map (enterprise id => who may assume its sensor and consumer roles; empty: the account's root): by default the sensor simulator's three."
+  # A map, not an object type: Terraform would drop a misspelled field of an object silently
+  # (and the role would trust the account's root); the pipeline module refuses unknown fields.
+  type = map(map(list(string)))
+  default = {
+    acme    = {}
+    globex  = {}
+    initech = {}
+  }
+}

@@ -10,6 +10,7 @@ module "pipeline" {
   source = "../../modules/pipeline"
 
   name                   = "trustpipe-prod"
+  enterprises            = var.enterprises
   alert_emails           = var.alert_emails
   worker_ami_id          = var.worker_ami_id
   registry_lambda_zip    = var.registry_lambda_zip

@@ -4,6 +4,13 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "enterprises" {
+  description = "The enterprises this deployment serves, enterprise id => who may assume its sensor and consumer roles (terraform.tfvars.example). Adding or removing one is an edit here and `make deploy`."
+  # A map, not an object type: Terraform would drop a misspelled field of an object silently
+  # (and the role would trust the account's root); the pipeline module refuses unknown fields.
+  type = map(map(list(string)))
+}
+
 variable "alert_emails" {
   description = "On-call addresses for the alarms."
   type        = list(string)

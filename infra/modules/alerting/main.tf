@@ -1,10 +1,12 @@
 # What the alerters act through, per enterprise (slides 32, 68-70): a FIFO action queue the
 # enterprise's mail system consumes (quarantine or label one message; deduplicated by action id),
 # an SNS topic that tells the enterprise's users, and one table of the actions issued, keyed by
-# message id, that makes "one action per message" hold across redeliveries and restarts.
+# the pair (enterprise, message id) as `action_key` (trustpipe.tenants.message_key: Message-IDs
+# collide across enterprises), that makes "one action per message" hold across redeliveries and
+# restarts. Who may read a queue or topic is the tenants module's.
 
 resource "aws_sqs_queue" "actions" {
-  for_each = toset(var.enterprise_ids)
+  for_each = var.enterprises
 
   name                        = "${var.name}-actions-${each.key}.fifo"
   fifo_queue                  = true
@@ -20,7 +22,7 @@ resource "aws_sqs_queue" "actions" {
 }
 
 resource "aws_sns_topic" "alerts" {
-  for_each = toset(var.enterprise_ids)
+  for_each = var.enterprises
 
   name              = "${var.name}-alerts-${each.key}"
   kms_master_key_id = var.kms_key_arn
@@ -31,10 +33,10 @@ resource "aws_sns_topic" "alerts" {
 resource "aws_dynamodb_table" "this" {
   name         = "${var.name}-actions"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "message_id"
+  hash_key     = "action_key"
 
   attribute {
-    name = "message_id"
+    name = "action_key"
     type = "S"
   }
 

@@ -4,8 +4,8 @@ output "action_queue_urls" {
 }
 
 output "action_queue_arns" {
-  description = "ARNs of the action queues."
-  value       = try([for q in aws_sqs_queue.actions : q.arn], [])
+  description = "Each enterprise's action queue ARN."
+  value       = try({ for k, q in aws_sqs_queue.actions : k => q.arn }, {})
 }
 
 output "alert_topic_arns" {
@@ -14,7 +14,7 @@ output "alert_topic_arns" {
 }
 
 output "actions_table_name" {
-  description = "Table of the actions issued, by message id."
+  description = "Table of the actions issued, by (enterprise, message id) as `action_key`."
   value       = try(aws_dynamodb_table.this.name, null)
 }
 

@@ -3,9 +3,9 @@ variable "name" {
   type        = string
 }
 
-variable "enterprise_ids" {
-  description = "Enterprises served: each gets its action queue and its users' alert topic."
-  type        = list(string)
+variable "enterprises" {
+  description = "Ids of the enterprises served (the tenant map's keys): each gets its action queue and its users' alert topic."
+  type        = set(string)
 }
 
 variable "message_retention_seconds" {

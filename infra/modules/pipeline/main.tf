@@ -2,6 +2,13 @@
 # prod apply all of it on AWS; infra/envs/local applies it to the moto server with the switches
 # off for what moto cannot run (RDS, the EMR cluster's roles and configuration, the Airflow host).
 locals {
+  # The tenant map with every field present (an absent list: the account's root trusts).
+  enterprises = {
+    for id, e in var.enterprises : id => {
+      sensor_principals   = lookup(e, "sensor_principals", [])
+      consumer_principals = lookup(e, "consumer_principals", [])
+    }
+  }
   bucket_prefix = "${var.name}-${data.aws_caller_identity.this.account_id}"
   # The password is not here: the importer's unit reads it from the database secret at start.
   database_url = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=require" : null
@@ -20,8 +27,7 @@ locals {
     registry_table_name  = module.schema_registry.table_name
     registry_url         = module.schema_registry.api_endpoint
     frontdoor_url        = module.ingest.api_endpoint
-    action_queue_urls    = module.alerting.action_queue_urls
-    alert_topic_arns     = module.alerting.alert_topic_arns
+    tenants              = module.tenants.tenants
     actions_table_name   = module.alerting.actions_table_name
     oncall_topic_arn     = module.monitoring.oncall_topic_arn
     aws_endpoint         = var.aws_endpoint
@@ -77,10 +83,26 @@ module "messaging" {
 module "alerting" {
   source = "../alerting"
 
-  name           = var.name
-  enterprise_ids = var.enterprise_ids
-  kms_key_arn    = module.keys.key_arn
-  tags           = var.tags
+  name        = var.name
+  enterprises = keys(var.enterprises)
+  kms_key_arn = module.keys.key_arn
+  tags        = var.tags
+}
+
+module "tenants" {
+  source = "../tenants"
+
+  name               = var.name
+  enterprises        = local.enterprises
+  landing_bucket_arn = module.data_lake.bucket_arns["landing"]
+  action_queue_arns  = module.alerting.action_queue_arns
+  action_queue_urls  = module.alerting.action_queue_urls
+  alert_topic_arns   = module.alerting.alert_topic_arns
+  sender_role_arns   = [module.workers.role_arns["alerter"]]
+  # The sensor roles may post to the stream front door's POST /records, nothing else of the stream.
+  frontdoor_execution_arn = module.ingest.execution_arn
+  kms_key_arn             = module.keys.key_arn
+  tags                    = var.tags
 }
 
 module "data_lake" {
@@ -124,9 +146,9 @@ module "ingest" {
   name            = var.name
   raw_stream_name = module.streaming.raw_stream_name
   raw_stream_arn  = module.streaming.stream_arns["raw"]
-  # Each enterprise's sensor role: module.tenants' sensor_role_arns (its sensor policy grants
-  # execute-api:Invoke on this API's POST /records, given module.ingest.execution_arn).
-  sensor_role_arns = {}
+  # Each enterprise's sensor role, which the front door maps its callers to (their policy grants
+  # execute-api:Invoke on this API's POST /records).
+  sensor_role_arns = module.tenants.sensor_role_arns
   config_bucket    = module.data_lake.archive_bucket
   lambda_zip_path  = var.frontdoor_lambda_zip
   alarm_actions    = [module.monitoring.oncall_topic_arn]
@@ -166,7 +188,7 @@ module "workers" {
   scorer_cores_per_instance  = var.scorer_cores_per_instance
   scored_stream_arn          = module.streaming.stream_arns["scored"]
   imported_stream_arn        = module.streaming.stream_arns["imported"]
-  action_queue_arns          = module.alerting.action_queue_arns
+  action_queue_arns          = values(module.alerting.action_queue_arns)
   alert_topic_arns           = values(module.alerting.alert_topic_arns)
   actions_table_arn          = module.alerting.actions_table_arn
   importer_queue_arn         = module.messaging.queue_arn

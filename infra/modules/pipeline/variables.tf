@@ -39,10 +39,36 @@ variable "scored_shard_count" {
   default     = 2
 }
 
-variable "enterprise_ids" {
-  description = "Enterprises the pipeline serves: each gets an action queue and an alert topic (the local stack's are the sensor simulator's)."
-  type        = list(string)
-  default     = ["acme", "globex", "initech"]
+variable "enterprises" {
+  description = "The tenant map: enterprise id => who may assume its sensor role and its consumer role (IAM principal ARNs; an empty list is this account's root). Each gets those two roles, an action queue and an alert topic."
+  # A map, not an object type: Terraform drops an object's unknown attributes silently, and a
+  # misspelled "sensor_principal" would leave the role trusting the account's root.
+  type = map(map(list(string)))
+
+  validation {
+    condition     = length(var.enterprises) > 0
+    error_message = "enterprises must name at least one enterprise."
+  }
+
+  validation {
+    # trustpipe.tenants.ENTERPRISE_ID: ids name queues, topics and roles.
+    condition     = alltrue([for id in keys(var.enterprises) : can(regex("^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$", id))])
+    error_message = "Each enterprise id must be 1-32 lower-case letters, digits and inner hyphens (trustpipe.tenants.ENTERPRISE_ID)."
+  }
+
+  validation {
+    condition     = alltrue([for e in values(var.enterprises) : length(setsubtract(keys(e), ["sensor_principals", "consumer_principals"])) == 0])
+    error_message = "An enterprise's fields are sensor_principals and consumer_principals (both optional); any other is a mistake."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for e in values(var.enterprises) : [
+        for p in flatten(values(e)) : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^*]+$", p))
+      ]
+    ]))
+    error_message = "sensor_principals and consumer_principals hold IAM principal ARNs (arn:aws:iam::<account>:role/..., :user/..., :root), no wildcards."
+  }
 }
 
 variable "imported_shard_count" {

@@ -40,6 +40,15 @@ SERVICES = [
     *("kms", "lambda", "logs", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts"),
 ]
 ALERT_EMAIL = "oncall@example.com"
+ENTERPRISES = {
+    # A tenant map of the dev root's own, none of the simulator's enterprises: one enterprise's
+    # roles assumed from its own account, one handed out by this account's root.
+    "northwind": {
+        "sensor_principals": ["arn:aws:iam::111122223333:role/northwind-sensors"],
+        "consumer_principals": ["arn:aws:iam::111122223333:role/northwind-mail-gateway"],
+    },
+    "contoso-eu-2": {},
+}
 
 
 def _override(endpoint: str, state: Path) -> str:
@@ -133,6 +142,7 @@ def applied(
                 "checkout_dir": str(checkout),
                 "registry_lambda_zip": str(lambda_zip),
                 "frontdoor_lambda_zip": str(frontdoor_zip),
+                "enterprises": json.dumps(ENTERPRISES),
             },
         )
         yield settings, deployment, said
@@ -153,7 +163,6 @@ def test_the_whole_dev_root_applies_and_its_settings_name_every_resource(
     assert settings.database_url and settings.database_url.startswith("postgresql://trustpipe_admin@")
     assert settings.database_url.endswith("/trustpipe?sslmode=require")
     assert settings.database_secret_arn and settings.oncall_topic_arn and settings.registry_url
-    assert set(settings.action_queue_urls) == {"acme", "globex", "initech"}
     assert Settings.load(deployment.work_dir / "settings.json") == settings
     # and the resources they name exist
     assert _aws(moto, "s3").head_bucket(Bucket=settings.landing_bucket)
@@ -162,6 +171,43 @@ def test_the_whole_dev_root_applies_and_its_settings_name_every_resource(
     assert db["MasterUserSecret"]["SecretArn"] == settings.database_secret_arn
     state = json.loads((deployment.project_root / "state" / "terraform.tfstate").read_text())
     assert len([r for r in state["resources"] if r["mode"] == "managed"]) > 100
+
+
+def test_the_tenants_are_the_roots_own_map_each_with_its_queue_topic_and_roles(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    settings, _, _ = applied
+    # THEN the settings serve exactly the map's enterprises (no simulator default crept in)
+    assert set(settings.tenants) == set(ENTERPRISES)
+    iam, sqs, sns = _aws(moto, "iam"), _aws(moto, "sqs"), _aws(moto, "sns")
+    for enterprise, own in settings.tenants.items():
+        # and each names its own queue, topic and two roles, which exist
+        assert own["action_queue_url"].endswith(f"/trustpipe-dev-actions-{enterprise}.fifo")
+        assert own["alert_topic_arn"].endswith(f":trustpipe-dev-alerts-{enterprise}")
+        policy = sqs.get_queue_attributes(QueueUrl=own["action_queue_url"], AttributeNames=["Policy"])
+        assert own["consumer_role_arn"] in policy["Attributes"]["Policy"]
+        assert (
+            own["consumer_role_arn"]
+            in sns.get_topic_attributes(TopicArn=own["alert_topic_arn"])["Attributes"]["Policy"]
+        )
+        for role in ("sensor", "consumer"):
+            arn = own[f"{role}_role_arn"]
+            assert arn.endswith(f":role/trustpipe-dev-{enterprise}-{role}")
+            trust = iam.get_role(RoleName=arn.rsplit("/", 1)[1])["Role"]["AssumeRolePolicyDocument"]
+            trust = trust if isinstance(trust, dict) else json.loads(trust)
+            (statement,) = trust["Statement"]
+            named = ENTERPRISES[enterprise].get(f"{role}_principals") or ["arn:aws:iam::123456789012:root"]
+            principals = statement["Principal"]["AWS"]
+            assert sorted([principals] if isinstance(principals, str) else principals) == sorted(named)
+        # and the sensor role writes the dev landing bucket's own prefix of its enterprise only
+        sensor = iam.get_role_policy(RoleName=f"trustpipe-dev-{enterprise}-sensor", PolicyName="sensor")
+        document = sensor["PolicyDocument"]
+        document = document if isinstance(document, dict) else json.loads(document)
+        (landing,) = [s for s in document["Statement"] if s["Sid"] == "OwnLandingPrefix"]
+        assert (
+            landing["Resource"]
+            == f"arn:aws:s3:::{settings.landing_bucket}/messages/enterprise={enterprise}/*"
+        )
 
 
 def test_the_apply_uploaded_the_code_the_dag_and_the_clusters_read(

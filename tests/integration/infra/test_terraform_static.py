@@ -41,16 +41,8 @@ def terraform(workdir: Path, data_dir: Path, *args: str) -> subprocess.Completed
 def test_every_config_is_found() -> None:
     names = {f"{p.parent.name}/{p.name}" for p in CONFIGS}
     modules = ("keys", "network", "data_lake", "messaging", "streaming", "schema_registry", "workers", "emr")
-    modules += (
-        "code",
-        "database",
-        "orchestration",
-        "monitoring",
-        "pipeline",
-        "private_bucket",
-        "alerting",
-        "ingest",
-    )
+    modules += ("code", "database", "orchestration", "monitoring", "pipeline", "private_bucket", "alerting")
+    modules += ("tenants", "ingest")
     assert {f"modules/{m}" for m in modules} | {"envs/local", "envs/dev", "envs/prod"} == names
 
 

@@ -238,3 +238,23 @@ def test_a_fifo_send_is_deduplicated_for_five_minutes_even_after_the_first_copy_
             received.append(message["Body"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     assert received == ["probe"]
+
+
+def test_tenants_list_shows_the_local_map_with_what_the_apply_created(
+    local_stack: LocalStack, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN the local stack applied with its default tenant map (the simulator's three)
+    done = run_cli("tenants", "list", "--json", "--settings", str(local_stack.settings_path))
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    # THEN the command lists exactly them, as the settings hold them
+    assert set(listed) == {"acme", "globex", "initech"} and listed == settings.tenants
+    # and each one's queue, topic and roles exist on the stack, the queue reading as its consumer's
+    iam, sqs, sns = aws.client("iam"), aws.client("sqs"), aws.client("sns")
+    for enterprise, own in listed.items():
+        policy = sqs.get_queue_attributes(QueueUrl=own["action_queue_url"], AttributeNames=["Policy"])
+        assert own["consumer_role_arn"] in policy["Attributes"]["Policy"]
+        assert sns.get_topic_attributes(TopicArn=own["alert_topic_arn"])["Attributes"]["TopicArn"]
+        for role in ("sensor", "consumer"):
+            arn = iam.get_role(RoleName=f"trustpipe-local-{enterprise}-{role}")["Role"]["Arn"]
+            assert arn == own[f"{role}_role_arn"]

@@ -60,3 +60,27 @@ def test_the_cli_prints_json_a_script_can_read() -> None:
     assert data["monthly_total"] == pytest.approx(cost.estimate(INFRA, 1_000_000).monthly, abs=0.01)
     bad = run_cli("cost", "estimate", "--messages-per-day", "-5")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_the_stream_identity_is_costed_at_10_and_1000_enterprises_as_by_hand() -> None:
+    # GIVEN one batch a second from each enterprise's sensors: 2,592,000 front-door requests a
+    # month each (86,400 s x 30 days), a 50 ms Lambda at 256 MB per request
+    tenancy = cost.estimate(INFRA, 1_000_000).as_dict()["tenancy"]
+    # THEN at 10 enterprises, 25.92 M requests: 25.92 (API, $1.00/M) + 5.184 (Lambda, $0.20/M)
+    # + 324,000 GB-s x $0.0000166667 = 5.40; against 10 shards x 730 h x $0.015 = 109.50
+    assert tenancy["10 enterprises"] == {cost.FRONTDOOR: 36.50, cost.STREAM_PER_ENTERPRISE: 109.50}
+    # and at 1,000, 2,592 M requests: 300 x $1.00 + 2,292 x $0.90 = 2,362.80 (API) + 518.40
+    # (Lambda requests) + 32.4 M GB-s = 540.00; against 1,000 shards = 10,950.00
+    assert tenancy["1,000 enterprises"] == {cost.FRONTDOOR: 3421.20, cost.STREAM_PER_ENTERPRISE: 10950.00}
+    # and the prices come from the cited table: a dearer shard moves only the stream's figure
+    prices = {**cost.load_prices(), "kinesis_shard_hour": 0.03}
+    assert cost.tenancy(prices, 10)[cost.STREAM_PER_ENTERPRISE] == pytest.approx(219.0)
+    assert cost.tenancy(prices, 10)[cost.FRONTDOOR] == pytest.approx(36.504, abs=0.001)
+
+
+def test_the_cli_shows_the_stream_identity_figures() -> None:
+    from tests.harness.cli import run_cli
+
+    result = run_cli("cost", "estimate", "--messages-per-day", "1000000")
+    assert result.returncode == 0, result.stderr
+    assert "stream identity at 1,000 enterprises" in result.stdout and "10,950.00" in result.stdout
