@@ -12,6 +12,7 @@ BOUNDARIES = {
     "landing objects",
     "SQS bodies and S3 events",
     "Kinesis records",
+    "front door requests",
     "registry requests",
     "model artifacts",
     "settings/config",
