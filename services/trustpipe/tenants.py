@@ -70,6 +70,6 @@ def check_claim(claimed: str, channel: str, served: frozenset[str] | set[str]) -
         raise UnknownEnterpriseError(f"enterprise {channel!r} is not served by this deployment")
     if claimed != channel:
         raise EnterpriseMismatchError(
-            f"record claims enterprise {claimed[:40]!r} but arrived on {channel!r}'s channel"
+            f"record claims enterprise {claimed[:40]!r} but arrived on the channel of {channel!r}"
         )
     return channel

@@ -197,9 +197,9 @@ def with_channel_check(df: DataFrame, channel_of_file: dict[str, str]) -> DataFr
     mismatch = F.concat(
         F.lit("EnterpriseMismatchError: record claims enterprise '"),
         claimed,
-        F.lit("' but arrived on '"),
+        F.lit("' but arrived on the channel of '"),
         F.col(CHANNEL),
-        F.lit("'s channel"),
+        F.lit("'"),
     )
     reason = F.when(F.col("enterprise_id") != F.col(CHANNEL), mismatch)
     return df.join(F.broadcast(channels), "_file", "left").withColumn(REASON, reason)

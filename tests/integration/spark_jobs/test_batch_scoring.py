@@ -204,7 +204,7 @@ def test_a_record_claiming_another_enterprise_is_set_aside_and_the_rest_scored(
         SCORED_AT,
         served=served,
     )
-    # THEN the claiming record is set aside under acme's channel, with the stream path's reason,
+    # THEN the claiming record is set aside on acme's channel, with the stream path's reason,
     # and not scored
     with pytest.raises(tenants.EnterpriseMismatchError) as python_says:
         tenants.check_claim("globex", "acme", served)
@@ -267,6 +267,7 @@ def test_score_hour_json_on_stdout_and_progress_on_stderr(trained: Any, local_st
         "records_out": 0,
         "verdicts": {},
         "set_aside": 0,
+        "records_set_aside": 0,
     }
     assert "2020-01-02T00: stage, score, publish" in done.stderr and "3/3" in done.stderr
 

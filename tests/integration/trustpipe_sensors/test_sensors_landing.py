@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from tests.harness.cli import run_cli
-from trustpipe import contracts, layout, s3
+from trustpipe import contracts, layout, s3, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder, container_bytes
 from trustpipe.landing import inventory
@@ -153,8 +153,10 @@ def test_cli_sensors_stream_puts_exactly_count_records_and_records_the_run(
     # THEN exactly 45 new records are on the raw stream, framed with registered sensor schemas
     new = {k: v for k, v in on_stream().items() if k not in before}
     assert len(new) == 45
+    # each keyed by the front door as its sender's enterprise and message id
     decoder = FramedDecoder(aws.registry(), contracts.reader_schema())
-    assert {decoder.decode(v)["message_id"] for v in new.values()} == set(new)
+    decoded = [decoder.decode(v) for v in new.values()]
+    assert {tenants.partition_key(m["enterprise_id"], m["message_id"]) for m in decoded} == set(new)
     # and the run's manifest counts them per enterprise, beside their ground truth
     run_id = re.search(r"run (\w+)", run.stdout)
     assert run_id, run.stdout
