@@ -9,21 +9,29 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import psycopg
 import pytest
 
 from spark_jobs import runner, score_messages
 from tests.harness.cli import run_cli
 from tests.harness.output import assert_calm
 from tests.harness.pictures import assert_a_real_picture
-from trustpipe import contracts, layout, s3, tenants
+from trustpipe import contracts, landing, layout, s3, tenants
 from trustpipe.aws import AwsClients
-from trustpipe.codec import container_bytes
+from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
 from trustpipe.model import artifact as model_store
+from trustpipe.model.scorer import TrustModel
 from trustpipe.settings import Settings
+from trustpipe_alerter.app import build_worker
+from trustpipe_importer.events import ObjectCreated
+from trustpipe_importer.load import import_object
 from trustpipe_orchestration import checks, model_report
+from trustpipe_scenarios.settle import drain_action_queues
 from trustpipe_sensors.app import run_batch
+from trustpipe_sensors.sensor import to_version
 from trustpipe_stack.stack import LocalStack
+from trustpipe_stream.processor import StreamRecord
 
 HOUR = layout.parse_hour("2026-11-25T04")
 HISTORY = 4
@@ -235,6 +243,66 @@ def test_a_record_claiming_another_enterprise_is_set_aside_and_the_rest_scored(
     # AND the hour's verification accounts for every record
     summary = checks.verify_manifest(manifest, [d.key for d in drops] + [stranger])
     assert summary["records_set_aside"] == 1 and summary["records"] == total - 1
+
+
+def test_one_message_id_at_two_enterprises_is_two_rows_and_an_action_at_each_on_the_batch_path(
+    trained: Any, spark: Any, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN one campaign's Message-ID in an hour of acme's landing and of globex's: a message the
+    # model (the Python engine, held to Spark's by the parity test) acts on at both
+    hour = HOUR + timedelta(hours=3)
+    landed = run_batch(aws, hour, seed=11, enterprise_ids=["acme", "globex"], scale=0.1)
+    drops = {d.enterprise_id: d for d in landed}
+    campaign = _acted_on_at_both(aws, settings, drops["acme"].key, ("acme", "globex"))
+    reader = fastavro.reader(io.BytesIO(s3.get(aws.s3, settings.landing_bucket, drops["globex"].key)))
+    copy = to_version({**campaign, "enterprise_id": "globex"}, drops["globex"].schema_version)
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(reader.writer_schema), [*reader, copy])
+    s3.put(aws.s3, settings.landing_bucket, drops["globex"].key, out.getvalue())
+    # WHEN the hour is scored, its scored objects imported, and the forwarded verdicts alerted on
+    runner.score(aws, hour, spark, scored_at=SCORED_AT)
+    forwarded: list[dict[str, Any]] = []
+    manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
+    for f in manifest["files"]:
+        head = aws.s3.head_object(Bucket=settings.scored_bucket, Key=f["key"])
+        etag, size = head["ETag"].strip('"'), head["ContentLength"]
+        event = ObjectCreated(settings.scored_bucket, f["key"], etag, size)
+        import_object(lambda: psycopg.connect(settings.database_url or ""), aws.s3, event, forwarded.extend)
+    ours = [r for r in forwarded if r["message_id"] == campaign["message_id"]]
+    build_worker(aws).process([_forwarded_record(aws, n, r) for n, r in enumerate(ours)])
+    # THEN two rows, one per enterprise, and one action on each enterprise's own queue
+    with psycopg.connect(settings.database_url or "") as conn:
+        rows = conn.execute(
+            "SELECT enterprise_id FROM scored_messages WHERE message_id = %s ORDER BY 1",
+            (campaign["message_id"],),
+        ).fetchall()
+    assert [r[0] for r in rows] == ["acme", "globex"]
+    assert sorted(r["enterprise_id"] for r in ours) == ["acme", "globex"]
+    acted = {
+        e: [a["action_id"] for a in actions if a["message_id"] == campaign["message_id"]]
+        for e, actions in drain_action_queues(aws).items()
+    }
+    assert {e: len(ids) for e, ids in acted.items() if ids} == {"acme": 1, "globex": 1}
+    assert all(acted[e][0].startswith(f"{e}/{campaign['message_id']}/") for e in ("acme", "globex"))
+
+
+def _acted_on_at_both(aws: AwsClients, settings: Settings, key: str, enterprises: tuple[str, ...]) -> Any:
+    """The first (v4) record of ``key`` the current model acts on at each of ``enterprises``."""
+    model = TrustModel(model_store.load(aws.s3, settings.archive_bucket))
+    _, records = landing.read_records(s3.get(aws.s3, settings.landing_bucket, key))
+
+    def acted_on(record: dict[str, Any], enterprise: str) -> bool:
+        return model.score({**record, "enterprise_id": enterprise}).verdict in contracts.ACTIONABLE_VERDICTS
+
+    return next(r for r in records if all(acted_on(r, e) for e in enterprises))
+
+
+def _forwarded_record(aws: AwsClients, n: int, row: dict[str, Any]) -> StreamRecord:
+    """A stored verdict as the batch importer forwards it to the alerters: framed, keyed by its pair."""
+    schema = contracts.load(contracts.SCORED_MESSAGE)
+    encoder = FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema)
+    key = tenants.partition_key(row["enterprise_id"], row["message_id"])
+    return StreamRecord(encoder.encode(row), key, str(n), 0, 0)
 
 
 def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:
