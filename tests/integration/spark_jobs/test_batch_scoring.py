@@ -24,6 +24,7 @@ from trustpipe.model import artifact as model_store
 from trustpipe.model.scorer import TrustModel
 from trustpipe.settings import Settings
 from trustpipe_alerter.app import build_worker
+from trustpipe_importer.app import upgrade
 from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import import_object
 from trustpipe_orchestration import checks, model_report
@@ -261,6 +262,7 @@ def test_one_message_id_at_two_enterprises_is_two_rows_and_an_action_at_each_on_
     s3.put(aws.s3, settings.landing_bucket, drops["globex"].key, out.getvalue())
     # WHEN the hour is scored, its scored objects imported, and the forwarded verdicts alerted on
     runner.score(aws, hour, spark, scored_at=SCORED_AT)
+    upgrade(settings)
     forwarded: list[dict[str, Any]] = []
     manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
     for f in manifest["files"]:
