@@ -1,0 +1,92 @@
+"""Which failures are transient: the one list the stream workers' processor consults.
+
+A transient failure is the world's, not the input's: retrying the same records later may
+succeed, so they wait (capped backoff) and nothing is skipped. Every other error that escapes a
+worker is the input's until shown otherwise: the batch is split until the record that fails
+stands alone, and that record is set aside with its reason.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from trustpipe.errors import TransientError
+from trustpipe.registry_client import RegistryClientError
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "KMSThrottlingException",
+    }
+)
+"""AWS error codes that mean "slow down" (botocore's standard retry mode names the same ones)."""
+SERVER_FAULT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable"}
+)
+"""AWS error codes of a service that failed on its side (HTTP 5xx is counted too)."""
+CREDENTIAL_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+"""Credentials that expired in flight: the next call signs with fresh ones."""
+DEPLOYMENT_CODES = frozenset({"AccessDenied", "AccessDeniedException", "ResourceNotFoundException"})
+"""The deployment, not the record: a missing permission or stream fails every record alike, so
+splitting the batch would set the whole shard aside; it waits (and pages) until fixed."""
+TRANSIENT_BOTOCORE = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    NoCredentialsError,
+    CredentialRetrievalError,
+)
+"""Network faults botocore raises after its own retries (and credentials not yet available)."""
+REGISTRY_TRANSIENT_STATUSES = frozenset({0, 401, 403, 408, 429})
+"""The registry unreachable (0), refusing the deployment's signature, timing out or throttling
+(and any 5xx): not the record's schema id, which a 404 names."""
+PROGRAM_LIMIT_CLASS = "54"
+"""SQLSTATE class 54, program limit exceeded (an index row too large for a long key): psycopg
+files it under OperationalError, yet it comes from the row, not the server's health."""
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether ``err`` is the world's passing trouble (retry the same records) rather than the
+    input's (split the batch, set the failing record aside)."""
+    if isinstance(err, (TransientError, ConnectionError, TimeoutError, *TRANSIENT_BOTOCORE)):
+        return True
+    if isinstance(err, ClientError):
+        return _aws_transient(err)
+    if isinstance(err, RegistryClientError):
+        return err.status in REGISTRY_TRANSIENT_STATUSES or err.status >= 500
+    if isinstance(err, psycopg.OperationalError):
+        return not (err.sqlstate or "").startswith(PROGRAM_LIMIT_CLASS)
+    return False
+
+
+def _aws_transient(err: ClientError) -> bool:
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return (
+        code in THROTTLING_CODES | SERVER_FAULT_CODES | CREDENTIAL_CODES | DEPLOYMENT_CODES
+        or status >= 500
+        or status == 429
+    )
