@@ -10,6 +10,10 @@ redelivered record, a restarted alerter or the same message from both paths acts
 after sending but before marking, the redelivery sends again with the same action id: the FIFO
 queue drops it as a duplicate (5-minute window) and the mail system treats an action id as done
 once, so a repeat is harmless.
+
+The same holds when the processor splits a failing batch to find the record that fails: a half
+processed again finds its messages claimed ("pending"), sends them again with the same action
+ids (dropped by the queue as duplicates) and marks them sent; only an alert may be repeated.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, Protocol
 from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe.tenants import UnknownEnterpriseError
+from trustpipe.transient import is_transient
 from trustpipe_stream.processor import Rejected, StreamRecord, with_retries
 
 log = logging.getLogger("trustpipe.alerter")
@@ -129,7 +134,9 @@ class AlerterWorker:
         def warn(_failures: int, err: Exception, delay: float) -> None:
             log.warning("marking %d actions sent failed (%s); retrying in %.1fs", len(keys), err, delay)
 
-        with_retries(lambda: self.ledger.mark_sent(keys), self.sleep, warn, attempts=MARK_ATTEMPTS)
+        with_retries(
+            lambda: self.ledger.mark_sent(keys), self.sleep, warn, attempts=MARK_ATTEMPTS, retry=is_transient
+        )
 
     def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
         self.keep_aside(shard_id, rejected)

@@ -11,8 +11,11 @@ back from there, never from the record. A record whose own ``enterprise_id`` dis
 
 A record that cannot be decoded (bad magic byte, unknown schema id, truncated, oversize, not the
 schema it claims) or fails the channel check is ``Rejected`` with its reason and the shard moves
-on; a failed put raises, so the processor retries the batch (records already put are put again:
-the importers' upsert keyed by (enterprise, message id) makes that harmless).
+on. Any other error escapes: a transient one (a failed put, the registry unreachable, no model
+yet) makes the processor retry the batch, one of the record's own (a legal record the features
+cannot take, a partition key Kinesis refuses) makes it split the batch until that record is set
+aside alone. Either way records already put are put again: the importers' upsert keyed by
+(enterprise, message id) makes that harmless.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from datetime import UTC, datetime
 
 from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder, OversizeRecordError
+from trustpipe.errors import TransientError
+from trustpipe.model.artifact import ModelError
 from trustpipe.model.features import domain_of
 from trustpipe.model.scorer import TrustModel
 from trustpipe_scorer.model_source import CurrentModel
@@ -34,6 +39,11 @@ log = logging.getLogger("trustpipe.scorer")
 MAX_MESSAGE_BYTES = 256 * 1024
 """A sensor's metadata record is a few hundred bytes (no bodies, no attachments' content); a
 record past this is not one and is set aside unread."""
+
+
+class NoModelError(TransientError):
+    """No model to score with (none promoted yet, or the current one does not load): the batch
+    waits for one rather than being set aside record by record."""
 
 
 @dataclass
@@ -53,7 +63,10 @@ class ScorerWorker:
     counts: dict[str, int] = field(default_factory=lambda: {"scored": 0, "set_aside": 0})
 
     def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
-        model = self.model.get()  # once per batch: a new model applies from the next batch
+        try:
+            model = self.model.get()  # once per batch: a new model applies from the next batch
+        except ModelError as err:
+            raise NoModelError(f"no model to score with: {err}") from err
         scored_at = self.clock()
         out: list[Entry] = []
         rejected: list[Rejected] = []

@@ -13,9 +13,14 @@ successor; workers make that harmless (idempotent writes keyed by (enterprise, m
 
 - Records the worker cannot use (undecodable, unknown schema, oversize) come back from
   ``process`` as ``Rejected`` with a reason; they go to ``set_aside`` and the shard moves on.
-- A transient failure (``TransientError``, or anything unexpected) retries the same batch with
-  capped, jittered backoff: the shard waits, nothing is skipped. A ``PermanentError`` for the
-  batch as a whole sets every record of it aside.
+- A transient failure (``trustpipe.transient.is_transient``: ``TransientError``, a network fault,
+  throttling, a database that is down) retries the same batch with capped, jittered backoff: the
+  shard waits, nothing is skipped.
+- Any other error is the input's: the batch is halved, and each half processed (or halved again)
+  until the record that fails stands alone; that record is set aside with the error's class and
+  message as its reason, and every other record of the batch is processed. A batch whose every
+  record fails alone sets every record aside (after ``2n - 1`` attempts), it never loops. Workers'
+  side effects are idempotent, so a half processed again after a partial attempt changes nothing.
 - At shard end (after a split or merge) and when the daemon asks to shut down (SIGTERM, lease
   handed off gracefully) the processor checkpoints, so the child shards or the next owner start
   exactly after what was processed. On a lost lease it cannot checkpoint and does not try.
@@ -33,9 +38,9 @@ from typing import Any, Protocol, TypeVar
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor as kcl_v3
 
-from trustpipe.errors import PermanentError
 from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
+from trustpipe.transient import is_transient
 
 log = logging.getLogger("trustpipe.stream")
 T = TypeVar("T")
@@ -46,6 +51,8 @@ CHECKPOINT_RETRIES = 5
 RETRYABLE_CHECKPOINT_ERRORS = ("ThrottlingException", "KinesisClientLibDependencyException")
 """Checkpoint failures worth another try; the others (ShutdownException, InvalidStateException)
 mean the lease is gone and a retry cannot succeed."""
+REASON_MAX_CHARS = 2000
+"""A set-aside record's reason is cut here: an error's message may quote a field of any size."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
             if self.metrics is not None:
                 self.metrics.alive()
             return
-        rejected = self._until_done(lambda: self._process(records))
+        rejected = self._isolate(records)
         if rejected:
             self._until_done(lambda: self.worker.set_aside(self.shard_id, rejected))
         if self.metrics is not None:
@@ -129,17 +136,36 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
         log.info("shard %s: shutdown requested; final checkpoint", self.shard_id)
         self._checkpoint(shutdown_requested_input.checkpointer)
 
-    def _process(self, records: list[StreamRecord]) -> Sequence[Rejected]:
+    def _isolate(self, records: Sequence[StreamRecord]) -> list[Rejected]:
+        """What ``records`` rejected: ``process`` retried while it fails transiently; a batch
+        that fails otherwise is halved until the failing record stands alone, and that record is
+        rejected with the error as its reason while its neighbours are processed."""
         try:
-            return self.worker.process(records)
-        except PermanentError as err:
-            reason = f"{type(err).__name__}: {err}"
-            log.warning("shard %s: batch of %d set aside: %s", self.shard_id, len(records), reason)
-            return [Rejected(r, reason) for r in records]
+            return list(self._until_done(lambda: self.worker.process(records), retry=is_transient))
+        except Exception as err:
+            if len(records) == 1:
+                log.warning(
+                    "shard %s: record %s set aside: %s",
+                    self.shard_id,
+                    records[0].sequence_number,
+                    reason_of(err),
+                )
+                return [Rejected(records[0], reason_of(err))]
+            log.info(
+                "shard %s: batch of %d from %s failed (%s); splitting it to find the record",
+                self.shard_id,
+                len(records),
+                records[0].sequence_number,
+                type(err).__name__,
+            )
+            half = len(records) // 2
+            return self._isolate(records[:half]) + self._isolate(records[half:])
 
-    def _until_done(self, attempt: Callable[[], Any]) -> Any:
-        """``attempt()`` until it returns; failures wait a capped, jittered backoff (the shard
-        waits with them: skipping would lose the batch)."""
+    def _until_done(
+        self, attempt: Callable[[], Any], retry: Callable[[Exception], bool] = lambda _err: True
+    ) -> Any:
+        """``attempt()`` until it returns; failures that ``retry`` accepts wait a capped, jittered
+        backoff (the shard waits with them: skipping would lose the batch), others are raised."""
 
         def warn(failures: int, err: Exception, delay: float) -> None:
             log.warning(
@@ -151,7 +177,7 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
                 delay,
             )
 
-        return with_retries(attempt, self._sleep, warn, jitter=self._jitter)
+        return with_retries(attempt, self._sleep, warn, jitter=self._jitter, retry=retry)
 
     def _checkpoint(self, checkpointer: Any, sequence: str | None = None, sub: int | None = None) -> bool:
         """Checkpoint at ``sequence`` (or at the end of what was delivered); False when the lease
@@ -175,21 +201,29 @@ def with_retries(
     warn: Callable[[int, Exception, float], None],
     attempts: int | None = None,
     jitter: Callable[[], float] = random.random,
+    retry: Callable[[Exception], bool] = lambda _err: True,
 ) -> T:
     """``attempt()`` until it returns, waiting ``BACKOFF`` after each failure (``warn`` told
-    the failure count, the error and the wait); after ``attempts`` failures (None: never) the
-    last error is raised."""
+    the failure count, the error and the wait); after ``attempts`` failures (None: never), or at
+    once for an error ``retry`` refuses, the error is raised."""
     failures = 0
     while True:
         try:
             return attempt()
         except Exception as err:
-            if attempts is not None and failures >= attempts - 1:
+            if not retry(err) or (attempts is not None and failures >= attempts - 1):
                 raise
             delay = BACKOFF.delay(failures, jitter)
             failures += 1
             warn(failures, err, delay)
             sleep(delay)
+
+
+def reason_of(err: BaseException) -> str:
+    """``<error class>: <message>`` as a set-aside reason: cut to ``REASON_MAX_CHARS``, NULs and
+    lone surrogates escaped (the error paths' stores refuse them)."""
+    text = f"{type(err).__name__}: {err}"[:REASON_MAX_CHARS]
+    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
 def _record(r: Any, shard_id: str) -> StreamRecord:

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 
 class FakeKinesis:
-    """Refuses the records whose partition key is in ``refuse`` for the first ``times`` calls."""
+    """Refuses the records whose partition key is in ``refuse`` for the first ``times`` calls
+    (throttled); fails a whole call holding a key ``invalid`` says Kinesis would not take, as
+    PutRecords answers a request that fails validation."""
 
-    def __init__(self, refuse: set[str] = frozenset(), times: int = 1) -> None:  # type: ignore[assignment]
-        self.refuse, self.times = refuse, times
+    def __init__(
+        self,
+        refuse: set[str] = frozenset(),  # type: ignore[assignment]
+        times: int = 1,
+        invalid: Callable[[str], bool] = lambda _key: False,
+    ) -> None:
+        self.refuse, self.times, self.invalid = refuse, times, invalid
         self.calls: list[list[dict[str, Any]]] = []
         self.stored: list[dict[str, Any]] = []
 
     def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append(Records)
+        if any(self.invalid(r["PartitionKey"]) for r in Records):
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "1 validation error detected"}},
+                "PutRecords",
+            )
         failing = len(self.calls) <= self.times
         out = []
         for r in Records:

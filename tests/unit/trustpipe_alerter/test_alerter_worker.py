@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.harness.fakes import FakeLedger, FakeSqs, valid_sqs_id
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe_alerter.channels import ActionNotSentError, ActionQueues, dedup_id, group_id
-from trustpipe_alerter.worker import Action, AlerterWorker, to_action
+from trustpipe_alerter.worker import MARK_ATTEMPTS, Action, AlerterWorker, to_action
 from trustpipe_stream.processor import Rejected, StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
@@ -241,7 +242,7 @@ def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_f
 def test_a_failed_mark_is_retried_in_place_without_sending_again() -> None:
     # GIVEN a ledger that fails to mark twice (the actions table throttled after the send)
     setup = Setup()
-    fails = [RuntimeError("throttled"), RuntimeError("throttled")]
+    fails = [throttled(), throttled()]
     mark = setup.ledger.mark_sent
 
     def flaky(message_ids: Sequence[str]) -> None:
@@ -261,11 +262,34 @@ def test_a_failed_mark_is_retried_in_place_without_sending_again() -> None:
 
 def test_a_mark_that_keeps_failing_fails_the_batch() -> None:
     setup = Setup()
+    tries: list[int] = []
 
     def broken(message_ids: Sequence[str]) -> None:
-        raise RuntimeError("table gone")
+        tries.append(1)
+        raise throttled()
 
     setup.ledger.mark_sent = broken  # type: ignore[method-assign]
     setup.worker.sleep = lambda _s: None
-    with pytest.raises(RuntimeError, match="table gone"):
+    with pytest.raises(ClientError, match="ThrottlingException"):
         setup.run(records(verdict(1, "QUARANTINE")))
+    assert len(tries) == MARK_ATTEMPTS
+
+
+def test_a_mark_refused_for_the_records_own_reason_is_not_retried_in_place() -> None:
+    # GIVEN a ledger that refuses the mark for a reason of the input (not transient)
+    setup = Setup()
+    tries: list[int] = []
+
+    def refused(message_ids: Sequence[str]) -> None:
+        tries.append(1)
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad key"}}, "UpdateItem")
+
+    setup.ledger.mark_sent = refused  # type: ignore[method-assign]
+    # WHEN a batch is processed, THEN the error escapes at once, for the processor to split the batch
+    with pytest.raises(ClientError, match="ValidationException"):
+        setup.run(records(verdict(1, "QUARANTINE")))
+    assert len(tries) == 1
+
+
+def throttled() -> ClientError:
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")

@@ -9,22 +9,25 @@ import io
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import fastavro
 import pytest
 
+from tests.harness.fakes import FakeKinesis
 from tests.harness.models import artifact
 from trustpipe import contracts, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
+from trustpipe.transient import is_transient
 from trustpipe_scorer.model_source import CurrentModel
-from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
+from trustpipe_scorer.worker import NoModelError, ScorerWorker, sensor_version_of
 from trustpipe_sensors.generator import MessageFactory
 from trustpipe_sensors.sensor import to_version
 from trustpipe_sensors.world import World
-from trustpipe_stream.processor import StreamRecord
-from trustpipe_stream.put import Entry
+from trustpipe_stream.processor import ShardProcessor, StreamRecord
+from trustpipe_stream.put import Entry, Putter
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
@@ -168,9 +171,11 @@ def test_a_promoted_model_is_used_from_the_next_check_on() -> None:
 
 def test_no_model_yet_fails_the_batch_instead_of_skipping_it() -> None:
     setup = Setup({}, [None])
-    with pytest.raises(ModelNotFoundError):
+    with pytest.raises(NoModelError) as raised:
         setup.worker.process([record(messages(1)[0][1], 0)])
     assert setup.put == []
+    # transient: the processor retries the batch, it does not split it and set its records aside
+    assert is_transient(raised.value)
 
 
 def test_the_scored_schema_is_what_the_importers_read() -> None:
@@ -220,3 +225,82 @@ def test_the_enterprise_of_a_partition_key_is_what_precedes_its_first_slash() ->
     raw = StreamRecord(acme[1], "acme/<a/b@x>", "1", 0, 0, "shardId-000000000001")
     assert setup.worker.process([raw]) == []
     assert setup.scored()[0]["enterprise_id"] == "acme"
+
+
+def v3(n: int, **changes: Any) -> bytes:
+    """Message ``n`` as a v3 sensor frames it, with ``changes`` (legal Avro, whatever they hold)."""
+    world = World.build(3)
+    ent = next(iter(world.enterprises.values()))
+    rec = to_version(MessageFactory(world, ent, random.Random(n)).make(NOW).record, 3)
+    return FramedEncoder(3, contracts.email_metadata(3)).encode({**rec, **changes})
+
+
+class Checkpointer:
+    def __init__(self) -> None:
+        self.at: list[str | None] = []
+
+    def checkpoint(self, sequence: str | None = None, sub: int | None = None) -> None:
+        self.at.append(sequence)
+
+
+def through_the_processor(worker: ScorerWorker, batch: list[StreamRecord]) -> Checkpointer:
+    """``batch`` handed to the worker by the shard processor, as the KCL delivers it."""
+    checkpointer = Checkpointer()
+    delivered = SimpleNamespace(
+        records=[
+            SimpleNamespace(
+                binary_data=r.data,
+                partition_key=r.partition_key,
+                sequence_number=r.sequence_number,
+                sub_sequence_number=0,
+                timestamp_millis=0,
+            )
+            for r in batch
+        ],
+        checkpointer=checkpointer,
+        millis_behind_latest=0,
+    )
+    processor = ShardProcessor(worker, sleep=lambda _s: None, jitter=lambda: 1.0)
+    processor.shard_id = "shardId-000000000001"
+    processor.process_records(delivered)
+    return checkpointer
+
+
+def test_a_legal_record_the_features_refuse_is_set_aside_and_the_rest_of_its_batch_scored() -> None:
+    # GIVEN a v3 batch whose 4th record says url_count = -1 (a legal Avro int; log1p refuses it)
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    poison = v3(3, url_count=-1)
+    batch = [record(v3(n), n) for n in range(3)] + [record(poison, 3)] + [record(v3(n), n) for n in (4, 5)]
+    with pytest.raises(ValueError, match="math domain error"):
+        setup.worker.process(batch)  # alone, the worker fails the batch: the processor must isolate
+    setup.put.clear()
+    # WHEN the shard processor hands the batch to the scorer
+    checkpointer = through_the_processor(setup.worker, batch)
+    # THEN that record alone is set aside, its reason the error's class and message
+    assert [(x.record.sequence_number, x.reason) for x in setup.aside] == [
+        ("1003", "ValueError: math domain error")
+    ]
+    # and the five others are scored and put, each once
+    assert sorted(s["source_ref"] for s in setup.scored()) == [
+        f"shardId-000000000001:{1000 + n}" for n in (0, 1, 2, 4, 5)
+    ]
+    # and the shard checkpoints past the batch
+    assert checkpointer.at == ["1005"]
+
+
+def test_a_message_whose_partition_key_kinesis_refuses_is_set_aside_and_the_rest_put() -> None:
+    # GIVEN a scored stream that refuses one message's partition key: PutRecords fails validation
+    # for the whole request (a ClientError that is not transient)
+    setup = Setup({"m1": model("m1")}, ["m1"])
+    kinesis = FakeKinesis(invalid=lambda key: "refused" in key)
+    setup.worker.put = Putter(kinesis, "scored", sleep=lambda _s: None).put
+    batch = [record(v3(n), n) for n in range(4)]
+    refused = record(v3(9, message_id="<refused@x>"), 9)
+    # WHEN the processor hands it, between good records, to the scorer
+    checkpointer = through_the_processor(setup.worker, [*batch[:2], refused, *batch[2:]])
+    # THEN it alone is set aside with Kinesis's answer; the four others are on the scored stream
+    assert [x.record.sequence_number for x in setup.aside] == ["1009"]
+    assert setup.aside[0].reason.startswith("ClientError: An error occurred (ValidationException)")
+    on_stream = [FramedDecoder(setup.schemas, SCORED).decode(r["Data"])["source_ref"] for r in kinesis.stored]
+    assert sorted(on_stream) == [f"shardId-000000000001:{1000 + n}" for n in range(4)]
+    assert checkpointer.at == ["1003"]

@@ -9,11 +9,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 import pytest
 from amazon_kclpy import kcl
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from trustpipe.errors import PermanentError, TransientError
-from trustpipe_stream.processor import Rejected, ShardProcessor, StreamRecord
+from trustpipe_stream.processor import REASON_MAX_CHARS, Rejected, ShardProcessor, StreamRecord
 
 SHARD = "shardId-000000000001"
 
@@ -48,12 +50,19 @@ def checkpointed(sequence: str | None, error: str | None = None) -> dict[str, An
 
 
 class Worker:
-    """Rejects payloads starting with b"bad"; fails transiently ``fail`` times first."""
+    """Rejects payloads starting with b"bad"; raises ValueError for a batch holding one starting
+    with b"poison" (a legal record the worker cannot take); fails with ``transient`` ``fail``
+    times first; raises ``error`` for every batch when given."""
 
-    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
+    def __init__(
+        self, fail: int = 0, error: Exception | None = None, transient: Exception | None = None
+    ) -> None:
         self.seen: list[list[bytes]] = []
+        self.done: list[bytes] = []
+        """The records of the calls that returned (the batch's side effects happened)."""
         self.aside: list[tuple[str, list[tuple[bytes, str]]]] = []
         self.fail, self.error = fail, error
+        self.transient = transient or TransientError("database restarting")
 
     def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
         self.seen.append([r.data for r in records])
@@ -61,7 +70,11 @@ class Worker:
             raise self.error
         if self.fail:
             self.fail -= 1
-            raise TransientError("database restarting")
+            raise self.transient
+        poison = [r.data for r in records if r.data.startswith(b"poison")]
+        if poison:
+            raise ValueError(f"math domain error ({poison[0].decode()})")
+        self.done += [r.data for r in records]
         return [Rejected(r, "BadMagicByteError: not framed") for r in records if r.data.startswith(b"bad")]
 
     def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
@@ -174,3 +187,93 @@ def test_a_throttled_checkpoint_is_retried_and_a_refused_one_is_not() -> None:
         checkpointed("2"),
     )
     assert checkpoints(refused) == ["1", "2"]
+
+
+def payloads(n: int, poison: set[int] = frozenset()) -> list[bytes]:  # type: ignore[assignment]
+    """``n`` records ``r0``.. with those of ``poison`` (positions) poisoned."""
+    return [f"poison-{i}".encode() if i in poison else f"r{i}".encode() for i in range(n)]
+
+
+def test_one_poisoned_record_among_many_is_set_aside_alone_and_the_rest_processed() -> None:
+    # GIVEN a batch of 8 whose 6th record the worker cannot take (ValueError, not transient)
+    worker = Worker()
+    data = payloads(8, poison={5})
+    # WHEN the processor has it
+    out = drive(worker, initialize(), batch(*data), checkpointed("8"))
+    # THEN that record alone is set aside, with the error's class and message as its reason
+    assert worker.aside == [(SHARD, [(b"poison-5", "ValueError: math domain error (poison-5)")])]
+    # and every other record of the batch was processed, once, in shard order
+    assert worker.done == [d for d in data if d != b"poison-5"]
+    # and the checkpoint moved past the batch, poison included
+    assert checkpoints(out) == ["8"]
+    # and finding it took a bisection, not a call per record: 8, 4, 2, 2, 1, 1 (and the first half)
+    assert len(worker.seen) <= 2 * 3 + 1
+
+
+def test_two_poisoned_records_are_each_set_aside_in_one_call_in_shard_order() -> None:
+    worker = Worker()
+    data = payloads(7, poison={0, 4})
+    out = drive(worker, initialize(), batch(*data, b"bad-7"), checkpointed("8"))
+    assert [[d for d, _ in aside] for _, aside in worker.aside] == [[b"poison-0", b"poison-4", b"bad-7"]]
+    assert worker.aside[0][1][2][1] == "BadMagicByteError: not framed"  # the worker's own rejects kept
+    assert worker.done == [b"r1", b"r2", b"r3", b"r5", b"r6", b"bad-7"]
+    assert checkpoints(out) == ["8"]
+
+
+def test_a_batch_whose_every_record_fails_alone_is_set_aside_whole_without_looping() -> None:
+    # GIVEN a batch of 5 poisoned records; WHEN processed
+    worker = Worker()
+    out = drive(worker, initialize(), batch(*payloads(5, poison=set(range(5)))), checkpointed("5"))
+    # THEN each is set aside with its own reason, after 2n - 1 attempts (no retry, no loop)
+    assert [r for _, aside in worker.aside for _, r in aside] == [
+        f"ValueError: math domain error (poison-{i})" for i in range(5)
+    ]
+    assert len(worker.seen) == 2 * 5 - 1
+    assert worker.done == [] and checkpoints(out) == ["5"]
+
+
+@pytest.mark.parametrize(
+    "transient",
+    [
+        TransientError("put still refused"),
+        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutRecords"),
+        ClientError({"Error": {"Code": "ThrottlingException"}}, "PutItem"),
+        EndpointConnectionError(endpoint_url="http://kinesis"),
+        psycopg.OperationalError("connection refused"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+    ],
+    ids=["TransientError", "kinesis-throughput", "throttling", "endpoint", "database-down", "admin-shutdown"],
+)
+def test_transient_errors_retry_the_whole_batch_and_are_never_split(transient: Exception) -> None:
+    worker, sleeps = Worker(fail=3, transient=transient), []
+    out = drive(worker, initialize(), batch(b"a", b"b", b"c"), checkpointed("3"), sleeps=sleeps)
+    assert worker.seen == [[b"a", b"b", b"c"]] * 4
+    assert sleeps == [0.5, 1.0, 2.0] and worker.aside == []
+    assert worker.done == [b"a", b"b", b"c"] and checkpoints(out) == ["3"]
+
+
+def test_a_transient_failure_while_splitting_retries_that_half_and_loses_nothing() -> None:
+    # GIVEN a worker that fails transiently on the half it is given after the first split
+    class Flaky(Worker):
+        def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
+            if len(self.seen) == 1:
+                self.seen.append([r.data for r in records])
+                raise TransientError("database restarting")
+            return super().process(records)
+
+    worker, sleeps = Flaky(), []
+    out = drive(worker, initialize(), batch(*payloads(4, poison={3})), checkpointed("4"), sleeps=sleeps)
+    # THEN the half waited once and was processed; the poison alone set aside
+    assert sleeps == [0.5]
+    assert worker.done == [b"r0", b"r1", b"r2"]
+    assert [d for _, aside in worker.aside for d, _ in aside] == [b"poison-3"]
+    assert checkpoints(out) == ["4"]
+
+
+def test_a_reason_is_cut_and_free_of_what_the_error_stores_refuse() -> None:
+    worker = Worker(error=ValueError("bad \x00 value \ud800 " + "x" * 10_000))
+    drive(worker, initialize(), batch(b"a"), checkpointed("1"))
+    reason = worker.aside[0][1][0][1]
+    assert reason.startswith("ValueError: bad \\x00 value \\ud800 x")
+    assert "\x00" not in reason and len(reason) <= REASON_MAX_CHARS + 100
+    reason.encode("utf-8")  # no lone surrogate left
