@@ -16,12 +16,17 @@ from botocore.exceptions import ClientError
 
 from trustpipe import tenants
 from trustpipe.codec import FramedEncoder
-from trustpipe.errors import TransientError
+from trustpipe.errors import PermanentError, TransientError
 from trustpipe_alerter.worker import Action, action_key
 
 
 class ActionNotSentError(TransientError):
-    """The action queue refused some entries of a batch."""
+    """The action queue failed some entries of a batch on its side (worth sending again)."""
+
+
+class ActionRefusedError(PermanentError):
+    """The action queue refused an entry as the sender's fault: that action will never be taken
+    (the processor sets its record aside once the batch is split down to it)."""
 
 
 SNS_MAX_ACTIONS_PER_ALERT = 100
@@ -129,8 +134,9 @@ class ActionQueues:
     encoder: FramedEncoder
 
     def send(self, actions: Sequence[Action]) -> None:
-        """Every action on its enterprise's queue, ten to a call; a refused entry fails the batch
-        (the processor retries it: the queue drops the ones already sent as duplicates)."""
+        """Every action on its enterprise's queue, ten to a call; a failed entry fails the batch:
+        the queue's fault is retried, the sender's is split down to its record (either way the
+        queue drops the ones already sent as duplicates)."""
         by_queue: dict[str, list[Action]] = {}
         for action in actions:
             by_queue.setdefault(self.urls[action["enterprise_id"]], []).append(action)
@@ -142,7 +148,9 @@ class ActionQueues:
                 )
                 if response.get("Failed"):
                     failed = ", ".join(f"{f['Code']}: {f.get('Message', '')}" for f in response["Failed"])
-                    raise ActionNotSentError(f"{len(response['Failed'])} actions refused by {url}: {failed}")
+                    senders = any(f.get("SenderFault") for f in response["Failed"])
+                    error = ActionRefusedError if senders else ActionNotSentError
+                    raise error(f"{len(response['Failed'])} actions refused by {url}: {failed}")
 
     def _entry(self, entry_id: str, action: Action) -> dict[str, Any]:
         return {

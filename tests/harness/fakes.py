@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from trustpipe_stream.processor import ShardProcessor, StreamRecord, StreamWorker
 
 
 class FakeKinesis:
@@ -51,16 +54,18 @@ API reference): 1-128 alphanumerics and punctuation. moto does not check it; thi
 
 class FakeSqs:
     """SendMessageBatch that records each call and refuses, as SQS does, entries whose group or
-    deduplication id it would not take (``InvalidParameterValue``), or every entry with ``refuse``."""
+    deduplication id it would not take (``InvalidParameterValue``, the sender's fault), or every
+    entry with ``refuse`` (``code``: SQS's ``InternalError`` unless told)."""
 
-    def __init__(self, refuse: bool = False) -> None:
+    def __init__(self, refuse: bool = False, code: str = "InternalError") -> None:
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
-        self.refuse = refuse
+        self.refuse, self.code = refuse, code
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append((QueueUrl, Entries))
+        code = self.code if self.refuse else "InvalidParameterValue"
         failed = [
-            {"Id": e["Id"], "Code": "InternalError" if self.refuse else "InvalidParameterValue"}
+            {"Id": e["Id"], "Code": code, "SenderFault": code != "InternalError"}
             for e in Entries
             if self.refuse or not all(valid_sqs_id(e.get(k)) for k in FIFO_IDS)
         ]
@@ -96,3 +101,39 @@ class FakeLedger:
     def mark_sent(self, keys: Sequence[str]) -> None:
         for key in keys:
             self.items[key] = "sent"
+
+
+class FakeCheckpointer:
+    """The KCL's checkpointer: the positions checkpointed, in order."""
+
+    def __init__(self) -> None:
+        self.at: list[str | None] = []
+
+    def checkpoint(self, sequence: str | None = None, sub: int | None = None) -> None:
+        self.at.append(sequence)
+
+
+def deliver(
+    worker: StreamWorker, batch: Sequence[StreamRecord], shard_id: str = "shardId-000000000001"
+) -> FakeCheckpointer:
+    """``batch`` handed to ``worker`` by the shard processor, as the KCL delivers a batch (no
+    waits between retries); the checkpoints it made."""
+    checkpointer = FakeCheckpointer()
+    delivered = SimpleNamespace(
+        records=[
+            SimpleNamespace(
+                binary_data=r.data,
+                partition_key=r.partition_key,
+                sequence_number=r.sequence_number,
+                sub_sequence_number=r.sub_sequence_number,
+                timestamp_millis=r.arrived_ms,
+            )
+            for r in batch
+        ],
+        checkpointer=checkpointer,
+        millis_behind_latest=0,
+    )
+    processor = ShardProcessor(worker, sleep=lambda _s: None, jitter=lambda: 1.0)
+    processor.shard_id = shard_id
+    processor.process_records(delivered)
+    return checkpointer

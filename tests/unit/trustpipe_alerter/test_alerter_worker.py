@@ -11,10 +11,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness.fakes import FakeLedger, FakeSqs, valid_sqs_id
+from tests.harness.fakes import FakeLedger, FakeSqs, deliver, valid_sqs_id
 from trustpipe import contracts
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
-from trustpipe_alerter.channels import ActionNotSentError, ActionQueues, dedup_id, group_id
+from trustpipe.transient import is_transient
+from trustpipe_alerter.channels import (
+    ActionNotSentError,
+    ActionQueues,
+    ActionRefusedError,
+    dedup_id,
+    group_id,
+)
 from trustpipe_alerter.worker import MARK_ATTEMPTS, Action, AlerterWorker, to_action
 from trustpipe_stream.processor import Rejected, StreamRecord
 
@@ -235,8 +242,23 @@ def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_f
     refusing = ActionQueues(
         FakeSqs(refuse=True), {"acme": "q"}, FramedEncoder(3, contracts.load(contracts.ACTION))
     )
-    with pytest.raises(ActionNotSentError, match="InternalError"):
+    with pytest.raises(ActionNotSentError, match="InternalError") as failed:
         refusing.send(actions[:1])
+    assert is_transient(failed.value)  # the queue's fault: the batch is sent again
+
+
+def test_an_action_the_queue_refuses_as_the_senders_fault_is_not_transient() -> None:
+    # GIVEN a queue that refuses an entry as the sender's fault (SenderFault: true)
+    refusing = ActionQueues(
+        FakeSqs(refuse=True, code="InvalidParameterValue"),
+        {"acme": "q"},
+        FramedEncoder(3, contracts.load(contracts.ACTION)),
+    )
+    # WHEN the action is sent, THEN the error says it will never be taken: the processor splits
+    # the batch down to its record and sets that aside, instead of retrying it for ever
+    with pytest.raises(ActionRefusedError, match="InvalidParameterValue") as refused:
+        refusing.send([to_action(verdict(1, "QUARANTINE"), NOW)])
+    assert not is_transient(refused.value)
 
 
 def test_a_failed_mark_is_retried_in_place_without_sending_again() -> None:
@@ -293,3 +315,30 @@ def test_a_mark_refused_for_the_records_own_reason_is_not_retried_in_place() -> 
 
 def throttled() -> ClientError:
     return ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem")
+
+
+def test_a_verdict_the_ledger_refuses_is_set_aside_and_the_rest_acted_on_once_each() -> None:
+    # GIVEN an actions table that refuses one message's claim for a reason of its own (not
+    # transient), among five good QUARANTINE verdicts of one batch
+    setup = Setup()
+    claim = setup.ledger._claim
+
+    def refusing(key: str) -> str:
+        if "refused" in key:
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "no"}}, "PutItem")
+        return claim(key)
+
+    setup.ledger._claim = refusing  # type: ignore[method-assign]
+    good = [verdict(n, "QUARANTINE") for n in range(5)]
+    batch = records(*good[:3], verdict(9, "QUARANTINE", message_id="<refused@x>"), *good[3:])
+    # WHEN the shard processor hands the batch to the alerter
+    checkpointer = deliver(setup.worker, batch)
+    # THEN that verdict alone is set aside with the table's answer
+    assert [x.record.partition_key for x in setup.aside] == ["<refused@x>"]
+    assert setup.aside[0].reason.startswith("ClientError: An error occurred (ValidationException)")
+    # and each good message has one action id on the queue (a half sent again repeats the same
+    # id, which the FIFO queue drops), each claimed and marked sent
+    on_queue = {e["MessageDeduplicationId"] for _, e in setup.on_queues()}
+    assert on_queue == {dedup_id(f"acme/<m{n}@x>/m1") for n in range(5)}
+    assert setup.ledger.items == {f"acme/<m{n}@x>": "sent" for n in range(5)}
+    assert checkpointer.at == ["5"]

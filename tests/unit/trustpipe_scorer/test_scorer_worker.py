@@ -9,13 +9,12 @@ import io
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import fastavro
 import pytest
 
-from tests.harness.fakes import FakeKinesis
+from tests.harness.fakes import FakeKinesis, deliver
 from tests.harness.models import artifact
 from trustpipe import contracts, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
@@ -26,7 +25,7 @@ from trustpipe_scorer.worker import NoModelError, ScorerWorker, sensor_version_o
 from trustpipe_sensors.generator import MessageFactory
 from trustpipe_sensors.sensor import to_version
 from trustpipe_sensors.world import World
-from trustpipe_stream.processor import ShardProcessor, StreamRecord
+from trustpipe_stream.processor import StreamRecord
 from trustpipe_stream.put import Entry, Putter
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -235,37 +234,6 @@ def v3(n: int, **changes: Any) -> bytes:
     return FramedEncoder(3, contracts.email_metadata(3)).encode({**rec, **changes})
 
 
-class Checkpointer:
-    def __init__(self) -> None:
-        self.at: list[str | None] = []
-
-    def checkpoint(self, sequence: str | None = None, sub: int | None = None) -> None:
-        self.at.append(sequence)
-
-
-def through_the_processor(worker: ScorerWorker, batch: list[StreamRecord]) -> Checkpointer:
-    """``batch`` handed to the worker by the shard processor, as the KCL delivers it."""
-    checkpointer = Checkpointer()
-    delivered = SimpleNamespace(
-        records=[
-            SimpleNamespace(
-                binary_data=r.data,
-                partition_key=r.partition_key,
-                sequence_number=r.sequence_number,
-                sub_sequence_number=0,
-                timestamp_millis=0,
-            )
-            for r in batch
-        ],
-        checkpointer=checkpointer,
-        millis_behind_latest=0,
-    )
-    processor = ShardProcessor(worker, sleep=lambda _s: None, jitter=lambda: 1.0)
-    processor.shard_id = "shardId-000000000001"
-    processor.process_records(delivered)
-    return checkpointer
-
-
 def test_a_legal_record_the_features_refuse_is_set_aside_and_the_rest_of_its_batch_scored() -> None:
     # GIVEN a v3 batch whose 4th record says url_count = -1 (a legal Avro int; log1p refuses it)
     setup = Setup({"m1": model("m1")}, ["m1"])
@@ -275,7 +243,7 @@ def test_a_legal_record_the_features_refuse_is_set_aside_and_the_rest_of_its_bat
         setup.worker.process(batch)  # alone, the worker fails the batch: the processor must isolate
     setup.put.clear()
     # WHEN the shard processor hands the batch to the scorer
-    checkpointer = through_the_processor(setup.worker, batch)
+    checkpointer = deliver(setup.worker, batch)
     # THEN that record alone is set aside, its reason the error's class and message
     assert [(x.record.sequence_number, x.reason) for x in setup.aside] == [
         ("1003", "ValueError: math domain error")
@@ -297,7 +265,7 @@ def test_a_message_whose_partition_key_kinesis_refuses_is_set_aside_and_the_rest
     batch = [record(v3(n), n) for n in range(4)]
     refused = record(v3(9, message_id="<refused@x>"), 9)
     # WHEN the processor hands it, between good records, to the scorer
-    checkpointer = through_the_processor(setup.worker, [*batch[:2], refused, *batch[2:]])
+    checkpointer = deliver(setup.worker, [*batch[:2], refused, *batch[2:]])
     # THEN it alone is set aside with Kinesis's answer; the four others are on the scored stream
     assert [x.record.sequence_number for x in setup.aside] == ["1009"]
     assert setup.aside[0].reason.startswith("ClientError: An error occurred (ValidationException)")
