@@ -8,6 +8,10 @@ The KCL hands each shard's records in batches of up to ``maxRecords``; the proce
 once ``process`` returned, so a crash between commit and checkpoint redelivers rows that are
 already stored (the upsert leaves them as they are) and puts their verdicts again (the alerter
 acts once per message, the pair of enterprise and message id).
+
+A row PostgreSQL refuses (a NUL in a string: a ``DataError``) rolls the batch's transaction back;
+the processor halves the batch until that record stands alone and it goes to ``import_errors``,
+while the halves' upserts and forwards repeat as harmlessly as a redelivery.
 """
 
 from __future__ import annotations

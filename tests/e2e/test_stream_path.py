@@ -3,7 +3,9 @@
 every worker a `trustpipe ... run` service with its KCL daemon (started once for the module: the
 daemons take about 30 s to their first record).
 
-Poison records reach the scorer's error path with their reason while the rest go on; a scorer and
+Poison records reach the scorer's error path with their reason while the rest go on; legal
+records a worker cannot take (url_count = -1 in the scorer, a NUL in the stream importer) are set
+aside alone while the good records of their shard are stored; a scorer and
 the alerter are SIGKILLed mid-stream (with their daemons, as a host dies) and restarted as systemd
 would: every produced message is stored, each QUARANTINE or LABEL verdict gets exactly one action,
 PASS_THROUGH none; one Message-ID at two enterprises is two rows and one action on each one's own
@@ -12,11 +14,12 @@ queue; a model promoted mid-stream is picked up; SIGTERM stops every worker."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import psycopg
 import pytest
 
 from tests.harness.cli import run_cli
-from tests.harness.factories import email_v2
+from tests.harness.factories import email_v2, email_v3
 from tests.harness.models import artifact
 from tests.harness.streams import on_stream, post, produce, set_aside
 from tests.harness.waits import wait_for
@@ -209,6 +212,96 @@ def test_every_streamed_message_is_scored_and_poison_is_set_aside(
         alarm, emf_fetch(emitted(services, "scorer")), datetime.now(UTC) + timedelta(minutes=1)
     )
     assert evaluation.crossed and max(evaluation.crossed) > alarm["Threshold"], evaluation
+
+
+def test_legal_records_no_worker_can_use_are_set_aside_and_the_rest_of_their_shard_stored(
+    services: Launcher, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN acme's v3 sensor posting, in one request, good records around two that are legal Avro
+    # yet poison: url_count = -1 (the features refuse it, in the scorer) and a display name with a
+    # NUL (scored; PostgreSQL's text refuses it, in the stream importer). All sit on one raw
+    # shard, and the good ones share the NUL record's scored shard: a stuck shard would hold them.
+    run = uuid.uuid4().hex[:8]
+    raw, on_scored = shard_of(aws, settings.raw_stream_name), shard_of(aws, settings.scored_stream_name)
+    poison = f"<poison-{run}@x>"
+    nul = next(m for i in range(1000) if raw(m := f"<nul-{run}-{i}@x>") == raw(poison))
+    good = [
+        m
+        for i in range(2000)
+        if raw(m := f"<good-{run}-{i}@x>") == raw(poison) and on_scored(m) == on_scored(nul)
+    ][:6]
+    assert len(good) == 6
+    schema = contracts.email_metadata(3)
+    encoder = FramedEncoder(aws.registry().register(contracts.EMAIL_METADATA_SUBJECT, schema), schema)
+
+    def v3(message_id: str, **changes: Any) -> tuple[bytes, str]:
+        record = email_v3(message_id=message_id, received_at=datetime.now(UTC), **changes)
+        return encoder.encode(record), message_id
+
+    post(
+        aws,
+        "acme",
+        [
+            *(v3(m) for m in good[:3]),
+            v3(poison, url_count=-1),
+            v3(nul, from_display_name="Alice\x00Chen"),
+            *(v3(m) for m in good[3:]),
+        ],
+    )
+    # WHEN the scorers and the stream importer have had them
+    # THEN every good record, before and after the poison on its shard, is stored
+    wait_for("the good records stored", lambda: set(stored(settings, good)) == set(good), timeout=300)
+    # and the url_count = -1 record is set aside by the scorer, with the error's class and message
+    aside = wait_for(
+        "the poison set aside",
+        lambda: [
+            x
+            for x in set_aside(aws, settings, "set_aside/stream/scorer/")
+            if x["partition_key"] == f"acme/{poison}"
+        ],
+    )
+    assert [x["reason"] for x in aside] == ["ValueError: math domain error"]
+    kept = FramedDecoder(aws.registry(), schema).decode(bytes.fromhex(aside[0]["data_hex"]))
+    assert (kept["message_id"], kept["url_count"]) == (poison, -1)
+    # and the NUL record, scored, is set aside by the stream importer with PostgreSQL's refusal
+    wait_for("the NUL record scored", lambda: nul in scored(aws, settings))
+    errors = wait_for(
+        "the NUL record in import_errors",
+        lambda: query_errors(settings, settings.scored_stream_name, nul.encode().hex()),
+    )
+    assert len(errors) == 1, errors
+    error_type, reason = errors[0]
+    assert issubclass(getattr(psycopg.errors, error_type, type(None)), psycopg.DataError), reason
+    # and neither poison record is stored
+    assert stored(settings, [poison, nul]) == {}
+
+
+def shard_of(aws: AwsClients, stream_name: str) -> Callable[[str], str]:
+    """The open shard of ``stream_name`` that acme's record of a message id goes to (Kinesis
+    hashes the partition key with MD5 onto the shards' hash key ranges)."""
+    shards = [
+        (int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"]), s["ShardId"])
+        for s in aws.client("kinesis").list_shards(StreamName=stream_name)["Shards"]
+        if "EndingSequenceNumber" not in s["SequenceNumberRange"]
+    ]
+
+    def shard(message_id: str) -> str:
+        key = tenants.partition_key("acme", message_id)
+        point = int(hashlib.md5(key.encode(), usedforsecurity=False).hexdigest(), 16)
+        return next(name for first, last, name in shards if first <= point <= last)
+
+    return shard
+
+
+def query_errors(settings: Settings, stream_name: str, body_hex: str) -> list[tuple[str, str]]:
+    """(error type, reason) of the import_errors rows of records of ``stream_name`` whose kept
+    bytes hold ``body_hex``."""
+    with psycopg.connect(settings.database_url or "") as conn:
+        rows = conn.execute(
+            "SELECT error_type, reason FROM import_errors WHERE object_key LIKE %s AND message_body LIKE %s",
+            (f"kinesis://{stream_name}/%", f"%{body_hex}%"),
+        ).fetchall()
+    return [(t, r) for t, r in rows]
 
 
 def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(
