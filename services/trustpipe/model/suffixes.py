@@ -54,7 +54,8 @@ class SuffixList:
         self.version = version
         self.rules = tuple(rules)
         self._psl = PublicSuffixList(self.rules)
-        self.org_domain = ByteBoundedMemo(self._org_domain, ORG_CACHE_BYTES, MAX_DOMAIN_CHARS)
+        self.org_cache = ByteBoundedMemo(self._org_domain, ORG_CACHE_BYTES, MAX_DOMAIN_CHARS)
+        self.org_domain = self.org_cache.lookup
         self.orgs = lru_cache(maxsize=1024)(self._orgs)
 
     def __eq__(self, other: object) -> bool:

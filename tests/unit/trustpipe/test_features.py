@@ -151,9 +151,9 @@ def test_the_domain_cache_holds_its_byte_bound_under_many_long_distinct_names(
         tracemalloc.stop()
     # THEN it holds no more than its bound, by its own count and as measured, having let go of
     # the oldest names
-    assert fresh.org_domain.held_bytes <= bound
+    assert fresh.org_cache.held_bytes <= bound
     assert kept <= bound * 1.1, kept
-    assert 0 < len(fresh.org_domain) < 10_000
+    assert 0 < len(fresh.org_cache) < 10_000
     # AND ordinary names still give the registrable domains and features they gave before
     for address, expected in ORG_DOMAINS:
         assert fresh.org_domain(domain_of(address)) == expected
