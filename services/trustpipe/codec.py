@@ -142,7 +142,8 @@ class FramedDecoder:
         try:
             writer = self._lookup(schema_id)
         except (KeyError, UnknownSchemaIdError) as err:
-            # Not cached: the id may be registered a moment later by a new producer.
+            # Not cached here: the id may be registered later by a new producer (the registry
+            # client remembers a definite "not found" only for UNKNOWN_ID_SECONDS).
             raise UnknownSchemaIdError(f"schema id {schema_id} is not registered") from err
         verdict = contracts.check(self._reader_json, writer)
         if not verdict.compatible:

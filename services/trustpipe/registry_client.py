@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import quote
 import urllib3
 from urllib3.util import Retry
 
+from trustpipe.bounded import ExpiringSet
 from trustpipe.codec import UnknownSchemaIdError
 from trustpipe.contracts import Schema
 from trustpipe.errors import RunError
@@ -34,6 +36,14 @@ RETRIES = Retry(
     allowed_methods=None,
     raise_on_status=False,
 )
+UNKNOWN_ID_SECONDS = 60.0
+"""How long an id the registry said it does not have is answered as unknown without asking: a
+producer sending random ids costs one request per id a minute, not one per record (the registry's
+API is throttled), and a schema registered meanwhile is found within the minute."""
+UNKNOWN_ID_MEMORY = 10_000
+"""How many such ids are remembered at once (the most recent; an older one is asked again)."""
+SCHEMA_NOT_FOUND = 40403
+"""The registry's error code for "no schema with this id" (Confluent's, with HTTP 404)."""
 
 
 Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str]]
@@ -61,16 +71,23 @@ class RegisteredSchema:
 
 
 class RegistryClient:
-    """Thread-safe; ``get_by_id`` asks the registry once per id for the life of the process."""
+    """Thread-safe; ``get_by_id`` asks the registry once per id for the life of the process, and
+    once per ``UNKNOWN_ID_SECONDS`` for an id it answered it does not have."""
 
     def __init__(
-        self, base_url: str, timeout: float = 10.0, retries: Retry = RETRIES, sign: Signer | None = None
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        retries: Retry = RETRIES,
+        sign: Signer | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._sign = sign
         self._http = urllib3.PoolManager(retries=retries, timeout=timeout)
         self._by_id: dict[int, Schema] = {}
         self._registered: dict[tuple[str, str], int] = {}
+        self._unknown = ExpiringSet(UNKNOWN_ID_SECONDS, UNKNOWN_ID_MEMORY, clock)
         self._lock = threading.Lock()
         self.requests = 0
         """HTTP requests made (retries aside); how consumers prove they cache."""
@@ -87,16 +104,25 @@ class RegistryClient:
         return self._registered[key]
 
     def get_by_id(self, schema_id: int) -> Schema:
-        """The schema registered under ``schema_id``; UnknownSchemaIdError when there is none."""
+        """The schema registered under ``schema_id``; UnknownSchemaIdError when there is none.
+
+        A definite "not found" (HTTP 404, code 40403) is remembered for ``UNKNOWN_ID_SECONDS``:
+        the id is unknown without a request until then, so a schema registered under it meanwhile
+        is found once that memory expires. A registry that cannot be reached, throttles or fails
+        is never remembered: its RegistryClientError stays transient."""
         cached = self._by_id.get(schema_id)
         if cached is not None:
             return cached
         with self._lock:
+            if schema_id in self._unknown:
+                raise UnknownSchemaIdError(f"schema id {schema_id} is not registered")
             if schema_id not in self._by_id:
                 try:
                     body = self._call("GET", f"/schemas/ids/{schema_id}")
                 except RegistryClientError as err:
                     if err.status == 404:
+                        if err.error_code == SCHEMA_NOT_FOUND:
+                            self._unknown.add(schema_id)
                         raise UnknownSchemaIdError(f"schema id {schema_id} is not registered") from err
                     raise
                 self._by_id[schema_id] = json.loads(body["schema"])

@@ -18,6 +18,8 @@ from typing import Any
 import publicsuffixlist
 from publicsuffixlist import PublicSuffixList
 
+from trustpipe.bounded import ByteBoundedMemo
+
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
@@ -27,8 +29,12 @@ def is_address_literal(name: str) -> bool:
     return (name.startswith("[") and name.endswith("]")) or name.translate(_NO_DIGITS) == "..."
 
 
-ORG_CACHE = 1 << 16
-"""Sender domains repeat: the answers for this many recent domains are kept per list."""
+ORG_CACHE_BYTES = 16 << 20
+"""Sender domains repeat, so the answers for recent ones are kept per list, up to this many bytes
+(keys, answers and entries): about 75,000 ordinary domains, and no more than this however long or
+many the names a producer sends."""
+MAX_DOMAIN_CHARS = 253
+"""The longest name DNS allows (RFC 1035, dots included): a longer one is answered, never kept."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,8 @@ class SuffixList:
         self.version = version
         self.rules = tuple(rules)
         self._psl = PublicSuffixList(self.rules)
-        self.org_domain = lru_cache(maxsize=ORG_CACHE)(self._org_domain)
+        self.org_cache = ByteBoundedMemo(self._org_domain, ORG_CACHE_BYTES, MAX_DOMAIN_CHARS)
+        self.org_domain = self.org_cache.lookup
         self.orgs = lru_cache(maxsize=1024)(self._orgs)
 
     def __eq__(self, other: object) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import random
+import string
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -13,10 +17,11 @@ from tests.harness.models import PROFILE, REPUTATION, artifact
 from tests.harness.psl_cases import ORG_DOMAINS
 from trustpipe import contracts
 from trustpipe.codec import ContainerReader, container_bytes
+from trustpipe.model import suffixes
 from trustpipe.model.artifact import ModelArtifact, ModelError
 from trustpipe.model.features import FEATURES, domain_of, features, levenshtein
 from trustpipe.model.scorer import TrustModel
-from trustpipe.model.suffixes import SuffixList
+from trustpipe.model.suffixes import MAX_DOMAIN_CHARS, SuffixList
 
 
 def as_v4(version: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +116,48 @@ def test_every_feature_has_a_case() -> None:
 @pytest.mark.parametrize(("address", "expected"), ORG_DOMAINS)
 def test_registrable_domain_from_the_public_suffix_list(address: str, expected: str) -> None:
     assert SuffixList.bundled().org_domain(domain_of(address)) == expected
+
+
+def hostile_name(seed: int) -> str:
+    """253 characters, 127 one-letter labels: the longest name DNS allows, and a distinct one."""
+    rng = random.Random(seed)
+    return ".".join(rng.choice(string.ascii_lowercase) for _ in range(127))
+
+
+def test_the_domain_cache_holds_its_byte_bound_under_many_long_distinct_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a list whose registrable-domain cache may hold 1 MiB, and the features it gives
+    # ordinary records before any flood
+    bound = 1 << 20
+    monkeypatch.setattr(suffixes, "ORG_CACHE_BYTES", bound)
+    bundled = SuffixList.bundled()
+    fresh = SuffixList(bundled.version, bundled.rules)
+    ordinary = [as_v4(case[1], case[2]) for case in CASES]
+    before = [features(r, PROFILE, REPUTATION, fresh) for r in ordinary]
+    assert len(hostile_name(0)) == MAX_DOMAIN_CHARS
+    # WHEN 10,000 distinct 253-character names and 100 of 64 KiB (no DNS name) pass through it
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for seed in range(10_000):
+            fresh.org_domain(hostile_name(seed))
+        for seed in range(100):
+            fresh.org_domain(f"{seed}." + "a" * (64 << 10))
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    # THEN it holds no more than its bound, by its own count and as measured, having let go of
+    # the oldest names
+    assert fresh.org_cache.held_bytes <= bound
+    assert kept <= bound * 1.1, kept
+    assert 0 < len(fresh.org_cache) < 10_000
+    # AND ordinary names still give the registrable domains and features they gave before
+    for address, expected in ORG_DOMAINS:
+        assert fresh.org_domain(domain_of(address)) == expected
+    assert [features(r, PROFILE, REPUTATION, fresh) for r in ordinary] == before
 
 
 def test_helpers() -> None:

@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from urllib3.util import Retry
 
-from trustpipe.codec import UnknownSchemaIdError
-from trustpipe.registry_client import RegistryClient, RegistryClientError
+from trustpipe.codec import FramedDecoder, UnknownSchemaIdError
+from trustpipe.registry_client import UNKNOWN_ID_SECONDS, RegistryClient, RegistryClientError
+from trustpipe.transient import is_transient
 
 SCHEMA = {"type": "record", "name": "R", "fields": []}
 
@@ -101,3 +102,91 @@ def test_unreachable_registry_is_a_clear_error() -> None:
     )
     with pytest.raises(RegistryClientError, match="unreachable at"):
         client.get_by_id(1)
+
+
+class Clock:
+    """Monotonic seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def framed(schema_id: int) -> bytes:
+    return b"\x00" + schema_id.to_bytes(4, "big")
+
+
+def test_an_unknown_id_costs_one_request_a_period_however_many_records_carry_it(
+    server: tuple[str, Script],
+) -> None:
+    # GIVEN a registry that has no schema 9 until later (then every id answers with a schema)
+    url, script = server
+    script.answers = [(404, {"error_code": 40403, "message": "Schema 9 not found"})]
+    clock = Clock()
+    client = RegistryClient(url, clock=clock)
+    decoder = FramedDecoder(client, SCHEMA)
+    # WHEN 200 records carry id 9 within the period
+    reasons = []
+    for _ in range(200):
+        with pytest.raises(UnknownSchemaIdError) as caught:
+            decoder.decode(framed(9))
+        reasons.append(str(caught.value))
+        clock.now += (UNKNOWN_ID_SECONDS - 1) / 200
+    # THEN each is rejected with the reason, and the registry was asked once
+    assert reasons == ["schema id 9 is not registered"] * 200
+    assert (script.hits, client.requests) == (1, 1)
+    # AND once the period is over the id is asked again, and a schema registered meanwhile found
+    clock.now += 2
+    assert client.get_by_id(9) == SCHEMA
+    assert script.hits == 2
+
+
+def test_a_not_found_without_the_registry_code_is_unknown_but_not_remembered(
+    server: tuple[str, Script],
+) -> None:
+    # GIVEN a 404 that is not the registry's "schema not found" (a route the gateway lacks)
+    url, script = server
+    script.answers = [(404, {"message": "Not Found"})]
+    client = RegistryClient(url, clock=Clock())
+    with pytest.raises(UnknownSchemaIdError):
+        client.get_by_id(9)
+    # WHEN the id comes again at once THEN the registry is asked again
+    assert client.get_by_id(9) == SCHEMA
+    assert script.hits == 2
+
+
+def test_a_throttling_registry_is_not_remembered_as_unknown(server: tuple[str, Script]) -> None:
+    # GIVEN a registry that throttles the first request
+    url, script = server
+    script.answers = [(429, {"error_code": 429, "message": "slow down"})]
+    client = RegistryClient(url, clock=Clock())
+    # WHEN an id is looked up THEN the error is the registry's, transient, not an unknown id
+    with pytest.raises(RegistryClientError) as caught:
+        client.get_by_id(5)
+    assert is_transient(caught.value)
+    # AND the next lookup, at once, asks again and finds it
+    assert client.get_by_id(5) == SCHEMA
+    assert script.hits == 2
+
+
+def test_an_unreachable_registry_is_not_remembered_as_unknown() -> None:
+    from trustpipe_stack.procs import free_port
+
+    # GIVEN a registry nobody listens for
+    client = RegistryClient(
+        f"http://127.0.0.1:{free_port()}",
+        timeout=0.5,
+        retries=Retry(total=0, backoff_factor=0),
+        clock=Clock(),
+    )
+    decoder = FramedDecoder(client, SCHEMA)
+    # WHEN two records carry the same id at once
+    for _ in range(2):
+        with pytest.raises(RegistryClientError, match="unreachable at") as caught:
+            decoder.decode(framed(5))
+        # THEN each fails with a transient error, never as an unknown id
+        assert is_transient(caught.value)
+    # AND each asked the registry
+    assert client.requests == 2
