@@ -26,13 +26,13 @@ from typing import Any
 
 from bench.harness import NOTHING, Result, Shared, moto_client
 from trustpipe import tenants
+from trustpipe.kinesis import KINESIS_MAX_RECORDS_PER_PUT
 from trustpipe_stack.servers import MotoServer
 from trustpipe_stream.daemon import KINESIS_MAX_RECORDS_PER_GET, Consumer, Daemon
 
 SHARDS = 2
 PAYLOAD = b"x" * 600
 """About the size of a framed email-metadata record."""
-KINESIS_MAX_RECORDS_PER_PUT = 500
 NEEDS: tuple[str, ...] = ("stack",)
 
 

@@ -16,15 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from trustpipe.kinesis import KINESIS_MAX_RECORDS_PER_PUT
+
 RECORDS_PATH = "/records"
 SIGNING_SERVICE = "execute-api"
 """What a SigV4 signature for an API Gateway API names as its service."""
 API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 """API Gateway HTTP API quota "Payload size": 10 MB per request (not adjustable)."""
-KINESIS_MAX_RECORDS_PER_PUT = 500
-"""Kinesis PutRecords takes at most 500 records a call: a request holds at most as many."""
-KINESIS_MAX_RECORD_BYTES = 1024 * 1024
-"""Kinesis: one record's data blob and partition key together are at most 1 MiB."""
+MAX_REQUEST_RECORDS = KINESIS_MAX_RECORDS_PER_PUT
+"""A request holds at most as many records as one PutRecords call takes."""
 MAX_MESSAGE_ID_CHARS = 998
 """A Message-ID is one header line: RFC 5322 caps a line at 998 characters."""
 MAX_REQUEST_DATA_BYTES = 5 * 1024 * 1024

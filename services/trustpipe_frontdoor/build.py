@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ZIP = Path("build") / "frontdoor-lambda.zip"
 PACKAGE_FILES = ("__init__.py", "core.py", "handler.py")
 """The local server and its SigV4 check stay out: on AWS that check is API Gateway's."""
-CORE_FILES = ("__init__.py", "errors.py", "ingest.py", "retry.py", "tenants.py")
+CORE_FILES = ("__init__.py", "errors.py", "ingest.py", "kinesis.py", "retry.py", "tenants.py")
 
 
 def build(out: Path, root: Path = ROOT) -> Path:

@@ -21,16 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trustpipe import ingest, tenants
+from trustpipe import ingest, kinesis, tenants
 from trustpipe.retry import Backoff
 
-KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024
-"""Kinesis PutRecords: at most 5 MiB a call, data and partition keys together."""
 PUT_ATTEMPTS = 5
 """Tries of the records PutRecords refused (throttled): the waits add up to a few seconds, well
 inside API Gateway's 30 s integration timeout."""
 BACKOFF = Backoff(0.1, 2.0)
-MAX_RECORD_DATA_BYTES = ingest.KINESIS_MAX_RECORD_BYTES - tenants.KINESIS_MAX_PARTITION_KEY * 4
+MAX_RECORD_DATA_BYTES = kinesis.KINESIS_MAX_RECORD_BYTES - tenants.KINESIS_MAX_PARTITION_KEY * 4
 """A record's data, leaving room in Kinesis's 1 MiB for the longest partition key (256
 characters of up to 4 UTF-8 bytes each)."""
 
@@ -92,10 +90,9 @@ def parse_body(body: bytes) -> list[tuple[bytes, str]]:
         raise RequestRefused(400, 'body must be a JSON object with a "records" list')
     if not items:
         raise RequestRefused(400, "records is empty")
-    if len(items) > ingest.KINESIS_MAX_RECORDS_PER_PUT:
-        raise RequestRefused(
-            400, f"{len(items)} records; a request takes at most {ingest.KINESIS_MAX_RECORDS_PER_PUT}"
-        )
+    if len(items) > ingest.MAX_REQUEST_RECORDS:
+        most = ingest.MAX_REQUEST_RECORDS
+        raise RequestRefused(400, f"{len(items)} records; a request takes at most {most}")
     return [_record(i, item) for i, item in enumerate(items)]
 
 
@@ -136,22 +133,14 @@ class RawStream:
     def put(self, entries: list[tuple[bytes, str]]) -> list[dict[str, str]]:
         """``(data, partition key)`` pairs of one request (500 at most), put in calls of 5 MiB
         at most; per record ``{"sequence_number", "shard_id"}`` or ``{"error_code", "error"}``."""
-        results: list[dict[str, str]] = [{} for _ in entries]
-        start = 0
-        while start < len(entries):
-            end, size = start, 0
-            while end < len(entries) and (
-                end == start or size + _size(entries[end]) <= KINESIS_MAX_BYTES_PER_PUT
-            ):
-                size += _size(entries[end])
-                end += 1
-            self._put_retrying(entries, list(range(start, end)), results)
-            start = end
+        results: list[dict[str, str]] = []
+        for batch in kinesis.batches(entries):
+            results += self._put_retrying(batch)
         return results
 
-    def _put_retrying(
-        self, entries: list[tuple[bytes, str]], pending: list[int], results: list[dict[str, str]]
-    ) -> None:
+    def _put_retrying(self, entries: list[tuple[bytes, str]]) -> list[dict[str, str]]:
+        results: list[dict[str, str]] = [{} for _ in entries]
+        pending = list(range(len(entries)))
         for attempt in range(PUT_ATTEMPTS):
             self.calls += 1
             response = self.kinesis.put_records(
@@ -173,13 +162,10 @@ class RawStream:
                     }
             pending = failed
             if not pending:
-                return
+                break
             if attempt + 1 < PUT_ATTEMPTS:
                 self.sleep(BACKOFF.delay(attempt, self.jitter))
-
-
-def _size(entry: tuple[bytes, str]) -> int:
-    return len(entry[0]) + len(entry[1].encode())
+        return results
 
 
 def handle(

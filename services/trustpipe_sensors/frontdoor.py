@@ -67,7 +67,7 @@ def requests_of(items: Sequence[Item]) -> Iterator[Sequence[Item]]:
         end, size = start, 0
         while (
             end < len(items)
-            and end - start < ingest.KINESIS_MAX_RECORDS_PER_PUT
+            and end - start < ingest.MAX_REQUEST_RECORDS
             and (end == start or size + len(items[end][0]) <= ingest.MAX_REQUEST_DATA_BYTES)
         ):
             size += len(items[end][0])

@@ -6,19 +6,16 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from trustpipe.errors import TransientError
+from trustpipe.kinesis import KINESIS_MAX_RECORD_BYTES, Entry, batches
 from trustpipe.retry import Backoff
 
-KINESIS_MAX_RECORDS_PER_PUT = 500
-"""PutRecords takes at most 500 records a call."""
-KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024
-"""... and at most 5 MiB a call, data and partition keys together."""
-KINESIS_MAX_RECORD_BYTES = 1024 * 1024
-"""One record's data and partition key: at most 1 MiB."""
+__all__ = ["KINESIS_MAX_RECORD_BYTES", "Entry", "PutFailedError", "Putter", "batches"]
+
 PUT_ATTEMPTS = 10
 RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.1, 5.0
 BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
@@ -26,25 +23,6 @@ BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 
 class PutFailedError(TransientError):
     """Records were still refused after every retry (throttled or failing shards)."""
-
-
-Entry = tuple[bytes, str]
-"""(data, partition key) of one record."""
-
-
-def batches(entries: Iterable[Entry]) -> Iterator[list[Entry]]:
-    """``entries`` in PutRecords-sized batches (500 records, 5 MiB), order kept."""
-    batch: list[Entry] = []
-    size = 0
-    for data, key in entries:
-        n = len(data) + len(key.encode())
-        if batch and (len(batch) == KINESIS_MAX_RECORDS_PER_PUT or size + n > KINESIS_MAX_BYTES_PER_PUT):
-            yield batch
-            batch, size = [], 0
-        batch.append((data, key))
-        size += n
-    if batch:
-        yield batch
 
 
 @dataclass
