@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from trustpipe_scenarios import chaos
 from trustpipe_stack.stack import LocalStack
 
 SEED = 20261201
 
 
+@pytest.mark.timeout(900)  # the stack's and Spark's start count in it
 def test_a_chaos_run_loses_and_doubles_nothing(local_stack: LocalStack, spark: Any) -> None:
     figures = chaos.run(local_stack, SEED, 60, say=lambda _m: None, spark=spark)
     if not figures["ok"]:  # what CI shows of a failing run: the figures, the leases, the workers' logs
