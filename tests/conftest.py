@@ -18,7 +18,7 @@ import pytest
 
 from tests.harness import scheduling
 from tests.harness.airflow_home import AIRFLOW_HOME
-from tests.harness.stack import aws, local_stack, settings, spark
+from tests.harness.stack import aws, local_stack, settings, spark, start_early, stop_early
 
 __all__ = ["aws", "local_stack", "settings", "spark"]
 
@@ -31,11 +31,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: scheduling.tier(item.nodeid))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    start_early(session)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return scheduling.ByWorkUnit(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_early()
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
     if hasattr(session.config, "workerinput"):
         return  # a worker: the controller judges the whole run

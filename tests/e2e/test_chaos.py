@@ -16,7 +16,8 @@ SEED = 20261201
 
 
 @pytest.mark.timeout(900)  # the stack's and Spark's start count in it
-def test_a_chaos_run_loses_and_doubles_nothing(local_stack: LocalStack, spark: Any) -> None:
+def test_a_chaos_run_loses_and_doubles_nothing(spark: Any, local_stack: LocalStack) -> None:
+    # (the session first: its JVM starts while the stack, begun early, is still applying)
     figures = chaos.run(local_stack, SEED, 60, say=lambda _m: None, spark=spark)
     if not figures["ok"]:  # what CI shows of a failing run: the figures, the leases, the workers' logs
         print(json.dumps(figures, indent=1, sort_keys=True, default=str))

@@ -29,14 +29,13 @@ import pytest
 
 from tests.harness.cli import run_cli
 from tests.harness.factories import email_v2, email_v3
-from tests.harness.models import artifact
+from tests.harness.models import mixed
 from tests.harness.streams import on_stream, post, produce, set_aside
 from tests.harness.waits import wait_for
 from trustpipe import contracts, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder
 from trustpipe.model import artifact as artifacts
-from trustpipe.model.artifact import Thresholds
 from trustpipe.settings import Settings
 from trustpipe_emulation.alarms import describe, emf_fetch, evaluate
 from trustpipe_importer.app import upgrade
@@ -46,22 +45,7 @@ from trustpipe_stack.launcher import Launcher
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stack.stack import LocalStack
 
-# A model whose verdicts mix: auth failures and look-alikes push a message over the thresholds.
-MODEL = dataclasses.replace(
-    artifact(
-        spf_fail=1.5,
-        dmarc_fail=1.5,
-        lookalike_domain=4.0,
-        display_name_spoof=4.0,
-        reply_to_mismatch=2.0,
-        risky_urls=2.0,
-        executable_attachment=3.0,
-    ),
-    version="stream-path-m1",
-    intercept=-2.0,
-    default_thresholds=Thresholds(0.5, 0.2),
-    thresholds={},
-)
+MODEL = mixed("stream-path-m1")
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@ test names (every other feature weighs nothing)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from trustpipe.model.artifact import ModelArtifact, Thresholds
 from trustpipe.model.features import FEATURES, Profile, Reputation
 
@@ -20,4 +22,24 @@ def artifact(**weights: float) -> ModelArtifact:
         {"acme": Thresholds(0.6, 0.3)},
         {"acme": PROFILE},
         REPUTATION,
+    )
+
+
+def mixed(version: str) -> ModelArtifact:
+    """A model whose verdicts mix on the simulator's mail: auth failures and look-alikes push a
+    message over the thresholds (a test that needs a current model, not a trained one)."""
+    return dataclasses.replace(
+        artifact(
+            spf_fail=1.5,
+            dmarc_fail=1.5,
+            lookalike_domain=4.0,
+            display_name_spoof=4.0,
+            reply_to_mismatch=2.0,
+            risky_urls=2.0,
+            executable_attachment=3.0,
+        ),
+        version=version,
+        intercept=-2.0,
+        default_thresholds=Thresholds(0.5, 0.2),
+        thresholds={},
     )

@@ -1,9 +1,11 @@
 """How `make test` spreads the suite over its pytest-xdist workers.
 
-A work unit runs whole on one worker: a test module (its module fixtures start once), or a folder
-of ``SHARED_WORKER`` (the Spark jobs' modules share one SparkSession, whose JVM's start is most of
-their time). Units are handed out longest first by tier (the Spark group, the whole paths, the
-integration modules, the unit modules), so the waits start while the rest runs.
+A work unit runs whole on one worker: a test module (its module fixtures start once), a path
+prefix of ``SHARED_WORKER`` (the Spark jobs' modules share one SparkSession, whose JVM's start is
+most of their time; the model build's two builds are a unit of their own beside them), or one test
+of a ``BY_TEST`` module. Units are handed out longest first by tier (the Spark groups, the whole
+paths, the integration modules, the unit modules), so the waits start while the rest runs. Each
+worker's stack starts as its collection ends (tests/harness/stack.py), before any unit.
 """
 
 from __future__ import annotations
@@ -12,13 +14,21 @@ from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
-SHARED_WORKER = {"tests/integration/spark_jobs/": "spark"}
+SHARED_WORKER = {
+    "tests/integration/spark_jobs/test_model_build.py": "spark-build",
+    "tests/integration/spark_jobs/": "spark",
+}
+BY_TEST = ("tests/integration/bench/test_smoke.py",)
+"""Modules whose tests are units of their own: each benchmark's smoke run (a few minutes apiece,
+on the worker's own stack and SparkSession)."""
 TIERS = (*SHARED_WORKER, "tests/e2e/", "tests/integration/", "tests/unit/")
 
 
 def work_unit(nodeid: str) -> str:
-    """The unit a test belongs to: its module's path, or its ``SHARED_WORKER`` group."""
+    """The unit a test belongs to: its module's path, its ``SHARED_WORKER`` group, or itself."""
     path = nodeid.split("::")[0]
+    if path in BY_TEST:
+        return nodeid
     return next((group for folder, group in SHARED_WORKER.items() if path.startswith(folder)), path)
 
 
