@@ -1,10 +1,12 @@
 """Hourly message scoring: one run per hour of landed sensor data.
 
 wait for the hour's landing files (deferrable) -> wait for a current model (a new deployment has
-none until the nightly build promotes one) -> score them (Spark in this worker, or a transient
-EMR cluster that is always torn down) -> verify the manifest (counts in = counts out) -> wait for
-the importers -> rows and stats in PostgreSQL -> data-quality gate -> the hour's metrics, and
-its report (pictures, linked from the write_report task as "Hour report").
+none until the nightly build promotes one) -> find earlier hours that landed more after they were
+scored (late landing objects: measured, and those hours scored again beside this one) -> score
+(Spark in this worker, or a transient EMR cluster that is always torn down) -> verify the
+manifests (counts in = counts out) -> wait for the importers -> rows and stats in PostgreSQL ->
+data-quality gate -> the hour's metrics, and its report (pictures, linked from the write_report
+task as "Hour report").
 
 Which runner is used is configuration (Variable ``trustpipe_pipeline``, ``mode``), read when the
 branch task runs; this file only declares. Runbook: docs/runbooks/message-scoring-hourly.md.
@@ -79,6 +81,15 @@ with DAG(
 
         return tasks.model_ready()
 
+    @task
+    def find_late_hours(data_interval_start: datetime | None = None) -> list[str]:
+        """Earlier hours with landing objects their manifests do not account for (docs/runbooks/
+        late-landing.md): scored again by this run's runner."""
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.find_late_hours(DAG_ID, data_interval_start)
+
     @task.branch
     def choose_runner() -> list[str] | str:
         from trustpipe_orchestration import tasks
@@ -88,11 +99,11 @@ with DAG(
         )
 
     @task
-    def score_local(data_interval_start: datetime | None = None) -> dict[str, object]:
+    def score_local(late_hours: list[str], data_interval_start: datetime | None = None) -> dict[str, object]:
         from trustpipe_orchestration import tasks
 
         assert data_interval_start
-        return tasks.score_local(data_interval_start)
+        return tasks.score_local(data_interval_start, late_hours)
 
     @task
     def emr_cluster_spec(data_interval_start: datetime | None = None) -> dict[str, object]:
@@ -102,14 +113,17 @@ with DAG(
         return tasks.emr_cluster_spec(DAG_ID, data_interval_start)
 
     @task
-    def emr_score_steps(data_interval_start: datetime | None = None) -> list[dict[str, object]]:
+    def emr_score_steps(
+        late_hours: list[str], data_interval_start: datetime | None = None
+    ) -> list[dict[str, object]]:
         from trustpipe_orchestration import tasks
 
         assert data_interval_start
-        return tasks.emr_score_steps(data_interval_start)
+        return tasks.emr_score_steps(data_interval_start, late_hours)
 
+    late = find_late_hours()
     spec = emr_cluster_spec()
-    steps = emr_score_steps()
+    steps = emr_score_steps(late)
     create_cluster = EmrCreateJobFlowOperator(
         task_id="emr_create_cluster",
         aws_conn_id=AWS_CONN_ID,
@@ -126,7 +140,8 @@ with DAG(
         task_id="emr_watch_step",
         aws_conn_id=AWS_CONN_ID,
         job_flow_id=create_cluster.output,
-        step_id="{{ ti.xcom_pull(task_ids='emr_add_steps')[0] }}",
+        # the hour's own step, the last: steps run one after another, the late hours' first
+        step_id="{{ ti.xcom_pull(task_ids='emr_add_steps')[-1] }}",
         deferrable=True,
         poke_interval=60,
         max_attempts=90,
@@ -147,11 +162,23 @@ with DAG(
         assert data_interval_start
         return tasks.verify_output(data_interval_start)
 
-    @task.sensor(poke_interval=15, timeout=int(timedelta(minutes=30).total_seconds()), mode="reschedule")
-    def wait_for_import(summary: dict[str, object]) -> bool:
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, retries=0)
+    def verify_late(late_hours: list[str]) -> list[dict[str, object]]:
         from trustpipe_orchestration import tasks
 
-        return tasks.imported(summary)
+        return tasks.verify_late(late_hours)
+
+    @task.sensor(poke_interval=15, timeout=int(timedelta(minutes=30).total_seconds()), mode="reschedule")
+    def wait_for_import(summary: dict[str, object], late_summaries: list[dict[str, object]]) -> bool:
+        from trustpipe_orchestration import tasks
+
+        return tasks.imported(summary, *late_summaries)
+
+    @task(retries=0)
+    def reconcile_late(late_summaries: list[dict[str, object]]) -> list[int]:
+        from trustpipe_orchestration import tasks
+
+        return tasks.reconcile_late(late_summaries)
 
     check_rows = SQLValueCheckOperator(
         task_id="check_rows_imported",
@@ -191,15 +218,18 @@ with DAG(
         return tasks.write_report(data_interval_start, summary)
 
     runner = choose_runner()
-    local = score_local()
+    local = score_local(late)
     verified = verify_output()
-    wait_for_landing >> wait_for_model() >> runner >> [local, spec, steps, terminate_cluster]
+    verified_late = verify_late(late)
+    wait_for_landing >> wait_for_model() >> late >> runner >> [local, spec, steps, terminate_cluster]
     spec >> create_cluster >> add_steps >> watch_step >> terminate_cluster
     steps >> add_steps
     [local, watch_step] >> verified
-    imported = wait_for_import(verified)
+    [local, watch_step] >> verified_late
+    imported = wait_for_import(verified, verified_late)
     gate = quality_gate()
     imported >> [check_rows, check_stats] >> gate >> record_hour(verified)
+    imported >> reconcile_late(verified_late)
     # the report draws the imported hour beside the gate, not after it: a breach is worth a look
     report = HourReportOperator(
         task_id="write_report", python_callable=write_report, op_kwargs={"summary": verified}, retries=0

@@ -104,6 +104,22 @@ VERDICTS = Metric(
     "message_scoring_hourly: record_hour",
     "the hour's verdicts per enterprise",
 )
+LATE_OBJECTS = Metric(
+    PIPELINE,
+    "LateLandingObjects",
+    ("Dag",),
+    "Count",
+    "message_scoring_hourly: find_late_hours",
+    "landing objects found after their hour was scored (that run scores those hours again)",
+)
+LATE_MINUTES = Metric(
+    PIPELINE,
+    "LateLandingMinutes",
+    ("Dag",),
+    "None",
+    "message_scoring_hourly: find_late_hours, when some were late",
+    "how long after its hour closed the latest late landing object landed",
+)
 HOLDOUT_AUC = Metric(
     PIPELINE,
     "HoldoutAuc",
@@ -133,7 +149,8 @@ LATENCY = Metric(
 
 ALL: tuple[Metric, ...] = (
     PROCESSED, ERRORS, HEARTBEAT, LAG,
-    HOURLY_DELAY, RECORDS_IN, RECORDS_OUT, OBJECTS_SET_ASIDE, VERDICTS, HOLDOUT_AUC,
+    HOURLY_DELAY, RECORDS_IN, RECORDS_OUT, OBJECTS_SET_ASIDE, VERDICTS, LATE_OBJECTS, LATE_MINUTES,
+    HOLDOUT_AUC,
     REQUESTS, LATENCY,
 )  # fmt: skip
 

@@ -96,6 +96,9 @@ class PipelineConfig:
     store_retention_days: int = DEFAULT_KEEP_DAYS
     """Days of scored messages the web app's store keeps (the nightly store_retention task drops
     older day partitions; the lake keeps everything)."""
+    late_lookback_hours: int = 24
+    """How far back each hourly run looks for landing objects that came after their hour was
+    scored (``trustpipe_orchestration.late``); those hours are scored again."""
 
     @classmethod
     def from_variables(cls, get: Callable[[str], Any]) -> PipelineConfig:
@@ -126,9 +129,12 @@ class PipelineConfig:
         if mode not in ("local", "emr"):
             raise ConfigError(f"pipeline mode must be 'local' or 'emr', not {mode!r}")
         data["quality"] = QualityBands.from_dict(data.get("quality") or {})
-        keep = data.get("store_retention_days", DEFAULT_KEEP_DAYS)
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ConfigError(f"pipeline store_retention_days must be a whole number >= 1, not {keep!r}")
+        for name, low, high in (("store_retention_days", 1, None), ("late_lookback_hours", 0, 24 * 7)):
+            value = data.get(name, low)
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if not whole or value < low or (high is not None and value > high):
+                within = f"between {low} and {high}" if high is not None else f">= {low}"
+                raise ConfigError(f"pipeline {name} must be a whole number {within}, not {value!r}")
         if mode == "emr":
             if not isinstance(data.get("emr"), Mapping):
                 raise ConfigError("pipeline mode 'emr' needs an 'emr' object (code_uri, log_uri, roles...)")

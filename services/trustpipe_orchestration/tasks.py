@@ -4,6 +4,7 @@ when it runs, and hands them to the hour's steps (``trustpipe_orchestration.hour
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,37 @@ def choose_runner(local_task: str, emr_tasks: list[str]) -> list[str] | str:
     return emr_tasks if pipeline_config().mode == "emr" else local_task
 
 
-def score_local(at: datetime) -> dict[str, Any]:
-    """The scoring job with Spark in-process (local[*]); its summary."""
+def find_late_hours(dag_id: str, at: datetime) -> list[str]:
+    """The hours before ``at`` that were scored and have landed more since (``late``), whose own
+    runs are done: put as metrics (0 too), said in the log; the hours, for the runner to score
+    again beside this run's own."""
+    from airflow.sdk import get_current_context
+
+    from trustpipe_orchestration import late
+
+    config = pipeline_config()
+    aws = _aws()
+    ti = get_current_context()["ti"]
+
+    def active(hour: datetime) -> bool:
+        return bool(ti.get_dr_count(dag_id=dag_id, logical_dates=[hour], states=["queued", "running"]))
+
+    found = late.find_late(aws.s3, config.settings, at, config.late_lookback_hours, active)
+    print(late.describe(found))
+    alerts.put_metrics(aws, late.lateness_metrics(dag_id, found), datetime.now(UTC))
+    return [h.label for h in found]
+
+
+def score_local(at: datetime, late_hours: Sequence[str] = ()) -> dict[str, Any]:
+    """The scoring job with Spark in-process (local[*]): the late hours again, then ``at``; the
+    summary of ``at``."""
     from spark_jobs import runner
 
-    result = runner.score(_aws(), at)
+    aws = _aws()
+    for label in late_hours:
+        again = runner.score(aws, layout.parse_hour(label))
+        print(f"{label} scored again: {again.records_out:,} records (late landing objects)")
+    result = runner.score(aws, at)
     return {"records_in": result.records_in, "records_out": result.records_out, "verdicts": result.verdicts}
 
 
@@ -59,10 +86,13 @@ def emr_cluster_spec(dag_id: str, at: datetime) -> dict[str, Any]:
     )
 
 
-def emr_score_steps(at: datetime) -> list[dict[str, Any]]:
+def emr_score_steps(at: datetime, late_hours: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One step per hour: the late hours first, this run's own last (the step the DAG watches;
+    steps run one after another)."""
     config = pipeline_config()
     assert config.emr
-    return emr.score_steps(config.emr, config.settings.scored_bucket, at)
+    hours = [*(layout.parse_hour(label) for label in late_hours), at]
+    return [step for h in hours for step in emr.score_steps(config.emr, config.settings.scored_bucket, h)]
 
 
 def verify_output(at: datetime) -> dict[str, Any]:
@@ -70,12 +100,26 @@ def verify_output(at: datetime) -> dict[str, Any]:
     return hour.verify(_aws(), at)
 
 
-def imported(summary: dict[str, Any]) -> bool:
-    """Every file of the hour, as it is in S3 now (key and ETag), is in the importers' ledger."""
-    waiting = hour.not_imported(_aws(), _db(), summary)
+def verify_late(late_hours: list[str]) -> list[dict[str, Any]]:
+    """Each late hour scored again accounts for everything landed now; their summaries."""
+    aws = _aws()
+    return [hour.verify(aws, layout.parse_hour(label)) for label in late_hours]
+
+
+def imported(*summaries: dict[str, Any]) -> bool:
+    """Every file of the hours, as it is in S3 now (key and ETag), is in the importers' ledger."""
+    aws, db = _aws(), _db()
+    files = sum(len(s["files"]) for s in summaries)
+    waiting = set().union(*(hour.not_imported(aws, db, s) for s in summaries))
     if waiting:
-        print(f"waiting for the importers: {len(waiting)} of {len(summary['files'])} files not in the ledger")
+        print(f"waiting for the importers: {len(waiting)} of {files} files not in the ledger")
     return not waiting
+
+
+def reconcile_late(summaries: list[dict[str, Any]]) -> list[int]:
+    """Rows and stats of each late hour scored again equal its manifest's records."""
+    db = _db()
+    return [hour.reconcile(db, s) for s in summaries]
 
 
 def _db() -> Database:

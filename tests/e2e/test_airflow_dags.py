@@ -4,6 +4,7 @@ Spark in-process, an importer process; and its failure paths on the same real pa
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+import fastavro
 import psycopg
 import pytest
 
@@ -26,7 +28,7 @@ from tests.harness.browser import chromium
 from tests.harness.cli import CLI
 from tests.harness.paths import ROOT
 from tests.harness.pictures import assert_a_real_picture
-from trustpipe import layout, metrics, s3
+from trustpipe import landing, layout, metrics, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
@@ -45,6 +47,7 @@ HOURLY = "message_scoring_hourly"
 LOCAL_HOUR = layout.parse_hour("2026-11-26T03")
 EMR_HOUR = layout.parse_hour("2026-11-26T05")
 GATE_HOUR = layout.parse_hour("2025-06-10T12")
+NEXT_HOUR = LOCAL_HOUR + timedelta(hours=1)
 IMAGES_JS = "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
 SCREENSHOTS = ROOT / "build" / "test-artifacts"
 """What the browser saw, kept after the run."""
@@ -306,6 +309,46 @@ def test_a_person_sees_the_run_its_report_link_and_every_picture(
             assert all(complete and width >= 500 for _, complete, width in images), images
         finally:
             browser.close()
+
+
+def test_a_file_landing_after_its_hour_was_scored_is_scored_again_by_the_next_run(
+    airflow: Any,
+    settings: Settings,
+    aws: AwsClients,
+    model: str,
+    importer: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the hour the first test ran, scored and imported; then one sensor's upload landing in
+    # it late (records of its own), and the next hour landed by every sensor
+    stored = rows_of_hour(settings, "scored_messages", "source_ref", LOCAL_HOUR)
+    key = next(o["Key"] for o in landing.hour_keys(aws.s3, settings.landing_bucket, LOCAL_HOUR))
+    reader = fastavro.reader(io.BytesIO(s3.get(aws.s3, settings.landing_bucket, key)))
+    records = [{**r, "message_id": r["message_id"].replace("@", ".late@")} for r in reader]
+    body = io.BytesIO()
+    fastavro.writer(body, fastavro.parse_schema(reader.writer_schema), records)
+    s3.put(aws.s3, settings.landing_bucket, key.replace(".avro", "-late.avro"), body.getvalue())
+    run_batch(aws, NEXT_HOUR, seed=22, enterprise_ids=None, scale=0.1)
+    since = datetime.now(UTC).replace(microsecond=0)
+    # WHEN Airflow runs the next hour
+    run = hourly(airflow, monkeypatch).test(logical_date=NEXT_HOUR + timedelta(hours=1))
+    # THEN it ran green, found the late hour, scored it again beside its own, and stored its
+    # late records; how many and how late reached CloudWatch for the late-landing alarm
+    got = states(run)
+    assert run.state == "success", got
+    found = run.get_task_instance("find_late_hours").xcom_pull(task_ids="find_late_hours")
+    assert found == [layout.format_hour(LOCAL_HOUR)]
+    assert {got[t] for t in ("verify_late", "reconcile_late")} == {"success"}
+    assert rows_of_hour(settings, "scored_messages", "source_ref", LOCAL_HOUR) == stored + len(records)
+    figures = hour_figures(aws, HOURLY, since)
+    assert figures[("LateLandingObjects",)] == 1 and figures[("LateLandingMinutes",)] > 60
+    # and the late-landing alarm, evaluated on those figures with its own rule, pages with its runbook
+    alarm = describe(aws.client("cloudwatch"), "trustpipe-local-late-landing")
+    assert alarm["AlarmDescription"].endswith("/late-landing.md")
+    evaluation = evaluate(
+        alarm, cloudwatch_fetch(aws.client("cloudwatch")), datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert evaluation.state == "ALARM", evaluation
 
 
 def test_nightly_build_puts_its_auc_and_draws_its_curves_beside_the_artifact(

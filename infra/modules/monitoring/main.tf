@@ -34,6 +34,27 @@ resource "aws_cloudwatch_metric_alarm" "hourly_deadline" {
   tags = var.tags
 }
 
+# The hourly DAG's find_late_hours puts LateLandingObjects every run (0 when none were found): a
+# sensor's upload that landed after its hour was scored. That run scores the hour again; the alarm
+# tells on-call it happened, so a sensor that keeps uploading late is seen.
+resource "aws_cloudwatch_metric_alarm" "late_landing" {
+  alarm_name          = "${var.name}-late-landing"
+  alarm_description   = "Landing objects arrived after their hour was scored; the hourly DAG scored those hours again. Runbook: ${var.runbook_base_url}/late-landing.md"
+  namespace           = "trustpipe/pipeline"
+  metric_name         = "LateLandingObjects"
+  dimensions          = { Dag = var.hourly_dag_id }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
 locals {
   queue_alarms = {
     importer-dlq = {
@@ -221,6 +242,10 @@ locals {
     {
       title   = "Hourly batch: records in, out; objects set aside", stat = "Sum", period = 3600
       metrics = [for m in ["RecordsIn", "RecordsOut", "ObjectsSetAside"] : ["trustpipe/pipeline", m, "Dag", var.hourly_dag_id]]
+    },
+    {
+      title   = "Hourly batch: late landing objects found, and the latest's minutes after its hour", stat = "Maximum", period = 3600
+      metrics = [for m in ["LateLandingObjects", "LateLandingMinutes"] : ["trustpipe/pipeline", m, "Dag", var.hourly_dag_id]]
     },
     {
       title   = "Hourly batch: verdicts per enterprise", stat = "Sum", period = 3600, stacked = true

@@ -16,7 +16,7 @@ from spark_jobs import runner, score_messages
 from tests.harness.cli import run_cli
 from tests.harness.models import mixed
 from tests.harness.output import assert_calm
-from trustpipe import contracts, landing, layout, s3, tenants
+from trustpipe import contracts, landing, layout, metrics, s3, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
@@ -28,7 +28,7 @@ from trustpipe_alerter.app import build_worker
 from trustpipe_importer.app import upgrade
 from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import import_object
-from trustpipe_orchestration import checks
+from trustpipe_orchestration import checks, late
 from trustpipe_scenarios.settle import drain_action_queues
 from trustpipe_sensors.app import run_batch
 from trustpipe_sensors.sensor import to_version
@@ -260,6 +260,41 @@ def _forwarded_record(aws: AwsClients, n: int, row: dict[str, Any]) -> StreamRec
     encoder = FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, schema), schema)
     key = tenants.partition_key(row["enterprise_id"], row["message_id"])
     return StreamRecord(encoder.encode(row), key, str(n), 0, 0)
+
+
+def test_a_file_landing_after_its_hour_was_scored_is_found_and_the_hour_scored_again(
+    promoted: ModelArtifact, spark: Any, aws: AwsClients, settings: Settings
+) -> None:
+    # GIVEN acme's hour scored, and the next hour landed but not scored yet
+    hour = HOUR + timedelta(hours=4)
+    drops = run_batch(aws, hour, seed=12, enterprise_ids=["acme"], scale=0.05)
+    first = runner.score(aws, hour, spark, scored_at=SCORED_AT)
+    run_batch(aws, hour + timedelta(hours=1), seed=13, enterprise_ids=["acme"], scale=0.02)
+    now = hour + timedelta(hours=2)
+    assert late.find_late(aws.s3, settings, now, 3) == []
+    # WHEN a sensor's upload lands in the scored hour after it was scored (records of its own)
+    reader = fastavro.reader(io.BytesIO(s3.get(aws.s3, settings.landing_bucket, drops[0].key)))
+    records = [{**r, "message_id": r["message_id"].replace("@", ".late@")} for r in reader]
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(reader.writer_schema), records)
+    late_key = drops[0].key.replace(".avro", "-late.avro")
+    s3.put(aws.s3, settings.landing_bucket, late_key, out.getvalue())
+    # THEN it is found in its hour, how late it came measured, and the unscored hour is not late
+    (found,) = late.find_late(aws.s3, settings, now, 3)
+    assert (found.hour, found.keys) == (hour, (late_key,))
+    assert found.minutes_after_close > 60 * 24  # it landed days after its (simulated) hour
+    assert late.lateness_metrics("d", [found]) == [
+        metrics.datum(metrics.LATE_OBJECTS, 1, Dag="d"),
+        metrics.datum(metrics.LATE_MINUTES, found.minutes_after_close, Dag="d"),
+    ]
+    assert late.lateness_metrics("d", []) == [metrics.datum(metrics.LATE_OBJECTS, 0, Dag="d")]
+    # and an hour whose own run is still active is left to it
+    assert late.find_late(aws.s3, settings, now, 3, active=lambda h: h == hour) == []
+    # AND scored again, the hour accounts for every object, the late records among its output
+    again = runner.score(aws, hour, spark, scored_at=SCORED_AT)
+    assert again.records_in == again.records_out == first.records_out + len(records)
+    assert checks.verify_hour(aws.s3, settings, hour)["records"] == again.records_out
+    assert late.find_late(aws.s3, settings, now, 3) == []
 
 
 def test_cli_errors_are_one_line(local_stack: LocalStack) -> None:

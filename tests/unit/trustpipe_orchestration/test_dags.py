@@ -64,10 +64,13 @@ def _upstream(dag: Any, task_id: str) -> set[str]:
 
 def test_hourly_graph_waits_scores_verifies_and_gates(bag: Any) -> None:
     dag = bag.dags[HOURLY]
-    # THEN the hour is waited for, then one runner is chosen
+    # THEN the hour is waited for, earlier hours that landed more are found, then one runner is
+    # chosen, and it scores those hours again beside this one
     assert _upstream(dag, "wait_for_model") == {"wait_for_landing"}
-    assert _upstream(dag, "choose_runner") == {"wait_for_model"}
-    assert _upstream(dag, "score_local") == {"choose_runner"}
+    assert _upstream(dag, "find_late_hours") == {"wait_for_model"}
+    assert _upstream(dag, "choose_runner") == {"find_late_hours"}
+    assert _upstream(dag, "score_local") == {"choose_runner", "find_late_hours"}
+    assert _upstream(dag, "emr_score_steps") == {"choose_runner", "find_late_hours"}
     # the EMR chain: create -> add steps -> watch the step -> terminate
     assert _upstream(dag, "emr_create_cluster") == {"emr_cluster_spec"}
     assert _upstream(dag, "emr_add_steps") == {"emr_create_cluster", "emr_score_steps"}
@@ -75,7 +78,9 @@ def test_hourly_graph_waits_scores_verifies_and_gates(bag: Any) -> None:
     assert {"emr_create_cluster", "emr_watch_step"} <= _upstream(dag, "emr_terminate_cluster")
     # verification follows either runner, then the import checks, the gate and the delay metric
     assert _upstream(dag, "verify_output") == {"score_local", "emr_watch_step"}
-    assert _upstream(dag, "wait_for_import") == {"verify_output"}
+    assert _upstream(dag, "verify_late") == {"score_local", "emr_watch_step", "find_late_hours"}
+    assert _upstream(dag, "wait_for_import") == {"verify_output", "verify_late"}
+    assert _upstream(dag, "reconcile_late") == {"wait_for_import", "verify_late"}
     assert _upstream(dag, "quality_gate") == {"check_rows_imported", "check_stats_imported"}
     assert _upstream(dag, "record_hour") == {"quality_gate", "verify_output"}
 
@@ -89,8 +94,9 @@ def test_hourly_teardown_and_join_trigger_rules(bag: Any) -> None:
     # ...and is a direct branch target, so a local run skips it instead of terminating nothing
     assert "choose_runner" in _upstream(dag, "emr_terminate_cluster")
     # verification runs after whichever runner ran, never after a failed one
-    assert dag.get_task("verify_output").trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
-    others = set(dag.task_ids) - {"emr_terminate_cluster", "verify_output"}
+    for verify in ("verify_output", "verify_late"):
+        assert dag.get_task(verify).trigger_rule == TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
+    others = set(dag.task_ids) - {"emr_terminate_cluster", "verify_output", "verify_late"}
     assert {dag.get_task(t).trigger_rule for t in others} == {TriggerRule.ALL_SUCCESS}
 
 

@@ -28,6 +28,8 @@ def test_config_defaults_to_local_spark() -> None:
     assert config.runbook("x").endswith("/docs/runbooks/x.md")
     assert config.store_retention_days == 90
     assert PipelineConfig.from_dicts(SETTINGS, {"store_retention_days": 30}).store_retention_days == 30
+    assert config.late_lookback_hours == 24
+    assert PipelineConfig.from_dicts(SETTINGS, {"late_lookback_hours": 0}).late_lookback_hours == 0
 
 
 def test_config_emr_mode_reads_the_cluster_settings() -> None:
@@ -51,6 +53,9 @@ def test_config_emr_mode_reads_the_cluster_settings() -> None:
         (SETTINGS, {"store_retention_days": "90"}, "store_retention_days must be a whole number >= 1"),
         (SETTINGS, {"store_retention_days": 1.5}, "store_retention_days must be a whole number >= 1"),
         (SETTINGS, {"store_retention_days": True}, "store_retention_days must be a whole number >= 1"),
+        (SETTINGS, {"late_lookback_hours": -1}, "late_lookback_hours must be a whole number between 0 and"),
+        (SETTINGS, {"late_lookback_hours": 169}, "late_lookback_hours must be a whole number between 0 and"),
+        (SETTINGS, {"late_lookback_hours": "24"}, "late_lookback_hours must be a whole number between 0 and"),
     ],
 )
 def test_config_errors_are_clear(settings: Any, pipeline: Any, message: str) -> None:
