@@ -57,7 +57,7 @@ def stage_hour(
             _move_aside(client, bucket, landed.body, found)
             staged.set_aside.append(found)
             continue
-        if workdir:
+        if workdir and landed.body is not None:  # (only an object set aside unread has no body)
             path = workdir / f"{len(staged.files):05d}-{found.enterprise_id}.avro"
             path.write_bytes(landed.body)
             where = str(path)
@@ -69,11 +69,15 @@ def stage_hour(
     return staged
 
 
-def _move_aside(client: Any, bucket: str, body: bytes, entry: SetAside) -> None:
-    """Move the object under set_aside/ with a reason file beside it; the original goes last."""
+def _move_aside(client: Any, bucket: str, body: bytes | None, entry: SetAside) -> None:
+    """Move the object under set_aside/ with a reason file beside it; the original goes last. An
+    object too large to read (no body) is copied by S3 itself, in parts."""
     target = layout.set_aside_key(entry.key)
     reason = {**asdict(entry), "set_aside_at": datetime.now(UTC).isoformat()}
-    s3.put(client, bucket, target, body)
+    if body is None:
+        client.copy({"Bucket": bucket, "Key": entry.key}, bucket, target)
+    else:
+        s3.put(client, bucket, target, body)
     s3.put(client, bucket, target + layout.REASON_SUFFIX, json.dumps(reason, indent=1).encode())
     client.delete_object(Bucket=bucket, Key=entry.key)
 
