@@ -134,21 +134,6 @@ def huge_count(count: int = 2**40) -> bytes:
     return container(contracts.email_metadata(3), [(count, [record_bytes()])], "deflate")
 
 
-def ordinary(n_bytes: int) -> bytes:
-    """An ordinary deflate container of v3 records, about ``n_bytes`` long (as a sensor writes
-    it: fastavro's blocks)."""
-    one = len(zlib.compress(record_bytes(record("m-0000000"))))
-    n = max(1, n_bytes // max(1, one // 3))
-    body = b""
-    while len(body) < n_bytes:
-        records = (record(f"m-{i:07d}") for i in range(n))
-        buf = io.BytesIO()
-        fastavro.writer(buf, parse_schema(contracts.email_metadata(3)), records, codec="deflate")
-        body = buf.getvalue()
-        n = int(n * max(1.1, n_bytes / max(1, len(body))))
-    return body
-
-
 def framed_null_array(schema_id: int, count: int = 2**62) -> tuple[contracts.Schema, bytes]:
     """A framed record (Confluent wire format) whose extra ``array<null>`` field claims ``count``
     items, and the writer schema to register for it (compatible with the v4 reader)."""

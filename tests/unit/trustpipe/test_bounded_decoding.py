@@ -29,7 +29,8 @@ from trustpipe_sensors.sensor import to_version
 
 KEY = layout.landing_key("acme", datetime(2026, 11, 26, 13, tzinfo=UTC))
 MiB = 1024 * 1024
-SMALL = replace(LANDING_LIMITS, max_object_bytes=64 * 1024, max_decoded_bytes=3 * MiB)
+BLOCK_CAP = LANDING_LIMITS.max_block_bytes
+SMALL = replace(LANDING_LIMITS, max_object_bytes=64 * 1024, max_decoded_bytes=3 * BLOCK_CAP)
 
 
 def good() -> bytes:
@@ -38,7 +39,7 @@ def good() -> bytes:
 
 def many_inflating_blocks() -> bytes:
     """Four blocks of one record each, each inflating to just under the block cap."""
-    pad = MiB - 4096
+    pad = BLOCK_CAP - 4096
 
     def block() -> tuple[int, list[bytes]]:
         return 1, [hostile.record_bytes() + hostile.long_bytes(pad) + b"x" * pad]
@@ -100,7 +101,7 @@ def test_under_the_caps_the_bounded_reader_reads_what_the_plain_one_does() -> No
 
 def test_a_long_string_under_the_block_cap_is_read() -> None:
     # a record is not refused for its size alone: the block cap is what bounds it
-    judged = landing.judge(KEY, hostile.long_string(MiB // 2))
+    judged = landing.judge(KEY, hostile.long_string(BLOCK_CAP - 4096))
     assert isinstance(judged, LandedFile) and judged.records == 1
 
 

@@ -21,7 +21,7 @@ from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
 from trustpipe.transient import is_transient
 from trustpipe_scorer.model_source import CurrentModel
-from trustpipe_scorer.worker import NoModelError, ScorerWorker, sensor_version_of
+from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, NoModelError, ScorerWorker, sensor_version_of
 from trustpipe_sensors import hostile
 from trustpipe_sensors.generator import MessageFactory
 from trustpipe_sensors.sensor import to_version
@@ -43,7 +43,7 @@ class Setup:
         self.clock = [0.0]
         self.current = current
         self.worker = ScorerWorker(
-            decoder=FramedDecoder(self.schemas, contracts.reader_schema()),
+            decoder=FramedDecoder(self.schemas, contracts.reader_schema(), max_bytes=MAX_MESSAGE_BYTES),
             writer_version=sensor_version_of(self.schemas),
             model=CurrentModel(
                 lambda: self.current[0], lambda v: models[v] if v else _missing(), 30, lambda: self.clock[0]
