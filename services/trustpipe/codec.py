@@ -119,24 +119,31 @@ LANDING_LIMITS = ContainerLimits()
 
 
 def _schema_refusal(schema_json: str) -> str:
-    """Why a writer schema (its JSON text) may not be decoded, or "" when it may."""
+    """Why a writer schema (its JSON text) may not be decoded, or "" when it may; the first
+    character says which error it is (``_REFUSALS``)."""
     try:
         parsed = compat.parse(json.loads(schema_json))
     except (AvroException, ValueError, TypeError) as err:
-        return f"not a valid Avro schema: {err}"
-    return decodable.refusal(parsed) or ""
+        return f"P{err}"
+    reason = decodable.refusal(parsed)
+    return f"U{reason}" if reason else ""
 
 
+_REFUSALS: dict[str, tuple[type[SchemaMismatchError], str]] = {
+    "P": (SchemaMismatchError, "the writer schema is not a valid Avro schema: "),
+    "U": (UnboundedSchemaError, "writer schema refused: "),
+}
 _SCHEMA_REFUSALS = ByteBoundedMemo(_schema_refusal, max_bytes=4 * MiB, max_key_chars=256 * 1024)
 """A writer schema is judged once: every file of a sensor carries the same one."""
 
 
 def check_decodable(writer: Schema) -> None:
     """Raises UnboundedSchemaError when ``writer`` lets a few bytes claim unbounded work (see
-    ``trustpipe.decodable``)."""
+    ``trustpipe.decodable``), SchemaMismatchError when Apache Avro cannot parse it."""
     reason = _SCHEMA_REFUSALS(json.dumps(writer, sort_keys=True))
     if reason:
-        raise UnboundedSchemaError(f"writer schema refused: {reason}")
+        error, prefix = _REFUSALS[reason[0]]
+        raise error(prefix + reason[1:])
 
 
 class FramedEncoder:
@@ -244,8 +251,8 @@ class FramedDecoder:
             )
         try:
             check_decodable(writer)
-        except UnboundedSchemaError as err:
-            return UnboundedSchemaError(f"schema id {schema_id}: {err}")
+        except SchemaMismatchError as err:
+            return type(err)(f"schema id {schema_id}: {err}")
         return None
 
 
