@@ -78,6 +78,8 @@ def parse_candidate(body: Any) -> Candidate:
         parsed = parse(as_json)
     except (json.JSONDecodeError, avro.errors.AvroException, TypeError, ValueError) as err:
         raise errors.invalid_schema(str(err)) from err
+    except RecursionError as err:  # JSON nested thousands deep
+        raise errors.invalid_schema("the schema nests too deeply to be read") from err
     # Legal Avro, but a few bytes of its data could claim unbounded work from every consumer.
     refused = decodable.count_refusal(parsed)
     if refused:

@@ -125,6 +125,8 @@ def _schema_refusal(schema_json: str) -> str:
         parsed = compat.parse(json.loads(schema_json))
     except (AvroException, ValueError, TypeError) as err:
         return f"P{err}"
+    except RecursionError:
+        return "Pit nests too deeply to be read"
     reason = decodable.refusal(parsed)
     return f"U{reason}" if reason else ""
 
@@ -140,7 +142,10 @@ _SCHEMA_REFUSALS = ByteBoundedMemo(_schema_refusal, max_bytes=4 * MiB, max_key_c
 def check_decodable(writer: Schema) -> None:
     """Raises UnboundedSchemaError when ``writer`` lets a few bytes claim unbounded work (see
     ``trustpipe.decodable``), SchemaMismatchError when Apache Avro cannot parse it."""
-    reason = _SCHEMA_REFUSALS(json.dumps(writer, sort_keys=True))
+    try:
+        reason = _SCHEMA_REFUSALS(json.dumps(writer, sort_keys=True))
+    except RecursionError:
+        reason = "Pit nests too deeply to be read"
     if reason:
         error, prefix = _REFUSALS[reason[0]]
         raise error(prefix + reason[1:])
@@ -338,6 +343,8 @@ class ContainerReader:
             raise SchemaMismatchError(str(err)) from err
         except SchemaParseException as err:
             raise SchemaMismatchError(f"the file's writer schema is not a valid Avro schema: {err}") from err
+        except RecursionError as err:  # a header's schema nested thousands deep
+            raise SchemaMismatchError("the file's writer schema nests too deeply to be read") from err
         except (*_TRUNCATION, *_GARBAGE) as err:
             # The magic matched, so an unreadable header is one cut short (or overwritten).
             raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err

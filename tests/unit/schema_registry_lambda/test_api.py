@@ -230,6 +230,7 @@ def test_other_content_type_is_415(api: Api) -> None:
             422,
             42201,
         ),
+        ({"schema": '{"type":"array","items":' * 3000 + '"int"' + "}" * 3000}, None, 422, 42201),
     ],
     ids=[
         "malformed-json",
@@ -242,6 +243,7 @@ def test_other_content_type_is_415(api: Api) -> None:
         "over-256-KiB",
         "array-of-null",
         "array-of-empty-records",
+        "nested-3000-deep",
     ],
 )
 def test_bad_schemas_are_4xx_and_store_nothing(

@@ -10,7 +10,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import fastavro
 import pytest
+from fastavro.read import HEADER_SCHEMA
+from fastavro.schema import parse_schema
 
 from trustpipe import compat, contracts, decodable, landing, layout
 from trustpipe.codec import (
@@ -187,3 +190,15 @@ def test_a_container_read_from_a_stream_is_held_to_the_object_cap() -> None:
     # WHEN read within the limits THEN it is refused as it passes the cap
     with pytest.raises(OversizeObjectError, match="the file is over 65536 bytes"):
         list(ContainerReader(io.BytesIO(body), None, SMALL))
+
+
+def test_a_header_whose_schema_nests_thousands_deep_is_a_schema_mismatch() -> None:
+    # GIVEN a file whose header's schema is 3,000 arrays deep (about 90 KB of JSON)
+    text = '{"type":"array","items":' * 3000 + '"int"' + "}" * 3000
+    header = {"magic": b"Obj\x01", "meta": {"avro.schema": text.encode()}, "sync": hostile.SYNC}
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, parse_schema(HEADER_SCHEMA), header)
+    # WHEN judged THEN it is set aside with its reason (Python's recursion limit escaped before)
+    judged = landing.judge(KEY, out.getvalue())
+    assert isinstance(judged, SetAside)
+    assert judged.reason == "SchemaMismatchError: the file's writer schema nests too deeply to be read"
