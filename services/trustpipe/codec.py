@@ -105,6 +105,8 @@ class ContainerLimits:
     """Codecs read (each must be one this module decompresses with a bound: null, deflate)."""
     max_object_bytes: int = 128 * MiB
     """The file as stored: a sensor's quarter-hour drop is a few MiB at the busiest tenant."""
+    max_header_bytes: int = 512 * 1024
+    """The header: the writer schema (the registry's cap is 256 KiB) and a few metadata entries."""
     max_block_bytes: int = 256 * 1024
     """One block decompressed: writers close a block past 16 KB (fastavro, Avro C) or 64 KB (Java),
     so four times Java's. It bounds what one record can hold: 256 KiB of minimal attachments
@@ -395,11 +397,7 @@ class _BoundedBlocks:
         self._fo, self._limits = fo, limits
         self._deadline = time.monotonic() + limits.seconds if deadline is None else deadline
         self._stored = self._decoded = self._blocks = 0
-        try:
-            header = fastavro.schemaless_reader(fo, _HEADER_SCHEMA)
-        except (*_TRUNCATION, *_GARBAGE) as err:
-            raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err
-        header = cast(dict[str, Any], header)
+        header = self._read_header(fo, limits.max_header_bytes)
         self.metadata = {k: v.decode(errors="replace") for k, v in header["meta"].items()}
         self._codec = self.metadata.get("avro.codec", "null")
         if self._codec not in limits.codecs:
@@ -407,11 +405,27 @@ class _BoundedBlocks:
                 f"codec {self._codec[:64]!r} is not allowed; allowed: {', '.join(sorted(limits.codecs))}"
             )
         self._sync = header["sync"]
-        self._stored = fo.tell()
         out = io.BytesIO()
         header["meta"] = {**header["meta"], "avro.codec": b"null"}
         fastavro.schemaless_writer(out, _HEADER_SCHEMA, header)
         self._buf, self._pos, self._done = out.getvalue(), 0, False
+
+    def _read_header(self, fo: IO[bytes], cap: int) -> dict[str, Any]:
+        """The header, parsed from at most ``cap`` bytes (its map of metadata could otherwise
+        hold a whole object's worth of entries); ``fo`` is left at the first block."""
+        start = fo.tell()
+        head = io.BytesIO(fo.read(cap))
+        try:
+            header = fastavro.schemaless_reader(head, _HEADER_SCHEMA)
+        except _TRUNCATION as err:
+            if head.getbuffer().nbytes >= cap:
+                raise OversizeObjectError(f"the file's header is over {cap} bytes, the cap") from err
+            raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err
+        except _GARBAGE as err:
+            raise TruncatedRecordError(f"Avro header is cut short or corrupt: {err}") from err
+        self._stored = head.tell()
+        fo.seek(start + self._stored)
+        return cast(dict[str, Any], header)
 
     def read(self, n: int = -1) -> bytes:
         while not self._done and (n < 0 or len(self._buf) - self._pos < n):

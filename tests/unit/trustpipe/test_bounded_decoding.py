@@ -50,6 +50,14 @@ def many_inflating_blocks() -> bytes:
     return hostile.container(hostile.with_field(hostile.PADDING), [block() for _ in range(4)], "deflate")
 
 
+def many_metadata_entries() -> bytes:
+    """A header whose metadata map holds 300,000 small entries (about 2 MB of them)."""
+    keys = (str(i).encode() for i in range(300_000))
+    entries = b"".join(hostile.long_bytes(len(k)) + k + b"\x00" for k in keys)
+    meta = hostile.long_bytes(-300_000) + hostile.long_bytes(len(entries)) + entries + b"\x00"
+    return b"Obj\x01" + meta + hostile.SYNC
+
+
 @pytest.mark.parametrize(
     ("build", "limits", "reason"),
     [
@@ -64,6 +72,7 @@ def many_inflating_blocks() -> bytes:
         (many_inflating_blocks, SMALL, "OversizeObjectError: the file decompresses past"),
         (lambda: good() + bytes(SMALL.max_object_bytes), SMALL, "OversizeObjectError: the object is"),
         (good, replace(LANDING_LIMITS, seconds=-1.0), "DecodeBudgetError: reading the file took over"),
+        (many_metadata_entries, LANDING_LIMITS, "OversizeObjectError: the file's header is over"),
     ],
     ids=[
         "bzip2-long-string",
@@ -73,6 +82,7 @@ def many_inflating_blocks() -> bytes:
         "inflating-blocks",
         "object-over-cap",
         "time-budget",
+        "header-over-cap",
     ],
 )
 def test_a_hostile_landing_object_is_set_aside_with_its_reason(
