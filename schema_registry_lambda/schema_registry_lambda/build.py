@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ZIP = Path("build") / "schema-registry-lambda.zip"
 RUNTIME_DEPS = ("avro", "aws-lambda-powertools", "jmespath", "typing-extensions")
-CORE_FILES = ("__init__.py", "compat.py", "errors.py", "metrics.py")
+CORE_FILES = ("__init__.py", "compat.py", "decodable.py", "errors.py", "metrics.py")
 
 
 def locked_requirements(uv: list[str], root: Path) -> list[str]:

@@ -14,6 +14,7 @@ import avro.schema
 from schema_registry_lambda import errors
 from schema_registry_lambda.errors import VersionTaken
 from schema_registry_lambda.store import Store, SubjectVersion
+from trustpipe import decodable
 from trustpipe.compat import ParsedSchema, check_parsed, parse
 
 # A schema and its keys must fit one DynamoDB item (400 KB); keep a margin.
@@ -77,6 +78,12 @@ def parse_candidate(body: Any) -> Candidate:
         parsed = parse(as_json)
     except (json.JSONDecodeError, avro.errors.AvroException, TypeError, ValueError) as err:
         raise errors.invalid_schema(str(err)) from err
+    except RecursionError as err:  # JSON nested thousands deep
+        raise errors.invalid_schema("the schema nests too deeply to be read") from err
+    # Legal Avro, but a few bytes of its data could claim unbounded work from every consumer.
+    refused = decodable.count_refusal(parsed)
+    if refused:
+        raise errors.invalid_schema(refused)
     # Identity is the schema as written (defaults and docs count), not its parsing canonical form;
     # key order inside JSON objects does not count.
     identity = json.dumps(as_json, sort_keys=True, separators=(",", ":"))

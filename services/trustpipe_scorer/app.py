@@ -12,7 +12,7 @@ from trustpipe.model import artifact
 from trustpipe.settings import Settings
 from trustpipe.workers import SCORER
 from trustpipe_scorer.model_source import CurrentModel
-from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
+from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, ScorerWorker, sensor_version_of
 from trustpipe_stream import aside, service
 from trustpipe_stream.put import Putter
 
@@ -24,7 +24,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
     client = aws.s3
     bucket = settings.archive_bucket
     return ScorerWorker(
-        decoder=FramedDecoder(registry, contracts.reader_schema()),
+        decoder=FramedDecoder(registry, contracts.reader_schema(), max_bytes=MAX_MESSAGE_BYTES),
         writer_version=sensor_version_of(registry),
         model=CurrentModel(
             lambda: artifact.current_version(client, bucket),

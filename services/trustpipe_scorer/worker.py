@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from trustpipe import contracts, tenants
-from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder, OversizeRecordError
+from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder
 from trustpipe.errors import TransientError
 from trustpipe.model.artifact import ModelError
 from trustpipe.model.features import domain_of
@@ -38,7 +38,7 @@ from trustpipe_stream.put import Entry
 log = logging.getLogger("trustpipe.scorer")
 MAX_MESSAGE_BYTES = 256 * 1024
 """A sensor's metadata record is a few hundred bytes (no bodies, no attachments' content); a
-record past this is not one and is set aside unread."""
+record past this is not one and is set aside unread (the decoder's ``max_bytes``)."""
 
 
 class NoModelError(TransientError):
@@ -51,6 +51,7 @@ class ScorerWorker:
     """A StreamWorker for the raw stream."""
 
     decoder: FramedDecoder
+    """Built with ``max_bytes=MAX_MESSAGE_BYTES``."""
     writer_version: Callable[[int], int]
     """Sensor schema version of a registry id (the ScoredMessage records it)."""
     model: CurrentModel
@@ -84,10 +85,6 @@ class ScorerWorker:
         self.counts["set_aside"] += len(rejected)
 
     def _score(self, model: TrustModel, r: StreamRecord, scored_at: datetime) -> Entry:
-        if len(r.data) > MAX_MESSAGE_BYTES:
-            raise OversizeRecordError(
-                f"record is {len(r.data)} bytes; a message's metadata is at most {MAX_MESSAGE_BYTES}"
-            )
         message = self.decoder.decode(r.data)
         channel = tenants.enterprise_of_key(r.partition_key)
         enterprise = tenants.check_claim(message["enterprise_id"], channel, self.enterprises)

@@ -351,16 +351,17 @@ def run_hour(
 ) -> HourResult:
     """One hour: stage, score, publish (``spark`` may be a factory: an hour with nothing to score
     starts no JVM). Locally the files pass through a temporary directory; with
-    ``work_uri`` (s3://bucket/prefix, on a cluster) Spark reads the landing objects in place and
-    writes its parts there, and publishing copies them to their stable names. With ``served``,
+    ``work_uri`` (s3://bucket/prefix, on a cluster) the judged files are staged there, Spark reads
+    them and writes its parts there, publishing copies the parts to their stable names and clears
+    the prefix. With ``served``,
     files of other enterprises are set aside unscored."""
     scored_at = scored_at or datetime.now(UTC)
     steps = f"{layout.format_hour(hour)}: stage, score, publish"
     progress(steps, 0, 3)
     if work_uri:
-        staged = stage_hour(client, landing_bucket, hour, None, served)
-        progress(steps, 1, 3)
         out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
+        staged = stage_hour(client, landing_bucket, hour, f"{out}/input", served)
+        progress(steps, 1, 3)
         result = score_staged(spark, staged, artifact, hour, scored_at, out)
         progress(steps, 2, 3)
         publish_set_aside_records(client, landing_bucket, hour, _work_parts(client, f"{out}/rejected/"))

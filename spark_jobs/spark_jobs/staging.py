@@ -1,6 +1,8 @@
-"""The job's edge with S3: an hour's landing files, judged by the one landing reader, staged to
-local disk; the ones it cannot read moved to the set-aside prefix with a reason file. On EMR the
-files are judged the same way but not copied: Spark reads them where they are (s3://)."""
+"""The job's edge with S3: an hour's landing files, judged by the one landing reader (within
+``codec.LANDING_LIMITS``), staged to local disk; the ones it cannot read moved to the set-aside
+prefix with a reason file. On EMR the judged bytes are staged under the job's s3:// work prefix
+instead, and Spark reads them there: never the landing object itself, which its sensor may
+replace after it was judged. Spark reads nothing that was not judged."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trustpipe import landing, layout, s3
+from trustpipe.codec import LANDING_LIMITS, ContainerLimits
 from trustpipe.landing import SetAside
 
 
@@ -18,7 +21,7 @@ from trustpipe.landing import SetAside
 class StagedFile:
     key: str
     path: str
-    """Where Spark reads the file: a local path, or s3://bucket/key when staged in place."""
+    """Where Spark reads the file: a local path, or s3://bucket/key under the work prefix."""
     enterprise_id: str
     schema_version: int
     records: int
@@ -43,37 +46,53 @@ class StagedHour:
 
 
 def stage_hour(
-    client: Any, bucket: str, hour: datetime, workdir: Path | None, served: frozenset[str] | None = None
+    client: Any,
+    bucket: str,
+    hour: datetime,
+    workdir: Path | str,
+    served: frozenset[str] | None = None,
+    limits: ContainerLimits = LANDING_LIMITS,
 ) -> StagedHour:
     """Judge every landing file of ``hour``, set aside what cannot be read (or lies under an
-    enterprise not in ``served``, when given), and copy the rest to ``workdir`` (or, with no
-    workdir, leave them in place for a cluster that reads s3://)."""
+    enterprise not in ``served``, when given), and write the rest as judged to ``workdir``: a
+    local directory, or an s3://bucket/prefix for a cluster."""
     staged = StagedHour(set_aside=_already_set_aside(client, bucket, hour))
-    if workdir:
+    if isinstance(workdir, Path):
         workdir.mkdir(parents=True, exist_ok=True)
-    for landed in landing.read_hour(client, bucket, hour, served):
+    for landed in landing.read_hour(client, bucket, hour, served, limits):
         found = landed.verdict
-        if isinstance(found, SetAside):
+        if isinstance(found, SetAside) or landed.body is None:
+            assert isinstance(found, SetAside)  # only an object set aside unread has no body
             _move_aside(client, bucket, landed.body, found)
             staged.set_aside.append(found)
             continue
-        if workdir:
-            path = workdir / f"{len(staged.files):05d}-{found.enterprise_id}.avro"
-            path.write_bytes(landed.body)
-            where = str(path)
-        else:
-            where = f"s3://{bucket}/{found.key}"
+        where = _stage(client, workdir, f"{len(staged.files):05d}-{found.enterprise_id}.avro", landed.body)
         staged.files.append(
             StagedFile(found.key, where, found.enterprise_id, found.schema_version, found.records)
         )
     return staged
 
 
-def _move_aside(client: Any, bucket: str, body: bytes, entry: SetAside) -> None:
-    """Move the object under set_aside/ with a reason file beside it; the original goes last."""
+def _stage(client: Any, workdir: Path | str, name: str, body: bytes) -> str:
+    """Write the judged bytes where Spark will read them; their path or s3:// URI."""
+    if isinstance(workdir, Path):
+        (workdir / name).write_bytes(body)
+        return str(workdir / name)
+    work_bucket, _, prefix = workdir.removeprefix("s3://").partition("/")
+    key = f"{prefix.rstrip('/')}/{name}"
+    s3.put(client, work_bucket, key, body)
+    return f"s3://{work_bucket}/{key}"
+
+
+def _move_aside(client: Any, bucket: str, body: bytes | None, entry: SetAside) -> None:
+    """Move the object under set_aside/ with a reason file beside it; the original goes last. An
+    object too large to read (no body) is copied by S3 itself, in parts."""
     target = layout.set_aside_key(entry.key)
     reason = {**asdict(entry), "set_aside_at": datetime.now(UTC).isoformat()}
-    s3.put(client, bucket, target, body)
+    if body is None:
+        client.copy({"Bucket": bucket, "Key": entry.key}, bucket, target)
+    else:
+        s3.put(client, bucket, target, body)
     s3.put(client, bucket, target + layout.REASON_SUFFIX, json.dumps(reason, indent=1).encode())
     client.delete_object(Bucket=bucket, Key=entry.key)
 

@@ -1,7 +1,8 @@
 """Fuzz targets: bytes (or a request) in; only the component's own errors may come out.
 
 - ``framed``: a Kinesis record's bytes through ``FramedDecoder`` (every sensor version known);
-- ``container``: an S3 object's bytes through ``ContainerReader`` with the v4 reader schema;
+- ``container``: an S3 object's bytes through ``ContainerReader`` with the v4 reader schema, as
+  read plainly and as the landing reader reads it (within ``LANDING_LIMITS``);
 - ``registry``: an HTTP request through the registry's resolver (the Lambda's request parsing),
   on an in-memory store holding one subject: every answer is a response below 500 with a JSON
   body, an error answer carries the registry's ``error_code``.
@@ -25,6 +26,7 @@ from schema_registry_lambda.store import InMemoryStore
 from tests.harness.factories import email_v1
 from trustpipe import contracts
 from trustpipe.codec import (
+    LANDING_LIMITS,
     CodecError,
     ContainerReader,
     FramedDecoder,
@@ -48,11 +50,12 @@ def framed(data: bytes) -> None:
 
 
 def container(data: bytes) -> None:
-    try:
-        for _ in ContainerReader(io.BytesIO(data), _READER):
+    for limits in (None, LANDING_LIMITS):
+        try:
+            for _ in ContainerReader(io.BytesIO(data), _READER, limits):
+                pass
+        except CodecError:
             pass
-    except CodecError:
-        pass
 
 
 class RegistryAnsweredBadly(AssertionError):

@@ -30,6 +30,7 @@ from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import import_object
 from trustpipe_orchestration import checks, late
 from trustpipe_scenarios.settle import drain_action_queues
+from trustpipe_sensors import hostile
 from trustpipe_sensors.app import run_batch
 from trustpipe_sensors.sensor import to_version
 from trustpipe_stack.stack import LocalStack
@@ -104,7 +105,7 @@ def _key(r: dict[str, Any]) -> tuple[Any, ...]:
 def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
     promoted: ModelArtifact, spark: Any, aws: AwsClients, settings: Settings
 ) -> None:
-    # GIVEN an hour with good files and three bad ones
+    # GIVEN an hour with good files, three bad ones and four hostile ones (trustpipe_sensors.hostile)
     hour = HOUR + timedelta(hours=1)
     drops = run_batch(aws, hour, seed=8, enterprise_ids=["acme", "initech"], scale=0.1)
     full = s3.get(aws.s3, settings.landing_bucket, drops[0].key)
@@ -113,6 +114,10 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
         f"{base}quarter=9/not-avro.avro": b"PK\x03\x04 zip bytes",
         f"{base}quarter=9/truncated.avro": full[: len(full) // 2],
         f"{base}quarter=9/unknown-schema.avro": container_bytes(contracts.load(contracts.SCORED_MESSAGE), []),
+        f"{base}quarter=9/bzip2-200MB-string.avro": hostile.long_string(200 * 1024 * 1024, "bzip2"),
+        f"{base}quarter=9/deflate-block-over-cap.avro": hostile.long_string(8 * 1024 * 1024),
+        f"{base}quarter=9/array-of-null.avro": hostile.null_array(),
+        f"{base}quarter=9/huge-count.avro": hostile.huge_count(),
     }
     for key, body in bad.items():
         s3.put(aws.s3, settings.landing_bucket, key, body)
@@ -125,13 +130,17 @@ def test_bad_landing_objects_are_quarantined_and_the_hour_completes(
         f"{base}quarter=9/not-avro.avro": "BadMagicByteError",
         f"{base}quarter=9/truncated.avro": "TruncatedRecordError",
         f"{base}quarter=9/unknown-schema.avro": "SchemaMismatchError",
+        f"{base}quarter=9/bzip2-200MB-string.avro": "CodecNotAllowedError",
+        f"{base}quarter=9/deflate-block-over-cap.avro": "OversizeBlockError",
+        f"{base}quarter=9/array-of-null.avro": "UnboundedSchemaError",
+        f"{base}quarter=9/huge-count.avro": "ItemCountError",
     }
     for key in bad:
         assert aws.s3.list_objects_v2(Bucket=settings.landing_bucket, Prefix=key).get("KeyCount") == 0
         reason = json.loads(s3.get(aws.s3, settings.landing_bucket, set_aside_key(key) + ".reason.json"))
         assert reason["key"] == key and reason["reason"]
     manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
-    assert len(manifest["set_aside"]) == 3
+    assert len(manifest["set_aside"]) == len(bad)
     truncated = next(s for s in manifest["set_aside"] if "truncated" in s["key"])
     assert truncated["records_readable"] >= 0  # what could be decoded before the cut, if anything
     stats = {s["enterprise_id"]: s["set_aside"] for s in result.stats}

@@ -21,19 +21,26 @@ from trustpipe_sensors.app import run_batch
 HOUR = layout.parse_hour("2026-11-26T07")
 
 
-def test_staging_in_place_validates_and_points_spark_at_s3(settings: Settings, aws: AwsClients) -> None:
+def test_staging_on_a_cluster_points_spark_at_the_judged_bytes_in_the_work_prefix(
+    settings: Settings, aws: AwsClients
+) -> None:
     # GIVEN an hour landed by one sensor and one unreadable object beside it
     drops = run_batch(aws, HOUR, seed=31, enterprise_ids=["initech"], scale=0.02)
     bad = layout.landing_key("initech", HOUR).replace(".avro", "-bad.avro")
     s3.put(aws.s3, settings.landing_bucket, bad, b"not avro")
-    # WHEN it is staged with no local directory
-    staged = stage_hour(aws.s3, settings.landing_bucket, HOUR, None)
-    # THEN every good file is a validated s3:// path, and the bad one is quarantined
-    assert sorted(f.path for f in staged.files) == sorted(
-        f"s3://{settings.landing_bucket}/{d.key}" for d in drops
-    )
+    landed = {d.key: s3.get(aws.s3, settings.landing_bucket, d.key) for d in drops}
+    work = f"s3://{settings.scored_bucket}/_work/{layout.format_hour(HOUR)}/input"
+    # WHEN it is staged for a cluster (an s3:// work prefix)
+    staged = stage_hour(aws.s3, settings.landing_bucket, HOUR, work)
+    # THEN every good file is staged as judged under the work prefix, never read where it landed
+    # (its sensor could replace it after the judgement), and the bad one is quarantined
+    assert all(f.path.startswith(work + "/") for f in staged.files)
+    copies = {f.key: s3.get(aws.s3, settings.scored_bucket, f.path.split("/", 3)[3]) for f in staged.files}
+    assert copies == landed
     assert staged.records == sum(d.records for d in drops)
     assert [a.key for a in staged.set_aside] == [bad]
+    for f in staged.files:
+        aws.s3.delete_object(Bucket=settings.scored_bucket, Key=f.path.split("/", 3)[3])
 
 
 def test_parts_in_the_work_prefix_are_published_and_the_prefix_cleared(

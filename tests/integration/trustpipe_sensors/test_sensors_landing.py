@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,7 @@ from trustpipe.codec import FramedDecoder, FramedEncoder, container_bytes
 from trustpipe.landing import inventory
 from trustpipe.settings import Settings
 from trustpipe_scenarios.stream_demo import records
+from trustpipe_sensors import hostile
 from trustpipe_sensors.app import run_batch
 from trustpipe_stack.stack import LocalStack
 
@@ -48,6 +50,15 @@ def test_rerun_writes_identical_objects(aws: AwsClients, settings: Settings) -> 
     assert first == again and len(first) == 4
 
 
+HOSTILE: dict[str, Callable[[], bytes]] = {
+    "bzip2-200MB-string": lambda: hostile.long_string(200 * 1024 * 1024, "bzip2"),
+    "deflate-block-over-cap": lambda: hostile.long_string(8 * 1024 * 1024),
+    "array-of-null": hostile.null_array,
+    "huge-count": hostile.huge_count,
+}
+"""The issue's reproductions (a few KB each) and their kin; see trustpipe_sensors.hostile."""
+
+
 @pytest.mark.parametrize(
     ("name", "body", "reason"),
     [
@@ -55,6 +66,10 @@ def test_rerun_writes_identical_objects(aws: AwsClients, settings: Settings) -> 
         ("truncated", None, "TruncatedRecordError"),
         ("unknown-schema", "scored", "SchemaMismatchError"),
         ("empty", b"", "TruncatedRecordError"),
+        ("bzip2-200MB-string", "bzip2-200MB-string", "CodecNotAllowedError"),
+        ("deflate-block-over-cap", "deflate-block-over-cap", "OversizeBlockError"),
+        ("array-of-null", "array-of-null", "UnboundedSchemaError"),
+        ("huge-count", "huge-count", "ItemCountError"),
     ],
 )
 def test_bad_landing_objects_are_set_aside_and_the_rest_proceeds(
@@ -69,6 +84,8 @@ def test_bad_landing_objects_are_set_aside_and_the_rest_proceeds(
         body = full[: len(full) // 2]
     elif body == "scored":
         body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), [])
+    elif isinstance(body, str):
+        body = HOSTILE[body]()
     assert good  # an empty but valid file is not bad input
     key = f"{layout.landing_hour_prefix('globex', hour)}quarter=9/{name}.avro"
     aws.s3.put_object(Bucket=settings.landing_bucket, Key=key, Body=body)

@@ -218,6 +218,19 @@ def test_other_content_type_is_415(api: Api) -> None:
             422,
             42209,
         ),
+        (
+            {"schema": json.dumps(record("N", {"name": "n", "type": {"type": "array", "items": "null"}}))},
+            None,
+            422,
+            42201,
+        ),
+        (
+            {"schema": json.dumps({"type": "map", "values": {"type": "array", "items": record("E")}})},
+            None,
+            422,
+            42201,
+        ),
+        ({"schema": '{"type":"array","items":' * 3000 + '"int"' + "}" * 3000}, None, 422, 42201),
     ],
     ids=[
         "malformed-json",
@@ -228,6 +241,9 @@ def test_other_content_type_is_415(api: Api) -> None:
         "schema-not-a-string",
         "no-schema-field",
         "over-256-KiB",
+        "array-of-null",
+        "array-of-empty-records",
+        "nested-3000-deep",
     ],
 )
 def test_bad_schemas_are_4xx_and_store_nothing(

@@ -21,7 +21,8 @@ from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
 from trustpipe.transient import is_transient
 from trustpipe_scorer.model_source import CurrentModel
-from trustpipe_scorer.worker import NoModelError, ScorerWorker, sensor_version_of
+from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, NoModelError, ScorerWorker, sensor_version_of
+from trustpipe_sensors import hostile
 from trustpipe_sensors.generator import MessageFactory
 from trustpipe_sensors.sensor import to_version
 from trustpipe_sensors.world import World
@@ -30,6 +31,7 @@ from trustpipe_stream.put import Entry, Putter
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
+HOSTILE_ID = 57
 
 
 class Setup:
@@ -41,7 +43,7 @@ class Setup:
         self.clock = [0.0]
         self.current = current
         self.worker = ScorerWorker(
-            decoder=FramedDecoder(self.schemas, contracts.reader_schema()),
+            decoder=FramedDecoder(self.schemas, contracts.reader_schema(), max_bytes=MAX_MESSAGE_BYTES),
             writer_version=sensor_version_of(self.schemas),
             model=CurrentModel(
                 lambda: self.current[0], lambda v: models[v] if v else _missing(), 30, lambda: self.clock[0]
@@ -139,12 +141,15 @@ def test_every_sensor_version_is_scored_into_a_framed_scored_message() -> None:
         (b"\x00\x00", "TruncatedRecordError"),
         (None, "TruncatedRecordError"),  # a real record cut short
         (b"\x00\x00\x00\x00\x01" + b"x" * (300 * 1024), "OversizeRecordError"),
+        (hostile.framed_null_array(HOSTILE_ID)[1], "UnboundedSchemaError"),
     ],
 )
 def test_a_bad_record_is_rejected_with_its_reason_and_the_rest_are_scored(
     data: bytes | None, reason: str
 ) -> None:
     setup = Setup({"m1": model("m1")}, ["m1"])
+    # (the hostile record's writer schema is registered: compatible with the v4 reader)
+    setup.schemas.add(HOSTILE_ID, hostile.framed_null_array(HOSTILE_ID)[0])
     good = messages(2)
     bad = data if data is not None else good[0][1][:20]
     records = [record(good[0][1], 0), record(bad, 1), record(good[1][1], 2)]
