@@ -110,7 +110,7 @@ class ContainerLimits:
     max_block_bytes: int = 256 * 1024
     """One block decompressed: writers close a block past 16 KB (fastavro, Avro C) or 64 KB (Java),
     so four times Java's. It bounds what one record can hold: 256 KiB of minimal attachments
-    decode to about 17 MiB of Python objects (bench/p10_hostile.py), the most a block costs."""
+    decode to about 17 MiB of Python objects (bench/p11_hostile.py), the most a block costs."""
     max_decoded_bytes: int = 1024 * MiB
     """Every block decompressed, in all: a file of small blocks that each inflate to the cap."""
     seconds: float = 60.0

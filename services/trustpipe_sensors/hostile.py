@@ -1,6 +1,6 @@
 """What a careless or hostile sensor can write: landing objects and framed records that are valid
 Avro (or nearly) and cost their reader far more than their bytes. The tests of bounded decoding
-and its benchmark (``bench/p10_hostile.py``) build them here.
+and its benchmark (``bench/p11_hostile.py``) build them here.
 
 Each is built without holding what it decodes to: a 200 MB string is compressed a MiB at a time.
 A field the v4 reader lacks (``padding``, ``nothing``) is added to the v3 writer schema, so the

@@ -1,6 +1,6 @@
 """Bounded decoding: a landing object that would cost its reader more than its caps allow is set
 aside whole with one reason (the issue's reproductions among them, their strings 8 MiB here and
-200 MB in ``bench/p10_hostile.py``), an ordinary one is read as before; writer schemas whose
+200 MB in ``bench/p11_hostile.py``), an ordinary one is read as before; writer schemas whose
 counts or nesting are unbounded are refused before any data."""
 
 from __future__ import annotations

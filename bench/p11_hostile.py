@@ -1,6 +1,6 @@
-"""P10: peak memory of bounded decoding on hostile input, against ordinary input of the same size
-in the same run: ``landing.judge`` on hostile landing objects (P10), the scorer's decoder on
-hostile framed records (P10s).
+"""P11: peak memory of bounded decoding on hostile input, against ordinary input of the same size
+in the same run: ``landing.judge`` on hostile landing objects (P11), the scorer's decoder on
+hostile framed records (P11s).
 
 Peaks are Python allocations (tracemalloc: fastavro's objects, zlib's output, the reader's
 buffers), taken over one judgement or one decode with the input already in memory, so the figure
@@ -155,7 +155,7 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     decoded, ordinary_batch = scorer_figures(size)
     return [
         Result(
-            "P10",
+            "P11",
             "landing.judge peak memory, the worst of six hostile objects vs ordinary drops of the same size",
             max(p for p, _ in judged.values()),
             max(ordinary.values()),
@@ -169,7 +169,7 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
             },
         ),
         Result(
-            "P10s",
+            "P11s",
             "scorer decode peak memory, the worst of three hostile framed records vs a record of the "
             "same size whose bytes are one long string",
             max(p for p, _ in decoded.values()),
