@@ -21,6 +21,10 @@ from trustpipe.settings import Settings
 from trustpipe_orchestration import model_report
 from trustpipe_sensors.app import run_batch
 
+# The first test's time holds the stack's start, five hours landed and a whole build: 600 s on a
+# machine whose two cores other test runs also kept busy.
+pytestmark = pytest.mark.timeout(900)
+
 HOUR = layout.parse_hour("2026-11-25T04")
 HISTORY = 4
 
