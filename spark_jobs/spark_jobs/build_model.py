@@ -298,11 +298,12 @@ def run(
     window: list[str],
     current: ModelArtifact | None,
     trained_at: datetime | None = None,
+    until: datetime | None = None,
 ) -> BuildResult:
     """Build from the labelled history of ``message_paths``, less the records that break a record
-    rule (``trustpipe.records``, checked as of ``trained_at``): the scorers would set them aside,
-    and a negative count is no value the features can take."""
+    rule (``trustpipe.records``, as of ``until``, the training window's end, or ``trained_at``):
+    the scoring job would set them aside, and a negative count is no value the features take."""
     trained_at = trained_at or datetime.now(UTC)
     history = labelled_history(spark, message_paths, label_paths)
-    kept = history.where(record_rules.reason(trained_at).isNull())
+    kept = history.where(record_rules.reason(until or trained_at).isNull())
     return build(kept, window, current, trained_at)

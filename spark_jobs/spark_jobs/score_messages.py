@@ -13,7 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ def score_staged(
     df = read_v4(spark if isinstance(spark, SparkSession) else spark(), staged.paths)
     files = staged.by_file_name()
     checked = with_channel_check(df, {name: f.enterprise_id for name, f in files.items()}).transform(
-        lambda d: with_record_rules(d, scored_at)
+        lambda d: with_record_rules(d, hour + timedelta(hours=1))
     )
     accepted = checked.where(F.col(REASON).isNull()).drop(REASON, CHANNEL)
     versions = {name: f.schema_version for name, f in files.items()}
@@ -209,8 +209,9 @@ def with_channel_check(df: DataFrame, channel_of_file: dict[str, str]) -> DataFr
 
 def with_record_rules(checked: DataFrame, reference: datetime) -> DataFrame:
     """``checked`` (``with_channel_check``'s) with the rows that keep their channel but break a
-    record rule (``trustpipe.records``, as of ``reference``) set aside with that rule's reason,
-    the scorer's word for word."""
+    record rule (``trustpipe.records``, as of ``reference``: the hour's end, when its records were
+    all seen, so a backfill judges an hour as its first run did) set aside with that rule's
+    reason, the scorer's word for word."""
     return checked.withColumn(REASON, F.coalesce(F.col(REASON), record_rules.reason(reference)))
 
 

@@ -171,3 +171,27 @@ def v4_records(draw: st.DrawFn, enterprise: str | None = None) -> dict[str, Any]
         "in_known_thread": draw(st.booleans()),
         "x_mailer": draw(st.none() | text),
     }
+
+
+@st.composite
+def scored_messages(draw: st.DrawFn, enterprises: list[str]) -> dict[str, Any]:
+    """Any ScoredMessage a writer can frame, its enterprise one of ``enterprises`` or any text."""
+    text = TEXT
+    return {
+        "message_id": draw(text),
+        "enterprise_id": draw(st.one_of(st.sampled_from(enterprises), text)),
+        "received_at": draw(TIMES),
+        "scored_at": draw(TIMES),
+        "from_address": draw(text),
+        "from_display_name": draw(text),
+        "from_domain": draw(text),
+        "reply_to": draw(st.none() | text),
+        "sending_ip": draw(text),
+        "score": draw(st.floats(allow_nan=True, allow_infinity=True)),
+        "verdict": draw(st.sampled_from(["QUARANTINE", "LABEL", "PASS_THROUGH"])),
+        "reasons": draw(st.lists(text, max_size=4)),
+        "model_version": draw(text),
+        "source": draw(st.sampled_from(["BATCH", "STREAM"])),
+        "source_ref": draw(text),
+        "sensor_schema_version": draw(INTS),
+    }
