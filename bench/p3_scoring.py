@@ -1,7 +1,8 @@
 """P3: the scoring job's rows/s against Spark's bare Avro read -> write of the same files, in the
 same run (goal >= 0.5x), at two sizes: an hour of simulated traffic (about 50,000 rows) and one of
 real volume (the same files copied to over 1,000,000 rows); a Python-UDF variant of the same model
-(small size only) shows what native expressions buy.
+(small size only) shows what native expressions buy. Both apply the job's record rules first
+(``spark_jobs.record_rules``), as the job does.
 
 Runs on a SparkSession of its own (``local[2]``), or on the one it is given (the test suite's)."""
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import NOTHING, Result, Shared
-from spark_jobs import trust_columns
+from spark_jobs import record_rules, trust_columns
 from spark_jobs.score_messages import SCORED_INPUTS, read_v4, to_scored_messages
 from spark_jobs.session import AVRO_FORMAT, local_session
 from trustpipe import contracts, layout
@@ -125,7 +126,9 @@ def _measure(spark: Any, size: Size) -> list[Result]:
             return write(read_v4(spark, files).drop("_file"), files, "bare")
 
         def native(files: list[str]) -> int:
-            scored = trust_columns.score(read_v4(spark, files), model, keep=SCORED_INPUTS)
+            # the job's own record rules first, as it applies them (every record keeps them here)
+            kept = read_v4(spark, files).where(record_rules.reason(datetime.now(UTC)).isNull())
+            scored = trust_columns.score(kept, model, keep=SCORED_INPUTS)
             return write(
                 to_scored_messages(scored, model.version, "h", datetime.now(UTC), versions),
                 files,
@@ -141,7 +144,7 @@ def _measure(spark: Any, size: Size) -> list[Result]:
                 return verdict.score, verdict.verdict, verdict.reasons
 
             score_udf = F.udf(py_score, "struct<score:double,verdict:string,reasons:array<string>>")
-            df = read_v4(spark, paths)
+            df = read_v4(spark, paths).where(record_rules.reason(datetime.now(UTC)).isNull())
             scored = df.withColumn("_v", score_udf(F.struct(*df.columns))).select("*", "_v.*").drop("_v")
             return write(
                 to_scored_messages(scored, model.version, "h", datetime.now(UTC), versions),

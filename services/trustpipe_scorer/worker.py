@@ -7,15 +7,17 @@ A record's enterprise is the one its channel authenticated: the front door stamp
 enterprise on the raw record's partition key (``tenants.partition_key``), and the scorer reads it
 back from there, never from the record. A record whose own ``enterprise_id`` disagrees
 (``EnterpriseMismatchError``), or whose channel is an enterprise this deployment does not serve
-(``UnknownEnterpriseError``), is never scored.
+(``UnknownEnterpriseError``), is never scored; nor is one that breaks a record rule
+(``trustpipe.records``: a negative count, a NUL in a string, a message id that fits no partition
+key, a time from 1970): ``RecordRuleError`` names the rule.
 
 A record that cannot be decoded (bad magic byte, unknown schema id, truncated, oversize, not the
-schema it claims) or fails the channel check is ``Rejected`` with its reason and the shard moves
-on. Any other error escapes: a transient one (a failed put, the registry unreachable, no model
-yet) makes the processor retry the batch, one of the record's own (a legal record the features
-cannot take, a partition key Kinesis refuses) makes it split the batch until that record is set
-aside alone. Either way records already put are put again: the importers' upsert keyed by
-(enterprise, message id) makes that harmless.
+schema it claims), fails the channel check or breaks a rule is ``Rejected`` with its reason and
+the shard moves on. Any other error escapes: a transient one (a failed put, the registry unreachable, no model
+yet) makes the processor retry the batch, one of the record's own (a record the rules let pass
+that the features still cannot take, a partition key Kinesis refuses) makes it split the batch
+until that record is set aside alone. Either way records already put are put again: the
+importers' upsert keyed by (enterprise, message id) makes that harmless.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from trustpipe import contracts, tenants
+from trustpipe import records as record_rules
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder
 from trustpipe.errors import TransientError
 from trustpipe.model.artifact import ModelError
@@ -74,7 +77,12 @@ class ScorerWorker:
         for r in records:
             try:
                 out.append(self._score(model, r, scored_at))
-            except (CodecError, tenants.EnterpriseMismatchError, tenants.UnknownEnterpriseError) as err:
+            except (
+                CodecError,
+                tenants.EnterpriseMismatchError,
+                tenants.UnknownEnterpriseError,
+                record_rules.RecordRuleError,
+            ) as err:
                 rejected.append(Rejected(r, f"{type(err).__name__}: {err}"))
         self.put(out)
         self.counts["scored"] += len(out)
@@ -88,6 +96,7 @@ class ScorerWorker:
         message = self.decoder.decode(r.data)
         channel = tenants.enterprise_of_key(r.partition_key)
         enterprise = tenants.check_claim(message["enterprise_id"], channel, self.enterprises)
+        record_rules.check(message, scored_at)
         verdict = model.score(message)
         scored = {
             "message_id": message["message_id"],

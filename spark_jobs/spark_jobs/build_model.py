@@ -16,7 +16,7 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import trust_columns
+from spark_jobs import record_rules, trust_columns
 from spark_jobs.session import AVRO_FORMAT
 from trustpipe import contracts
 from trustpipe.model.artifact import ModelArtifact, ModelBuildError, Thresholds
@@ -298,5 +298,12 @@ def run(
     window: list[str],
     current: ModelArtifact | None,
     trained_at: datetime | None = None,
+    until: datetime | None = None,
 ) -> BuildResult:
-    return build(labelled_history(spark, message_paths, label_paths), window, current, trained_at)
+    """Build from the labelled history of ``message_paths``, less the records that break a record
+    rule (``trustpipe.records``, as of ``until``, the training window's end, or ``trained_at``):
+    the scoring job would set them aside, and a negative count is no value the features take."""
+    trained_at = trained_at or datetime.now(UTC)
+    history = labelled_history(spark, message_paths, label_paths)
+    kept = history.where(record_rules.reason(until or trained_at).isNull())
+    return build(kept, window, current, trained_at)

@@ -66,6 +66,7 @@ def build(
             [layout.format_hour(h) for h in window],
             current,
             trained_at,
+            until,
         )
         progress(TRAINED, 1, 1)
     make_current = result.promoted and promote

@@ -13,7 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import fastavro
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import trust_columns
+from spark_jobs import record_rules, trust_columns
 from spark_jobs.session import AVRO_FORMAT
 from spark_jobs.staging import StagedHour, stage_hour
 from trustpipe import contracts, layout, s3
@@ -155,7 +155,9 @@ def score_staged(
         return result
     df = read_v4(spark if isinstance(spark, SparkSession) else spark(), staged.paths)
     files = staged.by_file_name()
-    checked = with_channel_check(df, {name: f.enterprise_id for name, f in files.items()})
+    checked = with_channel_check(df, {name: f.enterprise_id for name, f in files.items()}).transform(
+        lambda d: with_record_rules(d, hour + timedelta(hours=1))
+    )
     accepted = checked.where(F.col(REASON).isNull()).drop(REASON, CHANNEL)
     versions = {name: f.schema_version for name, f in files.items()}
     scored = trust_columns.score(accepted, artifact, keep=SCORED_INPUTS)
@@ -205,9 +207,18 @@ def with_channel_check(df: DataFrame, channel_of_file: dict[str, str]) -> DataFr
     return df.join(F.broadcast(channels), "_file", "left").withColumn(REASON, reason)
 
 
+def with_record_rules(checked: DataFrame, reference: datetime) -> DataFrame:
+    """``checked`` (``with_channel_check``'s) with the rows that keep their channel but break a
+    record rule (``trustpipe.records``, as of ``reference``: the hour's end, when its records were
+    all seen, so a backfill judges an hour as its first run did) set aside with that rule's
+    reason, the scorer's word for word."""
+    return checked.withColumn(REASON, F.coalesce(F.col(REASON), record_rules.reason(reference)))
+
+
 def set_aside_records(checked: DataFrame, files: dict[str, Any], out: str) -> list[dict[str, Any]]:
-    """Write the rows ``with_channel_check`` set aside to ``out`` as JSON lines (the landing
-    key, claimed enterprise, message id and reason of each); how many per file and reason."""
+    """Write the rows ``with_channel_check`` and ``with_record_rules`` set aside to ``out`` as JSON
+    lines (the landing key, claimed enterprise, message id and reason of each); how many per file
+    and reason."""
     rejected = checked.where(F.col(REASON).isNotNull())
     counts = rejected.groupBy("_file", CHANNEL, REASON).count().collect()
     keys = checked.sparkSession.createDataFrame(

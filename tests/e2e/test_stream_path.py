@@ -4,8 +4,8 @@ every worker a `trustpipe ... run` service with its KCL daemon (started once for
 daemons take about 30 s to their first record).
 
 Poison records reach the scorer's error path with their reason while the rest go on; legal
-records a worker cannot take (url_count = -1 in the scorer, a NUL in the stream importer) are set
-aside alone while the good records of their shard are stored; a scorer and
+records that break a record rule (url_count = -1, a NUL in a string) are set aside by the scorer
+with the rule's name while the good records of their shard are stored; a scorer and
 the alerter are SIGKILLed mid-stream (with their daemons, as a host dies) and restarted as systemd
 would: every produced message is stored, each QUARANTINE or LABEL verdict gets exactly one action,
 PASS_THROUGH none; one Message-ID at two enterprises is two rows and one action on each one's own
@@ -33,6 +33,7 @@ from tests.harness.models import mixed
 from tests.harness.streams import on_stream, post, produce, set_aside
 from tests.harness.waits import wait_for
 from trustpipe import contracts, tenants
+from trustpipe import records as record_rules
 from trustpipe.aws import AwsClients
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder
 from trustpipe.model import artifact as artifacts
@@ -202,9 +203,9 @@ def test_legal_records_no_worker_can_use_are_set_aside_and_the_rest_of_their_sha
     services: Launcher, aws: AwsClients, settings: Settings
 ) -> None:
     # GIVEN acme's v3 sensor posting, in one request, good records around two that are legal Avro
-    # yet poison: url_count = -1 (the features refuse it, in the scorer) and a display name with a
-    # NUL (scored; PostgreSQL's text refuses it, in the stream importer). All sit on one raw
-    # shard, and the good ones share the NUL record's scored shard: a stuck shard would hold them.
+    # yet break a record rule: url_count = -1 (the features' log1p refuses it) and a display name
+    # with a NUL (PostgreSQL's text refuses it). All sit on one raw shard, and the good ones share
+    # the NUL record's scored shard: a stuck shard would hold them.
     run = uuid.uuid4().hex[:8]
     raw, on_scored = shard_of(aws, settings.raw_stream_name), shard_of(aws, settings.scored_stream_name)
     poison = f"<poison-{run}@x>"
@@ -235,28 +236,25 @@ def test_legal_records_no_worker_can_use_are_set_aside_and_the_rest_of_their_sha
     # WHEN the scorers and the stream importer have had them
     # THEN every good record, before and after the poison on its shard, is stored
     wait_for("the good records stored", lambda: set(stored(settings, good)) == set(good), timeout=300)
-    # and the url_count = -1 record is set aside by the scorer, with the error's class and message
-    aside = wait_for(
-        "the poison set aside",
-        lambda: [
-            x
-            for x in set_aside(aws, settings, "set_aside/stream/scorer/")
-            if x["partition_key"] == f"acme/{poison}"
-        ],
-    )
-    assert [x["reason"] for x in aside] == ["ValueError: math domain error"]
-    kept = FramedDecoder(aws.registry(), schema).decode(bytes.fromhex(aside[0]["data_hex"]))
-    assert (kept["message_id"], kept["url_count"]) == (poison, -1)
-    # and the NUL record, scored, is set aside by the stream importer with PostgreSQL's refusal
-    wait_for("the NUL record scored", lambda: nul in scored(aws, settings))
-    errors = wait_for(
-        "the NUL record in import_errors",
-        lambda: query_errors(settings, settings.scored_stream_name, nul.encode().hex()),
-    )
-    assert len(errors) == 1, errors
-    error_type, reason = errors[0]
-    assert issubclass(getattr(psycopg.errors, error_type, type(None)), psycopg.DataError), reason
-    # and neither poison record is stored
+    # and each poison record is set aside by the scorer with the name of the rule it breaks
+    keys = {f"acme/{poison}": "url_count_not_negative", f"acme/{nul}": "from_display_name_storable"}
+
+    def poison_aside() -> list[dict[str, Any]]:
+        found = [
+            x for x in set_aside(aws, settings, "set_aside/stream/scorer/") if x["partition_key"] in keys
+        ]
+        return found if len(found) == len(keys) else []
+
+    aside = wait_for("the poison set aside", poison_aside)
+    rules = {r.name: r.reason for r in record_rules.RULES}
+    assert {x["partition_key"]: x["reason"] for x in aside} == {k: rules[name] for k, name in keys.items()}
+    kept = {
+        x["partition_key"]: FramedDecoder(aws.registry(), schema).decode(bytes.fromhex(x["data_hex"]))
+        for x in aside
+    }
+    assert kept[f"acme/{poison}"]["url_count"] == -1
+    # and neither poison record is scored or stored
+    assert not {poison, nul} & set(scored(aws, settings))
     assert stored(settings, [poison, nul]) == {}
 
 
@@ -275,17 +273,6 @@ def shard_of(aws: AwsClients, stream_name: str) -> Callable[[str], str]:
         return next(name for first, last, name in shards if first <= point <= last)
 
     return shard
-
-
-def query_errors(settings: Settings, stream_name: str, body_hex: str) -> list[tuple[str, str]]:
-    """(error type, reason) of the import_errors rows of records of ``stream_name`` whose kept
-    bytes hold ``body_hex``."""
-    with psycopg.connect(settings.database_url or "") as conn:
-        rows = conn.execute(
-            "SELECT error_type, reason FROM import_errors WHERE object_key LIKE %s AND message_body LIKE %s",
-            (f"kinesis://{stream_name}/%", f"%{body_hex}%"),
-        ).fetchall()
-    return [(t, r) for t, r in rows]
 
 
 def test_exactly_once_through_scorer_importer_and_alerter_with_crashes(

@@ -114,10 +114,13 @@ class FakeCheckpointer:
 
 
 def deliver(
-    worker: StreamWorker, batch: Sequence[StreamRecord], shard_id: str = "shardId-000000000001"
+    worker: StreamWorker,
+    batch: Sequence[StreamRecord],
+    shard_id: str = "shardId-000000000001",
+    sleep: Callable[[float], None] = lambda _s: None,
 ) -> FakeCheckpointer:
     """``batch`` handed to ``worker`` by the shard processor, as the KCL delivers a batch (no
-    waits between retries); the checkpoints it made."""
+    waits between retries, unless ``sleep`` waits or refuses); the checkpoints it made."""
     checkpointer = FakeCheckpointer()
     delivered = SimpleNamespace(
         records=[
@@ -133,7 +136,7 @@ def deliver(
         checkpointer=checkpointer,
         millis_behind_latest=0,
     )
-    processor = ShardProcessor(worker, sleep=lambda _s: None, jitter=lambda: 1.0)
+    processor = ShardProcessor(worker, sleep=sleep, jitter=lambda: 1.0)
     processor.shard_id = shard_id
     processor.process_records(delivered)
     return checkpointer

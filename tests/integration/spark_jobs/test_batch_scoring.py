@@ -17,6 +17,7 @@ from tests.harness.cli import run_cli
 from tests.harness.models import mixed
 from tests.harness.output import assert_calm
 from trustpipe import contracts, landing, layout, metrics, s3, tenants
+from trustpipe import records as record_rules
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
@@ -159,6 +160,7 @@ def test_a_record_claiming_another_enterprise_is_set_aside_and_the_rest_scored(
     reader = fastavro.reader(io.BytesIO(s3.get(aws.s3, settings.landing_bucket, drops[0].key)))
     records = list(reader)
     records[2] = {**records[2], "enterprise_id": "globex"}
+    records[4] = {**records[4], "url_count": -1}  # legal Avro that breaks a record rule
     out = io.BytesIO()
     fastavro.writer(out, fastavro.parse_schema(reader.writer_schema), records)
     s3.put(aws.s3, settings.landing_bucket, drops[0].key, out.getvalue())
@@ -178,36 +180,41 @@ def test_a_record_claiming_another_enterprise_is_set_aside_and_the_rest_scored(
         served=served,
     )
     # THEN the claiming record is set aside on acme's channel, with the stream path's reason,
-    # and not scored
+    # and not scored; so is the one breaking a rule, with the scorer's reason word for word
     with pytest.raises(tenants.EnterpriseMismatchError) as python_says:
         tenants.check_claim("globex", "acme", served)
+    with pytest.raises(record_rules.RecordRuleError) as rule_says:
+        record_rules.check(records[4], hour + timedelta(hours=1))
     total = sum(d.records for d in drops)
-    assert result.records_in == total and result.records_out == total - 1
+    assert result.records_in == total and result.records_out == total - 2
     assert result.rejected == [
         {
             "key": drops[0].key,
             "enterprise_id": "acme",
             "reason": f"EnterpriseMismatchError: {python_says.value}",
             "records": 1,
-        }
+        },
+        {"key": drops[0].key, "enterprise_id": "acme", "reason": rule_says.value.rule.reason, "records": 1},
     ]
     manifest = json.loads(s3.get(aws.s3, settings.scored_bucket, scored_hour_prefix(hour) + MANIFEST))
     keys = [f["key"] for f in manifest["files"] if f["kind"] == "scored_messages"]
     scored = read_all(aws, settings.scored_bucket, keys)
-    assert records[2]["message_id"] not in {r["message_id"] for r in scored}
+    assert not {records[2]["message_id"], records[4]["message_id"]} & {r["message_id"] for r in scored}
     assert {r["enterprise_id"] for r in scored} == {"acme"}
     aside = s3.get(aws.s3, settings.landing_bucket, layout.set_aside_records_key(hour, 0)).decode()
-    line = json.loads(aside.splitlines()[0])
-    assert line["message_id"] == records[2]["message_id"] and line["claimed_enterprise_id"] == "globex"
+    lines = {line["message_id"]: line for line in map(json.loads, aside.splitlines())}
+    line = lines[records[2]["message_id"]]
+    assert line["claimed_enterprise_id"] == "globex"
     assert line["key"] == drops[0].key and line["enterprise_id"] == "acme"
-    assert {s["enterprise_id"]: s["set_aside"] for s in result.stats}["acme"] == 1
+    assert lines[records[4]["message_id"]]["reason"] == rule_says.value.rule.reason
+    assert {s["enterprise_id"]: s["set_aside"] for s in result.stats}["acme"] == 2
     # AND the stranger's file is set aside whole, unscored, with its reason
     assert [(s["key"], s["reason"].split(":")[0]) for s in result.set_aside] == [
         (stranger, "UnknownEnterpriseError")
     ]
     # AND the hour's verification accounts for every record
     summary = checks.verify_manifest(manifest, [d.key for d in drops] + [stranger])
-    assert summary["records_set_aside"] == 1 and summary["records"] == total - 1
+    assert summary["records_set_aside"] == 2 and summary["records"] == total - 2
 
 
 def test_one_message_id_at_two_enterprises_is_two_rows_and_an_action_at_each_on_the_batch_path(

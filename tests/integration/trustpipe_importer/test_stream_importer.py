@@ -6,12 +6,17 @@ it runs in the near-real-time path's test."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tests.harness.fakes import deliver
+from tests.harness.hostile import bounded, scored_messages
 from tests.harness.scored import scored
 from tests.harness.streams import on_stream
 from trustpipe import contracts, tenants
@@ -111,3 +116,48 @@ def test_one_message_id_at_two_enterprises_is_two_rows_and_two_verdicts_forwarde
     # and each verdict went on to the alerters under its own pair's partition key
     keys = Counter(key for key, _ in imported_after(aws, db, before))
     assert keys == {tenants.partition_key(e, row["message_id"]): 2 for e in ("acme", "globex")}
+
+
+class TransientLoop(AssertionError):
+    """A batch retried as transient more than a few times: a hostile record made it loop."""
+
+
+def no_more_than_three_retries() -> Any:
+    waits = []
+
+    def sleep(_seconds: float) -> None:
+        waits.append(_seconds)
+        if len(waits) > 3:
+            raise TransientLoop("the batch keeps failing as transient")
+
+    return sleep
+
+
+@bounded(10)
+@given(verdicts=st.lists(scored_messages(["acme", "globex"]), min_size=1, max_size=6))
+def test_any_decodable_scored_record_is_stored_or_set_aside(
+    db: Settings, aws: AwsClients, verdicts: list[dict[str, Any]]
+) -> None:
+    # GIVEN any batch of decodable ScoredMessages on one shard of the scored stream
+    shard = f"shardId-{uuid.uuid4().hex[:12]}"
+    batch = [StreamRecord(r.data, "k", str(n), 0, 0, shard) for n, r in enumerate(framed(aws, verdicts))]
+    # WHEN the shard processor hands it to the stream importer
+    checkpointer = deliver(stream_importer(aws), batch, shard, sleep=no_more_than_three_retries())
+    # THEN the shard moves past it, and each record is in import_errors by its position or stored
+    assert checkpointer.at == [batch[-1].sequence_number]
+    prefix = f"kinesis://{db.scored_stream_name}/{shard}/"
+    aside = {
+        k.removeprefix(prefix)
+        for (k,) in query(db, "SELECT object_key FROM import_errors WHERE object_key LIKE %s", prefix + "%")
+    }
+    for n, v in enumerate(verdicts):
+        if str(n) in aside:
+            continue
+        assert "\x00" not in v["message_id"] + v["enterprise_id"], v
+        stored = query(
+            db,
+            "SELECT 1 FROM scored_messages WHERE enterprise_id = %s AND message_id = %s",
+            v["enterprise_id"],
+            v["message_id"],
+        )
+        assert stored, v

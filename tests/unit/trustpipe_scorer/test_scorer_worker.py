@@ -8,7 +8,7 @@ import dataclasses
 import io
 import random
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fastavro
@@ -16,7 +16,7 @@ import pytest
 
 from tests.harness.fakes import FakeKinesis, deliver
 from tests.harness.models import artifact
-from trustpipe import contracts, tenants
+from trustpipe import contracts, records, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
 from trustpipe.transient import is_transient
@@ -239,24 +239,39 @@ def v3(n: int, **changes: Any) -> bytes:
     return FramedEncoder(3, contracts.email_metadata(3)).encode({**rec, **changes})
 
 
-def test_a_legal_record_the_features_refuse_is_set_aside_and_the_rest_of_its_batch_scored() -> None:
-    # GIVEN a v3 batch whose 4th record says url_count = -1 (a legal Avro int; log1p refuses it)
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        ({"url_count": -1}, "url_count_not_negative"),
+        ({"from_display_name": "Alice\x00Chen"}, "from_display_name_storable"),
+        ({"message_id": ""}, "message_id_length"),
+        ({"message_id": "m" * (records.MAX_MESSAGE_ID + 1)}, "message_id_length"),
+        ({"received_at": datetime(1970, 1, 1, tzinfo=UTC)}, "received_at_window"),
+        ({"received_at": NOW + timedelta(days=2)}, "received_at_window"),
+        (
+            {"attachments": [{"filename": "a", "content_type": "b", "size_bytes": -5}]},
+            "attachment_size_bytes_not_negative",
+        ),
+    ],
+    ids=["negative-count", "nul", "empty-id", "long-id", "epoch", "future", "negative-attachment"],
+)
+def test_a_legal_record_that_breaks_a_rule_is_set_aside_by_name_and_the_rest_of_its_batch_scored(
+    changes: dict[str, Any], rule: str
+) -> None:
+    # GIVEN a v3 batch whose 4th record is legal Avro that breaks one record rule
     setup = Setup({"m1": model("m1")}, ["m1"])
-    poison = v3(3, url_count=-1)
+    poison = v3(3, **changes)
     batch = [record(v3(n), n) for n in range(3)] + [record(poison, 3)] + [record(v3(n), n) for n in (4, 5)]
-    with pytest.raises(ValueError, match="math domain error"):
-        setup.worker.process(batch)  # alone, the worker fails the batch: the processor must isolate
-    setup.put.clear()
     # WHEN the shard processor hands the batch to the scorer
     checkpointer = deliver(setup.worker, batch)
-    # THEN that record alone is set aside, its reason the error's class and message
-    assert [(x.record.sequence_number, x.reason) for x in setup.aside] == [
-        ("1003", "ValueError: math domain error")
-    ]
-    # and the five others are scored and put, each once
+    # THEN that record alone is set aside, its reason the rule's name and text
+    expected = next(r for r in records.RULES if r.name == rule)
+    assert [(x.record.sequence_number, x.reason) for x in setup.aside] == [("1003", expected.reason)]
+    # and the five others are scored and put, each once (no split was needed to find it)
     assert sorted(s["source_ref"] for s in setup.scored()) == [
         f"shardId-000000000001:{1000 + n}" for n in (0, 1, 2, 4, 5)
     ]
+    assert len(setup.put) == 5
     # and the shard checkpoints past the batch
     assert checkpointer.at == ["1005"]
 
