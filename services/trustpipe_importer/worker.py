@@ -1,8 +1,9 @@
 """The importer worker: long-polls SQS, imports each announced object, deletes the message only
 after commit and forward. Bad input (an object, or one row of it) is set aside with its reason
-and the message deleted (it never loops); transient failures (``trustpipe.transient``, and
-verdicts stored but not yet forwarded) are retried with capped backoff and, after the queue's
-maxReceiveCount, land in its DLQ."""
+and the message deleted (it never loops), as is an object whose import fails for any reason that
+is not transient; transient failures (``trustpipe.transient``, and verdicts stored but not yet
+forwarded) are retried with capped backoff and, after the queue's maxReceiveCount, land in its
+DLQ."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 5, 300
 BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 
 log = logging.getLogger("trustpipe.importer")
+MAX_REASON = 2_000
+"""Characters of an unexpected error kept as an object's set-aside reason."""
 
 
 def retry_delay(receives: int, jitter: Callable[[], float] = random.random) -> int:
@@ -134,7 +137,7 @@ class Importer:
                     self._import(event)
         except Exception as err:
             if not is_transient(err):
-                raise  # neither the input's (set aside above) nor the world's: a fault to fix
+                raise  # outside any object (a failed set-aside, a deletion): a fault to fix
             self._retry_later(message, err)
             return
         self._delete(message)
@@ -146,6 +149,13 @@ class Importer:
         except UnimportableObjectError as err:
             log.info("set aside s3://%s/%s: %s", event.bucket, event.key, err)
             self._set_aside(event, err.kind, str(err))
+            return
+        except Exception as err:
+            if is_transient(err):
+                raise
+            # neither named bad input nor the world's trouble: the object's, until shown otherwise
+            log.warning("set aside s3://%s/%s: %s: %s", event.bucket, event.key, type(err).__name__, err)
+            self._set_aside(event, type(err).__name__, f"{type(err).__name__}: {err}"[:MAX_REASON])
             return
         log.info(
             "%s s3://%s/%s: %d rows, %d stored, %d refused, %d verdicts forwarded",
