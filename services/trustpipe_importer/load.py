@@ -284,7 +284,7 @@ def _import(
             if decode and decode.wanted(size) and conn.info.encoding == "utf-8" and not resolved:
                 try:
                     with conn.transaction():
-                        chunks = decode.chunks(fo, target.columns, CHUNK_ROWS, tap=False)
+                        chunks = decode.chunks(fo, target.columns, CHUNK_ROWS)
                         loaded = load(conn, _codec_errors(chunks), target, source)
                 except RowsRefusedError:  # the worker-made COPY data cannot be split: row by row here
                     fo.seek(0)
