@@ -106,6 +106,7 @@ def batch(n: int, tag: str, today: date) -> list[dict[str, Any]]:
             "verdict": "QUARANTINE" if i % 33 == 0 else "PASS_THROUGH",
             "reasons": ["domain_reputation"],
             "model_version": "bench",
+            "model_promotion": 0,
             "source": "STREAM",
             "source_ref": "bench",
             "sensor_schema_version": 3,

@@ -1,4 +1,4 @@
-"""The batch path run by hand: `build-model`, `score-hour` and `backfill`."""
+"""The batch path run by hand: `build-model`, `promote-model`, `score-hour` and `backfill`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.command("build-model")(build_model_cmd)
     app.command("score-hour")(score_hour_cmd)
     app.command("backfill")(backfill_cmd)
+    app.command("promote-model")(promote_model_cmd)
 
 
 def build_model_cmd(
@@ -59,6 +60,21 @@ def build_model_cmd(
         f"model {result.artifact.version}: holdout AUC {m['auc']:.4f}, precision {m['precision']:.3f}, "
         f"recall {m['recall']:.3f}; {outcome} ({result.reason})"
     )
+
+
+def promote_model_cmd(
+    version: Annotated[str, typer.Argument(help="A saved model version (models/<version>/ in the archive).")],
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Make a saved model current under a new promotion number: a rollback promotes the previous
+    version again, and its verdicts (scored from now, or by a backfill) replace the stored ones."""
+    from trustpipe.model import artifact as model_store
+
+    aws = load_clients(state_dir, settings_path)
+    bucket = aws.settings.archive_bucket
+    number = model_store.promote(aws.s3, bucket, model_store.load(aws.s3, bucket, version))
+    console.print(f"model {version} is current, promotion {number}")
 
 
 def score_hour_cmd(

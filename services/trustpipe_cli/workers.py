@@ -1,5 +1,5 @@
-"""The workers the units start: `trustpipe scorer | importer | alerter run`, and the importer
-DLQ's redrive."""
+"""The workers the units start: `trustpipe scorer | importer | alerter run`, the importer DLQ's
+redrive, and the forward of stored verdicts still waiting for the alerters."""
 
 from __future__ import annotations
 
@@ -152,3 +152,22 @@ def importer_redrive(
     aws = load_clients(state_dir, settings_path)
     moved = redrive(aws.client("sqs"), aws.settings.importer_dlq_url, aws.settings.importer_queue_url, limit)
     console.print(f"moved {moved} messages from the importer DLQ back to the importer queue")
+
+
+@importer_app.command("forward-pending")
+def importer_forward_pending(
+    min_age: Annotated[
+        float, typer.Option("--min-age", help="Only verdicts waiting at least this many seconds.", min=0)
+    ] = 300,
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Forward to the alerters the stored QUARANTINE/LABEL verdicts still waiting in
+    import_forwards (a forward refused after the commit: runbook importer-dlq), and mark the
+    objects whose verdicts are all forwarded imported."""
+    from trustpipe_importer.app import connector, to_alerters
+    from trustpipe_importer.load import forward_all_pending
+
+    aws = load_clients(state_dir, settings_path)
+    forwarded = forward_all_pending(connector(aws.settings), to_alerters(aws), min_age)
+    console.print(f"forwarded {forwarded} stored verdicts to the alerters")

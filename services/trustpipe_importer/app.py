@@ -90,9 +90,9 @@ def importer(
 
 
 def to_alerters(aws: AwsClients) -> Forward:
-    """The batch path's QUARANTINE/LABEL verdicts onto the imported stream, framed as the stream
-    importer forwards its own (keyed by ``tenants.partition_key``): the same alerters act on both
-    paths, once per message."""
+    """Stored QUARANTINE/LABEL verdicts onto the imported stream, framed with the registry's id of
+    the ScoredMessage contract and keyed by ``tenants.partition_key``: both importers forward so,
+    and the same alerters act on both paths, once per message."""
     schema = contracts.load(contracts.SCORED_MESSAGE)
     encoders: list[FramedEncoder] = []  # registered on first use: most objects pass no verdicts on
     putter = Putter(aws.client("kinesis"), aws.settings.imported_stream_name)
@@ -161,7 +161,7 @@ def stream_importer(aws: AwsClients) -> StreamImporter:
     return StreamImporter(
         decoder=FramedDecoder(aws.registry(), contracts.load(contracts.SCORED_MESSAGE)),
         connect=connector(settings),
-        put=Putter(aws.client("kinesis"), settings.imported_stream_name).put,
+        forward=to_alerters(aws),
         stream_name=settings.scored_stream_name,
     )
 

@@ -16,10 +16,10 @@ import operator
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 import fastavro
@@ -29,7 +29,6 @@ from psycopg import postgres, pq
 from psycopg._copy_base import BinaryFormatter  # Copy.write_row's encoder, used without a connection
 from psycopg.adapt import AdaptersMap, Transformer
 
-from trustpipe import contracts
 from trustpipe.codec import ContainerReader, SchemaMismatchError, TruncatedRecordError
 from trustpipe.errors import TransientError
 
@@ -41,12 +40,10 @@ process: the workers' start and the round trip of their bytes would cost more th
 
 @dataclass(frozen=True)
 class CopyData:
-    """One group of blocks as COPY BINARY data (signature to trailer), its row count, and its
-    QUARANTINE/LABEL records when asked for (the alerters' share)."""
+    """One group of blocks as COPY BINARY data (signature to trailer) and its row count."""
 
     data: bytes
     rows: int
-    actionable: list[dict[str, Any]] = field(default_factory=list)
 
 
 class DecodeWorkerLostError(TransientError):
@@ -65,9 +62,7 @@ class DecodePool:
     def wanted(self, size: int) -> bool:
         return size >= self.min_bytes
 
-    def chunks(
-        self, fo: IO[bytes], columns: tuple[tuple[str, str], ...], rows: int, tap: bool
-    ) -> Iterator[CopyData]:
+    def chunks(self, fo: IO[bytes], columns: tuple[tuple[str, str], ...], rows: int) -> Iterator[CopyData]:
         """``fo``'s blocks as COPY data for ``columns``, in file order, at most two groups per
         process in flight (memory stays bounded by them); CodecError for a block that cannot be
         framed or decoded, DecodeWorkerLostError if a worker died."""
@@ -77,7 +72,7 @@ class DecodePool:
         pending: collections.deque[Future[CopyData]] = collections.deque()
         try:
             for header, blocks in block_groups(fo, rows):
-                pending.append(executor.submit(copy_data, header, blocks, names, types, tap))
+                pending.append(executor.submit(copy_data, header, blocks, names, types))
                 if len(pending) >= 2 * self.processes:
                     yield pending.popleft().result()
             while pending:
@@ -163,29 +158,18 @@ def _read(fo: IO[bytes], start: int, end: int) -> bytes:
     return fo.read(end - start)
 
 
-def copy_data(
-    header: bytes, blocks: bytes, names: tuple[str, ...], types: tuple[str, ...], tap: bool
-) -> CopyData:
+def copy_data(header: bytes, blocks: bytes, names: tuple[str, ...], types: tuple[str, ...]) -> CopyData:
     """In a worker process: a group of blocks decoded to one COPY BINARY stream of ``names``."""
     records = iter(ContainerReader(io.BytesIO(header + blocks)))
     formatter = BinaryFormatter(_transformer(types))
     row_of = operator.itemgetter(*names)
     out = bytearray()
-    actionable: list[dict[str, Any]] = []
     rows = 0
-    for record in tapped(records, actionable) if tap else records:
+    for record in records:
         out += formatter.write_row(row_of(record))
         rows += 1
     out += formatter.end()
-    return CopyData(bytes(out), rows, actionable)
-
-
-def tapped(records: Iterable[dict[str, Any]], actionable: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """``records`` passed through, the QUARANTINE/LABEL ones also appended to ``actionable``."""
-    for record in records:
-        if record["verdict"] in contracts.ACTIONABLE_VERDICTS:
-            actionable.append(record)
-        yield record
+    return CopyData(bytes(out), rows)
 
 
 TEXT_ARRAY_OID = postgres.types.get_oid("text[]")

@@ -1,8 +1,11 @@
 """One scored object into PostgreSQL, in one transaction: COPY into a staging table, then an
-idempotent upsert, the ledger row beside it. Memory is bounded by the COPY buffer, not the file."""
+idempotent upsert, the ledger row beside it, a row PostgreSQL refuses set aside alone. Then the
+QUARANTINE/LABEL verdicts the upsert stored go to the alerters (from ``import_forwards``), and
+only then is the object done. Memory is bounded by the COPY buffer, not the file."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import operator
@@ -10,17 +13,19 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any, TypeVar
 
 import psycopg
 from botocore.exceptions import ClientError
+from psycopg.rows import dict_row
 
 from trustpipe import contracts
 from trustpipe.codec import CodecError, ContainerReader
 from trustpipe.db.partitions import DayPartitions
-from trustpipe.errors import PermanentError
-from trustpipe_importer.blocks import CopyData, DecodePool, tapped, with_repeated_arrays
+from trustpipe.errors import PermanentError, TransientError
+from trustpipe_importer.blocks import CopyData, DecodePool, with_repeated_arrays
 from trustpipe_importer.events import ObjectCreated
 
 Connect = Callable[[], psycopg.Connection[Any]]
@@ -40,6 +45,7 @@ SCORED_COLUMNS = (
     ("verdict", "text"),
     ("reasons", "text[]"),
     ("model_version", "text"),
+    ("model_promotion", "int8"),
     ("source", "text"),
     ("source_ref", "text"),
     ("sensor_schema_version", "int4"),
@@ -61,13 +67,29 @@ STATS_COLUMNS = (
 
 @dataclass(frozen=True)
 class Target:
-    """Where one kind of scored object goes, and when an incoming row replaces a stored one."""
+    """Where one kind of scored object goes, and when an incoming row replaces a stored one: when
+    its ``rank`` columns, compared in order, are greater (or equal, with ``ties_replace``)."""
 
     contract: str
     table: str
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
-    newer: str
+    rank: tuple[str, ...]
+    ties_replace: bool = False
+    forwards: bool = False
+    """Whether its QUARANTINE/LABEL rows go to the alerters (through ``import_forwards``)."""
+
+    @property
+    def newer(self) -> str:
+        """The upsert's condition for replacing a stored row."""
+        incoming = ", ".join(f"EXCLUDED.{c}" for c in self.rank)
+        stored = ", ".join(f"t.{c}" for c in self.rank)
+        return f"({incoming}) {'>=' if self.ties_replace else '>'} ({stored})"
+
+    @property
+    def latest_first(self) -> str:
+        """Rows of one key within a load, the one that would win first."""
+        return ", ".join([*self.key, *(f"{c} DESC" for c in self.rank)])
 
 
 SCORED_MESSAGE = "io.trustpipe.scoring.ScoredMessage"
@@ -77,14 +99,18 @@ TARGETS = {
         "scored_messages",
         SCORED_COLUMNS,
         ("enterprise_id", "message_id", "received_at"),
-        "(EXCLUDED.model_version, EXCLUDED.scored_at) > (t.model_version, t.scored_at)",
+        # the model's promotion first: a rollback's model, promoted again, outranks the one it
+        # replaced; the version (verdicts from before promotions were numbered), then the time
+        ("model_promotion", "model_version", "scored_at"),
+        forwards=True,
     ),
     "io.trustpipe.scoring.ScoringStats": Target(
         contracts.SCORING_STATS,
         "scoring_stats",
         STATS_COLUMNS,
         ("enterprise_id", "hour"),
-        "EXCLUDED.computed_at >= t.computed_at",
+        ("computed_at",),
+        ties_replace=True,
     ),
 }
 
@@ -100,12 +126,6 @@ class UnimportableObjectError(PermanentError, ValueError):
     @classmethod
     def from_codec(cls, err: CodecError) -> UnimportableObjectError:
         return cls(type(err).__name__, str(err))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    outcome: str  # imported | duplicate
-    records: int
 
 
 @contextmanager
@@ -125,20 +145,68 @@ def downloaded(s3: Any, event: ObjectCreated) -> Iterator[IO[bytes]]:
         yield fo
 
 
-def _upsert_sql(table: str, columns: tuple[tuple[str, str], ...], key: tuple[str, ...], newer: str) -> str:
-    names = [c for c, _ in columns]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in key)
+ACTIONABLE = ", ".join(f"'{v}'" for v in sorted(contracts.ACTIONABLE_VERDICTS))
+FORWARD_KEY = ("enterprise_id", "message_id", "received_at")
+
+
+def _upsert_sql(target: Target, forwards: bool) -> str:
+    """The staging table's rows into the target's table, the newest of each key, replacing a
+    stored row only when newer; the number of rows stored. With ``forwards``, the QUARANTINE and
+    LABEL rows it stored are also noted in ``import_forwards`` under ``%(source)s``, in the same
+    statement (so in the same transaction): only what was stored is forwarded, and a forward that
+    fails after the commit finds them there."""
+    names = [c for c, _ in target.columns]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in target.key)
     # Identifiers come from this module's constants, never from input.
+    upsert = (
+        f"INSERT INTO {target.table} AS t ({', '.join(names)}) "  # noqa: S608
+        f"SELECT DISTINCT ON ({', '.join(target.key)}) {', '.join(names)} FROM staging "
+        f"ORDER BY {target.latest_first} "
+        f"ON CONFLICT ({', '.join(target.key)}) DO UPDATE SET {updates} WHERE {target.newer} "
+    )
+    if not forwards:
+        return f"WITH stored AS ({upsert} RETURNING 1) SELECT count(*) FROM stored"  # noqa: S608
+    key = ", ".join(FORWARD_KEY)
     return (
-        f"INSERT INTO {table} AS t ({', '.join(names)}) "  # noqa: S608
-        f"SELECT DISTINCT ON ({', '.join(key)}) {', '.join(names)} FROM staging "
-        f"ORDER BY {', '.join(key)} "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {newer}"
+        f"WITH stored AS ({upsert} RETURNING {key}, verdict), "  # noqa: S608
+        f"pending AS (INSERT INTO import_forwards ({key}, source_key) "
+        f"SELECT {key}, %(source)s FROM stored WHERE verdict IN ({ACTIONABLE}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET source_key = EXCLUDED.source_key, stored_at = now()) "
+        "SELECT count(*) FROM stored"
     )
 
 
 Forward = Callable[[list[dict[str, Any]]], None]
-"""Hands an imported object's QUARANTINE/LABEL verdicts to the alerters, after the commit."""
+"""Hands stored QUARANTINE/LABEL verdicts to the alerters, after the commit."""
+
+
+class ForwardPendingError(TransientError):
+    """An object's rows are stored but its QUARANTINE/LABEL verdicts could not be forwarded (for
+    whatever reason: they wait in ``import_forwards`` and its ledger row says ``stored``, not
+    ``imported``): its message is retried, and after the queue's receives goes to the DLQ, from
+    which a redrive forwards them."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # imported | duplicate
+    records: int
+    refused: int = 0
+    """Rows PostgreSQL refused (each in import_errors with its position)."""
+    stored: int = 0
+    """Rows new to the store or newer than the stored ones (the rest left as they were)."""
+    forwarded: int = 0
+
+
+OBJECT_LOCK = 0x7472_7573  # "trus": the advisory lock class of one object version's import
+"""Two importers given the same object version (a duplicate notification) take turns: the second
+finds it done, or forwards what the first could not."""
+
+
+def source_key(event: ObjectCreated) -> str:
+    """How ``import_forwards`` names the object version whose import stored a verdict (as
+    :func:`forward_all_pending` builds it in SQL from a ledger row)."""
+    return f"s3://{event.bucket}/{event.key}?etag={event.etag}"
 
 
 def import_object(
@@ -149,10 +217,12 @@ def import_object(
     decode: DecodePool | None = None,
     days: DayPartitions | None = None,
 ) -> Outcome:
-    """Import one object atomically, then ``forward`` its actionable verdicts (and note that in
-    the ledger, so a redelivery after a crash in between forwards them then); a large object is
-    decoded by ``decode``'s processes when given. UnimportableObjectError for input that can
-    never be imported.
+    """Import one object atomically, then ``forward`` the QUARANTINE/LABEL verdicts the import
+    stored; the object is ``imported`` in the ledger only once they are forwarded (a forward
+    that fails leaves them in ``import_forwards`` and raises ForwardPendingError; a redelivery
+    forwards them then). A row PostgreSQL refuses is set aside alone (import_errors, with its
+    position); UnimportableObjectError for an object that can never be imported. A large object
+    is decoded by ``decode``'s processes when given.
 
     ``days`` keeps the store's day partitions: the days around today are made ready before the
     load, and days the load reached without a partition (their rows went to the default
@@ -160,51 +230,188 @@ def import_object(
     days = days if days is not None else DayPartitions()
     with connect() as conn:
         days.ensure_ahead(conn)
+        _lock(conn, event)  # held until the connection closes
         done = conn.execute(
-            "SELECT outcome, forwarded_at FROM import_ledger WHERE object_key = %s AND etag = %s",
-            (event.key, event.etag),
+            "SELECT outcome FROM import_ledger WHERE object_key = %s AND etag = %s", (event.key, event.etag)
         ).fetchone()
-        if done and not (forward and done[0] == "imported" and done[1] is None):
+        conn.commit()
+        if done and not (forward and done[0] == "stored"):
             return Outcome("duplicate", 0)
-        with downloaded(s3, event) as fo:
-            size = fo.seek(0, io.SEEK_END)
-            fo.seek(0)
-            reader, target = _open(fo)
-            actionable: list[dict[str, Any]] = []
-            tap = forward is not None and target.table == "scored_messages"
-            records = tapped(reader, actionable) if tap else reader
-            if done:  # imported before, its verdicts not yet forwarded
-                count = sum(1 for _ in records)
-            else:
-                with conn.transaction():
-                    resolved = reader.reader_schema is not None  # the decode workers read as written
-                    if decode and decode.wanted(size) and conn.info.encoding == "utf-8" and not resolved:
-                        chunks = decode.chunks(fo, target.columns, CHUNK_ROWS, tap)
-                        count = load(conn, _collected(_codec_errors(chunks), actionable), target)
-                    else:
-                        count = upsert(conn, records, target)
-                    conn.execute(
-                        "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
-                        "VALUES (%s, %s, %s, 'imported', %s)",
-                        (event.key, event.etag, event.bucket, count),
-                    )
-        conn.commit()  # the verdicts are stored before anyone is told of them
-        if forward:
-            forward(actionable)
-            conn.execute(
-                "UPDATE import_ledger SET forwarded_at = now() WHERE object_key = %s AND etag = %s",
-                (event.key, event.etag),
-            )
-            conn.commit()
-        if not done and target.table == "scored_messages":
+        loaded = None if done else _import(conn, s3, event, forward is not None, decode)
+        forwarded = _forward_pending(conn, event, forward) if forward else 0
+        if loaded and loaded.sweep:
             days.sweep(conn)
-    return Outcome("duplicate" if done else "imported", 0 if done else count)
+    if loaded is None:
+        return Outcome("duplicate", 0, forwarded=forwarded)
+    return Outcome("imported", loaded.rows, len(loaded.refused), loaded.stored, forwarded)
 
 
-def _collected(chunks: Iterator[CopyData], actionable: list[dict[str, Any]]) -> Iterator[CopyData]:
-    for chunk in chunks:
-        actionable.extend(chunk.actionable)
-        yield chunk
+def _lock(conn: psycopg.Connection[Any], event: ObjectCreated) -> None:
+    digest = hashlib.blake2b(f"{event.key}\n{event.etag}".encode(errors="replace"), digest_size=4).digest()
+    conn.execute("SELECT pg_advisory_lock(%s, %s)", (OBJECT_LOCK, int.from_bytes(digest, "big", signed=True)))
+
+
+@dataclass
+class Loaded:
+    """What a load did: rows sent, rows stored (new or newer), rows PostgreSQL refused."""
+
+    rows: int = 0
+    stored: int = 0
+    refused: list[RefusedRow] = field(default_factory=list)
+    sweep: bool = False
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    position: int
+    """The row's place in its object, from 0."""
+    error: psycopg.Error
+    row: tuple[Any, ...]
+
+
+def _import(
+    conn: psycopg.Connection[Any], s3: Any, event: ObjectCreated, forwards: bool, decode: DecodePool | None
+) -> Loaded:
+    """The object's rows stored and its ledger row written, in one transaction (committed)."""
+    with downloaded(s3, event) as fo:
+        size = fo.seek(0, io.SEEK_END)
+        fo.seek(0)
+        reader, target = _open(fo)
+        forwards = forwards and target.forwards
+        source = source_key(event) if forwards else None
+        with conn.transaction():
+            resolved = reader.reader_schema is not None  # the decode workers read as written
+            if decode and decode.wanted(size) and conn.info.encoding == "utf-8" and not resolved:
+                try:
+                    with conn.transaction():
+                        chunks = decode.chunks(fo, target.columns, CHUNK_ROWS)
+                        loaded = load(conn, _codec_errors(chunks), target, source)
+                except RowsRefusedError:  # the worker-made COPY data cannot be split: row by row here
+                    fo.seek(0)
+                    reader, target = _open(fo)
+                    loaded = load(conn, _rows(reader, target), target, source, isolate=True)
+            else:
+                loaded = load(conn, _rows(reader, target), target, source, isolate=True)
+            _set_rows_aside(conn, event, loaded.refused)
+            conn.execute(
+                "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (event.key, event.etag, event.bucket, "stored" if forwards else "imported", loaded.rows),
+            )
+    loaded.sweep = target.table == "scored_messages"
+    return loaded
+
+
+def _rows(reader: ContainerReader, target: Target) -> Iterator[list[tuple[Any, ...]]]:
+    rows = _codec_errors(map(operator.itemgetter(*(c for c, _ in target.columns)), reader))
+    return iter(lambda: list(itertools.islice(rows, CHUNK_ROWS)), [])
+
+
+def _set_rows_aside(conn: psycopg.Connection[Any], event: ObjectCreated, refused: list[RefusedRow]) -> None:
+    for r in refused:
+        conn.execute(
+            "INSERT INTO import_errors "
+            "(bucket, object_key, etag, row_position, error_type, reason, message_body) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                event.bucket,
+                event.key,
+                event.etag,
+                r.position,
+                type(r.error).__name__,
+                f"row {r.position} refused by PostgreSQL: {_first_line(r.error)}",
+                ascii(r.row)[:MAX_ROW_SHOWN],  # escaped: a NUL or bad surrogate stays printable
+            ),
+        )
+
+
+MAX_ROW_SHOWN = 2_000
+"""Characters of a refused row kept in import_errors (escaped)."""
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0][:500]
+
+
+def _forward_pending(conn: psycopg.Connection[Any], event: ObjectCreated, forward: Forward) -> int:
+    """Forward the stored verdicts the object's import noted (those still QUARANTINE/LABEL: a
+    newer verdict may have replaced one since), then drop the notes and mark the object imported,
+    in one transaction; ForwardPendingError if the forward failed (all stays as it was)."""
+    source = source_key(event)
+    with conn.transaction():
+        rows = _pending(conn, "f.source_key = %(source)s", {"source": source})
+        try:
+            forward(rows)
+        except Exception as err:  # whatever refused them, they wait in import_forwards
+            raise ForwardPendingError(
+                f"{len(rows)} stored verdicts of s3://{event.bucket}/{event.key} not forwarded "
+                f"(kept in import_forwards): {type(err).__name__}: {err}"
+            ) from err
+        conn.execute("DELETE FROM import_forwards WHERE source_key = %s", (source,))
+        conn.execute(
+            "UPDATE import_ledger SET outcome = 'imported', forwarded_at = now() "
+            "WHERE object_key = %s AND etag = %s",
+            (event.key, event.etag),
+        )
+    return len(rows)
+
+
+Key = tuple[str, str, datetime]
+"""A stored verdict's key: (enterprise, message id, received_at)."""
+
+
+def forward_pending_of(conn: psycopg.Connection[Any], keys: list[Key], forward: Forward) -> int:
+    """Forward the verdicts noted in ``import_forwards`` under ``keys`` (those still
+    QUARANTINE/LABEL), then drop their notes, in one transaction; how many. A forward that fails
+    leaves the notes (the caller's batch is retried, or they wait for a later batch of theirs)."""
+    columns = {"e": [k[0] for k in keys], "m": [k[1] for k in keys], "r": [k[2] for k in keys]}
+    matching = (
+        "(f.enterprise_id, f.message_id, f.received_at) IN "
+        "(SELECT * FROM unnest(%(e)s::text[], %(m)s::text[], %(r)s::timestamptz[]))"
+    )
+    with conn.transaction():
+        rows = _pending(conn, matching, columns)
+        forward(rows)
+        conn.execute(f"DELETE FROM import_forwards f WHERE {matching}", columns)  # noqa: S608
+    return len(rows)
+
+
+PENDING_BATCH = 10_000
+"""Notes forwarded at a time by :func:`forward_all_pending`."""
+
+
+def forward_all_pending(connect: Connect, forward: Forward, min_age_seconds: float = 300) -> int:
+    """Forward every verdict noted in ``import_forwards`` at least ``min_age_seconds`` ago (those
+    still QUARANTINE/LABEL) and drop the notes, then mark ``imported`` each object left ``stored``
+    that has no note left; how many verdicts. The recovery of what no redelivery will forward: a
+    stream record set aside after its rows were stored, an object whose message was lost."""
+    forwarded = 0
+    with connect() as conn:
+        while keys := conn.execute(
+            "SELECT enterprise_id, message_id, received_at FROM import_forwards "
+            "WHERE stored_at <= now() - make_interval(secs => %s) ORDER BY stored_at LIMIT %s",
+            (min_age_seconds, PENDING_BATCH),
+        ).fetchall():
+            conn.commit()
+            forwarded += forward_pending_of(conn, [(e, m, r) for e, m, r in keys], forward)
+        conn.execute(
+            "UPDATE import_ledger l SET outcome = 'imported', forwarded_at = now() "
+            "WHERE outcome = 'stored' AND NOT EXISTS (SELECT 1 FROM import_forwards f "
+            "WHERE f.source_key = 's3://' || l.bucket || '/' || l.object_key || '?etag=' || l.etag)"
+        )
+        conn.commit()
+    return forwarded
+
+
+def _pending(conn: psycopg.Connection[Any], where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    names = [c for c, _ in SCORED_COLUMNS]
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {', '.join(f's.{c}' for c in names)} FROM import_forwards f "  # noqa: S608
+            f"JOIN scored_messages s USING ({', '.join(FORWARD_KEY)}) "
+            f"WHERE {where} AND s.verdict IN ({ACTIONABLE})",
+            params,
+        ).fetchall()
 
 
 def _open(fo: IO[bytes]) -> tuple[ContainerReader, Target]:
@@ -241,37 +448,111 @@ CHUNK_ROWS = 5_000
 decoded (a decode worker's share is a group of blocks of at least this many rows)."""
 
 
-def upsert(conn: psycopg.Connection[Any], records: Iterable[dict[str, Any]], target: Target) -> int:
+def upsert(
+    conn: psycopg.Connection[Any],
+    records: Iterable[dict[str, Any]],
+    target: Target,
+    source: str | None = None,
+) -> int:
     """COPY ``records`` into a staging table and upsert them into the target's table, inside the
-    caller's transaction: the one load path of the batch (a scored object) and the stream (a
-    batch of records) importers. A row already stored stays unless the incoming one is newer."""
+    caller's transaction (a row PostgreSQL refuses fails it: the stream importer's processor
+    isolates the record); the number of rows. A row already stored stays unless the incoming one
+    is newer; with ``source``, the QUARANTINE/LABEL rows stored are noted in ``import_forwards``."""
     rows = _codec_errors(map(operator.itemgetter(*(c for c, _ in target.columns)), records))
-    return load(conn, iter(lambda: list(itertools.islice(rows, CHUNK_ROWS)), []), target)
+    chunks = iter(lambda: list(itertools.islice(rows, CHUNK_ROWS)), [])
+    return load(conn, chunks, target, source).rows
 
 
 Chunk = list[tuple[Any, ...]] | CopyData
 """Rows to COPY, or COPY data a decode worker made of them."""
 
+REFUSED = (psycopg.errors.DataError, psycopg.errors.IntegrityError, psycopg.errors.ProgramLimitExceeded)
+"""What PostgreSQL says of a row it will not hold (a NUL in a string, a value out of range, a key
+too long for its index): the row's fault, not the database's."""
 
-def load(conn: psycopg.Connection[Any], chunks: Iterator[Chunk], target: Target) -> int:
+
+class RowsRefusedError(PermanentError):
+    """PostgreSQL refused a row of COPY data a decode worker made (it cannot be split there)."""
+
+
+def load(
+    conn: psycopg.Connection[Any],
+    chunks: Iterator[Chunk],
+    target: Target,
+    source: str | None = None,
+    isolate: bool = False,
+) -> Loaded:
     """The chunks (rows, or COPY data a decode worker made) through the staging table into the
-    target's table; the number of rows.
+    target's table, inside the caller's transaction.
 
     Each chunk's upsert is sent in pipeline mode and runs on the server while this process takes
     the next chunk (decodes it, or waits for a decode worker), instead of the whole upsert waiting
-    for the whole decode and the other way round. Memory stays bounded by the chunks in hand."""
+    for the whole decode and the other way round. Memory stays bounded by the chunks in hand.
+    Each chunk goes in under a savepoint: with ``isolate``, a chunk of rows PostgreSQL refuses is
+    halved until the refused rows stand alone, and they are returned, the rest stored; without,
+    the refusal is raised (RowsRefusedError for COPY data)."""
     with_repeated_arrays(conn.adapters)
     conn.execute(f"CREATE TEMP TABLE staging (LIKE {target.table} INCLUDING DEFAULTS) ON COMMIT DROP")
-    sql = _upsert_sql(target.table, target.columns, target.key, target.newer)
+    sql = _upsert_sql(target, source is not None)
+    params = {"source": source} if source is not None else None
+    loaded = Loaded()
     chunk = next(chunks, None)
-    count = 0
     while chunk is not None:
-        count += _copy(conn, chunk, target.columns)
-        with conn.pipeline():
-            conn.execute(sql)
-            conn.execute("TRUNCATE staging")
-            chunk = next(chunks, None)  # decoded while the server upserts
-    return count
+        following: object = _UNREAD
+        try:
+            with conn.transaction():
+                _copy(conn, chunk, target.columns)
+                with conn.pipeline():
+                    cur = conn.execute(sql, params)
+                    conn.execute("TRUNCATE staging")
+                    following = next(chunks, None)  # decoded while the server upserts
+            loaded.stored += _count(cur)
+        except REFUSED as err:
+            if isinstance(chunk, CopyData):
+                raise RowsRefusedError(f"a row of a decoded block was refused: {_first_line(err)}") from err
+            if not isolate:
+                raise
+            loaded.stored += _isolate(conn, sql, params, chunk, loaded.rows, target.columns, loaded.refused)
+        loaded.rows += chunk.rows if isinstance(chunk, CopyData) else len(chunk)
+        chunk = next(chunks, None) if following is _UNREAD else following  # type: ignore[assignment]
+    return loaded
+
+
+_UNREAD = object()
+
+
+def _count(cur: psycopg.Cursor[Any]) -> int:
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _isolate(
+    conn: psycopg.Connection[Any],
+    sql: str,
+    params: dict[str, Any] | None,
+    rows: list[tuple[Any, ...]],
+    first: int,
+    columns: tuple[tuple[str, str], ...],
+    refused: list[RefusedRow],
+) -> int:
+    """Rows stored of ``rows`` (from position ``first``), halved under savepoints until each row
+    PostgreSQL refuses stands alone and is appended to ``refused``."""
+    half = len(rows) // 2
+    stored = 0
+    for part, at in ((rows[:half], first), (rows[half:], first + half)):
+        if not part:
+            continue
+        try:
+            with conn.transaction():
+                _copy(conn, part, columns)
+                stored += _count(conn.execute(sql, params))
+                conn.execute("TRUNCATE staging")
+        except REFUSED as err:
+            if len(part) == 1:
+                refused.append(RefusedRow(at, err, part[0]))
+            else:
+                stored += _isolate(conn, sql, params, part, at, columns, refused)
+    return stored
 
 
 def _codec_errors(items: Iterator[T]) -> Iterator[T]:
@@ -327,7 +608,8 @@ def record_set_aside(
 IMPORTED_SQL = (
     "SELECT object_key, etag FROM import_ledger WHERE object_key = ANY(%(keys)s) AND outcome = 'imported'"
 )
-"""What the ledger holds of some keys (rows: key, ETag); with :func:`current_versions`, what is left."""
+"""What the ledger holds as done of some keys (rows: key, ETag): stored, and its QUARANTINE/LABEL
+verdicts forwarded; with :func:`current_versions`, what is left."""
 
 
 def current_versions(s3: Any, bucket: str, keys: list[str]) -> set[tuple[str, str]]:

@@ -1,6 +1,9 @@
 """The importer worker: long-polls SQS, imports each announced object, deletes the message only
-after commit. Bad input is set aside with its reason and deleted (it never loops); transient
-failures are retried with capped backoff and, after the queue's maxReceiveCount, land in its DLQ."""
+after commit and forward. Bad input (an object, or one row of it) is set aside with its reason
+and the message deleted (it never loops), as is an object whose import fails for any reason that
+is not transient; transient failures (``trustpipe.transient``, and verdicts stored but not yet
+forwarded) are retried with capped backoff and, after the queue's maxReceiveCount, land in its
+DLQ."""
 
 from __future__ import annotations
 
@@ -15,13 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trustpipe.db.partitions import DayPartitions
-from trustpipe.errors import TransientError
 from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
+from trustpipe.transient import is_transient
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
 from trustpipe_importer.load import Connect, Forward, UnimportableObjectError, import_object, record_set_aside
@@ -33,14 +35,8 @@ RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 5, 300
 BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 
 log = logging.getLogger("trustpipe.importer")
-TRANSIENT = (
-    TransientError,
-    psycopg.OperationalError,
-    BotoCoreError,
-    ClientError,
-    TimeoutError,
-    ConnectionError,
-)
+MAX_REASON = 2_000
+"""Characters of an unexpected error kept as an object's set-aside reason."""
 
 
 def retry_delay(receives: int, jitter: Callable[[], float] = random.random) -> int:
@@ -56,6 +52,9 @@ class Counts:
     set_aside: int = 0
     retried: int = 0
     records: int = 0
+    rows_refused: int = 0
+    """Rows PostgreSQL refused, set aside one by one (their objects still imported)."""
+    forwarded: int = 0
     keys: list[str] = field(default_factory=list)
 
 
@@ -136,7 +135,9 @@ class Importer:
             with self._heartbeat(message):
                 for event in events:
                     self._import(event)
-        except TRANSIENT as err:
+        except Exception as err:
+            if not is_transient(err):
+                raise  # outside any object (a failed set-aside, a deletion): a fault to fix
             self._retry_later(message, err)
             return
         self._delete(message)
@@ -149,9 +150,28 @@ class Importer:
             log.info("set aside s3://%s/%s: %s", event.bucket, event.key, err)
             self._set_aside(event, err.kind, str(err))
             return
+        except Exception as err:
+            if is_transient(err):
+                raise
+            # neither named bad input nor the world's trouble: the object's, until shown otherwise
+            log.warning("set aside s3://%s/%s: %s: %s", event.bucket, event.key, type(err).__name__, err)
+            self._set_aside(event, type(err).__name__, f"{type(err).__name__}: {err}"[:MAX_REASON])
+            return
+        log.info(
+            "%s s3://%s/%s: %d rows, %d stored, %d refused, %d verdicts forwarded",
+            outcome.outcome,
+            event.bucket,
+            event.key,
+            outcome.records,
+            outcome.stored,
+            outcome.refused,
+            outcome.forwarded,
+        )
+        self.counts.forwarded += outcome.forwarded
         if outcome.outcome == "duplicate":
             self.counts.duplicates += 1
         else:
+            self.counts.rows_refused += outcome.refused
             self.counts.imported += 1
             self.counts.records += outcome.records
             self.counts.keys.append(event.key)

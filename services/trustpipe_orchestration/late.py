@@ -4,8 +4,8 @@ An hour is scored once its landing is complete or quiet (``landing_wait``); a se
 that comes later (a sensor that was down, a retried upload) is *late*. Each hourly run looks back
 ``late_lookback_hours`` for hours whose manifest does not account for every object landed there
 now, and scores those hours again beside its own: the scoring job replaces an hour's output under
-stable names, the importers upsert it, and only verdicts that changed are forwarded, so a re-run
-is idempotent. An hour whose own run is still active is left to that run (its checks would count
+stable names, the importers upsert it, and the alerters act once per message, so a re-run is
+idempotent. An hour whose own run is still active is left to that run (its checks would count
 rows that the re-run adds); the next hour's run looks again.
 """
 

@@ -112,6 +112,7 @@ class ScorerWorker:
             "verdict": verdict.verdict,
             "reasons": verdict.reasons,
             "model_version": model.version,
+            "model_promotion": model.artifact.promotion,
             "source": "STREAM",
             "source_ref": f"{r.shard_id}:{r.sequence_number}",
             "sensor_schema_version": self.writer_version(self.decoder.schema_id(r.data)),

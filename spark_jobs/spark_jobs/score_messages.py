@@ -59,6 +59,8 @@ class HourResult:
     hour: str
     model_version: str
     scored_at: str
+    model_promotion: int = 0
+    """The model's promotion number, carried by each verdict (the importers order verdicts by it)."""
     records_in: int = 0
     records_out: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
@@ -78,6 +80,7 @@ class HourResult:
         return {
             "hour": self.hour,
             "model_version": self.model_version,
+            "model_promotion": self.model_promotion,
             "records_in": self.records_in,
             "records_out": self.records_out,
             "verdicts": self.verdicts,
@@ -102,10 +105,12 @@ def to_scored_messages(
     hour: str,
     scored_at: datetime,
     versions_by_file: dict[str, int],
+    model_promotion: int = 0,
 ) -> DataFrame:
-    """The ScoredMessage shape. Each row's sensor version comes from its file's, by a broadcast
-    join on the file name: a literal map would be scanned key by key for every row (an hour of
-    hundreds of files made it hundreds of string comparisons a row)."""
+    """The ScoredMessage shape, each verdict with its model's version and promotion number. Each
+    row's sensor version comes from its file's, by a broadcast join on the file name: a literal
+    map would be scanned key by key for every row (an hour of hundreds of files made it hundreds
+    of string comparisons a row)."""
     versions = scored.sparkSession.createDataFrame(
         sorted(versions_by_file.items()), "_file string, sensor_schema_version int"
     )
@@ -124,6 +129,7 @@ def to_scored_messages(
         "verdict",
         "reasons",
         F.lit(model_version).alias("model_version"),
+        F.lit(model_promotion).cast("long").alias("model_promotion"),
         F.lit("BATCH").alias("source"),
         F.lit(hour).alias("source_ref"),
         "sensor_schema_version",
@@ -145,6 +151,7 @@ def score_staged(
         label,
         artifact.version,
         scored_at.isoformat(),
+        model_promotion=artifact.promotion,
         records_in=staged.records,
         inputs=[
             {"key": f.key, "records": f.records, "schema_version": f.schema_version} for f in staged.files
@@ -161,7 +168,7 @@ def score_staged(
     accepted = checked.where(F.col(REASON).isNull()).drop(REASON, CHANNEL)
     versions = {name: f.schema_version for name, f in files.items()}
     scored = trust_columns.score(accepted, artifact, keep=SCORED_INPUTS)
-    out = to_scored_messages(scored, artifact.version, label, scored_at, versions)
+    out = to_scored_messages(scored, artifact.version, label, scored_at, versions, artifact.promotion)
     out = out.persist()
     try:
         result.records_out = out.count()

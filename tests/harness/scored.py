@@ -30,6 +30,7 @@ def scored(
             "verdict": verdict,
             "reasons": ["spf_fail"] if i % 2 else [],
             "model_version": model,
+            "model_promotion": 0,
             "source": "BATCH",
             "source_ref": "2026-11-20T08",
             "sensor_schema_version": 1 + i % 3,

@@ -54,6 +54,10 @@ class ScoredMessage(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text))
     model_version: Mapped[str] = mapped_column(Text)
+    model_promotion: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    """The promotion number of the model (``trustpipe.model.artifact.promote``): verdicts are
+    ordered by it, so a model promoted again by a rollback replaces the verdicts of the one it
+    replaced; 0 for verdicts from before promotions were numbered."""
     source: Mapped[str] = mapped_column(String(8))
     source_ref: Mapped[str] = mapped_column(Text)
     sensor_schema_version: Mapped[int] = mapped_column(Integer)
@@ -92,7 +96,8 @@ class ScoringStats(Base):
 
 
 class ImportLedger(Base):
-    """Every object the importers finished with, by key and ETag: imported or set aside."""
+    """Every object the importers took, by key and ETag: ``stored`` (its rows committed, its
+    QUARANTINE/LABEL verdicts not yet all forwarded), ``imported`` (done) or ``set_aside``."""
 
     __tablename__ = "import_ledger"
 
@@ -106,6 +111,21 @@ class ImportLedger(Base):
     """When the object's QUARANTINE/LABEL verdicts went to the alerters (null: not yet, or none)."""
 
 
+class ImportForward(Base):
+    """A stored QUARANTINE/LABEL verdict not yet on the imported stream (written in the upsert's
+    transaction, deleted once forwarded): the alerters hear of every stored verdict, even when
+    a forward fails after the commit."""
+
+    __tablename__ = "import_forwards"
+
+    enterprise_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    source_key: Mapped[str] = mapped_column(Text, index=True)
+    """The object (or, for the stream, ``STREAM_SOURCE``) whose import stored the verdict."""
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
 class ImportError_(Base):
     """Input the importers set aside, with why (never retried: fix the object and re-send)."""
 
@@ -115,6 +135,8 @@ class ImportError_(Base):
     bucket: Mapped[str] = mapped_column(Text)
     object_key: Mapped[str] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(Text)
+    row_position: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """A refused row's place in its object (from 0); null when the whole input was set aside."""
     error_type: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     message_body: Mapped[str | None] = mapped_column(Text)

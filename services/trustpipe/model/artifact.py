@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from trustpipe import layout, s3
@@ -59,6 +59,10 @@ class ModelArtifact:
     metadata: dict[str, Any] = field(default_factory=dict)
     suffixes: SuffixList = field(default_factory=SuffixList.bundled)
     """The Public Suffix List the model was trained with: both engines score with it."""
+    promotion: int = 0
+    """The number of the model's latest promotion (``promote``; 0: never promoted), read from
+    ``current.json`` when loaded, never part of the artifact: each verdict carries it and the
+    store orders verdicts by it."""
 
     def thresholds_for(self, enterprise_id: str) -> Thresholds:
         return self.thresholds.get(enterprise_id, self.default_thresholds)
@@ -128,32 +132,61 @@ def save(client: Any, bucket: str, artifact: ModelArtifact, make_current: bool) 
     return key
 
 
-def promote(client: Any, bucket: str, artifact: ModelArtifact) -> None:
-    """Point ``current`` at a saved artifact: scorers load it from their next hour or restart."""
+def promote(client: Any, bucket: str, artifact: ModelArtifact) -> int:
+    """Point ``current`` at a saved artifact (scorers load it from their next hour or restart)
+    under the next promotion number, and return it. Every promotion takes a new number, so a
+    rollback, which promotes the previous version again, outranks the version it replaces. The
+    pointer keeps each promoted version's latest number. Promotions of one bucket are made one at
+    a time (the nightly build's promote task, or the on-call's ``trustpipe promote-model``)."""
+    pointer = _pointer(client, bucket) or {}
+    promoted = {str(k): int(v) for k, v in pointer.get("promoted", {}).items()}
+    number = max([int(pointer.get("promotion", 0)), *promoted.values()]) + 1
+    promoted[artifact.version] = number
     pointer = {
         "version": artifact.version,
         "key": layout.model_key(artifact.version),
+        "promotion": number,
+        "promoted": promoted,
         "metrics": artifact.metadata.get("metrics", {}),
     }
     s3.put(client, bucket, layout.CURRENT_MODEL_KEY, json.dumps(pointer).encode())
+    return number
 
 
-def current_version(client: Any, bucket: str) -> str | None:
+def _pointer(client: Any, bucket: str) -> dict[str, Any] | None:
     try:
         pointer = json.loads(s3.get(client, bucket, layout.CURRENT_MODEL_KEY))
     except client.exceptions.NoSuchKey:
         return None
-    return str(pointer["version"])
+    if not isinstance(pointer, dict):
+        raise MalformedModelError(f"s3://{bucket}/{layout.CURRENT_MODEL_KEY} is not a JSON object")
+    return pointer
+
+
+def current_version(client: Any, bucket: str) -> str | None:
+    pointer = _pointer(client, bucket)
+    return None if pointer is None else str(pointer["version"])
 
 
 def load(client: Any, bucket: str, version: str | None = None) -> ModelArtifact:
-    """The artifact of ``version``, or the current one; ModelError when there is none."""
-    version = version or current_version(client, bucket)
+    """The artifact of ``version``, or the current one, with its latest promotion number (0 when
+    it was never promoted); ModelError when there is none."""
+    pointer = _pointer(client, bucket) or {}
+    version = version or pointer.get("version")
     if version is None:
         raise ModelNotFoundError(
             f"no current model in s3://{bucket}/{layout.CURRENT_MODEL_KEY}: run `trustpipe build-model`"
         )
     try:
-        return ModelArtifact.from_json(s3.get(client, bucket, layout.model_key(version)).decode())
+        loaded = ModelArtifact.from_json(s3.get(client, bucket, layout.model_key(version)).decode())
     except client.exceptions.NoSuchKey as err:
         raise ModelNotFoundError(f"no model {version} in s3://{bucket}/{layout.MODELS_PREFIX}") from err
+    return replace(loaded, promotion=promotion_of(pointer, loaded.version))
+
+
+def promotion_of(pointer: dict[str, Any], version: str) -> int:
+    """``version``'s latest promotion number in a ``current.json`` pointer (0: none)."""
+    try:
+        return int(pointer.get("promoted", {}).get(version, 0))
+    except (AttributeError, TypeError, ValueError) as err:
+        raise MalformedModelError(f"malformed promotions in the current-model pointer: {err!r}") from err

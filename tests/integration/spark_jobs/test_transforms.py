@@ -80,8 +80,9 @@ def test_to_scored_messages_is_the_scored_message_shape(spark: Any) -> None:
     # GIVEN scored rows from two files of two sensor versions
     versions = {"00000-acme.avro": 1, "00001-globex.avro": 2}
     # WHEN they take the ScoredMessage shape
-    out = to_scored_messages(scored(spark), "v7", "2026-11-26T13", SCORED_AT, versions)
-    # THEN each row carries the hour, the model, the source and its file's sensor version
+    out = to_scored_messages(scored(spark), "v7", "2026-11-26T13", SCORED_AT, versions, 12)
+    # THEN each row carries the hour, the model and its promotion, the source and its file's
+    # sensor version
     expected = spark.createDataFrame(
         [
             (
@@ -98,6 +99,7 @@ def test_to_scored_messages_is_the_scored_message_shape(spark: Any) -> None:
                 "QUARANTINE",
                 ["lookalike_domain"],
                 "v7",
+                12,
                 "BATCH",
                 "2026-11-26T13",
                 1,
@@ -116,6 +118,7 @@ def test_to_scored_messages_is_the_scored_message_shape(spark: Any) -> None:
                 "PASS_THROUGH",
                 [],
                 "v7",
+                12,
                 "BATCH",
                 "2026-11-26T13",
                 1,
@@ -134,6 +137,7 @@ def test_to_scored_messages_is_the_scored_message_shape(spark: Any) -> None:
                 "LABEL",
                 ["reply_to_mismatch"],
                 "v7",
+                12,
                 "BATCH",
                 "2026-11-26T13",
                 2,
@@ -155,6 +159,7 @@ def test_to_scored_messages_is_the_scored_message_shape(spark: Any) -> None:
         "verdict",
         "reasons",
         "model_version",
+        "model_promotion",
         "source",
         "source_ref",
         "sensor_schema_version",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import secrets
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.harness.cli import CLI
+from tests.harness.models import artifact as model_artifact
 from tests.harness.paths import ROOT
 from tests.harness.scored import BASE, scored
 from tests.harness.streams import on_stream
@@ -24,6 +29,7 @@ from trustpipe import contracts, s3, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.metrics import WORKERS
+from trustpipe.model import artifact as model_store
 from trustpipe.settings import Settings
 from trustpipe.telemetry import WorkerMetrics
 from trustpipe_emulation import aws_metrics
@@ -39,6 +45,8 @@ from trustpipe_emulation.alarms import (
 from trustpipe_importer import worker as worker_module
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
+from trustpipe_importer.events import ObjectCreated
+from trustpipe_importer.load import IMPORTED_SQL, Outcome, import_object
 from trustpipe_scenarios.stream_demo import records
 from trustpipe_stack.stack import LocalStack
 
@@ -71,7 +79,7 @@ def db(settings: Settings) -> Settings:
 def clean(db: Settings, aws: AwsClients) -> Iterator[Settings]:
     """Empty tables and queues before each test."""
     with psycopg.connect(db.database_url or "") as conn:
-        conn.execute("TRUNCATE scored_messages, scoring_stats, import_ledger, import_errors")
+        conn.execute("TRUNCATE scored_messages, scoring_stats, import_ledger, import_errors, import_forwards")
     sqs = aws.client("sqs")
     for url in (db.importer_queue_url, db.importer_dlq_url):  # PurgeQueue is allowed once a minute
         # WaitTimeSeconds=0: the importer queue long-polls for 20 s by default
@@ -193,17 +201,13 @@ def test_quarantine_and_label_verdicts_go_to_the_alerters_after_the_commit_even_
         for r in rows
         if r["verdict"] != "PASS_THROUGH"
     )
-    assert query(clean, "SELECT forwarded_at IS NOT NULL FROM import_ledger WHERE object_key = %s", key) == [
-        (True,)
-    ]
-    # WHEN an importer had died after the commit but before forwarding, and the event comes again
-    query(clean, "UPDATE import_ledger SET forwarded_at = NULL RETURNING 1")
+    assert query(clean, "SELECT outcome, forwarded_at IS NOT NULL FROM import_ledger") == [("imported", True)]
+    # WHEN the same notification comes again (SQS is at-least-once)
     put(aws, clean, key, body)  # the same bytes: the same version of the object
     counts = drain(clean)
-    # THEN the rows are not imported again, but the verdicts are forwarded (the alerter acts once)
-    assert (counts.imported, counts.duplicates) == (0, 1)
-    again = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before + len(forwarded) :]]
-    assert sorted(again) == sorted(forwarded)
+    # THEN nothing is imported or forwarded again
+    assert (counts.imported, counts.duplicates, counts.forwarded) == (0, 1, 0)
+    assert len(on_stream(aws, clean.imported_stream_name)) == before + len(forwarded)
     assert query(clean, "SELECT count(*) FROM scored_messages") == [(30,)]
 
 
@@ -575,3 +579,184 @@ def test_sigterm_finishes_the_import_and_exits_zero(
     running = evaluate(alarm, fetch, stopped + timedelta(minutes=1))
     assert [v for _, v in running.datapoints if v is not None] and not running.crossed
     assert evaluate(alarm, fetch, stopped + timedelta(minutes=6)).state == "ALARM"
+
+
+@pytest.mark.parametrize("drainer", ["in_process", "decode_workers"])
+def test_a_row_postgresql_refuses_costs_that_row_alone(
+    clean: Settings, aws: AwsClients, drainer: str
+) -> None:
+    # GIVEN a part whose row 7 holds a NUL (text refuses it) and whose row 700 has a message id
+    # too long for the store's key index, among actionable verdicts
+    rows = scored(1000, "nul", verdict="QUARANTINE")
+    rows[7] = {**rows[7], "from_display_name": "Evil\x00Corp"}
+    rows[700] = {**rows[700], "message_id": secrets.token_urlsafe(8000)}
+    key = "scored/date=2026-11-20/hour=08/messages/part-nul.avro"
+    put(aws, clean, key, container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
+    before = len(on_stream(aws, clean.imported_stream_name))
+    # WHEN the importer drains the queue
+    counts = drain(clean) if drainer == "in_process" else drain_pooled(clean)
+    # THEN the part is imported but for those two rows, each set aside with its position and reason
+    assert (counts.imported, counts.set_aside, counts.rows_refused) == (1, 0, 2)
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(998,)]
+    errors = query(
+        clean, "SELECT object_key, row_position, error_type, reason FROM import_errors ORDER BY row_position"
+    )
+    assert [(k, p, t) for k, p, t, _ in errors] == [
+        (key, 7, "CharacterNotInRepertoire"),
+        (key, 700, "ProgramLimitExceeded"),
+    ]
+    assert errors[0][3].startswith("row 7 refused by PostgreSQL: ")
+    # AND the object is done, the stored rows' verdicts forwarded once, the message deleted
+    assert query(clean, "SELECT outcome, records FROM import_ledger") == [("imported", 1000)]
+    forwarded = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before:]]
+    assert sorted(forwarded) == sorted(r["message_id"] for n, r in enumerate(rows) if n not in (7, 700))
+    assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+
+
+def test_only_verdicts_the_store_kept_are_forwarded(clean: Settings, aws: AwsClients) -> None:
+    schema = contracts.load(contracts.SCORED_MESSAGE)
+    # GIVEN 10 messages stored with a verdict of a later-promoted model
+    newer = [{**r, "model_promotion": 5} for r in scored(10, "kept")]
+    put(aws, clean, "scored/kept/newer.avro", container_bytes(schema, newer))
+    drain(clean)
+    before = len(on_stream(aws, clean.imported_stream_name))
+    # WHEN an object of an earlier promotion quarantines them and 3 messages more
+    older = [{**r, "model_promotion": 4} for r in scored(13, "kept", verdict="QUARANTINE")]
+    put(aws, clean, "scored/kept/older.avro", container_bytes(schema, older))
+    drain(clean)
+    # THEN the stored verdicts stay, and only the 3 it stored go to the alerters
+    assert query(clean, "SELECT verdict, count(*) FROM scored_messages GROUP BY 1 ORDER BY 1") == [
+        ("PASS_THROUGH", 10),
+        ("QUARANTINE", 3),
+    ]
+    forwarded = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before:]]
+    assert sorted(forwarded) == sorted(r["message_id"] for r in older[10:])
+
+
+class Refused(Exception):
+    """A forward refused for a reason of its own (neither the input's nor the world's)."""
+
+
+def test_a_forward_refused_after_the_commit_is_kept_and_forwarded_by_the_redelivery(
+    clean: Settings, aws: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "retry_delay", lambda receives, jitter=None: 0)  # no backoff
+    key = "scored/date=2026-11-20/hour=08/messages/part-refused.avro"
+    rows = scored(8, "ref-q", verdict="QUARANTINE") + scored(12, "ref-p")
+    put(aws, clean, key, container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
+    before = len(on_stream(aws, clean.imported_stream_name))
+    # GIVEN the imported stream refuses the object's verdicts once its rows are committed
+    worker = importer(AwsClients(clean), wait_seconds=1, visibility_timeout=30)
+    working = worker.forward
+    assert working is not None
+
+    def refuse(verdicts: list[dict[str, Any]]) -> None:
+        raise Refused(f"{len(verdicts)} verdicts refused")
+
+    worker.forward = refuse
+    # WHEN the importer takes it (one receive: the message stays hidden for its backoff)
+    worker.sqs = _one_receive(worker.sqs)
+    counts = worker.run(once=True)
+    # THEN the rows are stored, the verdicts kept for the alerters, the object not done
+    assert (counts.imported, counts.retried) == (0, 1)
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(20,)]
+    assert query(clean, "SELECT outcome FROM import_ledger") == [("stored",)]
+    assert query(clean, "SELECT count(*) FROM import_forwards") == [(8,)]
+    assert query(clean, IMPORTED_SQL.replace("%(keys)s", "%s"), [key]) == []  # wait_for_import waits
+    assert len(on_stream(aws, clean.imported_stream_name)) == before
+    # WHEN the message comes back to an importer whose forward works
+    worker.forward, worker.sqs = working, aws.client("sqs")
+    counts = worker.run(once=True)
+    # THEN the 8 verdicts go to the alerters once, and only now is the object imported
+    assert (counts.duplicates, counts.forwarded) == (1, 8)
+    forwarded = [m["message_id"] for m in on_stream(aws, clean.imported_stream_name)[before:]]
+    assert sorted(forwarded) == sorted(r["message_id"] for r in rows[:8])
+    assert query(clean, "SELECT outcome FROM import_ledger") == [("imported",)]
+    assert query(clean, "SELECT count(*) FROM import_forwards") == [(0,)]
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(20,)]
+    assert queue_depth(aws, clean.importer_queue_url) == (0, 0)
+
+
+def _one_receive(sqs: Any) -> Any:
+    """``sqs`` whose receive_message answers once, then as an empty queue."""
+    calls = [0]
+
+    class Once:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sqs, name)
+
+        def receive_message(self, **kwargs: Any) -> Any:
+            calls[0] += 1
+            return sqs.receive_message(**kwargs) if calls[0] == 1 else {"Messages": []}
+
+    return Once()
+
+
+def test_two_importers_given_one_object_at_once_import_and_forward_it_once(
+    clean: Settings, aws: AwsClients
+) -> None:
+    # GIVEN one object and two importers handed its notification at the same moment
+    key = "scored/date=2026-11-20/hour=08/messages/part-twice.avro"
+    rows = scored(3000, "twice-q", verdict="QUARANTINE")
+    put(aws, clean, key, container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
+    etag = aws.s3.head_object(Bucket=clean.scored_bucket, Key=key)["ETag"].strip('"')
+    event = ObjectCreated(clean.scored_bucket, key, etag, 0)
+    forwarded: list[dict[str, Any]] = []
+    start = threading.Barrier(2)
+
+    def run() -> Outcome:
+        start.wait()
+        connect = lambda: psycopg.connect(clean.database_url or "")  # noqa: E731
+        return import_object(connect, aws.s3, event, forwarded.extend)
+
+    # WHEN both import it
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = [f.result() for f in [pool.submit(run), pool.submit(run)]]
+    # THEN one imported it, the other found it done; its verdicts went out once
+    assert sorted(o.outcome for o in outcomes) == ["duplicate", "imported"]
+    assert len(forwarded) == 3000
+    assert query(clean, "SELECT count(*) FROM scored_messages") == [(3000,)]
+    assert query(clean, "SELECT outcome FROM import_ledger") == [("imported",)]
+
+
+def test_a_backfill_with_a_rolled_back_model_replaces_the_regressed_verdicts(
+    clean: Settings, aws: AwsClients
+) -> None:
+    bucket, schema = clean.archive_bucket, contracts.load(contracts.SCORED_MESSAGE)
+    versions = ("20261118T000000-good", "20261119T000000-bad")
+    good, regressed = (dataclasses.replace(model_artifact(), version=v) for v in versions)
+    for model in (good, regressed):
+        model_store.save(aws.s3, bucket, model, make_current=True)
+    # GIVEN the regressed model (promoted after the good one) labelled an hour's messages
+    current = model_store.load(aws.s3, bucket)
+    assert current.version == regressed.version
+    key = "scored/date=2026-11-20/hour=08/messages/part-00000.avro"
+
+    def scored_by(model: Any, verdict: str, at: datetime) -> bytes:
+        rows = scored(30, "rb", model=model.version, scored_at=at, verdict=verdict)
+        return container_bytes(schema, [{**r, "model_promotion": model.promotion} for r in rows])
+
+    put(aws, clean, key, scored_by(current, "LABEL", BASE))
+    drain(clean)
+    before = len(on_stream(aws, clean.imported_stream_name))
+    # WHEN the on-call rolls back (the good model promoted again) and the hour is re-scored with it
+    # (the good model's version sorts before the regressed one's, and its verdicts are older)
+    number = model_store.promote(aws.s3, bucket, model_store.load(aws.s3, bucket, good.version))
+    rolled_back = model_store.load(aws.s3, bucket)
+    assert (rolled_back.version, rolled_back.promotion) == (good.version, number)
+    assert number > current.promotion
+    put(aws, clean, key, scored_by(rolled_back, "QUARANTINE", BASE - timedelta(days=1)))
+    drain(clean)
+    # THEN the rolled-back model's verdicts replace the regressed ones, and go to the alerters
+    stored = "SELECT model_version, model_promotion, verdict, count(*) FROM scored_messages GROUP BY 1, 2, 3"
+    assert query(clean, stored) == [(good.version, number, "QUARANTINE", 30)]
+    forwarded = on_stream(aws, clean.imported_stream_name)[before:]
+    assert {(f["model_version"], f["verdict"]) for f in forwarded} == {(good.version, "QUARANTINE")}
+    assert len(forwarded) == 30
+    # AND a late re-run of the regressed model's output no longer wins
+    late = scored_by(current, "PASS_THROUGH", BASE + timedelta(days=1))
+    put(aws, clean, key.replace("00000", "00001"), late)
+    drain(clean)
+    assert query(clean, "SELECT DISTINCT model_version, verdict FROM scored_messages") == [
+        (good.version, "QUARANTINE")
+    ]

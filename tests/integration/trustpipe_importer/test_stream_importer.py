@@ -24,6 +24,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.settings import Settings
 from trustpipe_importer.app import stream_importer, upgrade
+from trustpipe_importer.load import forward_all_pending
 from trustpipe_scenarios.stream_demo import records
 from trustpipe_stream.processor import StreamRecord
 
@@ -77,12 +78,12 @@ def test_a_batch_is_stored_once_and_its_actionable_verdicts_forwarded(db: Settin
     )
     assert sorted(m for m, _, _ in stored) == sorted(r["message_id"] for r in rows)
     assert {s for _, _, s in stored} == {"STREAM"}
-    # and only the QUARANTINE verdicts went on to the alerters (once per delivery: they act once)
+    # and only the QUARANTINE verdicts went on to the alerters, once (the redelivery stored
+    # nothing new, so it forwarded nothing)
     forwarded = imported_after(aws, db, before)
-    assert {f["message_id"] for _, f in forwarded} == {
+    assert sorted(f["message_id"] for _, f in forwarded) == sorted(
         r["message_id"] for r in rows if r["verdict"] == "QUARANTINE"
-    }
-    assert len(forwarded) == 20
+    )
     # each keyed by its message's pair, as the scored stream is
     assert all(key == tenants.partition_key(f["enterprise_id"], f["message_id"]) for key, f in forwarded)
     # and each bad record is in import_errors once, with its reason and position
@@ -115,7 +116,7 @@ def test_one_message_id_at_two_enterprises_is_two_rows_and_two_verdicts_forwarde
     assert sorted(stored) == [("acme", "QUARANTINE"), ("globex", "QUARANTINE")]
     # and each verdict went on to the alerters under its own pair's partition key
     keys = Counter(key for key, _ in imported_after(aws, db, before))
-    assert keys == {tenants.partition_key(e, row["message_id"]): 2 for e in ("acme", "globex")}
+    assert keys == {tenants.partition_key(e, row["message_id"]): 1 for e in ("acme", "globex")}
 
 
 class TransientLoop(AssertionError):
@@ -161,3 +162,75 @@ def test_any_decodable_scored_record_is_stored_or_set_aside(
             v["message_id"],
         )
         assert stored, v
+
+
+class Refused(Exception):
+    """The imported stream refusing a put for a reason of its own."""
+
+
+def test_only_stored_verdicts_are_forwarded_and_a_failed_forward_is_made_by_the_redelivery(
+    db: Settings, aws: AwsClients
+) -> None:
+    # GIVEN 4 messages stored with a later-promoted model's PASS_THROUGH
+    rows = [{**r, "source": "STREAM", "source_ref": "s:2"} for r in scored(10, "stream-kept")]
+    worker = stream_importer(aws)
+    assert worker.process(framed(aws, [{**r, "model_promotion": 9} for r in rows[:4]])) == []
+    before = len(on_stream(aws, db.imported_stream_name))
+    # WHEN an earlier promotion's QUARANTINE of all 10 arrives and the imported stream refuses it
+    quarantined = framed(aws, [{**r, "model_promotion": 8, "verdict": "QUARANTINE"} for r in rows])
+    working = worker.forward
+
+    def refuse(verdicts: list[dict[str, Any]]) -> None:
+        raise Refused(f"{len(verdicts)} verdicts")
+
+    worker.forward = refuse
+    with pytest.raises(Refused, match="6 verdicts"):
+        worker.process(quarantined)
+    # THEN the 6 it stored are kept for the alerters, the 4 newer ones untouched
+    verdicts = (
+        "SELECT verdict, count(*) FROM scored_messages WHERE message_id LIKE '<stream-kept-%%' GROUP BY 1"
+    )
+    assert sorted(query(db, verdicts)) == [("PASS_THROUGH", 4), ("QUARANTINE", 6)]
+    assert len(on_stream(aws, db.imported_stream_name)) == before
+    # WHEN the batch comes again (the processor retries it) and the stream takes it
+    worker.forward = working
+    assert worker.process(quarantined) == []
+    # THEN those 6 verdicts are forwarded, once, and nothing waits
+    forwarded = [f["message_id"] for _, f in imported_after(aws, db, before)]
+    assert sorted(forwarded) == sorted(r["message_id"] for r in rows[4:])
+    assert query(db, "SELECT count(*) FROM import_forwards WHERE message_id LIKE '<stream-kept-%%'") == [(0,)]
+
+
+def test_verdicts_no_redelivery_will_forward_are_forwarded_by_forward_pending(
+    db: Settings, aws: AwsClients
+) -> None:
+    # GIVEN a batch stored whose forward was refused, and whose records the processor then set
+    # aside (the refusal was not transient): no redelivery will forward its verdicts
+    rows = [{**r, "source": "STREAM", "source_ref": "s:3"} for r in scored(5, "stream-lost", verdict="LABEL")]
+    worker = stream_importer(aws)
+    working = worker.forward
+
+    def refuse(verdicts: list[dict[str, Any]]) -> None:
+        raise Refused(f"{len(verdicts)} verdicts")
+
+    worker.forward = refuse
+    with pytest.raises(Refused):
+        worker.process(framed(aws, rows))
+    # AND an object left `stored` whose verdicts went out meanwhile
+    query(
+        db,
+        "INSERT INTO import_ledger (object_key, etag, bucket, outcome, records) "
+        "VALUES ('scored/lost.avro', 'e1', 'b', 'stored', 5) RETURNING 1",
+    )
+    before = len(on_stream(aws, db.imported_stream_name))
+    # WHEN the on-call runs `trustpipe importer forward-pending`
+    forwarded = forward_all_pending(lambda: psycopg.connect(db.database_url or ""), working, 0)
+    # THEN the 5 verdicts go to the alerters, nothing waits, and the object is imported
+    assert forwarded == 5
+    assert sorted(f["message_id"] for _, f in imported_after(aws, db, before)) == sorted(
+        r["message_id"] for r in rows
+    )
+    assert query(db, "SELECT count(*) FROM import_forwards") == [(0,)]
+    assert query(db, "SELECT outcome FROM import_ledger WHERE object_key = 'scored/lost.avro'") == [
+        ("imported",)
+    ]

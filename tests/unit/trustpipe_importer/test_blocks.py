@@ -99,24 +99,20 @@ def test_a_negative_block_size_is_corrupt(data: bytes) -> None:
         list(block_groups(io.BytesIO(broken), 300))
 
 
-def test_copy_data_is_one_binary_copy_stream_of_the_group_with_its_actionable_records(data: bytes) -> None:
+def test_copy_data_is_one_binary_copy_stream_of_the_group(data: bytes) -> None:
     (header, blocks), *_ = block_groups(io.BytesIO(data), 300)
-    chunk = copy_data(header, blocks, NAMES, TYPES, tap=True)
+    chunk = copy_data(header, blocks, NAMES, TYPES)
     expected = decoded([(header, blocks)])
     assert chunk.rows == len(expected)
     assert chunk.data.startswith(PGCOPY_SIGNATURE) and chunk.data.endswith(PGCOPY_TRAILER)
     first_tuple = chunk.data[len(PGCOPY_SIGNATURE) + 8 :]  # flags and header extension length
     assert struct.unpack(">h", first_tuple[:2]) == (len(NAMES),)
-    assert [r["message_id"] for r in chunk.actionable] == [
-        r["message_id"] for r in expected if r["verdict"] != "PASS_THROUGH"
-    ]
-    assert copy_data(header, blocks, NAMES, TYPES, tap=False).actionable == []
 
 
 def test_copy_data_of_a_corrupt_block_raises_the_codec_error(data: bytes) -> None:
     (header, blocks), *_ = block_groups(io.BytesIO(data), 300)
     with pytest.raises(TruncatedRecordError):
-        copy_data(header, blocks[: len(blocks) // 2], NAMES, TYPES, tap=False)
+        copy_data(header, blocks[: len(blocks) // 2], NAMES, TYPES)
 
 
 def test_a_pool_of_one_process_is_refused() -> None:
@@ -167,16 +163,16 @@ def test_a_decode_worker_that_dies_is_a_transient_failure_and_the_next_object_ge
 
     pool = DecodePool(2, min_bytes=0)
     try:
-        assert sum(c.rows for c in pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300, tap=False)) == 1_000
+        assert sum(c.rows for c in pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300)) == 1_000
         executor = pool._executor
         assert executor is not None
         victim = next(iter(executor._processes))  # type: ignore[attr-defined]
         os.kill(victim, signal.SIGKILL)
         time.sleep(0.5)  # the executor notices: the next submit, not a result, finds the pool broken
         with pytest.raises(DecodeWorkerLostError, match="died") as lost:
-            list(pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300, tap=False))
+            list(pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300))
         assert isinstance(lost.value, TransientError)
-        assert sum(c.rows for c in pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300, tap=False)) == 1_000
+        assert sum(c.rows for c in pool.chunks(io.BytesIO(data), SCORED_COLUMNS, 300)) == 1_000
         assert pool._executor is not executor
     finally:
         pool.close()

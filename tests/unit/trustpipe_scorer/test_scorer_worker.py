@@ -173,6 +173,14 @@ def test_a_promoted_model_is_used_from_the_next_check_on() -> None:
     assert [s["model_version"] for s in setup.scored()] == ["m1"] * 4 + ["m2"] * 2
 
 
+def test_each_verdict_carries_its_models_promotion_number() -> None:
+    # GIVEN the current model, promoted as number 7
+    setup = Setup({"m1": dataclasses.replace(model("m1"), promotion=7)}, ["m1"])
+    # WHEN a batch is scored THEN its verdicts carry the number the store orders verdicts by
+    setup.worker.process([record(data, n) for n, (_, data, _) in enumerate(messages(2))])
+    assert [(s["model_version"], s["model_promotion"]) for s in setup.scored()] == [("m1", 7)] * 2
+
+
 def test_no_model_yet_fails_the_batch_instead_of_skipping_it() -> None:
     setup = Setup({}, [None])
     with pytest.raises(NoModelError) as raised:
