@@ -11,10 +11,11 @@ from __future__ import annotations
 import psycopg
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
     ConnectTimeoutError,
     CredentialRetrievalError,
     EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     ReadTimeoutError,
 )
@@ -55,11 +56,15 @@ TRANSIENT_BOTOCORE = (
     EndpointConnectionError,
     ConnectTimeoutError,
     ReadTimeoutError,
-    ConnectionClosedError,
+    HTTPClientError,
+    IncompleteReadError,
     NoCredentialsError,
     CredentialRetrievalError,
 )
-"""Network faults botocore raises after its own retries (and credentials not yet available)."""
+"""Network faults botocore raises after its own retries: the connection refused, timed out,
+closed, or cut while the response streamed in (``HTTPClientError`` holds ``ConnectionClosedError``
+and ``ResponseStreamingError``; a cut response body is also ``IncompleteReadError``); and
+credentials not yet available."""
 REGISTRY_TRANSIENT_STATUSES = frozenset({0, 401, 403, 408, 429})
 """The registry unreachable (0), refusing the deployment's signature, timing out or throttling
 (and any 5xx): not the record's schema id, which a 404 names."""

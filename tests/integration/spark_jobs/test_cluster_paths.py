@@ -57,7 +57,9 @@ def test_parts_in_the_work_prefix_are_published_and_the_prefix_cleared(
         aws.s3, settings.scored_bucket, f"{work}part-00000-abc.avro", container_bytes(schema, scored(5, "w0"))
     )
     s3.put(aws.s3, settings.scored_bucket, f"{work}_SUCCESS", b"")
-    result = HourResult(layout.format_hour(HOUR), "m1", "2026-11-26T08:01:00+00:00", 8, 8)
+    result = HourResult(
+        layout.format_hour(HOUR), "m1", "2026-11-26T08:01:00+00:00", records_in=8, records_out=8
+    )
     # WHEN the job publishes from there
     publish_work(aws.s3, out, settings.scored_bucket, HOUR, result)
     # THEN the parts are under their stable names, in order, with the manifest last

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ParamValidationError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from trustpipe.codec import BadMagicByteError
 from trustpipe.errors import DatabaseUnreachableError, PermanentError
@@ -24,6 +32,10 @@ def aws(code: str, status: int = 400) -> ClientError:
         DatabaseUnreachableError("cannot reach the database"),
         EndpointConnectionError(endpoint_url="http://kinesis"),
         ReadTimeoutError(endpoint_url="http://kinesis"),
+        ConnectionClosedError(endpoint_url="http://kinesis"),
+        # the chaos run's dropped connection: the response cut while its body streamed in
+        ResponseStreamingError(error="Connection broken: IncompleteRead(0 bytes read, 97 more expected)"),
+        IncompleteReadError(actual_bytes=0, expected_bytes=97),
         ConnectionResetError(),
         aws("ProvisionedThroughputExceededException"),
         aws("ThrottlingException"),
