@@ -84,8 +84,8 @@ class DynamoLedger:
                     "issued_at": {"S": action["issued_at"].isoformat()},
                 },
                 ConditionExpression=(
-                    f"attribute_not_exists({ACTION_KEY}) OR (#action <> :action AND "
-                    "(model_promotion < :promotion OR (attribute_not_exists(model_promotion) AND :zero < :promotion)))"
+                    f"attribute_not_exists({ACTION_KEY}) OR (#action <> :action AND (model_promotion < "
+                    ":promotion OR (attribute_not_exists(model_promotion) AND :zero < :promotion)))"
                 ),
                 ExpressionAttributeNames={"#action": "action"},
                 ExpressionAttributeValues={

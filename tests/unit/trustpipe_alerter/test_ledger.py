@@ -100,7 +100,8 @@ def test_a_later_promotions_other_action_takes_the_claim_over_and_nothing_else_d
     # THEN none took it over; a rollback's model (promotion 3) that labels it does
     assert table.claim([action("acme", "<m@x>", "v1", "LABEL", 3)]) == ["new"]
     (item,) = dynamodb.scan(TableName=TABLE)["Items"]
-    assert (item["action"]["S"], item["model_promotion"]["N"], item["state"]["S"]) == ("LABEL", "3", "pending")
+    claimed = (item["action"]["S"], item["model_promotion"]["N"], item["state"]["S"])
+    assert claimed == ("LABEL", "3", "pending")
     assert item["action_id"]["S"] == "acme/<m@x>/v1/3"
     # AND a claim made before promotions were kept counts as promotion 0
     dynamodb.put_item(
