@@ -72,7 +72,7 @@ def action_key(action: Action) -> str:
 def supersedes(action: Action, claimed_action: str, claimed_promotion: int) -> bool:
     """Whether ``action`` takes over a message's claim for ``claimed_action`` made under
     ``claimed_promotion``: a later promotion's model asks for something else."""
-    return action["model_promotion"] > claimed_promotion and action["action"] != claimed_action
+    return bool(action["model_promotion"] > claimed_promotion and action["action"] != claimed_action)
 
 
 def _claimed(action: Action) -> tuple[str, int]:
