@@ -65,7 +65,11 @@ class DynamoLedger:
         list(self._pool.map(self._mark_sent, keys))
 
     def _claim(self, action: Action) -> str:
+        """A conditional put: the message's first claim, or one that ``supersedes`` the claimed
+        action (the same rule, as DynamoDB evaluates it; an item from before promotions were
+        kept counts as promotion 0)."""
         key = ledger_key(action_key(action))
+        promotion = int(action.get("model_promotion", 0))
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
@@ -75,10 +79,20 @@ class DynamoLedger:
                     "action_id": {"S": action["action_id"]},
                     "enterprise_id": {"S": action["enterprise_id"]},
                     "action": {"S": action["action"]},
+                    "model_promotion": {"N": str(promotion)},
                     "state": {"S": "pending"},
                     "issued_at": {"S": action["issued_at"].isoformat()},
                 },
-                ConditionExpression=f"attribute_not_exists({ACTION_KEY})",
+                ConditionExpression=(
+                    f"attribute_not_exists({ACTION_KEY}) OR (#action <> :action AND (model_promotion < "
+                    ":promotion OR (attribute_not_exists(model_promotion) AND :zero < :promotion)))"
+                ),
+                ExpressionAttributeNames={"#action": "action"},
+                ExpressionAttributeValues={
+                    ":action": {"S": action["action"]},
+                    ":promotion": {"N": str(promotion)},
+                    ":zero": {"N": "0"},
+                },
             )
             return "new"
         except ClientError as err:

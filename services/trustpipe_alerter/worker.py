@@ -11,6 +11,15 @@ after sending but before marking, the redelivery sends again with the same actio
 queue drops it as a duplicate (5-minute window) and the mail system treats an action id as done
 once, so a repeat is harmless.
 
+**A later model's different action supersedes.** Verdicts are ordered by their model's promotion
+number (``ScoredMessage.model_promotion``; a rollback promotes the older model again under a
+higher number). When a verdict of a higher promotion asks for another action than the one
+claimed (LABEL where the regressed model quarantined, or QUARANTINE where it labelled), the claim
+is taken over (``supersedes``) and the new action sent, under its own action id and with its
+promotion, which tells the mail system which of a message's actions stands. The same action again
+under a higher promotion, or any action under a lower one, is not sent. A verdict that asks for
+nothing (PASS_THROUGH) never reaches the alerter: an action already sent is not withdrawn.
+
 The same holds when the processor splits a failing batch to find the record that fails: a half
 processed again finds its messages claimed ("pending"), sends them again with the same action
 ids (dropped by the queue as duplicates) and marks them sent; only an alert may be repeated.
@@ -45,8 +54,9 @@ class Ledger(Protocol):
     """The actions issued, by message key (``action_key``)."""
 
     def claim(self, actions: Sequence[Action]) -> list[str]:
-        """Record each action as pending unless its message has one; each message's state after:
-        "new" (claimed now), "pending" (claimed before, maybe not sent) or "sent"."""
+        """Record each action as pending unless its message has one that it does not
+        ``supersede``; each message's state after: "new" (claimed now), "pending" (claimed
+        before, maybe not sent) or "sent"."""
         ...
 
     def mark_sent(self, keys: Sequence[str]) -> None:
@@ -59,12 +69,24 @@ def action_key(action: Action) -> str:
     return tenants.message_key(action["enterprise_id"], action["message_id"])
 
 
+def supersedes(action: Action, claimed_action: str, claimed_promotion: int) -> bool:
+    """Whether ``action`` takes over a message's claim for ``claimed_action`` made under
+    ``claimed_promotion``: a later promotion's model asks for something else."""
+    return bool(action["model_promotion"] > claimed_promotion and action["action"] != claimed_action)
+
+
+def _claimed(action: Action) -> tuple[str, int]:
+    return action["action"], action["model_promotion"]
+
+
 def to_action(verdict: dict[str, Any], issued_at: datetime) -> Action:
     """The Action a stored QUARANTINE/LABEL verdict asks for; its id is
-    ``<enterprise>/<message id>/<model version>``."""
+    ``<enterprise>/<message id>/<model version>/<promotion>`` (a rollback promotes an older
+    version again: its action must not share the id the mail system already took)."""
     key = tenants.message_key(verdict["enterprise_id"], verdict["message_id"])
+    promotion = int(verdict.get("model_promotion", 0))
     return {
-        "action_id": f"{key}/{verdict['model_version']}",
+        "action_id": f"{key}/{verdict['model_version']}/{promotion}",
         "message_id": verdict["message_id"],
         "enterprise_id": verdict["enterprise_id"],
         "action": verdict["verdict"],
@@ -76,6 +98,7 @@ def to_action(verdict: dict[str, Any], issued_at: datetime) -> Action:
         "score": verdict["score"],
         "reasons": list(verdict["reasons"]),
         "model_version": verdict["model_version"],
+        "model_promotion": promotion,
         "issued_at": issued_at,
     }
 
@@ -112,6 +135,8 @@ class AlerterWorker:
                 self.counts["passed"] += 1
             elif action_key(action) in wanted:
                 self.counts["repeats"] += 1
+                if supersedes(action, *_claimed(wanted[action_key(action)])):
+                    wanted[action_key(action)] = action
             else:
                 wanted[action_key(action)] = action
         states = self.ledger.claim(list(wanted.values()))

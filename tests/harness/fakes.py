@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from trustpipe_alerter.worker import supersedes
 from trustpipe_stream.processor import ShardProcessor, StreamRecord, StreamWorker
 
 
@@ -82,14 +83,26 @@ def valid_sqs_id(value: object) -> bool:
 
 
 class FakeLedger:
-    """The alerter's actions table in memory: each message key's state ("pending", "sent")."""
+    """The alerter's actions table in memory: each message key's state ("pending", "sent"), and
+    the action and promotion claimed (``supersedes`` decides a take-over, as DynamoDB's condition)."""
 
     def __init__(self) -> None:
         self.items: dict[str, str] = {}
+        self.claimed: dict[str, tuple[str, int]] = {}
         self.claims: list[str] = []
 
     def claim(self, actions: Sequence[dict[str, Any]]) -> list[str]:
-        return [self._claim(f"{a['enterprise_id']}/{a['message_id']}") for a in actions]
+        states = []
+        for a in actions:
+            key = f"{a['enterprise_id']}/{a['message_id']}"
+            claimed = self.claimed.get(key)
+            if claimed is not None and supersedes(a, *claimed):
+                del self.items[key]  # a later promotion's other action takes the claim over
+            state = self._claim(key)
+            if state == "new":
+                self.claimed[key] = (a["action"], a.get("model_promotion", 0))
+            states.append(state)
+        return states
 
     def _claim(self, key: str) -> str:
         self.claims.append(key)

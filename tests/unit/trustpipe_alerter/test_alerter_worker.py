@@ -105,7 +105,7 @@ def test_quarantine_and_label_become_one_action_each_and_pass_through_none() -> 
         ("<m2@x>", "LABEL"),
     ]
     assert setup.sent[1]["label_text"] and "lookalike_domain" in setup.sent[1]["label_text"]
-    assert setup.sent[0]["label_text"] is None and setup.sent[0]["action_id"] == "acme/<m1@x>/m1"
+    assert setup.sent[0]["label_text"] is None and setup.sent[0]["action_id"] == "acme/<m1@x>/m1/0"
     # one alert per enterprise for the batch
     assert sorted(setup.alerts) == [("acme", ["<m1@x>"]), ("globex", ["<m2@x>"])]
     assert set(setup.ledger.items.values()) == {"sent"}
@@ -132,8 +132,8 @@ def test_one_message_id_at_two_enterprises_acts_at_both_each_on_its_own_queue() 
     assert setup.run(both) == []
     # THEN each enterprise gets its own action, on its own queue, with its own ids
     assert [(a["enterprise_id"], a["action_id"]) for a in setup.sent] == [
-        ("acme", "acme/<m1@x>/m1"),
-        ("globex", "globex/<m1@x>/m1"),
+        ("acme", "acme/<m1@x>/m1/0"),
+        ("globex", "globex/<m1@x>/m1/0"),
     ]
     sent = setup.on_queues()
     assert [url for url, _ in sent] == ["q-acme", "q-globex"]
@@ -189,6 +189,31 @@ def test_a_hostile_message_id_still_gets_queue_ids_sqs_takes(message_id: str) ->
     assert {group_id(a) for a in setup.sent} == {e["MessageGroupId"] for _, e in sent}
 
 
+def test_a_rollbacks_other_action_is_sent_under_its_promotion_and_the_same_action_is_not() -> None:
+    # GIVEN message 1 quarantined and message 2 labelled by the model of promotion 2, both sent
+    setup = Setup()
+    regressed = {"model_version": "v2", "model_promotion": 2}
+    setup.run(records({**verdict(1, "QUARANTINE"), **regressed}, {**verdict(2, "LABEL"), **regressed}))
+    # WHEN a rollback promotes v1 again (promotion 3), which labels message 1 and labels message 2
+    # too, and a late copy of the regressed verdict comes after it in the same batch
+    rolled = {"model_version": "v1", "model_promotion": 3}
+    setup.run(
+        records(
+            {**verdict(1, "LABEL"), **rolled},
+            {**verdict(1, "QUARANTINE"), **regressed},
+            {**verdict(2, "LABEL"), **rolled},
+        )
+    )
+    # THEN message 1's new action goes out under its own id, message 2's unchanged one does not
+    assert [(a["action_id"], a["action"], a["model_promotion"]) for a in setup.sent] == [
+        ("acme/<m1@x>/v2/2", "QUARANTINE", 2),
+        ("acme/<m2@x>/v2/2", "LABEL", 2),
+        ("acme/<m1@x>/v1/3", "LABEL", 3),
+    ]
+    assert len({e["MessageDeduplicationId"] for _, e in setup.on_queues()}) == 3
+    assert setup.ledger.items == {"acme/<m1@x>": "sent", "acme/<m2@x>": "sent"}
+
+
 def test_a_claim_left_pending_by_a_crash_is_sent_again_with_the_same_action_id() -> None:
     # GIVEN an alerter died after claiming message 1 but before marking it sent
     setup = Setup()
@@ -196,7 +221,7 @@ def test_a_claim_left_pending_by_a_crash_is_sent_again_with_the_same_action_id()
     # WHEN the record is redelivered
     setup.run(records(verdict(1, "QUARANTINE")))
     # THEN it is sent (the queue and the mail system dedupe by action id) and marked sent
-    assert [a["action_id"] for a in setup.sent] == ["acme/<m1@x>/m1"]
+    assert [a["action_id"] for a in setup.sent] == ["acme/<m1@x>/m1/0"]
     assert setup.ledger.items["acme/<m1@x>"] == "sent"
 
 
@@ -236,7 +261,7 @@ def test_actions_go_ten_to_a_call_to_their_own_enterprises_queue_and_a_refusal_f
     ]
     first = sqs.calls[0][1][0]
     assert (
-        first["MessageDeduplicationId"] == dedup_id("acme/<m0@x>/m1")
+        first["MessageDeduplicationId"] == dedup_id("acme/<m0@x>/m1/0")
         and len(first["MessageDeduplicationId"]) <= 128
     )
     refusing = ActionQueues(
@@ -339,6 +364,6 @@ def test_a_verdict_the_ledger_refuses_is_set_aside_and_the_rest_acted_on_once_ea
     # and each good message has one action id on the queue (a half sent again repeats the same
     # id, which the FIFO queue drops), each claimed and marked sent
     on_queue = {e["MessageDeduplicationId"] for _, e in setup.on_queues()}
-    assert on_queue == {dedup_id(f"acme/<m{n}@x>/m1") for n in range(5)}
+    assert on_queue == {dedup_id(f"acme/<m{n}@x>/m1/0") for n in range(5)}
     assert setup.ledger.items == {f"acme/<m{n}@x>": "sent" for n in range(5)}
     assert checkpointer.at == ["5"]

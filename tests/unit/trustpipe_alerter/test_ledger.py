@@ -30,12 +30,15 @@ def ledger() -> Iterator[tuple[DynamoLedger, Any]]:
         yield DynamoLedger(dynamodb, TABLE), dynamodb
 
 
-def action(enterprise: str, message_id: str, model: str = "m1") -> Action:
+def action(
+    enterprise: str, message_id: str, model: str = "m1", kind: str = "QUARANTINE", promotion: int = 1
+) -> Action:
     return {
-        "action_id": f"{enterprise}/{message_id}/{model}",
+        "action_id": f"{enterprise}/{message_id}/{model}/{promotion}",
         "message_id": message_id,
         "enterprise_id": enterprise,
-        "action": "QUARANTINE",
+        "action": kind,
+        "model_promotion": promotion,
         "issued_at": datetime(2026, 12, 1, 12, tzinfo=UTC),
     }
 
@@ -81,3 +84,29 @@ def test_a_key_past_dynamodbs_limit_is_its_enterprise_and_a_digest() -> None:
     assert ledger_key("acme/<m1@x>") == "acme/<m1@x>"
     assert ledger_key(long_key).startswith("acme/sha256:") and len(ledger_key(long_key)) == 76
     assert ledger_key(long_key) != ledger_key(long_key.replace("acme", "globex", 1))
+
+
+def test_a_later_promotions_other_action_takes_the_claim_over_and_nothing_else_does(
+    ledger: tuple[DynamoLedger, Any],
+) -> None:
+    table, dynamodb = ledger
+    # GIVEN a message quarantined under promotion 2 (the regressed model), sent
+    assert table.claim([action("acme", "<m@x>", "v2", "QUARANTINE", 2)]) == ["new"]
+    table.mark_sent(["acme/<m@x>"])
+    # WHEN verdicts come again: the same action later, another action earlier, the same promotion
+    assert table.claim([action("acme", "<m@x>", "v1", "QUARANTINE", 3)]) == ["sent"]
+    assert table.claim([action("acme", "<m@x>", "v0", "LABEL", 1)]) == ["sent"]
+    assert table.claim([action("acme", "<m@x>", "v2", "LABEL", 2)]) == ["sent"]
+    # THEN none took it over; a rollback's model (promotion 3) that labels it does
+    assert table.claim([action("acme", "<m@x>", "v1", "LABEL", 3)]) == ["new"]
+    (item,) = dynamodb.scan(TableName=TABLE)["Items"]
+    claimed = (item["action"]["S"], item["model_promotion"]["N"], item["state"]["S"])
+    assert claimed == ("LABEL", "3", "pending")
+    assert item["action_id"]["S"] == "acme/<m@x>/v1/3"
+    # AND a claim made before promotions were kept counts as promotion 0
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={ACTION_KEY: {"S": "acme/<old@x>"}, "action": {"S": "QUARANTINE"}, "state": {"S": "sent"}},
+    )
+    assert table.claim([action("acme", "<old@x>", "v1", "QUARANTINE", 3)]) == ["sent"]
+    assert table.claim([action("acme", "<old@x>", "v1", "LABEL", 3)]) == ["new"]
