@@ -33,8 +33,10 @@ chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for D
 	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1
 
 FUZZ_SECONDS ?= 120
-fuzz: setup  ## the codec and the registry fuzzed: hypothesis's long profile, then each target under atheris for FUZZ_SECONDS
-	TRUSTPIPE_FUZZ_PROFILE=fuzz $(BIN)/pytest -q tests/unit/fuzz
+fuzz: setup  ## the codec, the registry and the workers' edge fuzzed: hypothesis's long profile (the stream importer and the Spark rules on the local stack), then each target under atheris for FUZZ_SECONDS
+	TRUSTPIPE_FUZZ_PROFILE=fuzz $(BIN)/pytest -q tests/unit/fuzz \
+		tests/integration/trustpipe_importer/test_stream_importer.py::test_any_decodable_scored_record_is_stored_or_set_aside \
+		tests/integration/spark_jobs/test_record_rules.py::test_any_records_are_judged_alike_by_both_engines
 	for target in framed container registry; do \
 		$(BIN)/python -m tests.fuzz.run_atheris $$target --seconds $(FUZZ_SECONDS) || exit 1; done
 
