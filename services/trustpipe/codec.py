@@ -460,7 +460,7 @@ class _BoundedBlocks:
                 f"block {self._blocks - 1} claims {count} records in {len(block)} bytes; "
                 "a record takes at least one byte"
             )
-        return b"".join((_long_bytes(count), _long_bytes(len(block)), block, self._sync))
+        return b"".join((long_bytes(count), long_bytes(len(block)), block, self._sync))
 
     def _inflate(self, data: bytes) -> bytes:
         cap = self._limits.max_block_bytes
@@ -505,9 +505,9 @@ def _read_long(fo: IO[bytes]) -> int:
             raise SchemaMismatchError("corrupt Avro data block: a block header's varint is too long")
 
 
-def _long_bytes(n: int) -> bytes:
-    """``n`` as Avro writes a long (zig-zag varint); n >= 0 here."""
-    n <<= 1
+def long_bytes(n: int) -> bytes:
+    """``n`` as Avro writes a long (zig-zag varint)."""
+    n = (n << 1) ^ (n >> 63)
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)

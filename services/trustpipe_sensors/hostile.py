@@ -22,7 +22,7 @@ from fastavro.read import HEADER_SCHEMA
 from fastavro.schema import parse_schema
 
 from trustpipe import contracts
-from trustpipe.codec import HEADER_SIZE, MAGIC_BYTE
+from trustpipe.codec import HEADER_SIZE, MAGIC_BYTE, long_bytes
 
 SYNC = b"trustpipe-hostil"
 CHUNK = 1024 * 1024
@@ -67,17 +67,6 @@ def record_bytes(rec: dict[str, Any] | None = None) -> bytes:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, parse_schema(contracts.email_metadata(3)), rec or record())
     return buf.getvalue()
-
-
-def long_bytes(n: int) -> bytes:
-    """``n`` as Avro writes a long (zig-zag varint)."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def container(schema: contracts.Schema, blocks: Iterable[tuple[int, Iterable[bytes]]], codec: str) -> bytes:
