@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fifo_deduplication_as_sqs()
+    dynamodb_writes_atomic()
     if args.aws_metrics_interval > 0:
         aws_metrics.Publisher(args.aws_metrics_interval).start()
     app = whole_body(DomainDispatcherApplication(create_backend_app))
@@ -80,6 +81,35 @@ def whole_body(app: WSGIApp) -> WSGIApp:
         return chunks or [b""]
 
     return collected
+
+
+DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def dynamodb_writes_atomic() -> None:
+    """DynamoDB applies a conditional write, and a transaction, atomically: its condition holds
+    when the item is written. moto checks and then writes with no lock, and the server answers
+    requests on several threads, so two conditional puts of one key at once could both succeed
+    (the registry's concurrent-registration test saw one schema take two versions). The local
+    stack runs moto's DynamoDB writes one at a time."""
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_one_at_a_time", False):
+            continue
+
+        @functools.wraps(original)
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        locked._one_at_a_time = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
 
 
 def fifo_deduplication_as_sqs() -> None:

@@ -282,7 +282,7 @@ def test_a_file_landing_after_its_hour_was_scored_is_found_and_the_hour_scored_a
     promoted: ModelArtifact, spark: Any, aws: AwsClients, settings: Settings
 ) -> None:
     # GIVEN acme's hour scored, and the next hour landed but not scored yet
-    hour = HOUR + timedelta(hours=4)
+    hour = HOUR + timedelta(hours=16)  # 2026-11-25T20: an hour no other module lands
     drops = run_batch(aws, hour, seed=12, enterprise_ids=["acme"], scale=0.05)
     first = runner.score(aws, hour, spark, scored_at=SCORED_AT)
     run_batch(aws, hour + timedelta(hours=1), seed=13, enterprise_ids=["acme"], scale=0.02)
