@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -26,10 +27,8 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     def read_then_wait(self: Any, *args: Any, **kwargs: Any) -> Any:
         current = read(self, *args, **kwargs)
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             both_read.wait()
-        except threading.BrokenBarrierError:
-            pass
         return current
 
     monkeypatch.setattr(Table, "get_item", read_then_wait)
