@@ -14,14 +14,12 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.harness.fakes import FakeLedger, FakeSqs
+from tests.harness.alerter import AlerterOnFakes
 from tests.harness.hostile import REFERENCE, bounded, scored_messages, v4_records
 from tests.harness.models import artifact
 from trustpipe import contracts, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.features import FEATURES
-from trustpipe_alerter.channels import ActionQueues
-from trustpipe_alerter.worker import Action, AlerterWorker
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
 from trustpipe_sensors.sensor import to_version
@@ -99,36 +97,13 @@ def test_the_scorer_scores_or_sets_aside_every_decodable_record(batch: list[Stre
     assert all(x.reason for x in rejected)
 
 
-class Alerter:
-    def __init__(self) -> None:
-        self.ledger = FakeLedger()
-        queues = ActionQueues(
-            FakeSqs(), {e: f"q-{e}" for e in SERVED}, FramedEncoder(3, contracts.load(contracts.ACTION))
-        )
-        self.sent: list[Action] = []
-
-        def send(actions: Sequence[Action]) -> None:
-            queues.send(actions)
-            self.sent.extend(actions)
-
-        self.worker = AlerterWorker(
-            decoder=FramedDecoder(InMemorySchemas({7: SCORED}), SCORED),
-            ledger=self.ledger,
-            enterprises=frozenset(SERVED),
-            send_actions=send,
-            alert=lambda _ent, _actions: None,
-            keep_aside=lambda _shard, _rejected: None,
-            clock=lambda: REFERENCE,
-        )
-
-
 @bounded(150)
 @given(verdicts=st.lists(scored_messages(SERVED), min_size=1, max_size=6))
 def test_the_alerter_acts_on_or_sets_aside_every_decodable_verdict(verdicts: list[dict[str, Any]]) -> None:
     # GIVEN any batch of decodable verdicts on the imported stream
     encoder = FramedEncoder(7, SCORED)
     batch = [StreamRecord(encoder.encode(v), "k", str(n), 0, 0, "shard-0") for n, v in enumerate(verdicts)]
-    alerter = Alerter()
+    alerter = AlerterOnFakes({e: f"q-{e}" for e in SERVED}, REFERENCE)
     # WHEN the alerter processes it, THEN it returns
     rejected: Sequence[Rejected] = alerter.worker.process(batch)
     # and each verdict is passed through, acted on (its message's action sent), or set aside

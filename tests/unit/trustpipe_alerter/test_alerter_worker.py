@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness.fakes import FakeLedger, FakeSqs, deliver, valid_sqs_id
+from tests.harness.alerter import AlerterOnFakes
+from tests.harness.fakes import FakeSqs, deliver, valid_sqs_id
 from trustpipe import contracts
-from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
+from trustpipe.codec import FramedEncoder
 from trustpipe.transient import is_transient
 from trustpipe_alerter.channels import (
     ActionNotSentError,
@@ -22,49 +23,19 @@ from trustpipe_alerter.channels import (
     dedup_id,
     group_id,
 )
-from trustpipe_alerter.worker import MARK_ATTEMPTS, Action, AlerterWorker, to_action
-from trustpipe_stream.processor import Rejected, StreamRecord
+from trustpipe_alerter.worker import MARK_ATTEMPTS, to_action
+from trustpipe_stream.processor import StreamRecord
 
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 QUEUES = {"acme": "q-acme", "globex": "q-globex"}
 
 
-class Setup:
-    """The worker with a fake ledger, its actions sent through the real ``ActionQueues`` to a
-    fake SQS that checks group and deduplication ids as SQS does."""
+class Setup(AlerterOnFakes):
+    """The alerter on fakes, serving ``QUEUES``' enterprises at ``NOW``."""
 
     def __init__(self) -> None:
-        self.ledger = FakeLedger()
-        self.sent: list[Action] = []
-        self.sqs = FakeSqs()
-        self.alerts: list[tuple[str, list[str]]] = []
-        self.aside: list[Rejected] = []
-        queues = ActionQueues(self.sqs, QUEUES, FramedEncoder(3, contracts.load(contracts.ACTION)))
-
-        def send(actions: Sequence[Action]) -> None:
-            queues.send(actions)
-            self.sent.extend(actions)
-
-        self.worker = AlerterWorker(
-            decoder=FramedDecoder(InMemorySchemas({7: SCORED}), SCORED),
-            ledger=self.ledger,
-            enterprises=frozenset(QUEUES),
-            send_actions=send,
-            alert=lambda ent, actions: self.alerts.append((ent, [a["message_id"] for a in actions])),
-            keep_aside=lambda shard, rejected: self.aside.extend(rejected),
-            clock=lambda: NOW,
-        )
-
-    def run(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
-        rejected = self.worker.process(records)
-        if rejected:
-            self.worker.set_aside("shardId-0", rejected)
-        return rejected
-
-    def on_queues(self) -> list[tuple[str, dict[str, Any]]]:
-        """(queue URL, entry) of every entry sent, in order."""
-        return [(url, entry) for url, entries in self.sqs.calls for entry in entries]
+        super().__init__(QUEUES, NOW)
 
 
 def verdict(n: int, verdict: str, enterprise: str = "acme", message_id: str = "") -> dict[str, Any]:
