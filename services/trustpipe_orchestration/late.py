@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from trustpipe import landing, layout, metrics, s3
+from trustpipe import landing, layout, metrics
 from trustpipe.settings import Settings
+from trustpipe_orchestration import checks
 
 HOUR = timedelta(hours=1)
 
@@ -63,11 +64,10 @@ def find_late(
 
 
 def _manifest(client: Any, bucket: str, hour: datetime) -> dict[str, Any] | None:
-    import json
-
+    """The hour's manifest, or None when the hour was not scored (yet)."""
     try:
-        return json.loads(s3.get(client, bucket, layout.manifest_key(hour)))  # type: ignore[no-any-return]
-    except client.exceptions.NoSuchKey:
+        return checks.read_manifest(client, bucket, hour)
+    except checks.VerificationError:
         return None
 
 
