@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from hashlib import sha256
 from pathlib import Path
@@ -76,6 +77,16 @@ def email_metadata(version: int) -> Schema:
     if version not in (*SENSOR_VERSIONS, READER_VERSION):
         raise ContractError(f"no EmailMetadata schema version {version}")
     return load(f"{EMAIL_METADATA}/v{version}")
+
+
+def register_sensor_history(register: Callable[[str, Schema], int]) -> dict[int, int]:
+    """Register every EmailMetadata version under its subject, oldest first; each version's id.
+
+    The registry checks a new schema against the subject's latest only: a v1 sensor that first
+    registers after a v3 one would be refused. A deployment registers the whole history once
+    when it stands up, so every sensor, old or new, finds its schema already there."""
+    versions = (*SENSOR_VERSIONS, READER_VERSION)
+    return {v: register(EMAIL_METADATA_SUBJECT, email_metadata(v)) for v in versions}
 
 
 def reader_schema() -> Schema:

@@ -115,13 +115,10 @@ def run_stream(
     enterprise's messages (for their ground truth)."""
     if rate <= 0 or (duration is None and count is None):
         raise StreamOptionsError("a stream run needs --rate > 0 and --duration or --count")
-    ids = {
-        v: register(contracts.EMAIL_METADATA_SUBJECT, contracts.email_metadata(v))
-        for v in contracts.SENSOR_VERSIONS
-    }
+    ids = contracts.register_sensor_history(register)
     encoders = {
-        v: FramedEncoder(i, contracts.email_metadata(v), max_bytes=KINESIS_MAX_RECORD_BYTES)
-        for v, i in ids.items()
+        v: FramedEncoder(ids[v], contracts.email_metadata(v), max_bytes=KINESIS_MAX_RECORD_BYTES)
+        for v in contracts.SENSOR_VERSIONS
     }
     sensors = sensors_of(encoders, run_id or uuid.uuid4().hex[:12])
     run = StreamRun(sensors.run_id, stream_name, sensors.seed, {f"v{v}": i for v, i in ids.items()})

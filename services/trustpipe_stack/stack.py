@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from trustpipe import ingest
+from trustpipe import contracts, ingest
+from trustpipe.aws import AwsClients
 from trustpipe.metrics import ERRORS, PROCESSED
 from trustpipe.progress import Progress, quiet
 from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
@@ -91,6 +92,7 @@ class LocalStack:
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
         settings = replace(Settings.load(self.settings_path), registry_url=self.registry.url)
         settings.save(self.settings_path)
+        contracts.register_sensor_history(AwsClients(settings).registry().register)
         return self.serve_frontdoor(settings, say)
 
     def serve_frontdoor(self, settings: Settings, say: Say = print, renew: bool = False) -> Settings:

@@ -164,6 +164,9 @@ def test_cli_sensors_stream_puts_exactly_count_records_and_records_the_run(
         return {r["PartitionKey"]: r["Data"] for r in records(kinesis, settings.raw_stream_name)}
 
     before = on_stream()
+    # GIVEN a v4 writer registered before any v1 sensor streamed (the registry checks a new schema
+    # against the subject's latest only: the stack registers the history first, oldest first)
+    aws.registry().register(contracts.EMAIL_METADATA_SUBJECT, contracts.email_metadata(4))
     # WHEN the sensors stream 45 messages at 30 a second through the CLI
     state = ["--state-dir", str(local_stack.state_dir)]
     run = run_cli("sensors", "run", "--mode", "stream", "--count", "45", "--rate", "30", *state)

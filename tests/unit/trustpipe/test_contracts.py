@@ -195,3 +195,24 @@ def test_scoring_stats_gained_its_histogram_compatibly_both_ways() -> None:
     }
     (read,) = ContainerReader(io.BytesIO(container_bytes(old, [row])), new)
     assert read["score_histogram"] == []
+
+
+def test_the_sensor_history_registers_oldest_first_so_no_later_version_refuses_an_older_one() -> None:
+    # GIVEN a registry that, like ours, checks a new schema against the subject's latest only
+    latest: dict[str, int] = {}
+    ids: dict[str, int] = {}
+
+    def register(subject: str, schema: contracts.Schema) -> int:
+        version = contracts.email_metadata_version_of(schema) or 0
+        text = contracts.canonical_form(schema)
+        if text not in ids:
+            assert version > latest.get(subject, 0), "an older version after a newer one is refused"
+            latest[subject], ids[text] = version, len(ids) + 1
+        return ids[text]
+
+    # WHEN the history is registered, then again (a second `local up`)
+    first = contracts.register_sensor_history(register)
+    again = contracts.register_sensor_history(register)
+    # THEN every version has its id, the same both times, oldest first
+    assert first == again == {1: 1, 2: 2, 3: 3, 4: 4}
+    assert latest == {contracts.EMAIL_METADATA_SUBJECT: contracts.READER_VERSION}
