@@ -19,7 +19,7 @@ import psycopg
 from trustpipe import contracts, tenants
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
-from trustpipe.db import migrate, secret
+from trustpipe.db import migrate, roles, secret
 from trustpipe.errors import TransientError
 from trustpipe.settings import Settings, SettingsError
 from trustpipe.telemetry import WorkerMetrics, configure_logging
@@ -42,15 +42,26 @@ def database_url(settings: Settings) -> str:
     return secret.resolve(url, settings.database_secret_arn, AwsClients(settings).secret_string)
 
 
-def connector(settings: Settings) -> Connect:
-    database_url(dataclasses.replace(settings, database_secret_arn=None))  # a bad URL fails now
+def connector(settings: Settings, user: str = roles.IMPORTER) -> Connect:
+    """A new connection per call: on AWS (``database_iam_auth``) as ``user`` with an RDS IAM token
+    made for it, over verified TLS; else with the URL's login or the database secret's (read per
+    connect). Either way a rotated password never needs a restart."""
+    url = database_url(dataclasses.replace(settings, database_secret_arn=None))  # a bad URL fails now
+    token: roles.Token | None = None
+    if settings.database_iam_auth:
+        roles.require_verified(url)
+        url = roles.as_user(url, user)
+        token = roles.rds_token(AwsClients(settings).client("rds"), settings.region)
+        host, port = roles.address(url)
 
     def connect() -> psycopg.Connection[Any]:
-        url = database_url(settings)
+        here = url if token else database_url(settings)
         try:
-            return psycopg.connect(url, connect_timeout=5)
+            if token:
+                return psycopg.connect(here, password=token(host, port, user), connect_timeout=5)
+            return psycopg.connect(here, connect_timeout=5)
         except psycopg.OperationalError as err:
-            raise migrate.unreachable(url, err) from err
+            raise migrate.unreachable(here, err) from err
 
     return connect
 
