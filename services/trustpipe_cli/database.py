@@ -61,6 +61,9 @@ def db_url(
 @db_app.command("create")
 def db_create(
     name: Annotated[str, typer.Argument(help="The database to create on the settings' server.")],
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="The role that owns it (Airflow's: trustpipe_airflow).")
+    ] = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
@@ -68,7 +71,7 @@ def db_create(
     from trustpipe.db import migrate
     from trustpipe_importer.app import database_url
 
-    created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name)
+    created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name, owner)
     console.print(f"database {name} {'created' if created else 'already exists'}")
 
 
