@@ -50,8 +50,9 @@ def db_url(
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
-    """Print the database's URL with the credentials of its secret, read now (the Airflow host's
-    `sql_alchemy_conn_cmd` runs this: the password is never in a file)."""
+    """Print the database's URL with the credentials of its secret, read now (on AWS the master
+    user's: for an operator's session, never written to a file; the services log in with IAM
+    tokens as their own roles)."""
     from trustpipe.db import migrate
     from trustpipe_importer.app import database_url
 

@@ -47,23 +47,25 @@ def connector(settings: Settings, user: str = roles.IMPORTER) -> Connect:
     made for it, over verified TLS; else with the URL's login or the database secret's (read per
     connect). Either way a rotated password never needs a restart."""
     url = database_url(dataclasses.replace(settings, database_secret_arn=None))  # a bad URL fails now
-    token: roles.Token | None = None
     if settings.database_iam_auth:
-        roles.require_verified(url)
-        url = roles.as_user(url, user)
-        token = roles.rds_token(AwsClients(settings).client("rds"), settings.region)
-        host, port = roles.address(url)
+        return iam_connector(settings, url, user)
+    return lambda: _connect(database_url(settings))
 
-    def connect() -> psycopg.Connection[Any]:
-        here = url if token else database_url(settings)
-        try:
-            if token:
-                return psycopg.connect(here, password=token(host, port, user), connect_timeout=5)
-            return psycopg.connect(here, connect_timeout=5)
-        except psycopg.OperationalError as err:
-            raise migrate.unreachable(here, err) from err
 
-    return connect
+def iam_connector(settings: Settings, url: str, user: str) -> Connect:
+    """Connections to ``url`` as ``user``, each with a token of its own (signed here, no call)."""
+    roles.require_verified(url)
+    login = roles.as_user(url, user)
+    host, port = roles.address(login)
+    token = roles.rds_token(AwsClients(settings).client("rds"), settings.region)
+    return lambda: _connect(login, token(host, port, user))
+
+
+def _connect(url: str, password: str | None = None) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, password=password, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        raise migrate.unreachable(url, err) from err
 
 
 def upgrade(settings: Settings, wait_seconds: float = 0, say: Callable[[str], None] = print) -> None:
