@@ -83,7 +83,11 @@ class Settings:
     """The PostgreSQL URL, without a password on AWS (see ``database_secret_arn``)."""
     database_secret_arn: str | None = None
     """The secret RDS manages (and rotates) with the database's user and password; read at
-    each connect, never written to a file."""
+    each connect, never written to a file. With ``database_iam_auth`` only the one-shot
+    migration unit reads it (as the master user, who owns the schema)."""
+    database_iam_auth: bool = False
+    """True on AWS: each service logs in as its own role (``trustpipe.db.roles``) with an RDS IAM
+    token made per connection, over TLS verified against the RDS CA bundle."""
     oncall_topic_arn: str | None = None
     """SNS topic that pages the on-call engineer (the monitoring module's)."""
     registry_url: str | None = None
@@ -118,6 +122,7 @@ class Settings:
             "aws_endpoint",
             "database_url",
             "database_secret_arn",
+            "database_iam_auth",
             "oncall_topic_arn",
             "registry_url",
             "frontdoor_url",
@@ -129,6 +134,8 @@ class Settings:
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")
         _check_tenants(data.get("tenants"))
+        if not isinstance(data.get("database_iam_auth", False), bool):
+            raise SettingsError("settings' database_iam_auth must be true or false")
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @classmethod

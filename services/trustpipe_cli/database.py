@@ -50,8 +50,9 @@ def db_url(
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
-    """Print the database's URL with the credentials of its secret, read now (the Airflow host's
-    `sql_alchemy_conn_cmd` runs this: the password is never in a file)."""
+    """Print the database's URL with the credentials of its secret, read now (on AWS the master
+    user's: for an operator's session, never written to a file; the services log in with IAM
+    tokens as their own roles)."""
     from trustpipe.db import migrate
     from trustpipe_importer.app import database_url
 
@@ -61,6 +62,9 @@ def db_url(
 @db_app.command("create")
 def db_create(
     name: Annotated[str, typer.Argument(help="The database to create on the settings' server.")],
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="The role that owns it (Airflow's: trustpipe_airflow).")
+    ] = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
@@ -68,7 +72,7 @@ def db_create(
     from trustpipe.db import migrate
     from trustpipe_importer.app import database_url
 
-    created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name)
+    created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name, owner)
     console.print(f"database {name} {'created' if created else 'already exists'}")
 
 

@@ -128,18 +128,32 @@ def _db() -> Database:
     return BaseHook.get_connection(DB_CONN_ID).get_hook()  # type: ignore[no-any-return,no-untyped-call]
 
 
-def store_retention() -> dict[str, Any]:
-    """Daily: the store's day partitions ahead, and the days past the pipeline's
-    ``store_retention_days`` dropped (``store.keep_window``); what was made and removed."""
+def _store_connection() -> Any:
+    """A psycopg connection to the store as the ``trustpipe_db`` connection names it: on AWS
+    with an IAM token the Postgres hook makes now (its extra ``iam``), over verified TLS."""
     import psycopg
     from airflow.sdk import BaseHook
 
-    from trustpipe.db import migrate
+    conn = BaseHook.get_connection(DB_CONN_ID)
+    extra = conn.extra_dejson
+    login, password, port = (
+        conn.get_hook().get_iam_token(conn)  # type: ignore[no-untyped-call]
+        if extra.get("iam")
+        else (conn.login, conn.password, conn.port)
+    )
+    tls = {k: extra[k] for k in ("sslmode", "sslrootcert") if k in extra}
+    return psycopg.connect(
+        host=conn.host, port=port, dbname=conn.schema, user=login, password=password, connect_timeout=5, **tls
+    )
+
+
+def store_retention() -> dict[str, Any]:
+    """Daily: the store's day partitions ahead, and the days past the pipeline's
+    ``store_retention_days`` dropped (``store.keep_window``); what was made and removed."""
     from trustpipe_orchestration import store
 
-    url = migrate.libpq_url(BaseHook.get_connection(DB_CONN_ID).get_uri())
     keep_days = pipeline_config().store_retention_days
-    summary = store.keep_window(lambda: psycopg.connect(url), keep_days)
+    summary = store.keep_window(_store_connection, keep_days)
     print(store.describe(summary))
     return summary
 

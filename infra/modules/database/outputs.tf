@@ -17,3 +17,8 @@ output "security_group_id" {
   description = "The database's security group."
   value       = try(aws_security_group.this.id, null)
 }
+
+output "resource_id" {
+  description = "The instance's resource id (the rds-db:connect ARNs of IAM database authentication name it)."
+  value       = try(aws_db_instance.this.resource_id, null)
+}

@@ -14,7 +14,7 @@ variable "subnet_ids" {
 }
 
 variable "client_security_group_ids" {
-  description = "Security groups allowed to connect (the workers'; the Airflow host adds its own rule)."
+  description = "Security groups allowed to connect (the workers that use the database; the Airflow host adds its own rule)."
   type        = list(string)
 }
 

@@ -4,7 +4,8 @@
 # the job they run; MWAA's Airflow versions trail upstream and it installs from its own
 # constraints. The DAGs are read from the DAG bucket by Airflow's S3 DAG bundle (the apply uploads
 # them: module code); the Variables and Connections are served from Parameter Store (written here);
-# the metadata database's URL is built by a command at each start from the RDS-managed secret.
+# Airflow logs in to the database as its own role (trustpipe_airflow) with an RDS IAM token made
+# for each new connection, its metadata engine's included (trustpipe_orchestration.metadata).
 data "aws_caller_identity" "this" {}
 
 data "aws_region" "this" {}
@@ -19,14 +20,14 @@ locals {
     trustpipe_pipeline = var.pipeline_json
   }
   connections = {
-    # No password: the backend reads it from the RDS-managed secret at each lookup.
+    # No password: the Postgres hook makes an IAM token for each connection (extra `iam`).
     trustpipe_db = jsonencode({
       conn_type = "postgres"
       host      = local.database_host
       port      = local.database_port
       schema    = var.database_name
       login     = var.database_user
-      extra     = { sslmode = "require", password_secret = var.database_secret_arn }
+      extra     = { sslmode = "verify-full", sslrootcert = var.database_ca_bundle, iam = true, aws_conn_id = "aws_default" }
     })
     aws_default = jsonencode({ conn_type = "aws", extra = { region_name = data.aws_region.this.name } })
   }
@@ -40,7 +41,8 @@ locals {
       config_prefix      = null
       region_name        = data.aws_region.this.name
     })
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD = "/opt/trustpipe/bin/trustpipe db url --settings /etc/trustpipe/settings.json --database airflow --driver postgresql+psycopg2"
+    # No password: the host's airflow_local_settings.py adds an IAM token to each new connection.
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN = "postgresql+psycopg2://${var.database_user}@${var.database_endpoint}/airflow?sslmode=verify-full&sslrootcert=${var.database_ca_bundle}"
     AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST = jsonencode([{
       name      = "trustpipe"
       classpath = "airflow.providers.amazon.aws.bundles.s3.S3DagBundle"
@@ -153,10 +155,17 @@ data "aws_iam_policy_document" "execution" {
     resources = ["arn:aws:ssm:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:parameter${local.parameter_prefix}/*"]
   }
 
+  # The one-shot units on this host (migrations, Airflow's database made) run as the master user.
   statement {
-    sid       = "DatabaseCredentials"
+    sid       = "MigrationCredentials"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.database_secret_arn]
+  }
+
+  statement {
+    sid       = "DatabaseLogin"
+    actions   = ["rds-db:connect"]
+    resources = ["arn:aws:rds-db:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:dbuser:${var.database_resource_id}/${var.database_user}"]
   }
 
   statement {

@@ -82,9 +82,20 @@ variable "database_name" {
 }
 
 variable "database_user" {
-  description = "The user of the trustpipe_db connection (its password is the secret's)."
+  description = "The PostgreSQL role Airflow logs in as (migration 0008; IAM database authentication)."
   type        = string
-  default     = "trustpipe_admin"
+  default     = "trustpipe_airflow"
+}
+
+variable "database_resource_id" {
+  description = "The database instance's resource id (the rds-db:connect ARN names it)."
+  type        = string
+}
+
+variable "database_ca_bundle" {
+  description = "Path of the RDS CA bundle on the host (sslrootcert)."
+  type        = string
+  default     = "/etc/trustpipe/rds-global-bundle.pem"
 }
 
 variable "pipeline_json" {

@@ -10,8 +10,11 @@ locals {
     }
   }
   bucket_prefix = "${var.name}-${data.aws_caller_identity.this.account_id}"
-  # The password is not here: the importer's unit reads it from the database secret at start.
-  database_url = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=require" : null
+  # No password here: the services log in as their own roles with IAM tokens made per connection,
+  # the one-shot migration unit as this (master) user with the secret's; TLS is verified against
+  # the RDS CA bundle the image carries (trustpipe.db.roles.RDS_CA_BUNDLE).
+  database_ca_bundle = "/etc/trustpipe/rds-global-bundle.pem"
+  database_url       = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=verify-full&sslrootcert=${local.database_ca_bundle}" : null
   # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
     region               = data.aws_region.this.name
@@ -33,6 +36,7 @@ locals {
     aws_endpoint         = var.aws_endpoint
     database_url         = local.database_url
     database_secret_arn  = one(module.database[*].master_secret_arn)
+    database_iam_auth    = var.enable_database
 
     # Only the local stack keeps sensor sessions in a file; on AWS sensors assume their role.
     sensor_credentials_file = null
@@ -197,6 +201,7 @@ module "workers" {
   archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
   registry_api_execution_arn = module.schema_registry.api_execution_arn
   database_secret_arn        = one(module.database[*].master_secret_arn)
+  database_resource_id       = one(module.database[*].resource_id)
   importer_min_size          = var.importer_min_size
   importer_max_size          = var.importer_max_size
   alerter_count              = var.alerter_count
@@ -224,7 +229,7 @@ module "database" {
   name                      = var.name
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.private_subnet_ids
-  client_security_group_ids = [module.workers.security_group_id]
+  client_security_group_ids = module.workers.database_client_security_group_ids
   kms_key_arn               = module.keys.key_arn
   instance_class            = var.db_instance_class
   multi_az                  = var.db_multi_az
@@ -251,6 +256,8 @@ module "orchestration" {
   database_secret_arn        = one(module.database[*].master_secret_arn)
   database_security_group_id = one(module.database[*].security_group_id)
   database_endpoint          = one(module.database[*].endpoint)
+  database_resource_id       = one(module.database[*].resource_id)
+  database_ca_bundle         = local.database_ca_bundle
   settings_json              = jsonencode(local.settings)
   pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
   tags                       = var.tags

@@ -49,6 +49,9 @@ locals {
     importer = "scored-message-value"
     alerter  = "action-value"
   }
+  # The PostgreSQL role each service logs in as (migration 0008; trustpipe.db.roles): only the
+  # importers touch the database, so only their security group and instance role reach it.
+  database_users          = { importer = "trustpipe_importer" }
   kcl_stream_read_actions = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:RegisterStreamConsumer", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
 }
 
@@ -192,12 +195,23 @@ data "aws_iam_policy_document" "importer" {
     resources = [var.imported_stream_arn]
   }
 
+  # The one-shot migration unit on this host runs as the master user (the only reader of its
+  # secret); the importers themselves log in with IAM tokens as their own role.
   dynamic "statement" {
     for_each = var.database_secret_arn == null ? [] : [1]
     content {
-      sid       = "DatabaseCredentials"
+      sid       = "MigrationCredentials"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [var.database_secret_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.database_resource_id == null ? [] : [1]
+    content {
+      sid       = "DatabaseLogin"
+      actions   = ["rds-db:connect"]
+      resources = ["arn:aws:rds-db:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:dbuser:${var.database_resource_id}/${local.database_users["importer"]}"]
     }
   }
 }
@@ -260,9 +274,12 @@ resource "aws_iam_instance_profile" "this" {
 
 # -- instances ---------------------------------------------------------------------------------
 
+# One group per service, so the database can admit the services that use it and no other.
 resource "aws_security_group" "this" {
-  name        = "${var.name}-workers"
-  description = "trustpipe workers: no inbound; HTTPS to the VPC endpoints and PostgreSQL inside the VPC"
+  for_each = local.services
+
+  name        = "${var.name}-${each.key}"
+  description = "trustpipe ${each.key}: no inbound; HTTPS to the VPC endpoints${contains(keys(local.database_users), each.key) ? " and PostgreSQL inside the VPC" : ""}"
   vpc_id      = var.vpc_id
 
   egress {
@@ -281,15 +298,18 @@ resource "aws_security_group" "this" {
     prefix_list_ids = var.gateway_prefix_list_ids
   }
 
-  egress {
-    description = "PostgreSQL"
-    from_port   = 5432
-    to_port     = 5432
-    protocol    = "tcp"
-    cidr_blocks = [var.vpc_cidr]
+  dynamic "egress" {
+    for_each = contains(keys(local.database_users), each.key) ? [1] : []
+    content {
+      description = "PostgreSQL"
+      from_port   = 5432
+      to_port     = 5432
+      protocol    = "tcp"
+      cidr_blocks = [var.vpc_cidr]
+    }
   }
 
-  tags = var.tags
+  tags = merge(var.tags, { "trustpipe:service" = each.key })
 }
 
 resource "aws_launch_template" "this" {
@@ -303,7 +323,7 @@ resource "aws_launch_template" "this" {
     arn = aws_iam_instance_profile.this[each.key].arn
   }
 
-  vpc_security_group_ids = [aws_security_group.this.id]
+  vpc_security_group_ids = [aws_security_group.this[each.key].id]
 
   # IMDSv2 only, and not reachable from containers or forwarded traffic.
   metadata_options {

@@ -113,7 +113,13 @@ variable "registry_api_execution_arn" {
 }
 
 variable "database_secret_arn" {
-  description = "Secrets Manager secret with the database credentials (null: none, e.g. locally)."
+  description = "Secrets Manager secret with the master credentials, for the one-shot migration unit on the importer hosts (null: none, e.g. locally)."
+  type        = string
+  default     = null
+}
+
+variable "database_resource_id" {
+  description = "The database instance's resource id (rds-db:connect ARNs name it; null: no database, e.g. locally)."
   type        = string
   default     = null
 }

@@ -50,8 +50,9 @@ def with_driver(database_url: str, driver: str, database: str | None = None) -> 
     return urlunsplit(parts._replace(path=f"/{database}")) if database else parts.geturl()
 
 
-def create_database(database_url: str, name: str) -> bool:
-    """Create database ``name`` on ``database_url``'s server unless it exists; True when created."""
+def create_database(database_url: str, name: str, owner: str | None = None) -> bool:
+    """Create database ``name`` on ``database_url``'s server unless it exists, owned by ``owner``
+    (a role, e.g. Airflow's) or the connecting user; True when created."""
     import psycopg
     from psycopg import errors, sql
 
@@ -60,9 +61,14 @@ def create_database(database_url: str, name: str) -> bool:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                 return False
             try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                if owner:
+                    create += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
+                conn.execute(create)
             except (errors.DuplicateDatabase, errors.UniqueViolation):
                 return False  # another instance's unit created it a moment ago
+            except errors.UndefinedObject as err:
+                raise SettingsError(f"cannot create database {name}: {err}") from err
             return True
     except psycopg.OperationalError as err:
         raise unreachable(database_url, err) from err

@@ -15,6 +15,10 @@ stronger lock costs a short pause once a day instead of a failed load.
 
 When the default partition already holds rows of a day being created, they are moved into it in
 the same transaction.
+
+Both are done as the table's owner role (``PARTITION_OWNER``, migration 0008) when the connected
+user is a member of it, so every partition has the one owner whoever made it, and the services'
+own roles keep no right to alter or drop anything.
 """
 
 from __future__ import annotations
@@ -43,7 +47,19 @@ LOCK_TIMEOUT = "5s"
 """How long creating a partition waits for the parent's lock before giving up for now: the
 rows go to the default partition meanwhile and move at the next creation."""
 
+PARTITION_OWNER = "trustpipe_partitions"
+"""The role that owns ``scored_messages`` and its partitions (``trustpipe.db.roles``)."""
 Connect = Callable[[], psycopg.Connection[Any]]
+
+
+def act_as_owner(conn: psycopg.Connection[Any]) -> None:
+    """Inside a transaction: act as ``PARTITION_OWNER`` until it ends, when the role exists and
+    the user may take it (before migration 0008, or without it, as the user itself)."""
+    conn.execute(
+        "SELECT set_config('role', r.rolname, true) FROM pg_roles r "
+        "WHERE r.rolname = %s AND pg_has_role(current_user, r.oid, 'SET')",
+        (PARTITION_OWNER,),
+    )
 
 
 def partition_name(day: date) -> str:
@@ -140,6 +156,7 @@ class DayPartitions:
             with conn.transaction():
                 conn.execute("SELECT set_config('lock_timeout', %s, true)", (self.lock_timeout,))
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+                act_as_owner(conn)
                 present = existing_days(conn)
                 created = sorted(wanted - present)
                 for day in created:
@@ -187,6 +204,7 @@ def apply_retention(conn: psycopg.Connection[Any], keep_days: int, today: date |
     cutoff = window(today or today_utc(), keep_days)[0]
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+        act_as_owner(conn)
         old = sorted(d for d in existing_days(conn) if d < cutoff)
         for day in old:
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition_name(day))))

@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 
 from tests.harness.paths import ROOT
 from trustpipe import metrics
+from trustpipe.db import roles
 from trustpipe.settings import Settings
 from trustpipe_deploy.deploy import Deployment, deploy
+from trustpipe_importer.app import connector
 from trustpipe_stack.servers import MotoServer
 from trustpipe_stack.stack import MOTO_PARALLELISM
 
@@ -161,7 +164,7 @@ def test_the_whole_dev_root_applies_and_its_settings_name_every_resource(
     settings, deployment, _ = applied
     # THEN the services' settings are complete (the importer, the DAG, the workers read them)
     assert settings.database_url and settings.database_url.startswith("postgresql://trustpipe_admin@")
-    assert settings.database_url.endswith("/trustpipe?sslmode=require")
+    assert settings.database_url.endswith(f"/trustpipe?sslmode=verify-full&sslrootcert={roles.RDS_CA_BUNDLE}")
     assert settings.database_secret_arn and settings.oncall_topic_arn and settings.registry_url
     assert Settings.load(deployment.work_dir / "settings.json") == settings
     # and the resources they name exist
@@ -248,11 +251,11 @@ def test_no_secret_in_user_data_parameters_or_state(
     assert len(texts) >= 3 + 4 + 1  # the launch templates (workers, Airflow), the parameters, the state
     for name, text in texts.items():
         assert password not in text, name
-    # and the database connection refers to the secret instead of carrying a password
+    # and the database connection logs in with an IAM token instead of carrying a password
     prefix = _outputs(deployment)["airflow"]["parameter_prefix"]
     connection = json.loads(parameters[f"{prefix}/connections/trustpipe_db"])
-    assert "password" not in connection
-    assert connection["extra"]["password_secret"] == settings.database_secret_arn
+    assert "password" not in connection and connection["login"] == roles.AIRFLOW
+    assert connection["extra"]["iam"] is True
 
 
 def _named_metrics(state: dict[str, Any]) -> tuple[set[tuple[str, str, tuple[str, ...]]], set[str]]:
@@ -320,13 +323,12 @@ def test_airflow_reads_its_variables_connections_and_dags_as_the_host_would(
     (user_data,) = [text for name, text in templates.items() if "-airflow" in name] or [templates]
     env = _env_file(user_data)
     assert env["AIRFLOW__SECRETS__BACKEND"] == "trustpipe_orchestration.secrets.ParameterStoreBackend"
-    assert (
-        "trustpipe db url --settings /etc/trustpipe/settings.json --database airflow"
-        in (env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"])
-    )
+    # (the metadata URL names Airflow's own role, no password: a token comes per connection)
+    metadata_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert metadata_url.startswith(f"postgresql+psycopg2://{roles.AIRFLOW}@") and "/airflow?" in metadata_url
+    roles.require_verified(metadata_url)
     # WHEN Airflow (its own code, the Amazon provider's backend and S3 DAG bundle) reads them,
     # with a throwaway metadata database instead of the RDS one
-    del env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"]
     env |= {
         "AIRFLOW_HOME": str(tmp_path),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db",
@@ -348,13 +350,16 @@ def test_airflow_reads_its_variables_connections_and_dags_as_the_host_would(
     assert Settings.from_dict(seen["trustpipe_settings"]) == settings
     assert seen["trustpipe_pipeline"]["mode"] == "emr"
     assert seen["trustpipe_pipeline"]["emr"]["code_uri"] == f"s3://{settings.archive_bucket}/code"
-    # and the database connection has the secret's password, and not the reference to it
-    password = json.loads(
-        _aws(moto, "secretsmanager").get_secret_value(SecretId=settings.database_secret_arn)["SecretString"]
-    )["password"]
+    # and the database connection is Airflow's own role, with no password (the Postgres hook
+    # makes an IAM token per connection), verifying the server
     db = seen["trustpipe_db"]
-    assert db["password"] == password and db["login"] == "trustpipe_admin" and db["schema"] == "trustpipe"
-    assert db["extra"] == {"sslmode": "require"}
+    assert db["password"] is None and db["login"] == roles.AIRFLOW and db["schema"] == "trustpipe"
+    assert db["extra"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": roles.RDS_CA_BUNDLE,
+        "iam": True,
+        "aws_conn_id": "aws_default",
+    }
     # and the DAG bundle brought the DAGs down from S3, and they parse
     assert sorted(seen["dag_files"]) == sorted(p.name for p in (ROOT / "dags").glob("*.py"))
     assert seen["import_errors"] == {}
@@ -429,3 +434,122 @@ def _env_file(user_data: str) -> dict[str, str]:
         assert value.startswith("'") and value.endswith("'") and "'" not in value[1:-1], line
         env[key] = value[1:-1]
     return env
+
+
+# -- issue 34, least privilege: the database's roles, TLS and network ----------------------------
+
+WORKER_SERVICES = ("scorer", "importer", "alerter")
+DATABASE_USERS = {"importer": roles.IMPORTER}
+"""The worker services that use the database, and the role each logs in as (only the importers)."""
+
+
+def _reaches_port(permission: dict[str, Any], port: int) -> bool:
+    """Whether an EC2 security group permission lets TCP traffic to ``port`` through."""
+    if permission["IpProtocol"] == "-1":
+        return True
+    if permission["IpProtocol"] not in ("tcp", "6"):
+        return False
+    return bool(permission.get("FromPort", 0) <= port <= permission.get("ToPort", 65535))
+
+
+def test_only_the_importers_and_airflow_reach_the_database_port(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    assert applied
+    ec2 = _aws(moto, "ec2")
+    groups = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
+    # GIVEN a security group per worker service, each launch template using its service's own
+    own = {service: groups[f"trustpipe-dev-{service}"] for service in WORKER_SERVICES}
+    for name, data in _launch_template_data(moto).items():
+        service = name.removeprefix("trustpipe-dev-")
+        if service in own:
+            assert data["SecurityGroupIds"] == [own[service]["GroupId"]], name
+    # THEN a service that does not use the database has no way out to its port
+    for service, group in own.items():
+        out = [p for p in group["IpPermissionsEgress"] if _reaches_port(p, 5432)]
+        assert bool(out) == (service in DATABASE_USERS), f"{service} egress to 5432: {out}"
+    # and the database admits exactly the importers' and the Airflow host's groups, no address range
+    database = groups["trustpipe-dev-db"]
+    admitted = [p for p in database["IpPermissions"] if _reaches_port(p, 5432)]
+    assert not [p for p in admitted if p.get("IpRanges") or p.get("Ipv6Ranges") or p.get("PrefixListIds")]
+    sources = {pair["GroupId"] for p in admitted for pair in p.get("UserIdGroupPairs", [])}
+    expected = {own[s]["GroupId"] for s in DATABASE_USERS} | {groups["trustpipe-dev-airflow"]["GroupId"]}
+    assert sources == expected
+
+
+def test_each_service_may_log_in_as_its_own_role_only(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    settings, _, _ = applied
+    (db,) = _aws(moto, "rds").describe_db_instances()["DBInstances"]
+    assert db["IAMDatabaseAuthenticationEnabled"] is True
+    users = {**DATABASE_USERS, "airflow": roles.AIRFLOW}
+    for service in (*WORKER_SERVICES, "airflow"):
+        document = _role_policy(moto, f"trustpipe-dev-{service}")
+        connect = [s for s in document["Statement"] if "rds-db:connect" in _listed(s["Action"])]
+        if service not in users:
+            # THEN a service that does not use the database can neither log in nor read its secret
+            assert connect == [], service
+            assert "secretsmanager:GetSecretValue" not in json.dumps(document), service
+            continue
+        # and one that does may log in as its own role on this instance, as no other
+        (statement,) = connect
+        arn = f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{db['DbiResourceId']}/{users[service]}"
+        assert _listed(statement["Resource"]) == [arn], service
+        # (its host's one-shot migration unit reads the master secret, and only that one)
+        secrets = [
+            s for s in document["Statement"] if "secretsmanager:GetSecretValue" in _listed(s["Action"])
+        ]
+        assert [_listed(s["Resource"]) for s in secrets] == [[settings.database_secret_arn]], service
+
+
+def test_the_importer_connects_as_its_role_with_a_fresh_token_over_verified_tls(
+    applied: tuple[Settings, Deployment, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the services' settings as the hosts get them (AWS: no endpoint, IAM authentication)
+    settings, _, _ = applied
+    assert settings.database_iam_auth and settings.aws_endpoint is None
+    seen: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(psycopg, "connect", lambda url, **kwargs: seen.append((url, kwargs)))
+    # WHEN the importer's connector connects twice
+    connect = connector(settings)
+    connect()
+    connect()
+    # THEN as trustpipe_importer, TLS verified against the shipped bundle, no password in the URL
+    (host, _port) = roles.address(settings.database_url or "")
+    for url, kwargs in seen:
+        assert url.startswith(f"postgresql://{roles.IMPORTER}@{host}:")
+        roles.require_verified(url)
+        assert f"sslrootcert={roles.RDS_CA_BUNDLE}" in url
+        # and the password is an RDS IAM token for that user and host, made for this connection
+        token = kwargs["password"]
+        assert token.startswith(f"{host}:") and "Action=connect" in token
+        assert f"DBUser={roles.IMPORTER}" in token
+    assert len(seen) == 2
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _role_policy(moto: str, role: str) -> dict[str, Any]:
+    """The statements of every inline policy of ``role``, as one document."""
+    iam = _aws(moto, "iam")
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        document = document if isinstance(document, dict) else json.loads(document)
+        statements += document["Statement"]
+    return {"Statement": statements}
+
+
+def _launch_template_data(moto: str) -> dict[str, dict[str, Any]]:
+    """Each launch template's latest data, by template name."""
+    ec2 = _aws(moto, "ec2")
+    out = {}
+    for template in ec2.describe_launch_templates()["LaunchTemplates"]:
+        (version,) = ec2.describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Latest"]
+        )["LaunchTemplateVersions"]
+        out[template["LaunchTemplateName"].rstrip("-0123456789")] = version["LaunchTemplateData"]
+    return out

@@ -259,7 +259,11 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
     # every Airflow component after Airflow's own database, which follows the pipeline's
     airflow_db = (units / "trustpipe-airflow-db.service").read_text()
     assert "Requires=trustpipe-db-upgrade.service" in airflow_db and "Type=oneshot" in airflow_db
-    assert "trustpipe db create airflow" in airflow_db and "/bin/airflow db migrate" in airflow_db
+    assert "trustpipe db create airflow --owner trustpipe_airflow" in airflow_db
+    assert "/bin/airflow db migrate" in airflow_db
+    # and every Airflow process gives its metadata engine an IAM token per connection
+    local_settings = prefix / "var/lib/trustpipe/airflow/config/airflow_local_settings.py"
+    assert "metadata.install_from_environment()" in local_settings.read_text()
     component = (units / "trustpipe-airflow@.service").read_text()
     assert "Requires=trustpipe-airflow-db.service" in component
     assert "EnvironmentFile=/etc/trustpipe/airflow.env" in component
