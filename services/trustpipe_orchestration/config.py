@@ -48,6 +48,8 @@ class EmrConfig:
     security_configuration: str | None = None
     subnet_ids: tuple[str, ...] = ()
     release_label: str = "emr-7.12.0"
+    """EMR 7 (Amazon Linux 2023, Spark 3.5.6, Python 3.11 beside the system's 3.9): the bootstrap
+    action's venv and the uploaded wheels are built for it (emr.CLUSTER_PYTHON, CLUSTER_PLATFORM)."""
     primary_instance_type: str = "m7g.xlarge"
     core_instance_type: str = "r7g.2xlarge"
     core_instance_count: int = 2

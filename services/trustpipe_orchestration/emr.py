@@ -13,7 +13,15 @@ from trustpipe import layout
 from trustpipe_orchestration.config import EmrConfig
 
 VENV_PYTHON = "/opt/trustpipe/bin/python"
-"""Where the bootstrap action installs the trustpipe wheel (a venv: EMR's system Python is left alone)."""
+"""Where the bootstrap action installs the job (a venv: EMR's system Python is left alone); Spark's
+driver and executors run it (PYSPARK_PYTHON)."""
+CLUSTER_PYTHON = "3.11"
+"""The venv's interpreter on the nodes. EMR 7 (Amazon Linux 2023, Spark 3.5) ships Python 3.9 as
+the system's python3 and 3.11 beside it; the project needs 3.11 or later, and Spark 3.5 supports
+nothing newer."""
+CLUSTER_PLATFORM = "manylinux_2_34_aarch64"
+"""The nodes' wheel platform: Graviton instances (the m7g/r7g defaults of EmrConfig) on Amazon Linux
+2023, whose glibc is 2.34 (pip also accepts the older manylinux tags below it)."""
 
 
 def cluster_spec(emr: EmrConfig, name: str, tags: dict[str, str]) -> dict[str, Any]:
@@ -57,7 +65,7 @@ def cluster_spec(emr: EmrConfig, name: str, tags: dict[str, str]) -> dict[str, A
                 "Name": "install trustpipe",
                 "ScriptBootstrapAction": {
                     "Path": f"{emr.code_uri.rstrip('/')}/bootstrap.sh",
-                    "Args": [emr.code_uri.rstrip("/"), VENV_PYTHON],
+                    "Args": [emr.code_uri.rstrip("/"), VENV_PYTHON, f"python{CLUSTER_PYTHON}"],
                 },
             }
         ],
