@@ -214,6 +214,7 @@ module "emr" {
   landing_bucket_arn = module.data_lake.bucket_arns["landing"]
   scored_bucket_arn  = module.data_lake.bucket_arns["scored"]
   archive_bucket_arn = module.data_lake.bucket_arns["archive"]
+  enforce_tls        = var.enforce_tls
   tags               = var.tags
 }
 
@@ -253,6 +254,7 @@ module "orchestration" {
   database_endpoint          = one(module.database[*].endpoint)
   settings_json              = jsonencode(local.settings)
   pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
+  enforce_tls                = var.enforce_tls
   tags                       = var.tags
 }
 

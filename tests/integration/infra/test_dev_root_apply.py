@@ -578,3 +578,50 @@ def _cluster_spec(deployment: Deployment) -> dict[str, Any]:
     from trustpipe_orchestration.config import EmrConfig
 
     return emr.cluster_spec(EmrConfig.from_dict(_outputs(deployment)["emr"]), "hour", {})
+
+
+def test_every_cluster_requires_imdsv2_on_its_nodes(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    _, deployment, _ = applied
+    # GIVEN the cluster the hourly DAG asks for
+    name = _cluster_spec(deployment)["SecurityConfiguration"]
+    # THEN it names the applied security configuration, which requires IMDSv2 with one hop
+    described = _aws(moto, "emr").describe_security_configuration(Name=name)
+    configuration = json.loads(described["SecurityConfiguration"])
+    assert configuration["InstanceMetadataServiceConfiguration"] == {
+        "MinimumInstanceMetadataServiceVersion": 2,
+        "HttpPutResponseHopLimit": 1,
+    }
+    assert configuration["EncryptionConfiguration"]["EnableAtRestEncryption"] is True
+
+
+def test_every_bucket_of_the_root_has_a_tls_only_policy(
+    applied: tuple[Settings, Deployment, list[str]],
+) -> None:
+    _, deployment, _ = applied
+    state = json.loads((deployment.project_root / "state" / "terraform.tfstate").read_text())
+    # GIVEN every bucket the root created, and every policy document Terraform computed for it
+    buckets = [
+        i["attributes"]["arn"]
+        for r in state["resources"]
+        if r["mode"] == "managed" and r["type"] == "aws_s3_bucket"
+        for i in r["instances"]
+    ]
+    assert len(buckets) >= 5  # landing, scored, archive, the DAGs, the cluster logs
+    denied: set[str] = set()
+    for r in state["resources"]:
+        if r["mode"] == "data" and r["type"] == "aws_iam_policy_document":
+            for i in r["instances"]:
+                for statement in json.loads(i["attributes"]["json"])["Statement"]:
+                    insecure = statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+                    if (
+                        statement["Effect"] == "Deny"
+                        and insecure == "false"
+                        and statement["Action"] == "s3:*"
+                    ):
+                        resources = statement["Resource"]
+                        denied |= {resources} if isinstance(resources, str) else set(resources)
+    # THEN each bucket and its objects are denied to plain HTTP (the bucket policies themselves
+    # are switched off here only: the moto server speaks plain HTTP, MOTO_SWITCHES)
+    assert [b for b in buckets if not {b, f"{b}/*"} <= denied] == []

@@ -1,5 +1,6 @@
-"""What the EMR clusters install, read from the code and the lock (no apply): the lock's `emr`
-group covers every package the scoring job imports."""
+"""What the EMR clusters install and how they are locked down, read from the code and the
+Terraform (no apply): the lock's `emr` group covers every package the scoring job imports, and
+every bucket the stack creates denies plain HTTP wherever the pipeline turns TLS on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 import re
 import subprocess
 import sys
+from typing import Any
+
+import hcl2
 
 from tests.harness.paths import ROOT
 from trustpipe_deploy import emr_wheels
@@ -45,3 +49,45 @@ def test_every_package_the_job_imports_is_in_the_clusters_requirements() -> None
     assert sorted(imported - pinned) == []
     # and nothing the job never runs is shipped to the cluster
     assert not pinned & {"psycopg", "sqlalchemy", "kclpy-ext", "apache-airflow", "pyspark", "moto"}
+
+
+def _modules() -> dict[str, dict[str, Any]]:
+    out = {}
+    for main in sorted((ROOT / "infra" / "modules").glob("*/main.tf")):
+        with main.open() as f:
+            out[main.parent.name] = hcl2.load(f)
+    return out
+
+
+def _resources(module: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [b for block in module.get("resource", []) for t, b in block.items() if t.strip('"') == kind]
+
+
+def test_every_bucket_has_a_tls_only_policy_that_the_pipeline_turns_on() -> None:
+    modules = _modules()
+    # GIVEN every module that creates a bucket
+    with_buckets = {name for name, m in modules.items() if _resources(m, "aws_s3_bucket")}
+    assert {"data_lake", "private_bucket"} <= with_buckets
+    for name in with_buckets:
+        # THEN it has a bucket policy, switched by enforce_tls, whose document denies plain HTTP
+        policies = _resources(modules[name], "aws_s3_bucket_policy")
+        assert len(policies) == 1, f"{name} creates a bucket and no bucket policy"
+        (switch,) = policies[0].values()
+        assert "var.enforce_tls" in json.dumps(switch), name
+        documents = json.dumps(modules[name].get("data", []))
+        assert "aws:SecureTransport" in documents and "DenyInsecureTransport" in documents, name
+    # and each module that uses private_bucket passes enforce_tls on, and so does the pipeline to them
+    for name, module in modules.items():
+        for block in module.get("module", []):
+            for called, args in block.items():
+                if args["source"] in ("../private_bucket", "../emr", "../orchestration", "../data_lake"):
+                    assert args.get("enforce_tls") == "${var.enforce_tls}", f"{name} -> {called}"
+
+
+def test_the_clusters_security_configuration_requires_imdsv2() -> None:
+    text = (ROOT / "infra/modules/emr/main.tf").read_text()
+    block = text.split('resource "aws_emr_security_configuration" "this"', 1)[1]
+    assert re.search(r"MinimumInstanceMetadataServiceVersion\s*=\s*2\b", block)
+    assert re.search(r"HttpPutResponseHopLimit\s*=\s*1\b", block)
+    pipeline = (ROOT / "infra/modules/pipeline/main.tf").read_text()
+    assert "security_configuration = one(module.emr[*].security_configuration_name)" in pipeline
