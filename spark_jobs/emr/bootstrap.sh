@@ -5,8 +5,8 @@
 # wheel without its dependencies (the stream workers' KCL, PostgreSQL driver and the rest are never
 # run on a cluster and are not uploaded).
 # Args: <code_uri> <venv python> <python>, as the hourly DAG's cluster spec passes them
-# (trustpipe_orchestration.emr.cluster_spec): <python> makes the venv; EMR 7 has python3.11 beside
-# the system's python3.9, and this installs it from the distribution where it is missing.
+# (trustpipe_orchestration.emr.cluster_spec): <python> makes the venv (python3.11, which the
+# release has beside 3.12 and 3.13), installed from the distribution where it is missing.
 set -euo pipefail
 code_uri="$1"
 venv="$(dirname "$(dirname "$2")")"

@@ -557,7 +557,7 @@ def test_the_bootstrap_installs_from_the_uploaded_objects_alone_and_the_job_scor
             "--settings",
             str(tmp_path / "settings.json"),
             "--master",
-            "local[1]",
+            "local[2]",
         ],
         env=env,
         cwd=tmp_path,

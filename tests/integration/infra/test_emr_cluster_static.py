@@ -1,6 +1,7 @@
-"""What the EMR clusters install and how they are locked down, read from the code and the
-Terraform (no apply): the lock's `emr` group covers every package the scoring job imports, and
-every bucket the stack creates denies plain HTTP wherever the pipeline turns TLS on."""
+"""What the EMR clusters install and run and how they are locked down, read from the code and the
+Terraform (no apply): the lock's `emr` group covers every package the scoring job imports, the
+cluster's Spark has every function the job calls, and every bucket the stack creates denies plain
+HTTP wherever the pipeline turns TLS on."""
 
 from __future__ import annotations
 
@@ -49,6 +50,30 @@ def test_every_package_the_job_imports_is_in_the_clusters_requirements() -> None
     assert sorted(imported - pinned) == []
     # and nothing the job never runs is shipped to the cluster
     assert not pinned & {"psycopg", "sqlalchemy", "kclpy-ext", "apache-airflow", "pyspark", "moto"}
+
+
+def _spark_functions_called() -> set[str]:
+    """Every ``pyspark.sql.functions`` function the jobs call (``F.<name>(``)."""
+    sources = (ROOT / "spark_jobs" / "spark_jobs").glob("*.py")
+    return {name for path in sources for name in re.findall(r"\bF\.(\w+)\(", path.read_text())}
+
+
+def test_the_job_calls_no_spark_function_newer_than_the_clusters_spark() -> None:
+    import pyspark.sql.functions as F
+    from packaging.version import Version
+
+    from trustpipe_orchestration.emr import CLUSTER_SPARK
+
+    # GIVEN the Spark version each function the jobs call was added in (its docstring says)
+    added = {}
+    for name in _spark_functions_called():
+        found = re.search(r"versionadded:: ([\d.]+)", getattr(F, name).__doc__ or "")
+        assert found, f"F.{name}: no version in its docstring"
+        added[name] = Version(found.group(1)).release[:2]
+    assert len(added) > 20
+    # THEN the release the DAG asks for has every one (the checkout's pyspark may be newer)
+    cluster = Version(CLUSTER_SPARK).release[:2]
+    assert sorted(name for name, version in added.items() if version > cluster) == []
 
 
 def _modules() -> dict[str, dict[str, Any]]:

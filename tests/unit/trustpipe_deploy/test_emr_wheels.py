@@ -65,7 +65,7 @@ def test_the_cluster_target_is_the_clusters_python_and_architecture() -> None:
     for instance_type in (config.primary_instance_type, config.core_instance_type):
         assert instance_type.split(".")[0].endswith("g"), instance_type
     assert emr_wheels.CLUSTER.platform.endswith("_aarch64")
-    assert config.release_label.startswith("emr-7.")
+    assert config.release_label == "emr-spark-8.0.0"
     # and Spark runs the venv's Python
     (spark_env,) = spec["Configurations"]
     assert spark_env["Configurations"][0]["Properties"]["PYSPARK_PYTHON"] == emr.VENV_PYTHON
