@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools browser image-inputs image-requirements demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
+.PHONY: setup tools browser image-inputs image-requirements emr-wheels demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
 
 setup: $(BIN)/trustpipe  ## create .venv from the lock
 
@@ -56,12 +56,16 @@ image-inputs: setup  ## build/wheelhouse: the trustpipe wheel and both requireme
 	$(MAKE) --no-print-directory image-requirements WHEELHOUSE=$(WHEELHOUSE)
 	$(UV) build --wheel --out-dir $(WHEELHOUSE)
 
+EMR_WHEELS ?= build/emr
+emr-wheels: setup  ## build/emr: the wheels of everything the scoring job imports, for the EMR cluster's Python and architecture, and their hashed pins
+	$(BIN)/python -m trustpipe_deploy.emr_wheels --out $(EMR_WHEELS)
+
 ENV ?= dev
-deploy: setup  ## ENV=dev|prod: Lambda zip, wheelhouse, the image if its inputs changed, terraform apply (code and Airflow config included); ENV=local: the local stack
+deploy: setup  ## ENV=dev|prod: Lambda zip, wheelhouse, the cluster's wheels, the image if its inputs changed, terraform apply (code and Airflow config included); ENV=local: the local stack
 ifeq ($(ENV),local)
 	$(BIN)/trustpipe deploy --env local
 else
-	$(MAKE) --no-print-directory lambda image-inputs
+	$(MAKE) --no-print-directory lambda image-inputs emr-wheels
 	$(BIN)/trustpipe deploy --env $(ENV)
 endif
 

@@ -185,6 +185,11 @@ def deploy(
         raise DeployError(
             f"{wheelhouse} has no trustpipe wheel: run `make image-inputs` (`make deploy` does)"
         )
+    if not (deployment.project_root / "build" / "emr" / "requirements.txt").is_file():
+        raise DeployError(
+            f"{deployment.project_root / 'build' / 'emr'} has no cluster wheels: run `make emr-wheels` "
+            "(`make deploy` does)"
+        )
     region = (extra_variables or {}).get("region", "us-east-1")
     variables = {"worker_ami_id": ami_id or worker_image(deployment, region, say), **(extra_variables or {})}
     if alert_emails:

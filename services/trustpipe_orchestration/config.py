@@ -47,7 +47,10 @@ class EmrConfig:
     job_flow_role: str = "EMR_EC2_DefaultRole"
     security_configuration: str | None = None
     subnet_ids: tuple[str, ...] = ()
-    release_label: str = "emr-7.12.0"
+    release_label: str = "emr-spark-8.0.0"
+    """EMR's Spark 4 runtime (Spark 4.0.2, Amazon Linux 2023, Python 3.11 to 3.13): the job needs
+    Spark 4.0 (emr.CLUSTER_SPARK), and the bootstrap action's venv and the uploaded wheels are built
+    for its Python 3.11 on Graviton (emr.CLUSTER_PYTHON, CLUSTER_PLATFORM)."""
     primary_instance_type: str = "m7g.xlarge"
     core_instance_type: str = "r7g.2xlarge"
     core_instance_count: int = 2

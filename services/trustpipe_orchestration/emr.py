@@ -13,7 +13,19 @@ from trustpipe import layout
 from trustpipe_orchestration.config import EmrConfig
 
 VENV_PYTHON = "/opt/trustpipe/bin/python"
-"""Where the bootstrap action installs the trustpipe wheel (a venv: EMR's system Python is left alone)."""
+"""Where the bootstrap action installs the job (a venv: EMR's system Python is left alone); Spark's
+driver and executors run it (PYSPARK_PYTHON)."""
+CLUSTER_SPARK = "4.0"
+"""The Spark of the release the DAG asks for (EmrConfig.release_label, emr-spark-8.0.0: Spark 4.0.2).
+The job calls Spark 4.0's functions (``is_valid_utf8`` judges strings), so no EMR 7 release
+(Spark 3.5) can run it."""
+CLUSTER_PYTHON = "3.11"
+"""The venv's interpreter on the nodes: emr-spark-8.0.0 has Python 3.11, 3.12 and 3.13. 3.11 is the
+project's floor and this lock's Python in development and CI, so the wheels the tests install for
+this machine resolve the lock's markers as the cluster's do (numpy's fork at 3.12 included)."""
+CLUSTER_PLATFORM = "manylinux_2_34_aarch64"
+"""The nodes' wheel platform: Graviton instances (the m7g/r7g defaults of EmrConfig) on Amazon Linux
+2023, whose glibc is 2.34 (and every older manylinux tag, trustpipe_deploy.emr_wheels)."""
 
 
 def cluster_spec(emr: EmrConfig, name: str, tags: dict[str, str]) -> dict[str, Any]:
@@ -57,7 +69,7 @@ def cluster_spec(emr: EmrConfig, name: str, tags: dict[str, str]) -> dict[str, A
                 "Name": "install trustpipe",
                 "ScriptBootstrapAction": {
                     "Path": f"{emr.code_uri.rstrip('/')}/bootstrap.sh",
-                    "Args": [emr.code_uri.rstrip("/"), VENV_PYTHON],
+                    "Args": [emr.code_uri.rstrip("/"), VENV_PYTHON, f"python{CLUSTER_PYTHON}"],
                 },
             }
         ],

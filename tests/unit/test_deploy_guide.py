@@ -24,11 +24,15 @@ def test_the_guide_has_the_four_parts_and_the_cost() -> None:
         "2. Deploy",
         "3. Confirm the e-mail subscription",
     ]
-    assert headings[4].startswith("What it costs") and len(headings) == 5
+    assert headings[4].startswith("What it costs")
+    # then what the first deployment on AWS shows that the rehearsal here cannot, part by part
+    assert all(h.startswith("Day one on AWS: ") for h in headings[5:]), headings[5:]
     assert "make deploy ENV=dev" in GUIDE.read_text()
 
 
 def test_no_step_is_a_hand_step() -> None:
-    blocks = "\n".join(re.findall(r"```(?:bash)?\n(.*?)```", GUIDE.read_text(), re.S))
+    # the steps, not the checks on a real account that the "Day one on AWS" sections list
+    steps = GUIDE.read_text().split("\n## Day one on AWS: ")[0]
+    blocks = "\n".join(re.findall(r"```(?:bash)?\n(.*?)```", steps, re.S))
     for what, pattern in HAND_STEPS.items():
         assert not re.search(pattern, blocks), what

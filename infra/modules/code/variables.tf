@@ -1,5 +1,5 @@
 variable "checkout_dir" {
-  description = "The trustpipe checkout the code is uploaded from (dags/, build/wheelhouse/, spark_jobs/emr/)."
+  description = "The trustpipe checkout the code is uploaded from (dags/, build/wheelhouse/, build/emr/, spark_jobs/emr/)."
   type        = string
 }
 

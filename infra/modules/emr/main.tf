@@ -9,6 +9,7 @@ module "logs" {
   kms_key_arn             = var.kms_key_arn
   expiration_days         = var.log_days
   noncurrent_version_days = 7
+  enforce_tls             = var.enforce_tls
   force_destroy           = var.force_destroy
 
   tags = var.tags
@@ -108,8 +109,10 @@ resource "aws_iam_instance_profile" "instance" {
   tags = var.tags
 }
 
-# Encryption at rest (EMRFS to S3 with the pipeline's key, local disks) and in transit is off by
-# default on EMR; the security configuration turns both on for every cluster Airflow creates.
+# Every cluster Airflow creates names this configuration (the hourly DAG's emr.security_configuration):
+# encryption at rest (EMRFS to S3 with the pipeline's key, local disks), off by default on EMR, and
+# IMDSv2 only on every node (a token for each metadata request; a hop limit of 1 keeps the
+# instance role's credentials from anything a hop further away than the node's own processes).
 resource "aws_emr_security_configuration" "this" {
   # checkov:skip=CKV_AWS_351: in-transit encryption needs a TLS certificate provider (a PEM bundle or custom provider) per account; cluster nodes sit in private subnets with no inbound rule, and their S3 traffic is TLS.
   name = "${var.name}-emr"
@@ -129,6 +132,10 @@ resource "aws_emr_security_configuration" "this" {
           EnableEbsEncryption       = true
         }
       }
+    }
+    InstanceMetadataServiceConfiguration = {
+      MinimumInstanceMetadataServiceVersion = 2
+      HttpPutResponseHopLimit               = 1
     }
   })
 }

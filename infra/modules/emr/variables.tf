@@ -34,6 +34,12 @@ variable "log_days" {
   default     = 30
 }
 
+variable "enforce_tls" {
+  description = "Deny plain-HTTP access to the module's bucket (off only against the plain-HTTP moto server)."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Allow destroying the log bucket with objects in it."
   type        = bool

@@ -79,6 +79,7 @@ module "dags" {
 
   name          = "${var.bucket_prefix}-airflow-dags"
   kms_key_arn   = var.kms_key_arn
+  enforce_tls   = var.enforce_tls
   force_destroy = var.force_destroy
 
   tags = var.tags

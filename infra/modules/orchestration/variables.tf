@@ -120,6 +120,12 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "enforce_tls" {
+  description = "Deny plain-HTTP access to the module's bucket (off only against the plain-HTTP moto server)."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Allow destroying the DAG bucket with objects in it."
   type        = bool

@@ -219,6 +219,7 @@ module "emr" {
   landing_bucket_arn = module.data_lake.bucket_arns["landing"]
   scored_bucket_arn  = module.data_lake.bucket_arns["scored"]
   archive_bucket_arn = module.data_lake.bucket_arns["archive"]
+  enforce_tls        = var.enforce_tls
   tags               = var.tags
 }
 
@@ -260,6 +261,7 @@ module "orchestration" {
   database_ca_bundle         = local.database_ca_bundle
   settings_json              = jsonencode(local.settings)
   pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
+  enforce_tls                = var.enforce_tls
   tags                       = var.tags
 }
 

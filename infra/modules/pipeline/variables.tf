@@ -189,7 +189,7 @@ variable "force_destroy" {
 }
 
 variable "enforce_tls" {
-  description = "Deny plain-HTTP access to the data lake (off only against the plain-HTTP moto server)."
+  description = "Deny plain-HTTP access to every bucket (off only against the plain-HTTP moto server)."
   type        = bool
   default     = true
 }

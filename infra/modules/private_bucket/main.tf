@@ -1,6 +1,6 @@
-# A bucket for the stack's own operational files (cluster logs, DAG deploys): private, SSE-KMS,
-# versioned, old versions and (optionally) objects aged out. The data lake's buckets have a module
-# of their own (data_lake), with its layout's lifecycle and the scored bucket's events.
+# A bucket for the stack's own operational files (cluster logs, DAG deploys): private, TLS only,
+# SSE-KMS, versioned, old versions and (optionally) objects aged out. The data lake's buckets have
+# a module of their own (data_lake), with its layout's lifecycle and the scored bucket's events.
 resource "aws_s3_bucket" "this" {
   bucket        = var.name
   force_destroy = var.force_destroy
@@ -17,6 +17,36 @@ resource "aws_s3_bucket_public_access_block" "this" {
   block_public_policy     = true
   ignore_public_acls      = true
   restrict_public_buckets = true
+}
+
+# Only TLS, as the data lake's buckets.
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  count = var.enforce_tls ? 1 : 0
+
+  bucket = aws_s3_bucket.this.id
+  policy = data.aws_iam_policy_document.this.json
+
+  depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
 resource "aws_s3_bucket_versioning" "this" {

@@ -20,6 +20,12 @@ variable "noncurrent_version_days" {
   default     = 30
 }
 
+variable "enforce_tls" {
+  description = "Deny every request not made over TLS (bucket policy). Only a plain-HTTP AWS stand-in (the moto server) turns it off."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Allow destroying the bucket with objects in it."
   type        = bool

@@ -10,6 +10,7 @@ with its reason (MOTO_SWITCHES). Nothing of the root is left out: moto creates a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -25,9 +26,10 @@ import psycopg
 import pytest
 
 from tests.harness.paths import ROOT
-from trustpipe import metrics
+from trustpipe import layout, metrics
 from trustpipe.db import roles
 from trustpipe.settings import Settings
+from trustpipe_deploy import emr_wheels
 from trustpipe_deploy.deploy import Deployment, deploy
 from trustpipe_importer.app import connector
 from trustpipe_stack.servers import MotoServer
@@ -82,8 +84,10 @@ module "pipeline" {{
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The checkout the apply uploads from: this one's dags/ and spark_jobs/, and a wheelhouse
-    with the project's wheel built now (as `make image-inputs` builds it)."""
+    """The checkout the apply uploads from: this one's dags/ and spark_jobs/, a wheelhouse with the
+    project's wheel built now (as `make image-inputs` builds it), and the cluster's wheels (as
+    `make emr-wheels` builds them) for this machine's Python and platform, standing in for the
+    cluster's."""
     out = tmp_path_factory.mktemp("checkout")
     for folder in ("dags", "spark_jobs"):
         (out / folder).symlink_to(ROOT / folder)
@@ -97,6 +101,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    emr_wheels.build(ROOT, out / "build" / "emr", emr_wheels.this_machine())
     return out
 
 
@@ -553,3 +558,194 @@ def _launch_template_data(moto: str) -> dict[str, dict[str, Any]]:
         )["LaunchTemplateVersions"]
         out[template["LaunchTemplateName"].rstrip("-0123456789")] = version["LaunchTemplateData"]
     return out
+
+
+# -- EMR installs what it runs (issue 34, part 2), and its nodes and buckets are locked down ----
+
+AWS_SHIM = """#!{python}
+# `aws s3 cp s3://<bucket>/<prefix>/ <dir> --recursive` against the moto server: all the
+# bootstrap action asks of the AWS CLI.
+import os, sys
+from pathlib import Path
+import boto3
+args = sys.argv[1:]
+if args[:2] != ["s3", "cp"] or "--recursive" not in args:
+    sys.exit(f"aws stand-in: not a recursive s3 cp: {{args}}")
+bucket, _, prefix = args[2].removeprefix("s3://").partition("/")
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for obj in page.get("Contents", []):
+        target = Path(args[3]) / obj["Key"][len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, obj["Key"], str(target))
+"""
+TINY_HOUR = "2026-11-25T04"
+
+
+def _stand_ins(bin_dir: Path) -> None:
+    """`aws` (the S3 copy, from the moto server) and `sudo` (runs its command as this user)."""
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(AWS_SHIM.format(python=sys.executable))
+    (bin_dir / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
+    for shim in bin_dir.iterdir():
+        shim.chmod(0o755)
+
+
+def test_the_bootstrap_installs_from_the_uploaded_objects_alone_and_the_job_scores_an_hour(
+    applied: tuple[Settings, Deployment, list[str]], moto: str, checkout: Path, tmp_path: Path
+) -> None:
+    # This machine's Python and platform stand in for the cluster's (the apply uploaded wheels
+    # built for them, as `make emr-wheels` builds the cluster's), and this checkout's pyspark for
+    # the cluster's Spark: spark-submit puts its pyspark.zip and py4j on the job's path, as EMR's does.
+    from tests.harness.models import mixed
+    from trustpipe.aws import AwsClients
+    from trustpipe.model import artifact as model_store
+    from trustpipe_sensors.app import run_batch
+
+    settings, deployment, _ = applied
+    s3 = _aws(moto, "s3")
+    code = f"s3://{settings.archive_bucket}/code"
+    uploaded = {
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=settings.archive_bucket, Prefix="code/wheels/")["Contents"]
+    }
+    # GIVEN code/wheels/ as the apply left it: the trustpipe wheel, the job's pins and their wheels
+    cluster = checkout / "build" / "emr"
+    pins = (cluster / "requirements.txt").read_text().splitlines()
+    (trustpipe_wheel,) = (checkout / "build" / "wheelhouse").glob("trustpipe-*.whl")
+    expected = {f"code/wheels/{p.name}" for p in (cluster / "wheels").glob("*.whl")}
+    assert len(expected) == len(pins) > 5
+    assert uploaded == expected | {f"code/wheels/{trustpipe_wheel.name}", "code/wheels/requirements.txt"}
+    # WHEN the uploaded bootstrap action runs as EMR runs it (the cluster spec's arguments), with
+    # the package index and this machine's pip configuration out of reach
+    spec = _cluster_spec(deployment)
+    (action,) = spec["BootstrapActions"]
+    path, args = action["ScriptBootstrapAction"]["Path"], action["ScriptBootstrapAction"]["Args"]
+    assert path == f"{code}/bootstrap.sh" and args[0] == code
+    bootstrap = tmp_path / "bootstrap.sh"
+    bootstrap.write_bytes(
+        s3.get_object(Bucket=settings.archive_bucket, Key="code/bootstrap.sh")["Body"].read()
+    )
+    venv_python = tmp_path / "opt" / "trustpipe" / "bin" / "python"
+    python = f"python{emr_wheels.this_machine().python}"
+    _stand_ins(tmp_path / "bin")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHONPATH", "VIRTUAL_ENV"))}
+    env |= {
+        "PATH": f"{tmp_path / 'bin'}:{env['PATH']}",
+        "PIP_CONFIG_FILE": os.devnull,
+        "AWS_ENDPOINT_URL": moto,
+    }
+    env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        ["bash", str(bootstrap), code, str(venv_python), python],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # THEN the venv holds exactly the pinned packages and trustpipe, and nothing the job never runs
+    frozen = subprocess.run(
+        [str(venv_python), "-m", "pip", "freeze", "--all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
+    installed = {line.split("==")[0].split(" @ ")[0] for line in frozen.splitlines()} - {"pip", "setuptools"}
+    assert installed == {p.split("==")[0].lower() for p in pins} | {"trustpipe"}
+    # AND GIVEN a tiny hour landed for the dev root's tenants and a current model
+    job_settings = dataclasses.replace(settings, aws_endpoint=moto)
+    job_settings.save(tmp_path / "settings.json")
+    aws = AwsClients(job_settings)
+    run_batch(aws, layout.parse_hour(TINY_HOUR), seed=5, scale=0.02)
+    model_store.save(aws.s3, settings.archive_bucket, mixed("20261125T050000-0hand000"), make_current=True)
+    job = tmp_path / "score_messages.py"
+    job.write_bytes(
+        s3.get_object(Bucket=settings.archive_bucket, Key="code/jobs/score_messages.py")["Body"].read()
+    )
+    # WHEN spark-submit runs the uploaded entry point with the venv's Python (PYSPARK_PYTHON)
+    import pyspark
+
+    env |= {"PYSPARK_PYTHON": str(venv_python), "PYSPARK_DRIVER_PYTHON": str(venv_python)}
+    env["SPARK_HOME"] = str(Path(pyspark.__file__).parent)  # the cluster's /usr/lib/spark
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+    done = subprocess.run(
+        [
+            str(spark_submit),
+            str(job),
+            "--hour",
+            TINY_HOUR,
+            "--settings",
+            str(tmp_path / "settings.json"),
+            "--master",
+            "local[2]",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    # THEN the hour is scored, every record in a record out
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["hour"] == TINY_HOUR and summary["records_in"] == summary["records_out"] > 0
+
+
+def _cluster_spec(deployment: Deployment) -> dict[str, Any]:
+    """The RunJobFlow payload the hourly DAG builds from the applied `emr` configuration."""
+    from trustpipe_orchestration import emr
+    from trustpipe_orchestration.config import EmrConfig
+
+    return emr.cluster_spec(EmrConfig.from_dict(_outputs(deployment)["emr"]), "hour", {})
+
+
+def test_every_cluster_requires_imdsv2_on_its_nodes(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    _, deployment, _ = applied
+    # GIVEN the cluster the hourly DAG asks for
+    name = _cluster_spec(deployment)["SecurityConfiguration"]
+    # THEN it names the applied security configuration, which requires IMDSv2 with one hop
+    described = _aws(moto, "emr").describe_security_configuration(Name=name)
+    configuration = json.loads(described["SecurityConfiguration"])
+    assert configuration["InstanceMetadataServiceConfiguration"] == {
+        "MinimumInstanceMetadataServiceVersion": 2,
+        "HttpPutResponseHopLimit": 1,
+    }
+    assert configuration["EncryptionConfiguration"]["EnableAtRestEncryption"] is True
+
+
+def test_every_bucket_of_the_root_has_a_tls_only_policy(
+    applied: tuple[Settings, Deployment, list[str]],
+) -> None:
+    _, deployment, _ = applied
+    state = json.loads((deployment.project_root / "state" / "terraform.tfstate").read_text())
+    # GIVEN every bucket the root created, and every policy document Terraform computed for it
+    buckets = [
+        i["attributes"]["arn"]
+        for r in state["resources"]
+        if r["mode"] == "managed" and r["type"] == "aws_s3_bucket"
+        for i in r["instances"]
+    ]
+    assert len(buckets) >= 5  # landing, scored, archive, the DAGs, the cluster logs
+    denied: set[str] = set()
+    for r in state["resources"]:
+        if r["mode"] == "data" and r["type"] == "aws_iam_policy_document":
+            for i in r["instances"]:
+                for statement in json.loads(i["attributes"]["json"])["Statement"]:
+                    insecure = statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+                    if (
+                        statement["Effect"] == "Deny"
+                        and insecure == "false"
+                        and statement["Action"] == "s3:*"
+                    ):
+                        resources = statement["Resource"]
+                        denied |= {resources} if isinstance(resources, str) else set(resources)
+    # THEN each bucket and its objects are denied to plain HTTP (the bucket policies themselves
+    # are switched off here only: the moto server speaks plain HTTP, MOTO_SWITCHES)
+    assert [b for b in buckets if not {b, f"{b}/*"} <= denied] == []

@@ -15,9 +15,10 @@ from trustpipe_deploy.deploy import DeployError, Deployment
 
 
 def _project(tmp_path: Path) -> Path:
-    for folder in ("build/wheelhouse", "ansible", "packer", "infra/envs/dev"):
+    for folder in ("build/wheelhouse", "build/emr", "ansible", "packer", "infra/envs/dev"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / "build/wheelhouse/trustpipe-0.1.0-py3-none-any.whl").write_bytes(b"wheel 1")
+    (tmp_path / "build/emr/requirements.txt").write_text("six==1.17.0 --hash=sha256:00\n")
     (tmp_path / "ansible/worker.yml").write_text("- hosts: all\n")
     (tmp_path / "packer/worker.pkr.hcl").write_text("source {}\n")
     return tmp_path
@@ -54,6 +55,9 @@ def test_the_ami_id_is_read_from_packers_machine_readable_output() -> None:
 def test_no_backend_config_or_no_wheel_stops_before_anything_is_applied(tmp_path: Path) -> None:
     deployment = Deployment(_project(tmp_path), "dev")
     with pytest.raises(DeployError, match=r"backend.hcl does not exist: copy backend.hcl.example"):
+        deploy.deploy(deployment, print, ami_id="ami-1")
+    (tmp_path / "build/emr/requirements.txt").unlink()
+    with pytest.raises(DeployError, match="no cluster wheels: run `make emr-wheels`"):
         deploy.deploy(deployment, print, ami_id="ami-1")
     (tmp_path / "build/wheelhouse/trustpipe-0.1.0-py3-none-any.whl").unlink()
     with pytest.raises(DeployError, match="no trustpipe wheel: run `make image-inputs`"):
