@@ -92,7 +92,7 @@ class LocalStack:
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
         settings = replace(Settings.load(self.settings_path), registry_url=self.registry.url)
         settings.save(self.settings_path)
-        contracts.register_sensor_history(AwsClients(settings).registry().register)
+        register_contracts(settings)
         return self.serve_frontdoor(settings, say)
 
     def serve_frontdoor(self, settings: Settings, say: Say = print, renew: bool = False) -> Settings:
@@ -179,6 +179,12 @@ class LocalStack:
             # The moto server keeps nothing across restarts: old state would describe nothing.
             shutil.rmtree(tf_dir)
         return apply_local_env(self.project_root, tf_dir, self.moto.endpoint, self.plugin_mirror, progress)
+
+
+def register_contracts(settings: Settings) -> None:
+    """The sensors' contract history in the stack's registry, oldest first (see
+    ``contracts.register_sensor_history``); harmless when registered."""
+    contracts.register_sensor_history(AwsClients(settings).registry().register)
 
 
 def assume_sensor_roles(settings: Settings) -> list[ingest.SensorCredentials]:

@@ -44,6 +44,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, 
     stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
     stack.frontdoor = FakeServer()  # type: ignore[assignment]
     monkeypatch.setattr(stack_module, "assume_sensor_roles", lambda _settings: [])
+    monkeypatch.setattr(stack_module, "register_contracts", lambda _settings: None)
     applies: list[bool] = []
 
     def apply(fresh_aws: bool, progress: Any) -> dict[str, Any]:
