@@ -36,7 +36,18 @@ MOTO_SWITCHES = {
     "enforce_tls": "false",
 }
 SERVICES = [
-    *("apigatewayv2", "autoscaling", "cloudwatch", "dynamodb", "ec2", "emr", "firehose", "iam", "kinesis"),
+    *(
+        "apigateway",
+        "apigatewayv2",
+        "autoscaling",
+        "cloudwatch",
+        "dynamodb",
+        "ec2",
+        "emr",
+        "firehose",
+        "iam",
+        "kinesis",
+    ),
     *("kms", "lambda", "logs", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts"),
 ]
 ALERT_EMAIL = "oncall@example.com"
@@ -429,3 +440,31 @@ def _env_file(user_data: str) -> dict[str, str]:
         assert value.startswith("'") and value.endswith("'") and "'" not in value[1:-1], line
         env[key] = value[1:-1]
     return env
+
+
+# -- The private schema registry (issue 34, part 1) --
+
+
+def test_the_registry_url_is_the_private_apis_stage_which_the_workers_may_invoke(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    settings, _, _ = applied
+    gateway = _aws(moto, "apigateway")
+    (api,) = [a for a in gateway.get_rest_apis()["items"] if a["name"] == "trustpipe-dev-schema-registry"]
+    # THEN the services' registry URL is the private REST API's stage (private DNS resolves it
+    # to the VPC's execute-api endpoint, the only way in its policy admits)
+    assert api["endpointConfiguration"]["types"] == ["PRIVATE"]
+    assert settings.registry_url == f"https://{api['id']}.execute-api.us-east-1.amazonaws.com/registry"
+    (endpoint,) = api["endpointConfiguration"]["vpcEndpointIds"]
+    assert endpoint in str(api["policy"])
+    # and each worker's role may invoke that API's routes it uses
+    for service in ("scorer", "importer", "alerter"):
+        document = _aws(moto, "iam").get_role_policy(RoleName=f"trustpipe-dev-{service}", PolicyName=service)
+        document = document["PolicyDocument"]
+        document = document if isinstance(document, dict) else json.loads(document)
+        (registry,) = [s for s in document["Statement"] if s.get("Sid") == "Registry"]
+        resources = registry["Resource"] if isinstance(registry["Resource"], list) else [registry["Resource"]]
+        # (the account is blank here: the moto override skips requesting the account id)
+        assert all(re.match(rf"arn:aws:execute-api:us-east-1:\d*:{api['id']}/", r) for r in resources), (
+            resources
+        )
