@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.harness import reach
 from tests.harness.paths import ROOT
 from trustpipe import metrics
 from trustpipe.settings import Settings
@@ -442,7 +443,41 @@ def _env_file(user_data: str) -> dict[str, str]:
     return env
 
 
-# -- The private schema registry (issue 34, part 1) --
+# -- Reachability (issue 34, part 1): every host in the VPC reaches every AWS API its code calls --
+
+
+def _subnets_of_each_deployable(moto: str, deployment: Deployment) -> dict[str, list[str]]:
+    """The subnets each kind of host runs in, as applied: the Auto Scaling groups' subnets, and
+    the EMR clusters' from the pipeline configuration the hourly DAG reads."""
+    groups = _aws(moto, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    out = {
+        g["AutoScalingGroupName"].removeprefix("trustpipe-dev-"): g["VPCZoneIdentifier"].split(",")
+        for g in groups
+    }
+    prefix = _outputs(deployment)["airflow"]["parameter_prefix"]
+    pipeline = json.loads(_parameters(moto, deployment)[f"{prefix}/variables/trustpipe_pipeline"])
+    out["emr"] = pipeline["emr"]["subnet_ids"]
+    return out
+
+
+def test_every_host_reaches_every_aws_api_its_code_calls(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    _, deployment, _ = applied
+    # GIVEN where each deployable runs in the applied VPC
+    subnets = _subnets_of_each_deployable(moto, deployment)
+    assert {d.name for d in reach.DEPLOYABLES} <= set(subnets), subnets
+    ec2 = _aws(moto, "ec2")
+    unreachable = {}
+    for deployable in reach.DEPLOYABLES:
+        # WHEN the services its code calls are set beside what its subnets' routes reach
+        called = reach.calls(deployable)
+        assert "s3" in called, f"{deployable.name}: the scan found no client at all"
+        gaps = reach.missing(called, [reach.reachable(ec2, s) for s in subnets[deployable.name]])
+        if gaps:
+            unreachable[deployable.name] = {s: sorted(where) for s, where in sorted(gaps.items())}
+    # THEN none is out of reach (a gateway or interface endpoint, or a NAT chosen on purpose)
+    assert unreachable == {}
 
 
 def test_the_registry_url_is_the_private_apis_stage_which_the_workers_may_invoke(
