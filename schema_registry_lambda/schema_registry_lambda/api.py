@@ -1,7 +1,8 @@
-"""The HTTP API: Confluent Schema Registry's paths on a Powertools HTTP API resolver.
+"""The registry's API: Confluent Schema Registry's paths on a Powertools REST API resolver.
 
-The same resolver serves the Lambda (API Gateway HTTP API events) and `trustpipe registry serve`
-(which turns plain HTTP requests into the same events).
+The same resolver serves the Lambda (API Gateway REST API proxy events: the registry is a private
+REST API, reached from inside the VPC) and `trustpipe registry serve` (which turns plain HTTP
+requests into the same events).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from schema_registry_lambda import errors
 from schema_registry_lambda.errors import RegistryError
@@ -36,9 +37,9 @@ def _json(status: int, body: Any) -> Response:  # type: ignore[type-arg]
     return Response(status_code=status, content_type=CONTENT_TYPE, body=json.dumps(body))
 
 
-def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewayHttpResolver:
+def create_app(registry: Registry, observe: Observer | None = None) -> APIGatewayRestResolver:
     """The registry's routes on a resolver; ``observe`` sees every outcome."""
-    app = APIGatewayHttpResolver(strip_prefixes=[])
+    app = APIGatewayRestResolver(strip_prefixes=[])
 
     def flag(name: str) -> bool:
         return (app.current_event.get_query_string_value(name) or "false").lower() == "true"

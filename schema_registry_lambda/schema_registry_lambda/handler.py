@@ -1,4 +1,5 @@
-"""The Lambda entry point: the registry's resolver behind API Gateway, with JSON logs and EMF."""
+"""The Lambda entry point: the registry's resolver behind API Gateway (a private REST API's proxy
+integration), with JSON logs and EMF."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
 from schema_registry_lambda.api import create_app
@@ -14,10 +15,10 @@ from schema_registry_lambda.registry import Registry
 from trustpipe.metrics import LATENCY, REGISTRY, REGISTRY_SERVICE, REQUESTS
 
 TABLE_ENV = "REGISTRY_TABLE"
-_app: tuple[APIGatewayHttpResolver, Logger, Metrics] | None = None
+_app: tuple[APIGatewayRestResolver, Logger, Metrics] | None = None
 
 
-def _build() -> tuple[APIGatewayHttpResolver, Logger, Metrics]:
+def _build() -> tuple[APIGatewayRestResolver, Logger, Metrics]:
     """Built on the first invocation (no clients or env reads at import), reused while warm."""
     import boto3
 

@@ -1,4 +1,4 @@
-"""Serve the registry's resolver over plain HTTP, as API Gateway HTTP API (payload 2.0) would:
+"""Serve the registry's resolver over plain HTTP, as API Gateway's REST API proxy would:
 `trustpipe registry serve`, the demo and the tests run the Lambda's own app this way."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from schema_registry_lambda.api import create_app
 from schema_registry_lambda.dynamodb import DynamoStore
@@ -24,32 +24,36 @@ if TYPE_CHECKING:  # the Lambda zip carries this module (to_event) but not trust
 STORES = ("memory", "dynamodb", "auto")
 
 
+STAGE = "registry"
+"""The stage the events name (the schema_registry module's default stage_name)."""
+
+
 def to_event(
     method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (v2) event for one request."""
+    """An API Gateway REST API proxy event (payload 1.0) for one request to ``/{proxy+}``."""
     # The request target is a path and a query, never a URL: urlsplit would read "//x/..." as a
     # host (and refuse "//[" outright).
     path, _, raw_query = target.partition("?")
-    query = {k: ",".join(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
+    multi = parse_qs(raw_query, keep_blank_values=True)
     return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": {k.lower(): v for k, v in headers.items()},
-        "queryStringParameters": query or None,
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi.items()} or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": {"proxy": path.lstrip("/")} if path.strip("/") else None,
+        "stageVariables": None,
         "requestContext": {
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": headers.get("User-Agent", ""),
-            },
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "protocol": "HTTP/1.1",
+            "stage": STAGE,
             "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
         },
         "body": body.decode("utf-8", errors="replace") if body else None,
         "isBase64Encoded": False,
@@ -65,7 +69,7 @@ class _LocalContext:
     aws_request_id = "local"
 
 
-def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(app: APIGatewayRestResolver, host: str, port: int) -> ThreadingHTTPServer:
     """An HTTP server dispatching to ``app``; requests run one at a time through the resolver
     (it keeps the current event on itself), connections are accepted concurrently."""
     lock = threading.Lock()
@@ -84,8 +88,9 @@ def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingH
                 result = app.resolve(event, context)  # type: ignore[arg-type]
             payload = (result.get("body") or "").encode()
             self.send_response(int(result["statusCode"]))
-            for name, value in (result.get("headers") or {}).items():
-                self.send_header(name, value)
+            for name, values in (result.get("multiValueHeaders") or {}).items():
+                for value in values:
+                    self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
 
     fifo_deduplication_as_sqs()
     dynamodb_writes_atomic()
+    rest_api_policy_as_api_gateway()
     if args.aws_metrics_interval > 0:
         aws_metrics.Publisher(args.aws_metrics_interval).start()
     app = whole_body(DomainDispatcherApplication(create_backend_app))
@@ -143,6 +144,29 @@ def fifo_deduplication_as_sqs() -> None:
         original(self, message)
 
     models.Queue.add_message = add_message  # type: ignore[method-assign]
+
+
+def rest_api_policy_as_api_gateway() -> None:
+    """API Gateway answers a REST API's resource policy as JSON escaped once more (its quotes as
+    ``\\"``), and the AWS provider unescapes it before reading it; moto answers it as stored, so
+    Terraform could not read back the private schema registry's policy. The local stack answers
+    it as API Gateway does."""
+    import json
+
+    from moto.apigateway.models import RestAPI
+
+    original = RestAPI.to_dict
+    if getattr(original, "_escaped_policy", False):
+        return
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        out: dict[str, Any] = original(self)
+        if out.get(RestAPI.PROP_POLICY):
+            out[RestAPI.PROP_POLICY] = json.dumps(out[RestAPI.PROP_POLICY])[1:-1]
+        return out
+
+    to_dict._escaped_policy = True  # type: ignore[attr-defined]
+    RestAPI.to_dict = to_dict  # type: ignore[method-assign]
 
 
 def stop_signal() -> object:

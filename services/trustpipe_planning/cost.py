@@ -175,7 +175,7 @@ def estimate(
         / 1e6
         * (
             p["lambda_per_million_requests"]
-            + p["api_gateway_http_per_million"]
+            + p["api_gateway_rest_per_million"]  # a private REST API (the first tier: 333 M a month)
             + p["dynamodb_read_per_million"]
         )
     )

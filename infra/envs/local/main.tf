@@ -10,6 +10,7 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
+    apigateway     = var.aws_endpoint
     apigatewayv2   = var.aws_endpoint
     autoscaling    = var.aws_endpoint
     cloudwatch     = var.aws_endpoint

@@ -1,6 +1,8 @@
 # A VPC with private subnets only: workers reach AWS through endpoints, so no NAT gateway (and
 # no internet path) exists. S3 and DynamoDB are gateway endpoints (free); the rest are interface
-# endpoints with private DNS, reachable on 443 from inside the VPC.
+# endpoints with private DNS, reachable on 443 from inside the VPC. The execute-api endpoint's
+# private DNS sends every *.execute-api host name to it: private APIs (the schema registry) are
+# reached, public ones (the sensors' front door) are not, from inside the VPC.
 data "aws_availability_zones" "this" {
   # checkov:skip=CKV_AWS_394: the subnets take the first az_count zones; a zone AWS adds gets a later letter, so existing subnets never move, and pinning zone names would tie the module to one region.
   state = "available"

@@ -17,3 +17,8 @@ output "gateway_prefix_list_ids" {
   description = "Prefix lists of the S3 and DynamoDB gateway endpoints (for security-group egress)."
   value       = try([for e in aws_vpc_endpoint.gateway : e.prefix_list_id], null)
 }
+
+output "interface_endpoint_ids" {
+  description = "Interface endpoint IDs by service (execute-api: what the private schema registry's policy admits)."
+  value       = try({ for service, e in aws_vpc_endpoint.interface : service => e.id }, {})
+}

@@ -21,9 +21,9 @@ variable "az_count" {
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface endpoints (S3 and DynamoDB use gateway endpoints)."
+  description = "AWS services reached through interface endpoints (S3 and DynamoDB use gateway endpoints); execute-api carries the private schema registry. What the hosts call is checked against this list (tests/harness/reach.py)."
   type        = list(string)
-  default     = ["kinesis-streams", "sqs", "sns", "logs", "monitoring", "secretsmanager", "sts", "ssm", "ec2messages", "ssmmessages", "autoscaling", "elasticmapreduce", "kms"]
+  default     = ["kinesis-streams", "sqs", "sns", "logs", "monitoring", "secretsmanager", "sts", "ssm", "ec2messages", "ssmmessages", "autoscaling", "elasticmapreduce", "kms", "execute-api"]
 }
 
 variable "enable_flow_logs" {

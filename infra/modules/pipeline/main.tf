@@ -28,7 +28,7 @@ locals {
     scored_stream_name   = module.streaming.scored_stream_name
     imported_stream_name = module.streaming.imported_stream_name
     registry_table_name  = module.schema_registry.table_name
-    registry_url         = module.schema_registry.api_endpoint
+    registry_url         = module.schema_registry.api_url
     frontdoor_url        = module.ingest.api_endpoint
     tenants              = module.tenants.tenants
     actions_table_name   = module.alerting.actions_table_name
@@ -136,8 +136,10 @@ module "streaming" {
 module "schema_registry" {
   source = "../schema_registry"
 
-  name             = var.name
-  lambda_zip_path  = var.registry_lambda_zip
+  name            = var.name
+  lambda_zip_path = var.registry_lambda_zip
+  # A private API: reached through the VPC's execute-api endpoint, which its policy names.
+  vpc_endpoint_ids = [module.network.interface_endpoint_ids["execute-api"]]
   alarm_actions    = [module.monitoring.oncall_topic_arn]
   runbook_base_url = var.runbook_base_url
   tags             = var.tags

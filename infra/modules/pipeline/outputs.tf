@@ -51,9 +51,9 @@ output "frontdoor" {
 }
 
 output "registry" {
-  description = "The schema registry: API endpoint, function and table."
+  description = "The schema registry: its private API's URL, function and table."
   value = {
-    api_endpoint  = module.schema_registry.api_endpoint
+    api_url       = module.schema_registry.api_url
     function_name = module.schema_registry.function_name
     table_name    = module.schema_registry.table_name
   }

@@ -134,58 +134,215 @@ resource "aws_lambda_function" "this" {
   depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
 }
 
-resource "aws_apigatewayv2_api" "this" {
+# A PRIVATE REST API: the workers run in private subnets with no internet path, and an HTTP API
+# has only a public endpoint. Requests arrive through the VPC's execute-api interface endpoint
+# (private DNS keeps the API's usual host name), signed with SigV4 (AWS_IAM on every method).
+resource "aws_api_gateway_rest_api" "this" {
   count = var.create_api ? 1 : 0
 
-  name          = local.function_name
-  protocol_type = "HTTP"
-  description   = "Avro schema registry (Confluent Schema Registry REST API)"
+  name        = local.function_name
+  description = "Avro schema registry (Confluent Schema Registry REST API), private to the VPC"
+
+  endpoint_configuration {
+    types            = ["PRIVATE"]
+    vpc_endpoint_ids = var.vpc_endpoint_ids
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+
+    precondition {
+      condition     = length(var.vpc_endpoint_ids) > 0
+      error_message = "A private API needs the execute-api VPC endpoint it is reached through (vpc_endpoint_ids)."
+    }
+  }
+}
+
+# Where from: only through the VPC's endpoints. Who: the account's IAM policies (the workers'
+# roles grant execute-api:Invoke on their own routes); naming the account delegates to them.
+data "aws_iam_policy_document" "api" {
+  count = var.create_api ? 1 : 0
+
+  statement {
+    sid       = "ThroughTheVpcEndpoint"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_api_gateway_rest_api.this[0].execution_arn}/*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.this.partition}:iam::${data.aws_caller_identity.this.account_id}:root"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceVpce"
+      values   = var.vpc_endpoint_ids
+    }
+  }
+
+  statement {
+    sid       = "NothingElse"
+    effect    = "Deny"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_api_gateway_rest_api.this[0].execution_arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:SourceVpce"
+      values   = var.vpc_endpoint_ids
+    }
+  }
+}
+
+data "aws_partition" "this" {}
+
+data "aws_caller_identity" "this" {}
+
+resource "aws_api_gateway_rest_api_policy" "this" {
+  count = var.create_api ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  policy      = data.aws_iam_policy_document.api[0].json
+}
+
+resource "aws_api_gateway_resource" "proxy" {
+  count = var.create_api ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  parent_id   = aws_api_gateway_rest_api.this[0].root_resource_id
+  path_part   = "{proxy+}"
+}
+
+locals {
+  # Every path goes to the Lambda, which routes it (Confluent's paths): `/` and `/{proxy+}`.
+  api_resources = var.create_api ? {
+    root  = aws_api_gateway_rest_api.this[0].root_resource_id
+    proxy = aws_api_gateway_resource.proxy[0].id
+  } : {}
+}
+
+resource "aws_api_gateway_method" "this" {
+  for_each = local.api_resources
+  # checkov:skip=CKV2_AWS_53: the Lambda validates every request (Confluent's error codes for a bad body); a request validator would answer in API Gateway's shape instead.
+
+  rest_api_id   = aws_api_gateway_rest_api.this[0].id
+  resource_id   = each.value
+  http_method   = "ANY"
+  authorization = "AWS_IAM"
+}
+
+resource "aws_api_gateway_integration" "this" {
+  for_each = local.api_resources
+
+  rest_api_id             = aws_api_gateway_rest_api.this[0].id
+  resource_id             = each.value
+  http_method             = aws_api_gateway_method.this[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.this[0].invoke_arn
+}
+
+resource "aws_api_gateway_deployment" "this" {
+  count = var.create_api ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  description = "schema registry"
+
+  # A deployment is a snapshot: a changed method, integration or policy needs a new one.
+  triggers = {
+    redeployment = sha1(jsonencode([
+      aws_api_gateway_method.this, aws_api_gateway_integration.this, aws_api_gateway_rest_api_policy.this,
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# API Gateway writes a REST API's logs with one role per account and region (its account
+# settings); an HTTP API needs none. manage_account_logging_role = false where the account has it.
+data "aws_iam_policy_document" "apigateway_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_logs" {
+  count = var.create_api && var.manage_account_logging_role ? 1 : 0
+
+  name               = "${local.function_name}-apigateway-logs"
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
 
   tags = var.tags
 }
 
-resource "aws_apigatewayv2_integration" "this" {
-  count = var.create_api ? 1 : 0
+resource "aws_iam_role_policy_attachment" "apigateway_logs" {
+  count = var.create_api && var.manage_account_logging_role ? 1 : 0
 
-  api_id                 = aws_apigatewayv2_api.this[0].id
-  integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.this[0].invoke_arn
-  payload_format_version = "2.0"
+  role       = aws_iam_role.apigateway_logs[0].name
+  policy_arn = "arn:${data.aws_partition.this.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 }
 
-# Callers sign requests with SigV4 (IAM authorization): only principals granted
-# execute-api:Invoke on this API may use the registry.
-resource "aws_apigatewayv2_route" "this" {
-  for_each = var.create_api ? toset(["ANY /", "ANY /{proxy+}"]) : toset([])
+resource "aws_api_gateway_account" "this" {
+  count = var.create_api && var.manage_account_logging_role ? 1 : 0
 
-  api_id             = aws_apigatewayv2_api.this[0].id
-  route_key          = each.value
-  target             = "integrations/${aws_apigatewayv2_integration.this[0].id}"
-  authorization_type = "AWS_IAM"
+  cloudwatch_role_arn = aws_iam_role.apigateway_logs[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.apigateway_logs]
 }
 
-resource "aws_apigatewayv2_stage" "this" {
+resource "aws_api_gateway_stage" "this" {
   count = var.create_api ? 1 : 0
+  # checkov:skip=CKV_AWS_120: a cache would answer from API Gateway instead of the Lambda; clients cache every schema they fetch (RegistryClient), so the API sees few repeats.
+  # checkov:skip=CKV_AWS_73: Powertools logs and metrics cover the registry; X-Ray traces on every schema lookup cost more than they show (as on the Lambda).
+  # checkov:skip=CKV2_AWS_51: callers authenticate with SigV4 (AWS_IAM) through the VPC endpoint; client certificates would add a second credential to rotate.
+  # checkov:skip=CKV2_AWS_29: a private API is reachable only through the VPC's endpoint; WAF (regional web ACLs) does not attach to private APIs.
 
-  api_id      = aws_apigatewayv2_api.this[0].id
-  name        = "$default"
-  auto_deploy = true
-
-  default_route_settings {
-    throttling_rate_limit  = var.throttle_rate_limit
-    throttling_burst_limit = var.throttle_burst_limit
-  }
+  rest_api_id   = aws_api_gateway_rest_api.this[0].id
+  deployment_id = aws_api_gateway_deployment.this[0].id
+  stage_name    = var.stage_name
 
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access[0].arn
     format = jsonencode({
       requestId = "$context.requestId", ip = "$context.identity.sourceIp", caller = "$context.identity.caller",
-      routeKey  = "$context.routeKey", status = "$context.status", latency = "$context.integrationLatency",
-      error     = "$context.integrationErrorMessage"
+      vpce      = "$context.identity.vpceId", path = "$context.resourcePath", method = "$context.httpMethod",
+      status    = "$context.status", latency = "$context.integrationLatency", error = "$context.integrationErrorMessage"
     })
   }
 
   tags = var.tags
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+resource "aws_api_gateway_method_settings" "this" {
+  count = var.create_api ? 1 : 0
+  # checkov:skip=CKV_AWS_225: no cache: clients cache every schema they fetch (see the stage).
+
+  rest_api_id = aws_api_gateway_rest_api.this[0].id
+  stage_name  = aws_api_gateway_stage.this[0].stage_name
+  method_path = "*/*"
+
+  settings {
+    throttling_rate_limit  = var.throttle_rate_limit
+    throttling_burst_limit = var.throttle_burst_limit
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+  }
 }
 
 resource "aws_lambda_permission" "this" {
@@ -195,7 +352,7 @@ resource "aws_lambda_permission" "this" {
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this[0].function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.this[0].execution_arn}/*/*"
+  source_arn    = "${aws_api_gateway_rest_api.this[0].execution_arn}/*/*"
 }
 
 locals {
@@ -203,8 +360,8 @@ locals {
     "5xx" = {
       description = "Schema registry answers 5xx: producers cannot register and consumers cannot fetch new ids."
       namespace   = "AWS/ApiGateway"
-      metric      = "5xx"
-      dimensions  = { ApiId = aws_apigatewayv2_api.this[0].id, Stage = "$default" }
+      metric      = "5XXError"
+      dimensions  = { ApiName = aws_api_gateway_rest_api.this[0].name, Stage = var.stage_name }
       runbook     = "registry-5xx"
     }
     throttles = {

@@ -8,14 +8,14 @@ output "table_arn" {
   value       = try(aws_dynamodb_table.this.arn, null)
 }
 
-output "api_endpoint" {
-  description = "Base URL of the registry's HTTP API (requests must be SigV4-signed)."
-  value       = try(aws_apigatewayv2_api.this[0].api_endpoint, null)
+output "api_url" {
+  description = "Base URL of the registry: its private REST API's stage, reachable through the VPC's execute-api endpoint (requests must be SigV4-signed)."
+  value       = try(aws_api_gateway_stage.this[0].invoke_url, null)
 }
 
 output "api_execution_arn" {
   description = "Execution ARN of the API, for granting execute-api:Invoke to producers and consumers."
-  value       = try(aws_apigatewayv2_api.this[0].execution_arn, null)
+  value       = try(aws_api_gateway_rest_api.this[0].execution_arn, null)
 }
 
 output "function_name" {

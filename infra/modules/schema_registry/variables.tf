@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "create_api" {
-  description = "Create the Lambda and its API Gateway HTTP API (false: only the table, for stacks that serve the registry elsewhere)."
+  description = "Create the Lambda and its private API Gateway REST API (false: only the table, for stacks that serve the registry elsewhere)."
   type        = bool
   default     = true
 }
@@ -13,6 +13,24 @@ variable "lambda_zip_path" {
   description = "Deployment zip built by `make lambda` (build/schema-registry-lambda.zip). Required when create_api is true."
   type        = string
   default     = null
+}
+
+variable "vpc_endpoint_ids" {
+  description = "The execute-api interface endpoints the private API is reached through (the network module's); the API's policy refuses every other way in. Required when create_api is true."
+  type        = list(string)
+  default     = []
+}
+
+variable "stage_name" {
+  description = "The API's stage: the registry's URL is https://<api id>.execute-api.<region>.amazonaws.com/<stage>."
+  type        = string
+  default     = "registry"
+}
+
+variable "manage_account_logging_role" {
+  description = "Create API Gateway's CloudWatch Logs role and set it in the account's API Gateway settings (one per account and region; false where another stack manages it)."
+  type        = bool
+  default     = true
 }
 
 variable "lambda_runtime" {
@@ -34,7 +52,7 @@ variable "lambda_reserved_concurrency" {
 }
 
 variable "lambda_timeout_seconds" {
-  description = "Lambda timeout; API Gateway HTTP APIs give up after 30 s."
+  description = "Lambda timeout; API Gateway's integration timeout is 29 s."
   type        = number
   default     = 10
 }

@@ -25,6 +25,7 @@ import boto3
 import psycopg
 import pytest
 
+from tests.harness import reach
 from tests.harness.paths import ROOT
 from trustpipe import layout, metrics
 from trustpipe.db import roles
@@ -41,7 +42,18 @@ MOTO_SWITCHES = {
     "enforce_tls": "false",
 }
 SERVICES = [
-    *("apigatewayv2", "autoscaling", "cloudwatch", "dynamodb", "ec2", "emr", "firehose", "iam", "kinesis"),
+    *(
+        "apigateway",
+        "apigatewayv2",
+        "autoscaling",
+        "cloudwatch",
+        "dynamodb",
+        "ec2",
+        "emr",
+        "firehose",
+        "iam",
+        "kinesis",
+    ),
     *("kms", "lambda", "logs", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts"),
 ]
 ALERT_EMAIL = "oncall@example.com"
@@ -749,3 +761,65 @@ def test_every_bucket_of_the_root_has_a_tls_only_policy(
     # THEN each bucket and its objects are denied to plain HTTP (the bucket policies themselves
     # are switched off here only: the moto server speaks plain HTTP, MOTO_SWITCHES)
     assert [b for b in buckets if not {b, f"{b}/*"} <= denied] == []
+
+
+# -- Reachability (issue 34, part 1): every host in the VPC reaches every AWS API its code calls --
+
+
+def _subnets_of_each_deployable(moto: str, deployment: Deployment) -> dict[str, list[str]]:
+    """The subnets each kind of host runs in, as applied: the Auto Scaling groups' subnets, and
+    the EMR clusters' from the pipeline configuration the hourly DAG reads."""
+    groups = _aws(moto, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    out = {
+        g["AutoScalingGroupName"].removeprefix("trustpipe-dev-"): g["VPCZoneIdentifier"].split(",")
+        for g in groups
+    }
+    prefix = _outputs(deployment)["airflow"]["parameter_prefix"]
+    pipeline = json.loads(_parameters(moto, deployment)[f"{prefix}/variables/trustpipe_pipeline"])
+    out["emr"] = pipeline["emr"]["subnet_ids"]
+    return out
+
+
+def test_every_host_reaches_every_aws_api_its_code_calls(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    _, deployment, _ = applied
+    # GIVEN where each deployable runs in the applied VPC
+    subnets = _subnets_of_each_deployable(moto, deployment)
+    assert {d.name for d in reach.DEPLOYABLES} <= set(subnets), subnets
+    ec2 = _aws(moto, "ec2")
+    unreachable = {}
+    for deployable in reach.DEPLOYABLES:
+        # WHEN the services its code calls are set beside what its subnets' routes reach
+        called = reach.calls(deployable)
+        assert "s3" in called, f"{deployable.name}: the scan found no client at all"
+        gaps = reach.missing(called, [reach.reachable(ec2, s) for s in subnets[deployable.name]])
+        if gaps:
+            unreachable[deployable.name] = {s: sorted(where) for s, where in sorted(gaps.items())}
+    # THEN none is out of reach (a gateway or interface endpoint, or a NAT chosen on purpose)
+    assert unreachable == {}
+
+
+def test_the_registry_url_is_the_private_apis_stage_which_the_workers_may_invoke(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    settings, _, _ = applied
+    gateway = _aws(moto, "apigateway")
+    (api,) = [a for a in gateway.get_rest_apis()["items"] if a["name"] == "trustpipe-dev-schema-registry"]
+    # THEN the services' registry URL is the private REST API's stage (private DNS resolves it
+    # to the VPC's execute-api endpoint, the only way in its policy admits)
+    assert api["endpointConfiguration"]["types"] == ["PRIVATE"]
+    assert settings.registry_url == f"https://{api['id']}.execute-api.us-east-1.amazonaws.com/registry"
+    (endpoint,) = api["endpointConfiguration"]["vpcEndpointIds"]
+    assert endpoint in str(api["policy"])
+    # and each worker's role may invoke that API's routes it uses
+    for service in ("scorer", "importer", "alerter"):
+        document = _aws(moto, "iam").get_role_policy(RoleName=f"trustpipe-dev-{service}", PolicyName=service)
+        document = document["PolicyDocument"]
+        document = document if isinstance(document, dict) else json.loads(document)
+        (registry,) = [s for s in document["Statement"] if s.get("Sid") == "Registry"]
+        resources = registry["Resource"] if isinstance(registry["Resource"], list) else [registry["Resource"]]
+        # (the account is blank here: the moto override skips requesting the account id)
+        assert all(re.match(rf"arn:aws:execute-api:us-east-1:\d*:{api['id']}/", r) for r in resources), (
+            resources
+        )

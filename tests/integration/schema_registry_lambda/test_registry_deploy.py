@@ -22,15 +22,31 @@ def test_lambda_api_and_alarms_are_deployed(aws: AwsClients, settings: Settings)
     config = aws.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
     assert config["Handler"] == "schema_registry_lambda.handler.handler"
     assert config["Environment"]["Variables"]["REGISTRY_TABLE"] == settings.registry_table_name
-    apis = aws.client("apigatewayv2").get_apis()["Items"]
-    (api,) = [a for a in apis if a["Name"] == FUNCTION]
-    routes = aws.client("apigatewayv2").get_routes(ApiId=api["ApiId"])["Items"]
-    assert {r["RouteKey"]: r["AuthorizationType"] for r in routes} == {
-        "ANY /": "AWS_IAM",
-        "ANY /{proxy+}": "AWS_IAM",
+    # a private REST API (an HTTP API cannot be private), every method IAM-authorised
+    gateway = aws.client("apigateway")
+    (api,) = [a for a in gateway.get_rest_apis()["items"] if a["name"] == FUNCTION]
+    assert api["endpointConfiguration"]["types"] == ["PRIVATE"]
+    (endpoint,) = api["endpointConfiguration"]["vpcEndpointIds"]
+    (vpce,) = aws.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"]
+    assert vpce["ServiceName"].endswith(".execute-api") and vpce["PrivateDnsEnabled"]
+    methods = {
+        (r["path"], m): gateway.get_method(restApiId=api["id"], resourceId=r["id"], httpMethod=m)
+        for r in gateway.get_resources(restApiId=api["id"])["items"]
+        for m in r.get("resourceMethods", {})
     }
+    assert {k: v["authorizationType"] for k, v in methods.items()} == {
+        ("/", "ANY"): "AWS_IAM",
+        ("/{proxy+}", "ANY"): "AWS_IAM",
+    }
+    assert all(m["methodIntegration"]["type"] == "AWS_PROXY" for m in methods.values())
+    # and its policy admits requests through that endpoint only
+    policy = json.loads(api["policy"].replace('\\"', '"'))
+    denied = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert [s["Condition"]["StringNotEquals"]["aws:SourceVpce"] for s in denied] == [endpoint]
+    (stage,) = gateway.get_stages(restApiId=api["id"])["item"]
+    assert stage["stageName"] == "registry" and stage["deploymentId"]
     alarms = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix=FUNCTION)["MetricAlarms"]
-    assert {a["MetricName"] for a in alarms} == {"5xx", "Throttles"}
+    assert {a["MetricName"] for a in alarms} == {"5XXError", "Throttles"}
     for alarm in alarms:
         # the published runbook's URL names a file of docs/runbooks/
         link = alarm["AlarmDescription"].split("Runbook: ")[1]
@@ -64,7 +80,7 @@ def test_built_zip_handler_serves_api_gateway_events(
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(tmp_path / "task")
     assert zip_path.stat().st_size < 5 * 1024 * 1024
-    # WHEN its handler gets API Gateway HTTP API events (register, then fetch by id)
+    # WHEN its handler gets API Gateway REST API proxy events (register, then fetch by id)
     script = """
 import json, sys
 import schema_registry_lambda, trustpipe

@@ -1,4 +1,4 @@
-"""The registry's resolver driven with API Gateway HTTP API events (no network)."""
+"""The registry's resolver driven with API Gateway REST API proxy events (no network)."""
 
 from __future__ import annotations
 

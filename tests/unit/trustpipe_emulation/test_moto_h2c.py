@@ -69,3 +69,25 @@ def test_two_conditional_puts_of_one_key_at_once_let_exactly_one_through(table: 
     assert len(won) == 1, won
     item = table.get_item(TableName="claims", Key={"pk": {"S": "acme/<m@x>"}})["Item"]
     assert item["by"]["S"] == won[0]
+
+
+def test_a_rest_apis_policy_is_answered_escaped_as_api_gateway_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from moto.apigateway.models import RestAPI
+
+    from trustpipe_emulation.moto_h2c import rest_api_policy_as_api_gateway
+
+    monkeypatch.setattr(RestAPI, "to_dict", RestAPI.to_dict)  # restored after the test
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Resource": "execute-api:/*"}]}
+    with mock_aws():
+        gateway = boto3.client("apigateway", region_name="eu-west-1")
+        api = gateway.create_rest_api(name="r", policy=json.dumps(policy))["id"]
+        # GIVEN moto answers the policy as stored
+        assert json.loads(gateway.get_rest_api(restApiId=api)["policy"]) == policy
+        # WHEN the local stack's server answers as API Gateway does
+        rest_api_policy_as_api_gateway()
+        rest_api_policy_as_api_gateway()  # once only, however often it is asked
+        answered = gateway.get_rest_api(restApiId=api)["policy"]
+    # THEN the policy is escaped once more, and the provider's unescaping gives it back
+    assert answered.startswith('{\\"') and json.loads(json.loads(f'"{answered}"')) == policy

@@ -23,7 +23,7 @@ def test_idle_is_what_stays_on_and_traffic_only_adds() -> None:
     idle = cost.idle(INFRA)
     busy = cost.estimate(INFRA, 50_000_000)
     assert idle.components["EMR transient, hourly"] == 0  # nothing to score starts no cluster
-    assert idle.components["VPC interface endpoints"] == pytest.approx(13 * 2 * 730 * 0.01)
+    assert idle.components["VPC interface endpoints"] == pytest.approx(14 * 2 * 730 * 0.01)
     assert all(busy.components[k] >= v for k, v in idle.components.items())
     assert busy.monthly > idle.monthly
 
