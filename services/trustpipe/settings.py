@@ -91,7 +91,7 @@ class Settings:
     oncall_topic_arn: str | None = None
     """SNS topic that pages the on-call engineer (the monitoring module's)."""
     registry_url: str | None = None
-    """The schema registry's HTTP API (SigV4-signed on AWS; the local stack serves it itself)."""
+    """The schema registry's REST API stage URL (SigV4-signed on AWS; the local stack serves it itself)."""
     frontdoor_url: str | None = None
     """The stream's ingestion front door (sensors POST SigV4-signed batches to ``/records``; the
     local stack serves it itself)."""

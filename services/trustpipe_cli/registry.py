@@ -1,4 +1,4 @@
-"""The schema registry's HTTP API served locally: `trustpipe registry serve`."""
+"""The schema registry's REST API served locally: `trustpipe registry serve`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def registry_serve(
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
     settings_path: SettingsPath = None,
 ) -> None:
-    """Serve the schema registry's HTTP API (the Lambda's app) over plain HTTP."""
+    """Serve the schema registry's REST API (the Lambda's app) over plain HTTP."""
     from schema_registry_lambda.local_server import build_store, serve
 
     backing, label = build_store(store, lambda: load_clients(state_dir, settings_path))

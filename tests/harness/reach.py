@@ -43,6 +43,10 @@ PRIVATELINK_NAME = {"kinesis": "kinesis-streams"}
 """Services whose VPC endpoint (com.amazonaws.<region>.<name>) is not named by their endpoint
 prefix; every other service's endpoint is its botocore endpoint prefix (cloudwatch: monitoring)."""
 
+SIGNED_ON_THE_HOST = {"rds": "generate_db_auth_token"}
+"""Clients whose named method makes no call (an RDS IAM token is signed on the host): the service
+needs no route from a deployable none of whose modules calls one of its API operations."""
+
 KCL = {"kinesis": "records and leases", "dynamodb": "lease tables", "cloudwatch": "its own metrics"}
 SSM_AGENT = {"ssm": "Session Manager", "ssmmessages": "its sessions", "ec2messages": "its commands"}
 NOT_IN_THE_CODE: dict[str, dict[str, str]] = {
@@ -228,11 +232,30 @@ def services_in(module: str, path: Path) -> set[str]:
     return found
 
 
+@cache
+def _operations(service: str) -> frozenset[str]:
+    """The API operations of a boto3 service, as its client's method names."""
+    client = botocore.session.get_session().create_client(service, region_name="us-east-1")
+    return frozenset(client.meta.method_to_api_mapping)
+
+
+def _called_methods(path: Path) -> set[str]:
+    return {
+        n.func.attr
+        for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    }
+
+
 def calls(deployable: Deployable) -> dict[str, set[str]]:
     """VPC endpoint service name -> where in the deployable it is called from."""
     out: dict[str, set[str]] = {}
-    for module, path in _modules(deployable):
+    modules = _modules(deployable)
+    methods = set().union(*(_called_methods(path) for _, path in modules))
+    for module, path in modules:
         for service in services_in(module, path):
+            if service in SIGNED_ON_THE_HOST and not methods & _operations(service):
+                continue  # only signed on the host: no call leaves it
             out.setdefault(endpoint_name(service), set()).add(module)
     for key in deployable.beside:
         for service, why in NOT_IN_THE_CODE[key].items():

@@ -67,6 +67,18 @@ def test_the_workers_calls_are_read_from_their_code() -> None:
     assert any("KCL" in why for why in called["monitoring"])
 
 
+def test_a_client_used_only_to_sign_on_the_host_needs_no_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the importer host, whose RDS client only signs its IAM tokens
+    (importer,) = [d for d in reach.DEPLOYABLES if d.name == "importer"]
+    # THEN it needs no route to RDS's API
+    assert "rds" not in reach.calls(importer)
+    # WHEN its code also called one of RDS's operations
+    signed_only = reach._called_methods
+    monkeypatch.setattr(reach, "_called_methods", lambda path: {*signed_only(path), "describe_db_instances"})
+    # THEN it would
+    assert "rds" in reach.calls(importer)
+
+
 @pytest.fixture
 def ec2() -> Iterator[Any]:
     with mock_aws():
