@@ -49,7 +49,7 @@ with DAG(
     def promote(candidate: dict[str, object]) -> str:
         from trustpipe_orchestration import tasks
 
-        return tasks.promote_model(candidate)
+        return tasks.promote_model(candidate, DAG_ID)
 
     @task
     def store_retention() -> dict[str, object]:

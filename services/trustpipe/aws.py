@@ -17,17 +17,30 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 from trustpipe.errors import EndpointUnreachableError
 from trustpipe.registry_client import RegistryClient
 from trustpipe.settings import Settings, SettingsError
+from trustpipe.transient import is_transient
 
 # The moto server accepts any credentials; real AWS uses the default credential chain.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+ASSUMED_ROLE_SECONDS = 3600
+"""An assumed role's session: STS's default and the most a role chained from an instance profile
+may ask for (a role's MaxSessionDuration does not apply to role chaining)."""
 _RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=70)
 
 
 class AwsClients:
-    """Lazily created boto3 clients sharing one session (clients are thread-safe, sessions not)."""
+    """Lazily created boto3 clients sharing one session (clients are thread-safe, sessions not).
 
-    def __init__(self, settings: Settings) -> None:
+    With ``role_arn`` every client acts as that role: it is assumed once, when the first client
+    is created (so create them when the work that needs the role comes, not hours before: the
+    session lasts ASSUMED_ROLE_SECONDS)."""
+
+    def __init__(
+        self, settings: Settings, role_arn: str | None = None, session_name: str = "trustpipe"
+    ) -> None:
         self._settings = settings
+        self._role_arn = role_arn
+        self._session_name = session_name
+        self._assumed: dict[str, str] | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -42,16 +55,41 @@ class AwsClients:
                 self._clients[service] = self._create(service)
             return self._clients[service]
 
-    def _create(self, service: str) -> Any:
+    def _create(self, service: str, as_role: bool = True) -> Any:
         extra: dict[str, Any] = {}
         if self._settings.aws_endpoint:
             extra = {"endpoint_url": self._settings.aws_endpoint, **LOCAL_CREDENTIALS}
+        if as_role and self._role_arn is not None:
+            extra |= self._role_credentials()
         session = boto3.session.Session(region_name=self._settings.region)
         client = session.client(service, config=_RETRIES, **extra)  # type: ignore[call-overload]
         client.meta.events.register(
             "after-call-error", functools.partial(_unreachable, client.meta.endpoint_url)
         )
         return client
+
+    def _role_credentials(self) -> dict[str, str]:
+        """The role's temporary credentials, assumed with this entry point's own ones."""
+        if self._assumed is None:
+            sts = self._create("sts", as_role=False)
+            try:
+                credentials = sts.assume_role(
+                    RoleArn=self._role_arn,
+                    RoleSessionName=self._session_name,
+                    DurationSeconds=ASSUMED_ROLE_SECONDS,
+                )["Credentials"]
+            except ClientError as err:
+                if is_transient(err):
+                    raise
+                raise SettingsError(
+                    f"cannot assume the role {self._role_arn}: {err.response['Error'].get('Code', err)}"
+                ) from err
+            self._assumed = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        return self._assumed
 
     @property
     def s3(self) -> Any:

@@ -157,6 +157,11 @@ def next_steps(outputs: dict[str, Any], aws: AwsClients) -> list[str]:
             '--parameters \'{"portNumber":["8080"],"localPortNumber":["8080"]}\'',
             f"  Variables and Connections: Parameter Store under {airflow['parameter_prefix']}/",
         ]
+        if airflow.get("host_secret_arn"):
+            lines.append(
+                "  sign in as admin with: aws secretsmanager get-secret-value --secret-id "
+                f"{airflow['host_secret_arn']} --query SecretString --output text | jq -r .admin_password"
+            )
     topic = aws.settings.oncall_topic_arn
     if topic:
         subs = aws.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]

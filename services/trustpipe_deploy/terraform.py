@@ -45,7 +45,7 @@ class Terraform:
 
     def __post_init__(self) -> None:
         if shutil.which("terraform") is None:
-            raise TerraformError("terraform is not on PATH; install Terraform >= 1.6")
+            raise TerraformError("terraform is not on PATH; install Terraform >= 1.11")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._env = {
             **os.environ,

@@ -102,6 +102,9 @@ class PipelineConfig:
     late_lookback_hours: int = 24
     """How far back each hourly run looks for landing objects that came after their hour was
     scored (``trustpipe_orchestration.late``); those hours are scored again."""
+    model_role_arn: str | None = None
+    """The role the nightly build assumes to write models/ (on AWS the Airflow host's own role
+    cannot); None: the host's own credentials (the local stack)."""
 
     @classmethod
     def from_variables(cls, get: Callable[[str], Any]) -> PipelineConfig:
@@ -138,6 +141,9 @@ class PipelineConfig:
             if not whole or value < low or (high is not None and value > high):
                 within = f"between {low} and {high}" if high is not None else f">= {low}"
                 raise ConfigError(f"pipeline {name} must be a whole number {within}, not {value!r}")
+        role = data.get("model_role_arn")
+        if role is not None and not (isinstance(role, str) and role.startswith("arn:")):
+            raise ConfigError(f"pipeline model_role_arn must be a role ARN, not {role!r}")
         if mode == "emr":
             if not isinstance(data.get("emr"), Mapping):
                 raise ConfigError("pipeline mode 'emr' needs an 'emr' object (code_uri, log_uri, roles...)")

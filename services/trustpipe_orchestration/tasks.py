@@ -13,12 +13,18 @@ from trustpipe import layout, metrics
 from trustpipe.aws import AwsClients
 from trustpipe.db.query import Database
 from trustpipe_orchestration import alerts, emr, hour
-from trustpipe_orchestration.config import DB_CONN_ID, pipeline_config
+from trustpipe_orchestration.config import DB_CONN_ID, PipelineConfig, pipeline_config
 
 
 def _aws() -> AwsClients:
     """This task's clients (a task is its own entry point: one set per task run)."""
     return AwsClients(pipeline_config().settings)
+
+
+def _models(config: PipelineConfig, dag_id: str) -> AwsClients:
+    """Clients that write models/: as the pipeline's models role where it names one (the
+    Airflow host's own role may not write there), assumed when the first is created."""
+    return AwsClients(config.settings, role_arn=config.model_role_arn, session_name=dag_id)
 
 
 def model_ready() -> bool:
@@ -196,8 +202,8 @@ def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
     from trustpipe_orchestration import model_report, pictures
 
     config = pipeline_config()
-    aws = AwsClients(config.settings)
-    result = runner.build(aws, until, config.model_history_hours, promote=False)
+    aws, models = AwsClients(config.settings), _models(config, dag_id)
+    result = runner.build(aws, until, config.model_history_hours, promote=False, models=models)
     aucs = {"candidate": result.artifact.metadata["metrics"]["auc"], "current": result.current_auc}
     data = [
         metrics.datum(metrics.HOLDOUT_AUC, auc, Dag=dag_id, Model=model)
@@ -208,9 +214,9 @@ def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
     bucket = config.settings.archive_bucket
     with tempfile.TemporaryDirectory(prefix="trustpipe-model-report-") as tmp:
         page = model_report.draw(result.artifact, Path(tmp))
-        key = model_report.publish(aws.s3, bucket, result.artifact.version, page.parent)
+        key = model_report.publish(models.s3, bucket, result.artifact.version, page.parent)
     return {
-        "report_url": pictures.url(config.settings, aws.s3, bucket, key),
+        "report_url": pictures.url(config.settings, models.s3, bucket, key),
         "version": result.artifact.version,
         "promoted": result.promoted,
         "reason": result.reason,
@@ -218,7 +224,7 @@ def build_model(dag_id: str, until: datetime) -> dict[str, Any]:
     }
 
 
-def promote_model(candidate: dict[str, Any]) -> str:
+def promote_model(candidate: dict[str, Any], dag_id: str) -> str:
     """Move ``current`` to the candidate when the evaluation gate passed; fail (and page) otherwise."""
     from trustpipe.model import artifact as model_store
 
@@ -226,8 +232,9 @@ def promote_model(candidate: dict[str, Any]) -> str:
         raise model_store.ModelNotPromotedError(
             f"candidate {candidate['version']} not promoted: {candidate['reason']}"
         )
-    settings = pipeline_config().settings
-    client = AwsClients(settings).s3
+    config = pipeline_config()
+    settings = config.settings
+    client = _models(config, dag_id).s3
     model_store.promote(
         client,
         settings.archive_bucket,

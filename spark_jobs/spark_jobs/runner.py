@@ -36,9 +36,12 @@ def build(
     trained_at: datetime | None = None,
     promote: bool = True,
     progress: Progress = quiet,
+    models: AwsClients | None = None,
 ) -> build_model.BuildResult:
     """Train on the ``hours`` before ``until``; save the artifact, and move `current` if it passed
-    the promotion gate (and ``promote``: the nightly DAG promotes in a task of its own)."""
+    the promotion gate (and ``promote``: the nightly DAG promotes in a task of its own). The
+    artifact is written with ``models``' clients when given (the nightly build's models role:
+    created now, after training, its session is fresh), else with ``aws``'."""
     settings, client = aws.settings, aws.s3
     window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
     try:
@@ -70,7 +73,7 @@ def build(
         )
         progress(TRAINED, 1, 1)
     make_current = result.promoted and promote
-    model_store.save(client, settings.archive_bucket, result.artifact, make_current=make_current)
+    model_store.save((models or aws).s3, settings.archive_bucket, result.artifact, make_current=make_current)
     return result
 
 

@@ -4,7 +4,8 @@ reach, read from a VPC's route tables and endpoints: the reachability check of t
 The code is read, never run: every module a deployable's entry points import (grimp's import
 graph, imports inside functions included) is scanned for the clients it creates
 (``<x>.client("sqs")``, ``boto3.client("s3")``), the ``AwsClients`` members it uses (``.s3``,
-``.secret_string(...)``, ``.registry()``: each member's own services are read from its body), the
+``.secret_string(...)``, ``.registry()``: each member's own services are read from its body; one
+made with ``role_arn=`` calls STS first), the
 SigV4 signing service of a hand-made request (``SigV4Auth(..., "execute-api", ...)``), and the
 Amazon provider classes it imports from Airflow (the service is the provider module's name).
 What no Python file of ours shows (the KCL daemon, the hosts' agents, a provider class named in
@@ -225,6 +226,13 @@ def services_in(module: str, path: Path) -> set[str]:
             if isinstance(n, ast.FunctionDef) and n.name in {f.name for f in _called_by(cls, functions)}
         ]
     found = _direct(tree, skip) | _provider_services(tree)
+    if any(
+        isinstance(n, ast.Call)
+        and getattr(n.func, "id", getattr(n.func, "attr", None)) == CLIENTS_CLASS
+        and any(k.arg == "role_arn" for k in n.keywords)
+        for n in ast.walk(tree)
+    ):
+        found.add("sts")  # AwsClients(..., role_arn=...) assumes the role first
     members = client_members()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in members:

@@ -26,6 +26,7 @@ def run(aws, session):
     aws.s3.put_object()
     aws.secret_string("arn")
     aws.client(name)  # not a literal: nothing to read
+    AwsClients(settings, role_arn="arn:aws:iam::1:role/r").s3
 """
 
 
@@ -36,7 +37,7 @@ def test_a_modules_clients_members_signing_and_provider_classes_are_read(tmp_pat
     # WHEN it is scanned
     found = reach.services_in("m", path)
     # THEN each service is named once, the AwsClients members by what their bodies call
-    assert found == {"sqs", "kinesis", "cloudwatch", "execute-api", "s3", "secretsmanager", "emr"}
+    assert found == {"sqs", "kinesis", "cloudwatch", "execute-api", "s3", "secretsmanager", "emr", "sts"}
 
 
 def test_the_clients_module_counts_where_its_members_are_used_not_where_defined() -> None:

@@ -6,6 +6,9 @@
 # them: module code); the Variables and Connections are served from Parameter Store (written here);
 # Airflow logs in to the database as its own role (trustpipe_airflow) with an RDS IAM token made
 # for each new connection, its metadata engine's included (trustpipe_orchestration.metadata).
+# Airflow's own keys (fernet key, JWT secret, the API server's session key) and its admin's
+# credentials are generated here into a Secrets Manager secret, never into state: a replaced host
+# reads the same ones at each start. The hourly DAG starts at the hour of the first apply.
 data "aws_caller_identity" "this" {}
 
 data "aws_region" "this" {}
@@ -17,8 +20,12 @@ locals {
   # What the secrets backend serves (Airflow Variables and Connections by name).
   variables = {
     trustpipe_settings = var.settings_json
-    trustpipe_pipeline = var.pipeline_json
+    # The nightly build writes models/ through its own role (this host's cannot).
+    trustpipe_pipeline = jsonencode(merge(jsondecode(var.pipeline_json), { model_role_arn = aws_iam_role.models.arn }))
   }
+  # Airflow reads each key at each start (`*_CMD` options): never on disk, the same on a new host.
+  host_secret_cmd = "/opt/trustpipe/bin/trustpipe airflow-host secret --settings /etc/trustpipe/settings.json --secret ${aws_secretsmanager_secret.host.arn}"
+  archive_writes  = ["${var.archive_bucket_arn}/code/*", "${var.archive_bucket_arn}/models/*"]
   connections = {
     # No password: the Postgres hook makes an IAM token for each connection (extra `iam`).
     trustpipe_db = jsonencode({
@@ -33,8 +40,15 @@ locals {
   }
   # /etc/trustpipe/airflow.env on the host (every Airflow unit reads it): no secret in it.
   airflow_env = {
-    AWS_DEFAULT_REGION        = data.aws_region.this.name
-    AIRFLOW__SECRETS__BACKEND = "trustpipe_orchestration.secrets.ParameterStoreBackend"
+    AWS_DEFAULT_REGION                = data.aws_region.this.name
+    AIRFLOW__CORE__AUTH_MANAGER       = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+    AIRFLOW__CORE__FERNET_KEY_CMD     = "${local.host_secret_cmd} fernet_key"
+    AIRFLOW__API_AUTH__JWT_SECRET_CMD = "${local.host_secret_cmd} jwt_secret"
+    AIRFLOW__API__SECRET_KEY_CMD      = "${local.host_secret_cmd} api_secret_key"
+    # The boot unit that creates the admin user reads the secret this names (not a secret itself).
+    TRUSTPIPE_AIRFLOW_SECRET         = aws_secretsmanager_secret.host.arn
+    AIRFLOW__TRUSTPIPE__HOURLY_START = aws_ssm_parameter.hourly_start.insecure_value
+    AIRFLOW__SECRETS__BACKEND        = "trustpipe_orchestration.secrets.ParameterStoreBackend"
     AIRFLOW__SECRETS__BACKEND_KWARGS = jsonencode({
       connections_prefix = "${local.parameter_prefix}/connections"
       variables_prefix   = "${local.parameter_prefix}/variables"
@@ -74,6 +88,69 @@ resource "aws_ssm_parameter" "connections" {
   tags = var.tags
 }
 
+# The hourly DAG's first hour: the hour of the first apply, kept by every later one (a deployment
+# never catches up on hours before it existed, and a later apply never moves its start).
+resource "aws_ssm_parameter" "hourly_start" {
+  # checkov:skip=CKV2_AWS_34: an hour (a date-time, no secret) that user data carries in plain; a SecureString would only mark the launch template sensitive.
+  name           = "${local.parameter_prefix}/hourly_start"
+  type           = "String"
+  insecure_value = formatdate("YYYY-MM-DD'T'hh:00:00Z", plantimestamp())
+
+  lifecycle {
+    ignore_changes = [insecure_value]
+  }
+
+  tags = var.tags
+}
+
+# -- Airflow's keys and admin: generated once, into Secrets Manager only -------------------------
+
+# Ephemeral: the values pass to the secret's write-only argument and are never in plan or state.
+ephemeral "aws_secretsmanager_random_password" "fernet_key" {
+  # A Fernet key is 32 bytes as URL-safe base64: 43 characters and one "=" of padding.
+  password_length     = 43
+  exclude_punctuation = true
+}
+
+ephemeral "aws_secretsmanager_random_password" "jwt_secret" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+ephemeral "aws_secretsmanager_random_password" "api_secret_key" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+ephemeral "aws_secretsmanager_random_password" "admin_password" {
+  password_length     = 32
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "host" {
+  # checkov:skip=CKV2_AWS_57: the fernet key encrypts connection fields in the metadata database and the JWT secret signs live sessions; each needs an operator's re-encrypt or restart, not a Lambda's schedule (docs/deploy.md).
+  name                    = "${var.name}/airflow/host"
+  description             = "Airflow's fernet key, JWT secret, API session key and admin credentials (read at each start)."
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_days
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "host" {
+  secret_id = aws_secretsmanager_secret.host.id
+  secret_string_wo = jsonencode({
+    fernet_key     = "${ephemeral.aws_secretsmanager_random_password.fernet_key.random_password}="
+    jwt_secret     = ephemeral.aws_secretsmanager_random_password.jwt_secret.random_password
+    api_secret_key = ephemeral.aws_secretsmanager_random_password.api_secret_key.random_password
+    admin_username = var.admin_username
+    admin_password = ephemeral.aws_secretsmanager_random_password.admin_password.random_password
+  })
+  # Written once: a later apply opens new random values but sends none of them (a new version
+  # number would replace every key, and the fernet key's change would orphan what it encrypted).
+  secret_string_wo_version = 1
+}
+
 module "dags" {
   source = "../private_bucket"
 
@@ -108,6 +185,21 @@ data "aws_iam_policy_document" "execution" {
     sid       = "DataLake"
     actions   = ["s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject"]
     resources = flatten([for arn in var.data_bucket_arns : [arn, "${arn}/*"]])
+  }
+
+  # code/ is installed as root on every EMR node and models/ decides every verdict: the deploy
+  # writes the one, the nightly build (through the models role) the other, this role neither.
+  statement {
+    sid       = "NoCodeOrModels"
+    effect    = "Deny"
+    actions   = ["s3:Put*", "s3:Delete*", "s3:Replicate*", "s3:RestoreObject", "s3:AbortMultipartUpload"]
+    resources = local.archive_writes
+  }
+
+  statement {
+    sid       = "NightlyBuildWritesModels"
+    actions   = ["sts:AssumeRole", "sts:TagSession"]
+    resources = [aws_iam_role.models.arn]
   }
 
   statement {
@@ -156,11 +248,12 @@ data "aws_iam_policy_document" "execution" {
     resources = ["arn:aws:ssm:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:parameter${local.parameter_prefix}/*"]
   }
 
-  # The one-shot units on this host (migrations, Airflow's database made) run as the master user.
+  # The one-shot units on this host (migrations, Airflow's database made) run as the master user;
+  # Airflow's own keys and admin credentials (the host secret) are read at each start.
   statement {
-    sid       = "MigrationCredentials"
+    sid       = "MigrationCredentialsAndHostKeys"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.database_secret_arn]
+    resources = [var.database_secret_arn, aws_secretsmanager_secret.host.arn]
   }
 
   statement {
@@ -198,6 +291,58 @@ resource "aws_iam_role_policy" "this" {
 resource "aws_iam_role_policy_attachment" "ssm" {
   role       = aws_iam_role.this.name
   policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+# -- the models role: the nightly build's writes to models/ -------------------------------------
+
+# The Airflow role assumes it in the nightly build's tasks only (trustpipe_orchestration.tasks),
+# so a write to models/ is that role's, in CloudTrail under its session name.
+data "aws_iam_policy_document" "models_assume" {
+  statement {
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.this.arn]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "models" {
+  statement {
+    sid       = "SaveAndPromote"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.archive_bucket_arn}/models/*"]
+  }
+
+  statement {
+    sid       = "ListModels"
+    actions   = ["s3:ListBucket"]
+    resources = [var.archive_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["models/*"]
+    }
+  }
+
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role" "models" {
+  name               = "${var.name}-airflow-models"
+  assume_role_policy = data.aws_iam_policy_document.models_assume.json
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "models" {
+  name   = "save-and-promote-models"
+  role   = aws_iam_role.models.id
+  policy = data.aws_iam_policy_document.models.json
 }
 
 resource "aws_iam_instance_profile" "this" {

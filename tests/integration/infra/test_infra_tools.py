@@ -260,10 +260,16 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
     airflow_db = (units / "trustpipe-airflow-db.service").read_text()
     assert "Requires=trustpipe-db-upgrade.service" in airflow_db and "Type=oneshot" in airflow_db
     assert "trustpipe db create airflow --owner trustpipe_airflow" in airflow_db
-    assert "/bin/airflow db migrate" in airflow_db
     # and every Airflow process gives its metadata engine an IAM token per connection
     local_settings = prefix / "var/lib/trustpipe/airflow/config/airflow_local_settings.py"
     assert "metadata.install_from_environment()" in local_settings.read_text()
+    # then the UI's admin user held to the host secret, whose ARN the environment file names
+    *_, migrate, admin = re.findall(r"^ExecStart=(.+)$", airflow_db, re.M)
+    assert migrate.endswith("/bin/airflow db migrate")
+    assert admin == (
+        f"{prefix}/opt/trustpipe-airflow/bin/trustpipe airflow-host admin "
+        "--settings /etc/trustpipe/settings.json --secret ${TRUSTPIPE_AIRFLOW_SECRET}"
+    )
     component = (units / "trustpipe-airflow@.service").read_text()
     assert "Requires=trustpipe-airflow-db.service" in component
     assert "EnvironmentFile=/etc/trustpipe/airflow.env" in component

@@ -87,7 +87,12 @@ class _Clients:
 
 
 def test_next_steps_say_how_to_reach_airflow_and_which_subscriptions_wait() -> None:
-    airflow = {"asg_name": "trustpipe-dev-airflow", "parameter_prefix": "/trustpipe-dev/airflow"}
+    secret = "arn:aws:secretsmanager:us-east-1:1:secret:trustpipe-dev/airflow/host-AbCdEf"
+    airflow = {
+        "asg_name": "trustpipe-dev-airflow",
+        "parameter_prefix": "/trustpipe-dev/airflow",
+        "host_secret_arn": secret,
+    }
     outputs = {"airflow": {"value": airflow}}
     confirmed = "arn:aws:sns:us-east-1:1:oncall:x"
     subs = [
@@ -97,6 +102,7 @@ def test_next_steps_say_how_to_reach_airflow_and_which_subscriptions_wait() -> N
     lines = deploy.next_steps(outputs, _Clients(subs))  # type: ignore[arg-type]
     text = "\n".join(lines)
     assert "aws ssm start-session --target i-0abc --document-name AWS-StartPortForwardingSession" in text
+    assert f"--secret-id {secret} --query SecretString --output text | jq -r .admin_password" in text
     assert "email a@example.com: pending: confirm the e-mail AWS sent" in text
     assert "email b@example.com: confirmed" in text
     assert "no subscription" in "\n".join(deploy.next_steps({}, _Clients([])))  # type: ignore[arg-type]

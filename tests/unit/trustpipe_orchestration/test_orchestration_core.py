@@ -30,6 +30,9 @@ def test_config_defaults_to_local_spark() -> None:
     assert PipelineConfig.from_dicts(SETTINGS, {"store_retention_days": 30}).store_retention_days == 30
     assert config.late_lookback_hours == 24
     assert PipelineConfig.from_dicts(SETTINGS, {"late_lookback_hours": 0}).late_lookback_hours == 0
+    assert config.model_role_arn is None
+    role = "arn:aws:iam::123456789012:role/trustpipe-dev-airflow-models"
+    assert PipelineConfig.from_dicts(SETTINGS, {"model_role_arn": role}).model_role_arn == role
 
 
 def test_config_emr_mode_reads_the_cluster_settings() -> None:
@@ -56,6 +59,8 @@ def test_config_emr_mode_reads_the_cluster_settings() -> None:
         (SETTINGS, {"late_lookback_hours": -1}, "late_lookback_hours must be a whole number between 0 and"),
         (SETTINGS, {"late_lookback_hours": 169}, "late_lookback_hours must be a whole number between 0 and"),
         (SETTINGS, {"late_lookback_hours": "24"}, "late_lookback_hours must be a whole number between 0 and"),
+        (SETTINGS, {"model_role_arn": "trustpipe-dev-airflow-models"}, "model_role_arn must be a role ARN"),
+        (SETTINGS, {"model_role_arn": ["arn:aws:iam::1:role/x"]}, "model_role_arn must be a role ARN"),
     ],
 )
 def test_config_errors_are_clear(settings: Any, pipeline: Any, message: str) -> None:
@@ -284,4 +289,22 @@ def test_a_candidate_that_failed_the_gate_is_not_promoted_and_the_task_fails() -
     with pytest.raises(
         ModelNotPromotedError, match=r"candidate v2 not promoted: holdout AUC 0\.90 vs current v1 0\.93"
     ):
-        promote_model(candidate)
+        promote_model(candidate, "model_build_nightly")
+
+
+def test_the_nightly_builds_writes_go_through_the_models_role_the_pipeline_names() -> None:
+    from moto import mock_aws
+
+    from trustpipe_orchestration.tasks import _models
+
+    role = "arn:aws:iam::123456789012:role/trustpipe-dev-airflow-models"
+    with mock_aws():
+        # GIVEN the pipeline Variable as the apply writes it, and as the local stack does
+        on_aws = PipelineConfig.from_dicts(SETTINGS, {"model_role_arn": role})
+        local = PipelineConfig.from_dicts(SETTINGS, {})
+        # WHEN the nightly build's writing clients are made
+        writer = _models(on_aws, "model_build_nightly").client("sts").get_caller_identity()["Arn"]
+        own = _models(local, "model_build_nightly").client("sts").get_caller_identity()["Arn"]
+    # THEN on AWS they act as the models role, in a session named for the DAG; locally as the host
+    assert writer.endswith(":assumed-role/trustpipe-dev-airflow-models/model_build_nightly")
+    assert ":assumed-role/" not in own
