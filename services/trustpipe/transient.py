@@ -8,7 +8,8 @@ stands alone, and that record is set aside with its reason.
 
 from __future__ import annotations
 
-import psycopg
+import sys
+
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -82,7 +83,10 @@ def is_transient(err: BaseException) -> bool:
         return _aws_transient(err)
     if isinstance(err, RegistryClientError):
         return err.status in REGISTRY_TRANSIENT_STATUSES or err.status >= 500
-    if isinstance(err, psycopg.OperationalError):
+    # psycopg only when it is loaded: no database error without it, and the Spark job's clients
+    # (which share this module through trustpipe.aws) never install it
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(err, psycopg.OperationalError):
         return not (err.sqlstate or "").startswith(PROGRAM_LIMIT_CLASS)
     return False
 

@@ -510,7 +510,7 @@ def test_only_the_importers_and_airflow_reach_the_database_port(
 def test_each_service_may_log_in_as_its_own_role_only(
     applied: tuple[Settings, Deployment, list[str]], moto: str
 ) -> None:
-    settings, _, _ = applied
+    settings, deployment, _ = applied
     (db,) = _aws(moto, "rds").describe_db_instances()["DBInstances"]
     assert db["IAMDatabaseAuthenticationEnabled"] is True
     users = {**DATABASE_USERS, "airflow": roles.AIRFLOW}
@@ -526,11 +526,15 @@ def test_each_service_may_log_in_as_its_own_role_only(
         (statement,) = connect
         arn = f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{db['DbiResourceId']}/{users[service]}"
         assert _listed(statement["Resource"]) == [arn], service
-        # (its host's one-shot migration unit reads the master secret, and only that one)
+        # (its host's one-shot migration unit reads the master secret, and only that one; the
+        # Airflow host its own keys too)
         secrets = [
             s for s in document["Statement"] if "secretsmanager:GetSecretValue" in _listed(s["Action"])
         ]
-        assert [_listed(s["Resource"]) for s in secrets] == [[settings.database_secret_arn]], service
+        expected = [settings.database_secret_arn]
+        if service == "airflow":
+            expected.append(_outputs(deployment)["airflow"]["host_secret_arn"])
+        assert [_listed(s["Resource"]) for s in secrets] == [expected], service
 
 
 def test_the_importer_connects_as_its_role_with_a_fresh_token_over_verified_tls(
