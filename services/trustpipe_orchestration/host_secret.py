@@ -1,12 +1,12 @@
 """The Airflow host's own keys and its admin's credentials, read from the secret Terraform
 generates them into (infra/modules/orchestration: ``<name>/airflow/host``).
 
-Nothing of it is on the host's disk: Airflow runs ``trustpipe airflow secret KEY`` for its
+Nothing of it is on the host's disk: Airflow runs ``trustpipe airflow-host secret KEY`` for its
 ``fernet_key``, ``jwt_secret`` and ``secret_key`` options (``*_CMD``) each time a component
-starts, and the boot unit runs ``trustpipe airflow admin`` to hold the UI's admin user to the
+starts, and the boot unit runs ``trustpipe airflow-host admin`` to hold the UI's admin user to the
 secret's password. A replaced host reads the same secret, so it decrypts what the last one
 encrypted, accepts its tokens and keeps its admin. Reading and checking here import no Airflow
-(the workers' venv runs ``trustpipe airflow secret``); only ``ensure_admin`` does.
+(the workers' venv runs ``trustpipe airflow-host secret``); only ``ensure_admin`` does.
 """
 
 from __future__ import annotations
