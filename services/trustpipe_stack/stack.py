@@ -16,7 +16,7 @@ from trustpipe.metrics import ERRORS, PROCESSED
 from trustpipe.progress import Progress, quiet
 from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
-from trustpipe_deploy.terraform import Terraform, find_plugin_mirror
+from trustpipe_deploy.terraform import Terraform, TerraformError, find_plugin_mirror
 from trustpipe_stack.procs import pid_alive, read_pid
 from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RegistryServer
 
@@ -69,6 +69,7 @@ class LocalStack:
             self.moto.stop()
         fresh_aws = self.moto.start()
         say(f"moto server {'started' if fresh_aws else 'already running'} at {self.moto.endpoint}")
+        own_database = database_url is None
         if database_url is None:
             started = self.postgres.start()
             database_url = self.postgres.url
@@ -82,7 +83,18 @@ class LocalStack:
             say("PostgreSQL: using DATABASE_URL")
         if fresh_aws or not self.settings_path.exists() or applied != infra:
             say("applying infra/envs/local with Terraform (about two minutes)...")
-            outputs = self._apply(fresh_aws, progress)
+            try:
+                outputs = self._apply(fresh_aws, progress)
+            except TerraformError as err:
+                # A create the moto server made but whose answer came too late, retried by the
+                # provider into a conflict, leaves a resource no state knows of: nothing applies
+                # over it. Once more, on a fresh server (and so an empty database).
+                say(f"{err}; restarting the moto server to apply afresh, once")
+                self.moto.stop()
+                self.moto.start()
+                if own_database:
+                    self.postgres.reset_database()
+                outputs = self._apply(True, progress)
             Settings.from_terraform_outputs(outputs, database_url).save(self.settings_path)
             self._applied_path.write_text(infra)
             self.registry.stop()  # it served the tables of the moto server before

@@ -10,6 +10,7 @@ import pytest
 from tests.harness.orchestration import SETTINGS
 from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
+from trustpipe_deploy.terraform import TerraformError
 from trustpipe_stack import stack as stack_module
 from trustpipe_stack.stack import LocalStack, infra_fingerprint
 
@@ -76,6 +77,40 @@ def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack,
     assert "infra/ changed since the last apply: restarting the moto server to apply afresh" in said
     # and the front door is restarted on the new server's sensor roles
     assert local.frontdoor.stops == 1 and local.frontdoor.running()  # type: ignore[attr-defined]
+
+
+def test_a_failed_apply_is_tried_once_more_on_a_fresh_moto_server(
+    stack: tuple[LocalStack, list[bool]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local, applies = stack
+    (local.state_dir / "infra.sha256").write_text("an older infra/")
+    # GIVEN an apply that fails once (a create retried into a conflict on a slow moto server)
+    applied_once = local._apply
+
+    def conflict_first(fresh_aws: bool, progress: Any) -> dict[str, Any]:
+        outputs = applied_once(fresh_aws, progress)
+        if len(applies) == 1:
+            raise TerraformError("terraform apply failed: InvalidSubnet.Conflict")
+        return outputs
+
+    monkeypatch.setattr(local, "_apply", conflict_first)
+    said: list[str] = []
+    # WHEN the stack comes up
+    local.up(say=said.append)
+    # THEN the second apply ran on a moto server started afresh, with an emptied database
+    assert applies == [True, True] and local.moto.stops == 2  # type: ignore[attr-defined]
+    assert local.postgres.resets == 2  # type: ignore[attr-defined]
+    assert any("restarting the moto server to apply afresh, once" in m for m in said)
+    assert (local.state_dir / "infra.sha256").read_text() == infra_fingerprint(ROOT)
+
+    # and an apply that fails twice fails the stack's start with its reason
+    def always(fresh_aws: bool, progress: Any) -> dict[str, Any]:
+        raise TerraformError("terraform apply failed: a real mistake")
+
+    monkeypatch.setattr(local, "_apply", always)
+    (local.state_dir / "infra.sha256").write_text("an older infra/")
+    with pytest.raises(TerraformError, match="a real mistake"):
+        local.up(say=said.append)
 
 
 def test_fingerprint_covers_templates_and_ignores_terraform_state(tmp_path: Path) -> None:
