@@ -5,7 +5,6 @@ rotated one is used without a restart."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from tests.harness.databases import own_database
 from tests.harness.scored import BASE, scored
 from trustpipe.db import migrate, partitions, roles
 from trustpipe.db.partitions import DayPartitions, apply_retention, partition_name
@@ -44,17 +44,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
 @pytest.fixture
 def store(server: Postgres) -> Iterator[str]:
     """A database of the test's own at head, the roles' passwords set: the admin's URL."""
-    name = f"roles_{uuid.uuid4().hex[:8]}"
-    base = server.url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            migrate.upgrade(f"{base}/{name}")
-            for role, password in PASSWORDS.items():
-                admin.execute(f"ALTER ROLE {role} PASSWORD '{password}'")
-            yield f"{base}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database(server.url, "roles") as (url, admin):
+        migrate.upgrade(url)
+        for role, password in PASSWORDS.items():
+            admin.execute(f"ALTER ROLE {role} PASSWORD '{password}'")
+        yield url
 
 
 def login(admin_url: str, role: str, password: str | None = None) -> psycopg.Connection[Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ import psycopg
 import pytest
 
 from tests.harness.cli import run_cli
+from tests.harness.databases import own_database
 from tests.harness.scored import scored
 from trustpipe.db import migrate, partitions
 from trustpipe.db.partitions import DayPartitions, apply_retention, partition_name
@@ -56,14 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
 @pytest.fixture
 def url(server: Postgres) -> Iterator[str]:
     """A database of the test's own, at no revision."""
-    name = f"store_{uuid.uuid4().hex[:8]}"
-    base = server.url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{base}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database(server.url, "store") as (url, _admin):
+        yield url
 
 
 @pytest.fixture
