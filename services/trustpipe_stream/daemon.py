@@ -139,6 +139,8 @@ def command(properties_file: Path, java: str | None = None) -> list[str]:
         raise JavaMissingError("java is not on PATH: the Kinesis Client Library's daemon needs Java 17")
     return [
         java,
+        # a local run's thrifty JVM (spark_jobs.session.LOCAL_JVM_OPTIONS: the test suite's), none on AWS
+        *shlex.split(os.environ.get("TRUSTPIPE_LOCAL_JVM_OPTIONS", "")),
         "-Daws.cborEnabled=false",  # moto has no CBOR; Kinesis on AWS takes JSON as well
         "-cp",
         f"{jars()}/*",

@@ -48,6 +48,10 @@ NETLIB_LIBRARIES = ("blas", "lapack", "arpack")
 NO_NATIVE_NETLIB = " ".join(f"-Ddev.ludovic.netlib.{lib}.allowNative=false" for lib in NETLIB_LIBRARIES)
 """MLlib's netlib tries the system's BLAS first; where there is none, its JNI library prints a
 dlopen failure to stderr (native code, beyond any logger) before falling back to the Java one."""
+LOCAL_JVM_OPTIONS = "TRUSTPIPE_LOCAL_JVM_OPTIONS"
+"""Extra options for a local driver JVM (and the KCL daemons'), for runs of small data where a
+JVM's own start and compiling outweigh the work: the test suite sets C1 only and the serial
+collector (tests/conftest.py). Unset, a local session runs as the benchmarks measure it."""
 
 
 def local_session(
@@ -64,7 +68,16 @@ def local_session(
         # Read by spark-submit before any conf: without it a host whose name resolves to loopback
         # is warned about, and another interface's address picked.
         os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_ADDRESS)
-        driver_options = f"{JIT_OPTIONS} {local_logging_options(log_file or default_log_file(app_name))}"
+        driver_options = " ".join(
+            filter(
+                None,
+                (
+                    JIT_OPTIONS,
+                    local_logging_options(log_file or default_log_file(app_name)),
+                    os.environ.get(LOCAL_JVM_OPTIONS, ""),
+                ),
+            )
+        )
         for key, value in LOCAL_CONF.items():
             builder = builder.config(key, value)
     session = (

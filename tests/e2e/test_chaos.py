@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.harness.models import mixed
+from trustpipe.aws import AwsClients
+from trustpipe.model import artifact as model_store
 from trustpipe_scenarios import chaos
 from trustpipe_stack.stack import LocalStack
 
@@ -16,8 +19,12 @@ SEED = 20261201
 
 
 @pytest.mark.timeout(900)  # the stack's and Spark's start count in it
-def test_a_chaos_run_loses_and_doubles_nothing(spark: Any, local_stack: LocalStack) -> None:
+def test_a_chaos_run_loses_and_doubles_nothing(spark: Any, local_stack: LocalStack, aws: AwsClients) -> None:
     # (the session first: its JVM starts while the stack, begun early, is still applying)
+    # GIVEN a current model (hand-weighted: the run builds none when one is current, and the
+    # builds are tested on their own)
+    model_store.save(aws.s3, aws.settings.archive_bucket, mixed("chaos-hand-weighted"), make_current=True)
+    # WHEN the chaos run carries out its plan
     figures = chaos.run(local_stack, SEED, 60, say=lambda _m: None, spark=spark)
     if not figures["ok"]:  # what CI shows of a failing run: the figures, the leases, the workers' logs
         print(json.dumps(figures, indent=1, sort_keys=True, default=str))

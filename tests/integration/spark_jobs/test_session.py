@@ -3,6 +3,7 @@ JVM's stderr, which pytest cannot capture in-process)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ LogisticRegression(maxIter=5).fit(spark.createDataFrame(rows, ["features", "labe
 spark_logger = spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getLogger("org.apache.spark.check")
 spark_logger.warn("a warning for the log file")
 spark_logger.error("an error for the console")
+runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+print("jvm options:", " ".join(str(a) for a in runtime.getInputArguments()))
 spark.stop()
 closed_at_exit.close()
 """
@@ -54,6 +57,9 @@ def test_a_local_session_keeps_its_warnings_in_its_log_and_shows_its_errors(tmp_
     assert list((tmp_path / "out").glob("*.avro"))
     # THEN the console has the error and no start-up warnings, progress bars or late logging
     assert "ERROR check: an error for the console" in output
+    # and its JVM took the local run's options (the suite's thrifty ones, tests/conftest.py)
+    options = next(line for line in output.splitlines() if line.startswith("jvm options:")).split()
+    assert set(os.environ["TRUSTPIPE_LOCAL_JVM_OPTIONS"].split()) <= set(options)
     assert_calm(output, "a small job on a local session")
     # AND the warning is in the run's log, where the Avro writer's per-file one is not
     log = log_file.read_text()

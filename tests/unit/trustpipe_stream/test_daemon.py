@@ -57,6 +57,18 @@ def test_the_command_runs_the_multilang_daemon_from_the_wheels_jars(tmp_path: Pa
     assert any(j.name.startswith("amazon-kinesis-client-multilang") for j in daemon.jars().glob("*.jar"))
 
 
+def test_a_local_runs_jvm_options_go_before_the_class_and_none_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUSTPIPE_LOCAL_JVM_OPTIONS", "-XX:TieredStopAtLevel=1  -XX:+UseSerialGC")
+    argv = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
+    assert argv[1:3] == ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+    assert argv.index("-XX:+UseSerialGC") < argv.index(daemon.MAIN_CLASS)
+    monkeypatch.delenv("TRUSTPIPE_LOCAL_JVM_OPTIONS")
+    plain = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
+    assert not any(a.startswith("-XX:") for a in plain)
+
+
 def test_no_java_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(daemon.shutil, "which", lambda _name: None)
     with pytest.raises(daemon.JavaMissingError, match="needs Java 17"):
