@@ -24,7 +24,7 @@ __all__ = ["aws", "local_stack", "settings", "spark"]
 
 # Every JVM the suite starts (local Spark sessions, the KCL daemons, in this process or a child)
 # compiles with C1 alone and collects with one thread: their data is small, and the optimising
-# compiler's work on two shared cores cost more than it saved (a model build's JVM: 129 -> 98 CPU-s).
+# compiler's work on two shared cores cost more than it saved (the model-build tests' JVM: 129 -> 98 CPU-s).
 # (spark_jobs.session.LOCAL_JVM_OPTIONS, named here without importing pyspark into every worker)
 os.environ.setdefault("TRUSTPIPE_LOCAL_JVM_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
