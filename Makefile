@@ -69,10 +69,12 @@ else
 	$(BIN)/trustpipe deploy --env $(ENV)
 endif
 
+# (terraform fmt reads no CLI configuration: one the environment names but that is missing would
+# only add a warning to a green run)
 lint: setup
 	$(BIN)/ruff check services schema_registry_lambda spark_jobs dags tests bench
 	$(BIN)/ruff format --check services schema_registry_lambda spark_jobs dags tests bench
-	terraform fmt -check -recursive infra
+	env -u TF_CLI_CONFIG_FILE terraform fmt -check -recursive infra
 	$(BIN)/lint-imports --no-cache
 
 types: setup
