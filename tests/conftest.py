@@ -19,14 +19,14 @@ import pytest
 from tests.harness import scheduling
 from tests.harness.airflow_home import AIRFLOW_HOME
 from tests.harness.stack import aws, local_stack, settings, spark, start_early, stop_early
+from trustpipe.settings import LOCAL_JVM_OPTIONS
 
 __all__ = ["aws", "local_stack", "settings", "spark"]
 
 # Every JVM the suite starts (local Spark sessions, the KCL daemons, in this process or a child)
 # compiles with C1 alone and collects with one thread: their data is small, and the optimising
 # compiler's work on two shared cores cost more than it saved (the model-build tests' JVM: 129 -> 98 CPU-s).
-# (spark_jobs.session.LOCAL_JVM_OPTIONS, named here without importing pyspark into every worker)
-os.environ.setdefault("TRUSTPIPE_LOCAL_JVM_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+os.environ.setdefault(LOCAL_JVM_OPTIONS, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 # The whole run's budget: past it the run fails, so the next slow test is noticed when it lands.
 SUITE_BUDGET_MINUTES = float(os.environ.get("TRUSTPIPE_SUITE_BUDGET_MINUTES", "25"))

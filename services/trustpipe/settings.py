@@ -14,6 +14,11 @@ DEFAULT_LOCAL_DIR = Path(".local")
 SETTINGS_FILE = "settings.json"
 LOCAL_ENV = Path("infra/envs/local")
 """The Terraform root of the local stack: what marks a trustpipe checkout."""
+LOCAL_JVM_OPTIONS = "TRUSTPIPE_LOCAL_JVM_OPTIONS"
+"""The environment variable whose options a local JVM adds to its own (a local Spark session's
+driver, a KCL daemon), for runs of small data where a JVM's start and compiling outweigh the work:
+the test suite sets C1 only and the serial collector (tests/conftest.py). Unset (`make bench`,
+`make demo`, a host on AWS), a JVM runs as the benchmarks measure it."""
 
 
 class SettingsError(UserError, ValueError):

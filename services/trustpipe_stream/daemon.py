@@ -22,7 +22,7 @@ import amazon_kclpy
 
 from trustpipe.aws import LOCAL_CREDENTIALS
 from trustpipe.errors import UserError
-from trustpipe.settings import Settings
+from trustpipe.settings import LOCAL_JVM_OPTIONS, Settings
 
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 KINESIS_MAX_RECORDS_PER_GET = 10_000
@@ -139,8 +139,7 @@ def command(properties_file: Path, java: str | None = None) -> list[str]:
         raise JavaMissingError("java is not on PATH: the Kinesis Client Library's daemon needs Java 17")
     return [
         java,
-        # a local run's thrifty JVM (spark_jobs.session.LOCAL_JVM_OPTIONS: the test suite's), none on AWS
-        *shlex.split(os.environ.get("TRUSTPIPE_LOCAL_JVM_OPTIONS", "")),
+        *shlex.split(os.environ.get(LOCAL_JVM_OPTIONS, "")),  # a local run's (the test suite's), none on AWS
         "-Daws.cborEnabled=false",  # moto has no CBOR; Kinesis on AWS takes JSON as well
         "-cp",
         f"{jars()}/*",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from trustpipe.settings import LOCAL_JVM_OPTIONS
+
 # pyspark 4.3 carries Spark's Avro source in its core jar but registers no short name for it;
 # EMR registers "avro". Either reads the same files.
 AVRO_FORMAT = "org.apache.spark.sql.avro.AvroFileFormat"
@@ -48,10 +50,6 @@ NETLIB_LIBRARIES = ("blas", "lapack", "arpack")
 NO_NATIVE_NETLIB = " ".join(f"-Ddev.ludovic.netlib.{lib}.allowNative=false" for lib in NETLIB_LIBRARIES)
 """MLlib's netlib tries the system's BLAS first; where there is none, its JNI library prints a
 dlopen failure to stderr (native code, beyond any logger) before falling back to the Java one."""
-LOCAL_JVM_OPTIONS = "TRUSTPIPE_LOCAL_JVM_OPTIONS"
-"""Extra options for a local driver JVM (and the KCL daemons'), for runs of small data where a
-JVM's own start and compiling outweigh the work: the test suite sets C1 only and the serial
-collector (tests/conftest.py). Unset, a local session runs as the benchmarks measure it."""
 
 
 def local_session(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.output import assert_calm
+from trustpipe.settings import LOCAL_JVM_OPTIONS
 
 A_SMALL_JOB = """
 import io, json, logging, sys
@@ -59,7 +60,7 @@ def test_a_local_session_keeps_its_warnings_in_its_log_and_shows_its_errors(tmp_
     assert "ERROR check: an error for the console" in output
     # and its JVM took the local run's options (the suite's thrifty ones, tests/conftest.py)
     options = next(line for line in output.splitlines() if line.startswith("jvm options:")).split()
-    assert set(os.environ["TRUSTPIPE_LOCAL_JVM_OPTIONS"].split()) <= set(options)
+    assert set(os.environ[LOCAL_JVM_OPTIONS].split()) <= set(options)
     assert_calm(output, "a small job on a local session")
     # AND the warning is in the run's log, where the Avro writer's per-file one is not
     log = log_file.read_text()

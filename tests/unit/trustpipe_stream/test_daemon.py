@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.paths import ROOT
-from trustpipe.settings import Settings
+from trustpipe.settings import LOCAL_JVM_OPTIONS, Settings
 from trustpipe_stream import daemon
 
 SETTINGS = Settings.from_dict(json.loads((ROOT / "tests/unit/fixtures/settings.json").read_text()))
@@ -60,11 +60,11 @@ def test_the_command_runs_the_multilang_daemon_from_the_wheels_jars(tmp_path: Pa
 def test_a_local_runs_jvm_options_go_before_the_class_and_none_without_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TRUSTPIPE_LOCAL_JVM_OPTIONS", "-XX:TieredStopAtLevel=1  -XX:+UseSerialGC")
+    monkeypatch.setenv(LOCAL_JVM_OPTIONS, "-XX:TieredStopAtLevel=1  -XX:+UseSerialGC")
     argv = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
     assert argv[1:3] == ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
     assert argv.index("-XX:+UseSerialGC") < argv.index(daemon.MAIN_CLASS)
-    monkeypatch.delenv("TRUSTPIPE_LOCAL_JVM_OPTIONS")
+    monkeypatch.delenv(LOCAL_JVM_OPTIONS)
     plain = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
     assert not any(a.startswith("-XX:") for a in plain)
 
