@@ -223,8 +223,12 @@ def test_a_fifo_send_is_deduplicated_for_five_minutes_even_after_the_first_copy_
 ) -> None:
     # SQS's rule (moto's own keeps it only while the first copy is in the queue): the alerter's
     # re-send after a retried batch must not reach the mail system twice
+    # GIVEN a FIFO queue of the test's own, made as the action queues are (the worker's stack is
+    # shared: an enterprise's action queue may hold an earlier module's actions)
     sqs = aws.client("sqs")
-    url = next(iter(settings.action_queue_urls.values()))
+    action_queue = next(iter(settings.action_queue_urls.values()))
+    fifo = sqs.get_queue_attributes(QueueUrl=action_queue, AttributeNames=["FifoQueue"])["Attributes"]
+    url = sqs.create_queue(QueueName=f"probe-{uuid4().hex[:12]}.fifo", Attributes=fifo)["QueueUrl"]
     entry = {
         "Id": "1",
         "MessageBody": "probe",
@@ -237,6 +241,7 @@ def test_a_fifo_send_is_deduplicated_for_five_minutes_even_after_the_first_copy_
         for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
             received.append(message["Body"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    sqs.delete_queue(QueueUrl=url)
     assert received == ["probe"]
 
 
