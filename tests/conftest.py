@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from typing import Any
 
 import pytest
 
-from tests.harness import scheduling
+from tests.harness import jvm_archives, scheduling
 from tests.harness.airflow_home import AIRFLOW_HOME
 from tests.harness.stack import aws, local_stack, settings, spark, start_early, stop_early
 from trustpipe.settings import LOCAL_JVM_OPTIONS
@@ -27,6 +28,17 @@ __all__ = ["aws", "local_stack", "settings", "spark"]
 # compiles with C1 alone and collects with one thread: their data is small, and the optimising
 # compiler's work on two shared cores cost more than it saved (the model-build tests' JVM: 129 -> 98 CPU-s).
 os.environ.setdefault(LOCAL_JVM_OPTIONS, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+_archiving: list[threading.Thread] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The run's first process (xdist's controller, before it starts the workers) makes the JVMs'
+    # class-data archives where missing, while the workers collect (tests/harness/jvm_archives.py).
+    if not hasattr(config, "workerinput"):
+        thread = jvm_archives.start(jvm_archives.folder())
+        if thread is not None:
+            _archiving.append(thread)
+
 
 # The whole run's budget: past it the run fails, so the next slow test is noticed when it lands.
 SUITE_BUDGET_MINUTES = float(os.environ.get("TRUSTPIPE_SUITE_BUDGET_MINUTES", "25"))
@@ -47,6 +59,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stop_early()
+    while _archiving:
+        _archiving.pop().join()  # its JVMs end by themselves, within their timeout
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
     if hasattr(session.config, "workerinput"):
         return  # a worker: the controller judges the whole run

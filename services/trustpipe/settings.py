@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,26 @@ LOCAL_JVM_OPTIONS = "TRUSTPIPE_LOCAL_JVM_OPTIONS"
 driver, a KCL daemon), for runs of small data where a JVM's start and compiling outweigh the work:
 the test suite sets C1 only and the serial collector (tests/conftest.py). Unset (`make bench`,
 `make demo`, a host on AWS), a JVM runs as the benchmarks measure it."""
+LOCAL_JVM_ARCHIVES = "TRUSTPIPE_LOCAL_JVM_ARCHIVES"
+"""The environment variable naming a folder of class-data-sharing archives, one per kind of local
+JVM (``spark.jsa``, ``kcl.jsa``): a JVM of a kind with an archive maps the classes an earlier run
+of that kind loaded instead of loading and verifying them again (a local Spark driver's start: 10
+-> 5 CPU-s). The test suite makes them (tests/harness/jvm_archives.py). An archive that no longer
+fits its JVM (another Java, changed jars) is ignored by the JVM, silently: the run only starts
+slower."""
+ARCHIVE_SUFFIX = ".jsa"
+
+
+def local_jvm_options(kind: str) -> list[str]:
+    """The options a local JVM of ``kind`` (``spark``, ``kcl``) adds to its own: the local run's
+    (``LOCAL_JVM_OPTIONS``), then its kind's class-data archive where one exists; none unset."""
+    options = shlex.split(os.environ.get(LOCAL_JVM_OPTIONS, ""))
+    archives = os.environ.get(LOCAL_JVM_ARCHIVES)
+    archive = Path(archives) / f"{kind}{ARCHIVE_SUFFIX}" if archives else None
+    if archive is not None and archive.is_file():
+        # The JVM logs an archive it cannot map to stdout, which a spark-submit's caller reads.
+        options += [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+    return options
 
 
 class SettingsError(UserError, ValueError):

@@ -22,9 +22,11 @@ import amazon_kclpy
 
 from trustpipe.aws import LOCAL_CREDENTIALS
 from trustpipe.errors import UserError
-from trustpipe.settings import LOCAL_JVM_OPTIONS, Settings
+from trustpipe.settings import Settings, local_jvm_options
 
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
+JVM_KIND = "kcl"
+"""What a local daemon's class-data archive is named for (``trustpipe.settings.local_jvm_options``)."""
 KINESIS_MAX_RECORDS_PER_GET = 10_000
 """Kinesis GetRecords returns at most 10,000 records (or 10 MiB) a call."""
 DEFAULT_SHUTDOWN_GRACE_MS = 60_000
@@ -139,7 +141,7 @@ def command(properties_file: Path, java: str | None = None) -> list[str]:
         raise JavaMissingError("java is not on PATH: the Kinesis Client Library's daemon needs Java 17")
     return [
         java,
-        *shlex.split(os.environ.get(LOCAL_JVM_OPTIONS, "")),  # a local run's (the test suite's), none on AWS
+        *local_jvm_options(JVM_KIND),  # a local run's (the test suite's), none on AWS
         "-Daws.cborEnabled=false",  # moto has no CBOR; Kinesis on AWS takes JSON as well
         "-cp",
         f"{jars()}/*",

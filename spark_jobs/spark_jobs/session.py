@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from trustpipe.settings import LOCAL_JVM_OPTIONS
+from trustpipe.settings import local_jvm_options
 
 # pyspark 4.3 carries Spark's Avro source in its core jar but registers no short name for it;
 # EMR registers "avro". Either reads the same files.
@@ -39,6 +40,8 @@ LOCAL_LOG4J2 = Path(__file__).with_name("log4j2-local.properties")
 """The local JVM's log configuration: Spark's warnings to the run's log file, errors to the console."""
 LOG_FILE_PROPERTY = "trustpipe.spark.log"
 LOCAL_ADDRESS = "127.0.0.1"
+JVM_KIND = "spark"
+"""What a local driver's class-data archive is named for (``trustpipe.settings.local_jvm_options``)."""
 LOCAL_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.host": LOCAL_ADDRESS,
@@ -72,7 +75,7 @@ def local_session(
                 (
                     JIT_OPTIONS,
                     local_logging_options(log_file or default_log_file(app_name)),
-                    os.environ.get(LOCAL_JVM_OPTIONS, ""),
+                    shlex.join(local_jvm_options(JVM_KIND)),
                 ),
             )
         )

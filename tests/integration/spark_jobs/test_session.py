@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.output import assert_calm
-from trustpipe.settings import LOCAL_JVM_OPTIONS
+from trustpipe.settings import LOCAL_JVM_ARCHIVES, LOCAL_JVM_OPTIONS
 
 A_SMALL_JOB = """
 import io, json, logging, sys
@@ -45,6 +45,7 @@ def test_a_local_session_keeps_its_warnings_in_its_log_and_shows_its_errors(tmp_
     # GIVEN a small job in its own process (its JVM's stderr is the process's, which pytest cannot
     # capture in-process): an Avro write, a model fit, a warning and an error from a Spark logger
     log_file = tmp_path / "logs" / "spark.log"
+    archive_was_there = (Path(os.environ[LOCAL_JVM_ARCHIVES]) / "spark.jsa").is_file()
     # WHEN it runs on a local session
     done = subprocess.run(
         [sys.executable, "-c", A_SMALL_JOB, str(tmp_path / "out"), str(log_file)],
@@ -61,6 +62,9 @@ def test_a_local_session_keeps_its_warnings_in_its_log_and_shows_its_errors(tmp_
     # and its JVM took the local run's options (the suite's thrifty ones, tests/conftest.py)
     options = next(line for line in output.splitlines() if line.startswith("jvm options:")).split()
     assert set(os.environ[LOCAL_JVM_OPTIONS].split()) <= set(options)
+    # and mapped the suite's class-data archive of Spark drivers, once it was made
+    archive = Path(os.environ[LOCAL_JVM_ARCHIVES]) / "spark.jsa"
+    assert (f"-XX:SharedArchiveFile={archive}" in options) == archive_was_there
     assert_calm(output, "a small job on a local session")
     # AND the warning is in the run's log, where the Avro writer's per-file one is not
     log = log_file.read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.paths import ROOT
-from trustpipe.settings import LOCAL_JVM_OPTIONS, Settings
+from trustpipe.settings import LOCAL_JVM_ARCHIVES, LOCAL_JVM_OPTIONS, Settings
 from trustpipe_stream import daemon
 
 SETTINGS = Settings.from_dict(json.loads((ROOT / "tests/unit/fixtures/settings.json").read_text()))
@@ -65,8 +65,25 @@ def test_a_local_runs_jvm_options_go_before_the_class_and_none_without_them(
     assert argv[1:3] == ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
     assert argv.index("-XX:+UseSerialGC") < argv.index(daemon.MAIN_CLASS)
     monkeypatch.delenv(LOCAL_JVM_OPTIONS)
+    monkeypatch.delenv(LOCAL_JVM_ARCHIVES, raising=False)
     plain = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
-    assert not any(a.startswith("-XX:") for a in plain)
+    assert not any(a.startswith(("-XX:", "-Xlog")) for a in plain)
+
+
+def test_a_daemon_maps_its_kinds_class_archive_where_one_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a folder of archives without the KCL's
+    monkeypatch.setenv(LOCAL_JVM_ARCHIVES, str(tmp_path))
+    (tmp_path / "spark.jsa").write_bytes(b"x")
+    argv = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
+    assert not any("SharedArchiveFile" in a for a in argv)
+    # WHEN the KCL's is there THEN the daemon maps it, and a JVM that cannot says nothing of it
+    (tmp_path / "kcl.jsa").write_bytes(b"x")
+    argv = daemon.command(tmp_path / "w.properties", java="/usr/bin/java")
+    archive = argv.index(f"-XX:SharedArchiveFile={tmp_path / 'kcl.jsa'}")
+    assert archive < argv.index(daemon.MAIN_CLASS)
+    assert {"-Xlog:cds=off", "-Xlog:cds+dynamic=off"} <= set(argv)
 
 
 def test_no_java_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
