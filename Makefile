@@ -101,9 +101,10 @@ test-fast: setup  ## unit tests only (seconds)
 bench: setup  ## every benchmark in bench/, results in bench/results.json
 	$(BIN)/python -m bench
 
-lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door)
+lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door), build/<stage>-lambda.zip (each stream stage's Lambda form)
 	$(BIN)/python -m schema_registry_lambda.build
 	$(BIN)/python -m trustpipe_frontdoor.build
+	$(BIN)/python -m trustpipe_deploy.stage_lambdas
 
 local-up: setup
 	$(BIN)/trustpipe local up

@@ -140,13 +140,7 @@ def handle(
     worker: StreamWorker, event: dict[str, Any], context: Any, sleep: Callable[[float], None] = time.sleep
 ) -> dict[str, Any]:
     """One invocation: the batch settled, the answer Powertools' partial batch response."""
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
-        raise ValueError("not a Kinesis event: it has no Records list")
-    for n, r in enumerate(event["Records"]):
-        k = r.get("kinesis") if isinstance(r, dict) else None
-        if not isinstance(k, dict) or not isinstance(k.get("sequenceNumber"), str):
-            # nothing to report it by, nothing to resume at: the whole batch goes back to Lambda
-            raise ValueError(f"not a Kinesis event: record {n} has no kinesis.sequenceNumber")
+    check_event(event)
     records = [stream_record(KinesisStreamRecord(r)) for r in event["Records"]]
     settled = settle(worker, records, sleep)
 
@@ -167,12 +161,25 @@ def handle(
     return dict(answer)
 
 
+def check_event(event: Any) -> None:
+    """ValueError with the reason unless ``event`` is a batch of Kinesis records, each with the
+    sequence number it would be reported and resumed by."""
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        raise ValueError("not a Kinesis event: it has no Records list")
+    for n, r in enumerate(event["Records"]):
+        k = r.get("kinesis") if isinstance(r, dict) else None
+        if not isinstance(k, dict) or not isinstance(k.get("sequenceNumber"), str):
+            # nothing to report it by, nothing to resume at: the whole batch goes back to Lambda
+            raise ValueError(f"not a Kinesis event: record {n} has no kinesis.sequenceNumber")
+
+
 def handler_for(build: Callable[[AwsClients], StreamWorker]) -> Handler:
     """The function's entry point: the worker built on the first invocation from the settings
     ``$TRUSTPIPE_SETTINGS`` names ($DATABASE_URL, when set, is the database), kept while warm."""
     built: list[StreamWorker] = []
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        check_event(event)  # a malformed event is refused before anything is built or called
         if not built:
             logging.getLogger("trustpipe").setLevel(logging.INFO)
             settings = Settings.load_uri(os.environ[SETTINGS_ENV])
