@@ -58,6 +58,11 @@ class FunctionPool:
                 with self._lock:
                     self._free.append(function)
 
+    @property
+    def instances(self) -> list[LocalFunction]:
+        with self._lock:
+            return list(self._all)
+
     def close(self) -> None:
         with self._lock:
             for function in self._all:
@@ -71,6 +76,8 @@ class Counts:
     """What the poller did, for the run's report."""
 
     invocations: int = 0
+    function_errors: int = 0
+    """Invocations that failed whole (the handler raised, the runtime died or timed out)."""
     discarded_batches: int = 0
     discarded_records: int = 0
     shards: set[str] = field(default_factory=set)
@@ -94,6 +101,8 @@ class StreamPoller:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = Checkpoints(state_dir / f"{stream_name}-{mapping.uuid}-checkpoints.json")
         self.counts = Counts()
+        self.reading: set[str] = set()
+        """The shards whose iterator the poller holds (from LATEST, records put after it are read)."""
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
         self._discover: threading.Thread | None = None
@@ -140,6 +149,7 @@ class StreamPoller:
             checkpoint=lambda seq: self.checkpoints.put(source.shard_id, seq),
         )
         reader.consumer = consumer
+        reader.on_iterator = lambda: self.reading.add(source.shard_id)
         while not self._stop.is_set() and not reader.ended:
             batch = consumer.gather(self._stop)
             if batch:
@@ -151,7 +161,11 @@ class StreamPoller:
 
     def _counted_invoke(self, event: dict[str, Any]) -> Answer:
         self.counts.invocations += 1
-        return self.invoke(event)
+        answer = self.invoke(event)
+        if answer.failed:
+            self.counts.function_errors += 1
+            log.info("%s: invocation failed: %s", self.stream_name, answer.error)
+        return answer
 
     def _keep(self, d: Discarded, source: Source) -> None:
         """The discarded batch's invocation record in the on-failure bucket (retried until it is
@@ -186,6 +200,7 @@ class _ShardReader:
         self.iterator: str | None = None
         self.ended = False
         self.consumer: ShardConsumer | None = None
+        self.on_iterator: Callable[[], None] = lambda: None
 
     def read(self, limit: int) -> list[StreamRecord]:
         if self.ended:
@@ -193,6 +208,7 @@ class _ShardReader:
         try:
             if self.iterator is None:
                 self.iterator = self._iterator()
+                self.on_iterator()
             out = self.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
         except Exception as err:
             log.warning("%s: GetRecords failed (%s); resuming from the checkpoint", self.shard_id, err)

@@ -68,6 +68,8 @@ class _Pending:
     request_id: str
     event: Any
     done: threading.Event = field(default_factory=threading.Event)
+    taken: threading.Event = field(default_factory=threading.Event)
+    """Set once a runtime has the event."""
     answer: Answer | None = None
 
 
@@ -131,6 +133,7 @@ class RuntimeApi:
                 pending = api.next_event(self.connection)
                 if pending is None:  # the runtime that asked is gone (killed, timed out)
                     return
+                pending.taken.set()
                 body = json.dumps(pending.event).encode()
                 self.send_response(200)
                 deadline_ms = int((_now() + api.timeout_seconds) * 1000)
@@ -182,8 +185,9 @@ class LocalFunction:
         timeout_seconds: float = 60.0,
         name: str = "function",
         log_path: Path | None = None,
+        region: str = "us-east-1",
     ) -> None:
-        self.handler, self.timeout_seconds = handler, timeout_seconds
+        self.handler, self.timeout_seconds, self.region = handler, timeout_seconds, region
         self.environment = dict(environment or {})
         self._dir = Path(tempfile.mkdtemp(prefix=f"lambda-{name}-"))
         with zipfile.ZipFile(zip_path) as zf:
@@ -192,12 +196,21 @@ class LocalFunction:
         self.api = RuntimeApi(f"arn:aws:lambda:us-east-1:123456789012:function:{name}", timeout_seconds)
         self._log = open(log_path or self._dir / "function.log", "ab")  # noqa: SIM115
         self._proc: subprocess.Popen[bytes] | None = None
+        self._crashes: list[float] = []
+
+    def crash_next(self, count: int = 1, after_seconds: float = 0.05) -> None:
+        """Fault injection: each of the next ``count`` invocations has its runtime SIGKILLed
+        ``after_seconds`` after it took the event (mid-batch: some side effects done, no answer)."""
+        self._crashes += [after_seconds] * count
 
     def invoke(self, event: Any) -> Answer:
         """Run the handler on ``event``; its answer (an error for a crash or a timeout)."""
         self._ensure_running()
         pending = self.api.submit(event)
         deadline = _now() + self.timeout_seconds
+        if self._crashes and pending.taken.wait(self.timeout_seconds):
+            time.sleep(self._crashes.pop(0))
+            self.kill()
         while not pending.done.wait(POLL_SECONDS):
             crashed = self._proc is not None and self._proc.poll() is not None
             if crashed or _now() > deadline or self.api.init_error is not None:
@@ -205,6 +218,12 @@ class LocalFunction:
                 self._stop()
         assert pending.answer is not None
         return pending.answer
+
+    def kill(self) -> None:
+        """SIGKILL the runtime now, as an execution environment dies mid-invocation: the
+        invocation under way fails, the next one starts a new runtime (a cold start)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
 
     def close(self) -> None:
         self._stop()
@@ -230,6 +249,8 @@ class LocalFunction:
             "LAMBDA_TASK_ROOT": str(self._dir / "task"),
             "AWS_LAMBDA_FUNCTION_NAME": self.api.function_arn.rsplit(":", 1)[-1],
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
             **self.environment,
         }
         self._proc = subprocess.Popen(
