@@ -29,8 +29,10 @@ demo: setup  ## one simulated hour through every stage built so far
 
 SEED ?= 42
 DURATION ?= 300
-chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for DURATION s (seed SEED); exit 1 on any loss or duplicate
-	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1
+LAMBDA_STAGES ?=
+chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for DURATION s (seed SEED; LAMBDA_STAGES="alerter" runs those stream stages as Lambda functions); exit 1 on any loss or duplicate
+	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1 \
+		$(foreach s,$(LAMBDA_STAGES),--lambda-stage $(s))
 
 FUZZ_SECONDS ?= 120
 fuzz: setup  ## the codec, the registry and the workers' edge fuzzed: hypothesis's long profile (the stream importer and the Spark rules on the local stack), then each target under atheris for FUZZ_SECONDS

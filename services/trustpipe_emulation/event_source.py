@@ -86,6 +86,8 @@ class Mapping:
     report_batch_item_failures: bool = True
     on_failure_bucket: str | None = None
     starting_position: str = "TRIM_HORIZON"
+    starting_timestamp: float | None = None
+    """With AT_TIMESTAMP: epoch seconds a shard without a checkpoint is read from."""
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
@@ -106,10 +108,12 @@ class Mapping:
                 f"MaximumRecordAgeInSeconds must be -1 or {MIN_RECORD_AGE_SECONDS} to "
                 f"{MAX_RECORD_AGE_SECONDS}, not {age}"
             )
-        if self.starting_position not in ("TRIM_HORIZON", "LATEST"):
+        if self.starting_position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
             raise MappingError(
-                f"StartingPosition must be TRIM_HORIZON or LATEST, not {self.starting_position}"
+                f"StartingPosition must be AT_TIMESTAMP, TRIM_HORIZON or LATEST, not {self.starting_position}"
             )
+        if (self.starting_position == "AT_TIMESTAMP") != (self.starting_timestamp is not None):
+            raise MappingError("StartingPositionTimestamp is given with AT_TIMESTAMP, and only with it")
 
 
 @dataclass(frozen=True)

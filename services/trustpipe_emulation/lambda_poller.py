@@ -2,12 +2,21 @@
 (``event_source.ShardConsumer`` per shard, one thread each) over the moto stream, invoking the
 stage's zip under ``awslambdaric`` (``lambda_runtime.LocalFunction``), as many instances at once
 as the function's reserved concurrency allows, discarded batches kept in the on-failure bucket.
+
+``python -m trustpipe_emulation.lambda_poller --zip Z --handler H --stream FIELD --settings S
+--state-dir D --name N`` runs one stage so until SIGTERM, as a worker unit would (the demo, the
+chaos run and P4 start it in place of the stage's KCL service).
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trustpipe.aws import AwsClients
 from trustpipe.retry import Backoff
+from trustpipe.settings import Settings
 from trustpipe_emulation.event_source import (
     POLL_SECONDS,
     Checkpoints,
@@ -28,6 +39,9 @@ from trustpipe_emulation.event_source import (
     on_failure_key,
 )
 from trustpipe_emulation.lambda_runtime import Answer, LocalFunction
+
+SETTINGS_ENV = "TRUSTPIPE_SETTINGS"
+"""trustpipe_stream.lambda_batch.SETTINGS_ENV: where the function finds its settings."""
 
 log = logging.getLogger("trustpipe.emulation.lambda_poller")
 DISCOVER_SECONDS = 5.0
@@ -226,7 +240,109 @@ class _ShardReader:
         args: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": self.shard_id}
         if after is not None:
             args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
+        elif self.mapping.starting_timestamp is not None:
+            args.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_timestamp)
         else:
             args.update(ShardIteratorType=self.mapping.starting_position)
         iterator: str = self.kinesis.get_shard_iterator(**args)["ShardIterator"]
         return iterator
+
+
+READY_FILE = "ready"
+COUNTS_FILE = "counts.json"
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run one stage's mapping and function instances until SIGTERM or SIGINT: ``ready`` in the
+    state dir once every shard is read, ``counts.json`` (what the poller did) kept current."""
+    settings = Settings.load(Path(args.settings))
+    aws = AwsClients(settings)
+    state = Path(args.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    (state / READY_FILE).unlink(missing_ok=True)
+    environment = {SETTINGS_ENV: str(Path(args.settings).resolve())}
+    if os.environ.get("DATABASE_URL"):
+        environment["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    functions = FunctionPool(
+        lambda n: LocalFunction(
+            Path(args.zip),
+            args.handler,
+            environment,
+            timeout_seconds=args.timeout,
+            name=f"{args.name}-{n}",
+            log_path=state / f"function-{n}.log",
+            region=settings.region,
+        ),
+        args.concurrency,
+    )
+    mapping = Mapping(
+        batch_size=args.batch_size,
+        maximum_batching_window_seconds=args.window,
+        bisect_batch_on_function_error=True,
+        maximum_retry_attempts=args.retries,
+        on_failure_bucket=args.on_failure_bucket,
+        # A new mapping reads from its first launch on (not the stream's older records); a
+        # restarted one resumes after its checkpoints, or from that same moment.
+        starting_position="AT_TIMESTAMP",
+        starting_timestamp=_first_launch(state),
+        uuid=args.name,  # one mapping per stage and stream: its checkpoints survive a restart
+    )
+    stream_name = getattr(settings, args.stream)
+    poller = StreamPoller(aws.client("kinesis"), aws.s3, stream_name, mapping, functions.invoke, state)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signo, _frame: stop.set())
+    poller.start()
+    try:
+        shards = len(aws.client("kinesis").list_shards(StreamName=stream_name)["Shards"])
+        while not stop.wait(1.0):
+            if len(poller.reading) >= shards and not (state / READY_FILE).exists():
+                (state / READY_FILE).write_text(f"{shards}\n")
+            _write_counts(state, poller.counts)
+    finally:
+        poller.stop()
+        functions.close()
+        _write_counts(state, poller.counts)
+    return 0
+
+
+def _first_launch(state: Path) -> float:
+    """When the mapping in ``state`` was first started (recorded then, read on every restart)."""
+    path = state / "created_at"
+    if not path.exists():
+        path.write_text(f"{time.time():.3f}\n")
+    return float(path.read_text())
+
+
+def _write_counts(state: Path, counts: Counts) -> None:
+    data = {**dataclasses.asdict(counts), "shards": sorted(counts.shards)}
+    partial = state / f".{COUNTS_FILE}"
+    partial.write_text(json.dumps(data))
+    partial.replace(state / COUNTS_FILE)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--zip", required=True, help="The stage's zip (trustpipe_deploy.stage_lambdas).")
+    parser.add_argument("--handler", required=True)
+    parser.add_argument("--stream", required=True, help="The Settings field naming the stream it reads.")
+    parser.add_argument("--settings", required=True)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--name", required=True, help="The function's name (and its mapping's).")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--window", type=float, default=0)
+    parser.add_argument("--retries", type=int, default=-1)
+    parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--on-failure-bucket", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

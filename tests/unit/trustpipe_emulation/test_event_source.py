@@ -309,7 +309,9 @@ def test_the_event_has_the_documented_shape() -> None:
         ({"maximum_batching_window_seconds": 301}, "MaximumBatchingWindowInSeconds"),
         ({"maximum_retry_attempts": -2}, "MaximumRetryAttempts"),
         ({"maximum_record_age_seconds": 59}, "MaximumRecordAgeInSeconds"),
-        ({"starting_position": "AT_TIMESTAMP"}, "StartingPosition"),
+        ({"starting_position": "AT_SEQUENCE_NUMBER"}, "StartingPosition"),
+        ({"starting_position": "AT_TIMESTAMP"}, "StartingPositionTimestamp"),
+        ({"starting_timestamp": 1.0}, "StartingPositionTimestamp"),
     ],
 )
 def test_a_setting_create_event_source_mapping_would_refuse_is_refused_by_name(
@@ -341,3 +343,8 @@ def test_each_shard_resumes_after_its_checkpoint(tmp_path: Path) -> None:
     assert kinesis.iterators[0]["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER"
     assert kinesis.iterators[0]["StartingSequenceNumber"] == "1004"
     assert kinesis.iterators[1]["ShardIteratorType"] == "TRIM_HORIZON"
+    # and a new mapping started AT_TIMESTAMP reads a shard without a checkpoint from that moment
+    at = Mapping(starting_position="AT_TIMESTAMP", starting_timestamp=NOW)
+    _ShardReader(kinesis, "scored", "shardId-000000000002", at, es.Checkpoints(path)).read(10)
+    assert kinesis.iterators[2]["ShardIteratorType"] == "AT_TIMESTAMP"
+    assert kinesis.iterators[2]["Timestamp"] == NOW
