@@ -29,8 +29,10 @@ demo: setup  ## one simulated hour through every stage built so far
 
 SEED ?= 42
 DURATION ?= 300
-chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for DURATION s (seed SEED); exit 1 on any loss or duplicate
-	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1
+LAMBDA_STAGES ?=
+chaos: setup  ## workers killed, PostgreSQL restarted, AWS faults injected for DURATION s (seed SEED; LAMBDA_STAGES="alerter" runs those stream stages as Lambda functions); exit 1 on any loss or duplicate
+	$(BIN)/trustpipe chaos --seed $(SEED) --duration $(DURATION) --batch-hours 2 --batch-scale 0.1 \
+		$(foreach s,$(LAMBDA_STAGES),--lambda-stage $(s))
 
 FUZZ_SECONDS ?= 120
 fuzz: setup  ## the codec, the registry and the workers' edge fuzzed: hypothesis's long profile (the stream importer and the Spark rules on the local stack), then each target under atheris for FUZZ_SECONDS
@@ -101,9 +103,10 @@ test-fast: setup  ## unit tests only (seconds)
 bench: setup  ## every benchmark in bench/, results in bench/results.json
 	$(BIN)/python -m bench
 
-lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door)
+lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door), build/<stage>-lambda.zip (each stream stage's Lambda form)
 	$(BIN)/python -m schema_registry_lambda.build
 	$(BIN)/python -m trustpipe_frontdoor.build
+	$(BIN)/python -m trustpipe_deploy.stage_lambdas
 
 local-up: setup
 	$(BIN)/trustpipe local up

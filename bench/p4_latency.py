@@ -1,7 +1,9 @@
 """P4: end-to-end latency of the near-real-time path on the local stack at a stated rate: from the
 sensors' PutRecords to the verdict stored in PostgreSQL (and to the action on the enterprise's
 queue), through a scorer (a processor per shard), the stream importer and the alerter, each a
-KCL consumer group.
+KCL consumer group; then P4L, the same run with every stage in its Lambda form (each stage's zip
+under ``awslambdaric``, invoked by the emulated Kinesis event source mapping, which polls a shard
+once a second as Lambda's does: a figure reported beside P4, with no goal of its own).
 
 Baseline, measured in the same run on the same moto server: the transport's floor, put -> seen by
 a bare GetRecords poller pausing 200 ms between calls (the workers' local read interval). The
@@ -34,6 +36,7 @@ from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model import artifact as artifacts
 from trustpipe.model.artifact import ModelArtifact, Thresholds
 from trustpipe.model.scorer import TrustModel
+from trustpipe.workers import STREAM_WORKERS
 from trustpipe_importer.app import upgrade
 from trustpipe_scenarios import stream_demo
 from trustpipe_sensors.generator import MessageFactory
@@ -65,27 +68,39 @@ SMOKE = Size(rate=10.0, seconds=2.0, floor_records=20, threshold_sample=300)
 
 def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     if shared.stack is not None:
-        return [_measure(shared.stack.state_dir, AwsClients(shared.stack.settings()), size)]
+        return _measure(shared.stack.state_dir, AwsClients(shared.stack.settings()), size)
     with tempfile.TemporaryDirectory(prefix="trustpipe-p4-") as tmp:
         stack = LocalStack(ROOT, Path(tmp))
         try:
-            return [_measure(stack.state_dir, AwsClients(stack.up(say=lambda _m: None)), size)]
+            return _measure(stack.state_dir, AwsClients(stack.up(say=lambda _m: None)), size)
         finally:
             stack.down(say=lambda _m: None)
 
 
-def _measure(state_dir: Path, aws: AwsClients, size: Size) -> Result:
+def _measure(state_dir: Path, aws: AwsClients, size: Size) -> list[Result]:
     upgrade(aws.settings)
     with _current(aws, realistic(artifact(), size.threshold_sample)):
         floor = _transport_floor(aws, size)
-        section = stream_demo.run(aws, state_dir, seed=42, seconds=size.seconds, rate=size.rate, say=print)
+        kcl = stream_demo.run(aws, state_dir, seed=42, seconds=size.seconds, rate=size.rate, say=print)
+        on_lambda = stream_demo.run(
+            aws, state_dir, seed=43, seconds=size.seconds, rate=size.rate, say=print, on_lambda=STREAM_WORKERS
+        )
+    return [
+        _result("P4", "each a KCL group", "p99 <= 2 s", kcl, floor, size),
+        _result("P4L", "each a Lambda function", "reported beside P4", on_lambda, floor, size),
+    ]
+
+
+def _result(
+    id_: str, form: str, goal: str, section: dict[str, Any], floor: dict[str, float], size: Size
+) -> Result:
     stored, acted = section["latency_put_to_stored_s"], section["latency_put_to_action_s"]
     return Result(
-        "P4",
-        f"put -> verdict stored, p99, at {size.rate:.0f} messages/s (scorer, importer, alerter)",
+        id_,
+        f"put -> verdict stored, p99, at {size.rate:.0f} messages/s (scorer, importer, alerter: {form})",
         stored["p99"],
         floor["p99"],
-        "p99 <= 2 s",
+        goal,
         "s",
         {
             "rate_per_second": size.rate,

@@ -12,7 +12,7 @@ from trustpipe.settings import Settings, SettingsError
 from trustpipe.workers import ALERTER
 from trustpipe_alerter.channels import ActionQueues, AlertTopics, DynamoLedger
 from trustpipe_alerter.worker import AlerterWorker
-from trustpipe_stream import aside, service
+from trustpipe_stream import aside
 
 
 def build_worker(aws: AwsClients) -> AlerterWorker:
@@ -52,4 +52,6 @@ def actions_table(settings: Settings) -> str:
 
 def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe alerter run`: the alerter group's KCL daemon until SIGTERM; the exit code."""
+    from trustpipe_stream import service  # the KCL's runtime: the Lambda form's zip has none
+
     return service.run_group(settings, settings_path, ALERTER, slot, work_dir)

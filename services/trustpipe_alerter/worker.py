@@ -39,7 +39,7 @@ from trustpipe import contracts, tenants
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe.tenants import UnknownEnterpriseError
 from trustpipe.transient import is_transient
-from trustpipe_stream.processor import Rejected, StreamRecord, with_retries
+from trustpipe_stream.batch import Rejected, StreamRecord, with_retries
 
 log = logging.getLogger("trustpipe.alerter")
 MARK_ATTEMPTS = 8

@@ -136,6 +136,11 @@ def cost_estimate(
     wide.print(table)
     for name, usd in result["alternatives"].items():
         wide.print(f"  instead: {name}: {usd:,.2f} a month")
+    for rate, stages in result["stages"].items():
+        figures = "; ".join(
+            f"{stage} ASG {f['asg']:,.2f} / Lambda {f['lambda']:,.2f}" for stage, f in stages.items()
+        )
+        wide.print(f"  stream stages at {rate}: {figures} a month")
     for tenants, designs in result["tenancy"].items():
         figures = "; ".join(f"{design}: {usd:,.2f}" for design, usd in designs.items())
         wide.print(f"  stream identity at {tenants}: {figures} a month")

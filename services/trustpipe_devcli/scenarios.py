@@ -68,6 +68,14 @@ def chaos(
         float, typer.Option(help="Each batch hour's volume (1.0: a full simulated hour).", min=0.001, max=10)
     ] = 0.05,
     json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    lambda_stage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lambda-stage",
+            help="A stream stage (scorer, stream-importer, alerter) to run as a Lambda function on the "
+            "emulated event source mapping instead of its KCL service (repeatable).",
+        ),
+    ] = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
 ) -> None:
     """Run batch hours and the stream on the local stack while workers are SIGKILLed, PostgreSQL
@@ -83,6 +91,7 @@ def chaos(
         rate=rate,
         batch_hours=batch_hours,
         batch_scale=batch_scale,
+        lambda_stages=lambda_stage or (),
     )
     if json_out:
         print(json.dumps(figures, indent=2, sort_keys=True, default=str))

@@ -28,7 +28,6 @@ from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.load import IMPORTED_SQL, Connect, Forward, current_versions
 from trustpipe_importer.stream import StreamImporter
 from trustpipe_importer.worker import Counts, Importer
-from trustpipe_stream import service
 from trustpipe_stream.put import Putter
 
 
@@ -181,4 +180,6 @@ def stream_importer(aws: AwsClients) -> StreamImporter:
 
 def run_stream_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe importer run --source stream`: the importer group's KCL daemon until SIGTERM."""
+    from trustpipe_stream import service  # the KCL's runtime: the Lambda form's zip has none
+
     return service.run_group(settings, settings_path, STREAM_IMPORTER, slot, work_dir)

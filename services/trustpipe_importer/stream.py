@@ -27,7 +27,7 @@ from typing import Any
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe.db.partitions import DayPartitions
 from trustpipe_importer.load import SCORED_MESSAGE, TARGETS, Connect, Forward, forward_pending_of, upsert
-from trustpipe_stream.processor import Rejected, StreamRecord
+from trustpipe_stream.batch import Rejected, StreamRecord
 
 log = logging.getLogger("trustpipe.importer")
 

@@ -46,6 +46,21 @@ TENANT_COUNTS = (10, 1_000)
 """Deployments the stream identity design is costed at (issue 32: 10 and 1,000 enterprises)."""
 SENSOR_BATCHES_PER_S = 1
 """Each enterprise's sensors post one batch a second to the front door (the simulator's cadence)."""
+STAGE_RATES = (10, 100, 1_000)
+"""Message rates (a second, steady) the stream stages' two forms are compared at (issue 38)."""
+STAGE_INVOKE_MS = 40
+"""A stage's invocation apart from its records: the event decoded, the model pointer or a
+connection checked, the batch's one put or commit (billed per ms)."""
+STAGE_RECORD_MS = {"scorer": 0.5, "stream-importer": 0.8, "alerter": 2.0}
+"""Per record at one vCPU: the scorer's hot path (SCORER_RECORDS_PER_CORE_S, doubled for Lambda's
+smaller share of a core), the importer's row of a batched upsert, the alerter's ledger write and
+send (only actionable verdicts reach it)."""
+ACTIONABLE_SHARE = 0.2
+"""Of the messages, the QUARANTINE and LABEL verdicts the imported stream carries to the alerter."""
+LAMBDA_POLLS_PER_SHARD_S = 1
+"""The event source mapping polls each shard once a second (standard iterator)."""
+LAMBDA_FULL_VCPU_MB = 1769
+"""Lambda gives a function one full vCPU at 1,769 MB, proportionally less below."""
 FRONTDOOR_LAMBDA_MS, FRONTDOOR_LAMBDA_GB = 50, 0.25
 """The front door's Lambda per batch: check the caller, frame and PutRecords (billed per ms), at
 256 MB."""
@@ -58,6 +73,8 @@ class Estimate:
     alternatives: dict[str, float] = field(default_factory=dict)
     tenancy: dict[str, dict[str, float]] = field(default_factory=dict)
     """The stream path's identity per tenant count: the front door against a stream per enterprise."""
+    stages: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """Each stream stage's month as an ASG and as a Lambda function, per message rate."""
     per_hourly_run: float = 0.0
     assumptions: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +89,10 @@ class Estimate:
             "components": {k: round(v, 2) for k, v in self.components.items()},
             "alternatives": {k: round(v, 2) for k, v in self.alternatives.items()},
             "tenancy": {n: {k: round(v, 2) for k, v in d.items()} for n, d in self.tenancy.items()},
+            "stages": {
+                rate: {stage: {form: round(v, 2) for form, v in f.items()} for stage, f in s.items()}
+                for rate, s in self.stages.items()
+            },
             "per_hourly_run": round(self.per_hourly_run, 4),
             "assumptions": self.assumptions,
         }
@@ -113,6 +134,50 @@ def tenancy(p: dict[str, Any], enterprises: int) -> dict[str, float]:
         FRONTDOOR: _api_gateway_http(p, requests) + lambda_cost,
         STREAM_PER_ENTERPRISE: enterprises * HOURS_PER_MONTH * p["kinesis_shard_hour"],
     }
+
+
+def stage_forms(p: dict[str, Any], value: Any, rate: float) -> dict[str, dict[str, float]]:
+    """A month of each stream stage at ``rate`` messages a second: its ASG (the Terraform's
+    instance types and counts) against its Lambda function (the stream_lambda module's batch
+    size, window and memory; requests and GB-seconds). The stream importer shares the importer
+    hosts with the SQS importer: as an ASG it adds nothing, as a function it adds its cost."""
+    types = value("workers", "instance_types")
+    ec2 = p["ec2_hour"]
+    cores = int(value("workers", "scorer_cores_per_instance"))
+    shards_needed = math.ceil(rate * PEAK_TO_MEAN / KINESIS_RECORDS_PER_SHARD_S)
+    shards = {
+        "scorer": max(int(value("streaming", "raw_shard_count")), shards_needed),
+        "stream-importer": max(int(value("streaming", "scored_shard_count")), shards_needed),
+        "alerter": int(value("streaming", "imported_shard_count")),
+    }
+    scorers = max(
+        math.ceil(shards["scorer"] / cores),
+        math.ceil(rate * PEAK_TO_MEAN / SCORER_RECORDS_PER_CORE_S / cores),
+    )
+    asg = {
+        "scorer": scorers * HOURS_PER_MONTH * ec2[_t(types["scorer"])],
+        "stream-importer": 0.0,
+        "alerter": int(value("workers", "alerter_count")) * HOURS_PER_MONTH * ec2[_t(types["alerter"])],
+    }
+    batch_size = int(value("stream_lambda", "batch_size"))
+    window = max(
+        float(value("stream_lambda", "maximum_batching_window_seconds")), 1 / LAMBDA_POLLS_PER_SHARD_S
+    )
+    memory_mb = float(value("stream_lambda", "memory_mb"))
+    vcpu = min(1.0, memory_mb / LAMBDA_FULL_VCPU_MB)
+    out = {}
+    for stage, stage_shards in shards.items():
+        records_s = rate * (ACTIONABLE_SHARE if stage == "alerter" else 1.0)
+        per_batch = min(batch_size, max(1.0, records_s / stage_shards * window))
+        invocations = records_s / per_batch * 86_400 * DAYS_PER_MONTH if records_s else 0.0
+        ms = STAGE_INVOKE_MS + per_batch * STAGE_RECORD_MS[stage] / vcpu
+        gb_seconds = invocations * ms / 1000 * memory_mb / 1024
+        out[stage] = {
+            "asg": asg[stage],
+            "lambda": invocations / 1e6 * p["lambda_per_million_requests"]
+            + gb_seconds * p["lambda_gb_second"],
+        }
+    return out
 
 
 def _emr_run_cost(p: dict[str, Any], rows: float) -> tuple[float, float]:
@@ -199,6 +264,7 @@ def estimate(
         + invocations * LAMBDA_MS_PER_BATCH / 1000 * LAMBDA_GB * p["lambda_gb_second"]
     )
     e.tenancy = {f"{n:,} enterprises": tenancy(p, n) for n in TENANT_COUNTS}
+    e.stages = {f"{r:,} msg/s": stage_forms(p, value, r) for r in STAGE_RATES}
     e.assumptions = {
         "env": env,
         "sensor_batches_per_s_per_enterprise": SENSOR_BATCHES_PER_S,

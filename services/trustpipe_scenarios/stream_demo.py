@@ -8,7 +8,7 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
-from trustpipe.workers import STREAM_WORKERS, stream_groups
+from trustpipe.settings import SETTINGS_FILE
+from trustpipe.workers import STREAM_WORKERS, Worker, stream_groups
+from trustpipe_scenarios import lambda_stages
 from trustpipe_scenarios.settle import Pair, pair_of, pair_params, settle
 from trustpipe_sensors.app import run_stream
 from trustpipe_sensors.frontdoor import producer_for
@@ -75,23 +77,40 @@ class StreamDemoError(RunError):
     """The stream workers did not come up."""
 
 
-def start_workers(state_dir: Path) -> Launcher:
+def start_workers(state_dir: Path, on_lambda: Sequence[Worker] = ()) -> Launcher:
     """The stream workers as systemd runs them on AWS: a process each, logs under
-    ``<state_dir>/workers``, stopped with SIGTERM."""
+    ``<state_dir>/workers``, stopped with SIGTERM; the stages ``on_lambda`` as functions on their
+    stream's emulated event source mapping instead."""
     workers = Launcher(state_dir / "workers")
+    zips = lambda_stages.build(on_lambda, state_dir / "lambda") if on_lambda else {}
+    lambda_groups = {w.group: w for w in on_lambda}
     for name, args in WORKERS.items():
-        workers.start(name, shipped_command(*args, "--state-dir", str(state_dir)))
+        stage = lambda_groups.get(name.rsplit("-", 1)[0])
+        if stage is None:
+            workers.start(name, shipped_command(*args, "--state-dir", str(state_dir)))
+        else:
+            folder = lambda_stages.state_dir_of(workers.log_dir, stage)
+            settings = state_dir / SETTINGS_FILE
+            workers.start(name, lambda_stages.command(stage, zips[stage.name], settings, folder))
     return workers
 
 
 def run(
-    aws: AwsClients, state_dir: Path, *, seed: int, seconds: float, rate: float, say: Say
+    aws: AwsClients,
+    state_dir: Path,
+    *,
+    seed: int,
+    seconds: float,
+    rate: float,
+    say: Say,
+    on_lambda: Sequence[Worker] = (),
 ) -> dict[str, Any]:
-    """Stream for ``seconds`` at ``rate`` through the running workers; the report's stream section."""
-    workers = start_workers(state_dir)
+    """Stream for ``seconds`` at ``rate`` through the running workers (the stages ``on_lambda``
+    as Lambda functions); the report's stream section."""
+    workers = start_workers(state_dir, on_lambda)
     try:
         say("stream workers started (a scorer, a stream importer, an alerter): leasing shards...")
-        wait_ready(aws, workers.exited, state_dir / "workers")
+        wait_ready(aws, workers.exited, state_dir / "workers", on_lambda=on_lambda)
         since = datetime.now(UTC)
         mailbox: list[dict[str, Any]] = []  # the actions received, as the mail systems would
         primer = run_stream(aws, seed=seed + 1, rate=PRIMER_COUNT, count=PRIMER_COUNT)
@@ -126,15 +145,23 @@ def lease_items(dynamodb: Any, stream: str, group: str) -> list[dict[str, Any]]:
     return items
 
 
-def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, timeout: float = 300) -> None:
+def wait_ready(
+    aws: AwsClients,
+    exited: Callable[[], list[str]],
+    logs: Path,
+    timeout: float = 300,
+    on_lambda: Sequence[Worker] = (),
+) -> None:
     """Until every shard's lease is owned by its group's worker of this run (the KCL's start-up:
     about 30 s on the local stack); ``exited`` names the workers that died meanwhile.
 
     Owned by *this run's* worker id, not by anyone: a lease an earlier run left to another worker
     (a second slot) moves only when the group's leader hands it over, and when the last leader died
     without releasing its lock, KCL 3 elects the next one only after the lock's 2 minutes. A run
-    that started before would find a shard without a reader for that long."""
-    groups = stream_groups(aws.settings)
+    that started before would find a shard without a reader for that long. A stage ``on_lambda``
+    is ready when its mapping reads every shard."""
+    lambda_groups = {w.group for w in on_lambda}
+    groups = {s: g for s, g in stream_groups(aws.settings).items() if g not in lambda_groups}
     dynamodb, kinesis = aws.client("dynamodb"), aws.client("kinesis")
     shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in groups}
     deadline = time.monotonic() + timeout
@@ -145,7 +172,11 @@ def wait_ready(aws: AwsClients, exited: Callable[[], list[str]], logs: Path, tim
         items = lease_items(dynamodb, stream, group)
         return len([i for i in items if i.get("leaseOwner", {}).get("S") == ours[group]]) >= shards[stream]
 
-    while not all(leased(stream, group) for stream, group in groups.items()):
+    def all_ready() -> bool:
+        mappings = all(lambda_stages.ready(lambda_stages.state_dir_of(logs, w)) for w in on_lambda)
+        return mappings and all(leased(stream, group) for stream, group in groups.items())
+
+    while not all_ready():
         dead = exited()
         if dead or time.monotonic() > deadline:
             raise StreamDemoError(f"stream workers not ready (exited: {dead or 'none'}); see {logs}")

@@ -13,7 +13,7 @@ from trustpipe.settings import Settings
 from trustpipe.workers import SCORER
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, ScorerWorker, sensor_version_of
-from trustpipe_stream import aside, service
+from trustpipe_stream import aside
 from trustpipe_stream.put import Putter
 
 
@@ -39,4 +39,6 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
 
 def run_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe scorer run`: the scorer group's KCL daemon until SIGTERM; the exit code."""
+    from trustpipe_stream import service  # the KCL's runtime: the Lambda form's zip has none
+
     return service.run_group(settings, settings_path, SCORER, slot, work_dir)

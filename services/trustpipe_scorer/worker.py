@@ -35,7 +35,7 @@ from trustpipe.model.artifact import ModelError
 from trustpipe.model.features import domain_of
 from trustpipe.model.scorer import TrustModel
 from trustpipe_scorer.model_source import CurrentModel
-from trustpipe_stream.processor import Rejected, StreamRecord
+from trustpipe_stream.batch import Rejected, StreamRecord
 from trustpipe_stream.put import Entry
 
 log = logging.getLogger("trustpipe.scorer")

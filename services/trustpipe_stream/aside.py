@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from trustpipe import layout, s3
-from trustpipe_stream.processor import Rejected
+from trustpipe_stream.batch import Rejected
 
 KEPT_BYTES = 64 * 1024
 """Of each record, the first 64 KiB are kept (hex): enough to see what it was."""

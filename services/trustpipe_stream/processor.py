@@ -32,59 +32,44 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor as kcl_v3
 
-from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
 from trustpipe.transient import is_transient
+from trustpipe_stream.batch import (
+    BACKOFF,
+    REASON_MAX_CHARS,
+    RETRY_BASE_SECONDS,
+    RETRY_CAP_SECONDS,
+    Rejected,
+    StreamRecord,
+    StreamWorker,
+    isolate,
+    reason_of,
+    with_retries,
+)
 
+__all__ = [
+    "REASON_MAX_CHARS",
+    "RETRY_BASE_SECONDS",
+    "RETRY_CAP_SECONDS",
+    "Rejected",
+    "ShardProcessor",
+    "StreamRecord",
+    "StreamWorker",
+    "reason_of",
+    "run",
+    "with_retries",
+]
 log = logging.getLogger("trustpipe.stream")
-T = TypeVar("T")
 
-RETRY_BASE_SECONDS, RETRY_CAP_SECONDS = 0.5, 30.0
-BACKOFF = Backoff(RETRY_BASE_SECONDS, RETRY_CAP_SECONDS)
 CHECKPOINT_RETRIES = 5
 RETRYABLE_CHECKPOINT_ERRORS = ("ThrottlingException", "KinesisClientLibDependencyException")
 """Checkpoint failures worth another try; the others (ShutdownException, InvalidStateException)
 mean the lease is gone and a retry cannot succeed."""
-REASON_MAX_CHARS = 2000
-"""A set-aside record's reason is cut here: an error's message may quote a field of any size."""
-
-
-@dataclass(frozen=True)
-class StreamRecord:
-    """One Kinesis record as the worker sees it."""
-
-    data: bytes
-    partition_key: str
-    sequence_number: str
-    sub_sequence_number: int
-    arrived_ms: int
-    shard_id: str = ""
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A record the worker set aside, and why."""
-
-    record: StreamRecord
-    reason: str
-
-
-class StreamWorker(Protocol):
-    """What a stream worker (scorer, stream importer, alerter) gives the processor."""
-
-    def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
-        """Handle a batch (in shard order); return the records that can never be processed."""
-        ...
-
-    def set_aside(self, shard_id: str, rejected: Sequence[Rejected]) -> None:
-        """The error path: keep the rejected records with their reasons (a stream or a table)."""
-        ...
 
 
 class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
@@ -137,29 +122,12 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
         self._checkpoint(shutdown_requested_input.checkpointer)
 
     def _isolate(self, records: Sequence[StreamRecord]) -> list[Rejected]:
-        """What ``records`` rejected: ``process`` retried while it fails transiently; a batch
-        that fails otherwise is halved until the failing record stands alone, and that record is
-        rejected with the error as its reason while its neighbours are processed."""
-        try:
-            return list(self._until_done(lambda: self.worker.process(records), retry=is_transient))
-        except Exception as err:
-            if len(records) == 1:
-                log.warning(
-                    "shard %s: record %s set aside: %s",
-                    self.shard_id,
-                    records[0].sequence_number,
-                    reason_of(err),
-                )
-                return [Rejected(records[0], reason_of(err))]
-            log.info(
-                "shard %s: batch of %d from %s failed (%s); splitting it to find the record",
-                self.shard_id,
-                len(records),
-                records[0].sequence_number,
-                type(err).__name__,
-            )
-            half = len(records) // 2
-            return self._isolate(records[:half]) + self._isolate(records[half:])
+        """What ``records`` rejected (``batch.isolate``): ``process`` retried while it fails
+        transiently (the shard waits: skipping would lose the batch), halved around the record
+        whose own error fails it."""
+        return isolate(
+            records, lambda part: self._until_done(lambda: self.worker.process(part), retry=is_transient)
+        )
 
     def _until_done(
         self, attempt: Callable[[], Any], retry: Callable[[Exception], bool] = lambda _err: True
@@ -193,37 +161,6 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
                 self._sleep(BACKOFF.delay(attempt, self._jitter))
         log.warning("shard %s: checkpoint still throttled; the next batch will checkpoint", self.shard_id)
         return False
-
-
-def with_retries(
-    attempt: Callable[[], T],
-    sleep: Callable[[float], None],
-    warn: Callable[[int, Exception, float], None],
-    attempts: int | None = None,
-    jitter: Callable[[], float] = random.random,
-    retry: Callable[[Exception], bool] = lambda _err: True,
-) -> T:
-    """``attempt()`` until it returns, waiting ``BACKOFF`` after each failure (``warn`` told
-    the failure count, the error and the wait); after ``attempts`` failures (None: never), or at
-    once for an error ``retry`` refuses, the error is raised."""
-    failures = 0
-    while True:
-        try:
-            return attempt()
-        except Exception as err:
-            if not retry(err) or (attempts is not None and failures >= attempts - 1):
-                raise
-            delay = BACKOFF.delay(failures, jitter)
-            failures += 1
-            warn(failures, err, delay)
-            sleep(delay)
-
-
-def reason_of(err: BaseException) -> str:
-    """``<error class>: <message>`` as a set-aside reason: cut to ``REASON_MAX_CHARS``, NULs and
-    lone surrogates escaped (the error paths' stores refuse them)."""
-    text = f"{type(err).__name__}: {err}"[:REASON_MAX_CHARS]
-    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
 def _record(r: Any, shard_id: str) -> StreamRecord:

@@ -15,6 +15,7 @@ module "pipeline" {
   worker_ami_id          = var.worker_ami_id
   registry_lambda_zip    = var.registry_lambda_zip
   frontdoor_lambda_zip   = var.frontdoor_lambda_zip
+  stage_forms            = var.stage_forms
   checkout_dir           = var.checkout_dir
   raw_shard_count        = var.raw_shard_count
   scored_shard_count     = var.scored_shard_count

@@ -80,3 +80,9 @@ variable "db_deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "stage_forms" {
+  description = "Each stream stage's form: asg or lambda (e.g. { alerter = \"lambda\" }); `make lambda` builds the zips."
+  type        = map(string)
+  default     = {}
+}

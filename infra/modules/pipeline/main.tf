@@ -208,7 +208,60 @@ module "workers" {
   importer_max_size          = var.importer_max_size
   alerter_count              = var.alerter_count
   wait_for_capacity_timeout  = var.wait_for_capacity_timeout
+  stage_forms                = var.stage_forms
   tags                       = var.tags
+}
+
+# -- the stream stages switched to their Lambda form (var.stage_forms) --------------------------
+
+locals {
+  # Each stage: the service whose worker it runs, the stream it reads, its handler
+  # (trustpipe_deploy.stage_lambdas.handler_of; a unit test holds them together).
+  stages = {
+    scorer            = { service = "scorer", stream = "raw", handler = "trustpipe_scorer.lambda_handler.handler" }
+    "stream-importer" = { service = "importer", stream = "scored", handler = "trustpipe_importer.lambda_handler.handler" }
+    alerter           = { service = "alerter", stream = "imported", handler = "trustpipe_alerter.lambda_handler.handler" }
+  }
+  lambda_stages = { for stage, form in var.stage_forms : stage => local.stages[stage] if form == "lambda" }
+  settings_key  = "config/services-settings.json"
+}
+
+# The functions read the services' settings here (a host gets them in its user data).
+resource "aws_s3_object" "settings" {
+  count = length(local.lambda_stages) > 0 ? 1 : 0
+
+  bucket       = module.data_lake.archive_bucket
+  key          = local.settings_key
+  content      = jsonencode(local.settings)
+  content_type = "application/json"
+
+  tags = var.tags
+}
+
+module "stream_lambda" {
+  source   = "../stream_lambda"
+  for_each = local.lambda_stages
+
+  name                 = var.name
+  stage                = each.key
+  handler              = each.value.handler
+  lambda_zip_path      = "${var.stage_lambda_dir}/${each.key}-lambda.zip"
+  stream_arn           = module.streaming.stream_arns[each.value.stream]
+  settings_uri         = "s3://${module.data_lake.archive_bucket}/${local.settings_key}"
+  settings_object_arn  = "${module.data_lake.bucket_arns["archive"]}/${local.settings_key}"
+  stage_policy_json    = module.workers.policies[each.value.service]
+  reserved_concurrency = lookup(var.stage_lambda_concurrency, each.key, 10)
+  # Discarded batches' invocation records under aws/lambda/ of the archive bucket.
+  on_failure_bucket_arn = module.data_lake.bucket_arns["archive"]
+  # Only the stream importer reaches PostgreSQL, from the importer hosts' security group.
+  subnet_ids         = each.key == "stream-importer" ? module.network.private_subnet_ids : []
+  security_group_ids = each.key == "stream-importer" ? [module.workers.security_group_ids["importer"]] : []
+  kms_key_arn        = module.keys.key_arn
+  alarm_actions      = [module.monitoring.oncall_topic_arn]
+  runbook_base_url   = var.runbook_base_url
+  tags               = var.tags
+
+  depends_on = [aws_s3_object.settings]
 }
 
 module "emr" {

@@ -217,3 +217,26 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "stage_forms" {
+  description = "The switch: each stream stage's form, asg (a KCL group on hosts) or lambda (modules/stream_lambda). Keys: scorer, stream-importer, alerter; an absent stage is asg."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for s, f in var.stage_forms : contains(["scorer", "stream-importer", "alerter"], s) && contains(["asg", "lambda"], f)])
+    error_message = "stage_forms maps scorer, stream-importer or alerter to asg or lambda."
+  }
+}
+
+variable "stage_lambda_dir" {
+  description = "Where `make lambda` put the stages' zips (<stage>-lambda.zip); read only for stages in their Lambda form."
+  type        = string
+  default     = "../../../build"
+}
+
+variable "stage_lambda_concurrency" {
+  description = "Reserved concurrency per Lambda stage (at least its stream's shards x the parallelization factor; default 10)."
+  type        = map(number)
+  default     = {}
+}

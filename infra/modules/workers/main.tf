@@ -23,6 +23,13 @@ locals {
       desired       = var.alerter_count
     }
   }
+  # The services that run on hosts: a stage switched to its Lambda form (var.stage_forms) has no
+  # group; the importer hosts stay for the SQS importer, without the stream unit when the stream
+  # importer is a function.
+  hosted = {
+    for service, v in local.services : service => v
+    if lookup(var.stage_forms, service, "asg") == "asg"
+  }
   policies = {
     scorer   = data.aws_iam_policy_document.scorer.json
     importer = data.aws_iam_policy_document.importer.json
@@ -239,7 +246,7 @@ data "aws_iam_policy_document" "alerter" {
 }
 
 resource "aws_iam_role" "this" {
-  for_each = local.services
+  for_each = local.hosted
 
   name               = "${var.name}-${each.key}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
@@ -248,7 +255,7 @@ resource "aws_iam_role" "this" {
 }
 
 resource "aws_iam_role_policy" "this" {
-  for_each = local.services
+  for_each = local.hosted
 
   name   = each.key
   role   = aws_iam_role.this[each.key].id
@@ -257,14 +264,14 @@ resource "aws_iam_role_policy" "this" {
 
 # Session Manager instead of SSH: no key pairs, no open ports.
 resource "aws_iam_role_policy_attachment" "ssm" {
-  for_each = local.services
+  for_each = local.hosted
 
   role       = aws_iam_role.this[each.key].name
   policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
 resource "aws_iam_instance_profile" "this" {
-  for_each = local.services
+  for_each = local.hosted
 
   name = "${var.name}-${each.key}"
   role = aws_iam_role.this[each.key].name
@@ -276,7 +283,7 @@ resource "aws_iam_instance_profile" "this" {
 
 # One group per service, so the database can admit the services that use it and no other.
 resource "aws_security_group" "this" {
-  for_each = local.services
+  for_each = local.hosted
 
   name        = "${var.name}-${each.key}"
   description = "trustpipe ${each.key}: no inbound; HTTPS to the VPC endpoints${contains(keys(local.database_users), each.key) ? " and PostgreSQL inside the VPC" : ""}"
@@ -313,7 +320,7 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_launch_template" "this" {
-  for_each = local.services
+  for_each = local.hosted
 
   name_prefix   = "${var.name}-${each.key}-"
   image_id      = var.ami_id
@@ -348,9 +355,10 @@ resource "aws_launch_template" "this" {
 
   # The AMI has the services installed but not enabled: boot writes the settings and starts this one.
   user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
-    service       = each.key
-    settings_json = var.settings_json
-    log_group     = aws_cloudwatch_log_group.this[each.key].name
+    service         = each.key
+    settings_json   = var.settings_json
+    log_group       = aws_cloudwatch_log_group.this[each.key].name
+    stream_importer = lookup(var.stage_forms, "stream-importer", "asg") == "asg"
   }))
 
   tag_specifications {
@@ -362,7 +370,7 @@ resource "aws_launch_template" "this" {
 }
 
 resource "aws_autoscaling_group" "this" {
-  for_each = local.services
+  for_each = local.hosted
 
   name                      = "${var.name}-${each.key}"
   min_size                  = each.value.min

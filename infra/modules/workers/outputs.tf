@@ -29,3 +29,8 @@ output "database_users" {
   description = "The PostgreSQL role each service that uses the database logs in as."
   value       = local.database_users
 }
+
+output "policies" {
+  description = "What each service's worker does (IAM policy JSON): a stage's Lambda form gets its service's."
+  value       = local.policies
+}

@@ -201,3 +201,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "stage_forms" {
+  description = "Each stream stage's form: asg (a KCL group on hosts) or lambda (a function on the stream's event source mapping, modules/stream_lambda). Keys: scorer, stream-importer, alerter."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for s, f in var.stage_forms : contains(["scorer", "stream-importer", "alerter"], s) && contains(["asg", "lambda"], f)])
+    error_message = "stage_forms maps scorer, stream-importer or alerter to asg or lambda."
+  }
+}

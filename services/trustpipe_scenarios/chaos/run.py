@@ -7,7 +7,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,10 @@ from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.errors import UserError
 from trustpipe.settings import Settings
+from trustpipe.workers import Worker
 from trustpipe_emulation.fault_proxy import dump_schedule
 from trustpipe_importer.app import connector, upgrade
+from trustpipe_scenarios import lambda_stages as stages
 from trustpipe_scenarios.chaos.figures import lease_picture
 from trustpipe_scenarios.chaos.plan import (
     HISTORY_HOURS,
@@ -46,10 +48,19 @@ class SeedAlreadyRunError(UserError):
 
 
 def run(
-    stack: LocalStack, seed: int, duration: float, say: Say = print, spark: Any = None, **sizes: Any
+    stack: LocalStack,
+    seed: int,
+    duration: float,
+    say: Say = print,
+    spark: Any = None,
+    lambda_stages: Sequence[str] = (),
+    **sizes: Any,
 ) -> dict[str, Any]:
     """The chaos run for ``seed`` on the local stack (brought up first); its figures, with
-    ``ok`` true when nothing was lost, doubled or set aside without a reason."""
+    ``ok`` true when nothing was lost, doubled or set aside without a reason. The stream stages
+    named in ``lambda_stages`` run as Lambda functions on the emulated event source mapping (the
+    disruptions SIGKILL the mapping's poller with its function instances)."""
+    on_lambda = stages.chosen(lambda_stages)
     p = plan(seed, duration, **sizes)
     settings = stack.up(say=say)
     aws = AwsClients(settings)
@@ -63,7 +74,7 @@ def run(
     spark = spark or _spark(chaos_dir(stack, seed) / SPARK_LOG)
     try:
         _ensure_model(aws, p, spark, say)
-        figures = _run_with_faults(stack, aws, p, spark, say)
+        figures = _run_with_faults(stack, aws, p, spark, say, on_lambda)
     finally:
         if own_spark:
             spark.stop()
@@ -73,7 +84,9 @@ def run(
     return figures
 
 
-def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, say: Say) -> dict[str, Any]:
+def _run_with_faults(
+    stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, say: Say, on_lambda: Sequence[Worker] = ()
+) -> dict[str, Any]:
     """Workers behind the fault proxy, the schedule carried out, everything settled and counted."""
     seed, duration, settings = p.seed, p.duration, aws.settings
     folder = chaos_dir(stack, seed)
@@ -87,9 +100,9 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
     try:
         proxy.start(settings.aws_endpoint or "", schedule, seed)
         dataclasses.replace(settings, aws_endpoint=proxy.url).save(folder / "settings.json")
-        _start_workers(supervisor, folder)
+        _start_workers(supervisor, folder, on_lambda)
         say(f"workers started through the fault proxy at {proxy.url}: leasing shards...")
-        wait_ready(aws, supervisor.exited, folder / "workers")
+        wait_ready(aws, supervisor.exited, folder / "workers", on_lambda=on_lambda)
         dump_schedule(p.windows, time.time(), schedule)  # fault windows count from here, as disruptions do
         say(f"running {duration:g}s: {len(p.disruptions)} disruptions, {len(p.windows)} fault windows")
         _carry_out(stack, aws, p, supervisor, spark, record, say)
@@ -109,6 +122,7 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
         worker_exit_codes=codes,
         run_failures=record.failures,
         workers_logs=str(folder / "workers"),
+        lambda_stages=[w.name for w in on_lambda],
         elapsed_s=round((datetime.now(UTC) - began).total_seconds(), 1),
     )
     figures["ok"] = bool(
@@ -123,13 +137,20 @@ def _run_with_faults(stack: LocalStack, aws: AwsClients, p: Plan, spark: Any, sa
     return figures
 
 
-def _start_workers(supervisor: Launcher, folder: Path) -> None:
+def _start_workers(supervisor: Launcher, folder: Path, on_lambda: Sequence[Worker] = ()) -> None:
     """Every worker as its unit starts it, with the run's settings (through the proxy); the
-    supervisor restarts it ``RESTART_SECONDS`` after it dies, as systemd does."""
+    supervisor restarts it ``RESTART_SECONDS`` after it dies, as systemd does. A stage
+    ``on_lambda`` is its mapping's poller instead (its functions' calls go through the proxy too)."""
+    zips = stages.build(on_lambda, folder / "lambda") if on_lambda else {}
+    by_name = {w.name: w for w in on_lambda}
     for name, args in WORKERS.items():
+        settings = folder / "settings.json"
+        if name in by_name:
+            state = stages.state_dir_of(folder / "workers", by_name[name])
+            supervisor.start(name, stages.command(by_name[name], zips[name], settings, state))
+            continue
         work_dir = str(folder / "workers" / name)
-        settings = str(folder / "settings.json")
-        supervisor.start(name, shipped_command(*args, "--settings", settings, "--work-dir", work_dir))
+        supervisor.start(name, shipped_command(*args, "--settings", str(settings), "--work-dir", work_dir))
 
 
 def _spark(log_file: Path) -> Any:

@@ -84,3 +84,22 @@ def test_the_cli_shows_the_stream_identity_figures() -> None:
     result = run_cli("cost", "estimate", "--messages-per-day", "1000000")
     assert result.returncode == 0, result.stderr
     assert "stream identity at 1,000 enterprises" in result.stdout and "10,950.00" in result.stdout
+
+
+def test_each_stream_stage_is_costed_as_an_asg_and_as_lambda_at_10_100_and_1000_per_second() -> None:
+    stages = cost.estimate(INFRA, 1_000_000).as_dict()["stages"]
+    assert list(stages) == ["10 msg/s", "100 msg/s", "1,000 msg/s"]
+    assert all(set(s) == {"scorer", "stream-importer", "alerter"} for s in stages.values())
+    # GIVEN dev's Terraform: 2 raw shards, c7g.large scorers of 2 cores, the stream_lambda
+    # module's 500-record batches, 1 s window and 1,024 MB (0.579 of a vCPU)
+    # THEN at 10 msg/s the scorer's ASG is one c7g.large: 730 h x $0.0725 = 52.93
+    scorer = stages["10 msg/s"]["scorer"]
+    assert scorer["asg"] == pytest.approx(52.92, abs=0.01)
+    # and its function gets 5 records a poll per shard: 5.184 M invocations a month ($1.04), each
+    # 40 ms + 5 x 0.5 ms / 0.579 = 44.32 ms at 1 GB: 229,745 GB-s ($3.83)
+    assert scorer["lambda"] == pytest.approx(4.87, abs=0.01)
+    # and the stream importer shares the SQS importer's hosts: as an ASG it adds nothing
+    assert {s["stream-importer"]["asg"] for s in stages.values()} == {0.0}
+    # and the alerter's one t4g.small loses to its function until the traffic is heavy
+    assert stages["10 msg/s"]["alerter"]["lambda"] < stages["10 msg/s"]["alerter"]["asg"]
+    assert stages["1,000 msg/s"]["alerter"]["lambda"] > stages["1,000 msg/s"]["alerter"]["asg"]

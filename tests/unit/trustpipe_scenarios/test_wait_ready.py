@@ -75,3 +75,21 @@ def test_a_group_without_its_lease_table_yet_is_not_ready_and_a_dead_worker_is_n
     aws = FakeAws({})
     with pytest.raises(stream_demo.StreamDemoError, match=r"exited: \['scorer'\]"):
         stream_demo.wait_ready(aws, lambda: ["scorer"], Path("logs"), timeout=60)  # type: ignore[arg-type]
+
+
+def test_a_stage_on_lambda_is_ready_when_its_mapping_reads_every_shard(tmp_path: Path) -> None:
+    # GIVEN the alerter on Lambda (no lease table of its own) and the other groups leased
+    from trustpipe.workers import ALERTER
+    from trustpipe_scenarios import lambda_stages
+
+    aws = FakeAws(tables(lambda g: [worker_id(g, stream_demo.WORKER_SLOT)] * 2 if g != ALERTER.group else []))
+    # WHEN its mapping has not said it reads every shard THEN the path is not ready
+    with pytest.raises(stream_demo.StreamDemoError, match="stream workers not ready"):
+        stream_demo.wait_ready(aws, lambda: [], tmp_path, timeout=0, on_lambda=[ALERTER])  # type: ignore[arg-type]
+    # WHEN it has THEN it is, and the alerter's lease table is never asked
+    folder = lambda_stages.state_dir_of(tmp_path, ALERTER)
+    folder.mkdir()
+    (folder / "ready").write_text("1\n")
+    aws.scans = 0
+    stream_demo.wait_ready(aws, lambda: [], tmp_path, timeout=0, on_lambda=[ALERTER])  # type: ignore[arg-type]
+    assert aws.scans == 2

@@ -1,0 +1,7 @@
+"""The scorer as a Lambda function on its stream's event source mapping (`trustpipe_stream.lambda_batch`):
+the handler is ``trustpipe_scorer.lambda_handler.handler``."""
+
+from trustpipe_scorer.app import build_worker
+from trustpipe_stream.lambda_batch import handler_for
+
+handler = handler_for(build_worker)
