@@ -18,6 +18,7 @@ BOUNDARIES = {
     "settings/config",
     "CLI arguments",
     "Airflow Variables",
+    "search queries",
 }
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)(?:\[([^\]]+)\])?`")
 
