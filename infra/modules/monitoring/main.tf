@@ -99,7 +99,15 @@ locals {
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue" {
-  for_each = var.importer_queue_name == null ? {} : local.queue_alarms
+  for_each = var.importer_queue_name == null ? {} : merge(local.queue_alarms, var.search_dlq_name == null ? {} : {
+    indexer-dlq = {
+      description = "Indexer messages were dead-lettered: scored objects the search indexer could not index after retries."
+      metric      = "ApproximateNumberOfMessagesVisible"
+      queue       = var.search_dlq_name
+      threshold   = 0
+      statistic   = "Maximum"
+    }
+  })
 
   alarm_name          = "${var.name}-${each.key}"
   alarm_description   = "${each.value.description} Runbook: ${var.runbook_base_url}/${each.key}.md"

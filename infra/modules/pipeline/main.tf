@@ -176,6 +176,7 @@ module "monitoring" {
   runbook_base_url    = var.runbook_base_url
   importer_queue_name = module.messaging.queue_name
   importer_dlq_name   = module.messaging.dlq_name
+  search_dlq_name     = module.messaging.search_dlq_name
   stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name, module.streaming.imported_stream_name]
   db_instance_id      = one(module.database[*].instance_id)
   tags                = var.tags

@@ -13,6 +13,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from tests.harness.streams import set_aside
+from tests.harness.waits import wait_for
 from trustpipe import contracts, s3
 from trustpipe.announcements import ObjectCreated
 from trustpipe.aws import AwsClients
@@ -25,7 +26,11 @@ from trustpipe_importer.load import import_object
 from trustpipe_search import documents, engine, queries, reconcile
 from trustpipe_search.app import queue_indexer, stream_indexer
 from trustpipe_search.reindex import reindex
+from trustpipe_stack.launcher import Launcher
+from trustpipe_stack.procs import shipped_command
+from trustpipe_stack.stack import LocalStack
 from trustpipe_stream.processor import StreamRecord
+from trustpipe_stream.put import Putter
 
 pytestmark = pytest.mark.integration
 SCORED = contracts.load(contracts.SCORED_MESSAGE)
@@ -295,3 +300,26 @@ def test_retention_deletes_whole_days_past_the_window(aws: AwsClients, client: O
     assert gone == ["trustpipe-messages-2001.01.01", "trustpipe-messages-2001.01.02"]
     remaining = [n for n in engine.daily_indices(client) if n.startswith("trustpipe-messages-2001")]
     assert remaining == ["trustpipe-messages-2001.01.03", "trustpipe-messages-2001.01.04"]
+
+
+def test_the_indexer_service_indexes_the_scored_stream_under_the_kcl(
+    local_stack: LocalStack, settings: Settings, aws: AwsClients, client: OpenSearch
+) -> None:
+    # GIVEN the indexer as its unit runs it (`trustpipe indexer run`: its KCL daemon and a
+    # processor per leased shard), and scored messages put on the scored stream
+    hour = datetime(2026, 10, 6, 3, tzinfo=UTC)
+    batch = rows(30, "kcl", hour, source="STREAM")
+    encoder = FramedEncoder(aws.registry().register(contracts.SCORED_MESSAGE_SUBJECT, SCORED), SCORED)
+    workers = Launcher(local_stack.state_dir / "workers")
+    workers.start("indexer", shipped_command("indexer", "run", "--state-dir", str(local_stack.state_dir)))
+    try:
+        Putter(aws.client("kinesis"), settings.scored_stream_name).put(
+            (encoder.encode(r), f"{r['enterprise_id']}/{r['message_id']}") for r in batch
+        )
+        # THEN every one becomes a document, with its id and version
+        wait_for("the indexer's documents", lambda: day_count(client, "acme", hour) == 30, timeout=300)
+        assert stored(client, batch[7])["_version"] == documents.version(1, batch[7]["scored_at"])
+    finally:
+        # and SIGTERM stops it cleanly (its processors checkpoint, its daemon releases its leases)
+        codes = workers.stop("indexer")
+    assert codes == {"indexer": 0}
