@@ -68,4 +68,6 @@ def delete_older_than(client: OpenSearch, keep_days: int, now: datetime | None =
 def refresh(client: OpenSearch) -> Any:
     """Make what was indexed searchable now (tests and the reconciliation; OpenSearch does it each
     second on its own)."""
-    return client.indices.refresh(index=documents.READ_ALIAS, params={"ignore_unavailable": "true"})
+    return client.indices.refresh(
+        index=documents.READ_ALIAS, params={"ignore_unavailable": "true", "allow_no_indices": "true"}
+    )

@@ -53,7 +53,11 @@ def index_counts(client: OpenSearch, hour: datetime) -> dict[str, int]:
         "query": {"range": {"received_at": {"gte": start, "lt": end}}},
         "aggs": {"enterprises": {"terms": {"field": "enterprise_id", "size": MAX_ENTERPRISES}}},
     }
-    answer = client.search(index=documents.READ_ALIAS, body=body, params={"ignore_unavailable": "true"})
+    answer = client.search(
+        index=documents.READ_ALIAS,
+        body=body,
+        params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+    )
     aggs = answer.get("aggregations") or {}
     return {b["key"]: int(b["doc_count"]) for b in aggs.get("enterprises", {}).get("buckets", [])}
 
