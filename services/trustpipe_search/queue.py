@@ -12,7 +12,8 @@ import logging
 import random
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,8 +103,9 @@ class QueueIndexer:
                 aside.keep_object(self.s3, self.archive_bucket, MALFORMED_KEY, message["MessageId"], str(err))
                 self.counts.set_aside += 1
                 events = []
-            for event in events:
-                self._index(event)
+            with self._heartbeat(message):
+                for event in events:
+                    self._index(event)
         except Exception as err:
             if not is_transient(err):
                 raise
@@ -144,6 +146,30 @@ class QueueIndexer:
         self.counts.indexed += outcome.written
         self.counts.superseded += outcome.superseded
         self.counts.set_aside += len(outcome.refused)
+
+    @contextmanager
+    def _heartbeat(self, message: dict[str, Any]) -> Iterator[None]:
+        """Keep the message invisible while a large object is indexed (as the importer does)."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.visibility_timeout / 2):
+                try:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=self.visibility_timeout,
+                    )
+                except (BotoCoreError, ClientError) as err:
+                    log.warning("could not extend visibility of %s: %s", message["MessageId"], err)
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _retry_later(self, message: dict[str, Any], err: BaseException) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

@@ -101,3 +101,19 @@ def test_a_search_store_that_does_not_answer_keeps_the_message_for_a_later_try()
     counts = indexer(sqs, FakeS3({"a.avro": GOOD}), Down()).run(once=True)
     assert counts.retried == 1
     assert sqs.deleted == [] and sqs.hidden == [("r1", 5)]
+
+
+def test_a_long_object_keeps_its_message_hidden_until_it_is_indexed() -> None:
+    import time
+
+    class Slow(FakeSearch):
+        def bulk(self, body: str, *a: Any, **k: Any) -> dict[str, Any]:
+            time.sleep(0.35)
+            return super().bulk(body, *a, **k)
+
+    sqs = FakeSqs([message(1, body("a.avro"))])
+    worker = indexer(sqs, FakeS3({"a.avro": GOOD}), Slow())
+    worker.visibility_timeout = 0.2  # type: ignore[assignment]
+    worker.run(once=True)
+    assert sqs.hidden and all(h == ("r1", 0.2) for h in sqs.hidden)
+    assert sqs.deleted == ["r1"]
