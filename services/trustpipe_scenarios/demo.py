@@ -320,12 +320,20 @@ def _print_summary(
 
 def _print_stream(console: Console, stream: dict[str, Any]) -> None:
     table = Table(title=f"stream run {stream['run_id']}: {stream['rate_per_second']:.0f} messages/s")
-    for column in ("produced", "scored", "imported", "actionable", "actions", "duplicate actions"):
+    for column in ("produced", "scored", "imported", "indexed", "actionable", "actions", "duplicate actions"):
         table.add_column(column, justify="right")
     table.add_row(
         *(
             f"{stream[k]:,}"
-            for k in ("produced", "scored", "imported", "actionable", "actions", "duplicate_actions")
+            for k in (
+                "produced",
+                "scored",
+                "imported",
+                "indexed",
+                "actionable",
+                "actions",
+                "duplicate_actions",
+            )
         )
     )
     console.print(table)
