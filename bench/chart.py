@@ -14,12 +14,12 @@ _GOAL = re.compile(r"(>=|<=)\s*([0-9.]+)")
 
 
 def goal_of(result: dict[str, Any]) -> tuple[str, float, float] | None:
-    """(comparison, threshold, the figure compared): a ratio goal, or a p99 goal on the value
+    """(comparison, threshold, the figure compared): a ratio goal, or a p99 or p95 goal on the value
     itself; None for a figure only reported."""
     found = _GOAL.search(result["goal"])
     if found is None:
         return None
-    figure = result["value"] if result["goal"].startswith("p99") else result["ratio"]
+    figure = result["value"] if result["goal"].startswith(("p99", "p95")) else result["ratio"]
     return found.group(1), float(found.group(2)), float(figure)
 
 

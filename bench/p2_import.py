@@ -31,11 +31,11 @@ import psycopg
 
 from bench.harness import NOTHING, Result, Shared, moto_client
 from trustpipe import contracts
+from trustpipe.announcements import ObjectCreated
 from trustpipe.codec import write_container
 from trustpipe.db import migrate
 from trustpipe.db.partitions import DayPartitions
 from trustpipe_importer.blocks import DecodePool
-from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import SCORED_COLUMNS, import_object
 from trustpipe_stack.servers import MotoServer, Postgres
 

@@ -209,6 +209,13 @@ with DAG(
         assert data_interval_end
         return tasks.record_hour(DAG_ID, data_interval_end, summary)
 
+    @task
+    def reconcile_search(data_interval_start: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_start
+        return tasks.reconcile_search(DAG_ID, data_interval_start)
+
     def write_report(
         summary: dict[str, object], data_interval_start: datetime | None = None
     ) -> dict[str, str]:
@@ -230,6 +237,8 @@ with DAG(
     gate = quality_gate()
     imported >> [check_rows, check_stats] >> gate >> record_hour(verified)
     imported >> reconcile_late(verified_late)
+    # the index against the store once the hour's rows are in it; it pages through its metric
+    [check_rows, check_stats] >> reconcile_search()
     # the report draws the imported hour beside the gate, not after it: a breach is worth a look
     report = HourReportOperator(
         task_id="write_report", python_callable=write_report, op_kwargs={"summary": verified}, retries=0

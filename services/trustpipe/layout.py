@@ -91,6 +91,12 @@ def stream_set_aside_key(group: str, shard_id: str, first_sequence: str) -> str:
     return f"{SET_ASIDE_PREFIX}stream/{group}/shard={shard_id}/{first_sequence}.jsonl"
 
 
+def search_set_aside_key(object_key: str, etag: str) -> str:
+    """Where the indexer keeps what it could not index of one scored object version (archive
+    bucket, JSON lines: the object's reason, or each refused row's): a redelivery rewrites it."""
+    return f"{SET_ASIDE_PREFIX}search/{object_key}@{etag}.jsonl"
+
+
 def set_aside_key(key: str) -> str:
     """Where a landing object the job could not read is moved (same bucket)."""
     return f"{SET_ASIDE_PREFIX}{key}"

@@ -120,6 +120,15 @@ LATE_MINUTES = Metric(
     "message_scoring_hourly: find_late_hours, when some were late",
     "how long after its hour closed the latest late landing object landed",
 )
+SEARCH_DRIFT = Metric(
+    PIPELINE,
+    "SearchDrift",
+    ("Dag",),
+    "Count",
+    "message_scoring_hourly: reconcile_search",
+    "documents the search index holds for the hour minus the store's rows, in absolute value "
+    "summed over its enterprises (0: they agree); each enterprise's own figure is in the task's log",
+)
 HOLDOUT_AUC = Metric(
     PIPELINE,
     "HoldoutAuc",
@@ -150,12 +159,15 @@ LATENCY = Metric(
 ALL: tuple[Metric, ...] = (
     PROCESSED, ERRORS, HEARTBEAT, LAG,
     HOURLY_DELAY, RECORDS_IN, RECORDS_OUT, OBJECTS_SET_ASIDE, VERDICTS, LATE_OBJECTS, LATE_MINUTES,
-    HOLDOUT_AUC,
+    SEARCH_DRIFT, HOLDOUT_AUC,
     REQUESTS, LATENCY,
 )  # fmt: skip
 
 WORKER_SERVICES = ("scorer", "importer", "alerter")
 """The values of ``Service`` in ``trustpipe/workers`` (the KCL groups and the S3 importer)."""
+SEARCH_SERVICE = "indexer"
+"""The indexer's ``Service`` (``trustpipe.workers.SEARCH_WORKERS``): the stream consumer and the
+queue consumer alike."""
 REGISTRY_SERVICE = "schema-registry"
 
 

@@ -128,6 +128,12 @@ class Settings:
     sensors assume their enterprise's role themselves."""
     actions_table_name: str | None = None
     """The actions issued, by (enterprise, message id): one action per message."""
+    search_url: str | None = None
+    """The search store's endpoint (Amazon OpenSearch Service; locally the stack's emulator).
+    None: this deployment indexes nothing."""
+    search_queue_url: str | None = None
+    """The indexer's queue: the scored bucket's announcements (a second subscription to the
+    topic the importer's queue hears), for the batch path's messages."""
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)
     """The enterprises served (the environment's tenant map), each with what is its own: its
     sensors' identity, its consumer identity, its action queue and alert topic."""
@@ -155,6 +161,8 @@ class Settings:
             "frontdoor_url",
             "sensor_credentials_file",
             "actions_table_name",
+            "search_url",
+            "search_queue_url",
             "tenants",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})

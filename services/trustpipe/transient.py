@@ -88,7 +88,24 @@ def is_transient(err: BaseException) -> bool:
     psycopg = sys.modules.get("psycopg")
     if psycopg is not None and isinstance(err, psycopg.OperationalError):
         return not (err.sqlstate or "").startswith(PROGRAM_LIMIT_CLASS)
-    return False
+    return _search_transient(err)
+
+
+SEARCH_TRANSIENT_STATUSES = frozenset({401, 403, 408, 429})
+"""The search store refusing the deployment's signature (a role not yet mapped), timing out or
+throttling (and any 5xx): the cluster's state or the deployment's, not a document's."""
+
+
+def _search_transient(err: BaseException) -> bool:
+    """opensearch-py's errors, only when it is loaded (the indexer's hosts): a connection that
+    failed or timed out, or a status of ``SEARCH_TRANSIENT_STATUSES`` or 5xx."""
+    exceptions = sys.modules.get("opensearchpy.exceptions")
+    if exceptions is None or not isinstance(err, exceptions.TransportError):
+        return False
+    if isinstance(err, exceptions.ConnectionError):  # ConnectionTimeout and SSLError included
+        return True
+    status = err.status_code if isinstance(err.status_code, int) else 0
+    return status in SEARCH_TRANSIENT_STATUSES or status >= 500
 
 
 def _aws_transient(err: ClientError) -> bool:

@@ -67,6 +67,19 @@ ALERTER = Worker(
 )
 STREAM_WORKERS = (SCORER, STREAM_IMPORTER, ALERTER)
 """The near-real-time path in order: raw -> scorer -> scored -> importer -> imported -> alerter."""
+INDEXER = Worker(
+    name="indexer",
+    group="indexer",
+    stream="scored_stream_name",
+    command=("indexer", "run"),
+    unit="trustpipe-indexer",
+    service="indexer",
+    processor="trustpipe_search.processor",
+)
+SEARCH_WORKERS = (INDEXER,)
+"""Beside the path, not on it: the scored stream's second consumer group, which feeds the search
+store (slide 70). Its own tuple while its host (the Ansible unit, the workers module's group and
+routes) comes with the search store's AWS side."""
 
 
 def stream_groups(settings: Settings) -> dict[str, str]:

@@ -22,11 +22,11 @@ from botocore.exceptions import ClientError
 from psycopg.rows import dict_row
 
 from trustpipe import contracts
+from trustpipe.announcements import ObjectCreated
 from trustpipe.codec import CodecError, ContainerReader
 from trustpipe.db.partitions import DayPartitions
 from trustpipe.errors import PermanentError, TransientError
 from trustpipe_importer.blocks import CopyData, DecodePool, with_repeated_arrays
-from trustpipe_importer.events import ObjectCreated
 
 Connect = Callable[[], psycopg.Connection[Any]]
 T = TypeVar("T")

@@ -20,12 +20,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from trustpipe.announcements import MalformedEventError, ObjectCreated, parse
 from trustpipe.db.partitions import DayPartitions
 from trustpipe.retry import Backoff
 from trustpipe.telemetry import WorkerMetrics
 from trustpipe.transient import is_transient
 from trustpipe_importer.blocks import DecodePool
-from trustpipe_importer.events import MalformedEventError, ObjectCreated, parse
 from trustpipe_importer.load import Connect, Forward, UnimportableObjectError, import_object, record_set_aside
 
 SQS_MAX_WAIT_SECONDS = 20  # ReceiveMessage long-poll maximum

@@ -177,6 +177,22 @@ def record_hour(dag_id: str, hour_end: datetime, summary: dict[str, Any]) -> flo
     return alerts.put_hour_metrics(_aws(), dag_id, hour_end, summary, datetime.now(UTC))
 
 
+def reconcile_search(dag_id: str, at: datetime) -> dict[str, Any]:
+    """The search index's documents against the store's rows for the hour, per enterprise
+    (``trustpipe_search.reconcile``): put as ``SearchDrift`` (0 when they agree), said in the log;
+    the counts. A deployment without a search store has nothing to reconcile."""
+    settings = pipeline_config().settings
+    if not settings.search_url:
+        print("no search store in the settings (search_url): nothing to reconcile")
+        return {"hour": layout.format_hour(at), "drift": None}
+    from trustpipe_search import engine, reconcile
+
+    found = reconcile.drift(engine.connect(settings), _db(), at)
+    print(found.describe())
+    alerts.put_metrics(_aws(), [reconcile.drift_datum(dag_id, found)], datetime.now(UTC))
+    return {"hour": layout.format_hour(at), "index": found.index, "store": found.store, "drift": found.total}
+
+
 def write_report(at: datetime, summary: dict[str, Any]) -> dict[str, str]:
     """Draw the verified, imported hour (``hour_report``) and upload it beside its scored output;
     where it is (``url`` becomes the task's "Hour report" link)."""

@@ -61,6 +61,8 @@ def run_demo(
     with console.status("schema registry: register writer schemas, decode framed records..."):
         report.extra["registry"] = framed_round_trip(aws, [f.key for f in inv.files])
     by_enterprise, imported = _model_score_import(aws, hour, report, console, stack.state_dir)
+    if aws.settings.search_url and aws.settings.search_queue_url:
+        report.extra["search"] = _index(aws, hour, console)
     if stream_seconds > 0:
         console.rule("near real time: sensors -> Kinesis -> scorers -> importer -> alerter")
         report.extra["stream"] = stream_demo.run(
@@ -229,6 +231,30 @@ IMPORTED_BY_VERDICT = (
 )
 
 
+def _index(aws: AwsClients, hour: datetime, console: Console) -> dict[str, Any]:
+    """The batch path's second consumer: the indexer drains its own queue (the scored objects the
+    topic announced), then the hour's documents per enterprise are counted beside the store's rows
+    (``trustpipe_search.reconcile``, as the hourly DAG's reconcile_search does)."""
+    from trustpipe.db.query import PostgresDatabase
+    from trustpipe_importer.app import connector
+    from trustpipe_search import engine, reconcile
+    from trustpipe_search.app import queue_indexer
+
+    with console.status("indexer: S3 event -> SNS -> its own SQS queue -> OpenSearch..."):
+        counts = queue_indexer(aws, wait_seconds=1).run(once=True)
+        client = engine.connect(aws.settings)
+        engine.refresh(client)
+        found = reconcile.drift(client, PostgresDatabase(connector(aws.settings)), hour)
+    console.log(f"search index: {found.describe()}")
+    return {
+        "index": found.index,
+        "store": found.store,
+        "drift": found.total,
+        "objects": counts.objects,
+        "set_aside": counts.set_aside,
+    }
+
+
 def _print_summary(
     console: Console,
     drops: list[Drop],
@@ -248,6 +274,7 @@ def _print_summary(
         "label",
         "pass",
         "in db",
+        "in index",
     )
     for column in columns:
         table.add_column(column, justify="left" if column in ("enterprise", "schema") else "right")
@@ -267,6 +294,9 @@ def _print_summary(
             f"{stats.get('labelled', 0):,}",
             f"{stats.get('passed', 0):,}",
             f"{sum(n for (e, _v), n in imported.items() if e == ent):,}",
+            f"{report.extra.get('search', {}).get('index', {}).get(ent, 0):,}"
+            if "search" in report.extra
+            else "-",
         )
     console.print(table)
     model, reg = report.extra["model"], report.extra["registry"]
@@ -290,12 +320,20 @@ def _print_summary(
 
 def _print_stream(console: Console, stream: dict[str, Any]) -> None:
     table = Table(title=f"stream run {stream['run_id']}: {stream['rate_per_second']:.0f} messages/s")
-    for column in ("produced", "scored", "imported", "actionable", "actions", "duplicate actions"):
+    for column in ("produced", "scored", "imported", "indexed", "actionable", "actions", "duplicate actions"):
         table.add_column(column, justify="right")
     table.add_row(
         *(
             f"{stream[k]:,}"
-            for k in ("produced", "scored", "imported", "actionable", "actions", "duplicate_actions")
+            for k in (
+                "produced",
+                "scored",
+                "imported",
+                "indexed",
+                "actionable",
+                "actions",
+                "duplicate_actions",
+            )
         )
     )
     console.print(table)

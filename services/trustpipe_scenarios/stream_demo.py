@@ -1,6 +1,7 @@
 """The demo's near-real-time part: the workers started as services (a scorer, a stream
-importer, an alerter), the sensors streaming for a while, then every stage counted and reconciled,
-with the latency from put to stored verdict and to action."""
+importer, an alerter, and the search indexer beside them), the sensors streaming for a while, then
+every stage counted and reconciled (the search index's documents too), with the latency from put
+to stored verdict and to action."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from trustpipe.codec import ContainerReader, FramedDecoder
 from trustpipe.errors import RunError
 from trustpipe.s3 import list_objects
 from trustpipe.settings import SETTINGS_FILE
-from trustpipe.workers import STREAM_WORKERS, Worker, stream_groups
+from trustpipe.workers import SEARCH_WORKERS, STREAM_WORKERS, Worker
 from trustpipe_scenarios import lambda_stages
 from trustpipe_scenarios.settle import Pair, pair_of, pair_params, settle
 from trustpipe_sensors.app import run_stream
@@ -33,7 +34,9 @@ from trustpipe_stream.service import worker_id
 
 WORKER_SLOT = "1"
 """Every local stream worker's slot (the CLI's default): with the host, its KCL worker id."""
-WORKERS = {f"{w.group}-{WORKER_SLOT}": (*w.command, "--slot", WORKER_SLOT) for w in STREAM_WORKERS}
+DEMO_WORKERS = (*STREAM_WORKERS, *SEARCH_WORKERS)
+"""The path's workers and the search indexer beside them (the chaos run starts the path's only)."""
+WORKERS = {f"{w.group}-{WORKER_SLOT}": (*w.command, "--slot", WORKER_SLOT) for w in DEMO_WORKERS}
 """One worker per group: a scorer runs a processor per leased shard (both, here). Two scorers on
 one machine are tested (tests/integration/trustpipe_alerter); here the KCL's rebalancing between
 them, by throughput, would move leases in the middle of the measured run."""
@@ -110,7 +113,7 @@ def run(
     workers = start_workers(state_dir, on_lambda)
     try:
         say("stream workers started (a scorer, a stream importer, an alerter): leasing shards...")
-        wait_ready(aws, workers.exited, state_dir / "workers", on_lambda=on_lambda)
+        wait_ready(aws, workers.exited, state_dir / "workers", workers=DEMO_WORKERS, on_lambda=on_lambda)
         since = datetime.now(UTC)
         mailbox: list[dict[str, Any]] = []  # the actions received, as the mail systems would
         primer = run_stream(aws, seed=seed + 1, rate=PRIMER_COUNT, count=PRIMER_COUNT)
@@ -121,6 +124,7 @@ def run(
         messages = _run_messages(aws, run_.run_id)
         say(f"sensors streamed {len(messages):,} messages in {seconds:.0f}s; waiting for every stage...")
         section = _wait_and_count(aws, messages, mailbox, say, since)
+        section["indexed"] = wait_indexed(aws, messages, say)
     finally:
         codes = workers.stop()
     section["workers_exit_codes"] = codes
@@ -129,6 +133,7 @@ def run(
     section["rate_per_second"] = rate
     section["reconciled"] = bool(
         section["imported"] == run_.total
+        and section["indexed"] == run_.total
         and section["actions"] == section["actionable"]
         and section["duplicate_actions"] == 0
         and set(codes.values()) == {0}
@@ -145,11 +150,17 @@ def lease_items(dynamodb: Any, stream: str, group: str) -> list[dict[str, Any]]:
     return items
 
 
+def consumers(settings: Any, workers: Sequence[Worker] = STREAM_WORKERS) -> list[tuple[str, str]]:
+    """(stream, consumer group) of each of ``workers``."""
+    return [(w.stream_name(settings), w.group) for w in workers]
+
+
 def wait_ready(
     aws: AwsClients,
     exited: Callable[[], list[str]],
     logs: Path,
     timeout: float = 300,
+    workers: Sequence[Worker] = STREAM_WORKERS,
     on_lambda: Sequence[Worker] = (),
 ) -> None:
     """Until every shard's lease is owned by its group's worker of this run (the KCL's start-up:
@@ -161,12 +172,12 @@ def wait_ready(
     that started before would find a shard without a reader for that long. A stage ``on_lambda``
     is ready when its mapping reads every shard."""
     lambda_groups = {w.group for w in on_lambda}
-    groups = {s: g for s, g in stream_groups(aws.settings).items() if g not in lambda_groups}
+    pairs = [(s, g) for s, g in consumers(aws.settings, workers) if g not in lambda_groups]
     dynamodb, kinesis = aws.client("dynamodb"), aws.client("kinesis")
-    shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in groups}
+    shards = {s: len(kinesis.list_shards(StreamName=s)["Shards"]) for s in {s for s, _ in pairs}}
     deadline = time.monotonic() + timeout
 
-    ours = {group: worker_id(group, WORKER_SLOT) for group in groups.values()}
+    ours = {group: worker_id(group, WORKER_SLOT) for _, group in pairs}
 
     def leased(stream: str, group: str) -> bool:
         items = lease_items(dynamodb, stream, group)
@@ -174,13 +185,44 @@ def wait_ready(
 
     def all_ready() -> bool:
         mappings = all(lambda_stages.ready(lambda_stages.state_dir_of(logs, w)) for w in on_lambda)
-        return mappings and all(leased(stream, group) for stream, group in groups.items())
+        return mappings and all(leased(stream, group) for stream, group in pairs)
 
     while not all_ready():
         dead = exited()
         if dead or time.monotonic() > deadline:
             raise StreamDemoError(f"stream workers not ready (exited: {dead or 'none'}); see {logs}")
         time.sleep(1)
+
+
+INDEX_IDS_PER_QUERY = 1_000
+
+
+def wait_indexed(aws: AwsClients, messages: list[Pair], say: Say, timeout: float = SETTLE_SECONDS) -> int:
+    """Until the search index holds a document of each of ``messages`` (or ``timeout``); how
+    many it holds (by document id: one each, never two)."""
+    from trustpipe_search import documents, engine
+
+    client = engine.connect(aws.settings)
+    ids = [documents.doc_id(e, m) for e, m in messages]
+    deadline = time.monotonic() + timeout
+
+    def count() -> int:
+        engine.refresh(client)
+        return sum(
+            int(
+                client.count(
+                    index=documents.READ_ALIAS,
+                    body={"query": {"ids": {"values": ids[n : n + INDEX_IDS_PER_QUERY]}}},
+                    params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+                )["count"]
+            )
+            for n in range(0, len(ids), INDEX_IDS_PER_QUERY)
+        )
+
+    while (found := count()) < len(ids) and time.monotonic() < deadline:
+        time.sleep(1)
+    say(f"search index: {found:,} of {len(ids):,} messages indexed")
+    return found
 
 
 def _run_messages(aws: AwsClients, run_id: str) -> list[Pair]:

@@ -18,7 +18,7 @@ from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
 from trustpipe_deploy.terraform import Terraform, TerraformError, find_plugin_mirror
 from trustpipe_stack.procs import pid_alive, read_pid
-from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RegistryServer
+from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RegistryServer, SearchServer
 
 MOTO_PARALLELISM = 30
 SPARK_LOG = "spark.log"
@@ -40,6 +40,7 @@ class LocalStack:
         self.postgres = Postgres(self.state_dir / "postgres")
         self.registry = RegistryServer(self.state_dir / "registry")
         self.frontdoor = FrontDoorServer(self.state_dir / "frontdoor")
+        self.search = SearchServer(self.state_dir / "search")
 
     @property
     def settings_path(self) -> Path:
@@ -68,6 +69,8 @@ class LocalStack:
             say("infra/ changed since the last apply: restarting the moto server to apply afresh")
             self.moto.stop()
         fresh_aws = self.moto.start()
+        if fresh_aws:
+            self.search.stop()  # it starts empty too: no documents of objects the new server lacks
         say(f"moto server {'started' if fresh_aws else 'already running'} at {self.moto.endpoint}")
         own_database = database_url is None
         if database_url is None:
@@ -102,7 +105,11 @@ class LocalStack:
             say(f"settings written to {self.settings_path}")
         if self.registry.start(self.settings_path):
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
-        settings = replace(Settings.load(self.settings_path), registry_url=self.registry.url)
+        if self.search.start():
+            say(f"OpenSearch emulator (osmem-server) started at {self.search.url}")
+        settings = replace(
+            Settings.load(self.settings_path), registry_url=self.registry.url, search_url=self.search.url
+        )
         settings.save(self.settings_path)
         register_contracts(settings)
         return self.serve_frontdoor(settings, say)
@@ -137,9 +144,10 @@ class LocalStack:
         """Stop everything `up` started, by pid."""
         self.frontdoor.stop()
         self.registry.stop()
+        self.search.stop()
         self.moto.stop()
         self.sensor_credentials_path.unlink(missing_ok=True)
-        say("moto server, schema registry and front door stopped")
+        say("moto server, schema registry, front door and OpenSearch emulator stopped")
         self.postgres.stop()
         say("PostgreSQL stopped")
         self.settings_path.unlink(missing_ok=True)
@@ -164,6 +172,10 @@ class LocalStack:
             "frontdoor": {
                 "running": self.frontdoor.running(),
                 "url": self.frontdoor.url if self.frontdoor.running() else None,
+            },
+            "search": {
+                "running": self.search.running(),
+                "url": self.search.url if self.search.running() else None,
             },
             "workers": self.workers(),
             "settings": str(self.settings_path) if self.settings_path.exists() else None,

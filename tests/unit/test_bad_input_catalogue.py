@@ -18,6 +18,7 @@ BOUNDARIES = {
     "settings/config",
     "CLI arguments",
     "Airflow Variables",
+    "search queries",
 }
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)(?:\[([^\]]+)\])?`")
 
@@ -69,13 +70,13 @@ def test_a_missing_test_or_case_is_caught() -> None:
     assert resolves("tests/unit/test_bad_input_catalogue.py", "test_nothing_here", None)
     assert resolves("tests/unit/trustpipe/test_codec.py", "test_truncated_record", "x")
     assert resolves(
-        "tests/unit/trustpipe_importer/test_events.py",
+        "tests/unit/trustpipe/test_announcements.py",
         "test_malformed_bodies_are_one_clear_error",
         "no-such-case",
     )
     assert (
         resolves(
-            "tests/unit/trustpipe_importer/test_events.py",
+            "tests/unit/trustpipe/test_announcements.py",
             "test_malformed_bodies_are_one_clear_error",
             "not json",
         )

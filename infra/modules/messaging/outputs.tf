@@ -35,3 +35,28 @@ output "dlq_name" {
   description = "Name of the dead-letter queue."
   value       = try(aws_sqs_queue.dlq.name, null)
 }
+
+output "search_queue_url" {
+  description = "URL of the search indexer's queue (the topic's second subscription)."
+  value       = try(aws_sqs_queue.search.id, null)
+}
+
+output "search_queue_arn" {
+  description = "ARN of the search indexer's queue."
+  value       = try(aws_sqs_queue.search.arn, null)
+}
+
+output "search_queue_name" {
+  description = "Name of the search indexer's queue (for CloudWatch metrics)."
+  value       = try(aws_sqs_queue.search.name, null)
+}
+
+output "search_dlq_url" {
+  description = "URL of the search indexer's dead-letter queue."
+  value       = try(aws_sqs_queue.search_dlq.id, null)
+}
+
+output "search_dlq_name" {
+  description = "Name of the search indexer's dead-letter queue."
+  value       = try(aws_sqs_queue.search_dlq.name, null)
+}

@@ -55,6 +55,29 @@ resource "aws_cloudwatch_metric_alarm" "late_landing" {
   tags = var.tags
 }
 
+# The hourly DAG's reconcile_search puts SearchDrift every run: the search index's documents for
+# the hour against the store's rows, summed over enterprises (0 when they agree). A drift that is
+# still there an hour later means the indexer lost or refused documents (slide 70's index is
+# rebuilt from the lake: `trustpipe search reindex`).
+resource "aws_cloudwatch_metric_alarm" "search_drift" {
+  alarm_name          = "${var.name}-search-drift"
+  alarm_description   = "The search index and the store disagree on an hour's messages. Runbook: ${var.runbook_base_url}/search-drift.md"
+  namespace           = "trustpipe/pipeline"
+  metric_name         = "SearchDrift"
+  dimensions          = { Dag = var.hourly_dag_id }
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
 locals {
   queue_alarms = {
     importer-dlq = {
@@ -76,7 +99,15 @@ locals {
 }
 
 resource "aws_cloudwatch_metric_alarm" "queue" {
-  for_each = var.importer_queue_name == null ? {} : local.queue_alarms
+  for_each = var.importer_queue_name == null ? {} : merge(local.queue_alarms, var.search_dlq_name == null ? {} : {
+    indexer-dlq = {
+      description = "Indexer messages were dead-lettered: scored objects the search indexer could not index after retries."
+      metric      = "ApproximateNumberOfMessagesVisible"
+      queue       = var.search_dlq_name
+      threshold   = 0
+      statistic   = "Maximum"
+    }
+  })
 
   alarm_name          = "${var.name}-${each.key}"
   alarm_description   = "${each.value.description} Runbook: ${var.runbook_base_url}/${each.key}.md"

@@ -7,6 +7,7 @@ output "alarm_names" {
   description = "Names of the pipeline's alarms."
   value = concat(
     [aws_cloudwatch_metric_alarm.hourly_deadline.alarm_name, aws_cloudwatch_metric_alarm.late_landing.alarm_name],
+    [aws_cloudwatch_metric_alarm.search_drift.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.queue : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.worker_errors : a.alarm_name],

@@ -57,6 +57,12 @@ variable "importer_dlq_name" {
   default     = null
 }
 
+variable "search_dlq_name" {
+  description = "The search indexer's dead-letter queue (depth alarm; null: none)."
+  type        = string
+  default     = null
+}
+
 variable "importer_max_age_seconds" {
   description = "Page when the oldest importer message is older than this."
   type        = number

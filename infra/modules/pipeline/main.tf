@@ -17,13 +17,17 @@ locals {
   database_url       = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=verify-full&sslrootcert=${local.database_ca_bundle}" : null
   # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
-    region               = data.aws_region.this.name
-    landing_bucket       = module.data_lake.landing_bucket
-    scored_bucket        = module.data_lake.scored_bucket
-    archive_bucket       = module.data_lake.archive_bucket
-    scored_topic_arn     = module.messaging.topic_arn
-    importer_queue_url   = module.messaging.queue_url
-    importer_dlq_url     = module.messaging.dlq_url
+    region             = data.aws_region.this.name
+    landing_bucket     = module.data_lake.landing_bucket
+    scored_bucket      = module.data_lake.scored_bucket
+    archive_bucket     = module.data_lake.archive_bucket
+    scored_topic_arn   = module.messaging.topic_arn
+    importer_queue_url = module.messaging.queue_url
+    importer_dlq_url   = module.messaging.dlq_url
+    search_queue_url   = module.messaging.search_queue_url
+    # The search store's endpoint comes with its own module (Amazon OpenSearch Service); the
+    # local stack sets its emulator's URL itself, as it does the registry's.
+    search_url           = null
     raw_stream_name      = module.streaming.raw_stream_name
     scored_stream_name   = module.streaming.scored_stream_name
     imported_stream_name = module.streaming.imported_stream_name
@@ -172,6 +176,7 @@ module "monitoring" {
   runbook_base_url    = var.runbook_base_url
   importer_queue_name = module.messaging.queue_name
   importer_dlq_name   = module.messaging.dlq_name
+  search_dlq_name     = module.messaging.search_dlq_name
   stream_names        = [module.streaming.raw_stream_name, module.streaming.scored_stream_name, module.streaming.imported_stream_name]
   db_instance_id      = one(module.database[*].instance_id)
   tags                = var.tags

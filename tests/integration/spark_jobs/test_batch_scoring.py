@@ -18,6 +18,7 @@ from tests.harness.models import mixed
 from tests.harness.output import assert_calm
 from trustpipe import contracts, landing, layout, metrics, s3, tenants
 from trustpipe import records as record_rules
+from trustpipe.announcements import ObjectCreated
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
 from trustpipe.layout import MANIFEST, scored_hour_prefix, set_aside_key
@@ -27,7 +28,6 @@ from trustpipe.model.scorer import TrustModel
 from trustpipe.settings import Settings
 from trustpipe_alerter.app import build_worker
 from trustpipe_importer.app import upgrade
-from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import import_object
 from trustpipe_orchestration import checks, late
 from trustpipe_scenarios.settle import drain_action_queues

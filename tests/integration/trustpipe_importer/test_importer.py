@@ -26,6 +26,7 @@ from tests.harness.scored import BASE, scored
 from tests.harness.streams import on_stream
 from tests.harness.waits import wait_for
 from trustpipe import contracts, s3, tenants
+from trustpipe.announcements import ObjectCreated
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.metrics import WORKERS
@@ -45,7 +46,6 @@ from trustpipe_emulation.alarms import (
 from trustpipe_importer import worker as worker_module
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
-from trustpipe_importer.events import ObjectCreated
 from trustpipe_importer.load import IMPORTED_SQL, Outcome, import_object
 from trustpipe_scenarios.stream_demo import records
 from trustpipe_stack.stack import LocalStack

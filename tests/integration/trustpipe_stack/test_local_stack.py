@@ -169,6 +169,7 @@ def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings, comma
     # GIVEN a stack that is up
     moto_pid, pg_pid = local_stack.moto.pid_file.read_text(), local_stack.postgres.pid
     registry_pid = local_stack.registry.pid_file.read_text()
+    search_pid = local_stack.search.pid_file.read_text()
     applies = (local_stack.state_dir / "terraform" / "terraform.log").read_text().count("$ terraform apply")
     # WHEN `up` runs again, through the CLI (`make deploy ENV=local` runs the second form)
     result = run_cli(*command, "--state-dir", str(local_stack.state_dir))
@@ -178,6 +179,8 @@ def test_up_again_is_harmless(local_stack: LocalStack, settings: Settings, comma
     assert local_stack.moto.pid_file.read_text() == moto_pid
     assert local_stack.postgres.pid == pg_pid
     assert local_stack.registry.pid_file.read_text() == registry_pid
+    assert local_stack.search.pid_file.read_text() == search_pid  # its documents kept
+    assert local_stack.settings().search_url == local_stack.search.url
     assert local_stack.settings().registry_url == local_stack.registry.url
     assert (local_stack.state_dir / "terraform" / "terraform.log").read_text().count(
         "$ terraform apply"
@@ -190,13 +193,15 @@ def test_down_stops_what_up_started(tmp_path: Path) -> None:
     stack = LocalStack(ROOT, tmp_path)
     stack.moto.start()
     stack.postgres.start()
-    pids = [read_pid(stack.moto.pid_file), stack.postgres.pid]
+    stack.search.start()
+    pids = [read_pid(stack.moto.pid_file), stack.postgres.pid, read_pid(stack.search.pid_file)]
     assert all(pid is not None and pid_alive(pid) for pid in pids)
     # WHEN it is brought down
     stack.down(say=lambda _msg: None)
     # THEN every process it started has exited
     assert not any(pid_alive(pid) for pid in pids if pid is not None)
     assert stack.status()["moto"]["running"] is False
+    assert stack.status()["search"]["running"] is False
 
 
 def test_reset_database_empties_only_the_pipeline_database(tmp_path: Path) -> None:

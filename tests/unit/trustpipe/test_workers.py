@@ -54,3 +54,21 @@ def test_names_groups_and_processors_are_one_each() -> None:
     for field in ("name", "unit", "processor", "stream"):
         values = [getattr(w, field) for w in STREAM_WORKERS]
         assert len(set(values)) == len(values), field
+
+
+def test_the_indexer_is_described_like_the_stream_workers_beside_them() -> None:
+    # GIVEN the search workers' table (its own: its host's unit comes with the search store's AWS side)
+    import importlib.util
+
+    from trustpipe.workers import SEARCH_WORKERS
+
+    commands = typer.main.get_command(shipped_app()).commands  # type: ignore[attr-defined]
+    for worker in SEARCH_WORKERS:
+        # THEN its command is shipped, its processor a module, its metrics the catalogue's service
+        group, verb = worker.command[:2]
+        assert verb in commands[group].commands, worker.command
+        assert importlib.util.find_spec(worker.processor) is not None, worker.processor
+        assert worker.service == metrics.SEARCH_SERVICE
+        # and it is a consumer group of its own on its stream, apart from the path's
+        assert worker.group not in {w.group for w in STREAM_WORKERS}
+        assert worker.name not in {w.name for w in STREAM_WORKERS}

@@ -23,6 +23,19 @@ from tests.harness.paths import ROOT
         (["backfill", "--from", "2025-01-01T00", "--to", "2026-11-26T09"], "one backfill covers at most 744"),
         (["backfill", "--from", "yesterday", "--to", "2026-11-26T09"], "hour 'yesterday' is not of the form"),
         (["backfill", "--from", "2026-11-26T08", "--to", "2026-11-26T09"], "the local stack is not up"),
+        (
+            ["search", "reindex", "--from", "2026-11-26T10", "--to", "2026-11-26T09"],
+            "is before --from 2026-11-26T10",
+        ),
+        (
+            ["search", "reindex", "--from", "today", "--to", "2026-11-26T09"],
+            "hour 'today' is not of the form",
+        ),
+        (
+            ["search", "reindex", "--from", "2026-11-26T08", "--to", "2026-11-26T09"],
+            "the local stack is not up",
+        ),
+        (["search", "reconcile", "--hour", "2026-11-26T08"], "the local stack is not up"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:

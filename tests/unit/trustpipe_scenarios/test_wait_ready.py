@@ -48,14 +48,14 @@ class FakeAws:
 def tables(owner_of: Any) -> dict[str, list[str | None]]:
     return {
         application_name(stream, group): owner_of(group)
-        for stream, group in stream_demo.stream_groups(SETTINGS).items()
+        for stream, group in stream_demo.consumers(SETTINGS, stream_demo.DEMO_WORKERS)
     }
 
 
 def test_ready_when_this_runs_workers_own_every_lease() -> None:
     aws = FakeAws(tables(lambda g: [worker_id(g, stream_demo.WORKER_SLOT)] * 2))
-    stream_demo.wait_ready(aws, lambda: [], Path("logs"), timeout=0)  # type: ignore[arg-type]
-    assert aws.scans == 3
+    stream_demo.wait_ready(aws, lambda: [], Path("logs"), timeout=0, workers=stream_demo.DEMO_WORKERS)  # type: ignore[arg-type]
+    assert aws.scans == 4  # the scorer's, the stream importer's, the alerter's and the indexer's
 
 
 @pytest.mark.parametrize(

@@ -41,9 +41,10 @@ class FakeServer:
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, list[bool]]:
     stack = LocalStack(ROOT, tmp_path)
-    # no real process: the moto server, PostgreSQL, the registry and the front door are fakes
+    # no real process: the moto server, PostgreSQL, the registry, the front door and the search
+    # emulator are fakes
     stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
-    stack.frontdoor = FakeServer()  # type: ignore[assignment]
+    stack.frontdoor, stack.search = FakeServer(), FakeServer()  # type: ignore[assignment]
     monkeypatch.setattr(stack_module, "assume_sensor_roles", lambda _settings: [])
     monkeypatch.setattr(stack_module, "register_contracts", lambda _settings: None)
     applies: list[bool] = []
@@ -77,6 +78,8 @@ def test_changed_infra_restarts_moto_and_applies_afresh(stack: tuple[LocalStack,
     assert "infra/ changed since the last apply: restarting the moto server to apply afresh" in said
     # and the front door is restarted on the new server's sensor roles
     assert local.frontdoor.stops == 1 and local.frontdoor.running()  # type: ignore[attr-defined]
+    # and the search emulator starts empty with it (no documents of objects it no longer has)
+    assert local.search.stops == 1 and local.search.running()  # type: ignore[attr-defined]
 
 
 def test_a_failed_apply_is_tried_once_more_on_a_fresh_moto_server(

@@ -1,4 +1,5 @@
-"""SQS bodies the importers receive: S3 event notifications, wrapped in an SNS envelope."""
+"""SQS bodies the importer and the indexer receive: S3 event notifications of the scored bucket,
+wrapped in an SNS envelope (one topic, a queue per consumer)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trustpipe_importer.events import TEST_EVENT, MalformedEventError, ObjectCreated, parse
+from trustpipe.announcements import TEST_EVENT, MalformedEventError, ObjectCreated, parse
 
 
 def s3_event(*keys: str, name: str = "ObjectCreated:Put") -> dict[str, Any]:
