@@ -29,3 +29,8 @@ output "database_users" {
   description = "The PostgreSQL role each service that uses the database logs in as."
   value       = local.database_users
 }
+
+output "search_client_security_group_ids" {
+  description = "The security groups of the services that use the search domain, by service (the domain admits these)."
+  value       = { for k in keys(local.services) : k => aws_security_group.this[k].id if k == "indexer" }
+}
