@@ -1,7 +1,6 @@
 # The worker fleet: one launch template + ASG per service (scorer, importer, alerter, and the
-# indexer where there is a search domain), all from
-# the baked worker AMI (packer/worker.pkr.hcl). Each service has its own instance profile with only
-# the actions and resources it uses.
+# indexer where there is a search domain), all from the baked worker AMI (packer/worker.pkr.hcl).
+# Each service has its own instance profile with only the actions and resources it uses.
 locals {
   all_services = {
     scorer = {
