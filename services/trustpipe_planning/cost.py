@@ -42,6 +42,9 @@ RETENTION_DAYS = 30
 LAMBDA_BATCH, LAMBDA_MS_PER_BATCH, LAMBDA_GB = 200, 250, 0.5
 """The stream stages as Lambda functions on Kinesis: records per invocation, its duration, memory."""
 ALARMS = 16
+"""The pipeline's alarms without the search domain's (SEARCH_ALARMS, when the env has one)."""
+SEARCH_ALARMS = 7
+SEARCH = "OpenSearch domain (data nodes + gp3 storage)"
 TENANT_COUNTS = (10, 1_000)
 """Deployments the stream identity design is costed at (issue 32: 10 and 1,000 enterprises)."""
 SENSOR_BATCHES_PER_S = 1
@@ -219,6 +222,12 @@ def estimate(
     e.components["alerter ASG"] = (
         int(value("workers", "alerter_count")) * HOURS_PER_MONTH * ec2[_t(types["alerter"])]
     )
+    search = _search(p, value) if _enabled(value("pipeline", "enable_search")) else None
+    if search is not None:
+        e.components[SEARCH] = search["monthly"]
+        e.components["indexer ASG"] = (
+            int(value("workers", "indexer_count")) * HOURS_PER_MONTH * ec2[_t(types["indexer"])]
+        )
     hourly_rows = messages_per_day / 24
     run_cost, run_hours = _emr_run_cost(p, hourly_rows)
     e.per_hourly_run = run_cost
@@ -248,8 +257,9 @@ def estimate(
     e.components["VPC interface endpoints"] = (
         endpoints * az * HOURS_PER_MONTH * p["interface_endpoint_hour_per_az"]
     )
+    alarms = ALARMS + (SEARCH_ALARMS if search is not None else 0)
     e.components["CloudWatch alarms and dashboard"] = (
-        ALARMS * p["cloudwatch_alarm_month"] + p["cloudwatch_dashboard_month"]
+        alarms * p["cloudwatch_alarm_month"] + p["cloudwatch_dashboard_month"]
     )
     daily_cost, _ = _emr_run_cost(p, messages_per_day)
     e.alternatives["EMR transient, daily instead of hourly"] = daily_cost * DAYS_PER_MONTH
@@ -276,10 +286,27 @@ def estimate(
         "interface_endpoints": endpoints,
         "availability_zones": az,
         "emr_run_hours": round(run_hours, 3),
+        "search_domain": search,
         "prices_recorded": p["recorded"],
         "region": p["region"],
     }
     return e
+
+
+def _search(p: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The search domain as the search module deploys it: its data nodes around the clock and a
+    gp3 volume on each (its alarms are counted with the others)."""
+    instance_type = _t(value("search", "instance_type"))
+    nodes = int(value("search", "instance_count"))
+    volume_gb = int(value("search", "volume_size_gb"))
+    monthly = nodes * (
+        HOURS_PER_MONTH * p["opensearch_hour"][instance_type] + volume_gb * p["opensearch_gp3_gb_month"]
+    )
+    return {"instance_type": instance_type, "nodes": nodes, "volume_gb": volume_gb, "monthly": monthly}
+
+
+def _enabled(value: Any) -> bool:
+    return value is True or str(value).strip('"').lower() == "true"
 
 
 def idle(infra: Path, env: str = "dev", prices: dict[str, Any] | None = None) -> Estimate:

@@ -128,13 +128,14 @@ def read_deployed(infra: Path, env: str = "dev") -> DeployedPolicy:
 
 def resolve(infra: Path, env: str) -> Callable[[str, str], Any]:
     """A lookup ``value(module, variable)`` of what ``infra/envs/<env>`` gives the pipeline's
-    child modules; a TerraformReadError when the Terraform leaves it without a value."""
+    child modules (``value("pipeline", variable)``: the pipeline's own, such as its switches); a
+    TerraformReadError when the Terraform leaves it without a value."""
     if env not in ENVS:
         raise TerraformReadError(f"env must be one of {', '.join(ENVS)}, not {env!r}")
     r = _Resolver(infra, env)
 
     def value(module: str, name: str) -> Any:
-        found = r.child_var(module, name)
+        found = r.pipeline_var(name) if module == "pipeline" else r.child_var(module, name)
         if found is None:
             raise TerraformReadError(f"infra/modules/{module}: {name} has no value for env {env}")
         return found

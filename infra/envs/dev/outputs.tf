@@ -32,3 +32,8 @@ output "alarm_names" {
   description = "Alarms that page on-call."
   value       = module.pipeline.alarm_names
 }
+
+output "search" {
+  description = "The search domain: URL, master role, and the ISM retention policy to PUT once (docs/deploy.md)."
+  value       = module.pipeline.search
+}

@@ -24,4 +24,5 @@ module "pipeline" {
   db_instance_class      = var.db_instance_class
   db_multi_az            = var.db_multi_az
   db_deletion_protection = var.db_deletion_protection
+  enable_search          = true
 }

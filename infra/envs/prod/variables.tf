@@ -54,7 +54,7 @@ variable "scored_shard_count" {
 variable "worker_instance_types" {
   description = "Instance type per worker service."
   type        = map(string)
-  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small" }
+  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small", indexer = "t4g.small" }
 }
 
 variable "importer_max_size" {

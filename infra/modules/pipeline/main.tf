@@ -207,6 +207,10 @@ module "workers" {
   scored_bucket_arn          = module.data_lake.bucket_arns["scored"]
   archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
   registry_api_execution_arn = module.schema_registry.api_execution_arn
+  enable_indexer             = var.enable_search
+  search_domain_arn          = one(module.search[*].domain_arn)
+  search_admin_role_arn      = one(module.search[*].admin_role_arn)
+  search_queue_arn           = module.messaging.search_queue_arn
   database_secret_arn        = one(module.database[*].master_secret_arn)
   database_resource_id       = one(module.database[*].resource_id)
   importer_min_size          = var.importer_min_size
@@ -267,6 +271,30 @@ module "stream_lambda" {
   tags               = var.tags
 
   depends_on = [aws_s3_object.settings]
+}
+
+# The search and aggregation store (slide 70): the indexer writes it, Airflow's reconciliation
+# reads it; only their security groups reach it.
+module "search" {
+  source = "../search"
+  count  = var.enable_search ? 1 : 0
+
+  name       = var.name
+  vpc_id     = module.network.vpc_id
+  subnet_ids = module.network.private_subnet_ids
+  client_security_group_ids = merge(
+    module.workers.search_client_security_group_ids,
+    { for o in module.orchestration : "airflow" => o.security_group_id },
+  )
+  kms_key_arn          = module.keys.key_arn
+  writer_role_arns     = [module.workers.role_arns["indexer"]]
+  reader_role_arns     = [for o in module.orchestration : o.execution_role_arn]
+  admin_principal_arns = [module.workers.role_arns["indexer"]]
+  retention_days       = var.search_retention_days
+  create_timeout       = var.search_create_timeout
+  alarm_actions        = [module.monitoring.oncall_topic_arn]
+  runbook_base_url     = var.runbook_base_url
+  tags                 = var.tags
 }
 
 module "emr" {

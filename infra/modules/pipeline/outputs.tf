@@ -41,7 +41,7 @@ output "dashboard_name" {
 
 output "alarm_names" {
   description = "Every alarm that pages on-call."
-  value       = concat(module.monitoring.alarm_names, module.schema_registry.alarm_names, module.ingest.alarm_names)
+  value       = concat(module.monitoring.alarm_names, module.schema_registry.alarm_names, module.ingest.alarm_names, flatten(module.search[*].alarm_names))
 }
 
 output "frontdoor" {
@@ -60,4 +60,17 @@ output "registry" {
     function_name = module.schema_registry.function_name
     table_name    = module.schema_registry.table_name
   }
+}
+
+output "search" {
+  description = "The search domain: its URL (the services' search_url), the master role, and what it PUTs once inside the domain (docs/deploy.md)."
+  value = var.enable_search ? {
+    url            = one(module.search[*].url)
+    domain_name    = one(module.search[*].domain_name)
+    admin_role_arn = one(module.search[*].admin_role_arn)
+    index_prefix   = one(module.search[*].index_prefix)
+    ism_policy_id  = one(module.search[*].ism_policy_id)
+    ism_policy     = one(module.search[*].ism_policy)
+    setup_requests = one(module.search[*].setup_requests)
+  } : null
 }

@@ -85,7 +85,7 @@ variable "worker_ami_id" {
 variable "worker_instance_types" {
   description = "Instance type per worker service."
   type        = map(string)
-  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small" }
+  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small", indexer = "t4g.small" }
 }
 
 variable "scorer_cores_per_instance" {
@@ -168,6 +168,24 @@ variable "enable_orchestration" {
   description = "The Airflow host (off for the local stack, which runs Airflow standalone); needs the database."
   type        = bool
   default     = true
+}
+
+variable "enable_search" {
+  description = "The search domain (Amazon OpenSearch Service in the VPC) and the indexer's group (off where OpenSearch Service cannot run: the local stack serves an OpenSearch-API emulator)."
+  type        = bool
+  default     = false
+}
+
+variable "search_retention_days" {
+  description = "Days a daily search index is kept (the domain's ISM policy deletes older ones)."
+  type        = number
+  default     = 90
+}
+
+variable "search_create_timeout" {
+  description = "How long apply waits for the search domain to be created."
+  type        = string
+  default     = "60m"
 }
 
 variable "aws_endpoint" {

@@ -1,8 +1,8 @@
-# The worker fleet: one launch template + ASG per service (scorer, importer, alerter), all from
-# the baked worker AMI (packer/worker.pkr.hcl). Each service has its own instance profile with only
-# the actions and resources it uses.
+# The worker fleet: one launch template + ASG per service (scorer, importer, alerter, and the
+# indexer where there is a search domain), all from the baked worker AMI (packer/worker.pkr.hcl).
+# Each service has its own instance profile with only the actions and resources it uses.
 locals {
-  services = {
+  all_services = {
     scorer = {
       instance_type = var.instance_types["scorer"]
       # One scorer process per core, one shard per process: enough instances to cover every shard.
@@ -22,7 +22,14 @@ locals {
       max           = var.alerter_count
       desired       = var.alerter_count
     }
+    indexer = {
+      instance_type = lookup(var.instance_types, "indexer", "t4g.small")
+      min           = var.indexer_count
+      max           = var.indexer_count
+      desired       = var.indexer_count
+    }
   }
+  services = { for k, v in local.all_services : k => v if k != "indexer" || var.enable_indexer }
   # The services that run on hosts: a stage switched to its Lambda form (var.stage_forms) has no
   # group; the importer hosts stay for the SQS importer, without the stream unit when the stream
   # importer is a function.
@@ -30,11 +37,14 @@ locals {
     for service, v in local.services : service => v
     if lookup(var.stage_forms, service, "asg") == "asg"
   }
-  policies = {
-    scorer   = data.aws_iam_policy_document.scorer.json
-    importer = data.aws_iam_policy_document.importer.json
-    alerter  = data.aws_iam_policy_document.alerter.json
-  }
+  policies = merge(
+    {
+      scorer   = data.aws_iam_policy_document.scorer.json
+      importer = data.aws_iam_policy_document.importer.json
+      alerter  = data.aws_iam_policy_document.alerter.json
+    },
+    { for d in data.aws_iam_policy_document.indexer : "indexer" => d.json },
+  )
   # Each service is one Kinesis Client Library consumer group on the stream it reads; the KCL
   # names its application `<stream>-<service>` (trustpipe_stream.daemon.consumer) and creates three
   # tables after it on first start.
@@ -42,6 +52,7 @@ locals {
     scorer   = var.raw_stream_arn
     importer = var.scored_stream_arn
     alerter  = var.imported_stream_arn
+    indexer  = var.scored_stream_arn
   }
   kcl_application = { for service, arn in local.consumes : service => "${element(split("/", arn), 1)}-${service}" }
   kcl_table_arn   = { for service, app in local.kcl_application : service => "arn:aws:dynamodb:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:table/${app}" }
@@ -50,12 +61,14 @@ locals {
   kcl_lease_table_actions = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
   kcl_state_table_actions = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
   # The schema each service registers for what it writes (register is idempotent: same schema,
-  # same id); every service reads schemas by id.
+  # same id); every service reads schemas by id (the indexer writes no Avro: it registers none).
   registers = {
     scorer   = "scored-message-value"
     importer = "scored-message-value"
     alerter  = "action-value"
   }
+  # The documented request actions on an OpenSearch domain's paths (es:ESHttp*).
+  search_write_actions = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]
   # The PostgreSQL role each service logs in as (migration 0008; trustpipe.db.roles): only the
   # importers touch the database, so only their security group and instance role reach it.
   database_users          = { importer = "trustpipe_importer" }
@@ -163,10 +176,10 @@ data "aws_iam_policy_document" "common" {
     content {
       sid     = "Registry"
       actions = ["execute-api:Invoke"]
-      resources = [
-        "${var.registry_api_execution_arn}/*/GET/*",
-        "${var.registry_api_execution_arn}/*/POST/subjects/${local.registers[each.key]}/versions",
-      ]
+      resources = concat(
+        ["${var.registry_api_execution_arn}/*/GET/*"],
+        [for subject in compact([lookup(local.registers, each.key, "")]) : "${var.registry_api_execution_arn}/*/POST/subjects/${subject}/versions"],
+      )
     }
   }
 }
@@ -245,6 +258,44 @@ data "aws_iam_policy_document" "alerter" {
   }
 }
 
+# The indexer: both paths into the search domain (the scored stream through the KCL, the scored
+# objects announced on its queue), and the domain itself.
+data "aws_iam_policy_document" "indexer" {
+  count = var.enable_indexer ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.common["indexer"].json]
+
+  statement {
+    sid       = "Search"
+    actions   = local.search_write_actions
+    resources = ["${var.search_domain_arn}/*"]
+  }
+
+  statement {
+    sid       = "ScoredObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.scored_bucket_arn}/scored/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.search_admin_role_arn == null ? [] : [1]
+    content {
+      sid       = "SearchSetup"
+      actions   = ["sts:AssumeRole"]
+      resources = [var.search_admin_role_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.search_queue_arn == null ? [] : [1]
+    content {
+      sid       = "Queue"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      resources = [var.search_queue_arn]
+    }
+  }
+}
+
 resource "aws_iam_role" "this" {
   for_each = local.hosted
 
@@ -286,7 +337,7 @@ resource "aws_security_group" "this" {
   for_each = local.hosted
 
   name        = "${var.name}-${each.key}"
-  description = "trustpipe ${each.key}: no inbound; HTTPS to the VPC endpoints${contains(keys(local.database_users), each.key) ? " and PostgreSQL inside the VPC" : ""}"
+  description = "trustpipe ${each.key}: no inbound; HTTPS to the VPC endpoints${each.key == "indexer" ? " and the search domain" : ""}${contains(keys(local.database_users), each.key) ? " and PostgreSQL inside the VPC" : ""}"
   vpc_id      = var.vpc_id
 
   egress {

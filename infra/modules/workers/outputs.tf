@@ -34,3 +34,8 @@ output "policies" {
   description = "What each service's worker does (IAM policy JSON): a stage's Lambda form gets its service's."
   value       = local.policies
 }
+
+output "search_client_security_group_ids" {
+  description = "The security groups of the services that use the search domain, by service (the domain admits these)."
+  value       = { for k in keys(local.hosted) : k => aws_security_group.this[k].id if k == "indexer" }
+}

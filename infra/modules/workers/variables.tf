@@ -42,7 +42,7 @@ variable "settings_json" {
 variable "instance_types" {
   description = "Instance type per service."
   type        = map(string)
-  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small" }
+  default     = { scorer = "c7g.large", importer = "m7g.medium", alerter = "t4g.small", indexer = "t4g.small" }
 }
 
 variable "raw_stream_arn" {
@@ -140,6 +140,36 @@ variable "alerter_count" {
   description = "Alerter instances."
   type        = number
   default     = 1
+}
+
+variable "enable_indexer" {
+  description = "The indexer's group: it reads the scored stream and the search queue and indexes every message into the search domain."
+  type        = bool
+  default     = false
+}
+
+variable "indexer_count" {
+  description = "Indexer instances (each runs the stream and the queue indexer)."
+  type        = number
+  default     = 1
+}
+
+variable "search_domain_arn" {
+  description = "The OpenSearch domain the indexer writes (es:ESHttp* on its paths); with enable_indexer."
+  type        = string
+  default     = null
+}
+
+variable "search_admin_role_arn" {
+  description = "The domain's fine-grained access control master role, which the indexer assumes to apply the template, the ISM policy and the role mappings (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "search_queue_arn" {
+  description = "The SQS queue of scored-object announcements the queue indexer reads (null: none yet)."
+  type        = string
+  default     = null
 }
 
 variable "importer_scale_out_visible_threshold" {

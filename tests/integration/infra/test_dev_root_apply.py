@@ -40,6 +40,9 @@ MOTO_AMI = "ami-12c6146b"  # one of moto's stock images stands in for the baked 
 MOTO_SWITCHES = {
     # The buckets deny requests without TLS; the moto server speaks plain HTTP.
     "enforce_tls": "false",
+    # The AWS provider waits out the whole create timeout for a domain on moto (its waiter never
+    # sees the domain ready; the check after the timeout does): a short one, not 60 minutes.
+    "search_create_timeout": '"15s"',
 }
 SERVICES = [
     *(
@@ -54,7 +57,7 @@ SERVICES = [
         "iam",
         "kinesis",
     ),
-    *("kms", "lambda", "logs", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts"),
+    *("kms", "opensearch", "lambda", "logs", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts"),
 ]
 ALERT_EMAIL = "oncall@example.com"
 ENTERPRISES = {
@@ -336,7 +339,7 @@ def test_alarms_and_dashboard_read_exactly_the_metrics_the_code_emits(
     assert ours - catalog == set(), "read by an alarm or widget, never emitted"
     assert catalog - ours == set(), "emitted, read by no alarm or widget"
     # and the rest are AWS's own metrics
-    aws_namespaces = {"AWS/SQS", "AWS/Kinesis", "AWS/RDS", "AWS/ApiGateway", "AWS/Lambda"}
+    aws_namespaces = {"AWS/SQS", "AWS/Kinesis", "AWS/RDS", "AWS/ApiGateway", "AWS/Lambda", "AWS/ES"}
     assert {n[0] for n in named - ours} == aws_namespaces
     # and every paging worker alarm is there for every service: error rate and silence
     for service in metrics.WORKER_SERVICES:
@@ -468,7 +471,7 @@ def _env_file(user_data: str) -> dict[str, str]:
 
 # -- issue 34, least privilege: the database's roles, TLS and network ----------------------------
 
-WORKER_SERVICES = ("scorer", "importer", "alerter")
+WORKER_SERVICES = ("scorer", "importer", "alerter", "indexer")
 DATABASE_USERS = {"importer": roles.IMPORTER}
 """The worker services that use the database, and the role each logs in as (only the importers)."""
 
@@ -778,6 +781,62 @@ def test_every_bucket_of_the_root_has_a_tls_only_policy(
     # THEN each bucket and its objects are denied to plain HTTP (the bucket policies themselves
     # are switched off here only: the moto server speaks plain HTTP, MOTO_SWITCHES)
     assert [b for b in buckets if not {b, f"{b}/*"} <= denied] == []
+
+
+# -- The search domain (issue 35): private, encrypted, reached by the indexer and Airflow only --
+
+
+def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_airflow(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    _, deployment, _ = applied
+    search = _outputs(deployment)["search"]
+    # GIVEN the domain as applied, in the VPC's private subnets
+    domain = _aws(moto, "opensearch").describe_domain(DomainName=search["domain_name"])["DomainStatus"]
+    assert search["url"] == f"https://{domain['Endpoints']['vpc']}"
+    ec2 = _aws(moto, "ec2")
+    private = {
+        s["SubnetId"]
+        for s in ec2.describe_subnets()["Subnets"]
+        if s["Tags"] and "-private-" in {t["Key"]: t["Value"] for t in s["Tags"]}.get("Name", "")
+    }
+    assert len(domain["VPCOptions"]["SubnetIds"]) == 2 and set(domain["VPCOptions"]["SubnetIds"]) <= private
+    # THEN it is encrypted at rest with the pipeline's key and between nodes, HTTPS only (TLS 1.2+)
+    key = _aws(moto, "kms").describe_key(KeyId="alias/trustpipe-dev")["KeyMetadata"]["Arn"]
+    assert domain["EncryptionAtRestOptions"] == {"Enabled": True, "KmsKeyId": key}
+    assert domain["NodeToNodeEncryptionOptions"] == {"Enabled": True}
+    assert domain["DomainEndpointOptions"]["EnforceHTTPS"] is True
+    assert domain["DomainEndpointOptions"]["TLSSecurityPolicy"].startswith("Policy-Min-TLS-1-2-")
+    # and fine-grained access control is on, with the master role and no internal users
+    assert domain["AdvancedSecurityOptions"]["Enabled"] is True
+    assert domain["AdvancedSecurityOptions"]["InternalUserDatabaseEnabled"] is False
+    assert search["admin_role_arn"].endswith(":role/trustpipe-dev-search-admin")
+    # and its security group admits the indexer's and the Airflow host's groups on 443, nothing else
+    groups = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
+    (group_id,) = domain["VPCOptions"]["SecurityGroupIds"]
+    assert groups["trustpipe-dev-search"]["GroupId"] == group_id
+    (rule,) = groups["trustpipe-dev-search"]["IpPermissions"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
+    assert not rule.get("IpRanges") and not rule.get("Ipv6Ranges") and not rule.get("PrefixListIds")
+    sources = {pair["GroupId"] for pair in rule["UserIdGroupPairs"]}
+    assert sources == {groups["trustpipe-dev-indexer"]["GroupId"], groups["trustpipe-dev-airflow"]["GroupId"]}
+    # and only the indexer's role may send it requests, on the domain's paths
+    for service in WORKER_SERVICES:
+        document = json.dumps(_role_policy(moto, f"trustpipe-dev-{service}"))
+        assert ("es:ESHttpPut" in document) == (service == "indexer"), service
+    (statement,) = [
+        s
+        for s in _role_policy(moto, "trustpipe-dev-indexer")["Statement"]
+        if "es:ESHttpPut" in _listed(s["Action"])
+    ]
+    assert _listed(statement["Resource"]) == [f"{domain['ARN']}/*"]
+    # and the domain's alarms page on-call, each with its runbook
+    alarms = _aws(moto, "cloudwatch").describe_alarms(AlarmNamePrefix="trustpipe-dev-search-")["MetricAlarms"]
+    assert len(alarms) == 7 and {a["Namespace"] for a in alarms} == {"AWS/ES"}
+    for alarm in alarms:
+        runbook = alarm["AlarmDescription"].split("Runbook: ", 1)[1].rsplit("/", 1)[1]
+        assert (ROOT / "docs" / "runbooks" / runbook).is_file(), alarm["AlarmName"]
+        assert alarm["AlarmActions"] == [_outputs(deployment)["oncall_topic_arn"]]
 
 
 # -- Reachability (issue 34, part 1): every host in the VPC reaches every AWS API its code calls --

@@ -239,6 +239,8 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
         "trustpipe-alerter.service",
         "trustpipe-db-upgrade.service",
         "trustpipe-importer.service",
+        "trustpipe-indexer-queue.service",
+        "trustpipe-indexer.service",
         "trustpipe-scorer@.service",
         "trustpipe-stream-importer.service",
     ]
@@ -254,6 +256,11 @@ def test_role_applies_into_a_prefix_then_changes_nothing(tmp_path: Path, wheelho
     assert migrations in importer
     assert migrations in (units / "trustpipe-stream-importer.service").read_text()
     assert "trustpipe-db-upgrade" not in (units / "trustpipe-alerter.service").read_text()
+    # and the indexer's host runs both paths into the search domain, with no database to wait for
+    indexer_queue = (units / "trustpipe-indexer-queue.service").read_text()
+    assert "trustpipe indexer run --source queue --work-dir /var/log/trustpipe --settings" in indexer_queue
+    assert "trustpipe indexer run --slot 1 --work-dir" in (units / "trustpipe-indexer.service").read_text()
+    assert "trustpipe-db-upgrade" not in indexer_queue
     upgrade = (units / "trustpipe-db-upgrade.service").read_text()
     assert "Type=oneshot" in upgrade and "RemainAfterExit=yes" in upgrade
     # every Airflow component after Airflow's own database, which follows the pipeline's

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +105,23 @@ def test_each_stream_stage_is_costed_as_an_asg_and_as_lambda_at_10_100_and_1000_
     # and the alerter's one t4g.small loses to its function until the traffic is heavy
     assert stages["10 msg/s"]["alerter"]["lambda"] < stages["10 msg/s"]["alerter"]["asg"]
     assert stages["1,000 msg/s"]["alerter"]["lambda"] > stages["1,000 msg/s"]["alerter"]["asg"]
+
+
+def test_the_search_domain_is_priced_as_the_terraform_deploys_it(tmp_path: Path) -> None:
+    # GIVEN the dev root's search domain: 2 x m6g.large.search around the clock, 20 GB gp3 each
+    idle = cost.idle(INFRA)
+    # THEN 2 x (730 h x $0.128 + 20 GB x $0.122) = 191.76, and one t4g.small indexer beside it
+    assert idle.components[cost.SEARCH] == pytest.approx(191.76)
+    assert idle.components["indexer ASG"] == pytest.approx(730 * 0.0168)
+    # and the local root, which has no domain (its emulator costs nothing), none of either
+    local = cost.idle(INFRA, "local")
+    assert cost.SEARCH not in local.components and "indexer ASG" not in local.components
+    # and a third node in the module is a third more: the figure follows the Terraform
+    infra = tmp_path / "infra"
+    shutil.copytree(INFRA, infra)
+    variables = infra / "modules" / "search" / "variables.tf"
+    text = variables.read_text()
+    node_count = re.search(r'variable "instance_count" \{.*?default\s+= 2', text, re.S)
+    assert node_count
+    variables.write_text(text.replace(node_count[0], node_count[0][:-1] + "3"))
+    assert cost.idle(infra).components[cost.SEARCH] == pytest.approx(191.76 * 3 / 2)
