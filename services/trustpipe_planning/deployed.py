@@ -8,6 +8,8 @@ simulation therefore runs what the roots apply, and changes when the Terraform c
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,13 +46,21 @@ class DeployedPolicy:
 
 
 def _hcl(path: Path) -> dict[str, Any]:
-    import hcl2
-
     try:
-        with path.open() as f:
-            return hcl2.load(f)  # type: ignore[no-any-return,unused-ignore]
+        st = path.stat()
     except FileNotFoundError as err:
         raise TerraformReadError(f"no Terraform at {path}") from err
+    # A copy: the parse is shared by every reader of the same file as it is now.
+    return copy.deepcopy(_parsed(str(path.resolve()), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """A Terraform file parsed once per version of it (parsing is most of a cost estimate's time)."""
+    import hcl2
+
+    with open(path) as f:
+        return hcl2.load(f)  # type: ignore[no-any-return,unused-ignore]
 
 
 def _unquote(value: Any) -> Any:
