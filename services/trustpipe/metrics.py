@@ -62,6 +62,14 @@ LAG = Metric(
     "how far behind its input a worker is: an S3 event's age when imported, or the "
     "stream consumer's distance from the shard's tip",
 )
+COUNTERS_DEGRADED = Metric(
+    WORKERS,
+    "CountersDegraded",
+    ("Service",),
+    "Count",
+    "the scorer, per batch",
+    "messages scored with the model's frozen snapshot because the counters' Redis did not answer",
+)
 
 # The DAGs' tasks (PutMetricData from the Airflow worker).
 HOURLY_DELAY = Metric(
@@ -148,7 +156,7 @@ LATENCY = Metric(
 )
 
 ALL: tuple[Metric, ...] = (
-    PROCESSED, ERRORS, HEARTBEAT, LAG,
+    PROCESSED, ERRORS, HEARTBEAT, LAG, COUNTERS_DEGRADED,
     HOURLY_DELAY, RECORDS_IN, RECORDS_OUT, OBJECTS_SET_ASIDE, VERDICTS, LATE_OBJECTS, LATE_MINUTES,
     HOLDOUT_AUC,
     REQUESTS, LATENCY,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trustpipe import contracts
+from trustpipe import contracts, counters
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.model import artifact
 from trustpipe.settings import Settings
 from trustpipe.workers import SCORER
+from trustpipe_scorer.fresh import FreshCounters
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, ScorerWorker, sensor_version_of
 from trustpipe_stream import aside, service
@@ -34,6 +35,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
         keep_aside=aside.to_s3(client, bucket, SCORER.group),
         enterprises=settings.enterprises,
+        fresh=FreshCounters(counters.client(settings.redis_url)) if settings.redis_url else None,
     )
 
 

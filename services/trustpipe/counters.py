@@ -1,0 +1,242 @@
+"""The model's history counters as per-day tiles in Redis: one definition for every engine.
+
+The model's reputation features read, per sender organisation domain and per sending /24, how
+many labelled messages came from it and how many of them were malicious. Those counts live here
+as tiles, one per entity and day, so that they can be kept fresh between two model builds:
+
+- ``tp:{<aggregate>|<entity>}:d:<yyyymmdd>``: a hash ``n`` (labelled messages), ``bad``
+  (malicious labels) of one day, exact: the nightly build writes past days (``write_days``).
+- ``tp:{<aggregate>|<entity>}:w``: a hash ``n``, ``bad``, ``through``: the sum of the day tiles
+  of the window that ends on day ``through``, written by the nightly build with them
+  (``write_windows``), so that a read needs one key more per recent day, not one per day of the
+  window.
+- ``tp:{<aggregate>|<entity>}:s:<yyyymmdd>``: a HyperLogLog of the ``<enterprise>/<message id>``
+  keys of the messages the stream scored that day (``seen``). Adding a message twice leaves it
+  unchanged, so a redelivered batch counts nothing twice.
+
+The hash tag ``{<aggregate>|<entity>}`` keeps one entity's tiles in one slot of a cluster; the
+entity is percent-encoded (UTF-8, nothing left unescaped), so that no sender domain or address
+can close the tag or forge another key, and hashed past ``MAX_ENCODED_CHARS``. Every tile
+expires ``TTL_DAYS`` after its day, past the window.
+
+Until a nightly build has written them (``BUILT_KEY``: the day its windows run through), the
+tiles say nothing and the scorer keeps the artifact's snapshot: an empty Redis must not make
+every sender look unseen. Once built, a read (``queue_read``, ``merge``) merges, per entity, the
+window's sum with the day tiles after its ``through``; ``reputation`` turns the counts into the
+model's rates with the same smoothing the build uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote_from_bytes
+
+from trustpipe.model.features import Reputation, domain_of, ip_prefix
+from trustpipe.model.suffixes import SuffixList
+
+PREFIX = "tp"
+ORG, NET = "org", "net"
+AGGREGATES = (ORG, NET)
+"""Sender organisation domain (the artifact's ``reputation.domains``) and sending /24
+(``reputation.ip_prefixes``): like the artifact's, across enterprises."""
+SMOOTHING = 5.0
+"""Pseudo-messages at the prior in every reputation rate."""
+MIN_SEEN = 3
+"""Labelled messages from a domain or /24 before it gets a reputation of its own."""
+WINDOW_DAYS = 28
+"""Days of history a read merges (the window's sum and the days after it)."""
+FRESH_DAYS = 2
+"""Day tiles a read adds to the window's sum: today's and yesterday's (the nightly build may not
+have run yet today)."""
+TTL_DAYS = WINDOW_DAYS + FRESH_DAYS + 1
+"""A tile expires this long after its day: past the window and the read's recent days."""
+BUILT_KEY = f"{PREFIX}:built"
+"""The day through which the nightly build last wrote the windows (yyyymmdd); none: never."""
+MAX_ENCODED_CHARS = 512
+"""An entity longer than this once encoded is keyed by its SHA-256 instead (a hostile 250-label
+domain must not make a key of kilobytes)."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Labelled messages and malicious labels of one entity over the window."""
+
+    n: int = 0
+    bad: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.n + other.n, self.bad + other.bad)
+
+
+def encode(entity: str) -> str:
+    """``entity`` as it appears in a key: percent-encoded UTF-8 (lone surrogates kept as bytes)."""
+    encoded = quote_from_bytes(entity.encode("utf-8", "surrogatepass"), safe="")
+    if len(encoded) > MAX_ENCODED_CHARS:
+        return "sha256-" + hashlib.sha256(encoded.encode()).hexdigest()
+    return encoded
+
+
+def _tag(aggregate: str, entity: str) -> str:
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"no aggregate {aggregate!r}: one of {AGGREGATES}")
+    return f"{PREFIX}:{{{aggregate}|{encode(entity)}}}"
+
+
+def day_key(aggregate: str, entity: str, day: date) -> str:
+    return f"{_tag(aggregate, entity)}:d:{day:%Y%m%d}"
+
+
+def window_key(aggregate: str, entity: str) -> str:
+    return f"{_tag(aggregate, entity)}:w"
+
+
+def seen_key(aggregate: str, entity: str, day: date) -> str:
+    return f"{_tag(aggregate, entity)}:s:{day:%Y%m%d}"
+
+
+def expires_at(day: date) -> int:
+    """Epoch seconds when a tile of ``day`` expires (``TTL_DAYS`` after the day ends)."""
+    end = datetime(day.year, day.month, day.day) + timedelta(days=TTL_DAYS + 1)
+    return int((end - datetime(1970, 1, 1)).total_seconds())
+
+
+def entities(record: Mapping[str, Any], suffixes: SuffixList) -> dict[str, str]:
+    """The entity of each aggregate a message counts towards, as the features key them."""
+    return {
+        ORG: suffixes.org_domain(domain_of(record["from_address"])),
+        NET: ip_prefix(record["sending_ip"] or ""),
+    }
+
+
+def day_of(record: Mapping[str, Any]) -> date:
+    """The day a message counts on: the UTC day it was received."""
+    received: datetime = record["received_at"]
+    return received.date() if received.tzinfo is None else received.astimezone(UTC).date()
+
+
+def message_key(enterprise_id: str, message_id: str) -> str:
+    return f"{enterprise_id}/{message_id}"
+
+
+def add_seen(pipe: Any, scored: Iterable[tuple[str, Mapping[str, Any], SuffixList]]) -> None:
+    """Queue on ``pipe`` each scored message's place in its day's ``seen`` tiles
+    (``(enterprise, message, suffixes)``): idempotent, as a HyperLogLog holds each key once."""
+    touched: dict[str, date] = {}
+    for enterprise, record, suffixes in scored:
+        day = day_of(record)
+        member = message_key(enterprise, record["message_id"])
+        for aggregate, entity in entities(record, suffixes).items():
+            key = seen_key(aggregate, entity, day)
+            pipe.pfadd(key, member)
+            touched[key] = day
+    for key, day in touched.items():
+        pipe.expireat(key, expires_at(day))
+
+
+def queue_read(pipe: Any, wanted: Iterable[tuple[str, str]], today: date) -> list[tuple[str, str]]:
+    """Queue on ``pipe`` the reads of ``wanted`` (aggregate, entity) pairs as of ``today``; the
+    pairs in the order ``merge`` takes their replies."""
+    pairs = sorted(set(wanted))
+    pipe.get(BUILT_KEY)
+    for aggregate, entity in pairs:
+        pipe.hmget(window_key(aggregate, entity), "n", "bad", "through")
+        for back in range(FRESH_DAYS):
+            pipe.hmget(day_key(aggregate, entity, today - timedelta(days=back)), "n", "bad")
+    return pairs
+
+
+def merge(
+    pairs: Sequence[tuple[str, str]], replies: Sequence[Any], today: date
+) -> dict[tuple[str, str], Counts] | None:
+    """Each pair's counts: the window's sum plus the day tiles after the day it runs through;
+    None when no build has written the tiles yet (``BUILT_KEY``)."""
+    built, *replies = replies
+    if built is None:
+        return None
+    per = 1 + FRESH_DAYS
+    result = {}
+    for i, pair in enumerate(pairs):
+        window, *days = replies[i * per : (i + 1) * per]
+        through = _int(window[2])
+        total = Counts(_int(window[0]), _int(window[1]))
+        for back, tile in enumerate(days):
+            day = today - timedelta(days=back)
+            if int(f"{day:%Y%m%d}") > through:
+                total += Counts(_int(tile[0]), _int(tile[1]))
+        result[pair] = total
+    return result
+
+
+def _int(value: Any) -> int:
+    """A counter as Redis returns it (bytes, str or None); 0 for anything that is no count."""
+    try:
+        return max(0, int(value)) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def rate(counts: Counts, prior: float) -> float | None:
+    """The smoothed malicious rate of an entity; None when it has too few labelled messages."""
+    if counts.n < MIN_SEEN:
+        return None
+    return (counts.bad + prior * SMOOTHING) / (counts.n + SMOOTHING)
+
+
+def reputation(counts: Mapping[tuple[str, str], Counts], prior: float) -> Reputation:
+    """The model's reputation tables for the entities in ``counts`` (those read for a batch)."""
+    tables: dict[str, dict[str, float]] = {ORG: {}, NET: {}}
+    for (aggregate, entity), c in counts.items():
+        r = rate(c, prior)
+        if r is not None:
+            tables[aggregate][entity] = r
+    return Reputation(tables[ORG], tables[NET], prior)
+
+
+def write_days(pipe: Any, rows: Iterable[tuple[str, str, date, int, int]]) -> None:
+    """Queue exact day tiles (aggregate, entity, day, n, bad), replacing any earlier count."""
+    for aggregate, entity, day, n, bad in rows:
+        key = day_key(aggregate, entity, day)
+        pipe.hset(key, mapping={"n": n, "bad": bad})
+        pipe.expireat(key, expires_at(day))
+
+
+def write_windows(pipe: Any, through: date, rows: Iterable[tuple[str, str, int, int]]) -> None:
+    """Queue each entity's window sum (aggregate, entity, n, bad) through ``through``, then mark
+    the tiles built through that day (the pipeline runs in order: the mark comes last)."""
+    for aggregate, entity, n, bad in rows:
+        key = window_key(aggregate, entity)
+        pipe.hset(key, mapping={"n": n, "bad": bad, "through": f"{through:%Y%m%d}"})
+        pipe.expireat(key, expires_at(through))
+    pipe.set(BUILT_KEY, f"{through:%Y%m%d}")
+
+
+CONNECT_TIMEOUT_SECONDS = 0.25
+READ_TIMEOUT_SECONDS = 0.5
+"""A Redis that does not answer within these costs a batch this much, once: then the scorer
+scores with its snapshot for ``RETRY_AFTER_SECONDS`` before asking again."""
+RETRY_AFTER_SECONDS = 10.0
+
+
+def client(url: str) -> Any:
+    """A redis-py client for ``url`` (``redis://`` or ``rediss://`` with TLS), short timeouts,
+    no retries of its own: a Redis that does not answer is the caller's fallback, not a wait."""
+    import redis
+
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=READ_TIMEOUT_SECONDS,
+        retry_on_timeout=False,
+        retry=None,
+    )
+
+
+def unavailable() -> tuple[type[BaseException], ...]:
+    """What a Redis that is down, unreachable, slow or refusing raises."""
+    import redis
+
+    return (redis.RedisError, OSError)
