@@ -19,13 +19,12 @@ from pyspark.sql import functions as F
 from spark_jobs import record_rules, trust_columns
 from spark_jobs.session import AVRO_FORMAT
 from trustpipe import contracts
+from trustpipe.counters import MIN_SEEN, SMOOTHING
 from trustpipe.model.artifact import ModelArtifact, ModelBuildError, Thresholds
 from trustpipe.model.features import FEATURES, INTERNAL_IP, Profile, Reputation
 from trustpipe.model.suffixes import SuffixList
 
 HOLDOUT_SHARE = 0.25
-SMOOTHING = 5.0  # pseudo-messages at the prior in every reputation rate
-MIN_SEEN = 3  # messages from a domain or /24 before it gets a reputation of its own
 AUC_FLOOR = 0.75
 QUARANTINE_PRECISION, LABEL_PRECISION = 0.95, 0.5
 DEFAULT_THRESHOLDS = Thresholds(quarantine=0.9, label=0.5)
