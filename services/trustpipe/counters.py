@@ -171,6 +171,25 @@ def merge(
     return result
 
 
+READ_CHUNK = 2000
+"""Entities per round trip of a bulk read (``read``): a batch job's hour holds tens of thousands."""
+
+
+def read(client: Any, wanted: Iterable[tuple[str, str]], today: date) -> dict[tuple[str, str], Counts] | None:
+    """The counts of every (aggregate, entity) in ``wanted`` as of ``today``, in round trips of
+    ``READ_CHUNK`` entities; None when no build has written the tiles yet."""
+    pairs = sorted(set(wanted))
+    result: dict[tuple[str, str], Counts] = {}
+    for start in range(0, max(len(pairs), 1), READ_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        chunk = queue_read(pipe, pairs[start : start + READ_CHUNK], today)
+        counts = merge(chunk, pipe.execute(), today)
+        if counts is None:
+            return None
+        result.update(counts)
+    return result
+
+
 def _int(value: Any) -> int:
     """A counter as Redis returns it (bytes, str or None); 0 for anything that is no count."""
     try:

@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from spark_jobs import build_model, score_messages
 from spark_jobs.session import local_session
 from spark_jobs.staging import stage_hour
-from trustpipe import landing, layout, s3
+from trustpipe import counters, landing, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
@@ -110,6 +110,7 @@ def score(
         work_uri,
         progress,
         settings.enterprises or None,  # settings from before the tenant map check nothing
+        counters.client(settings.redis_url) if settings.redis_url else None,
     )
 
 
