@@ -6,10 +6,10 @@ as tiles, one per entity and day, so that they can be kept fresh between two mod
 
 - ``tp:{<aggregate>|<entity>}:d:<yyyymmdd>``: a hash ``n`` (labelled messages), ``bad``
   (malicious labels) of one day, exact: the nightly build writes past days (``write_days``).
-- ``tp:{<aggregate>|<entity>}:w``: a hash ``n``, ``bad``, ``through``: the sum of the day tiles
-  of the window that ends on day ``through``, written by the nightly build with them
-  (``write_windows``), so that a read needs one key more per recent day, not one per day of the
-  window.
+- ``tp:{<aggregate>|<entity>}:w:<yyyymmdd>``: a hash ``n``, ``bad``: the sum of the day tiles
+  of the window that ends on that day, written by the nightly build with them
+  (``write_windows``), so that a read needs a few keys per entity, not one per day of the
+  window. Each build writes its own, so readers keep the previous build's until it is complete.
 - ``tp:{<aggregate>|<entity>}:s:<yyyymmdd>``: a HyperLogLog of the ``<enterprise>/<message id>``
   keys of the messages the stream scored that day (``seen``). Adding a message twice leaves it
   unchanged, so a redelivered batch counts nothing twice.
@@ -22,7 +22,7 @@ expires ``TTL_DAYS`` after its day, past the window.
 Until a nightly build has written them (``BUILT_KEY``: the day its windows run through), the
 tiles say nothing and the scorer keeps the artifact's snapshot: an empty Redis must not make
 every sender look unseen. Once built, a read (``queue_read``, ``merge``) merges, per entity, the
-window's sum with the day tiles after its ``through``; ``reputation`` turns the counts into the
+window's sum with the day tiles after its last day; ``reputation`` turns the counts into the
 model's rates with the same smoothing the build uses.
 """
 
@@ -52,6 +52,10 @@ WINDOW_DAYS = 28
 FRESH_DAYS = 2
 """Day tiles a read adds to the window's sum: today's and yesterday's (the nightly build may not
 have run yet today)."""
+BUILT_DAYS = 3
+"""How old the last build's window may be, in days counted from today (0: through today): a read
+fetches the windows through each of them and uses the one the last build wrote; older, the build
+is stale and the reader keeps the model's snapshot."""
 TTL_DAYS = WINDOW_DAYS + FRESH_DAYS + 1
 """A tile expires this long after its day: past the window and the read's recent days."""
 BUILT_KEY = f"{PREFIX}:built"
@@ -90,8 +94,8 @@ def day_key(aggregate: str, entity: str, day: date) -> str:
     return f"{_tag(aggregate, entity)}:d:{day:%Y%m%d}"
 
 
-def window_key(aggregate: str, entity: str) -> str:
-    return f"{_tag(aggregate, entity)}:w"
+def window_key(aggregate: str, entity: str, through: date) -> str:
+    return f"{_tag(aggregate, entity)}:w:{through:%Y%m%d}"
 
 
 def seen_key(aggregate: str, entity: str, day: date) -> str:
@@ -100,8 +104,16 @@ def seen_key(aggregate: str, entity: str, day: date) -> str:
 
 def expires_at(day: date) -> int:
     """Epoch seconds when a tile of ``day`` expires (``TTL_DAYS`` after the day ends)."""
-    end = datetime(day.year, day.month, day.day) + timedelta(days=TTL_DAYS + 1)
-    return int((end - datetime(1970, 1, 1)).total_seconds())
+    return _epoch(day + timedelta(days=TTL_DAYS + 1))
+
+
+def window_expires_at(through: date) -> int:
+    """Epoch seconds when a window expires: once no read can use it (``BUILT_DAYS``)."""
+    return _epoch(through + timedelta(days=BUILT_DAYS + 1))
+
+
+def _epoch(day: date) -> int:
+    return int((datetime(day.year, day.month, day.day) - datetime(1970, 1, 1)).total_seconds())
 
 
 def entities(record: Mapping[str, Any], suffixes: SuffixList) -> dict[str, str]:
@@ -143,7 +155,8 @@ def queue_read(pipe: Any, wanted: Iterable[tuple[str, str]], today: date) -> lis
     pairs = sorted(set(wanted))
     pipe.get(BUILT_KEY)
     for aggregate, entity in pairs:
-        pipe.hmget(window_key(aggregate, entity), "n", "bad", "through")
+        for back in range(BUILT_DAYS):
+            pipe.hmget(window_key(aggregate, entity, today - timedelta(days=back)), "n", "bad")
         for back in range(FRESH_DAYS):
             pipe.hmget(day_key(aggregate, entity, today - timedelta(days=back)), "n", "bad")
     return pairs
@@ -152,20 +165,23 @@ def queue_read(pipe: Any, wanted: Iterable[tuple[str, str]], today: date) -> lis
 def merge(
     pairs: Sequence[tuple[str, str]], replies: Sequence[Any], today: date
 ) -> dict[tuple[str, str], Counts] | None:
-    """Each pair's counts: the window's sum plus the day tiles after the day it runs through;
-    None when no build has written the tiles yet (``BUILT_KEY``)."""
+    """Each pair's counts: its window's sum from the last build plus the day tiles after the day
+    that build ran through; None when no build has written the tiles yet, or the last one is
+    older than ``BUILT_DAYS``."""
     built, *replies = replies
-    if built is None:
+    through = _int(built)
+    candidates = [int(f"{today - timedelta(days=back):%Y%m%d}") for back in range(BUILT_DAYS)]
+    if through not in candidates:
         return None
-    per = 1 + FRESH_DAYS
+    which = candidates.index(through)
+    per = BUILT_DAYS + FRESH_DAYS
     result = {}
     for i, pair in enumerate(pairs):
-        window, *days = replies[i * per : (i + 1) * per]
-        through = _int(window[2])
+        own = replies[i * per : (i + 1) * per]
+        window, days = own[which], own[BUILT_DAYS:]
         total = Counts(_int(window[0]), _int(window[1]))
         for back, tile in enumerate(days):
-            day = today - timedelta(days=back)
-            if int(f"{day:%Y%m%d}") > through:
+            if candidates[back] > through:
                 total += Counts(_int(tile[0]), _int(tile[1]))
         result[pair] = total
     return result
@@ -223,14 +239,40 @@ def write_days(pipe: Any, rows: Iterable[tuple[str, str, date, int, int]]) -> No
         pipe.expireat(key, expires_at(day))
 
 
-def write_windows(pipe: Any, through: date, rows: Iterable[tuple[str, str, int, int]]) -> None:
-    """Queue each entity's window sum (aggregate, entity, n, bad) through ``through``, then mark
-    the tiles built through that day (the pipeline runs in order: the mark comes last)."""
+def write_windows(
+    pipe: Any, through: date, rows: Iterable[tuple[str, str, int, int]], mark: bool = True
+) -> None:
+    """Queue each entity's window sum (aggregate, entity, n, bad) through ``through``, then (with
+    ``mark``) mark the tiles built through that day: the pipeline runs in order, the mark last."""
     for aggregate, entity, n, bad in rows:
-        key = window_key(aggregate, entity)
-        pipe.hset(key, mapping={"n": n, "bad": bad, "through": f"{through:%Y%m%d}"})
-        pipe.expireat(key, expires_at(through))
-    pipe.set(BUILT_KEY, f"{through:%Y%m%d}")
+        key = window_key(aggregate, entity, through)
+        pipe.hset(key, mapping={"n": n, "bad": bad})
+        pipe.expireat(key, window_expires_at(through))
+    if mark:
+        pipe.set(BUILT_KEY, f"{through:%Y%m%d}")
+
+
+WRITE_CHUNK = 5000
+"""Tiles per round trip of a build's write (``write_build``)."""
+
+
+def write_build(
+    client: Any,
+    days: Sequence[tuple[str, str, date, int, int]],
+    through: date,
+    windows: Sequence[tuple[str, str, int, int]],
+) -> None:
+    """A build's exact tiles: its day tiles and windows in round trips of ``WRITE_CHUNK``, then
+    the mark that makes readers use them (a reader meanwhile keeps the previous build's)."""
+    for start in range(0, len(days), WRITE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        write_days(pipe, days[start : start + WRITE_CHUNK])
+        pipe.execute()
+    for start in range(0, len(windows), WRITE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        write_windows(pipe, through, windows[start : start + WRITE_CHUNK], mark=False)
+        pipe.execute()
+    client.set(BUILT_KEY, f"{through:%Y%m%d}")
 
 
 CONNECT_TIMEOUT_SECONDS = 0.25

@@ -21,7 +21,8 @@ from trustpipe_sensors.generator import MessageFactory
 from trustpipe_sensors.world import World
 from trustpipe_stack.servers import RedisServer
 
-NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+"""Tiles expire at absolute times: the tests' days are the real ones."""
 MODEL = artifact(domain_reputation=6.0, ip_reputation=2.0)
 
 

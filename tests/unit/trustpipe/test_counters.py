@@ -14,7 +14,8 @@ from trustpipe import counters
 from trustpipe.counters import NET, ORG, Counts
 from trustpipe.model.suffixes import SuffixList
 
-TODAY = date(2026, 12, 1)
+TODAY = datetime.now(UTC).date()
+"""Tiles expire at absolute times: the tests' days are the real ones."""
 SUFFIXES = SuffixList.bundled()
 # A key is the prefix, one hash tag and the rest: no brace, bar or colon inside the tag's entity.
 KEY = re.compile(r"^tp:\{(org|net)\|[^{}|:]*\}:[dws](:\d{8})?$")
@@ -25,7 +26,7 @@ def message(n: int, sender: str = "news@mail.partner.com", ip: str = "198.51.100
         "message_id": f"<m{n}@x>",
         "from_address": sender,
         "sending_ip": ip,
-        "received_at": datetime(2026, 12, 1, 9, n % 60, tzinfo=UTC),
+        "received_at": datetime(TODAY.year, TODAY.month, TODAY.day, 9, n % 60, tzinfo=UTC),
     }
 
 
@@ -38,7 +39,7 @@ def test_any_entity_makes_a_key_of_one_hash_tag_it_cannot_close(entity: str) -> 
     # WHEN it is keyed
     keys = [
         counters.day_key(ORG, entity, TODAY),
-        counters.window_key(NET, entity),
+        counters.window_key(NET, entity, TODAY),
         counters.seen_key(ORG, entity, TODAY),
     ]
     # THEN each key has exactly one hash tag, the entity's, and stays short
@@ -105,6 +106,22 @@ def test_a_read_merges_the_window_with_the_days_after_it_and_nothing_before() ->
     assert _read(r, [(ORG, "partner.com")]) == {(ORG, "partner.com"): Counts(150, 15)}
 
 
+def test_a_build_being_written_leaves_readers_on_the_previous_one_and_a_stale_build_says_nothing() -> None:
+    # GIVEN a build through two days ago, and the next one's windows half written (not marked)
+    r = fakeredis.FakeRedis()
+    counters.write_build(r, [], TODAY - timedelta(days=2), [(ORG, "partner.com", 100, 5)])
+    pipe = r.pipeline()
+    counters.write_windows(pipe, TODAY - timedelta(days=1), [(ORG, "partner.com", 7, 7)], mark=False)
+    pipe.execute()
+    # WHEN read THEN the complete build counts
+    assert _read(r, [(ORG, "partner.com")]) == {(ORG, "partner.com"): Counts(100, 5)}
+    # and once the new build is marked, it does
+    r.set(counters.BUILT_KEY, f"{TODAY - timedelta(days=1):%Y%m%d}")
+    assert _read(r, [(ORG, "partner.com")]) == {(ORG, "partner.com"): Counts(7, 7)}
+    # and a build older than BUILT_DAYS says nothing: the scorer keeps the model's snapshot
+    assert _read(r, [(ORG, "partner.com")], TODAY + timedelta(days=counters.BUILT_DAYS)) is None
+
+
 def test_tiles_no_build_wrote_say_nothing() -> None:
     # GIVEN a Redis with only the stream's tiles (no nightly build yet)
     r = fakeredis.FakeRedis()
@@ -118,7 +135,7 @@ def test_a_count_that_is_no_number_reads_as_none() -> None:
     pipe = r.pipeline()
     counters.write_windows(pipe, TODAY, [(ORG, "partner.com", 100, 5)])
     pipe.execute()
-    r.hset(counters.window_key(ORG, "partner.com"), mapping={"n": "lots", "bad": "-3"})
+    r.hset(counters.window_key(ORG, "partner.com", TODAY), mapping={"n": "lots", "bad": "-3"})
     assert _read(r, [(ORG, "partner.com")]) == {(ORG, "partner.com"): Counts(0, 0)}
 
 
@@ -140,7 +157,7 @@ def test_the_rates_are_the_builds_smoothed_rates_from_min_seen_on() -> None:
 
 def test_a_message_counts_on_the_utc_day_it_was_received() -> None:
     late = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
-    assert counters.day_of({"received_at": late}) == TODAY
+    assert counters.day_of({"received_at": late}) == date(2026, 12, 1)
     # 20:00 in New York on the 1st is 01:00 UTC on the 2nd
     evening = datetime(2026, 12, 1, 20, tzinfo=timezone(timedelta(hours=-5)))
     assert counters.day_of({"received_at": evening}) == date(2026, 12, 2)

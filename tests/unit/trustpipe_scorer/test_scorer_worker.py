@@ -318,9 +318,11 @@ def test_fresh_counters_replace_the_snapshots_reputation_for_the_batch() -> None
     batch = messages(6)
     r = fakeredis.FakeRedis()
     orgs = {counters.entities(m, SuffixList.bundled())[counters.ORG] for m in _decoded(batch)}
-    pipe = r.pipeline()
-    counters.write_windows(pipe, NOW.date() - timedelta(days=1), [(counters.ORG, o, 50, 50) for o in orgs])
-    pipe.execute()
+    # (written without the tiles' expiry: this module's clock is a fixed day, fakeredis's the real one)
+    through = NOW.date() - timedelta(days=1)
+    for o in orgs:
+        r.hset(counters.window_key(counters.ORG, o, through), mapping={"n": 50, "bad": 50})
+    r.set(counters.BUILT_KEY, f"{through:%Y%m%d}")
     stream = [record(data, n) for n, (_, data, _) in enumerate(batch)]
     setup.worker.process(stream)
     snapshot = [s["score"] for s in setup.scored()]
