@@ -249,7 +249,13 @@ def write_windows(
         pipe.hset(key, mapping={"n": n, "bad": bad})
         pipe.expireat(key, window_expires_at(through))
     if mark:
-        pipe.set(BUILT_KEY, f"{through:%Y%m%d}")
+        mark_built(pipe, through)
+
+
+def mark_built(pipe: Any, through: date) -> None:
+    """Queue the mark that makes readers use the windows through ``through``; it expires with
+    them, so that a mark never names windows that are gone (every sender would read unseen)."""
+    pipe.set(BUILT_KEY, f"{through:%Y%m%d}", exat=window_expires_at(through))
 
 
 WRITE_CHUNK = 5000
@@ -272,7 +278,9 @@ def write_build(
         pipe = client.pipeline(transaction=False)
         write_windows(pipe, through, windows[start : start + WRITE_CHUNK], mark=False)
         pipe.execute()
-    client.set(BUILT_KEY, f"{through:%Y%m%d}")
+    pipe = client.pipeline(transaction=False)
+    mark_built(pipe, through)
+    pipe.execute()
 
 
 CONNECT_TIMEOUT_SECONDS = 0.25

@@ -18,7 +18,7 @@ from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
 from trustpipe_deploy.terraform import Terraform, TerraformError, find_plugin_mirror
 from trustpipe_stack.procs import pid_alive, read_pid
-from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RegistryServer
+from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RedisServer, RegistryServer
 
 MOTO_PARALLELISM = 30
 SPARK_LOG = "spark.log"
@@ -40,6 +40,7 @@ class LocalStack:
         self.postgres = Postgres(self.state_dir / "postgres")
         self.registry = RegistryServer(self.state_dir / "registry")
         self.frontdoor = FrontDoorServer(self.state_dir / "frontdoor")
+        self.redis = RedisServer(self.state_dir / "redis")
 
     @property
     def settings_path(self) -> Path:
@@ -102,7 +103,11 @@ class LocalStack:
             say(f"settings written to {self.settings_path}")
         if self.registry.start(self.settings_path):
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
-        settings = replace(Settings.load(self.settings_path), registry_url=self.registry.url)
+        if self.redis.start():
+            say(f"redis started at {self.redis.url} (the model's counters, as ElastiCache holds them)")
+        settings = replace(
+            Settings.load(self.settings_path), registry_url=self.registry.url, redis_url=self.redis.url
+        )
         settings.save(self.settings_path)
         register_contracts(settings)
         return self.serve_frontdoor(settings, say)
@@ -142,6 +147,8 @@ class LocalStack:
         say("moto server, schema registry and front door stopped")
         self.postgres.stop()
         say("PostgreSQL stopped")
+        self.redis.stop()
+        say("redis stopped")
         self.settings_path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, Any]:
@@ -164,6 +171,10 @@ class LocalStack:
             "frontdoor": {
                 "running": self.frontdoor.running(),
                 "url": self.frontdoor.url if self.frontdoor.running() else None,
+            },
+            "redis": {
+                "running": self.redis.running(),
+                "url": self.redis.url if self.redis.running() else None,
             },
             "workers": self.workers(),
             "settings": str(self.settings_path) if self.settings_path.exists() else None,

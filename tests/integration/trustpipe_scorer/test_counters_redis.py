@@ -109,3 +109,15 @@ def test_a_redis_stopped_mid_stream_leaves_the_scorer_on_the_snapshot_until_it_i
     again = fresh.reputation(MODEL, third, NOW.date())
     assert again is not None
     assert all(model.score(m, again).score > model.score(m).score for _, m in third)
+
+
+def test_a_build_whose_windows_have_expired_leaves_no_mark(server: RedisServer) -> None:
+    # GIVEN a build of history long past (a backfill, or simulated days), written today
+    client = client_of(server)
+    client.flushdb()
+    long_ago = NOW.date() - timedelta(days=30)
+    counters.write_build(client, [], long_ago, [(counters.ORG, "partner.com", 100, 90)])
+    # WHEN the batch job reads as of that day THEN the tiles say nothing (the model's snapshot
+    # scores), rather than call every sender unseen
+    assert client.get(counters.BUILT_KEY) is None
+    assert counters.read(client, [(counters.ORG, "partner.com")], long_ago) is None
