@@ -29,11 +29,13 @@ model's rates with the same smoothing the build uses.
 from __future__ import annotations
 
 import hashlib
+import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from trustpipe.model.features import Reputation, domain_of, ip_prefix
 from trustpipe.model.suffixes import SuffixList
@@ -82,6 +84,42 @@ def encode(entity: str) -> str:
     if len(encoded) > MAX_ENCODED_CHARS:
         return "sha256-" + hashlib.sha256(encoded.encode()).hexdigest()
     return encoded
+
+
+def decode(encoded: str) -> str | None:
+    """The entity of an encoded key part (``encode``'s inverse); None for a hashed one."""
+    if encoded.startswith("sha256-"):
+        return None
+    return unquote_to_bytes(encoded).decode("utf-8", "surrogatepass")
+
+
+SEEN_KEY = re.compile(r"^tp:\{(org|net)\|([^{}|:]*)\}:s:(\d{8})$")
+
+
+def parse_seen(key: str) -> tuple[str, str] | None:
+    """(aggregate, entity) of a ``seen`` tile's key; None for another key or a hashed entity."""
+    found = SEEN_KEY.match(key)
+    if found is None:
+        return None
+    entity = decode(found.group(2))
+    return None if entity is None else (found.group(1), entity)
+
+
+def sample_seen(client: Any, day: date, size: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Up to ``size`` (aggregate, entity) of ``day``'s ``seen`` tiles, drawn uniformly (one SCAN
+    of the keyspace, reservoir-sampled: nothing held but the sample)."""
+    sample: list[tuple[str, str]] = []
+    seen = 0
+    for raw in client.scan_iter(match=f"{PREFIX}:*:s:{day:%Y%m%d}", count=1000):
+        parsed = parse_seen(raw.decode() if isinstance(raw, bytes) else raw)
+        if parsed is None:
+            continue
+        seen += 1
+        if len(sample) < size:
+            sample.append(parsed)
+        elif (j := rng.randrange(seen)) < size:
+            sample[j] = parsed
+    return sorted(sample)
 
 
 def _tag(aggregate: str, entity: str) -> str:

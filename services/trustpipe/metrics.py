@@ -136,6 +136,15 @@ HOLDOUT_AUC = Metric(
     "model_build_nightly: build_candidate",
     "holdout AUC of the candidate and of the current model (Model=candidate|current)",
 )
+COUNTERS_DRIFT = Metric(
+    PIPELINE,
+    "CountersDrift",
+    ("Dag",),
+    "None",
+    "model_build_nightly: counters_drift",
+    "the worst relative difference between a sampled online seen tile of yesterday and the "
+    "store's exact count of the stream's messages for it (0: none)",
+)
 
 # The schema registry's Lambda (EMF through Powertools Metrics).
 REQUESTS = Metric(
@@ -158,7 +167,7 @@ LATENCY = Metric(
 ALL: tuple[Metric, ...] = (
     PROCESSED, ERRORS, HEARTBEAT, LAG, COUNTERS_DEGRADED,
     HOURLY_DELAY, RECORDS_IN, RECORDS_OUT, OBJECTS_SET_ASIDE, VERDICTS, LATE_OBJECTS, LATE_MINUTES,
-    HOLDOUT_AUC,
+    HOLDOUT_AUC, COUNTERS_DRIFT,
     REQUESTS, LATENCY,
 )  # fmt: skip
 

@@ -167,6 +167,26 @@ resource "aws_cloudwatch_metric_alarm" "counters_degraded" {
   tags = var.tags
 }
 
+# The nightly drift check of the counters: the worst relative difference between a sampled
+# online tile and the store's exact count (a HyperLogLog errs by about 1%).
+resource "aws_cloudwatch_metric_alarm" "counters_drift" {
+  alarm_name          = "${var.name}-model-build-nightly-counters-drift"
+  alarm_description   = "A sampled online counter of yesterday differs from the store's exact count by more than ${var.counters_drift_ratio * 100}%. Runbook: ${var.runbook_base_url}/model-build-nightly.md#counters_drift"
+  namespace           = "trustpipe/pipeline"
+  metric_name         = "CountersDrift"
+  dimensions          = { Dag = var.model_dag_id }
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = var.counters_drift_ratio
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "worker_errors" {
   for_each = toset(var.worker_services)
 

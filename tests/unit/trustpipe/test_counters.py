@@ -3,6 +3,7 @@ nothing twice, a read that merges the window with the days after it, and the bui
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -161,3 +162,18 @@ def test_a_message_counts_on_the_utc_day_it_was_received() -> None:
     # 20:00 in New York on the 1st is 01:00 UTC on the 2nd
     evening = datetime(2026, 12, 1, 20, tzinfo=timezone(timedelta(hours=-5)))
     assert counters.day_of({"received_at": evening}) == date(2026, 12, 2)
+
+
+def test_a_sample_is_drawn_from_every_tile_of_the_day_only() -> None:
+    # GIVEN a hundred tiles of the day and one of the day before
+    client = fakeredis.FakeRedis()
+    for n in range(100):
+        client.pfadd(counters.seen_key(counters.ORG, f"s{n}.com", TODAY), "m")
+    client.pfadd(counters.seen_key(counters.ORG, "old.com", TODAY - timedelta(days=1)), "m")
+    client.set("tp:unrelated", "x")
+    # WHEN ten are sampled, twice with different seeds
+    first = counters.sample_seen(client, TODAY, 10, random.Random(1))
+    second = counters.sample_seen(client, TODAY, 10, random.Random(2))
+    # THEN ten distinct tiles of the day, not always the same ten
+    assert len(set(first)) == 10 and all(e.startswith("s") for _, e in first)
+    assert first != second
