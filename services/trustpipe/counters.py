@@ -35,10 +35,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote_from_bytes, unquote_to_bytes
+from urllib.parse import quote_from_bytes, unquote_to_bytes, urlsplit
 
 from trustpipe.model.features import Reputation, domain_of, ip_prefix
 from trustpipe.model.suffixes import SuffixList
+from trustpipe.settings import Settings
 
 PREFIX = "tp"
 ORG, NET = "org", "net"
@@ -328,18 +329,74 @@ scores with its snapshot for ``RETRY_AFTER_SECONDS`` before asking again."""
 RETRY_AFTER_SECONDS = 10.0
 
 
-def client(url: str) -> Any:
-    """A redis-py client for ``url`` (``redis://`` or ``rediss://`` with TLS), short timeouts,
-    no retries of its own: a Redis that does not answer is the caller's fallback, not a wait."""
+IAM_TOKEN_SECONDS = 900
+"""An ElastiCache IAM authentication token is valid for 15 minutes (each new connection signs
+one; a connection lives on after its token expires, for up to 12 hours)."""
+
+
+def client(url: str, iam_cache: str | None = None, region: str | None = None) -> Any:
+    """A redis-py client for ``url`` (``redis://``, or ``rediss://`` with TLS), short timeouts,
+    no retries of its own: a Redis that does not answer is the caller's fallback, not a wait.
+    With ``iam_cache`` (an ElastiCache replication group), the URL's user logs in with an IAM
+    authentication token signed for that group with this process's AWS credentials."""
     import redis
 
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        socket_timeout=READ_TIMEOUT_SECONDS,
-        retry_on_timeout=False,
-        retry=None,
-    )
+    options: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": READ_TIMEOUT_SECONDS,
+        "retry_on_timeout": False,
+        "retry": None,
+    }
+    if iam_cache is None:
+        return redis.Redis.from_url(url, **options)
+    parts = urlsplit(url)
+    if not parts.username or not region:
+        raise ValueError("IAM authentication needs the user in the counters' URL and a region")
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    provider = IamToken(parts.username, iam_cache, region)
+    return redis.Redis.from_url(bare, credential_provider=provider, **options)
+
+
+def from_settings(settings: Settings) -> Any | None:
+    """The counters' client the settings name (``redis_url``, ``redis_iam_cache``); None."""
+    if not settings.redis_url:
+        return None
+    return client(settings.redis_url, settings.redis_iam_cache, settings.region)
+
+
+class IamToken:
+    """A redis-py credential provider: (user, an IAM authentication token for ``cache``), the
+    token SigV4-presigned as ElastiCache expects, made again when a third of its life is left."""
+
+    def __init__(self, user: str, cache: str, region: str, session: Any = None, clock: Any = None) -> None:
+        import time
+
+        self.user, self.cache, self.region = user, cache, region
+        self._session, self._clock = session, clock or time.monotonic
+        self._token, self._made = "", float("-inf")
+
+    def get_credentials(self) -> tuple[str, str]:
+        if self._clock() - self._made > IAM_TOKEN_SECONDS * 2 / 3:
+            self._token, self._made = self._sign(), self._clock()
+        return self.user, self._token
+
+    async def get_credentials_async(self) -> tuple[str, str]:
+        return self.get_credentials()
+
+    def _sign(self) -> str:
+        import botocore.session
+        from botocore.auth import SigV4QueryAuth
+        from botocore.awsrequest import AWSRequest
+
+        session = self._session or botocore.session.get_session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise OSError("no AWS credentials to sign the counters' IAM authentication token with")
+        request = AWSRequest(
+            method="GET", url=f"http://{self.cache}/", params={"Action": "connect", "User": self.user}
+        )
+        SigV4QueryAuth(credentials, "elasticache", self.region, expires=IAM_TOKEN_SECONDS).add_auth(request)
+        return str(request.url).removeprefix("http://")
 
 
 def unavailable() -> tuple[type[BaseException], ...]:

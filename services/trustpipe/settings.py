@@ -108,6 +108,9 @@ class Settings:
     redis_url: str | None = None
     """The model's counters (``trustpipe.counters``): ``rediss://`` on AWS (ElastiCache, TLS),
     ``redis://`` on the local stack; None scores with each model's frozen snapshot."""
+    redis_iam_cache: str | None = None
+    """On AWS: the ElastiCache replication group whose IAM authentication the user of
+    ``redis_url`` logs in with (a token signed per connection; no password anywhere)."""
     actions_table_name: str | None = None
     """The actions issued, by (enterprise, message id): one action per message."""
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -138,6 +141,7 @@ class Settings:
             "sensor_credentials_file",
             "actions_table_name",
             "redis_url",
+            "redis_iam_cache",
             "tenants",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})

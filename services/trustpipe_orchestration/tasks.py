@@ -174,11 +174,12 @@ def counters_drift(dag_id: str, day: date) -> dict[str, Any]:
 
     config = pipeline_config()
     settings, aws = config.settings, AwsClients(config.settings)
-    if not settings.redis_url:
+    client = counters.from_settings(settings)
+    if client is None:
         return {"skipped": "no redis_url in the settings"}
     suffixes = model_store.load(aws.s3, settings.archive_bucket).suffixes
     with _store_connection() as conn:
-        found = drift.check(counters.client(settings.redis_url), conn, day, suffixes)
+        found = drift.check(client, conn, day, suffixes)
     datum = metrics.datum(metrics.COUNTERS_DRIFT, found.worst, Dag=dag_id)
     alerts.put_metrics(aws, [datum], datetime.now(UTC))
     return found.summary()

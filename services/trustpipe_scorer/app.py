@@ -24,6 +24,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
     schema = contracts.load(contracts.SCORED_MESSAGE)
     client = aws.s3
     bucket = settings.archive_bucket
+    redis = counters.from_settings(settings)
     return ScorerWorker(
         decoder=FramedDecoder(registry, contracts.reader_schema(), max_bytes=MAX_MESSAGE_BYTES),
         writer_version=sensor_version_of(registry),
@@ -35,7 +36,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
         keep_aside=aside.to_s3(client, bucket, SCORER.group),
         enterprises=settings.enterprises,
-        fresh=FreshCounters(counters.client(settings.redis_url)) if settings.redis_url else None,
+        fresh=None if redis is None else FreshCounters(redis),
     )
 
 

@@ -22,6 +22,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
 from trustpipe.progress import Progress, quiet
+from trustpipe.settings import Settings
 
 log = logging.getLogger("trustpipe.build")
 STAGED = "labelled hours staged"
@@ -78,16 +79,18 @@ def build(
         progress(TRAINED, 1, 1)
     make_current = result.promoted and promote
     model_store.save((models or aws).s3, settings.archive_bucket, result.artifact, make_current=make_current)
-    if settings.redis_url and result.tiles is not None:
-        _write_tiles(settings.redis_url, result.tiles)
+    if result.tiles is not None:
+        _write_tiles(settings, result.tiles)
     return result
 
 
-def _write_tiles(redis_url: str, tiles: build_model.Tiles) -> None:
+def _write_tiles(settings: Settings, tiles: build_model.Tiles) -> None:
     """The build's exact tiles to the counters. A Redis that does not answer loses only them:
     readers keep the previous build's, then the model's snapshot once it is ``BUILT_DAYS`` old."""
     try:
-        counters.write_build(counters.client(redis_url), tiles.days, tiles.through, tiles.windows)
+        client = counters.from_settings(settings)
+        if client is not None:
+            counters.write_build(client, tiles.days, tiles.through, tiles.windows)
     except counters.unavailable() as err:
         log.warning("counters not written (the model is saved): %s", err)
 
@@ -125,15 +128,13 @@ def score(
         work_uri,
         progress,
         settings.enterprises or None,  # settings from before the tenant map check nothing
-        counters.client(settings.redis_url) if settings.redis_url else None,
+        counters.from_settings(settings),
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     """spark-submit entry point: ``runner --hour YYYY-MM-DDTHH --settings settings.json``."""
     import argparse
-
-    from trustpipe.settings import Settings
 
     parser = argparse.ArgumentParser(prog="score_messages", description=score_messages.__doc__)
     parser.add_argument("--hour", required=True, type=layout.parse_hour)

@@ -177,3 +177,34 @@ def test_a_sample_is_drawn_from_every_tile_of_the_day_only() -> None:
     # THEN ten distinct tiles of the day, not always the same ten
     assert len(set(first)) == 10 and all(e.startswith("s") for _, e in first)
     assert first != second
+
+
+def test_an_iam_token_is_a_presigned_connect_for_the_cache_remade_before_it_expires() -> None:
+    import botocore.session
+
+    # GIVEN AWS credentials and the counters' user on an ElastiCache replication group
+    session = botocore.session.Session()
+    session.set_credentials("AKIDEXAMPLE", "secret")
+    ticks = [0.0]
+    token = counters.IamToken("tp-counters", "tp-dev-counters", "eu-west-1", session, lambda: ticks[0])
+    # WHEN a connection asks for credentials
+    user, first = token.get_credentials()
+    # THEN the user logs in with a SigV4-presigned `connect` for that group, valid 15 minutes
+    assert user == "tp-counters"
+    assert first.startswith(
+        "tp-dev-counters/?Action=connect&User=tp-counters&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    )
+    assert "X-Amz-Expires=900" in first and "%2Feu-west-1%2Felasticache%2Faws4_request" in first
+    # and the same token serves until a third of its life is left, then a new one is made
+    signed = []
+    token._sign = lambda: signed.append(1) or "new"  # type: ignore[method-assign]
+    ticks[0] = 500
+    assert token.get_credentials()[1] == first and not signed
+    ticks[0] = 601
+    assert token.get_credentials()[1] == "new" and signed == [1]
+
+
+def test_iam_authentication_needs_a_user_and_a_region() -> None:
+    with pytest.raises(ValueError, match="needs the user"):
+        counters.client("rediss://cache:6379/0", iam_cache="tp-dev-counters", region="eu-west-1")
+    assert counters.client("rediss://u@cache:6379/0", iam_cache="tp-dev-counters", region="eu-west-1")
