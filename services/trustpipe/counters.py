@@ -175,17 +175,20 @@ def message_key(enterprise_id: str, message_id: str) -> str:
 
 def add_seen(pipe: Any, scored: Iterable[tuple[str, Mapping[str, Any], SuffixList]]) -> None:
     """Queue on ``pipe`` each scored message's place in its day's ``seen`` tiles
-    (``(enterprise, message, suffixes)``): idempotent, as a HyperLogLog holds each key once."""
-    touched: dict[str, date] = {}
+    (``(enterprise, message, suffixes)``), one PFADD per tile: idempotent, as a HyperLogLog holds
+    each key once."""
+    members: dict[str, list[str]] = {}
+    days: dict[str, date] = {}
     for enterprise, record, suffixes in scored:
         day = day_of(record)
         member = message_key(enterprise, record["message_id"])
         for aggregate, entity in entities(record, suffixes).items():
             key = seen_key(aggregate, entity, day)
-            pipe.pfadd(key, member)
-            touched[key] = day
-    for key, day in touched.items():
-        pipe.expireat(key, expires_at(day))
+            members.setdefault(key, []).append(member)
+            days[key] = day
+    for key, added in members.items():
+        pipe.pfadd(key, *added)
+        pipe.expireat(key, expires_at(days[key]))
 
 
 def queue_read(pipe: Any, wanted: Iterable[tuple[str, str]], today: date) -> list[tuple[str, str]]:
