@@ -191,6 +191,10 @@ def add_seen(pipe: Any, scored: Iterable[tuple[str, Mapping[str, Any], SuffixLis
         pipe.expireat(key, expires_at(days[key]))
 
 
+READS_PER_PAIR = BUILT_DAYS + FRESH_DAYS
+"""Replies ``queue_read`` queues per (aggregate, entity), after the one of ``BUILT_KEY``."""
+
+
 def queue_read(pipe: Any, wanted: Iterable[tuple[str, str]], today: date) -> list[tuple[str, str]]:
     """Queue on ``pipe`` the reads of ``wanted`` (aggregate, entity) pairs as of ``today``; the
     pairs in the order ``merge`` takes their replies."""
@@ -216,7 +220,7 @@ def merge(
     if through not in candidates:
         return None
     which = candidates.index(through)
-    per = BUILT_DAYS + FRESH_DAYS
+    per = READS_PER_PAIR
     result = {}
     for i, pair in enumerate(pairs):
         own = replies[i * per : (i + 1) * per]

@@ -102,7 +102,9 @@ def test_a_redis_stopped_mid_stream_leaves_the_scorer_on_the_snapshot_until_it_i
     # every sender unseen, without counting that as degraded
     assert back is None and fresh.degraded == len(second) + 5
     assert sum(seen(client).values()) == 2 * len(third[5:])
-    # until the next build writes them again
+    # until the next build writes them again (and the scorer, which remembers that none were for
+    # its cache's 30 s, reads again)
+    ticks[0] = 11 + fresh.cache_seconds + 1
     pipe = client.pipeline()
     counters.write_windows(pipe, NOW.date() - timedelta(days=1), [(counters.ORG, o, 40, 40) for o in orgs])
     pipe.execute()
