@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes, urlsplit
 
@@ -63,6 +64,8 @@ TTL_DAYS = WINDOW_DAYS + FRESH_DAYS + 1
 """A tile expires this long after its day: past the window and the read's recent days."""
 BUILT_KEY = f"{PREFIX}:built"
 """The day through which the nightly build last wrote the windows (yyyymmdd); none: never."""
+TAG_CACHE = 65_536
+"""Entities whose encoded hash tag a process keeps (senders repeat; a few MiB at most)."""
 MAX_ENCODED_CHARS = 512
 """An entity longer than this once encoded is keyed by its SHA-256 instead (a hostile 250-label
 domain must not make a key of kilobytes)."""
@@ -123,6 +126,7 @@ def sample_seen(client: Any, day: date, size: int, rng: random.Random) -> list[t
     return sorted(sample)
 
 
+@lru_cache(maxsize=TAG_CACHE)
 def _tag(aggregate: str, entity: str) -> str:
     if aggregate not in AGGREGATES:
         raise ValueError(f"no aggregate {aggregate!r}: one of {AGGREGATES}")
