@@ -122,7 +122,7 @@ resource "aws_cloudwatch_metric_alarm" "memory" {
   for_each = toset(local.nodes)
 
   alarm_name          = "${each.value}-memory"
-  alarm_description   = "Redis node ${each.value} uses over ${var.memory_percent}% of its memory: evictions come next. Runbook: ${var.runbook_base_url}/counters-cache.md#memory"
+  alarm_description   = "Redis node ${each.value} uses over ${var.memory_percent}% of its memory: evictions come next (its section: memory). Runbook: ${var.runbook_base_url}/counters-cache.md"
   namespace           = "AWS/ElastiCache"
   metric_name         = "DatabaseMemoryUsagePercentage"
   dimensions          = { CacheClusterId = each.value }
@@ -142,7 +142,7 @@ resource "aws_cloudwatch_metric_alarm" "evictions" {
   for_each = toset(local.nodes)
 
   alarm_name          = "${each.value}-evictions"
-  alarm_description   = "Redis node ${each.value} evicted keys: tiles were lost before their time. Runbook: ${var.runbook_base_url}/counters-cache.md#evictions"
+  alarm_description   = "Redis node ${each.value} evicted keys: tiles were lost before their time (its section: evictions). Runbook: ${var.runbook_base_url}/counters-cache.md"
   namespace           = "AWS/ElastiCache"
   metric_name         = "Evictions"
   dimensions          = { CacheClusterId = each.value }
@@ -162,7 +162,7 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag" {
   for_each = toset(slice(local.nodes, 1, length(local.nodes)))
 
   alarm_name          = "${each.value}-replication-lag"
-  alarm_description   = "Replica ${each.value} is over ${var.replication_lag_seconds} s behind its primary: a failover now would lose the latest writes. Runbook: ${var.runbook_base_url}/counters-cache.md#replication-lag"
+  alarm_description   = "Replica ${each.value} is over ${var.replication_lag_seconds} s behind its primary: a failover now would lose the latest writes (its section: replication-lag). Runbook: ${var.runbook_base_url}/counters-cache.md"
   namespace           = "AWS/ElastiCache"
   metric_name         = "ReplicationLag"
   dimensions          = { CacheClusterId = each.value }
@@ -183,7 +183,7 @@ resource "aws_cloudwatch_metric_alarm" "latency" {
   for_each = toset(local.nodes)
 
   alarm_name          = "${each.value}-latency"
-  alarm_description   = "Redis node ${each.value} takes over ${var.latency_microseconds} us a read: the scorers' round trips near their timeout. Runbook: ${var.runbook_base_url}/counters-cache.md#latency"
+  alarm_description   = "Redis node ${each.value} takes over ${var.latency_microseconds} us a read: the scorers' round trips near their timeout (its section: latency). Runbook: ${var.runbook_base_url}/counters-cache.md"
   namespace           = "AWS/ElastiCache"
   metric_name         = "SuccessfulReadRequestLatency"
   dimensions          = { CacheClusterId = each.value }

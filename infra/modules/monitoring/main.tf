@@ -171,7 +171,7 @@ resource "aws_cloudwatch_metric_alarm" "counters_degraded" {
 # online tile and the store's exact count (a HyperLogLog errs by about 1%).
 resource "aws_cloudwatch_metric_alarm" "counters_drift" {
   alarm_name          = "${var.name}-model-build-nightly-counters-drift"
-  alarm_description   = "A sampled online counter of yesterday differs from the store's exact count by more than ${var.counters_drift_ratio * 100}%. Runbook: ${var.runbook_base_url}/model-build-nightly.md#counters_drift"
+  alarm_description   = "A sampled online counter of yesterday differs from the store's exact count by more than ${var.counters_drift_ratio * 100}%. Runbook: ${var.runbook_base_url}/counters-drift.md"
   namespace           = "trustpipe/pipeline"
   metric_name         = "CountersDrift"
   dimensions          = { Dag = var.model_dag_id }
