@@ -5,9 +5,9 @@ UV ?= python3 -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup tools browser image-inputs image-requirements emr-wheels demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
+.PHONY: setup tools browser redis image-inputs image-requirements emr-wheels demo airflow chaos fuzz test test-fast lint types bench lambda deploy local-up local-down clean
 
-setup: $(BIN)/trustpipe  ## create .venv from the lock
+setup: $(BIN)/trustpipe redis  ## create .venv from the lock
 
 $(BIN)/trustpipe: uv.lock pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -89,12 +89,19 @@ browser:  ## Debian's chromium, which the browser tests drive (apt, when it is m
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
 	@chromium --version 2>/dev/null | head -1
 
+redis:  ## Debian's redis-server, which the local stack and the counters' tests serve (apt, when it is missing)
+	@command -v redis-server >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends redis-server; }; }
+	@redis-server --version 2>/dev/null | head -1
+
 # The suite's waits (Terraform's apply, the KCL groups' start, the chaos run, Airflow) overlap on
 # several pytest-xdist workers, each with its own local stack (tests/conftest.py). Four, not more:
 # the suite is bound by the two cores, and six workers' stacks and JVMs cost a quarter more CPU
 # (46 vs 36 CPU-minutes) and took longer (25.8 vs 20.4 min).
 TEST_WORKERS ?= 4
-test: lint types tools browser  ## what CI runs: lint, types, unit, integration and e2e tests (and the infra checks)
+test: lint types tools browser redis  ## what CI runs: lint, types, unit, integration and e2e tests (and the infra checks)
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/e2e
 
 test-fast: setup  ## unit tests only (seconds)

@@ -5,7 +5,9 @@ build_candidate (Spark MLlib; the candidate is saved under its version, `current
 promote (moves `current` only if the candidate beat the current model on the same holdout, or
 cleared the AUC floor when there is none; otherwise the task fails and pages on-call).
 Beside it, store_retention holds the web app's store to its window: the day partitions of the days
-ahead made, the days past the pipeline Variable's `store_retention_days` (default 90) dropped.
+ahead made, the days past the pipeline Variable's `store_retention_days` (default 90) dropped;
+and counters_drift compares a sample of yesterday's online counters in Redis with the store's
+exact counts (the CountersDrift metric; nothing when the settings name no Redis).
 Runbook: docs/runbooks/model-build-nightly.md.
 """
 
@@ -57,5 +59,13 @@ with DAG(
 
         return tasks.store_retention()
 
+    @task
+    def counters_drift(data_interval_end: datetime | None = None) -> dict[str, object]:
+        from trustpipe_orchestration import tasks
+
+        assert data_interval_end
+        return tasks.counters_drift(DAG_ID, (data_interval_end - timedelta(days=1)).date())
+
     promote(build_candidate())
     store_retention()
+    counters_drift()

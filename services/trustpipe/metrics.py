@@ -62,6 +62,14 @@ LAG = Metric(
     "how far behind its input a worker is: an S3 event's age when imported, or the "
     "stream consumer's distance from the shard's tip",
 )
+COUNTERS_DEGRADED = Metric(
+    WORKERS,
+    "CountersDegraded",
+    ("Service",),
+    "Count",
+    "the scorer, per batch",
+    "messages scored with the model's frozen snapshot because the counters' Redis did not answer",
+)
 
 # The DAGs' tasks (PutMetricData from the Airflow worker).
 HOURLY_DELAY = Metric(
@@ -137,6 +145,15 @@ HOLDOUT_AUC = Metric(
     "model_build_nightly: build_candidate",
     "holdout AUC of the candidate and of the current model (Model=candidate|current)",
 )
+COUNTERS_DRIFT = Metric(
+    PIPELINE,
+    "CountersDrift",
+    ("Dag",),
+    "None",
+    "model_build_nightly: counters_drift",
+    "the worst relative difference between a sampled online seen tile of yesterday and the "
+    "store's exact count of the stream's messages for it (0: none)",
+)
 
 # The schema registry's Lambda (EMF through Powertools Metrics).
 REQUESTS = Metric(
@@ -157,9 +174,9 @@ LATENCY = Metric(
 )
 
 ALL: tuple[Metric, ...] = (
-    PROCESSED, ERRORS, HEARTBEAT, LAG,
+    PROCESSED, ERRORS, HEARTBEAT, LAG, COUNTERS_DEGRADED,
     HOURLY_DELAY, RECORDS_IN, RECORDS_OUT, OBJECTS_SET_ASIDE, VERDICTS, LATE_OBJECTS, LATE_MINUTES,
-    SEARCH_DRIFT, HOLDOUT_AUC,
+    SEARCH_DRIFT, HOLDOUT_AUC, COUNTERS_DRIFT,
     REQUESTS, LATENCY,
 )  # fmt: skip
 

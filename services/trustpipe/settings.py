@@ -65,6 +65,7 @@ def local_state_dir(state_dir: Path, start: Path) -> Path:
     return state_dir if state_dir.is_absolute() else find_project_root(start) / state_dir
 
 
+REDIS_SCHEMES = ("redis://", "rediss://")
 TENANT_FIELDS = ("sensor_role_arn", "consumer_role_arn", "action_queue_url", "alert_topic_arn")
 """What each enterprise of ``Settings.tenants`` names (the roots' ``settings.tenants`` output)."""
 
@@ -126,6 +127,12 @@ class Settings:
     """The local stack only: where it keeps each enterprise's sensor session (STS AssumeRole on
     the moto server), which its front door checks signatures against. None on AWS, where the
     sensors assume their enterprise's role themselves."""
+    redis_url: str | None = None
+    """The model's counters (``trustpipe.counters``): ``rediss://`` on AWS (ElastiCache, TLS),
+    ``redis://`` on the local stack; None scores with each model's frozen snapshot."""
+    redis_iam_cache: str | None = None
+    """On AWS: the ElastiCache replication group whose IAM authentication the user of
+    ``redis_url`` logs in with (a token signed per connection; no password anywhere)."""
     actions_table_name: str | None = None
     """The actions issued, by (enterprise, message id): one action per message."""
     search_url: str | None = None
@@ -163,12 +170,19 @@ class Settings:
             "actions_table_name",
             "search_url",
             "search_queue_url",
+            "redis_url",
+            "redis_iam_cache",
             "tenants",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")
         _check_tenants(data.get("tenants"))
+        redis_url = data.get("redis_url")
+        if redis_url is not None and (
+            not isinstance(redis_url, str) or not redis_url.startswith(REDIS_SCHEMES)
+        ):
+            raise SettingsError(f"settings' redis_url must start with {' or '.join(REDIS_SCHEMES)}")
         if not isinstance(data.get("database_iam_auth", False), bool):
             raise SettingsError("settings' database_iam_auth must be true or false")
         return cls(**{k: v for k, v in data.items() if k in names})

@@ -51,12 +51,20 @@ class WorkerMetrics:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _last: float | None = field(default=None, init=False)
 
-    def batch(self, processed: int, errors: int, lag_seconds: float | None = None) -> dict[str, Any]:
-        """Record one batch's figures (and a heartbeat); the EMF document written."""
+    def batch(
+        self,
+        processed: int,
+        errors: int,
+        lag_seconds: float | None = None,
+        more: Iterable[tuple[Metric, float]] = (),
+    ) -> dict[str, Any]:
+        """Record one batch's figures (and a heartbeat), with the worker's own (``more``); the
+        EMF document written."""
         values: list[tuple[Metric, float]] = [
             (metrics.PROCESSED, processed),
             (metrics.ERRORS, errors),
             (metrics.HEARTBEAT, 1),
+            *more,
         ]
         if lag_seconds is not None:
             values.append((metrics.LAG, max(0.0, lag_seconds)))

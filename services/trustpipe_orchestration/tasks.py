@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,27 @@ def store_retention() -> dict[str, Any]:
     summary = store.keep_window(_store_connection, keep_days)
     print(store.describe(summary))
     return summary
+
+
+def counters_drift(dag_id: str, day: date) -> dict[str, Any]:
+    """Nightly: ``day``'s online counters against the store's exact counts
+    (``counters_drift.check``), the worst difference published as ``CountersDrift``; nothing
+    when the settings name no Redis."""
+    from trustpipe import counters
+    from trustpipe.model import artifact as model_store
+    from trustpipe_orchestration import counters_drift as drift
+
+    config = pipeline_config()
+    settings, aws = config.settings, AwsClients(config.settings)
+    client = counters.from_settings(settings)
+    if client is None:
+        return {"skipped": "no redis_url in the settings"}
+    suffixes = model_store.load(aws.s3, settings.archive_bucket).suffixes
+    with _store_connection() as conn:
+        found = drift.check(client, conn, day, suffixes)
+    datum = metrics.datum(metrics.COUNTERS_DRIFT, found.worst, Dag=dag_id)
+    alerts.put_metrics(aws, [datum], datetime.now(UTC))
+    return found.summary()
 
 
 def quality_gate(at: datetime) -> dict[str, Any]:

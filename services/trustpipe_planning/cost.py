@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trustpipe_planning.deployed import resolve
+from trustpipe_planning.deployed import pipeline_value, resolve
 
 PRICES = Path(__file__).with_name("prices.json")
 HOURS_PER_MONTH = 730
@@ -261,6 +261,15 @@ def estimate(
     e.components["CloudWatch alarms and dashboard"] = (
         alarms * p["cloudwatch_alarm_month"] + p["cloudwatch_dashboard_month"]
     )
+    counters = (
+        int(value("counters", "node_count"))
+        * HOURS_PER_MONTH
+        * p["elasticache_node_hour"][_t(value("counters", "node_type"))]
+    )
+    if pipeline_value(infra, env, "enable_counters"):
+        e.components["ElastiCache counters"] = counters
+    else:
+        e.alternatives["adding the model's counters in ElastiCache (enable_counters)"] = counters
     daily_cost, _ = _emr_run_cost(p, messages_per_day)
     e.alternatives["EMR transient, daily instead of hourly"] = daily_cost * DAYS_PER_MONTH
     cluster_hour = _emr_cluster_hour(p)

@@ -136,6 +136,13 @@ def read_deployed(infra: Path, env: str = "dev") -> DeployedPolicy:
     )
 
 
+def pipeline_value(infra: Path, env: str, name: str) -> Any:
+    """The value ``infra/envs/<env>`` gives the pipeline module's variable ``name``."""
+    if env not in ENVS:
+        raise TerraformReadError(f"env must be one of {', '.join(ENVS)}, not {env!r}")
+    return _Resolver(infra, env).pipeline_var(name)
+
+
 def resolve(infra: Path, env: str) -> Callable[[str, str], Any]:
     """A lookup ``value(module, variable)`` of what ``infra/envs/<env>`` gives the pipeline's
     child modules (``value("pipeline", variable)``: the pipeline's own, such as its switches); a

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trustpipe import contracts
+from trustpipe import contracts, counters
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder, FramedEncoder
 from trustpipe.model import artifact
 from trustpipe.settings import Settings
 from trustpipe.workers import SCORER
+from trustpipe_scorer.fresh import FreshCounters
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, ScorerWorker, sensor_version_of
 from trustpipe_stream import aside
@@ -23,6 +24,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
     schema = contracts.load(contracts.SCORED_MESSAGE)
     client = aws.s3
     bucket = settings.archive_bucket
+    redis = counters.from_settings(settings)
     return ScorerWorker(
         decoder=FramedDecoder(registry, contracts.reader_schema(), max_bytes=MAX_MESSAGE_BYTES),
         writer_version=sensor_version_of(registry),
@@ -34,6 +36,7 @@ def build_worker(aws: AwsClients) -> ScorerWorker:
         put=Putter(aws.client("kinesis"), settings.scored_stream_name).put,
         keep_aside=aside.to_s3(client, bucket, SCORER.group),
         enterprises=settings.enterprises,
+        fresh=None if redis is None else FreshCounters(redis),
     )
 
 

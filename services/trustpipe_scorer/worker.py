@@ -26,14 +26,16 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from trustpipe import contracts, tenants
+from trustpipe import contracts, metrics, tenants
 from trustpipe import records as record_rules
 from trustpipe.codec import CodecError, FramedDecoder, FramedEncoder
 from trustpipe.errors import TransientError
 from trustpipe.model.artifact import ModelError
-from trustpipe.model.features import domain_of
+from trustpipe.model.features import Reputation, domain_of
 from trustpipe.model.scorer import TrustModel
+from trustpipe_scorer.fresh import FreshCounters
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_stream.batch import Rejected, StreamRecord
 from trustpipe_stream.put import Entry
@@ -64,6 +66,8 @@ class ScorerWorker:
     enterprises: frozenset[str] = frozenset()
     """The enterprises served (``Settings.enterprises``): a channel outside it is refused."""
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    fresh: FreshCounters | None = None
+    """The counters in Redis (``Settings.redis_url``): None scores with the artifact's snapshot."""
     counts: dict[str, int] = field(default_factory=lambda: {"scored": 0, "set_aside": 0})
 
     def process(self, records: Sequence[StreamRecord]) -> Sequence[Rejected]:
@@ -72,11 +76,11 @@ class ScorerWorker:
         except ModelError as err:
             raise NoModelError(f"no model to score with: {err}") from err
         scored_at = self.clock()
-        out: list[Entry] = []
+        checked: list[tuple[StreamRecord, dict[str, Any], str]] = []
         rejected: list[Rejected] = []
         for r in records:
             try:
-                out.append(self._score(model, r, scored_at))
+                checked.append(self._check(r, scored_at))
             except (
                 CodecError,
                 tenants.EnterpriseMismatchError,
@@ -84,6 +88,11 @@ class ScorerWorker:
                 record_rules.RecordRuleError,
             ) as err:
                 rejected.append(Rejected(r, f"{type(err).__name__}: {err}"))
+        reputation = None
+        if self.fresh is not None:
+            batch = [(enterprise, message) for _, message, enterprise in checked]
+            reputation = self.fresh.reputation(model.artifact, batch, scored_at.date())
+        out = [self._score(model, r, m, e, scored_at, reputation) for r, m, e in checked]
         self.put(out)
         self.counts["scored"] += len(out)
         return rejected
@@ -92,12 +101,32 @@ class ScorerWorker:
         self.keep_aside(shard_id, rejected)
         self.counts["set_aside"] += len(rejected)
 
-    def _score(self, model: TrustModel, r: StreamRecord, scored_at: datetime) -> Entry:
+    def figures(self) -> list[tuple[metrics.Metric, float]]:
+        """The scorer's own figures since the last call (the processor emits them per batch)."""
+        if self.fresh is None:
+            return []
+        degraded, self.fresh.degraded = self.fresh.degraded, 0
+        return [(metrics.COUNTERS_DEGRADED, degraded)]
+
+    def _check(self, r: StreamRecord, scored_at: datetime) -> tuple[StreamRecord, dict[str, Any], str]:
+        """The record decoded, with the enterprise its channel authenticated; or the error that
+        sets it aside."""
         message = self.decoder.decode(r.data)
         channel = tenants.enterprise_of_key(r.partition_key)
         enterprise = tenants.check_claim(message["enterprise_id"], channel, self.enterprises)
         record_rules.check(message, scored_at)
-        verdict = model.score(message)
+        return r, message, enterprise
+
+    def _score(
+        self,
+        model: TrustModel,
+        r: StreamRecord,
+        message: dict[str, Any],
+        enterprise: str,
+        scored_at: datetime,
+        reputation: Reputation | None,
+    ) -> Entry:
+        verdict = model.score(message, reputation)
         scored = {
             "message_id": message["message_id"],
             "enterprise_id": enterprise,

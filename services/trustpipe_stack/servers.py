@@ -1,11 +1,12 @@
-"""The local stack's servers: a moto server for AWS, a real PostgreSQL for RDS, and an
-OpenSearch-API emulator for Amazon OpenSearch Service."""
+"""The local stack's servers: a moto server for AWS, a real PostgreSQL for RDS, a real Redis for
+ElastiCache, and an OpenSearch-API emulator for Amazon OpenSearch Service."""
 
 from __future__ import annotations
 
 import json
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
@@ -205,6 +206,28 @@ class FaultProxyServer(_HttpServer):
             return dict(json.loads(self.stats_file.read_text()))
         except (FileNotFoundError, ValueError):
             return {}
+
+
+@dataclass
+class RedisServer(_HttpServer):
+    """Debian's ``redis-server`` (``make redis`` installs it) on a loopback port, in memory only:
+    the model's counters (``trustpipe.counters``), as ElastiCache serves them on AWS."""
+
+    name = "redis"
+    what = "redis server"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port_file.read_text().strip()}/0"
+
+    def start(self, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError("redis-server is not installed: run `make redis`")
+        # Nothing saved: the nightly build rewrites the exact tiles, the stream today's.
+        argv = [binary, "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(self.state_dir)]
+        return self._serve(argv, port)
 
 
 @dataclass

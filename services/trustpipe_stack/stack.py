@@ -18,7 +18,14 @@ from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
 from trustpipe_deploy.terraform import Terraform, TerraformError, find_plugin_mirror
 from trustpipe_stack.procs import pid_alive, read_pid
-from trustpipe_stack.servers import FrontDoorServer, MotoServer, Postgres, RegistryServer, SearchServer
+from trustpipe_stack.servers import (
+    FrontDoorServer,
+    MotoServer,
+    Postgres,
+    RedisServer,
+    RegistryServer,
+    SearchServer,
+)
 
 MOTO_PARALLELISM = 30
 SPARK_LOG = "spark.log"
@@ -41,6 +48,7 @@ class LocalStack:
         self.registry = RegistryServer(self.state_dir / "registry")
         self.frontdoor = FrontDoorServer(self.state_dir / "frontdoor")
         self.search = SearchServer(self.state_dir / "search")
+        self.redis = RedisServer(self.state_dir / "redis")
 
     @property
     def settings_path(self) -> Path:
@@ -107,8 +115,13 @@ class LocalStack:
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
         if self.search.start():
             say(f"OpenSearch emulator (osmem-server) started at {self.search.url}")
+        if self.redis.start():
+            say(f"redis started at {self.redis.url} (the model's counters, as ElastiCache holds them)")
         settings = replace(
-            Settings.load(self.settings_path), registry_url=self.registry.url, search_url=self.search.url
+            Settings.load(self.settings_path),
+            registry_url=self.registry.url,
+            search_url=self.search.url,
+            redis_url=self.redis.url,
         )
         settings.save(self.settings_path)
         register_contracts(settings)
@@ -150,6 +163,8 @@ class LocalStack:
         say("moto server, schema registry, front door and OpenSearch emulator stopped")
         self.postgres.stop()
         say("PostgreSQL stopped")
+        self.redis.stop()
+        say("redis stopped")
         self.settings_path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, Any]:
@@ -176,6 +191,10 @@ class LocalStack:
             "search": {
                 "running": self.search.running(),
                 "url": self.search.url if self.search.running() else None,
+            },
+            "redis": {
+                "running": self.redis.running(),
+                "url": self.redis.url if self.redis.running() else None,
             },
             "workers": self.workers(),
             "settings": str(self.settings_path) if self.settings_path.exists() else None,

@@ -102,10 +102,14 @@ class ShardProcessor(kcl_v3.RecordProcessorBase):  # type: ignore[misc]
             self._until_done(lambda: self.worker.set_aside(self.shard_id, rejected))
         if self.metrics is not None:
             behind = getattr(process_records_input, "millis_behind_latest", None)
+            # A worker with figures of its own (the scorer's degraded counters) hands them over
+            # per batch: ``figures() -> [(Metric, value)]``, since the last call.
+            figures = getattr(self.worker, "figures", None)
             self.metrics.batch(
                 processed=len(records) - len(rejected),
                 errors=len(rejected),
                 lag_seconds=behind / 1000 if behind is not None else None,
+                more=figures() if callable(figures) else (),
             )
         last = records[-1]
         self._checkpoint(process_records_input.checkpointer, last.sequence_number, last.sub_sequence_number)

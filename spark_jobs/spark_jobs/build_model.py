@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pyspark.ml.classification import LogisticRegression
@@ -18,14 +18,13 @@ from pyspark.sql import functions as F
 
 from spark_jobs import record_rules, trust_columns
 from spark_jobs.session import AVRO_FORMAT
-from trustpipe import contracts
+from trustpipe import contracts, counters
+from trustpipe.counters import MIN_SEEN, SMOOTHING
 from trustpipe.model.artifact import ModelArtifact, ModelBuildError, Thresholds
 from trustpipe.model.features import FEATURES, INTERNAL_IP, Profile, Reputation
 from trustpipe.model.suffixes import SuffixList
 
 HOLDOUT_SHARE = 0.25
-SMOOTHING = 5.0  # pseudo-messages at the prior in every reputation rate
-MIN_SEEN = 3  # messages from a domain or /24 before it gets a reputation of its own
 AUC_FLOOR = 0.75
 QUARANTINE_PRECISION, LABEL_PRECISION = 0.95, 0.5
 DEFAULT_THRESHOLDS = Thresholds(quarantine=0.9, label=0.5)
@@ -37,6 +36,8 @@ class BuildResult:
     promoted: bool
     reason: str
     current_auc: float | None
+    tiles: Tiles | None = None
+    """The counters' exact tiles of the history, when asked for (``count_tiles``)."""
 
     def summary(self) -> dict[str, Any]:
         """The candidate, its holdout metrics, the current model's AUC and the gate's decision."""
@@ -133,6 +134,39 @@ def _leave_one_out(
     return joined.withColumns(columns)
 
 
+@dataclass(frozen=True)
+class Tiles:
+    """The counters' exact tiles from labelled history (``trustpipe.counters``): each entity's
+    day tiles, and its window's sum through the history's last day."""
+
+    days: list[tuple[str, str, date, int, int]]
+    """(aggregate, entity, day, labelled messages, malicious labels)."""
+    through: date
+    windows: list[tuple[str, str, int, int]]
+    """(aggregate, entity, labelled messages, malicious labels) of the window through ``through``."""
+
+
+def tiles(history: DataFrame, suffixes: SuffixList) -> Tiles:
+    """The counters' exact tiles of ``history`` (labelled, record rules applied): one
+    aggregation per aggregate; only the per-entity, per-day counts reach the driver."""
+    keyed = _keys(history, suffixes).withColumn("day", F.to_date("received_at"))
+    days: list[tuple[str, str, date, int, int]] = []
+    for aggregate, key in ((counters.ORG, "org"), (counters.NET, "prefix")):
+        rows = keyed.groupBy(key, "day").agg(F.count("*").alias("n"), F.sum("label").alias("bad")).collect()
+        days += [(aggregate, r[key], r["day"], int(r["n"]), int(r["bad"])) for r in rows]
+    if not days:
+        raise ModelBuildError("no labelled history to count")
+    through = max(d for _, _, d, _, _ in days)
+    start = through - timedelta(days=counters.WINDOW_DAYS - 1)
+    sums: dict[tuple[str, str], tuple[int, int]] = {}
+    for aggregate, entity, day, n, bad in days:
+        if day >= start:
+            was = sums.get((aggregate, entity), (0, 0))
+            sums[(aggregate, entity)] = (was[0] + n, was[1] + bad)
+    windows = [(a, e, n, bad) for (a, e), (n, bad) in sorted(sums.items())]
+    return Tiles(sorted(days), through, windows)
+
+
 GRID = tuple(step / 100 for step in range(5, 100))
 """The thresholds a build may choose: 0.05 to 0.99 in steps of 0.01."""
 
@@ -223,8 +257,10 @@ def build(
     window: list[str],
     current: ModelArtifact | None,
     trained_at: datetime | None = None,
+    count_tiles: bool = False,
 ) -> BuildResult:
-    """Train, evaluate on the time holdout, and decide promotion against ``current``."""
+    """Train, evaluate on the time holdout, and decide promotion against ``current``; with
+    ``count_tiles``, count the history's exact tiles for the counters too."""
     trained_at = trained_at or datetime.now(UTC)
     history = history.persist()
     train, holdout, cutoff = split_by_time(history)
@@ -269,6 +305,7 @@ def build(
         current_auc = evaluate(scored_current)["auc"]
         curves["current"] = {"version": current.version, **curve(scored_current)}
         scored_current.unpersist()
+    counted = tiles(history, suffixes) if count_tiles else None
     history.unpersist()
     metadata = {
         "trained_at": trained_at.isoformat(),
@@ -288,7 +325,7 @@ def build(
         promoted = metrics["auc"] > current_auc
         previous = current.version if current else ""
         reason = f"holdout AUC {metrics['auc']:.4f} vs current {previous} {current_auc:.4f}"
-    return BuildResult(model, promoted, reason, current_auc)
+    return BuildResult(model, promoted, reason, current_auc, counted)
 
 
 def run(
@@ -299,6 +336,7 @@ def run(
     current: ModelArtifact | None,
     trained_at: datetime | None = None,
     until: datetime | None = None,
+    count_tiles: bool = False,
 ) -> BuildResult:
     """Build from the labelled history of ``message_paths``, less the records that break a record
     rule (``trustpipe.records``, as of ``until``, the training window's end, or ``trained_at``):
@@ -306,4 +344,4 @@ def run(
     trained_at = trained_at or datetime.now(UTC)
     history = labelled_history(spark, message_paths, label_paths)
     kept = history.where(record_rules.reason(until or trained_at).isNull())
-    return build(kept, window, current, trained_at)
+    return build(kept, window, current, trained_at, count_tiles)

@@ -5,6 +5,7 @@ spark-submit's ``main`` (EMR, or ``python -m spark_jobs.runner``), the CLI's `bu
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,12 +17,14 @@ from pyspark.sql import SparkSession
 from spark_jobs import build_model, score_messages
 from spark_jobs.session import local_session
 from spark_jobs.staging import stage_hour
-from trustpipe import landing, layout, s3
+from trustpipe import counters, landing, layout, s3
 from trustpipe.aws import AwsClients
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
 from trustpipe.progress import Progress, quiet
+from trustpipe.settings import Settings
 
+log = logging.getLogger("trustpipe.build")
 STAGED = "labelled hours staged"
 TRAINED = "model trained and evaluated (Spark)"
 Spark = SparkSession | Callable[[], SparkSession]
@@ -41,7 +44,8 @@ def build(
     """Train on the ``hours`` before ``until``; save the artifact, and move `current` if it passed
     the promotion gate (and ``promote``: the nightly DAG promotes in a task of its own). The
     artifact is written with ``models``' clients when given (the nightly build's models role:
-    created now, after training, its session is fresh), else with ``aws``'."""
+    created now, after training, its session is fresh), else with ``aws``'. With a Redis in the
+    settings, the history's exact tiles are written to the counters (``trustpipe.counters``)."""
     settings, client = aws.settings, aws.s3
     window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
     try:
@@ -70,11 +74,25 @@ def build(
             current,
             trained_at,
             until,
+            count_tiles=settings.redis_url is not None,
         )
         progress(TRAINED, 1, 1)
     make_current = result.promoted and promote
     model_store.save((models or aws).s3, settings.archive_bucket, result.artifact, make_current=make_current)
+    if result.tiles is not None:
+        _write_tiles(settings, result.tiles)
     return result
+
+
+def _write_tiles(settings: Settings, tiles: build_model.Tiles) -> None:
+    """The build's exact tiles to the counters. A Redis that does not answer loses only them:
+    readers keep the previous build's, then the model's snapshot once it is ``BUILT_DAYS`` old."""
+    try:
+        client = counters.from_settings(settings)
+        if client is not None:
+            counters.write_build(client, tiles.days, tiles.through, tiles.windows)
+    except counters.unavailable() as err:
+        log.warning("counters not written (the model is saved): %s", err)
 
 
 def _download(client: Any, bucket: str, hour: datetime, into: Path) -> list[str]:
@@ -110,14 +128,13 @@ def score(
         work_uri,
         progress,
         settings.enterprises or None,  # settings from before the tenant map check nothing
+        counters.from_settings(settings),
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     """spark-submit entry point: ``runner --hour YYYY-MM-DDTHH --settings settings.json``."""
     import argparse
-
-    from trustpipe.settings import Settings
 
     parser = argparse.ArgumentParser(prog="score_messages", description=score_messages.__doc__)
     parser.add_argument("--hour", required=True, type=layout.parse_hour)

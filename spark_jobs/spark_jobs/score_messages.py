@@ -21,7 +21,7 @@ import fastavro
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import record_rules, trust_columns
+from spark_jobs import counters_read, record_rules, trust_columns
 from spark_jobs.session import AVRO_FORMAT
 from spark_jobs.staging import StagedHour, stage_hour
 from trustpipe import contracts, layout, s3
@@ -143,9 +143,11 @@ def score_staged(
     hour: datetime,
     scored_at: datetime,
     out_dir: str,
+    counters_client: Any = None,
 ) -> HourResult:
     """Score the staged files into ``out_dir`` (a path or s3:// URI); ReconciliationError when
-    counts disagree."""
+    counts disagree. With ``counters_client`` (Redis), the senders' reputation is read from the
+    counters as of the hour's day (``counters_read``), as the stream scorer reads it."""
     label = layout.format_hour(hour)
     result = HourResult(
         label,
@@ -167,6 +169,8 @@ def score_staged(
     )
     accepted = checked.where(F.col(REASON).isNull()).drop(REASON, CHANNEL)
     versions = {name: f.schema_version for name, f in files.items()}
+    if counters_client is not None:
+        artifact = counters_read.with_counters(accepted, artifact, counters_client, hour.date())
     scored = trust_columns.score(accepted, artifact, keep=SCORED_INPUTS)
     out = to_scored_messages(scored, artifact.version, label, scored_at, versions, artifact.promotion)
     out = out.persist()
@@ -366,13 +370,15 @@ def run_hour(
     work_uri: str | None = None,
     progress: Progress = quiet,
     served: frozenset[str] | None = None,
+    counters_client: Any = None,
 ) -> HourResult:
     """One hour: stage, score, publish (``spark`` may be a factory: an hour with nothing to score
     starts no JVM). Locally the files pass through a temporary directory; with
     ``work_uri`` (s3://bucket/prefix, on a cluster) the judged files are staged there, Spark reads
     them and writes its parts there, publishing copies the parts to their stable names and clears
     the prefix. With ``served``,
-    files of other enterprises are set aside unscored."""
+    files of other enterprises are set aside unscored. With ``counters_client`` (Redis), the
+    senders' reputation comes from the counters as of the hour (``score_staged``)."""
     scored_at = scored_at or datetime.now(UTC)
     steps = f"{layout.format_hour(hour)}: stage, score, publish"
     progress(steps, 0, 3)
@@ -380,7 +386,7 @@ def run_hour(
         out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
         staged = stage_hour(client, landing_bucket, hour, f"{out}/input", served)
         progress(steps, 1, 3)
-        result = score_staged(spark, staged, artifact, hour, scored_at, out)
+        result = score_staged(spark, staged, artifact, hour, scored_at, out, counters_client)
         progress(steps, 2, 3)
         publish_set_aside_records(client, landing_bucket, hour, _work_parts(client, f"{out}/rejected/"))
         publish_work(client, out, scored_bucket, hour, result)
@@ -390,7 +396,7 @@ def run_hour(
         work = Path(tmp)
         staged = stage_hour(client, landing_bucket, hour, work / "input", served)
         progress(steps, 1, 3)
-        result = score_staged(spark, staged, artifact, hour, scored_at, str(work / "output"))
+        result = score_staged(spark, staged, artifact, hour, scored_at, str(work / "output"), counters_client)
         progress(steps, 2, 3)
         rejected = sorted((work / "output" / "rejected").glob("part-*.json"))
         publish_set_aside_records(client, landing_bucket, hour, (p.read_bytes() for p in rejected))

@@ -175,6 +175,49 @@ resource "aws_cloudwatch_metric_alarm" "worker_silent" {
   tags = var.tags
 }
 
+# The scorer reads the model's counters from Redis per batch and scores with the model's frozen
+# snapshot when Redis does not answer: degraded, never stopped, and this says so.
+resource "aws_cloudwatch_metric_alarm" "counters_degraded" {
+  count = contains(var.worker_services, "scorer") ? 1 : 0
+
+  alarm_name          = "${var.name}-scorer-counters-degraded"
+  alarm_description   = "The scorer scored messages with the model's frozen snapshot in 3 of the last 5 minutes: its counters' Redis did not answer. Runbook: ${var.runbook_base_url}/counters-degraded.md"
+  namespace           = "trustpipe/workers"
+  metric_name         = "CountersDegraded"
+  dimensions          = { Service = "scorer" }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
+# The nightly drift check of the counters: the worst relative difference between a sampled
+# online tile and the store's exact count (a HyperLogLog errs by about 1%).
+resource "aws_cloudwatch_metric_alarm" "counters_drift" {
+  alarm_name          = "${var.name}-model-build-nightly-counters-drift"
+  alarm_description   = "A sampled online counter of yesterday differs from the store's exact count by more than ${var.counters_drift_ratio * 100}%. Runbook: ${var.runbook_base_url}/counters-drift.md"
+  namespace           = "trustpipe/pipeline"
+  metric_name         = "CountersDrift"
+  dimensions          = { Dag = var.model_dag_id }
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = var.counters_drift_ratio
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.oncall.arn]
+  ok_actions          = [aws_sns_topic.oncall.arn]
+
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "worker_errors" {
   for_each = toset(var.worker_services)
 

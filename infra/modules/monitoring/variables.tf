@@ -122,3 +122,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "counters_drift_ratio" {
+  description = "The counters' drift (worst relative difference of a sampled online tile against the store's exact count) over which on-call is paged."
+  type        = number
+  default     = 0.05
+}

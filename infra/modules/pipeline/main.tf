@@ -41,6 +41,8 @@ locals {
     database_url         = local.database_url
     database_secret_arn  = one(module.database[*].master_secret_arn)
     database_iam_auth    = var.enable_database
+    redis_url            = one(module.counters[*].url)
+    redis_iam_cache      = one(module.counters[*].replication_group_id)
 
     # Only the local stack keeps sensor sessions in a file; on AWS sensors assume their role.
     sensor_credentials_file = null
@@ -324,6 +326,47 @@ module "database" {
   multi_az                  = var.db_multi_az
   deletion_protection       = var.db_deletion_protection
   tags                      = var.tags
+}
+
+# The model's counters: the scorers read and count per batch, the Airflow host's nightly build
+# writes the exact tiles and checks drift (its rule and grant below, outside both modules). The
+# hourly job on EMR reads them too once its cluster has a security group of its own to admit:
+# EMR's managed groups are made at each launch.
+module "counters" {
+  source = "../counters"
+  count  = var.enable_counters ? 1 : 0
+
+  name                      = "${var.name}-counters"
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  kms_key_arn               = module.keys.key_arn
+  node_type                 = var.counters_node_type
+  client_security_group_ids = { scorer = module.workers.security_group_ids["scorer"] }
+  client_role_names         = { scorer = reverse(split("/", module.workers.role_arns["scorer"]))[0] }
+  alarm_actions             = [module.monitoring.oncall_topic_arn]
+  runbook_base_url          = var.runbook_base_url
+  tags                      = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "counters_from_airflow" {
+  count = var.enable_counters && var.enable_orchestration ? 1 : 0
+
+  security_group_id            = module.counters[0].security_group_id
+  description                  = "Redis from the Airflow host (the nightly build's tiles, the drift check)"
+  referenced_security_group_id = module.orchestration[0].security_group_id
+  from_port                    = 6379
+  to_port                      = 6379
+  ip_protocol                  = "tcp"
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "counters_airflow" {
+  count = var.enable_counters && var.enable_orchestration ? 1 : 0
+
+  name   = "${var.name}-counters-connect"
+  role   = reverse(split("/", module.orchestration[0].execution_role_arn))[0]
+  policy = module.counters[0].connect_policy_json
 }
 
 module "orchestration" {

@@ -164,6 +164,18 @@ variable "enable_emr" {
   default     = true
 }
 
+variable "enable_counters" {
+  description = "The model's counters in ElastiCache (Redis OSS, TLS, IAM-authenticated RBAC user); off, the scorers and jobs use each model's frozen snapshot."
+  type        = bool
+  default     = false
+}
+
+variable "counters_node_type" {
+  description = "Node type of the counters' replication group."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
 variable "enable_orchestration" {
   description = "The Airflow host (off for the local stack, which runs Airflow standalone); needs the database."
   type        = bool

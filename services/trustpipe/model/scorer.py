@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trustpipe.model.artifact import ModelArtifact
-from trustpipe.model.features import FEATURES, features
+from trustpipe.model.features import FEATURES, Reputation, features
 
 TOP_REASONS = 3
 
@@ -31,10 +31,14 @@ class TrustModel:
     def version(self) -> str:
         return self.artifact.version
 
-    def score(self, record: Mapping[str, Any]) -> Verdict:
+    def score(self, record: Mapping[str, Any], reputation: Reputation | None = None) -> Verdict:
+        """The message's verdict; its reputation features from ``reputation`` when given (the
+        counters' current tables for its batch, ``trustpipe.counters``), else the artifact's."""
         enterprise = record["enterprise_id"]
         artifact = self.artifact
-        values = features(record, artifact.profile_for(enterprise), artifact.reputation, artifact.suffixes)
+        values = features(
+            record, artifact.profile_for(enterprise), reputation or artifact.reputation, artifact.suffixes
+        )
         z = self.artifact.intercept
         contributions = []
         for name, weight, value in zip(FEATURES, self._weights, values, strict=True):

@@ -4,20 +4,24 @@ every message of every sensor version, and on the edge cases."""
 from __future__ import annotations
 
 import io
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from spark_jobs import trust_columns
+from spark_jobs import counters_read, trust_columns
 from spark_jobs.score_messages import read_v4
 from tests.harness.factories import email_v1, email_v2, email_v3
 from tests.harness.psl_cases import ORG_DOMAINS
-from trustpipe import contracts, layout
+from tests.harness.redis_server import client_of, own_redis
+from trustpipe import contracts, counters, layout
 from trustpipe.codec import ContainerReader, container_bytes
 from trustpipe.model.features import domain_of
 from trustpipe.model.scorer import TrustModel
 from trustpipe.model.suffixes import SuffixList
+from trustpipe_scorer.fresh import FreshCounters
 from trustpipe_sensors.handmade_model import artifact
 from trustpipe_sensors.sensor import generate_quarter, to_version
 from trustpipe_sensors.world import World
@@ -150,3 +154,44 @@ def test_registrable_domains_agree_on_every_rule_of_the_list(spark: Any) -> None
     assert not differ, differ[:20]
     assert [got[a] for a, _ in ORG_DOMAINS] == [org for _, org in ORG_DOMAINS]
     assert len(got) > 40_000
+
+
+def test_both_engines_score_alike_on_shared_counters(spark: Any, landed: list[Path], tmp_path: Path) -> None:
+    model = artifact()
+    day = datetime.now(UTC).date()  # the tiles expire at absolute times
+    records = [
+        r for p in landed for r in ContainerReader(io.BytesIO(p.read_bytes()), contracts.reader_schema())
+    ]
+    # GIVEN counters on a real redis-server: a build's window through yesterday and today's tiles,
+    # for every sender domain and /24 of the traffic (some under the minimum, some all malicious)
+    rng = random.Random(7)
+    wanted = sorted({pair for r in records for pair in counters.entities(r, model.suffixes).items()})
+    with own_redis(tmp_path / "redis") as server:
+        client = client_of(server)
+        pipe = client.pipeline()
+        counters.write_days(pipe, [(a, e, day, rng.randrange(0, 4), rng.randrange(0, 2)) for a, e in wanted])
+        windows = []
+        for a, e in wanted:
+            n = rng.choice([0, 1, 5, 40, 300])
+            windows.append((a, e, n, rng.randrange(0, n + 1)))
+        counters.write_windows(pipe, day - timedelta(days=1), windows)
+        pipe.execute()
+        # WHEN the stream scorer reads them for the messages as one batch, and the batch job for the hour
+        fresh = FreshCounters(client).reputation(model, [(r["enterprise_id"], r) for r in records], day)
+        hour_model = counters_read.with_counters(read_v4(spark, [str(p) for p in landed]), model, client, day)
+    assert fresh is not None
+    expected = {r["message_id"]: TrustModel(model).score(r, fresh) for r in records}
+    snapshot = {r["message_id"]: TrustModel(model).score(r).score for r in records}
+    rows = (
+        trust_columns.score(read_v4(spark, [str(p) for p in landed]), hour_model)
+        .select("message_id", "score", "verdict", "reasons")
+        .collect()
+    )
+    # THEN both engines give every message the same score, verdict and reasons
+    assert len(rows) == len(expected)
+    for row in rows:
+        want = expected[row["message_id"]]
+        assert abs(row["score"] - want.score) <= 1e-9, row["message_id"]
+        assert (row["verdict"], list(row["reasons"])) == (want.verdict, want.reasons), row["message_id"]
+    # and the counters, not the snapshot, made those scores
+    assert sum(abs(expected[m].score - s) > 1e-6 for m, s in snapshot.items()) > len(snapshot) // 2

@@ -78,3 +78,12 @@ def test_report_flags_a_lost_record() -> None:
 
 def test_empty_report_is_not_reconciled() -> None:
     assert not StageReport().reconciled
+
+
+@pytest.mark.parametrize("url", ["http://cache:6379", "cache:6379", "memcached://cache", 6379])
+def test_a_redis_url_of_another_scheme_is_refused(url: object) -> None:
+    with pytest.raises(SettingsError, match="redis_url must start with redis:// or rediss://"):
+        Settings.from_dict({**SETTINGS, "redis_url": url})
+    # and both of Redis's schemes are taken
+    for good in ("redis://127.0.0.1:6379/0", "rediss://master.tp.cache.amazonaws.com:6379"):
+        assert Settings.from_dict({**SETTINGS, "redis_url": good}).redis_url == good

@@ -11,15 +11,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import fakeredis
 import fastavro
 import pytest
+import redis
 
 from tests.harness.fakes import FakeKinesis, deliver
 from tests.harness.models import artifact
-from trustpipe import contracts, records, tenants
+from trustpipe import contracts, counters, metrics, records, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
 from trustpipe.model.artifact import ModelArtifact, ModelNotFoundError
+from trustpipe.model.suffixes import SuffixList
 from trustpipe.transient import is_transient
+from trustpipe_scorer.fresh import FreshCounters
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import MAX_MESSAGE_BYTES, NoModelError, ScorerWorker, sensor_version_of
 from trustpipe_sensors import hostile
@@ -300,3 +304,75 @@ def test_a_message_whose_partition_key_kinesis_refuses_is_set_aside_and_the_rest
     on_stream = [FramedDecoder(setup.schemas, SCORED).decode(r["Data"])["source_ref"] for r in kinesis.stored]
     assert sorted(on_stream) == [f"shardId-000000000001:{1000 + n}" for n in range(4)]
     assert checkpointer.at == ["1003"]
+
+
+def _decoded(batch: list[tuple[int, bytes, str]]) -> list[dict[str, Any]]:
+    schemas = InMemorySchemas({v: contracts.email_metadata(v) for v in contracts.SENSOR_VERSIONS})
+    return [FramedDecoder(schemas, contracts.reader_schema()).decode(data) for _, data, _ in batch]
+
+
+def test_fresh_counters_replace_the_snapshots_reputation_for_the_batch() -> None:
+    # GIVEN a model that weighs domain reputation, and counters built through yesterday that
+    # call every sender of the batch malicious
+    setup = Setup({"m1": model("m1", domain_reputation=6.0, domain_unseen=-1.0)}, ["m1"])
+    batch = messages(6)
+    r = fakeredis.FakeRedis()
+    orgs = {counters.entities(m, SuffixList.bundled())[counters.ORG] for m in _decoded(batch)}
+    # (written without the tiles' expiry: this module's clock is a fixed day, fakeredis's the real one)
+    through = NOW.date() - timedelta(days=1)
+    for o in orgs:
+        r.hset(counters.window_key(counters.ORG, o, through), mapping={"n": 50, "bad": 50})
+    r.set(counters.BUILT_KEY, f"{through:%Y%m%d}")
+    stream = [record(data, n) for n, (_, data, _) in enumerate(batch)]
+    setup.worker.process(stream)
+    snapshot = [s["score"] for s in setup.scored()]
+    # WHEN the scorer reads the counters
+    setup.worker.fresh = FreshCounters(r)
+    setup.put.clear()
+    setup.worker.process(stream)
+    # THEN every score rises with its sender's fresh reputation, and the batch was seen once
+    assert all(f > s for f, s in zip([s["score"] for s in setup.scored()], snapshot, strict=True))
+    assert sum(r.pfcount(k) for k in r.keys("*org*:s:*")) == len(batch)
+    assert setup.worker.figures() == [(metrics.COUNTERS_DEGRADED, 0)]
+
+
+class DownRedis:
+    """A client whose every round trip fails as a stopped Redis does."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        self.asked += 1
+        pipe = fakeredis.FakeRedis().pipeline(transaction=transaction)
+        pipe.execute = self._refuse  # type: ignore[method-assign]
+        return pipe
+
+    def _refuse(self) -> None:
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_a_redis_that_does_not_answer_scores_with_the_snapshot_counted_and_is_left_alone_a_while() -> None:
+    # GIVEN a scorer whose counters' Redis is down
+    setup = Setup({"m1": model("m1", domain_reputation=6.0)}, ["m1"])
+    stream = [record(data, n) for n, (_, data, _) in enumerate(messages(4))]
+    setup.worker.process(stream)
+    snapshot = setup.scored()
+    down, ticks = DownRedis(), [0.0]
+    setup.worker.fresh = FreshCounters(down, retry_after=10, clock=lambda: ticks[0])
+    setup.put.clear()
+    # WHEN two batches come within the retry interval, and one after it
+    setup.worker.process(stream)
+    ticks[0] = 5
+    setup.worker.process(stream[:2])
+    # THEN all are scored, as the snapshot scores them, each counted as degraded
+    assert [s["score"] for s in setup.scored()] == [s["score"] for s in snapshot] + [
+        s["score"] for s in snapshot[:2]
+    ]
+    assert setup.worker.figures() == [(metrics.COUNTERS_DEGRADED, 6)]
+    assert setup.worker.figures() == [(metrics.COUNTERS_DEGRADED, 0)]
+    # and Redis was asked once until the interval passed, then again
+    assert down.asked == 1
+    ticks[0] = 11
+    setup.worker.process(stream[:1])
+    assert down.asked == 2

@@ -45,6 +45,8 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, 
     # emulator are fakes
     stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
     stack.frontdoor, stack.search = FakeServer(), FakeServer()  # type: ignore[assignment]
+    stack.redis = FakeServer()  # type: ignore[assignment]
+    stack.redis.url = "redis://127.0.0.1:3/0"  # type: ignore[misc]
     monkeypatch.setattr(stack_module, "assume_sensor_roles", lambda _settings: [])
     monkeypatch.setattr(stack_module, "register_contracts", lambda _settings: None)
     applies: list[bool] = []

@@ -1,0 +1,88 @@
+"""The scorer's counters (``trustpipe.counters``): per batch, one pipelined round trip to Redis
+that adds the batch's messages to today's ``seen`` tiles and reads the window's counts of every
+sender domain and /24 in it. When Redis does not answer, the batch is scored with the artifact's
+snapshot instead (degraded, counted, never stopped), and Redis is not asked again for
+``RETRY_AFTER_SECONDS``, so that a dead Redis costs one timeout, not one per batch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from trustpipe import counters
+from trustpipe.model.artifact import ModelArtifact
+from trustpipe.model.features import Reputation
+
+log = logging.getLogger("trustpipe.scorer")
+
+
+CACHE_SECONDS = 30.0
+"""How long a scorer reuses an entity's counts (or the news that no build wrote any) before it
+reads them again: senders repeat from batch to batch, and the counts change when a build or a
+day's labels land, not within seconds."""
+MAX_CACHED = 50_000
+"""Entities a scorer keeps counts of at most (a few MiB): past it, the cache starts afresh, so
+a flood of distinct hostile senders costs reads, never memory."""
+
+
+@dataclass
+class FreshCounters:
+    """The counters of one scorer process, on ``client`` (a redis-py client, or a cluster one)."""
+
+    client: Any
+    retry_after: float = counters.RETRY_AFTER_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    cache_seconds: float = CACHE_SECONDS
+    degraded: int = 0
+    """Messages scored with the snapshot because Redis did not answer (the metric's figure)."""
+    _down_until: float = field(default=float("-inf"), init=False)
+    _unbuilt_until: float = field(default=float("-inf"), init=False)
+    _cache: dict[tuple[str, str], tuple[counters.Counts, float]] = field(default_factory=dict, init=False)
+
+    def reputation(
+        self, artifact: ModelArtifact, batch: Sequence[tuple[str, Mapping[str, Any]]], today: date
+    ) -> Reputation | None:
+        """The current reputation tables for the (enterprise, message) pairs of a batch, their
+        messages added to the ``seen`` tiles; None (score with the snapshot) when Redis is down or
+        no build has written the tiles yet. Counts read in the last ``cache_seconds`` are reused."""
+        now = self.clock()
+        if not batch:
+            return None
+        if now < self._down_until:
+            self.degraded += len(batch)
+            return None
+        suffixes = artifact.suffixes
+        wanted = {pair for _, m in batch for pair in counters.entities(m, suffixes).items()}
+        unbuilt = now < self._unbuilt_until
+        missing = [] if unbuilt else sorted(p for p in wanted if self._cache.get(p, (None, -1.0))[1] <= now)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pairs = counters.queue_read(pipe, missing, today) if missing else []
+            counters.add_seen(pipe, ((e, m, suffixes) for e, m in batch))
+            replies = pipe.execute()
+        except counters.unavailable() as err:
+            self._down_until = self.clock() + self.retry_after
+            self.degraded += len(batch)
+            log.warning("counters unavailable, scoring with the model's snapshot: %s", err)
+            return None
+        if unbuilt or (missing and not self._remember(pairs, replies, today, now)):
+            return None
+        counts = {p: self._cache[p][0] for p in wanted}
+        return counters.reputation(counts, artifact.reputation.prior)
+
+    def _remember(self, pairs: list[tuple[str, str]], replies: list[Any], today: date, now: float) -> bool:
+        """Cache the counts just read; False (and remembered a while) when no build wrote any."""
+        read = replies[: 1 + len(pairs) * counters.READS_PER_PAIR]
+        counts = counters.merge(pairs, read, today)
+        if counts is None:
+            self._unbuilt_until = now + self.cache_seconds
+            return False
+        if len(self._cache) + len(counts) > MAX_CACHED:
+            self._cache.clear()
+        expires = now + self.cache_seconds
+        self._cache.update((p, (c, expires)) for p, c in counts.items())
+        return True
