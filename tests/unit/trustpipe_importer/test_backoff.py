@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trustpipe_importer.worker import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, retry_delay
+from trustpipe.announcement_queue import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, retry_delay
 
 
 @pytest.mark.parametrize("receives", [1, 2, 3, 4, 5, 6, 7, 8, 20, 1000])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from trustpipe import announcement_queue
 from trustpipe_importer import worker as worker_module
 from trustpipe_importer.load import ForwardPendingError, Outcome
 from trustpipe_importer.worker import Importer
@@ -62,7 +63,7 @@ def handled(monkeypatch: pytest.MonkeyPatch, failure: BaseException | None) -> t
         "record_set_aside",
         lambda _c, event, kind, reason, body: aside.append((event.key, kind, reason)),
     )
-    monkeypatch.setattr(worker_module, "retry_delay", lambda receives, jitter=None: 7)
+    monkeypatch.setattr(announcement_queue, "retry_delay", lambda receives, jitter=None: 7)
     sqs = FakeSqs()
     Importer(sqs, None, lambda: None, "q", visibility_timeout=10_000).handle(MESSAGE)
     return sqs.calls, aside
