@@ -80,6 +80,10 @@ SEARCH_WORKERS = (INDEXER,)
 """Beside the path, not on it: the scored stream's second consumer group, which feeds the search
 store (slide 70). Its own tuple while its host (the Ansible unit, the workers module's group and
 routes) comes with the search store's AWS side."""
+LAMBDA_STAGES = (*STREAM_WORKERS, *SEARCH_WORKERS)
+"""The stream workers that have a Lambda form too (`trustpipe_stream.lambda_batch`): each its
+``<package>.lambda_handler`` module, its zip (`trustpipe_deploy.stage_lambdas`) and a key of the
+Terraform's ``stage_forms``."""
 
 
 def stream_groups(settings: Settings) -> dict[str, str]:

@@ -54,10 +54,11 @@ STAGE_RATES = (10, 100, 1_000)
 STAGE_INVOKE_MS = 40
 """A stage's invocation apart from its records: the event decoded, the model pointer or a
 connection checked, the batch's one put or commit (billed per ms)."""
-STAGE_RECORD_MS = {"scorer": 0.5, "stream-importer": 0.8, "alerter": 2.0}
+STAGE_RECORD_MS = {"scorer": 0.5, "stream-importer": 0.8, "alerter": 2.0, "indexer": 0.8}
 """Per record at one vCPU: the scorer's hot path (SCORER_RECORDS_PER_CORE_S, doubled for Lambda's
 smaller share of a core), the importer's row of a batched upsert, the alerter's ledger write and
-send (only actionable verdicts reach it)."""
+send (only actionable verdicts reach it), the indexer's document in a bulk request (the importer's
+row's cost: one decode, one serialised line, a share of one round trip)."""
 ACTIONABLE_SHARE = 0.2
 """Of the messages, the QUARANTINE and LABEL verdicts the imported stream carries to the alerter."""
 LAMBDA_POLLS_PER_SHARD_S = 1
@@ -139,11 +140,14 @@ def tenancy(p: dict[str, Any], enterprises: int) -> dict[str, float]:
     }
 
 
-def stage_forms(p: dict[str, Any], value: Any, rate: float) -> dict[str, dict[str, float]]:
+def stage_forms(
+    p: dict[str, Any], value: Any, rate: float, search: bool = False
+) -> dict[str, dict[str, float]]:
     """A month of each stream stage at ``rate`` messages a second: its ASG (the Terraform's
     instance types and counts) against its Lambda function (the stream_lambda module's batch
     size, window and memory; requests and GB-seconds). The stream importer shares the importer
-    hosts with the SQS importer: as an ASG it adds nothing, as a function it adds its cost."""
+    hosts with the SQS importer, and the indexer (with ``search``) the indexer hosts with the queue
+    indexer: as an ASG each adds nothing, as a function it adds its cost."""
     types = value("workers", "instance_types")
     ec2 = p["ec2_hour"]
     cores = int(value("workers", "scorer_cores_per_instance"))
@@ -153,6 +157,8 @@ def stage_forms(p: dict[str, Any], value: Any, rate: float) -> dict[str, dict[st
         "stream-importer": max(int(value("streaming", "scored_shard_count")), shards_needed),
         "alerter": int(value("streaming", "imported_shard_count")),
     }
+    if search:
+        shards["indexer"] = shards["stream-importer"]  # the scored stream's second group
     scorers = max(
         math.ceil(shards["scorer"] / cores),
         math.ceil(rate * PEAK_TO_MEAN / SCORER_RECORDS_PER_CORE_S / cores),
@@ -161,6 +167,7 @@ def stage_forms(p: dict[str, Any], value: Any, rate: float) -> dict[str, dict[st
         "scorer": scorers * HOURS_PER_MONTH * ec2[_t(types["scorer"])],
         "stream-importer": 0.0,
         "alerter": int(value("workers", "alerter_count")) * HOURS_PER_MONTH * ec2[_t(types["alerter"])],
+        "indexer": 0.0,
     }
     batch_size = int(value("stream_lambda", "batch_size"))
     window = max(
@@ -283,7 +290,7 @@ def estimate(
         + invocations * LAMBDA_MS_PER_BATCH / 1000 * LAMBDA_GB * p["lambda_gb_second"]
     )
     e.tenancy = {f"{n:,} enterprises": tenancy(p, n) for n in TENANT_COUNTS}
-    e.stages = {f"{r:,} msg/s": stage_forms(p, value, r) for r in STAGE_RATES}
+    e.stages = {f"{r:,} msg/s": stage_forms(p, value, r, search is not None) for r in STAGE_RATES}
     e.assumptions = {
         "env": env,
         "sensor_batches_per_s_per_enterprise": SENSOR_BATCHES_PER_S,

@@ -15,11 +15,12 @@ from trustpipe.workers import INDEXER
 from trustpipe_search import engine
 from trustpipe_search.queue import Counts, QueueIndexer
 from trustpipe_search.stream import StreamIndexer
-from trustpipe_stream import aside, service
+from trustpipe_stream import aside
 
 
 def stream_indexer(aws: AwsClients) -> StreamIndexer:
-    """The indexer a shard's processor runs (scored stream -> the search store)."""
+    """The indexer a shard's processor runs (scored stream -> the search store), and the Lambda
+    form's worker (``trustpipe_search.lambda_handler``)."""
     settings = aws.settings
     client = engine.connect(settings)
     engine.ensure_template(client)
@@ -61,4 +62,6 @@ def run_queue(aws: AwsClients, once: bool = False, work_dir: Path | None = None)
 
 def run_stream_service(settings: Settings, settings_path: Path, slot: str, work_dir: Path) -> int:
     """`trustpipe indexer run --source stream`: the indexer group's KCL daemon until SIGTERM."""
+    from trustpipe_stream import service  # the KCL's runtime: the Lambda form's zip has none
+
     return service.run_group(settings, settings_path, INDEXER, slot, work_dir)

@@ -2,7 +2,8 @@
 processor (``trustpipe_stream.processor``) checkpoints only after ``process`` returned, that is
 after the bulk answered for every document. An undecodable record, or a document the cluster
 refuses, comes back as ``Rejected`` with its reason and goes to the archive bucket
-(``set_aside/stream/indexer/``); the rest of the batch is indexed."""
+(``set_aside/stream/indexer/``); the rest of the batch is indexed. The Lambda form
+(``trustpipe_search.lambda_handler``) runs the same worker."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from opensearchpy import OpenSearch
 
 from trustpipe.codec import CodecError, FramedDecoder
 from trustpipe_search.indexing import index_rows
-from trustpipe_stream.processor import Rejected, StreamRecord
+from trustpipe_stream.batch import Rejected, StreamRecord
 
 
 @dataclass

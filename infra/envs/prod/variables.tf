@@ -82,7 +82,7 @@ variable "db_deletion_protection" {
 }
 
 variable "stage_forms" {
-  description = "Each stream stage's form: asg or lambda (e.g. { alerter = \"lambda\" }); `make lambda` builds the zips."
+  description = "Each stream stage's form: asg or lambda (e.g. { alerter = \"lambda\" }; keys scorer, stream-importer, alerter, indexer); `make lambda` builds the zips."
   type        = map(string)
   default     = {}
 }

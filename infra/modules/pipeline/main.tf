@@ -210,17 +210,19 @@ module "workers" {
   archive_bucket_arn         = module.data_lake.bucket_arns["archive"]
   registry_api_execution_arn = module.schema_registry.api_execution_arn
   enable_indexer             = var.enable_search
-  search_domain_arn          = one(module.search[*].domain_arn)
-  search_admin_role_arn      = one(module.search[*].admin_role_arn)
-  search_queue_arn           = module.messaging.search_queue_arn
-  database_secret_arn        = one(module.database[*].master_secret_arn)
-  database_resource_id       = one(module.database[*].resource_id)
-  importer_min_size          = var.importer_min_size
-  importer_max_size          = var.importer_max_size
-  alerter_count              = var.alerter_count
-  wait_for_capacity_timeout  = var.wait_for_capacity_timeout
-  stage_forms                = var.stage_forms
-  tags                       = var.tags
+  # By instance and output, not module.search[*]: the whole module would depend on the indexer
+  # function's role (a writer), whose policy is this module's (a cycle).
+  search_domain_arn         = var.enable_search ? module.search[0].domain_arn : null
+  search_admin_role_arn     = var.enable_search ? module.search[0].admin_role_arn : null
+  search_queue_arn          = module.messaging.search_queue_arn
+  database_secret_arn       = one(module.database[*].master_secret_arn)
+  database_resource_id      = one(module.database[*].resource_id)
+  importer_min_size         = var.importer_min_size
+  importer_max_size         = var.importer_max_size
+  alerter_count             = var.alerter_count
+  wait_for_capacity_timeout = var.wait_for_capacity_timeout
+  stage_forms               = var.stage_forms
+  tags                      = var.tags
 }
 
 # -- the stream stages switched to their Lambda form (var.stage_forms) --------------------------
@@ -232,9 +234,18 @@ locals {
     scorer            = { service = "scorer", stream = "raw", handler = "trustpipe_scorer.lambda_handler.handler" }
     "stream-importer" = { service = "importer", stream = "scored", handler = "trustpipe_importer.lambda_handler.handler" }
     alerter           = { service = "alerter", stream = "imported", handler = "trustpipe_alerter.lambda_handler.handler" }
+    indexer           = { service = "indexer", stream = "scored", handler = "trustpipe_search.lambda_handler.handler" }
   }
-  lambda_stages = { for stage, form in var.stage_forms : stage => local.stages[stage] if form == "lambda" }
-  settings_key  = "config/services-settings.json"
+  # The indexer is a stage only where there is a search domain (the workers module has no indexer
+  # service, policy or security group without one).
+  lambda_stages = {
+    for stage, form in var.stage_forms : stage => local.stages[stage]
+    if form == "lambda" && (stage != "indexer" || var.enable_search)
+  }
+  # The stages whose function runs in the VPC: the stream importer reaches PostgreSQL, the indexer
+  # the search domain, each from its service's hosts' security group.
+  vpc_stages   = ["stream-importer", "indexer"]
+  settings_key = "config/services-settings.json"
 }
 
 # The functions read the services' settings here (a host gets them in its user data).
@@ -264,13 +275,12 @@ module "stream_lambda" {
   reserved_concurrency = lookup(var.stage_lambda_concurrency, each.key, 10)
   # Discarded batches' invocation records under aws/lambda/ of the archive bucket.
   on_failure_bucket_arn = module.data_lake.bucket_arns["archive"]
-  # Only the stream importer reaches PostgreSQL, from the importer hosts' security group.
-  subnet_ids         = each.key == "stream-importer" ? module.network.private_subnet_ids : []
-  security_group_ids = each.key == "stream-importer" ? [module.workers.security_group_ids["importer"]] : []
-  kms_key_arn        = module.keys.key_arn
-  alarm_actions      = [module.monitoring.oncall_topic_arn]
-  runbook_base_url   = var.runbook_base_url
-  tags               = var.tags
+  subnet_ids            = contains(local.vpc_stages, each.key) ? module.network.private_subnet_ids : []
+  security_group_ids    = contains(local.vpc_stages, each.key) ? [module.workers.security_group_ids[each.value.service]] : []
+  kms_key_arn           = module.keys.key_arn
+  alarm_actions         = [module.monitoring.oncall_topic_arn]
+  runbook_base_url      = var.runbook_base_url
+  tags                  = var.tags
 
   depends_on = [aws_s3_object.settings]
 }
@@ -288,8 +298,9 @@ module "search" {
     module.workers.search_client_security_group_ids,
     { for o in module.orchestration : "airflow" => o.security_group_id },
   )
-  kms_key_arn          = module.keys.key_arn
-  writer_role_arns     = [module.workers.role_arns["indexer"]]
+  kms_key_arn = module.keys.key_arn
+  # The indexer hosts' role, and the indexer function's when the stage is on Lambda.
+  writer_role_arns     = concat([module.workers.role_arns["indexer"]], contains(keys(local.lambda_stages), "indexer") ? [module.stream_lambda["indexer"].role_arn] : [])
   reader_role_arns     = [for o in module.orchestration : o.execution_role_arn]
   admin_principal_arns = [module.workers.role_arns["indexer"]]
   retention_days       = var.search_retention_days

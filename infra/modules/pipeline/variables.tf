@@ -249,13 +249,13 @@ variable "tags" {
 }
 
 variable "stage_forms" {
-  description = "The switch: each stream stage's form, asg (a KCL group on hosts) or lambda (modules/stream_lambda). Keys: scorer, stream-importer, alerter; an absent stage is asg."
+  description = "The switch: each stream stage's form, asg (a KCL group on hosts) or lambda (modules/stream_lambda). Keys: scorer, stream-importer, alerter, indexer (with enable_search); an absent stage is asg."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for s, f in var.stage_forms : contains(["scorer", "stream-importer", "alerter"], s) && contains(["asg", "lambda"], f)])
-    error_message = "stage_forms maps scorer, stream-importer or alerter to asg or lambda."
+    condition     = alltrue([for s, f in var.stage_forms : contains(["scorer", "stream-importer", "alerter", "indexer"], s) && contains(["asg", "lambda"], f)])
+    error_message = "stage_forms maps scorer, stream-importer, alerter or indexer to asg or lambda."
   }
 }
 

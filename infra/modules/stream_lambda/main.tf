@@ -109,7 +109,7 @@ resource "aws_iam_role_policy_attachment" "vpc" {
 
 resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_116: invoked synchronously by the event source mapping; its on-failure destination is the mapping's.
-  # checkov:skip=CKV_AWS_117: only the stream importer needs the VPC (PostgreSQL); subnet_ids puts it there.
+  # checkov:skip=CKV_AWS_117: only the stream importer (PostgreSQL) and the indexer (the search domain) need the VPC; subnet_ids puts them there.
   # checkov:skip=CKV_AWS_173: the environment holds an S3 URI, nothing secret.
   # checkov:skip=CKV_AWS_272: the zip is built from the repository by `make lambda`; code signing needs an account-level signing profile this module does not own.
   # checkov:skip=CKV_AWS_50: the workers' EMF metrics and JSON logs cover a batch; X-Ray per batch costs more than it shows.

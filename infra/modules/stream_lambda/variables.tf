@@ -4,12 +4,12 @@ variable "name" {
 }
 
 variable "stage" {
-  description = "The stream stage (trustpipe.workers: scorer, stream-importer or alerter)."
+  description = "The stream stage (trustpipe.workers.LAMBDA_STAGES: scorer, stream-importer, alerter or indexer)."
   type        = string
 
   validation {
-    condition     = contains(["scorer", "stream-importer", "alerter"], var.stage)
-    error_message = "stage must be scorer, stream-importer or alerter."
+    condition     = contains(["scorer", "stream-importer", "alerter", "indexer"], var.stage)
+    error_message = "stage must be scorer, stream-importer, alerter or indexer."
   }
 }
 
@@ -109,7 +109,7 @@ variable "on_failure_bucket_arn" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets (the stream importer reaches PostgreSQL in the VPC); empty: no VPC."
+  description = "Private subnets (the stream importer reaches PostgreSQL in the VPC, the indexer the search domain); empty: no VPC."
   type        = list(string)
   default     = []
 }

@@ -31,11 +31,12 @@ locals {
   }
   services = { for k, v in local.all_services : k => v if k != "indexer" || var.enable_indexer }
   # The services that run on hosts: a stage switched to its Lambda form (var.stage_forms) has no
-  # group; the importer hosts stay for the SQS importer, without the stream unit when the stream
-  # importer is a function.
+  # group; the importer and indexer hosts stay for their queue workers (the SQS importer, the
+  # queue indexer), without the stream unit when the stream worker is a function.
+  queue_hosts = ["importer", "indexer"]
   hosted = {
     for service, v in local.services : service => v
-    if lookup(var.stage_forms, service, "asg") == "asg"
+    if contains(local.queue_hosts, service) || lookup(var.stage_forms, service, "asg") == "asg"
   }
   policies = merge(
     {
@@ -410,6 +411,7 @@ resource "aws_launch_template" "this" {
     settings_json   = var.settings_json
     log_group       = aws_cloudwatch_log_group.this[each.key].name
     stream_importer = lookup(var.stage_forms, "stream-importer", "asg") == "asg"
+    stream_indexer  = lookup(var.stage_forms, "indexer", "asg") == "asg"
   }))
 
   tag_specifications {

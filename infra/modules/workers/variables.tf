@@ -233,12 +233,12 @@ variable "tags" {
 }
 
 variable "stage_forms" {
-  description = "Each stream stage's form: asg (a KCL group on hosts) or lambda (a function on the stream's event source mapping, modules/stream_lambda). Keys: scorer, stream-importer, alerter."
+  description = "Each stream stage's form: asg (a KCL group on hosts) or lambda (a function on the stream's event source mapping, modules/stream_lambda). Keys: scorer, stream-importer, alerter, indexer."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for s, f in var.stage_forms : contains(["scorer", "stream-importer", "alerter"], s) && contains(["asg", "lambda"], f)])
-    error_message = "stage_forms maps scorer, stream-importer or alerter to asg or lambda."
+    condition     = alltrue([for s, f in var.stage_forms : contains(["scorer", "stream-importer", "alerter", "indexer"], s) && contains(["asg", "lambda"], f)])
+    error_message = "stage_forms maps scorer, stream-importer, alerter or indexer to asg or lambda."
   }
 }

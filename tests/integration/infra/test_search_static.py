@@ -125,9 +125,13 @@ def test_the_access_policy_lets_the_writers_write_and_the_readers_only_read() ->
     local = {k: v for block in _hcl(MODULE / "main.tf")["locals"] for k, v in block.items()}
     assert set(local["read_actions"]) == {'"es:ESHttpGet"', '"es:ESHttpHead"', '"es:ESHttpPost"'}
     assert set(local["write_actions"]) - set(local["read_actions"]) == {'"es:ESHttpPut"', '"es:ESHttpDelete"'}
-    # and the pipeline names the indexer as the writer, the Airflow host as a reader
+    # and the pipeline names the indexer as the writer (its hosts' role, and its function's when
+    # the stage is on Lambda), the Airflow host as a reader
     args = next(b['"search"'] for b in _hcl(PIPELINE)["module"] if '"search"' in b)
-    assert args["writer_role_arns"] == ['${module.workers.role_arns["indexer"]}']
+    assert args["writer_role_arns"] == (
+        '${concat([module.workers.role_arns["indexer"]], '
+        'contains(keys(local.lambda_stages), "indexer") ? [module.stream_lambda["indexer"].role_arn] : [])}'
+    )
     assert "execution_role_arn" in args["reader_role_arns"]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.kinesis_events import recorded
-from trustpipe.workers import SCORER, STREAM_WORKERS
+from trustpipe.workers import INDEXER, LAMBDA_STAGES, SCORER
 from trustpipe_deploy import stage_lambdas
 from trustpipe_emulation.lambda_runtime import LocalFunction
 
@@ -67,8 +67,42 @@ def test_the_zip_runs_under_awslambdaric_and_answers_through_the_runtime_api(sco
     assert "absent.json" in unset.error["errorMessage"]
 
 
+def test_the_indexers_zip_carries_its_search_client_and_its_handler_starts_without_the_kcl(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    # GIVEN the indexer's zip (its package and opensearch-py beside the stages' common set)
+    indexer_zip = stage_lambdas.build(
+        INDEXER, tmp_path_factory.mktemp("zips"), python=LOCAL_PYTHON, compresslevel=1
+    )
+    tops = {n.split("/")[0] for n in zipfile.ZipFile(indexer_zip).namelist()}
+    assert {
+        "trustpipe_search",
+        "trustpipe_stream",
+        "opensearchpy",
+        "requests",
+        "aws_lambda_powertools",
+    } <= tops
+    assert not tops & {"amazon_kclpy", "boto3", "botocore", "trustpipe_scorer", "trustpipe_importer"}
+    function = LocalFunction(
+        indexer_zip,
+        stage_lambdas.handler_of(INDEXER),
+        {"TRUSTPIPE_SETTINGS": str(tmp_path / "absent.json")},
+        timeout_seconds=30,
+        name="indexer",
+        log_path=tmp_path / "function.log",
+    )
+    try:
+        # WHEN it is invoked with Lambda's recorded event while its settings are missing
+        unset = function.invoke(recorded())
+    finally:
+        function.close()
+    # THEN its handler module imported (no KCL, no missing wheel) and the error names the settings
+    assert unset.error is not None and unset.error["errorType"] == "SettingsError", unset.error
+    assert "absent.json" in unset.error["errorMessage"]
+
+
 def test_every_stage_has_a_handler_module_the_builder_points_at() -> None:
     root = Path(stage_lambdas.__file__).resolve().parents[1]
-    for w in STREAM_WORKERS:
+    for w in LAMBDA_STAGES:
         module = stage_lambdas.handler_of(w).rsplit(".", 1)[0]
         assert (root / (module.replace(".", "/") + ".py")).is_file(), w.name

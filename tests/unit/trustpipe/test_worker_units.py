@@ -53,9 +53,14 @@ def test_the_indexer_host_runs_the_stream_and_the_queue_indexer() -> None:
     # GIVEN the indexer's case of the boot script and the role's units
     units = _role_units()
     enabled = _enabled_at_boot()["indexer"]
-    # THEN it starts one unit per path: the scored stream (the default source, as the workers
-    # table's command says) and the batch path's queue
-    assert enabled == ["trustpipe-indexer", "trustpipe-indexer-queue"]
+    # THEN it starts one unit per path: the batch path's queue, and the scored stream (the default
+    # source, as the workers table's command says) unless the indexer's Lambda form reads it
+    assert enabled == ["trustpipe-indexer-queue", "trustpipe-indexer"]
+    case = re.search(r"^  indexer\)\n(.*?);;", USER_DATA.read_text(), re.M | re.S)
+    assert case is not None
+    assert re.search(
+        r"%\{ if stream_indexer ~\}\n\s+systemctl enable --now trustpipe-indexer\.service\n%\{ endif", case[1]
+    )
     stream, queue = units["trustpipe-indexer"].split(), units["trustpipe-indexer-queue"].split()
     assert stream[:2] == ["indexer", "run"] and "--source" not in stream
     assert queue[:4] == ["indexer", "run", "--source", "queue"]

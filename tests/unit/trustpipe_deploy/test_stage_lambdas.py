@@ -1,15 +1,18 @@
 """The stream stages' Lambda form as Terraform declares it, held to the code: one function per
-stream worker with the handler the zip builder names, the mapping's partial-batch and failure
-settings, and each alarm's runbook."""
+stage (``LAMBDA_STAGES``: the stream workers and the indexer) with the handler the zip builder
+names, handlers that import no KCL, the mapping's partial-batch and failure settings, and each
+alarm's runbook."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import hcl2
 
 from tests.harness.paths import ROOT
-from trustpipe.workers import STREAM_WORKERS
+from trustpipe.workers import INDEXER, LAMBDA_STAGES
 from trustpipe_deploy import stage_lambdas
 
 MODULE = ROOT / "infra" / "modules" / "stream_lambda"
@@ -29,14 +32,41 @@ def resource(doc: dict[str, Any], kind: str) -> dict[str, Any]:
     return next(iter(block.values()))  # type: ignore[no-any-return]
 
 
-def test_every_stream_worker_has_a_stage_with_the_handler_its_zip_carries() -> None:
+def test_every_lambda_stage_has_a_stage_with_the_handler_its_zip_carries() -> None:
     stages = next(loc["stages"] for loc in hcl("infra/modules/pipeline/main.tf")["locals"] if "stages" in loc)
     declared = {unquote(k): unquote(v["handler"]) for k, v in stages.items()}
-    assert declared == {w.name: stage_lambdas.handler_of(w) for w in STREAM_WORKERS}
+    assert declared == {w.name: stage_lambdas.handler_of(w) for w in LAMBDA_STAGES}
+    assert declared["indexer"] == "trustpipe_search.lambda_handler.handler"
     streams = {unquote(k): unquote(v["stream"]) for k, v in stages.items()}
-    assert {w.name: f"{streams[w.name]}_stream_name" for w in STREAM_WORKERS} == {
-        w.name: w.stream for w in STREAM_WORKERS
+    assert {w.name: f"{streams[w.name]}_stream_name" for w in LAMBDA_STAGES} == {
+        w.name: w.stream for w in LAMBDA_STAGES
     }
+
+
+def test_every_stage_switch_lists_the_same_stages() -> None:
+    # the pipeline's, the workers module's and the function module's validations, and the code's
+    names = {w.name for w in LAMBDA_STAGES}
+    for path in ("pipeline", "workers", "stream_lambda"):
+        text = (ROOT / "infra" / "modules" / path / "variables.tf").read_text()
+        listed = next(line for line in text.splitlines() if "condition" in line and '"scorer"' in line)
+        quoted = {q for q in listed.split('"')[1::2] if q not in ("asg", "lambda")}
+        assert quoted == names, path
+
+
+def test_every_stage_handler_imports_without_the_kcl() -> None:
+    # GIVEN an interpreter where the KCL cannot be imported (a stage's zip does not carry it)
+    handlers = [stage_lambdas.handler_of(w).rsplit(".", 1)[0] for w in LAMBDA_STAGES]
+    code = "import importlib, sys\nsys.modules['amazon_kclpy'] = None\n" + "".join(
+        f"importlib.import_module({m!r})\n" for m in handlers
+    )
+    # WHEN every stage's handler module is imported THEN none reaches for it
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_indexers_zip_carries_its_search_client_and_the_others_do_not() -> None:
+    assert {"opensearch-py", "requests", "urllib3"} <= set(stage_lambdas.deps_of(INDEXER))
+    assert all("opensearch-py" not in stage_lambdas.deps_of(w) for w in LAMBDA_STAGES if w != INDEXER)
 
 
 def test_the_mapping_reports_partial_failures_bisects_and_keeps_what_it_discards() -> None:

@@ -91,7 +91,7 @@ def test_the_cli_shows_the_stream_identity_figures() -> None:
 def test_each_stream_stage_is_costed_as_an_asg_and_as_lambda_at_10_100_and_1000_per_second() -> None:
     stages = cost.estimate(INFRA, 1_000_000).as_dict()["stages"]
     assert list(stages) == ["10 msg/s", "100 msg/s", "1,000 msg/s"]
-    assert all(set(s) == {"scorer", "stream-importer", "alerter"} for s in stages.values())
+    assert all(set(s) == {"scorer", "stream-importer", "alerter", "indexer"} for s in stages.values())
     # GIVEN dev's Terraform: 2 raw shards, c7g.large scorers of 2 cores, the stream_lambda
     # module's 500-record batches, 1 s window and 1,024 MB (0.579 of a vCPU)
     # THEN at 10 msg/s the scorer's ASG is one c7g.large: 730 h x $0.0725 = 52.93
@@ -102,6 +102,10 @@ def test_each_stream_stage_is_costed_as_an_asg_and_as_lambda_at_10_100_and_1000_
     assert scorer["lambda"] == pytest.approx(4.87, abs=0.01)
     # and the stream importer shares the SQS importer's hosts: as an ASG it adds nothing
     assert {s["stream-importer"]["asg"] for s in stages.values()} == {0.0}
+    # and so does the stream indexer the queue indexer's (dev has a search domain); its function
+    # reads the scored stream's 2 shards: at 10 msg/s the importer's batches, at its per-record cost
+    assert {s["indexer"]["asg"] for s in stages.values()} == {0.0}
+    assert stages["10 msg/s"]["indexer"]["lambda"] == stages["10 msg/s"]["stream-importer"]["lambda"]
     # and the alerter's one t4g.small loses to its function until the traffic is heavy
     assert stages["10 msg/s"]["alerter"]["lambda"] < stages["10 msg/s"]["alerter"]["asg"]
     assert stages["1,000 msg/s"]["alerter"]["lambda"] > stages["1,000 msg/s"]["alerter"]["asg"]
