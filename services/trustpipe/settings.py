@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -88,6 +89,20 @@ def _check_tenants(tenants: Any) -> None:
             raise SettingsError(f"settings' tenants: {enterprise!r} has unknown {', '.join(unknown)}")
 
 
+SEARCH_DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{2,27}")
+"""An OpenSearch Service domain name: 3-28 lower-case letters, digits and hyphens, starting with a
+letter (the service's rule, which the search module's ``name`` holds too)."""
+
+
+def _check_search_domain(name: Any) -> None:
+    """SettingsError unless ``name`` is absent or a domain name the domain API could know."""
+    if name is not None and not (isinstance(name, str) and SEARCH_DOMAIN_NAME.fullmatch(name)):
+        raise SettingsError(
+            f"settings' search_domain {name!r} is not an OpenSearch domain name "
+            "(3-28 lower-case letters, digits and hyphens, starting with a letter)"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where every resource is. Built once at the edge (CLI, handler, DAG task), passed down."""
@@ -130,7 +145,11 @@ class Settings:
     """The actions issued, by (enterprise, message id): one action per message."""
     search_url: str | None = None
     """The search store's endpoint (Amazon OpenSearch Service; locally the stack's emulator).
-    None: this deployment indexes nothing."""
+    None, with no ``search_domain`` either: this deployment indexes nothing."""
+    search_domain: str | None = None
+    """On AWS: the OpenSearch Service domain's name, whose endpoint the search client asks the
+    domain API for once (``search_url`` stays None there: the endpoint exists only once the domain
+    does, after the hosts whose settings would hold it)."""
     search_queue_url: str | None = None
     """The indexer's queue: the scored bucket's announcements (a second subscription to the
     topic the importer's queue hears), for the batch path's messages."""
@@ -162,6 +181,7 @@ class Settings:
             "sensor_credentials_file",
             "actions_table_name",
             "search_url",
+            "search_domain",
             "search_queue_url",
             "tenants",
         }
@@ -169,6 +189,7 @@ class Settings:
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")
         _check_tenants(data.get("tenants"))
+        _check_search_domain(data.get("search_domain"))
         if not isinstance(data.get("database_iam_auth", False), bool):
             raise SettingsError("settings' database_iam_auth must be true or false")
         return cls(**{k: v for k, v in data.items() if k in names})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from trustpipe.errors import TransientError, UserError
+from trustpipe.errors import RunError, TransientError, UserError
 
 
 class SearchNotConfiguredError(UserError):
-    """The settings name no search store (``search_url``)."""
+    """The settings name no search store (neither ``search_url`` nor ``search_domain``)."""
+
+
+class SearchDomainUnavailableError(RunError):
+    """The settings' domain has no endpoint to send requests to: no such domain in the region, or
+    one still being created (or deleted)."""
 
 
 class SearchThrottledError(TransientError):

@@ -49,6 +49,18 @@ def test_the_database_url_the_root_does_not_create_is_passed_in() -> None:
     assert Settings.from_terraform_outputs(OUTPUTS, "postgresql://h/db").database_url == "postgresql://h/db"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["", "Trustpipe-Dev", "tp", "9trustpipe", "trustpipe.dev", "t" * 29, "https://vpc-x.es.amazonaws.com", 7],
+)
+def test_a_search_domain_that_is_no_domain_name_is_refused_at_load(name: object) -> None:
+    # GIVEN settings whose search_domain the domain API could never know (a URL put there, a typo)
+    # WHEN they are loaded THEN they are refused with the rule, before any client asks for it
+    with pytest.raises(SettingsError, match=r"search_domain .* is not an OpenSearch domain name"):
+        Settings.from_dict({**SETTINGS, "search_domain": name})
+    assert Settings.from_dict({**SETTINGS, "search_domain": "trustpipe-dev"}).search_domain == "trustpipe-dev"
+
+
 def test_settings_file_absent_or_malformed(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"settings file .*none.json does not exist"):
         Settings.load(tmp_path / "none.json")
