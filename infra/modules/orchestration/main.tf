@@ -273,6 +273,16 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
+
+  # The settings name the search domain, not its endpoint: the reconciliation asks for it.
+  dynamic "statement" {
+    for_each = var.search_domain_arn == null ? [] : [1]
+    content {
+      sid       = "SearchEndpoint"
+      actions   = ["es:DescribeDomain"]
+      resources = [var.search_domain_arn]
+    }
+  }
 }
 
 resource "aws_iam_role" "this" {

@@ -97,6 +97,12 @@ variable "database_resource_id" {
   type        = string
 }
 
+variable "search_domain_arn" {
+  description = "The search domain the hourly DAG's reconciliation reads (es:DescribeDomain to find its endpoint; the domain's access policy admits the reads); null: no search domain."
+  type        = string
+  default     = null
+}
+
 variable "database_ca_bundle" {
   description = "Path of the RDS CA bundle on the host (sslrootcert)."
   type        = string

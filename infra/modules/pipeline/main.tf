@@ -15,6 +15,12 @@ locals {
   # the RDS CA bundle the image carries (trustpipe.db.roles.RDS_CA_BUNDLE).
   database_ca_bundle = "/etc/trustpipe/rds-global-bundle.pem"
   database_url       = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=verify-full&sslrootcert=${local.database_ca_bundle}" : null
+  # The search domain's name, known before the domain is: the search module names its domain
+  # after its `name`. Its endpoint exists only once the domain does, and the domain needs the
+  # workers' roles and security groups, whose hosts' user data holds these settings: so the
+  # settings name the domain, and its clients ask the domain API for the endpoint (es:DescribeDomain).
+  search_domain     = var.enable_search ? var.name : null
+  search_domain_arn = var.enable_search ? "arn:aws:es:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:domain/${local.search_domain}" : null
   # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
     region             = data.aws_region.this.name
@@ -25,9 +31,10 @@ locals {
     importer_queue_url = module.messaging.queue_url
     importer_dlq_url   = module.messaging.dlq_url
     search_queue_url   = module.messaging.search_queue_url
-    # The search store's endpoint comes with its own module (Amazon OpenSearch Service); the
-    # local stack sets its emulator's URL itself, as it does the registry's.
+    # On AWS the search store is named, not located (local.search_domain); the local stack sets
+    # its emulator's URL itself, as it does the registry's.
     search_url           = null
+    search_domain        = local.search_domain
     raw_stream_name      = module.streaming.raw_stream_name
     scored_stream_name   = module.streaming.scored_stream_name
     imported_stream_name = module.streaming.imported_stream_name
@@ -279,7 +286,7 @@ module "search" {
   source = "../search"
   count  = var.enable_search ? 1 : 0
 
-  name       = var.name
+  name       = local.search_domain
   vpc_id     = module.network.vpc_id
   subnet_ids = module.network.private_subnet_ids
   client_security_group_ids = merge(
@@ -348,6 +355,7 @@ module "orchestration" {
   database_endpoint          = one(module.database[*].endpoint)
   database_resource_id       = one(module.database[*].resource_id)
   database_ca_bundle         = local.database_ca_bundle
+  search_domain_arn          = local.search_domain_arn
   settings_json              = jsonencode(local.settings)
   pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
   enforce_tls                = var.enforce_tls

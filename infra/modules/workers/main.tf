@@ -271,6 +271,13 @@ data "aws_iam_policy_document" "indexer" {
     resources = ["${var.search_domain_arn}/*"]
   }
 
+  # The settings name the domain, not its endpoint (the domain is made after these hosts' roles).
+  statement {
+    sid       = "SearchEndpoint"
+    actions   = ["es:DescribeDomain"]
+    resources = [var.search_domain_arn]
+  }
+
   statement {
     sid       = "ScoredObjects"
     actions   = ["s3:GetObject"]

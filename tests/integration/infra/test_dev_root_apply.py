@@ -33,6 +33,7 @@ from trustpipe.settings import Settings
 from trustpipe_deploy import emr_wheels
 from trustpipe_deploy.deploy import Deployment, deploy
 from trustpipe_importer.app import connector
+from trustpipe_search import engine
 from trustpipe_stack.servers import MotoServer
 from trustpipe_stack.stack import MOTO_PARALLELISM
 
@@ -789,11 +790,20 @@ def test_every_bucket_of_the_root_has_a_tls_only_policy(
 def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_airflow(
     applied: tuple[Settings, Deployment, list[str]], moto: str
 ) -> None:
-    _, deployment, _ = applied
+    settings, deployment, _ = applied
     search = _outputs(deployment)["search"]
     # GIVEN the domain as applied, in the VPC's private subnets
     domain = _aws(moto, "opensearch").describe_domain(DomainName=search["domain_name"])["DomainStatus"]
     assert search["url"] == f"https://{domain['Endpoints']['vpc']}"
+    # and the settings name it (its endpoint comes after the hosts that read them): the indexer
+    # and Airflow ask the domain API for the endpoint, which their roles may
+    assert settings.search_url is None and settings.search_domain == search["domain_name"]
+    assert engine.domain_url(settings, _aws(moto, "opensearch")) == search["url"]
+    for role in ("trustpipe-dev-indexer", "trustpipe-dev-airflow"):
+        (asks,) = [
+            s for s in _role_policy(moto, role)["Statement"] if "es:DescribeDomain" in _listed(s["Action"])
+        ]
+        assert _listed(asks["Resource"]) == [domain["ARN"]], role
     ec2 = _aws(moto, "ec2")
     private = {
         s["SubnetId"]

@@ -115,3 +115,14 @@ def test_the_pipeline_settings_are_the_services_settings() -> None:
     main = _hcl(ROOT / "infra" / "modules" / "pipeline" / "main.tf")
     settings = next(block["settings"] for block in main["locals"] if "settings" in block)
     assert {k.strip('"') for k in settings} == {f.name for f in fields(Settings)}
+    # On AWS the settings name the search domain, and it is the name the domain is made with
+    # (its endpoint cannot be in them: the domain is made after the hosts that read them)
+    assert settings["search_url"] is None
+    assert settings["search_domain"] == "${local.search_domain}"
+    modules = {name.strip('"'): body for block in main["module"] for name, body in block.items()}
+    assert modules["search"]["name"] == "${local.search_domain}"
+    search = _hcl(ROOT / "infra" / "modules" / "search" / "main.tf")
+    (domain,) = [
+        r['"aws_opensearch_domain"']['"this"'] for r in search["resource"] if '"aws_opensearch_domain"' in r
+    ]
+    assert domain["domain_name"] == "${var.name}"
