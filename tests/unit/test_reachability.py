@@ -68,6 +68,19 @@ def test_the_workers_calls_are_read_from_their_code() -> None:
     assert any("KCL" in why for why in called["monitoring"])
 
 
+def test_the_search_clients_domain_lookup_is_read_on_the_indexer_and_airflow() -> None:
+    # GIVEN the indexer host and the Airflow host, both clients of the search domain
+    hosts = {d.name: d for d in reach.DEPLOYABLES if d.name in {"indexer", "airflow"}}
+    assert set(hosts) == {"indexer", "airflow"}
+    for host in hosts.values():
+        # WHEN their code is read
+        called = reach.calls(host)
+        # THEN the domain API the search client asks for the endpoint is found (its VPC endpoint
+        # would be com.amazonaws.<region>.es), and the indexer's own queue and objects beside it
+        assert called["es"] == {"trustpipe_search.engine"}, host.name
+    assert "trustpipe_search.app" in reach.calls(hosts["indexer"])["sqs"]
+
+
 def test_a_client_used_only_to_sign_on_the_host_needs_no_route(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the importer host, whose RDS client only signs its IAM tokens
     (importer,) = [d for d in reach.DEPLOYABLES if d.name == "importer"]
