@@ -89,17 +89,17 @@ def _check_tenants(tenants: Any) -> None:
             raise SettingsError(f"settings' tenants: {enterprise!r} has unknown {', '.join(unknown)}")
 
 
-SEARCH_DOMAIN_NAME = re.compile(r"[a-z][a-z0-9-]{2,27}")
-"""An OpenSearch Service domain name: 3-28 lower-case letters, digits and hyphens, starting with a
-letter (the service's rule, which the search module's ``name`` holds too)."""
+SSM_PARAMETER_NAME = re.compile(r"/[A-Za-z0-9_.\-/]{0,1010}")
+"""A fully qualified SSM parameter name: a leading slash, then letters, digits, ``_.-/``; at most
+1011 characters (SSM's own limit for a name with its path)."""
 
 
-def _check_search_domain(name: Any) -> None:
-    """SettingsError unless ``name`` is absent or a domain name the domain API could know."""
-    if name is not None and not (isinstance(name, str) and SEARCH_DOMAIN_NAME.fullmatch(name)):
+def _check_search_url_parameter(name: Any) -> None:
+    """SettingsError unless ``name`` is absent or an SSM parameter name the client could ask for."""
+    if name is not None and not (isinstance(name, str) and SSM_PARAMETER_NAME.fullmatch(name)):
         raise SettingsError(
-            f"settings' search_domain {name!r} is not an OpenSearch domain name "
-            "(3-28 lower-case letters, digits and hyphens, starting with a letter)"
+            f"settings' search_url_parameter {name!r} is not an SSM parameter name "
+            "(a leading '/', then letters, digits and _.-/; at most 1011 characters)"
         )
 
 
@@ -145,10 +145,10 @@ class Settings:
     """The actions issued, by (enterprise, message id): one action per message."""
     search_url: str | None = None
     """The search store's endpoint (Amazon OpenSearch Service; locally the stack's emulator).
-    None, with no ``search_domain`` either: this deployment indexes nothing."""
-    search_domain: str | None = None
-    """On AWS: the OpenSearch Service domain's name, whose endpoint the search client asks the
-    domain API for once (``search_url`` stays None there: the endpoint exists only once the domain
+    None, with no ``search_url_parameter`` either: this deployment indexes nothing."""
+    search_url_parameter: str | None = None
+    """On AWS: the name of the SSM parameter holding the OpenSearch Service domain's URL, which the
+    search client reads once (``search_url`` stays None there: the URL exists only once the domain
     does, after the hosts whose settings would hold it)."""
     search_queue_url: str | None = None
     """The indexer's queue: the scored bucket's announcements (a second subscription to the
@@ -181,7 +181,7 @@ class Settings:
             "sensor_credentials_file",
             "actions_table_name",
             "search_url",
-            "search_domain",
+            "search_url_parameter",
             "search_queue_url",
             "tenants",
         }
@@ -189,7 +189,7 @@ class Settings:
         if missing:
             raise SettingsError(f"settings lack {', '.join(missing)}")
         _check_tenants(data.get("tenants"))
-        _check_search_domain(data.get("search_domain"))
+        _check_search_url_parameter(data.get("search_url_parameter"))
         if not isinstance(data.get("database_iam_auth", False), bool):
             raise SettingsError("settings' database_iam_auth must be true or false")
         return cls(**{k: v for k, v in data.items() if k in names})

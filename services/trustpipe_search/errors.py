@@ -6,12 +6,12 @@ from trustpipe.errors import RunError, TransientError, UserError
 
 
 class SearchNotConfiguredError(UserError):
-    """The settings name no search store (neither ``search_url`` nor ``search_domain``)."""
+    """The settings name no search store (neither ``search_url`` nor ``search_url_parameter``)."""
 
 
-class SearchDomainUnavailableError(RunError):
-    """The settings' domain has no endpoint to send requests to: no such domain in the region, or
-    one still being created (or deleted)."""
+class SearchUrlUnavailableError(RunError):
+    """The settings' SSM parameter gives no URL to send requests to: no such parameter in the
+    region, or one holding no ``https://`` URL."""
 
 
 class SearchThrottledError(TransientError):

@@ -274,13 +274,13 @@ data "aws_iam_policy_document" "execution" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
-  # The settings name the search domain, not its endpoint: the reconciliation asks for it.
+  # The settings name where the search domain's URL is published: the reconciliation reads it.
   dynamic "statement" {
-    for_each = var.search_domain_arn == null ? [] : [1]
+    for_each = var.search_url_parameter_arn == null ? [] : [1]
     content {
-      sid       = "SearchEndpoint"
-      actions   = ["es:DescribeDomain"]
-      resources = [var.search_domain_arn]
+      sid       = "SearchUrl"
+      actions   = ["ssm:GetParameter"]
+      resources = [var.search_url_parameter_arn]
     }
   }
 }

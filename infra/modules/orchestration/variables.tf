@@ -97,8 +97,8 @@ variable "database_resource_id" {
   type        = string
 }
 
-variable "search_domain_arn" {
-  description = "The search domain the hourly DAG's reconciliation reads (es:DescribeDomain to find its endpoint; the domain's access policy admits the reads); null: no search domain."
+variable "search_url_parameter_arn" {
+  description = "The SSM parameter holding the search domain's URL, which the hourly DAG's reconciliation reads (ssm:GetParameter; the domain's access policy admits the reads); null: no search domain."
   type        = string
   default     = null
 }

@@ -15,12 +15,13 @@ locals {
   # the RDS CA bundle the image carries (trustpipe.db.roles.RDS_CA_BUNDLE).
   database_ca_bundle = "/etc/trustpipe/rds-global-bundle.pem"
   database_url       = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=verify-full&sslrootcert=${local.database_ca_bundle}" : null
-  # The search domain's name, known before the domain is: the search module names its domain
-  # after its `name`. Its endpoint exists only once the domain does, and the domain needs the
-  # workers' roles and security groups, whose hosts' user data holds these settings: so the
-  # settings name the domain, and its clients ask the domain API for the endpoint (es:DescribeDomain).
-  search_domain     = var.enable_search ? var.name : null
-  search_domain_arn = var.enable_search ? "arn:aws:es:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:domain/${local.search_domain}" : null
+  # Where the search domain's URL is published, known before the domain is. Its endpoint exists
+  # only once the domain does, and the domain needs the workers' roles and security groups, whose
+  # hosts' user data holds these settings: so the settings hold this static name, and the search
+  # client reads the URL from it (through the private subnets' SSM interface endpoint; the domain
+  # API, es.<region>.amazonaws.com, has none there).
+  search_url_parameter     = var.enable_search ? "/trustpipe/${var.name}/search/url" : null
+  search_url_parameter_arn = var.enable_search ? "arn:aws:ssm:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:parameter${local.search_url_parameter}" : null
   # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
     region             = data.aws_region.this.name
@@ -31,10 +32,10 @@ locals {
     importer_queue_url = module.messaging.queue_url
     importer_dlq_url   = module.messaging.dlq_url
     search_queue_url   = module.messaging.search_queue_url
-    # On AWS the search store is named, not located (local.search_domain); the local stack sets
-    # its emulator's URL itself, as it does the registry's.
+    # On AWS the search store's URL is read from its SSM parameter (local.search_url_parameter);
+    # the local stack sets its emulator's URL itself, as it does the registry's.
     search_url           = null
-    search_domain        = local.search_domain
+    search_url_parameter = local.search_url_parameter
     raw_stream_name      = module.streaming.raw_stream_name
     scored_stream_name   = module.streaming.scored_stream_name
     imported_stream_name = module.streaming.imported_stream_name
@@ -216,6 +217,7 @@ module "workers" {
   registry_api_execution_arn = module.schema_registry.api_execution_arn
   enable_indexer             = var.enable_search
   search_domain_arn          = one(module.search[*].domain_arn)
+  search_url_parameter_arn   = local.search_url_parameter_arn
   search_admin_role_arn      = one(module.search[*].admin_role_arn)
   search_queue_arn           = module.messaging.search_queue_arn
   database_secret_arn        = one(module.database[*].master_secret_arn)
@@ -286,7 +288,7 @@ module "search" {
   source = "../search"
   count  = var.enable_search ? 1 : 0
 
-  name       = local.search_domain
+  name       = var.name
   vpc_id     = module.network.vpc_id
   subnet_ids = module.network.private_subnet_ids
   client_security_group_ids = merge(
@@ -302,6 +304,19 @@ module "search" {
   alarm_actions        = [module.monitoring.oncall_topic_arn]
   runbook_base_url     = var.runbook_base_url
   tags                 = var.tags
+}
+
+# The domain's URL, where the indexer and Airflow read it (their settings hold only this name: the
+# domain is made after their hosts). A String: a URL is no secret, and needs no kms:Decrypt.
+resource "aws_ssm_parameter" "search_url" {
+  # checkov:skip=CKV2_AWS_34: a URL inside the VPC, no secret; a SecureString would only add kms:Decrypt to its readers.
+  count = var.enable_search ? 1 : 0
+
+  name        = local.search_url_parameter
+  description = "The search domain's HTTPS URL inside the VPC (the services' settings' search_url_parameter)."
+  type        = "String"
+  value       = one(module.search[*].url)
+  tags        = var.tags
 }
 
 module "emr" {
@@ -355,7 +370,7 @@ module "orchestration" {
   database_endpoint          = one(module.database[*].endpoint)
   database_resource_id       = one(module.database[*].resource_id)
   database_ca_bundle         = local.database_ca_bundle
-  search_domain_arn          = local.search_domain_arn
+  search_url_parameter_arn   = local.search_url_parameter_arn
   settings_json              = jsonencode(local.settings)
   pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
   enforce_tls                = var.enforce_tls

@@ -271,11 +271,12 @@ data "aws_iam_policy_document" "indexer" {
     resources = ["${var.search_domain_arn}/*"]
   }
 
-  # The settings name the domain, not its endpoint (the domain is made after these hosts' roles).
+  # The settings name where the domain's URL is published, not the URL (the domain is made after
+  # these hosts' roles).
   statement {
-    sid       = "SearchEndpoint"
-    actions   = ["es:DescribeDomain"]
-    resources = [var.search_domain_arn]
+    sid       = "SearchUrl"
+    actions   = ["ssm:GetParameter"]
+    resources = [var.search_url_parameter_arn]
   }
 
   statement {

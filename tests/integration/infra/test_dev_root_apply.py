@@ -795,15 +795,21 @@ def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_
     # GIVEN the domain as applied, in the VPC's private subnets
     domain = _aws(moto, "opensearch").describe_domain(DomainName=search["domain_name"])["DomainStatus"]
     assert search["url"] == f"https://{domain['Endpoints']['vpc']}"
-    # and the settings name it (its endpoint comes after the hosts that read them): the indexer
-    # and Airflow ask the domain API for the endpoint, which their roles may
-    assert settings.search_url is None and settings.search_domain == search["domain_name"]
-    assert engine.domain_url(settings, _aws(moto, "opensearch")) == search["url"]
+    # and its URL is published in the SSM parameter the settings name (the URL comes after the
+    # hosts that read them): the indexer and Airflow read it there, which their roles may
+    assert settings.search_url is None and settings.search_url_parameter is not None
+    parameter = _aws(moto, "ssm").get_parameter(Name=settings.search_url_parameter)["Parameter"]
+    assert parameter["Type"] == "String" and parameter["Value"] == search["url"]
+    assert engine.parameter_url(settings, _aws(moto, "ssm")) == search["url"]
     for role in ("trustpipe-dev-indexer", "trustpipe-dev-airflow"):
-        (asks,) = [
-            s for s in _role_policy(moto, role)["Statement"] if "es:DescribeDomain" in _listed(s["Action"])
+        statements = _role_policy(moto, role)["Statement"]
+        (reads,) = [
+            s
+            for s in statements
+            if "ssm:GetParameter" in _listed(s["Action"]) and parameter["ARN"] in _listed(s["Resource"])
         ]
-        assert _listed(asks["Resource"]) == [domain["ARN"]], role
+        assert _listed(reads["Resource"]) == [parameter["ARN"]], role
+        assert not any("es:DescribeDomain" in _listed(s["Action"]) for s in statements), role
     ec2 = _aws(moto, "ec2")
     private = {
         s["SubnetId"]

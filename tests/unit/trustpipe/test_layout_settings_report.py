@@ -51,14 +51,24 @@ def test_the_database_url_the_root_does_not_create_is_passed_in() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "Trustpipe-Dev", "tp", "9trustpipe", "trustpipe.dev", "t" * 29, "https://vpc-x.es.amazonaws.com", 7],
+    [
+        "",
+        "trustpipe/search/url",
+        "/trustpipe dev/url",
+        "/trustpipe/url\n",
+        "/" + "a" * 1011,
+        "arn:aws:ssm:x",
+        7,
+    ],
 )
-def test_a_search_domain_that_is_no_domain_name_is_refused_at_load(name: object) -> None:
-    # GIVEN settings whose search_domain the domain API could never know (a URL put there, a typo)
+def test_a_search_url_parameter_that_is_no_parameter_name_is_refused_at_load(name: object) -> None:
+    # GIVEN settings whose search_url_parameter SSM could never know (a URL or ARN put there, a typo)
     # WHEN they are loaded THEN they are refused with the rule, before any client asks for it
-    with pytest.raises(SettingsError, match=r"search_domain .* is not an OpenSearch domain name"):
-        Settings.from_dict({**SETTINGS, "search_domain": name})
-    assert Settings.from_dict({**SETTINGS, "search_domain": "trustpipe-dev"}).search_domain == "trustpipe-dev"
+    with pytest.raises(SettingsError, match=r"search_url_parameter .* is not an SSM parameter name"):
+        Settings.from_dict({**SETTINGS, "search_url_parameter": name})
+    longest = "/" + "a" * 1010
+    for good in ("/trustpipe/trustpipe-dev/search/url", longest):
+        assert Settings.from_dict({**SETTINGS, "search_url_parameter": good}).search_url_parameter == good
 
 
 def test_settings_file_absent_or_malformed(tmp_path: Path) -> None:

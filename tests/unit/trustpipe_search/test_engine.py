@@ -1,10 +1,11 @@
 """The search client finds its store: the settings' URL (the local stack's emulator), else the
-endpoint of the settings' domain, asked once of the domain API (in-process moto)."""
+domain's URL read once from the SSM parameter the settings name (in-process moto)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -15,24 +16,22 @@ from opensearchpy import Urllib3AWSV4SignerAuth
 from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
 from trustpipe_search import engine
-from trustpipe_search.errors import SearchDomainUnavailableError, SearchNotConfiguredError
+from trustpipe_search.errors import SearchNotConfiguredError, SearchUrlUnavailableError
 
-DOMAIN = "trustpipe-dev"
+PARAMETER = "/trustpipe/trustpipe-dev/search/url"
+URL = "https://vpc-trustpipe-dev-abc123.us-east-1.es.amazonaws.com"
 
 
 @pytest.fixture
 def on_aws() -> Iterator[Settings]:
-    """Settings as the pipeline writes them on AWS: no search_url, the domain's name."""
+    """Settings as the pipeline writes them on AWS: no search_url, the parameter's name."""
     with mock_aws():
         data = json.loads((ROOT / "tests/unit/fixtures/settings.json").read_text())
-        yield Settings.from_dict({**data, "aws_endpoint": None, "search_domain": DOMAIN})
+        yield Settings.from_dict({**data, "aws_endpoint": None, "search_url_parameter": PARAMETER})
 
 
-def _create(vpc: bool) -> None:
-    extra: dict[str, Any] = (
-        {"VPCOptions": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}} if vpc else {}
-    )
-    boto3.client("opensearch", region_name="us-east-1").create_domain(DomainName=DOMAIN, **extra)
+def _put(value: str) -> None:
+    boto3.client("ssm", region_name="us-east-1").put_parameter(Name=PARAMETER, Value=value, Type="String")
 
 
 def _host(client: Any) -> str:
@@ -40,52 +39,61 @@ def _host(client: Any) -> str:
     return f"{'https' if host.get('use_ssl') else 'http'}://{host['host']}:{host['port']}"
 
 
-def test_a_vpc_domains_endpoint_is_found_by_its_name_and_signed_for_es(on_aws: Settings) -> None:
-    # GIVEN the pipeline's domain in the VPC
-    _create(vpc=True)
-    # WHEN the indexer connects with settings that name only the domain
-    client = engine.connect(on_aws)
-    # THEN it talks HTTPS to the domain's VPC endpoint, each request signed for the es service
-    assert _host(client) == f"https://{DOMAIN}.us-east-1.es.amazonaws.com:443"
+class Parameters:
+    """An ``ssm`` client that counts what it is asked (and answers as moto's does)."""
+
+    def __init__(self) -> None:
+        self._ssm = boto3.client("ssm", region_name="us-east-1")
+        self.exceptions = self._ssm.exceptions
+        self.asked: list[str] = []
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:
+        self.asked.append(Name)
+        return self._ssm.get_parameter(Name=Name)  # type: ignore[no-any-return]
+
+
+def test_the_domains_url_is_read_once_from_the_parameter_and_signed_for_es(on_aws: Settings) -> None:
+    # GIVEN the domain's URL in the pipeline's SSM parameter
+    _put(URL)
+    parameters = Parameters()
+    # WHEN the indexer connects with settings that name only the parameter
+    client = engine.connect(on_aws, parameters)
+    # THEN it asked SSM once and talks HTTPS to that URL, each request signed for the es service
+    assert parameters.asked == [PARAMETER]
+    assert _host(client) == f"{URL}:443"
     auth = client.transport.kwargs["http_auth"]
     assert isinstance(auth, Urllib3AWSV4SignerAuth)
     assert auth.service == engine.SIGNING_SERVICE == "es"
+    # and a client made without one makes its own ssm client
+    assert engine.parameter_url(on_aws) == URL
 
 
-def test_a_domain_outside_a_vpc_is_reached_at_its_public_endpoint(on_aws: Settings) -> None:
-    _create(vpc=False)
-    assert engine.domain_url(on_aws) == f"https://{DOMAIN}.us-east-1.es.amazonaws.com"
-
-
-class Domains:
-    """The domain API's answer for a domain still being created: no endpoint yet."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def describe_domain(self, DomainName: str) -> dict[str, Any]:
-        self.asked.append(DomainName)
-        return {"DomainStatus": {"DomainName": DomainName, "Created": True, "Processing": True}}
-
-
-def test_no_domain_or_a_domain_without_an_endpoint_yet_is_one_clear_error(on_aws: Settings) -> None:
-    # GIVEN no domain of that name
-    # WHEN the indexer connects THEN it is told so, naming the domain and the region
-    with pytest.raises(SearchDomainUnavailableError, match=f"no search domain '{DOMAIN}' in us-east-1"):
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://vpc-x.es.amazonaws.com",
+        "vpc-x.es.amazonaws.com",
+        "https://",
+        "none",
+        "https://[vpc-x",
+        "https://vpc-x:99999",
+    ],
+)
+def test_no_parameter_or_one_holding_no_https_url_is_one_clear_error(on_aws: Settings, value: str) -> None:
+    # GIVEN no parameter of that name
+    # WHEN the indexer connects THEN it is told so, naming the parameter and the region
+    with pytest.raises(SearchUrlUnavailableError, match=f"no SSM parameter '{PARAMETER}' in us-east-1"):
         engine.connect(on_aws)
-    # GIVEN a domain still being created WHEN the indexer connects THEN it is told that
-    domains = Domains()
-    with pytest.raises(SearchDomainUnavailableError, match=r"has no endpoint yet \(still being created\)"):
-        engine.connect(on_aws, domains)
-    assert domains.asked == [DOMAIN]
+    # GIVEN a parameter holding no https:// URL WHEN the indexer connects THEN it is told that
+    _put(value)
+    with pytest.raises(SearchUrlUnavailableError, match=f"SSM parameter '{PARAMETER}' holds no https:// URL"):
+        engine.connect(on_aws)
 
 
 def test_settings_naming_no_store_are_refused_and_a_url_is_used_without_asking(on_aws: Settings) -> None:
-    from dataclasses import replace
-
-    domains = Domains()
-    with pytest.raises(SearchNotConfiguredError, match="neither search_url nor search_domain"):
-        engine.connect(replace(on_aws, search_domain=None), domains)
-    client = engine.connect(replace(on_aws, search_url="https://search.example:443"), domains)
+    parameters = Parameters()
+    with pytest.raises(SearchNotConfiguredError, match="neither search_url nor search_url_parameter"):
+        engine.connect(replace(on_aws, search_url_parameter=None), parameters)
+    client = engine.connect(replace(on_aws, search_url="https://search.example:443"), parameters)
     assert _host(client) == "https://search.example:443"
-    assert domains.asked == []
+    assert parameters.asked == []
