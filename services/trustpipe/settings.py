@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -89,6 +90,20 @@ def _check_tenants(tenants: Any) -> None:
             raise SettingsError(f"settings' tenants: {enterprise!r} has unknown {', '.join(unknown)}")
 
 
+SSM_PARAMETER_NAME = re.compile(r"/[A-Za-z0-9_.\-/]{0,1010}")
+"""A fully qualified SSM parameter name: a leading slash, then letters, digits, ``_.-/``; at most
+1011 characters (SSM's own limit for a name with its path)."""
+
+
+def _check_search_url_parameter(name: Any) -> None:
+    """SettingsError unless ``name`` is absent or an SSM parameter name the client could ask for."""
+    if name is not None and not (isinstance(name, str) and SSM_PARAMETER_NAME.fullmatch(name)):
+        raise SettingsError(
+            f"settings' search_url_parameter {name!r} is not an SSM parameter name "
+            "(a leading '/', then letters, digits and _.-/; at most 1011 characters)"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where every resource is. Built once at the edge (CLI, handler, DAG task), passed down."""
@@ -137,7 +152,11 @@ class Settings:
     """The actions issued, by (enterprise, message id): one action per message."""
     search_url: str | None = None
     """The search store's endpoint (Amazon OpenSearch Service; locally the stack's emulator).
-    None: this deployment indexes nothing."""
+    None, with no ``search_url_parameter`` either: this deployment indexes nothing."""
+    search_url_parameter: str | None = None
+    """On AWS: the name of the SSM parameter holding the OpenSearch Service domain's URL, which the
+    search client reads once (``search_url`` stays None there: the URL exists only once the domain
+    does, after the hosts whose settings would hold it)."""
     search_queue_url: str | None = None
     """The indexer's queue: the scored bucket's announcements (a second subscription to the
     topic the importer's queue hears), for the batch path's messages."""
@@ -169,6 +188,7 @@ class Settings:
             "sensor_credentials_file",
             "actions_table_name",
             "search_url",
+            "search_url_parameter",
             "search_queue_url",
             "redis_url",
             "redis_iam_cache",
@@ -183,6 +203,7 @@ class Settings:
             not isinstance(redis_url, str) or not redis_url.startswith(REDIS_SCHEMES)
         ):
             raise SettingsError(f"settings' redis_url must start with {' or '.join(REDIS_SCHEMES)}")
+        _check_search_url_parameter(data.get("search_url_parameter"))
         if not isinstance(data.get("database_iam_auth", False), bool):
             raise SettingsError("settings' database_iam_auth must be true or false")
         return cls(**{k: v for k, v in data.items() if k in names})

@@ -203,8 +203,8 @@ def reconcile_search(dag_id: str, at: datetime) -> dict[str, Any]:
     (``trustpipe_search.reconcile``): put as ``SearchDrift`` (0 when they agree), said in the log;
     the counts. A deployment without a search store has nothing to reconcile."""
     settings = pipeline_config().settings
-    if not settings.search_url:
-        print("no search store in the settings (search_url): nothing to reconcile")
+    if not (settings.search_url or settings.search_url_parameter):
+        print("no search store in the settings (search_url, search_url_parameter): nothing to reconcile")
         return {"hour": layout.format_hour(at), "drift": None}
     from trustpipe_search import engine, reconcile
 

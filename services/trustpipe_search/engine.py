@@ -1,42 +1,76 @@
 """The search store's client and its one-time set-up: the index template (mappings and the read
 alias every daily index joins), and retention by whole daily indices.
 
-On AWS the client signs each request with the host's role (SigV4, service ``es``); locally it
-talks plain HTTP to the stack's emulator.
+On AWS the client signs each request with the host's role (SigV4, service ``es``) and reads the
+domain's URL from the SSM parameter the settings name (``search_url_parameter``, once per client:
+the hosts reach SSM through its interface endpoint); locally it talks plain HTTP to the stack's
+emulator at the settings' ``search_url``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth
 
+from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_search import documents
-from trustpipe_search.errors import SearchNotConfiguredError
+from trustpipe_search.errors import SearchNotConfiguredError, SearchUrlUnavailableError
 
 REQUEST_TIMEOUT_SECONDS = 30
 SIGNING_SERVICE = "es"
 """Amazon OpenSearch Service's SigV4 service name (``aoss`` is Serverless's)."""
 
 
-def connect(settings: Settings) -> OpenSearch:
-    """A client of the settings' search store; SearchNotConfiguredError when they name none."""
-    if not settings.search_url:
-        raise SearchNotConfiguredError("settings have no search_url: this deployment has no search store")
+def connect(settings: Settings, parameters: Any = None) -> OpenSearch:
+    """A client of the settings' search store: at ``search_url``, else at the URL the SSM parameter
+    ``search_url_parameter`` holds (asked of ``parameters``, an ``ssm`` boto3 client, made when not
+    given). SearchNotConfiguredError when the settings name neither."""
+    url = settings.search_url or parameter_url(settings, parameters)
     if settings.aws_endpoint is not None:  # the local stack: the emulator, unsigned
-        return OpenSearch(hosts=[settings.search_url], timeout=REQUEST_TIMEOUT_SECONDS)
+        return OpenSearch(hosts=[url], timeout=REQUEST_TIMEOUT_SECONDS)
     import boto3
 
     credentials = boto3.session.Session().get_credentials()
     return OpenSearch(
-        hosts=[settings.search_url],
+        hosts=[url],
         http_auth=Urllib3AWSV4SignerAuth(credentials, settings.region, SIGNING_SERVICE),
         use_ssl=True,
         verify_certs=True,
         timeout=REQUEST_TIMEOUT_SECONDS,
     )
+
+
+def parameter_url(settings: Settings, parameters: Any = None) -> str:
+    """The domain's ``https://`` URL, read from the settings' SSM parameter (Terraform writes it
+    there once the domain exists). SearchUrlUnavailableError when there is no such parameter or it
+    holds no ``https://`` URL."""
+    name = settings.search_url_parameter
+    if not name:
+        raise SearchNotConfiguredError(
+            "settings have neither search_url nor search_url_parameter: this deployment has no search store"
+        )
+    if parameters is None:
+        parameters = AwsClients(settings).client("ssm")
+    try:
+        value: str = parameters.get_parameter(Name=name)["Parameter"]["Value"]
+    except parameters.exceptions.ParameterNotFound as err:
+        raise SearchUrlUnavailableError(f"no SSM parameter {name!r} in {settings.region}") from err
+    if not _is_https_url(value):
+        raise SearchUrlUnavailableError(f"SSM parameter {name!r} holds no https:// URL: {value[:200]!r}")
+    return value
+
+
+def _is_https_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is no port
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def ensure_template(client: OpenSearch, replicas: int = 1) -> None:

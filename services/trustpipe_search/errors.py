@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from trustpipe.errors import TransientError, UserError
+from trustpipe.errors import RunError, TransientError, UserError
 
 
 class SearchNotConfiguredError(UserError):
-    """The settings name no search store (``search_url``)."""
+    """The settings name no search store (neither ``search_url`` nor ``search_url_parameter``)."""
+
+
+class SearchUrlUnavailableError(RunError):
+    """The settings' SSM parameter gives no URL to send requests to: no such parameter in the
+    region, or one holding no ``https://`` URL."""
 
 
 class SearchThrottledError(TransientError):

@@ -27,11 +27,11 @@ import botocore.session
 import grimp
 
 from tests.harness.paths import ROOT
-from trustpipe.workers import STREAM_WORKERS
+from trustpipe.workers import SEARCH_WORKERS, STREAM_WORKERS
 
 PACKAGES = (
     "trustpipe", "trustpipe_stream", "trustpipe_scorer", "trustpipe_importer", "trustpipe_alerter",
-    "trustpipe_orchestration", "trustpipe_cli", "spark_jobs",
+    "trustpipe_search", "trustpipe_orchestration", "trustpipe_cli", "spark_jobs",
 )  # fmt: skip
 """What the hosts in the VPC run (the Lambdas run outside it and reach AWS's public endpoints)."""
 
@@ -85,15 +85,16 @@ WORKER_HOST = ("kcl", "ssm-agent", "cloudwatch-agent")
 ALSO_ON = {"importer": ("trustpipe_cli.database",)}
 """Beside its stream worker: the importer host runs the migrations' one-shot unit (`trustpipe db upgrade`)."""
 DEPLOYABLES = (
-    # The worker hosts (the workers module's groups, one per stream worker's consumer group): each
-    # its worker's package (app and KCL processor) and the CLI command that starts it.
+    # The worker hosts (the workers module's groups, one per stream worker's consumer group, and
+    # the indexer's): each its worker's package (app and KCL processor) and the CLI command that
+    # starts it.
     *(
         Deployable(
             w.group,
             (w.processor.split(".")[0], "trustpipe_cli.workers", *ALSO_ON.get(w.group, ())),
             WORKER_HOST,
         )
-        for w in STREAM_WORKERS
+        for w in (*STREAM_WORKERS, *SEARCH_WORKERS)
     ),
     # Airflow: its secrets backend and tasks, the DAG files, `trustpipe db url` for its metadata
     # URL, and the Spark job itself in `mode: local`.

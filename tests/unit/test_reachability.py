@@ -68,6 +68,20 @@ def test_the_workers_calls_are_read_from_their_code() -> None:
     assert any("KCL" in why for why in called["monitoring"])
 
 
+def test_the_search_clients_url_lookup_is_read_on_the_indexer_and_airflow() -> None:
+    # GIVEN the indexer host and the Airflow host, both clients of the search domain
+    hosts = {d.name: d for d in reach.DEPLOYABLES if d.name in {"indexer", "airflow"}}
+    assert set(hosts) == {"indexer", "airflow"}
+    for host in hosts.values():
+        # WHEN their code is read
+        called = reach.calls(host)
+        # THEN the search client's read of the domain's URL is found as an SSM call (the subnets'
+        # interface endpoint com.amazonaws.<region>.ssm), and nothing asks the domain API (es)
+        assert "trustpipe_search.engine" in called["ssm"], host.name
+        assert "es" not in called and "opensearch" not in called, host.name
+    assert "trustpipe_search.app" in reach.calls(hosts["indexer"])["sqs"]
+
+
 def test_a_client_used_only_to_sign_on_the_host_needs_no_route(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the importer host, whose RDS client only signs its IAM tokens
     (importer,) = [d for d in reach.DEPLOYABLES if d.name == "importer"]

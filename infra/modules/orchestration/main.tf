@@ -273,6 +273,16 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
+
+  # The settings name where the search domain's URL is published: the reconciliation reads it.
+  dynamic "statement" {
+    for_each = var.search_url_parameter_arn == null ? [] : [1]
+    content {
+      sid       = "SearchUrl"
+      actions   = ["ssm:GetParameter"]
+      resources = [var.search_url_parameter_arn]
+    }
+  }
 }
 
 resource "aws_iam_role" "this" {

@@ -97,6 +97,12 @@ variable "database_resource_id" {
   type        = string
 }
 
+variable "search_url_parameter_arn" {
+  description = "The SSM parameter holding the search domain's URL, which the hourly DAG's reconciliation reads (ssm:GetParameter; the domain's access policy admits the reads); null: no search domain."
+  type        = string
+  default     = null
+}
+
 variable "database_ca_bundle" {
   description = "Path of the RDS CA bundle on the host (sslrootcert)."
   type        = string

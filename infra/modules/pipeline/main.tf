@@ -15,6 +15,13 @@ locals {
   # the RDS CA bundle the image carries (trustpipe.db.roles.RDS_CA_BUNDLE).
   database_ca_bundle = "/etc/trustpipe/rds-global-bundle.pem"
   database_url       = var.enable_database ? "postgresql://trustpipe_admin@${one(module.database[*].endpoint)}/trustpipe?sslmode=verify-full&sslrootcert=${local.database_ca_bundle}" : null
+  # Where the search domain's URL is published, known before the domain is. Its endpoint exists
+  # only once the domain does, and the domain needs the workers' roles and security groups, whose
+  # hosts' user data holds these settings: so the settings hold this static name, and the search
+  # client reads the URL from it (through the private subnets' SSM interface endpoint; the domain
+  # API, es.<region>.amazonaws.com, has none there).
+  search_url_parameter     = var.enable_search ? "/trustpipe/${var.name}/search/url" : null
+  search_url_parameter_arn = var.enable_search ? "arn:aws:ssm:${data.aws_region.this.name}:${data.aws_caller_identity.this.account_id}:parameter${local.search_url_parameter}" : null
   # The services' settings (trustpipe.settings.Settings): one shape, from every root.
   settings = {
     region             = data.aws_region.this.name
@@ -25,9 +32,10 @@ locals {
     importer_queue_url = module.messaging.queue_url
     importer_dlq_url   = module.messaging.dlq_url
     search_queue_url   = module.messaging.search_queue_url
-    # The search store's endpoint comes with its own module (Amazon OpenSearch Service); the
-    # local stack sets its emulator's URL itself, as it does the registry's.
+    # On AWS the search store's URL is read from its SSM parameter (local.search_url_parameter);
+    # the local stack sets its emulator's URL itself, as it does the registry's.
     search_url           = null
+    search_url_parameter = local.search_url_parameter
     raw_stream_name      = module.streaming.raw_stream_name
     scored_stream_name   = module.streaming.scored_stream_name
     imported_stream_name = module.streaming.imported_stream_name
@@ -213,6 +221,7 @@ module "workers" {
   # By instance and output, not module.search[*]: the whole module would depend on the indexer
   # function's role (a writer), whose policy is this module's (a cycle).
   search_domain_arn         = var.enable_search ? module.search[0].domain_arn : null
+  search_url_parameter_arn  = local.search_url_parameter_arn
   search_admin_role_arn     = var.enable_search ? module.search[0].admin_role_arn : null
   search_queue_arn          = module.messaging.search_queue_arn
   database_secret_arn       = one(module.database[*].master_secret_arn)
@@ -310,6 +319,19 @@ module "search" {
   tags                 = var.tags
 }
 
+# The domain's URL, where the indexer and Airflow read it (their settings hold only this name: the
+# domain is made after their hosts). A String: a URL is no secret, and needs no kms:Decrypt.
+resource "aws_ssm_parameter" "search_url" {
+  # checkov:skip=CKV2_AWS_34: a URL inside the VPC, no secret; a SecureString would only add kms:Decrypt to its readers.
+  count = var.enable_search ? 1 : 0
+
+  name        = local.search_url_parameter
+  description = "The search domain's HTTPS URL inside the VPC (the services' settings' search_url_parameter)."
+  type        = "String"
+  value       = one(module.search[*].url)
+  tags        = var.tags
+}
+
 module "emr" {
   source = "../emr"
   count  = var.enable_emr ? 1 : 0
@@ -402,6 +424,7 @@ module "orchestration" {
   database_endpoint          = one(module.database[*].endpoint)
   database_resource_id       = one(module.database[*].resource_id)
   database_ca_bundle         = local.database_ca_bundle
+  search_url_parameter_arn   = local.search_url_parameter_arn
   settings_json              = jsonencode(local.settings)
   pipeline_json              = var.enable_emr ? jsonencode({ mode = "emr", emr = local.emr }) : jsonencode({ mode = "local" })
   enforce_tls                = var.enforce_tls

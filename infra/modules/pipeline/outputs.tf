@@ -63,7 +63,7 @@ output "registry" {
 }
 
 output "search" {
-  description = "The search domain: its URL (the services' search_url), the master role, and what it PUTs once inside the domain (docs/deploy.md)."
+  description = "The search domain: its URL (published in the SSM parameter the services' settings name: search_url_parameter), the master role, and what it PUTs once inside the domain (docs/deploy.md)."
   value = var.enable_search ? {
     url            = one(module.search[*].url)
     domain_name    = one(module.search[*].domain_name)

@@ -9,7 +9,7 @@ output "domain_arn" {
 }
 
 output "url" {
-  description = "The domain's HTTPS endpoint inside the VPC: the services' search_url."
+  description = "The domain's HTTPS endpoint inside the VPC (the pipeline publishes it in an SSM parameter for the services)."
   value       = try("https://${aws_opensearch_domain.this.endpoint}", null)
 }
 

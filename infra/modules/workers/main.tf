@@ -272,6 +272,14 @@ data "aws_iam_policy_document" "indexer" {
     resources = ["${var.search_domain_arn}/*"]
   }
 
+  # The settings name where the domain's URL is published, not the URL (the domain is made after
+  # these hosts' roles).
+  statement {
+    sid       = "SearchUrl"
+    actions   = ["ssm:GetParameter"]
+    resources = [var.search_url_parameter_arn]
+  }
+
   statement {
     sid       = "ScoredObjects"
     actions   = ["s3:GetObject"]

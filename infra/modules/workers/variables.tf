@@ -160,6 +160,12 @@ variable "search_domain_arn" {
   default     = null
 }
 
+variable "search_url_parameter_arn" {
+  description = "The SSM parameter holding the domain's URL, which the indexer reads at start (ssm:GetParameter); with enable_indexer."
+  type        = string
+  default     = null
+}
+
 variable "search_admin_role_arn" {
   description = "The domain's fine-grained access control master role, which the indexer assumes to apply the template, the ISM policy and the role mappings (null: none)."
   type        = string

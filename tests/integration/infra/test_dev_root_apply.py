@@ -33,6 +33,7 @@ from trustpipe.settings import Settings
 from trustpipe_deploy import emr_wheels
 from trustpipe_deploy.deploy import Deployment, deploy
 from trustpipe_importer.app import connector
+from trustpipe_search import engine
 from trustpipe_stack.servers import MotoServer
 from trustpipe_stack.stack import MOTO_PARALLELISM
 
@@ -789,11 +790,26 @@ def test_every_bucket_of_the_root_has_a_tls_only_policy(
 def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_airflow(
     applied: tuple[Settings, Deployment, list[str]], moto: str
 ) -> None:
-    _, deployment, _ = applied
+    settings, deployment, _ = applied
     search = _outputs(deployment)["search"]
     # GIVEN the domain as applied, in the VPC's private subnets
     domain = _aws(moto, "opensearch").describe_domain(DomainName=search["domain_name"])["DomainStatus"]
     assert search["url"] == f"https://{domain['Endpoints']['vpc']}"
+    # and its URL is published in the SSM parameter the settings name (the URL comes after the
+    # hosts that read them): the indexer and Airflow read it there, which their roles may
+    assert settings.search_url is None and settings.search_url_parameter is not None
+    parameter = _aws(moto, "ssm").get_parameter(Name=settings.search_url_parameter)["Parameter"]
+    assert parameter["Type"] == "String" and parameter["Value"] == search["url"]
+    assert engine.parameter_url(settings, _aws(moto, "ssm")) == search["url"]
+    for role in ("trustpipe-dev-indexer", "trustpipe-dev-airflow"):
+        statements = _role_policy(moto, role)["Statement"]
+        (reads,) = [
+            s
+            for s in statements
+            if "ssm:GetParameter" in _listed(s["Action"]) and parameter["ARN"] in _listed(s["Resource"])
+        ]
+        assert _listed(reads["Resource"]) == [parameter["ARN"]], role
+        assert not any("es:DescribeDomain" in _listed(s["Action"]) for s in statements), role
     ec2 = _aws(moto, "ec2")
     private = {
         s["SubnetId"]

@@ -115,3 +115,26 @@ def test_the_pipeline_settings_are_the_services_settings() -> None:
     main = _hcl(ROOT / "infra" / "modules" / "pipeline" / "main.tf")
     settings = next(block["settings"] for block in main["locals"] if "settings" in block)
     assert {k.strip('"') for k in settings} == {f.name for f in fields(Settings)}
+    # On AWS the settings name the SSM parameter the domain's URL is published in (the URL cannot
+    # be in them: the domain is made after the hosts that read them), and it is that parameter the
+    # pipeline writes the search module's URL to and the indexer's and Airflow's roles may read
+    assert settings["search_url"] is None
+    assert settings["search_url_parameter"] == "${local.search_url_parameter}"
+    (parameter,) = [
+        r['"aws_ssm_parameter"']['"search_url"'] for r in main["resource"] if '"aws_ssm_parameter"' in r
+    ]
+    assert parameter["name"] == "${local.search_url_parameter}"
+    assert parameter["value"] == "${one(module.search[*].url)}"
+    assert parameter["type"].strip('"') == "String" and parameter["count"] == "${var.enable_search ? 1 : 0}"
+    local = {k: v for block in main["locals"] for k, v in block.items()}
+    assert "/search/url" in local["search_url_parameter"]
+    assert ":parameter${local.search_url_parameter}" in local["search_url_parameter_arn"]
+    modules = {name.strip('"'): body for block in main["module"] for name, body in block.items()}
+    for module in ("workers", "orchestration"):
+        assert modules[module]["search_url_parameter_arn"] == "${local.search_url_parameter_arn}", module
+    for module in ("workers", "orchestration"):
+        text = (ROOT / "infra" / "modules" / module / "main.tf").read_text()
+        assert 'actions   = ["ssm:GetParameter"]\n' in text and "[var.search_url_parameter_arn]" in text, (
+            module
+        )
+        assert "es:DescribeDomain" not in text, module

@@ -49,6 +49,28 @@ def test_the_database_url_the_root_does_not_create_is_passed_in() -> None:
     assert Settings.from_terraform_outputs(OUTPUTS, "postgresql://h/db").database_url == "postgresql://h/db"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "trustpipe/search/url",
+        "/trustpipe dev/url",
+        "/trustpipe/url\n",
+        "/" + "a" * 1011,
+        "arn:aws:ssm:x",
+        7,
+    ],
+)
+def test_a_search_url_parameter_that_is_no_parameter_name_is_refused_at_load(name: object) -> None:
+    # GIVEN settings whose search_url_parameter SSM could never know (a URL or ARN put there, a typo)
+    # WHEN they are loaded THEN they are refused with the rule, before any client asks for it
+    with pytest.raises(SettingsError, match=r"search_url_parameter .* is not an SSM parameter name"):
+        Settings.from_dict({**SETTINGS, "search_url_parameter": name})
+    longest = "/" + "a" * 1010
+    for good in ("/trustpipe/trustpipe-dev/search/url", longest):
+        assert Settings.from_dict({**SETTINGS, "search_url_parameter": good}).search_url_parameter == good
+
+
 def test_settings_file_absent_or_malformed(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"settings file .*none.json does not exist"):
         Settings.load(tmp_path / "none.json")
