@@ -43,13 +43,13 @@ variable "node_type" {
 }
 
 variable "node_count" {
-  description = "Nodes: a primary and its replicas (2 or more: automatic failover across AZs)."
+  description = "Nodes: a primary and its replicas (2 or more: automatic failover across AZs is always on)."
   type        = number
   default     = 2
 
   validation {
-    condition     = var.node_count >= 1 && var.node_count <= 6
-    error_message = "node_count must be 1 to 6 (a primary and up to five replicas)."
+    condition     = var.node_count >= 2 && var.node_count <= 6
+    error_message = "node_count must be 2 to 6 (a primary and one to five replicas: failover needs a replica)."
   }
 }
 

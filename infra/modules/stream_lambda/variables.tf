@@ -126,9 +126,9 @@ variable "kms_key_arn" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's logs."
+  description = "Retention of the function's logs (a year, as the workers' hosts keep theirs)."
   type        = number
-  default     = 30
+  default     = 365
 }
 
 variable "iterator_age_seconds" {
