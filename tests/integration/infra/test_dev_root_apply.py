@@ -850,7 +850,8 @@ def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_
     named = _aws(moto, "cloudwatch").describe_alarms(AlarmNamePrefix="trustpipe-dev-search-")["MetricAlarms"]
     alarms = [a for a in named if a["Namespace"] == "AWS/ES"]
     # (beside them, the monitoring module's alarm on the store's drift from PostgreSQL)
-    assert len(alarms) == 7 and {a["AlarmName"] for a in named if a not in alarms} == {"trustpipe-dev-search-drift"}
+    assert len(alarms) == 7
+    assert {a["AlarmName"] for a in named if a not in alarms} == {"trustpipe-dev-search-drift"}
     for alarm in alarms:
         runbook = alarm["AlarmDescription"].split("Runbook: ", 1)[1].rsplit("/", 1)[1]
         assert (ROOT / "docs" / "runbooks" / runbook).is_file(), alarm["AlarmName"]
