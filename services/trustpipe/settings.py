@@ -160,6 +160,8 @@ class Settings:
     search_queue_url: str | None = None
     """The indexer's queue: the scored bucket's announcements (a second subscription to the
     topic the importer's queue hears), for the batch path's messages."""
+    search_dlq_url: str | None = None
+    """Where the indexer's queue puts a notification received ``maxReceiveCount`` times."""
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)
     """The enterprises served (the environment's tenant map), each with what is its own: its
     sensors' identity, its consumer identity, its action queue and alert topic."""
@@ -190,6 +192,7 @@ class Settings:
             "search_url",
             "search_url_parameter",
             "search_queue_url",
+            "search_dlq_url",
             "redis_url",
             "redis_iam_cache",
             "tenants",

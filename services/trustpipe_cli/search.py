@@ -50,6 +50,10 @@ def indexer_run(
     once: Annotated[
         bool, typer.Option("--once", help="Stop when the queue is empty (queue; tests, demos).")
     ] = False,
+    visibility_timeout: Annotated[
+        int,
+        typer.Option(help="Seconds a received message stays hidden (queue; extended while indexing).", min=2),
+    ] = 300,
     slot: SlotOpt = "1",
     work_dir: WorkDir = None,
     state_dir: StateDir = DEFAULT_LOCAL_DIR,
@@ -67,7 +71,10 @@ def indexer_run(
 
     aws = load_clients(state_dir, settings_path)
     counts = run_queue(
-        aws, once=once, work_dir=work_dir_of(state_dir, settings_path, work_dir, "indexer-queue")
+        aws,
+        once=once,
+        work_dir=work_dir_of(state_dir, settings_path, work_dir, "indexer-queue"),
+        visibility_timeout=visibility_timeout,
     )
     console.print(
         f"indexed {counts.objects} objects: {counts.indexed} documents written, {counts.superseded} "

@@ -49,10 +49,12 @@ def queue_indexer(aws: AwsClients, wait_seconds: int = 20, visibility_timeout: i
     )
 
 
-def run_queue(aws: AwsClients, once: bool = False, work_dir: Path | None = None) -> Counts:
+def run_queue(
+    aws: AwsClients, once: bool = False, work_dir: Path | None = None, visibility_timeout: int = 300
+) -> Counts:
     """The queue worker until SIGTERM (or, with ``once``, until the queue is empty)."""
     configure_logging(INDEXER.service, sys.stdout)
-    worker = queue_indexer(aws, wait_seconds=2 if once else 20)
+    worker = queue_indexer(aws, wait_seconds=2 if once else 20, visibility_timeout=visibility_timeout)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
         worker.metrics = WorkerMetrics(INDEXER.service, work_dir / "indexer-queue-metrics.log")

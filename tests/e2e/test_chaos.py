@@ -36,6 +36,8 @@ def test_a_chaos_run_loses_and_doubles_nothing(spark: Any, local_stack: LocalSta
     assert figures["actionable"] > 0 and figures["actions"] == figures["actionable"]
     assert figures["missing_actions"] == figures["unexpected_actions"] == []
     assert figures["duplicate_actions"] == 0
+    # and in the search store, whichever path brought it (one document per message by its id)
+    assert figures["indexed"] == figures["stored"] and figures["not_indexed"] == 0
     assert {k.split("/")[1] for k in figures["by_enterprise_source"]} == {"BATCH", "STREAM"}
     # AND the poison went aside with its reasons (earlier tests' poison may be met again by a
     # group resuming from its last checkpoint: at least ours)

@@ -32,6 +32,7 @@ locals {
     importer_queue_url = module.messaging.queue_url
     importer_dlq_url   = module.messaging.dlq_url
     search_queue_url   = module.messaging.search_queue_url
+    search_dlq_url     = module.messaging.search_dlq_url
     # On AWS the search store's URL is read from its SSM parameter (local.search_url_parameter);
     # the local stack sets its emulator's URL itself, as it does the registry's.
     search_url           = null

@@ -70,7 +70,8 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
         f"produced {figures['produced']:,}, stored {figures['stored']:,}, lost {figures['lost_count']}, "
         f"duplicate rows {figures['duplicate_rows']}; actionable {figures['actionable']:,}, actions "
         f"{figures['actions']:,} (missing {len(figures['missing_actions'])}, duplicate "
-        f"{figures['duplicate_actions']}, unexpected {len(figures['unexpected_actions'])})"
+        f"{figures['duplicate_actions']}, unexpected {len(figures['unexpected_actions'])}); "
+        f"in the search index {figures['indexed']:,} (not indexed {figures['not_indexed']})"
     )
     console.print(
         f"set aside: {figures['set_aside']} ({figures['set_aside_without_reason']} without a reason); "

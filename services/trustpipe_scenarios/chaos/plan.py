@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trustpipe.errors import UserError
-from trustpipe.workers import STREAM_WORKERS
+from trustpipe.workers import SEARCH_WORKERS, STREAM_WORKERS
 from trustpipe_emulation.fault_proxy import KINDS, Window
 from trustpipe_scenarios.stream_demo import WORKER_SLOT
 from trustpipe_stack.stack import LocalStack
 
 WORKERS = {
-    **{w.name: (*w.command, "--slot", WORKER_SLOT) for w in STREAM_WORKERS},
+    **{w.name: (*w.command, "--slot", WORKER_SLOT) for w in (*STREAM_WORKERS, *SEARCH_WORKERS)},
     # A short visibility timeout: a killed importer's message comes back in 20 s, not 5 min.
     "batch-importer": ("importer", "run", "--visibility-timeout", "20"),
+    # The search store's batch path: the scored topic's second queue, as short-hidden.
+    "queue-indexer": ("indexer", "run", "--source", "queue", "--visibility-timeout", "20"),
 }
 RESTART_SECONDS = 5.0
 """The worker units' ``RestartSec`` (ansible/roles/trustpipe_worker/templates)."""

@@ -16,7 +16,7 @@ from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.errors import UserError
 from trustpipe.settings import Settings
-from trustpipe.workers import Worker
+from trustpipe.workers import SEARCH_WORKERS, STREAM_WORKERS, Worker
 from trustpipe_emulation.fault_proxy import dump_schedule
 from trustpipe_importer.app import connector, upgrade
 from trustpipe_scenarios import lambda_stages as stages
@@ -39,6 +39,9 @@ from trustpipe_stack.launcher import Launcher, RestartPolicy
 from trustpipe_stack.procs import shipped_command
 from trustpipe_stack.servers import FaultProxyServer
 from trustpipe_stack.stack import SPARK_LOG, LocalStack
+
+KCL_GROUPS = (*STREAM_WORKERS, *SEARCH_WORKERS)
+"""The consumer groups whose leases the run waits for: the path's and the search indexer's."""
 
 Say = Callable[[str], None]
 
@@ -102,7 +105,7 @@ def _run_with_faults(
         dataclasses.replace(settings, aws_endpoint=proxy.url).save(folder / "settings.json")
         _start_workers(supervisor, folder, on_lambda)
         say(f"workers started through the fault proxy at {proxy.url}: leasing shards...")
-        wait_ready(aws, supervisor.exited, folder / "workers", on_lambda=on_lambda)
+        wait_ready(aws, supervisor.exited, folder / "workers", workers=KCL_GROUPS, on_lambda=on_lambda)
         dump_schedule(p.windows, time.time(), schedule)  # fault windows count from here, as disruptions do
         say(f"running {duration:g}s: {len(p.disruptions)} disruptions, {len(p.windows)} fault windows")
         _carry_out(stack, aws, p, supervisor, spark, record, say)
@@ -131,6 +134,7 @@ def _run_with_faults(
         and not figures["duplicate_actions"]
         and not figures["missing_actions"]
         and not figures["unexpected_actions"]
+        and not figures["not_indexed"]
         and figures["set_aside_without_reason"] == 0
         and not record.failures
     )

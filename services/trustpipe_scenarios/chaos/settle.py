@@ -22,6 +22,7 @@ from trustpipe_scenarios.stream_demo import (
     list_keys,
     set_aside_items,
     stream_labels,
+    wait_indexed,
 )
 
 Say = Callable[[str], None]
@@ -61,6 +62,7 @@ def settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) -> 
         ).fetchall()
     aside = set_aside_items(aws, began)
     rows, lost = settled.rows, settled.lost
+    indexed = wait_indexed(aws, sorted(rows), say)  # every stored message, from either path
     per: dict[str, Counter[str]] = {}
     for (enterprise, message_id), source in produced.items():
         stored = rows.get((enterprise, message_id))
@@ -78,6 +80,8 @@ def settle(aws: AwsClients, p: Plan, record: Run, began: datetime, say: Say) -> 
         "lost_count": len(lost),
         "lost_by_source": dict(Counter(produced[m] for m in lost)),
         "settle_s": settled.settle_s,
+        "indexed": indexed,
+        "not_indexed": len(rows) - indexed,
         "duplicate_rows": int(duplicate_rows[0]) if duplicate_rows else 0,
         "actionable": len(settled.actionable),
         "actions": sum(settled.delivered.values()),
@@ -99,6 +103,11 @@ def _redrive_dead_letters(aws: AwsClients, say: Say) -> int:
     moved = redrive(aws.client("sqs"), s.importer_dlq_url, s.importer_queue_url)  # one receive when empty
     if moved:
         say(f"{moved} importer notifications were dead-lettered; moved back, as runbook importer-dlq says")
+    if s.search_dlq_url and s.search_queue_url:
+        indexer = redrive(aws.client("sqs"), s.search_dlq_url, s.search_queue_url)
+        if indexer:
+            say(f"{indexer} indexer notifications were dead-lettered; moved back (runbook indexer-dlq)")
+        moved += indexer
     return moved
 
 
