@@ -25,7 +25,7 @@ from tests.harness.paths import ROOT
 from tests.harness.scored import BASE, scored
 from tests.harness.streams import on_stream
 from tests.harness.waits import wait_for
-from trustpipe import contracts, s3, tenants
+from trustpipe import announcement_queue, contracts, s3, tenants
 from trustpipe.announcements import ObjectCreated
 from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
@@ -43,7 +43,6 @@ from trustpipe_emulation.alarms import (
     evaluate,
     metric_query,
 )
-from trustpipe_importer import worker as worker_module
 from trustpipe_importer.app import importer, upgrade
 from trustpipe_importer.blocks import DecodePool
 from trustpipe_importer.load import IMPORTED_SQL, Outcome, import_object
@@ -417,7 +416,7 @@ def test_an_object_that_never_imports_is_dead_lettered_and_the_dlq_alarm_sees_it
 ) -> None:
     body = container_bytes(contracts.load(contracts.SCORED_MESSAGE), scored(5, "dl"))
     put(aws, clean, "scored/d/never.avro", body)
-    monkeypatch.setattr(worker_module, "retry_delay", lambda receives, jitter=None: 0)  # no backoff
+    monkeypatch.setattr(announcement_queue, "retry_delay", lambda receives, jitter=None: 0)  # no backoff
     port = int(local_stack.postgres.port_file.read_text())
     # GIVEN PostgreSQL is down for every delivery SQS makes (maxReceiveCount is 3 locally)
     local_stack.postgres.stop()
@@ -640,7 +639,7 @@ class Refused(Exception):
 def test_a_forward_refused_after_the_commit_is_kept_and_forwarded_by_the_redelivery(
     clean: Settings, aws: AwsClients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(worker_module, "retry_delay", lambda receives, jitter=None: 0)  # no backoff
+    monkeypatch.setattr(announcement_queue, "retry_delay", lambda receives, jitter=None: 0)  # no backoff
     key = "scored/date=2026-11-20/hour=08/messages/part-refused.avro"
     rows = scored(8, "ref-q", verdict="QUARANTINE") + scored(12, "ref-p")
     put(aws, clean, key, container_bytes(contracts.load(contracts.SCORED_MESSAGE), rows))
