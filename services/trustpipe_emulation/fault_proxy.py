@@ -15,7 +15,13 @@ service meets the window's fault with the window's probability. The kinds:
 - ``error``: a 500 in the service's protocol;
 - ``slow``: the request is forwarded after a delay;
 - ``drop``: the request is forwarded (the moto server acts on it) and the connection is closed
-  before the response is complete, so the client cannot know whether it took effect.
+  before the response is complete, so the client cannot know whether it took effect. Over HTTP/2
+  (the KCL's Kinesis client) an application cannot reset its stream: a stream left unfinished
+  is ended later, when the connection goes, and the AWS SDK for Java takes that empty answer
+  for a whole one (an empty ``GetShardIterator`` or ``GetRecords`` answer reads as a closed
+  shard, and the group checkpoints past records it never read). So there the forwarded request
+  is answered with the service's 500: it took effect, and the client is told it failed, which
+  leaves it as unsure as a dropped connection does.
 
 The service is read from the request's SigV4 credential scope. Served by hypercorn over HTTP/1.1
 and h2c, as the moto server is (the KCL's Kinesis client speaks HTTP/2 only). Run as
@@ -135,7 +141,9 @@ class FaultProxy:
         if kind == "slow":
             await asyncio.sleep(self.rng.uniform(*SLOW_SECONDS))
         status, out_headers, payload = await self._forward(scope, headers, body)
-        if kind == "drop":
+        if kind == "drop" and scope.get("http_version") == "2":
+            status, out_headers, payload = fault_response(service, "error", "x-amz-target" in headers)
+        elif kind == "drop":
             # The upstream acted; the client gets the response's status line and then the
             # connection closes: the body is chunked (no length) and never ends (hypercorn closes
             # a response the app left unfinished), so no client can take half a body for all of it.

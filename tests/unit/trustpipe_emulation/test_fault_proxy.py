@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import botocore.session
 import pytest
 from botocore.parsers import create_parser
@@ -86,3 +88,63 @@ def _context(got: dict) -> RetryContext:  # type: ignore[type-arg]
         status_code = got["status"]
 
     return RetryContext(attempt_number=1, parsed_response=got["parsed"], http_response=Response())
+
+
+def _dropped(tmp_path, http_version: str) -> tuple[list[str], list[dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """One Kinesis GetShardIterator through a proxy whose schedule drops every Kinesis request:
+    the requests the upstream received, and the ASGI messages the client was sent."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from trustpipe_emulation.fault_proxy import FaultProxy
+
+    upstream: list[str] = []
+
+    def moto(request: httpx.Request) -> httpx.Response:
+        upstream.append(request.headers["x-amz-target"])
+        return httpx.Response(200, stream=httpx.ByteStream(b'{"ShardIterator": "it-1"}'))
+
+    schedule = tmp_path / "faults.json"
+    dump_schedule([Window("kinesis", "drop", 0, 3600, 1.0)], time.time(), schedule)
+    proxy = FaultProxy("http://moto", schedule, 7, tmp_path / "stats.json")
+    proxy.client = httpx.AsyncClient(transport=httpx.MockTransport(moto))
+    scope = {
+        "type": "http",
+        "http_version": http_version,
+        "method": "POST",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", AUTH.format(service="kinesis").encode()),
+            (b"x-amz-target", b"Kinesis_20131202.GetShardIterator"),
+        ],
+    }
+    sent: list[dict] = []  # type: ignore[type-arg]
+
+    async def receive() -> dict:  # type: ignore[type-arg]
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict) -> None:  # type: ignore[type-arg]
+        sent.append(message)
+
+    asyncio.run(proxy(scope, receive, send))
+    return upstream, sent
+
+
+def test_a_drop_over_http1_acts_upstream_and_leaves_the_body_unfinished(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    upstream, sent = _dropped(tmp_path, "1.1")
+    assert upstream == ["Kinesis_20131202.GetShardIterator"]
+    assert [m["type"] for m in sent] == ["http.response.start"]  # no body, no length: unfinished
+    assert b"content-length" not in dict(sent[0]["headers"])
+
+
+def test_a_drop_over_http2_acts_upstream_and_answers_an_error_never_an_empty_success(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # An HTTP/2 stream left unfinished ends empty when its connection goes, and the AWS SDK for
+    # Java reads an empty GetShardIterator answer as a closed shard: records would be skipped.
+    upstream, sent = _dropped(tmp_path, "2")
+    assert upstream == ["Kinesis_20131202.GetShardIterator"]
+    start, body = sent
+    assert start["status"] == 500
+    assert json.loads(body["body"])["__type"] == "InternalFailure"
