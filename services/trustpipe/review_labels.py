@@ -178,9 +178,12 @@ def _enterprises(s3_client: Any, bucket: str, found: Gathered) -> Iterator[tuple
     for prefix in s3.list_prefixes(s3_client, bucket, layout.REVIEW_LABELS_PREFIX):
         enterprise_id = prefix.removeprefix(layout.REVIEW_LABELS_PREFIX).removeprefix("enterprise=")[:-1]
         try:
-            yield check_enterprise_id(enterprise_id), prefix
+            check_enterprise_id(enterprise_id)
         except TenantError as err:
             found.refused.append((prefix, f"{type(err).__name__}: {err}"))
+            log.warning("review labels under %s left out of training: %s", prefix, err)
+            continue
+        yield enterprise_id, prefix
 
 
 def _days(since: datetime, through: datetime) -> list[date]:

@@ -97,3 +97,19 @@ def test_a_decision_flips_that_message_s_label_in_the_next_build_and_no_other(
         ("acme", "<m-4@partner.com>"): (0.0, 1.0),
     }
     assert set(after) == set(before) | {("acme", "<m-4@partner.com>")}
+
+
+def test_without_the_simulator_s_labels_the_decisions_alone_label_the_history(
+    spark: Any, s3: Any, history: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    # GIVEN mail with no simulator (a real deployment) and two decisions of acme's reviewer
+    write_label(s3, BUCKET, "acme", "<m-3@partner.com>", "confirm_malicious", RECEIVED, "sec@acme-corp.com")
+    write_label(s3, BUCKET, "acme", "<m-4@partner.com>", "release", RECEIVED, "sec@acme-corp.com")
+    reviews = runner.stage_review_labels(s3, BUCKET, FIRST_HOUR, UNTIL, UNTIL, tmp_path)
+    # WHEN the build's training history is made from the mail and the decisions only
+    rows = build_model.training_history(spark, history[0], [], UNTIL, reviews).collect()
+    # THEN the decided messages are the history, labelled as decided
+    assert {(r["enterprise_id"], r["message_id"], r["label"]) for r in rows} == {
+        ("acme", "<m-3@partner.com>", 1.0),
+        ("acme", "<m-4@partner.com>", 0.0),
+    }
