@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from trustpipe import contracts, layout, records, s3
+from trustpipe import contracts, layout, records
 from trustpipe.codec import ContainerLimits, ContainerReader, container_bytes
 from trustpipe.errors import PermanentError, UserError
 from trustpipe.records import Check, Rule
+from trustpipe.s3 import get, list_objects, list_prefixes, put
 from trustpipe.tenants import TenantError, check_enterprise_id
 
 log = logging.getLogger("trustpipe.review_labels")
@@ -68,7 +69,7 @@ class Gathered:
 
 
 def write_label(
-    s3_client: Any,
+    s3: Any,
     bucket: str,
     enterprise_id: str,
     message_id: str,
@@ -85,7 +86,7 @@ def write_label(
         [label],
         sync_marker=hashlib.sha256(key.encode()).digest()[:16],
     )
-    s3.put(s3_client, bucket, key, body)
+    put(s3, bucket, key, body)
     return key
 
 
@@ -153,17 +154,17 @@ def _millis(decided_at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
-def gather(s3_client: Any, bucket: str, since: datetime, through: datetime) -> Gathered:
+def gather(s3: Any, bucket: str, since: datetime, through: datetime) -> Gathered:
     """Every decision made from ``since`` through ``through``, of every enterprise; the objects
     that cannot be read as one (unreadable, another schema, a record whose enterprise is not its
     key's, a message id or reviewer the writer would refuse) left out with their reason."""
     found = Gathered()
-    for enterprise_id, prefix in _enterprises(s3_client, bucket, found):
+    for enterprise_id, prefix in _enterprises(s3, bucket, found):
         for day in _days(since, through):
-            for obj in s3.list_objects(s3_client, bucket, prefix + f"date={day:%Y-%m-%d}/"):
+            for obj in list_objects(s3, bucket, prefix + f"date={day:%Y-%m-%d}/"):
                 try:
                     label = read_label(
-                        s3.get(s3_client, bucket, obj["Key"], LABEL_LIMITS.max_object_bytes), enterprise_id
+                        get(s3, bucket, obj["Key"], LABEL_LIMITS.max_object_bytes), enterprise_id
                     )
                 except (PermanentError, ReviewLabelError, TenantError) as err:
                     found.refused.append((obj["Key"], f"{type(err).__name__}: {err}"))
@@ -174,8 +175,8 @@ def gather(s3_client: Any, bucket: str, since: datetime, through: datetime) -> G
     return found
 
 
-def _enterprises(s3_client: Any, bucket: str, found: Gathered) -> Iterator[tuple[str, str]]:
-    for prefix in s3.list_prefixes(s3_client, bucket, layout.REVIEW_LABELS_PREFIX):
+def _enterprises(s3: Any, bucket: str, found: Gathered) -> Iterator[tuple[str, str]]:
+    for prefix in list_prefixes(s3, bucket, layout.REVIEW_LABELS_PREFIX):
         enterprise_id = prefix.removeprefix(layout.REVIEW_LABELS_PREFIX).removeprefix("enterprise=")[:-1]
         try:
             check_enterprise_id(enterprise_id)
