@@ -28,6 +28,10 @@ SCORED_MESSAGE = "scored_message"
 SCORING_STATS = "scoring_stats"
 ACTION = "action"
 GROUND_TRUTH_LABEL = "ground_truth_label"
+REVIEW_LABEL = "review_label"
+"""A reviewer's decision as a label (``trustpipe.review_labels``). Like the simulator's ground
+truth it lives only in container files, whose header carries the writer schema: no registry
+subject. It evolves as the others do, by changes Apache Avro's rules hold compatible both ways."""
 
 STATS_COUNTERS = {"QUARANTINE": "quarantined", "LABEL": "labelled", "PASS_THROUGH": "passed"}
 """Each verdict (ScoredMessage.verdict) and the ScoringStats field that counts it."""

@@ -1,14 +1,14 @@
 """Hours and object keys: every key and prefix of the data lake, in one place.
 
 landing (sensor files, by enterprise/date/hour/quarter), ground truth (labels beside them, never in
-the sensor's data), set aside (landing objects the job could not read, with a reason file), scored
-(messages, stats and the manifest of an hour) and models (versioned artifacts, a pointer to the
-current one).
+the sensor's data), review labels (reviewers' decisions, by enterprise and day decided), set
+aside (landing objects the job could not read, with a reason file), scored (messages, stats and
+the manifest of an hour) and models (versioned artifacts, a pointer to the current one).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from trustpipe.errors import UserError
 
@@ -17,6 +17,9 @@ QUARTERS = 4
 QUARTER = timedelta(minutes=15)
 LANDING_PREFIX = "messages/"
 LABELS_PREFIX = "ground_truth/"
+REVIEW_LABELS_PREFIX = "review_labels/"
+"""Reviewers' decisions, one object each (``trustpipe.review_labels``), in the archive bucket
+beside the simulator's ground truth."""
 SET_ASIDE_PREFIX = "set_aside/"
 """Landing objects the scoring job could not read, moved here with a ``.reason.json`` beside them."""
 REASON_SUFFIX = ".reason.json"
@@ -72,6 +75,21 @@ def labels_key(enterprise_id: str, quarter_start: datetime) -> str:
     return (
         f"{LABELS_PREFIX}{_partition(enterprise_id, quarter_start)}/"
         f"{enterprise_id}-{quarter_start:%Y%m%dT%H%M}-labels.avro"
+    )
+
+
+def review_labels_day_prefix(enterprise_id: str, day: date) -> str:
+    """One enterprise's review decisions of one UTC day."""
+    return f"{REVIEW_LABELS_PREFIX}enterprise={enterprise_id}/date={day:%Y-%m-%d}/"
+
+
+def review_label_key(enterprise_id: str, message_digest: str, decided_at: datetime, decision: str) -> str:
+    """One decision: by enterprise and the day it was made, then the message (its id's digest:
+    no character of a hostile id reaches a key), the time to the millisecond and the decision."""
+    at = decided_at.astimezone(UTC)
+    return (
+        f"{review_labels_day_prefix(enterprise_id, at.date())}{message_digest}/"
+        f"{at:%Y%m%dT%H%M%S}.{at.microsecond // 1000:03d}Z-{decision}.avro"
     )
 
 

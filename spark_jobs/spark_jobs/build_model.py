@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from spark_jobs import record_rules, trust_columns
 from spark_jobs.session import AVRO_FORMAT
@@ -50,17 +51,56 @@ class BuildResult:
         }
 
 
-def labelled_history(spark: SparkSession, message_paths: list[str], label_paths: list[str]) -> DataFrame:
+KEY = ["enterprise_id", "message_id"]
+TRUTH = "enterprise_id string, message_id string, label double, reviewed double"
+"""Ground truth as the build joins it: ``label`` 1.0 for malicious, ``reviewed`` 1.0 when a
+reviewer's decision gave it."""
+
+
+def labelled_history(
+    spark: SparkSession,
+    message_paths: list[str],
+    label_paths: list[str],
+    review_paths: Sequence[str] = (),
+) -> DataFrame:
     """Messages (v4) joined with their ground truth by (enterprise, message id): one Message-ID
     at two enterprises is two messages, each with its own label; ``label`` 1.0 for malicious."""
     reader = json.dumps(contracts.reader_schema())
     messages = spark.read.format(AVRO_FORMAT).option("avroSchema", reader).load(message_paths)
-    labels = (
+    return messages.join(ground_truth(spark, label_paths, review_paths), KEY)
+
+
+def ground_truth(spark: SparkSession, label_paths: Sequence[str], review_paths: Sequence[str]) -> DataFrame:
+    """The simulator's labels, where a reviewer decided a message its latest decision's instead:
+    a plain override, weighed as any other row (docs/model.md says why)."""
+    reviewed = review_labels(spark, review_paths)
+    simulated = simulator_labels(spark, label_paths).join(reviewed, KEY, "left_anti")
+    return reviewed.unionByName(simulated)
+
+
+def simulator_labels(spark: SparkSession, label_paths: Sequence[str]) -> DataFrame:
+    if not label_paths:
+        return spark.createDataFrame([], TRUTH)
+    return (
         spark.read.format(AVRO_FORMAT)
-        .load(label_paths)
-        .select("enterprise_id", "message_id", F.col("is_malicious").cast("double").alias("label"))
+        .load(list(label_paths))
+        .select(*KEY, F.col("is_malicious").cast("double").alias("label"), F.lit(0.0).alias("reviewed"))
     )
-    return messages.join(labels, ["enterprise_id", "message_id"])
+
+
+def review_labels(spark: SparkSession, review_paths: Sequence[str]) -> DataFrame:
+    """Each reviewed message's latest decision (``schemas/review_label.avsc``): the latest
+    ``decided_at`` wins, and in one millisecond confirm_malicious over the benign decisions."""
+    if not review_paths:
+        return spark.createDataFrame([], TRUTH)
+    latest = Window.partitionBy(*KEY).orderBy(F.col("decided_at").desc(), F.col("is_malicious").desc())
+    return (
+        spark.read.format(AVRO_FORMAT)
+        .load(list(review_paths))
+        .withColumn("nth", F.row_number().over(latest))
+        .filter(F.col("nth") == 1)
+        .select(*KEY, F.col("is_malicious").cast("double").alias("label"), F.lit(1.0).alias("reviewed"))
+    )
 
 
 def split_by_time(history: DataFrame) -> tuple[DataFrame, DataFrame, datetime]:
@@ -264,7 +304,10 @@ def build(
     trained_at = trained_at or datetime.now(UTC)
     history = history.persist()
     train, holdout, cutoff = split_by_time(history)
-    stats = train.agg(F.count("*").alias("n"), F.avg("label").alias("prior")).first()
+    reviewed = F.sum("reviewed") if "reviewed" in train.columns else F.lit(0)
+    stats = train.agg(
+        F.count("*").alias("n"), F.avg("label").alias("prior"), reviewed.alias("reviewed")
+    ).first()
     assert stats is not None
     if stats["n"] < 500 or not 0 < (stats["prior"] or 0) < 1:
         raise ModelBuildError(
@@ -312,6 +355,7 @@ def build(
         "training_window": window,
         "holdout_from": cutoff.isoformat(),
         "training_rows": int(stats["n"]),
+        "reviewed_training_rows": int(stats["reviewed"] or 0),
         "malicious_share": round(prior, 6),
         "public_suffix_list": suffixes.version,
         "metrics": metrics,
@@ -328,6 +372,21 @@ def build(
     return BuildResult(model, promoted, reason, current_auc, counted)
 
 
+def training_history(
+    spark: SparkSession,
+    message_paths: list[str],
+    label_paths: list[str],
+    until: datetime,
+    review_paths: Sequence[str] = (),
+) -> DataFrame:
+    """What a build trains and evaluates on: the labelled history of ``message_paths`` (reviewers'
+    decisions over the simulator's labels), less the records that break a record rule
+    (``trustpipe.records``, as of ``until``): the scoring job would set them aside, and a negative
+    count is no value the features take."""
+    history = labelled_history(spark, message_paths, label_paths, review_paths)
+    return history.where(record_rules.reason(until).isNull())
+
+
 def run(
     spark: SparkSession,
     message_paths: list[str],
@@ -337,11 +396,10 @@ def run(
     trained_at: datetime | None = None,
     until: datetime | None = None,
     count_tiles: bool = False,
+    review_paths: Sequence[str] = (),
 ) -> BuildResult:
-    """Build from the labelled history of ``message_paths``, less the records that break a record
-    rule (``trustpipe.records``, as of ``until``, the training window's end, or ``trained_at``):
-    the scoring job would set them aside, and a negative count is no value the features take."""
+    """Build from the ``training_history`` as of ``until`` (the training window's end) or
+    ``trained_at``."""
     trained_at = trained_at or datetime.now(UTC)
-    history = labelled_history(spark, message_paths, label_paths)
-    kept = history.where(record_rules.reason(until or trained_at).isNull())
+    kept = training_history(spark, message_paths, label_paths, until or trained_at, review_paths)
     return build(kept, window, current, trained_at, count_tiles)

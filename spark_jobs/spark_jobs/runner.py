@@ -8,7 +8,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,13 @@ from pyspark.sql import SparkSession
 from spark_jobs import build_model, score_messages
 from spark_jobs.session import local_session
 from spark_jobs.staging import stage_hour
-from trustpipe import counters, landing, layout, s3
+from trustpipe import contracts, counters, landing, layout, review_labels, s3
 from trustpipe.aws import AwsClients
+from trustpipe.codec import container_bytes
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
 from trustpipe.progress import Progress, quiet
+from trustpipe.records import RECEIVED_AHEAD
 from trustpipe.settings import Settings
 
 log = logging.getLogger("trustpipe.build")
@@ -60,7 +62,8 @@ def build(
             messages += staged.paths
             labels += _download(client, settings.archive_bucket, hour, work / f"labels-{n}")
             progress(STAGED, n + 1, len(window))
-        if not messages or not labels:
+        reviews = stage_review_labels(client, settings.archive_bucket, window[0], until, trained_at, work)
+        if not messages or not (labels or reviews):
             raise ModelBuildError(
                 f"no labelled history in the {hours} hours before {layout.format_hour(until)}: "
                 "run `trustpipe sensors run` for those hours first"
@@ -75,6 +78,7 @@ def build(
             trained_at,
             until,
             count_tiles=settings.redis_url is not None,
+            review_paths=reviews,
         )
         progress(TRAINED, 1, 1)
     make_current = result.promoted and promote
@@ -93,6 +97,26 @@ def _write_tiles(settings: Settings, tiles: build_model.Tiles) -> None:
             counters.write_build(client, tiles.days, tiles.through, tiles.windows)
     except counters.unavailable() as err:
         log.warning("counters not written (the model is saved): %s", err)
+
+
+REVIEW_GRACE = timedelta(days=7)
+"""A build takes the decisions made up to a week past its window's end (and before it runs): a
+rebuild of an old window sees those made since, never the whole archive's."""
+
+
+def stage_review_labels(
+    client: Any, bucket: str, first_hour: datetime, until: datetime, trained_at: datetime | None, into: Path
+) -> list[str]:
+    """The reviewers' decisions that can concern the window's messages (decided from a day before
+    its first hour, for clocks, until the build), in one Avro file for Spark; [] when none."""
+    through = min(trained_at or datetime.now(UTC), until + REVIEW_GRACE)
+    found = review_labels.gather(client, bucket, first_hour - RECEIVED_AHEAD, through)
+    log.info("review labels: %d decisions, %d left out", len(found.labels), len(found.refused))
+    if not found.labels:
+        return []
+    path = into / "review-labels.avro"
+    path.write_bytes(container_bytes(contracts.load(contracts.REVIEW_LABEL), found.labels))
+    return [str(path)]
 
 
 def _download(client: Any, bucket: str, hour: datetime, into: Path) -> list[str]:

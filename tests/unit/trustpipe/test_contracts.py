@@ -152,6 +152,7 @@ def test_all_contracts_parse() -> None:
         contracts.SCORING_STATS,
         contracts.ACTION,
         contracts.GROUND_TRUTH_LABEL,
+        contracts.REVIEW_LABEL,
     ):
         fastavro.parse_schema(contracts.load(name))
 
