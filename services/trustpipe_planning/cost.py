@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trustpipe.errors import UserError
 from trustpipe_planning.deployed import pipeline_value, resolve
 
 PRICES = Path(__file__).with_name("prices.json")
@@ -102,8 +103,38 @@ class Estimate:
         }
 
 
+class PriceTable(dict[str, float]):
+    """One table of ``prices.json`` (instance type -> USD an hour, say): a type the Terraform
+    names and the table lacks is one clear error, naming where to read its price."""
+
+    def __init__(self, name: str, prices: dict[str, float], recorded: str, source: str) -> None:
+        super().__init__(prices)
+        self.name, self.recorded, self.source = name, recorded, source
+
+    def __missing__(self, key: str) -> float:
+        raise UserError(
+            f"prices.json has no {self.name} price for {key!r} (its prices were recorded on "
+            f"{self.recorded}): add the us-east-1 on-demand list price from {self.source}"
+        )
+
+
 def load_prices(path: Path = PRICES) -> dict[str, Any]:
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(path.read_text())
+    sources: dict[str, str] = data.get("sources", {})
+    return {
+        name: (
+            PriceTable(name, table, data["recorded"], _source(sources, name))
+            if isinstance(table, dict) and name != "sources"
+            else table
+        )
+        for name, table in data.items()
+    }
+
+
+def _source(sources: dict[str, str], table: str) -> str:
+    """The pricing page of the service a table's name begins with (``rds_hour``: rds)."""
+    service = next((s for s in sources if table.startswith(s)), None)
+    return sources[service] if service else "the service's AWS pricing page"
 
 
 def _emr_cluster_hour(p: dict[str, Any]) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.paths import ROOT
+from trustpipe.errors import UserError
 from trustpipe_planning import cost
 
 INFRA = ROOT / "infra"
@@ -129,3 +130,13 @@ def test_the_search_domain_is_priced_as_the_terraform_deploys_it(tmp_path: Path)
     assert node_count
     variables.write_text(text.replace(node_count[0], node_count[0][:-1] + "3"))
     assert cost.idle(infra).components[cost.SEARCH] == pytest.approx(191.76 * 3 / 2)
+
+
+def test_an_instance_type_without_a_recorded_price_is_one_clear_error_naming_its_pricing_page() -> None:
+    # GIVEN the price table, which records one RDS class
+    prices = cost.load_prices()
+    assert prices["rds_hour"]["db.t4g.medium"] == pytest.approx(0.065)
+    # WHEN a root names a class it has no price for THEN the error names the table, the class
+    # and the page to read it from, never a KeyError's traceback
+    with pytest.raises(UserError, match=r"no rds_hour price for 'db\.x9\.huge'.*rds/postgresql/pricing"):
+        prices["rds_hour"]["db.x9.huge"]
