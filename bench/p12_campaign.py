@@ -1,9 +1,11 @@
 """P12: does freshness pay? A campaign starts mid-day from sender domains and networks never seen
-(``trustpipe_sensors.campaign``); the same day's traffic is scored twice, in arrival order, in
+(``trustpipe_sensors.campaign``), and at the same time a legitimate newcomer (a new partner's
+first day, as unseen); the same day's traffic is scored twice, in arrival order, in
 batches of a minute: with the model's frozen snapshot, and with the counters in Redis
 (``trustpipe_scorer.fresh``: the build's tiles through yesterday plus the labels landed so far
 today, ``counters.add_labels``). Figures: the minutes from the campaign's first message to its
-first QUARANTINE in each arm, and the AUC of each on the day (held out: the model never saw it).
+first QUARANTINE in each arm, and the AUC of each on the day (held out: the model never saw it);
+beside them, how many of each newcomer's messages each arm quarantined, and until when.
 
 Labels land with the sensors' drops: a message's ground truth is counted at the end of the
 quarter after its own (15 to 30 minutes after it arrived). At the full size the model is trained
@@ -65,7 +67,8 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
     world = World.build(WORLD)
     campaign = Campaign.new(SEED, REFERENCE_DAY + size.campaign_starts, size.per_quarter)
-    traffic = day_of_traffic(world, campaign, REFERENCE_DAY, SEED, size.scale, size.day_hours)
+    newcomer = Campaign.new(SEED, campaign.starts, size.per_quarter, malicious=False)
+    traffic = day_of_traffic(world, [campaign, newcomer], REFERENCE_DAY, SEED, size.scale, size.day_hours)
     for m in traffic:  # the reference day's traffic, moved to today
         m.record["received_at"] += midnight - REFERENCE_DAY
     campaign = replace(campaign, starts=campaign.starts + (midnight - REFERENCE_DAY))
@@ -81,13 +84,12 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
         "campaign_messages": sum(m.attack_type == "campaign" for m in traffic),
         "campaign_starts": campaign.starts.isoformat(),
         "model": model.version,
-        "minutes_to_first_quarantine": {"frozen": frozen, "fresh": fresh},
-        "campaign_quarantined": {
-            arm: sum(
-                m.attack_type == "campaign" and v == "QUARANTINE"
-                for m, (_, v) in zip(traffic, got, strict=True)
-            )
-            for arm, got in arms.items()
+        "minutes_to_first_quarantine": {"frozen": _round(frozen), "fresh": _round(fresh)},
+        "campaign_quarantined": {arm: quarantined(traffic, got, campaign) for arm, got in arms.items()},
+        "newcomer_messages": sum(sender_of(m) in newcomer.domains for m in traffic),
+        "newcomer_quarantined": {arm: quarantined(traffic, got, newcomer) for arm, got in arms.items()},
+        "newcomer_last_quarantine_minutes": {
+            arm: last_quarantine(traffic, got, newcomer) for arm, got in arms.items()
         },
     }
     never = 24 * 60.0  # a day's minutes: no QUARANTINE in the day
@@ -95,8 +97,8 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     return [
         Result(
             "P12",
-            "minutes from a new campaign's first message to its first QUARANTINE, fresh counters vs the"
-            " frozen snapshot (a day's minutes when none)",
+            "minutes from a new campaign's first message to its first QUARANTINE (out with its batch),"
+            " fresh vs the frozen snapshot (a day's minutes when none)",
             fresh if fresh is not None else never,
             frozen if frozen is not None else never,
             "report",
@@ -182,7 +184,8 @@ def label_lands(m: Labelled) -> datetime:
 def first_quarantine(
     traffic: list[Labelled], verdicts: list[tuple[float, str]], campaign: Campaign
 ) -> float | None:
-    """Minutes from the campaign's first message to the first of its messages quarantined; None."""
+    """Minutes from the campaign's first message until the first of its messages was quarantined:
+    to the end of the minute's batch it was scored in (a verdict is out once its batch is); None."""
     ours = [
         (m.record["received_at"], v)
         for m, (_, v) in zip(traffic, verdicts, strict=True)
@@ -190,9 +193,35 @@ def first_quarantine(
     ]
     if not ours:
         return None
-    first = ours[0][0]
     caught = [at for at, v in ours if v == "QUARANTINE"]
-    return round((caught[0] - first).total_seconds() / 60, 1) if caught else None
+    if not caught:
+        return None
+    out = caught[0].replace(second=0, microsecond=0) + BATCH
+    return (out - ours[0][0]).total_seconds() / 60
+
+
+def _round(minutes: float | None) -> float | None:
+    return None if minutes is None else round(minutes, 2)
+
+
+def sender_of(m: Labelled) -> str:
+    return str(m.record["from_address"]).rpartition("@")[2]
+
+
+def quarantined(traffic: list[Labelled], verdicts: list[tuple[float, str]], sender: Campaign) -> int:
+    """How many of ``sender``'s messages were quarantined."""
+    pairs = zip(traffic, verdicts, strict=True)
+    return sum(sender_of(m) in sender.domains and v == "QUARANTINE" for m, (_, v) in pairs)
+
+
+def last_quarantine(
+    traffic: list[Labelled], verdicts: list[tuple[float, str]], sender: Campaign
+) -> float | None:
+    """Minutes from ``sender``'s first message to the last of its messages quarantined; None."""
+    pairs = zip(traffic, verdicts, strict=True)
+    ours = [(m.record["received_at"], v) for m, (_, v) in pairs if sender_of(m) in sender.domains]
+    caught = [at for at, v in ours if v == "QUARANTINE"]
+    return round((caught[-1] - ours[0][0]).total_seconds() / 60, 1) if caught else None
 
 
 def auc_of(scores: list[float], labels: list[bool]) -> float:

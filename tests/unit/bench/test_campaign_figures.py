@@ -1,5 +1,6 @@
 """P12's figures: the AUC as the rank statistic, ties counted half; the first QUARANTINE of the
-campaign counted from its first message; a label counted the quarter after next."""
+campaign counted from its first message to the end of its batch; a label counted the quarter
+after next."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def test_the_first_quarantine_counts_from_the_campaigns_first_message() -> None:
         (0.9, "QUARANTINE"),
     ]
     campaign = Campaign.new(1, AT)
-    assert p12_campaign.first_quarantine(traffic, verdicts, campaign) == 4.5
+    # (its first QUARANTINE at 10:13:00, out with its minute's batch at 10:14, the campaign's
+    # first message at 10:08:30)
+    assert p12_campaign.first_quarantine(traffic, verdicts, campaign) == 5.5
     assert p12_campaign.first_quarantine(traffic, [(0.1, "PASS_THROUGH")] * 5, campaign) is None
 
 

@@ -35,7 +35,7 @@ def test_the_campaign_starts_mid_day_and_all_its_mail_is_malicious_from_its_own_
     world = World.build(3)
     campaign = Campaign.new(3, DAY + timedelta(hours=10, minutes=5), per_quarter=8)
     # WHEN a day's traffic is drawn with it
-    traffic = day_of_traffic(world, campaign, DAY + timedelta(hours=9), seed=5, scale=0.05, hours=3)
+    traffic = day_of_traffic(world, [campaign], DAY + timedelta(hours=9), seed=5, scale=0.05, hours=3)
     ours = [m for m in traffic if m.attack_type == "campaign"]
     # THEN none of its mail comes before it starts, and it comes every quarter after, to everyone
     assert ours and min(m.record["received_at"] for m in ours) >= campaign.starts
@@ -47,5 +47,17 @@ def test_the_campaign_starts_mid_day_and_all_its_mail_is_malicious_from_its_own_
     assert {ip_prefix(m.record["sending_ip"]) for m in ours} <= set(campaign.networks)
     # and the traffic is in arrival order, the same for the same seed
     assert [m.record["received_at"] for m in traffic] == sorted(m.record["received_at"] for m in traffic)
-    again = day_of_traffic(world, campaign, DAY + timedelta(hours=9), seed=5, scale=0.05, hours=3)
+    again = day_of_traffic(world, [campaign], DAY + timedelta(hours=9), seed=5, scale=0.05, hours=3)
     assert [m.record for m in again] == [m.record for m in traffic]
+
+
+def test_a_newcomer_is_legitimate_unseen_and_never_the_campaign() -> None:
+    starts = DAY + timedelta(hours=10)
+    campaign, newcomer = Campaign.new(3, starts), Campaign.new(3, starts, malicious=False)
+    assert unseen_by(World.build(3), newcomer)
+    assert not set(newcomer.domains) & set(campaign.domains)
+    assert not set(newcomer.networks) & set(campaign.networks)
+    world = World.build(3)
+    mail = [m for ent in world.enterprises.values() for m in newcomer.quarter(ent, starts, seed=1)]
+    assert mail and not any(m.is_malicious or m.attack_type for m in mail)
+    assert {m.record["from_address"].rpartition("@")[2] for m in mail} <= set(newcomer.domains)
