@@ -112,6 +112,7 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
             auc["frozen"],
             "report",
             "AUC",
+            {"auc": {arm: round(a, 4) for arm, a in auc.items()}},
         ),
     ]
 
