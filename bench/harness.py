@@ -12,8 +12,10 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,3 +119,30 @@ def moto_client(service: str, endpoint: str) -> Any:
     from trustpipe.aws import LOCAL_CREDENTIALS
 
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", **LOCAL_CREDENTIALS)
+
+
+BENCH_REDIS_DB = 9
+"""The database of the shared stack's redis-server a benchmark flushes and fills (the stack's own
+counters live in database 0)."""
+
+
+@contextmanager
+def redis_url(shared: Shared) -> Iterator[str]:
+    """A redis-server's URL for a benchmark's tiles, emptied: the shared stack's, in a database of
+    the benchmarks' own, or one of this run's own in a temporary folder, stopped by its pid."""
+    import redis
+
+    from trustpipe_stack.servers import RedisServer
+
+    if shared.stack is not None:
+        url = shared.stack.redis.url.rpartition("/")[0] + f"/{BENCH_REDIS_DB}"
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp:
+        server = RedisServer(Path(tmp))
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()

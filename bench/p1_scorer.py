@@ -4,6 +4,8 @@ encode a framed ScoredMessage) against bare fastavro decode + encode of the same
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import fastavro
@@ -14,6 +16,7 @@ from bench.harness import NOTHING, Result, Shared, rates
 from bench.p1a_codec import Size, sample
 from trustpipe import contracts, tenants
 from trustpipe.codec import FramedDecoder, FramedEncoder, InMemorySchemas
+from trustpipe_scorer.fresh import FreshCounters
 from trustpipe_scorer.model_source import CurrentModel
 from trustpipe_scorer.worker import ScorerWorker, sensor_version_of
 from trustpipe_sensors.handmade_model import artifact
@@ -26,12 +29,26 @@ FULL, SMOKE = p1a_codec.FULL, p1a_codec.SMOKE
 """P1a's sizes: the same records, timed the same way."""
 
 
-def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
-    records = sample(size.scale)
-    schemas = {v: contracts.email_metadata(v) for v in records}
-    framed = [FramedEncoder(v, schemas[v]).encode(r) for v, rs in records.items() for r in rs]
+@dataclass
+class Workload:
+    """P1's records as the raw stream carries them, the scorer's worker over them, and the bare
+    decode + encode of the same records (the baseline)."""
+
+    records: list[dict]
+    """As the scorer reads them (v4)."""
+    stream: list[StreamRecord]
+    worker: Callable[[FreshCounters | None], ScorerWorker]
+    """A scorer worker, with the counters given or none."""
+    bare: Callable[[], int]
+
+
+def workload(size: Size) -> Workload:
+    by_version = sample(size.scale)
+    schemas = {v: contracts.email_metadata(v) for v in by_version}
+    framed = [FramedEncoder(v, schemas[v]).encode(r) for v, rs in by_version.items() for r in rs]
     # Keyed as the front door stamps them: the record's enterprise and its message id.
-    keys = [tenants.partition_key(r["enterprise_id"], r["message_id"]) for rs in records.values() for r in rs]
+    flat = [r for rs in by_version.values() for r in rs]
+    keys = [tenants.partition_key(r["enterprise_id"], r["message_id"]) for r in flat]
     stream = [
         StreamRecord(d, k, str(n), 0, 0, "shardId-000000000000")
         for n, (d, k) in enumerate(zip(framed, keys, strict=True))
@@ -39,25 +56,24 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     scored_schema = contracts.load(contracts.SCORED_MESSAGE)
     lookup = InMemorySchemas({**schemas, SCORED_ID: scored_schema})
     model = artifact()
-    out: list[tuple[bytes, str]] = []
-    worker = ScorerWorker(
-        decoder=FramedDecoder(lookup, contracts.reader_schema()),
-        writer_version=sensor_version_of(lookup),
-        model=CurrentModel(lambda: model.version, lambda _v: model),
-        encoder=FramedEncoder(SCORED_ID, scored_schema),
-        put=out.extend,
-        keep_aside=lambda _shard, _rejected: None,
-        enterprises=frozenset(tenants.enterprise_of_key(k) for k in keys),
-    )
+    reader = FramedDecoder(lookup, contracts.reader_schema())
+    records = [reader.decode(d) for d in framed]
+
+    def worker(fresh: FreshCounters | None) -> ScorerWorker:
+        return ScorerWorker(
+            decoder=FramedDecoder(lookup, contracts.reader_schema()),
+            writer_version=sensor_version_of(lookup),
+            model=CurrentModel(lambda: model.version, lambda _v: model),
+            encoder=FramedEncoder(SCORED_ID, scored_schema),
+            put=lambda _out: None,
+            keep_aside=lambda _shard, _rejected: None,
+            enterprises=frozenset(tenants.enterprise_of_key(k) for k in keys),
+            fresh=fresh,
+        )
+
     parsed_reader, parsed_scored = parse_schema(contracts.reader_schema()), parse_schema(scored_schema)
     parsed = {v: parse_schema(s) for v, s in schemas.items()}
     now = datetime.now(UTC)
-
-    def ours() -> int:
-        out.clear()
-        for start in range(0, len(stream), BATCH):
-            worker.process(stream[start : start + BATCH])
-        return len(stream)
 
     def bare() -> int:
         # the codec's floor: resolve each record to v4 and write a ScoredMessage of its fields
@@ -83,7 +99,24 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
             )
         return len(framed)
 
-    measured = rates({"bare": bare, "ours": ours}, size.repeats, size.min_seconds)
+    return Workload(records, stream, worker, bare)
+
+
+def score_all(worker: ScorerWorker, stream: list[StreamRecord]) -> int:
+    """Every record of ``stream`` through ``worker``, in batches of ``BATCH``."""
+    for start in range(0, len(stream), BATCH):
+        worker.process(stream[start : start + BATCH])
+    return len(stream)
+
+
+def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
+    w = workload(size)
+    worker = w.worker(None)
+
+    def ours() -> int:
+        return score_all(worker, w.stream)
+
+    measured = rates({"bare": w.bare, "ours": ours}, size.repeats, size.min_seconds)
     return [
         Result(
             "P1",
@@ -92,6 +125,6 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
             measured["bare"],
             ">= 0.5",
             "records/s",
-            {"records": len(stream), "batch": BATCH},
+            {"records": len(w.stream), "batch": BATCH},
         )
     ]

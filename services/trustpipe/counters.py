@@ -13,6 +13,11 @@ as tiles, one per entity and day, so that they can be kept fresh between two mod
 - ``tp:{<aggregate>|<entity>}:s:<yyyymmdd>``: a HyperLogLog of the ``<enterprise>/<message id>``
   keys of the messages the stream scored that day (``seen``). Adding a message twice leaves it
   unchanged, so a redelivered batch counts nothing twice.
+- ``tp:{<aggregate>|<entity>}:l:<yyyymmdd>`` and ``:b:<yyyymmdd>``: HyperLogLogs of the messages
+  of that day whose labels have landed, and of those labelled malicious (``add_labels``). Each
+  addition sets the day tile's ``n`` and ``bad`` to their counts, in one script on the entity's
+  slot, so that a read of the days after the last build sees the labels landed so far, and a
+  redelivered label counts once. The next build's exact tiles replace them.
 
 The hash tag ``{<aggregate>|<entity>}`` keeps one entity's tiles in one slot of a cluster; the
 entity is percent-encoded (UTF-8, nothing left unescaped), so that no sender domain or address
@@ -145,6 +150,14 @@ def seen_key(aggregate: str, entity: str, day: date) -> str:
     return f"{_tag(aggregate, entity)}:s:{day:%Y%m%d}"
 
 
+def labelled_key(aggregate: str, entity: str, day: date) -> str:
+    return f"{_tag(aggregate, entity)}:l:{day:%Y%m%d}"
+
+
+def malicious_key(aggregate: str, entity: str, day: date) -> str:
+    return f"{_tag(aggregate, entity)}:b:{day:%Y%m%d}"
+
+
 def expires_at(day: date) -> int:
     """Epoch seconds when a tile of ``day`` expires (``TTL_DAYS`` after the day ends)."""
     return _epoch(day + timedelta(days=TTL_DAYS + 1))
@@ -193,6 +206,48 @@ def add_seen(pipe: Any, scored: Iterable[tuple[str, Mapping[str, Any], SuffixLis
     for key, added in members.items():
         pipe.pfadd(key, *added)
         pipe.expireat(key, expires_at(days[key]))
+
+
+LABELS_SCRIPT = """
+local labelled = tonumber(ARGV[2])
+redis.call('PFADD', KEYS[1], unpack(ARGV, 3, 2 + labelled))
+if #ARGV > 2 + labelled then
+    redis.call('PFADD', KEYS[2], unpack(ARGV, 3 + labelled, #ARGV))
+end
+local n = redis.call('PFCOUNT', KEYS[1])
+local bad = math.min(redis.call('PFCOUNT', KEYS[2]), n)
+redis.call('HSET', KEYS[3], 'n', n, 'bad', bad)
+for i = 1, 3 do redis.call('EXPIREAT', KEYS[i], ARGV[1]) end
+return n
+"""
+"""KEYS: a day's labelled and malicious HyperLogLogs and its day tile (one hash tag, one slot);
+ARGV: the expiry, how many labelled members follow, those members, then the malicious ones."""
+LABELS_PER_CALL = 1000
+"""Members per script call: Lua's ``unpack`` has a stack limit of a few thousand values."""
+
+
+def add_labels(pipe: Any, labelled: Iterable[tuple[str, Mapping[str, Any], SuffixList, bool]]) -> None:
+    """Queue on ``pipe`` the labels that landed for messages (``(enterprise, message, suffixes,
+    malicious)``): each message in its day's labelled tiles (and malicious ones, when it is),
+    and each day tile's ``n`` and ``bad`` set to those tiles' counts. Idempotent: a label that
+    lands twice counts once. A message relabelled malicious counts as malicious; one relabelled
+    benign stays so until the next build counts it exactly."""
+    tiles: dict[tuple[str, str, date], tuple[list[str], list[str]]] = {}
+    for enterprise, record, suffixes, malicious in labelled:
+        day = day_of(record)
+        member = message_key(enterprise, record["message_id"])
+        for aggregate, entity in entities(record, suffixes).items():
+            everyone, bad = tiles.setdefault((aggregate, entity, day), ([], []))
+            everyone.append(member)
+            if malicious:
+                bad.append(member)
+    for (aggregate, entity, day), (everyone, bad) in tiles.items():
+        keys = [f(aggregate, entity, day) for f in (labelled_key, malicious_key, day_key)]
+        for start in range(0, len(everyone), LABELS_PER_CALL):
+            part = everyone[start : start + LABELS_PER_CALL]
+            chosen = set(part)
+            part_bad = [m for m in bad if m in chosen]
+            pipe.eval(LABELS_SCRIPT, 3, *keys, expires_at(day), len(part), *part, *part_bad)
 
 
 READS_PER_PAIR = BUILT_DAYS + FRESH_DAYS

@@ -53,6 +53,11 @@ def quarter_starts(hour: datetime) -> list[datetime]:
     return [hour + QUARTER * q for q in range(QUARTERS)]
 
 
+def quarter_of(at: datetime) -> datetime:
+    """The start of the quarter ``at`` falls in (a sensor's drop)."""
+    return at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+
+
 def _partition(enterprise_id: str, start: datetime) -> str:
     return f"enterprise={enterprise_id}/date={start:%Y-%m-%d}/hour={start:%H}/quarter={start.minute // 15}"
 

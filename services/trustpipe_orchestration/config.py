@@ -47,6 +47,8 @@ class EmrConfig:
     job_flow_role: str = "EMR_EC2_DefaultRole"
     security_configuration: str | None = None
     subnet_ids: tuple[str, ...] = ()
+    additional_security_group_ids: tuple[str, ...] = ()
+    """Groups of the clusters' own beside EMR's managed ones (the counters' cache admits them)."""
     release_label: str = "emr-spark-8.0.0"
     """EMR's Spark 4 runtime (Spark 4.0.2, Amazon Linux 2023, Python 3.11 to 3.13): the job needs
     Spark 4.0 (emr.CLUSTER_SPARK), and the bootstrap action's venv and the uploaded wheels are built
@@ -60,7 +62,7 @@ class EmrConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmrConfig:
-        return cls(**_known(cls, data, "emr", tuple_fields={"subnet_ids"}))
+        return cls(**_known(cls, data, "emr", tuple_fields={"subnet_ids", "additional_security_group_ids"}))
 
 
 @dataclass(frozen=True)

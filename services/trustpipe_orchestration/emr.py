@@ -54,6 +54,9 @@ def cluster_spec(emr: EmrConfig, name: str, tags: dict[str, str]) -> dict[str, A
     }
     if emr.subnet_ids:
         instances["Ec2SubnetIds"] = list(emr.subnet_ids)
+    if emr.additional_security_group_ids:
+        instances["AdditionalMasterSecurityGroups"] = list(emr.additional_security_group_ids)
+        instances["AdditionalSlaveSecurityGroups"] = list(emr.additional_security_group_ids)
     spec: dict[str, Any] = {
         "Name": name,
         "ReleaseLabel": emr.release_label,

@@ -48,6 +48,11 @@ def test_a_chaos_run_loses_and_doubles_nothing(spark: Any, local_stack: LocalSta
     # AND the chaos was real: every worker died and came back, faults reached the SDKs
     assert set(figures["restarts"]) == set(chaos.WORKERS)
     assert any(d.endswith(" postgres") for d in figures["disruptions"])
+    # and the counters' redis-server restarted (the stack serves them): the scorer went on, the
+    # messages it scored on the model's snapshot meanwhile counted (none when it was itself
+    # restarting through the server's restart, as with this seed's plan)
+    assert any(d.endswith(" redis") for d in figures["disruptions"])
+    assert isinstance(figures["counters_degraded"], int) and figures["counters_degraded"] >= 0
     injected = figures["faults_injected"]
     for service in ("kinesis", "dynamodb"):
         assert sum(n for k, n in injected.items() if k.startswith(service)) > 0, injected

@@ -139,3 +139,15 @@ resource "aws_emr_security_configuration" "this" {
     }
   })
 }
+
+# A group of the clusters' own, added to EMR's managed ones at each launch (the DAG's
+# emr.additional_security_group_ids): EMR makes its managed groups per cluster, so a service that
+# admits the batch job (the counters' cache) admits this one. No rules of its own: the managed
+# groups carry the nodes' egress.
+resource "aws_security_group" "cluster" {
+  name        = "${var.name}-emr-cluster"
+  description = "The hourly job's EMR clusters, for the services that admit them"
+  vpc_id      = var.vpc_id
+
+  tags = var.tags
+}

@@ -27,3 +27,13 @@ output "instance_role_arn" {
   description = "ARN of the cluster nodes' role (Airflow passes it)."
   value       = try(aws_iam_role.instance.arn, null)
 }
+
+output "cluster_security_group_id" {
+  description = "The clusters' own security group (the DAG's emr.additional_security_group_ids), for services to admit."
+  value       = try(aws_security_group.cluster.id, null)
+}
+
+output "instance_role_name" {
+  description = "Name of the cluster nodes' role (grants such as the counters' elasticache:Connect)."
+  value       = try(aws_iam_role.instance.name, null)
+}

@@ -46,6 +46,11 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "vpc_id" {
+  description = "The VPC the clusters launch in: their group of their own (cluster_security_group_id) is made there."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

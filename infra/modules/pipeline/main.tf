@@ -64,6 +64,8 @@ locals {
     log_uri                = one(module.emr[*].log_uri)
     subnet_ids             = module.network.private_subnet_ids
     code_uri               = "s3://${module.data_lake.archive_bucket}/code"
+    # the clusters' own group: the counters' cache admits it (module.counters below)
+    additional_security_group_ids = [one(module.emr[*].cluster_security_group_id)]
   } : null
 }
 
@@ -344,6 +346,7 @@ module "emr" {
   scored_bucket_arn  = module.data_lake.bucket_arns["scored"]
   archive_bucket_arn = module.data_lake.bucket_arns["archive"]
   enforce_tls        = var.enforce_tls
+  vpc_id             = module.network.vpc_id
   tags               = var.tags
 }
 
@@ -363,23 +366,29 @@ module "database" {
 }
 
 # The model's counters: the scorers read and count per batch, the Airflow host's nightly build
-# writes the exact tiles and checks drift (its rule and grant below, outside both modules). The
-# hourly job on EMR reads them too once its cluster has a security group of its own to admit:
-# EMR's managed groups are made at each launch.
+# writes the exact tiles and checks drift (its rule and grant below, outside both modules), the
+# hourly job on EMR reads its hour's senders (through the clusters' own group, added to EMR's
+# managed ones at each launch, and its nodes' role).
 module "counters" {
   source = "../counters"
   count  = var.enable_counters ? 1 : 0
 
-  name                      = "${var.name}-counters"
-  vpc_id                    = module.network.vpc_id
-  subnet_ids                = module.network.private_subnet_ids
-  kms_key_arn               = module.keys.key_arn
-  node_type                 = var.counters_node_type
-  client_security_group_ids = { scorer = module.workers.security_group_ids["scorer"] }
-  client_role_names         = { scorer = reverse(split("/", module.workers.role_arns["scorer"]))[0] }
-  alarm_actions             = [module.monitoring.oncall_topic_arn]
-  runbook_base_url          = var.runbook_base_url
-  tags                      = var.tags
+  name        = "${var.name}-counters"
+  vpc_id      = module.network.vpc_id
+  subnet_ids  = module.network.private_subnet_ids
+  kms_key_arn = module.keys.key_arn
+  node_type   = var.counters_node_type
+  client_security_group_ids = merge(
+    { scorer = module.workers.security_group_ids["scorer"] },
+    { for e in module.emr : "emr" => e.cluster_security_group_id },
+  )
+  client_role_names = merge(
+    { scorer = reverse(split("/", module.workers.role_arns["scorer"]))[0] },
+    { for e in module.emr : "emr" => e.instance_role_name },
+  )
+  alarm_actions    = [module.monitoring.oncall_topic_arn]
+  runbook_base_url = var.runbook_base_url
+  tags             = var.tags
 }
 
 resource "aws_vpc_security_group_ingress_rule" "counters_from_airflow" {

@@ -7,7 +7,10 @@ through the local stack together while a schedule drawn from the seed
 - SIGKILLs each worker type (scorer, stream importer, alerter, batch importer) with its whole
   process tree (its KCL daemon and processors), as a dying host would; a supervisor restarts it
   after the units' ``RestartSec``, as systemd does;
-- restarts PostgreSQL (fast shutdown, a pause, the same port);
+- restarts PostgreSQL (fast shutdown, a pause, the same port), and the counters' redis-server
+  when the stack serves them (stopped by its pid, a pause, the same port, empty: the scorer
+  scores with the model's snapshot meanwhile, counted as ``counters_degraded``, and until the
+  next build writes the tiles again);
 - injects AWS faults through a proxy in front of the moto server (``fault_proxy``): throttling,
   5xx, slow responses and dropped connections on Kinesis, DynamoDB, SQS and S3. The workers (their
   boto3 clients and the KCL's Java SDK) are pointed at the proxy, so the faults reach the code

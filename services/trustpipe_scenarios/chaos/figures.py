@@ -78,6 +78,10 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
         f"dead-lettered and moved back: {figures.get('redriven', 0)}"
     )
     console.print(f"disruptions: {', '.join(figures['disruptions'])}; restarts {figures['restarts']}")
+    console.print(
+        f"scored with the model's snapshot while the counters' Redis did not answer: "
+        f"{figures.get('counters_degraded', 0):,} messages"
+    )
     if figures["lost_count"]:
         console.print(f"lost by source: {figures['lost_by_source']}; leases at the end: {figures['leases']}")
         console.print(f"the workers' logs: {figures['workers_logs']}")

@@ -24,6 +24,13 @@ WORKERS = {
 RESTART_SECONDS = 5.0
 """The worker units' ``RestartSec`` (ansible/roles/trustpipe_worker/templates)."""
 POSTGRES_DOWN_SECONDS = 5.0
+REDIS_DOWN_SECONDS = 5.0
+"""How long the counters' redis-server stays down when restarted: batches meanwhile are scored
+with the model's snapshot (``CountersDegraded``), and the restarted server, in memory only, holds
+no tiles until the next build writes them."""
+SERVERS = ("postgres", "redis")
+"""The servers a run restarts (by pid, through the stack's server objects), besides the workers
+it kills."""
 FAULTED_SERVICES = ("kinesis", "dynamodb", "sqs", "s3")
 WINDOW_SHARE = {"kinesis": (0.15, 0.3), "dynamodb": (0.05, 0.12), "sqs": (0.2, 0.35), "s3": (0.2, 0.35)}
 """A fault window's length, as a share of the run: DynamoDB sees requests every few milliseconds
@@ -42,7 +49,8 @@ POISON_SQS_BODY = '{"Records": "not a list"}'
 
 @dataclass(frozen=True)
 class Disruption:
-    """At ``at`` seconds into the run: SIGKILL ``target`` (a worker) or restart PostgreSQL."""
+    """At ``at`` seconds into the run: SIGKILL ``target`` (a worker) or restart it (one of
+    ``SERVERS``)."""
 
     at: float
     target: str
@@ -63,9 +71,16 @@ class Plan:
 
 
 def plan(
-    seed: int, duration: float, rate: float = 10.0, batch_hours: int = 1, batch_scale: float = 0.05
+    seed: int,
+    duration: float,
+    rate: float = 10.0,
+    batch_hours: int = 1,
+    batch_scale: float = 0.05,
+    counters: bool = False,
 ) -> Plan:
-    """The run ``seed`` stands for: which hours, when each disruption and fault window comes."""
+    """The run ``seed`` stands for: which hours, when each disruption and fault window comes;
+    with ``counters`` (the stack serves them), the counters' redis-server restarted too, at times
+    of their own draw (a seed's other disruptions and windows stay what they were)."""
     if duration < 30:
         raise UserError(f"--duration must be at least 30 seconds, got {duration:g}")
     if not 1 <= batch_hours <= MAX_BATCH_HOURS:
@@ -77,6 +92,10 @@ def plan(
         for target in [*WORKERS, "postgres"]
         for _ in range(rounds)
     ]
+    if counters:
+        own = random.Random(f"{seed}:redis")
+        at = [round(own.uniform(0.1, 0.8) * duration, 1) for _ in range(rounds)]
+        disruptions += [Disruption(t, "redis") for t in at]
     windows = [
         Window(
             service,

@@ -15,7 +15,9 @@ from typing import Any
 from trustpipe import layout
 from trustpipe.aws import AwsClients
 from trustpipe.errors import UserError
+from trustpipe.metrics import COUNTERS_DEGRADED
 from trustpipe.settings import Settings
+from trustpipe.telemetry import totals
 from trustpipe.workers import SEARCH_WORKERS, STREAM_WORKERS, Worker
 from trustpipe_emulation.fault_proxy import dump_schedule
 from trustpipe_importer.app import connector, upgrade
@@ -25,7 +27,9 @@ from trustpipe_scenarios.chaos.plan import (
     HISTORY_HOURS,
     POISON_SQS_BODY,
     POSTGRES_DOWN_SECONDS,
+    REDIS_DOWN_SECONDS,
     RESTART_SECONDS,
+    SERVERS,
     WORKERS,
     Plan,
     Run,
@@ -64,8 +68,9 @@ def run(
     named in ``lambda_stages`` run as Lambda functions on the emulated event source mapping (the
     disruptions SIGKILL the mapping's poller with its function instances)."""
     on_lambda = stages.chosen(lambda_stages)
-    p = plan(seed, duration, **sizes)
+    plan(seed, duration, **sizes)  # bad sizes refused before the stack comes up
     settings = stack.up(say=say)
+    p = plan(seed, duration, counters=settings.redis_url is not None, **sizes)
     aws = AwsClients(settings)
     say(
         f"chaos seed {seed}: {duration:g}s, {p.rate:g} msg/s streamed, "
@@ -126,6 +131,7 @@ def _run_with_faults(
         run_failures=record.failures,
         workers_logs=str(folder / "workers"),
         lambda_stages=[w.name for w in on_lambda],
+        counters_degraded=counters_degraded(folder),
         elapsed_s=round((datetime.now(UTC) - began).total_seconds(), 1),
     )
     figures["ok"] = bool(
@@ -221,10 +227,12 @@ def _carry_out(
         at(d.at)
         if d.target == "postgres":
             _restart_postgres(stack)
+        elif d.target == "redis":
+            _restart_redis(stack)
         else:
             supervisor.kill(d.target)
         record.done.append(f"{d.at:g}s {d.target}")
-        say(f"{d.at:6.1f}s  {'restarted' if d.target == 'postgres' else 'SIGKILLed'} {d.target}")
+        say(f"{d.at:6.1f}s  {'restarted' if d.target in SERVERS else 'SIGKILLed'} {d.target}")
     at(p.duration)
     for t in threads:
         t.join()
@@ -247,3 +255,18 @@ def _restart_postgres(stack: LocalStack) -> None:
     stack.postgres.stop()
     time.sleep(POSTGRES_DOWN_SECONDS)
     stack.postgres.start(port=port)
+
+
+def _restart_redis(stack: LocalStack) -> None:
+    """The counters' redis-server stopped by its pid and started again on its port, empty."""
+    port = int(stack.redis.port_file.read_text())
+    stack.redis.stop()
+    time.sleep(REDIS_DOWN_SECONDS)
+    stack.redis.start(port=port)
+
+
+def counters_degraded(folder: Path) -> int:
+    """Messages the run's scorers scored with the model's snapshot because Redis did not answer
+    (their batches' ``CountersDegraded``, from their metrics logs)."""
+    logs = sorted((folder / "workers").glob("**/*-metrics.log"))
+    return int(totals(logs)["metrics"].get(COUNTERS_DEGRADED.name, 0))

@@ -123,3 +123,54 @@ def test_a_build_whose_windows_have_expired_leaves_no_mark(server: RedisServer) 
     # scores), rather than call every sender unseen
     assert client.get(counters.BUILT_KEY) is None
     assert counters.read(client, [(counters.ORG, "partner.com")], long_ago) is None
+
+
+def test_labels_landing_today_reach_the_scorer_once_each(server: RedisServer) -> None:
+    # GIVEN a build through yesterday that has never seen a sender of today's stream
+    client = client_of(server)
+    client.flushdb()
+    counters.write_build(client, [], NOW.date() - timedelta(days=1), [(counters.ORG, "partner.com", 100, 5)])
+    messages = [(e, {**m, "from_address": "x@new-campaign.top"}) for e, m in batch(12, seed=2)]
+    fresh = FreshCounters(client, cache_seconds=0)
+    before = fresh.reputation(MODEL, messages, NOW.date())
+    # WHEN their labels land (eight malicious), twice over, and one is relabelled malicious
+    labels = [(e, m, MODEL.suffixes, i < 8) for i, (e, m) in enumerate(messages)]
+    for _ in range(2):
+        pipe = client.pipeline(transaction=False)
+        counters.add_labels(pipe, labels)
+        pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    counters.add_labels(pipe, [(*labels[-1][:3], True)])
+    pipe.execute()
+    after = fresh.reputation(MODEL, messages, NOW.date())
+    # THEN today's day tile counts each label once, and the scorer reads the sender's rate
+    org = (counters.ORG, "new-campaign.top")
+    assert counters.read(client, [org], NOW.date()) == {org: counters.Counts(12, 9)}
+    assert before is not None and "new-campaign.top" not in before.domains
+    assert after is not None
+    assert after.domains["new-campaign.top"] == counters.rate(counters.Counts(12, 9), MODEL.reputation.prior)
+    scorer = TrustModel(MODEL)
+    assert all(scorer.score(m, after).score > scorer.score(m, before).score for _, m in messages)
+    # and every labelled tile expires past the window
+    assert all(client.ttl(k) > 0 for k in client.scan_iter(match="tp:*:[lbd]:*"))
+    # and the next build's exact tiles replace the day's labels (read through its window)
+    counters.write_build(client, [], NOW.date(), [(*org, 30, 1)])
+    assert counters.read(client, [org], NOW.date()) == {org: counters.Counts(30, 1)}
+
+
+def test_labels_of_thousands_of_messages_from_one_sender_land_in_parts(server: RedisServer) -> None:
+    # GIVEN labels of more messages of one sender and day than a script call takes
+    client = client_of(server)
+    client.flushdb()
+    counters.write_build(client, [], NOW.date() - timedelta(days=1), [])
+    base = batch(1, seed=3)[0][1]
+    many = [("acme", {**base, "message_id": f"<{i}@x>"}, MODEL.suffixes, i % 2 == 0) for i in range(2500)]
+    # WHEN they land in one pipeline
+    pipe = client.pipeline(transaction=False)
+    counters.add_labels(pipe, many)
+    pipe.execute()
+    # THEN the day counts them all (HyperLogLog: within its error)
+    org = (counters.ORG, counters.entities(base, MODEL.suffixes)[counters.ORG])
+    got = counters.read(client, [org], NOW.date())
+    assert got is not None
+    assert abs(got[org].n - 2500) <= 25 and abs(got[org].bad - 1250) <= 13

@@ -264,6 +264,24 @@ def test_cluster_spec_has_spot_core_auto_termination_and_bootstrap() -> None:
     json.dumps(spec)  # an XCom value: plain JSON
 
 
+def test_the_clusters_own_group_joins_emrs_managed_ones_on_every_node() -> None:
+    # GIVEN the emr configuration the dev root writes (its clusters' group, which the counters'
+    # cache admits), as the Variable holds it
+    config = PipelineConfig.from_dicts(
+        SETTINGS, {"mode": "emr", "emr": {**EMR, "additional_security_group_ids": ["sg-emr"]}}
+    )
+    assert config.emr is not None
+    # WHEN the DAG builds the cluster THEN primary and core nodes carry it beside EMR's groups
+    instances = emr.cluster_spec(config.emr, "c", {})["Instances"]
+    assert (
+        instances["AdditionalMasterSecurityGroups"]
+        == instances["AdditionalSlaveSecurityGroups"]
+        == ["sg-emr"]
+    )
+    # and without one, EMR's managed groups alone
+    assert "AdditionalMasterSecurityGroups" not in emr.cluster_spec(EmrConfig(**EMR), "c", {})["Instances"]
+
+
 def test_score_step_runs_the_same_entry_point_on_s3() -> None:
     (step,) = emr.score_steps(EmrConfig(**EMR), "scored-bucket", HOUR)
     args = step["HadoopJarStep"]["Args"]

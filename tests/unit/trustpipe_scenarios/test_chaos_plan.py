@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from trustpipe.errors import UserError
+from trustpipe.metrics import COUNTERS_DEGRADED
+from trustpipe.telemetry import WorkerMetrics
 from trustpipe_emulation.fault_proxy import KINDS
 from trustpipe_scenarios.chaos import FAULTED_SERVICES, HISTORY_HOURS, MAX_BATCH_HOURS, WORKERS, plan
+from trustpipe_scenarios.chaos.run import counters_degraded
 
 
 def test_a_seed_is_one_plan() -> None:
@@ -44,3 +48,30 @@ def test_a_run_too_short_to_disrupt_or_with_too_many_hours_is_refused() -> None:
         plan(1, 10)
     with pytest.raises(UserError, match="1 to 24"):
         plan(1, 60, batch_hours=MAX_BATCH_HOURS + 1)
+
+
+def test_with_counters_their_redis_restarts_too_and_the_seeds_other_draws_stay() -> None:
+    # GIVEN a seed's plan without the counters and with them
+    without, with_counters = plan(3, 600), plan(3, 600, counters=True)
+    # THEN with them the counters' server restarts inside the run, as often as every worker dies
+    restarts = [d for d in with_counters.disruptions if d.target == "redis"]
+    assert len(restarts) == len([d for d in without.disruptions if d.target == "postgres"])
+    assert all(0 < d.at < 600 for d in restarts)
+    assert [d.at for d in with_counters.disruptions] == sorted(d.at for d in with_counters.disruptions)
+    # and everything else the seed decides is what it was
+    assert [d for d in with_counters.disruptions if d.target != "redis"] == list(without.disruptions)
+    assert with_counters.windows == without.windows and with_counters.hours == without.hours
+    assert "redis" not in {d.target for d in without.disruptions}
+
+
+def test_the_runs_degraded_count_is_what_its_scorers_batches_said(tmp_path: Path) -> None:
+    # GIVEN two scorer processes' metrics logs (one restarted) and an importer's
+    for name, degraded in (("scorer/w1", [0, 40, 12]), ("scorer/w2", [7]), ("batch-importer/importer", [])):
+        log = tmp_path / "workers" / f"{name}-metrics.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        writer = WorkerMetrics(name.split("/")[0], log)
+        for n in degraded:
+            writer.batch(100, 0, more=[(COUNTERS_DEGRADED, n)])
+        writer.batch(5, 0)
+    # WHEN the run counts them THEN every batch's figure adds up
+    assert counters_degraded(tmp_path) == 59
