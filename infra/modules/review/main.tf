@@ -220,48 +220,39 @@ resource "aws_iam_role_policy_attachment" "vpc" {
 
 # No inbound (API Gateway invokes the function through Lambda's API, not its network); out: HTTPS
 # inside the VPC (the interface endpoints: SQS, SSM, KMS, logs; the search domain), S3 through its
-# gateway endpoint, PostgreSQL to the database's group only.
+# gateway endpoint, PostgreSQL to the database's group only. Inline rules, as the workers' groups
+# have: the gateway endpoints' prefix lists are known only once they exist.
 resource "aws_security_group" "this" {
   name        = local.function_name
   description = "trustpipe review API: no inbound; HTTPS to the VPC endpoints and the search domain, S3, PostgreSQL"
   vpc_id      = var.vpc_id
 
-  tags = var.tags
-}
+  egress {
+    description = "HTTPS to the VPC endpoints and the search domain"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
 
-resource "aws_vpc_security_group_egress_rule" "vpc_https" {
-  security_group_id = aws_security_group.this.id
-  description       = "HTTPS to the VPC endpoints and the search domain"
-  cidr_ipv4         = var.vpc_cidr
-  from_port         = 443
-  to_port           = 443
-  ip_protocol       = "tcp"
+  egress {
+    description     = "S3 through its gateway endpoint"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = var.gateway_prefix_list_ids
+  }
 
-  tags = var.tags
-}
-
-resource "aws_vpc_security_group_egress_rule" "gateway" {
-  count = length(var.gateway_prefix_list_ids)
-
-  security_group_id = aws_security_group.this.id
-  description       = "S3 through its gateway endpoint"
-  prefix_list_id    = var.gateway_prefix_list_ids[count.index]
-  from_port         = 443
-  to_port           = 443
-  ip_protocol       = "tcp"
-
-  tags = var.tags
-}
-
-resource "aws_vpc_security_group_egress_rule" "database" {
-  count = length(var.database_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "PostgreSQL"
-  referenced_security_group_id = var.database_security_group_ids[count.index]
-  from_port                    = 5432
-  to_port                      = 5432
-  ip_protocol                  = "tcp"
+  dynamic "egress" {
+    for_each = length(var.database_security_group_ids) > 0 ? [1] : []
+    content {
+      description     = "PostgreSQL"
+      from_port       = 5432
+      to_port         = 5432
+      protocol        = "tcp"
+      security_groups = var.database_security_group_ids
+    }
+  }
 
   tags = var.tags
 }

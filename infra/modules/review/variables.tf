@@ -122,7 +122,6 @@ variable "subnet_ids" {
 variable "gateway_prefix_list_ids" {
   description = "Prefix lists of the VPC's gateway endpoints (S3)."
   type        = list(string)
-  default     = []
 }
 
 variable "routes" {

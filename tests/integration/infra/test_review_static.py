@@ -140,20 +140,22 @@ def test_the_function_runs_in_the_private_subnets_and_reaches_only_what_it_uses(
     assert vpc["subnet_ids"] == "${var.subnet_ids}"
     assert vpc["security_group_ids"] == ["${aws_security_group.this.id}"]
     group = resources["aws_security_group.this"]
-    assert "ingress" not in group and "egress" not in group
-    assert not [n for n in resources if n.startswith("aws_vpc_security_group_ingress_rule.")]
-    egress = {
-        n.split(".", 1)[1]: b
-        for n, b in resources.items()
-        if n.startswith("aws_vpc_security_group_egress_rule.")
-    }
-    assert {(r["from_port"], r["to_port"]) for r in egress.values()} == {(443, 443), (5432, 5432)}
-    assert egress["vpc_https"]["cidr_ipv4"] == "${var.vpc_cidr}"
-    assert (
-        egress["database"]["referenced_security_group_id"]
-        == "${var.database_security_group_ids[count.index]}"
+    assert "ingress" not in group
+    assert not [n for n in resources if n.startswith("aws_vpc_security_group_")]
+    # THEN its one way in is none, and its ways out HTTPS inside the VPC and to S3, and PostgreSQL
+    # to the database's group, never an address range
+    https, s3 = group["egress"]
+    assert (https["from_port"], https["to_port"], https["cidr_blocks"]) == (443, 443, ["${var.vpc_cidr}"])
+    assert (s3["from_port"], s3["to_port"], s3["prefix_list_ids"]) == (
+        443,
+        443,
+        "${var.gateway_prefix_list_ids}",
     )
-    assert "cidr_ipv4" not in egress["database"] and "cidr_ipv4" not in egress["gateway"]
+    database = _one(group["dynamic"])['"egress"']["content"][0]
+    assert (database["from_port"], database["to_port"]) == (5432, 5432)
+    assert (
+        database["security_groups"] == "${var.database_security_group_ids}" and "cidr_blocks" not in database
+    )
     # and the pipeline puts it in the private subnets, and admits it to PostgreSQL and the domain
     call = next(b['"review"'] for b in _hcl(PIPELINE)["module"] if '"review"' in b)
     assert call["subnet_ids"] == "${module.network.private_subnet_ids}"

@@ -86,6 +86,7 @@ def test_the_cli_shows_the_stream_identity_figures() -> None:
     result = run_cli("cost", "estimate", "--messages-per-day", "1000000")
     assert result.returncode == 0, result.stderr
     assert "stream identity at 1,000 enterprises" in result.stdout and "10,950.00" in result.stdout
+    assert "review API at 50,000 reviewers: API Gateway HTTP API 426.00" in result.stdout
 
 
 def test_each_stream_stage_is_costed_as_an_asg_and_as_lambda_at_10_100_and_1000_per_second() -> None:
