@@ -209,6 +209,10 @@ def test_every_alarm_reads_an_aws_metric_of_the_api_or_function_and_links_a_runb
     assert latency["percentile"] == '"p99"' and latency["statistic"] is None
     for name, alarm in alarms.items():
         assert (RUNBOOKS / f"{alarm['runbook'].strip(chr(34))}.md").is_file(), name
+    # (and trustpipe cost estimate counts as many)
+    from trustpipe_planning import cost
+
+    assert len(alarms) == cost.REVIEW_ALARMS
     resource = _resources()["aws_cloudwatch_metric_alarm.this"]
     assert resource["alarm_description"].endswith(
         'Runbook: ${var.runbook_base_url}/${each.value.runbook}.md"'
