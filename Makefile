@@ -110,7 +110,7 @@ test-fast: setup  ## unit tests only (seconds)
 bench: setup  ## every benchmark in bench/, results in bench/results.json
 	$(BIN)/python -m bench
 
-lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door), build/<stage>-lambda.zip (each stream stage's Lambda form)
+lambda: setup  ## the Lambda zips: build/schema-registry-lambda.zip (the registry), build/frontdoor-lambda.zip (the stream's front door), build/<stage>-lambda.zip (each stream stage's Lambda form), build/review-lambda.zip (the review API, once services/trustpipe_review exists)
 	$(BIN)/python -m schema_registry_lambda.build
 	$(BIN)/python -m trustpipe_frontdoor.build
 	$(BIN)/python -m trustpipe_deploy.stage_lambdas

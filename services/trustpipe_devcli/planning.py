@@ -144,6 +144,9 @@ def cost_estimate(
     for tenants, designs in result["tenancy"].items():
         figures = "; ".join(f"{design}: {usd:,.2f}" for design, usd in designs.items())
         wide.print(f"  stream identity at {tenants}: {figures} a month")
+    for reviewers, parts in result["review"].items():
+        figures = "; ".join(f"{part} {usd:,.2f}" for part, usd in parts.items())
+        wide.print(f"  review API at {reviewers}: {figures} a month")
     prices = result["assumptions"]
     wide.print(
         f"one hourly EMR run: {result['per_hourly_run']:.3f} USD; the stack idle: "

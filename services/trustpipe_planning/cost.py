@@ -69,6 +69,22 @@ LAMBDA_FULL_VCPU_MB = 1769
 FRONTDOOR_LAMBDA_MS, FRONTDOOR_LAMBDA_GB = 50, 0.25
 """The front door's Lambda per batch: check the caller, frame and PutRecords (billed per ms), at
 256 MB."""
+REVIEW = "review API (HTTP API, Lambda, Cognito)"
+REVIEW_ALARMS = 5
+"""The review module's alarms (5xx, 4xx, p99 latency, the function's errors and throttles)."""
+REVIEWERS = 200
+"""Monthly active users of the review API the estimate states: a security analyst or two at each
+of about a hundred enterprises."""
+REVIEW_REQUESTS_PER_REVIEWER_DAY = 400
+"""A reviewer's working day: the quarantine list, searches, a message's detail and reasons, the
+aggregates, decisions (the page polls nothing)."""
+REVIEW_WORKING_DAYS = 22
+REVIEW_LAMBDA_MS = 120
+"""A review request's function time: one search or update on the domain, a row in PostgreSQL, a
+send on the action queue for a release (billed per ms)."""
+REVIEWER_COUNTS = (REVIEWERS, 50_000)
+"""Monthly active reviewers the review API is shown at: the stated usage, and past the pool's free
+10,000 into its first paid tier."""
 
 
 @dataclass
@@ -80,6 +96,8 @@ class Estimate:
     """The stream path's identity per tenant count: the front door against a stream per enterprise."""
     stages: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     """Each stream stage's month as an ASG and as a Lambda function, per message rate."""
+    review: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The review API's month by part (requests, function, user pool), per count of reviewers."""
     per_hourly_run: float = 0.0
     assumptions: dict[str, Any] = field(default_factory=dict)
 
@@ -98,6 +116,7 @@ class Estimate:
                 rate: {stage: {form: round(v, 2) for form, v in f.items()} for stage, f in s.items()}
                 for rate, s in self.stages.items()
             },
+            "review": {n: {k: round(v, 2) for k, v in d.items()} for n, d in self.review.items()},
             "per_hourly_run": round(self.per_hourly_run, 4),
             "assumptions": self.assumptions,
         }
@@ -156,6 +175,31 @@ def _api_gateway_http(p: dict[str, Any], requests: float) -> float:
         first * p["api_gateway_http_per_million"]
         + (millions - first) * p["api_gateway_http_per_million_over_first_tier"]
     )
+
+
+def cognito_lite(p: dict[str, Any], monthly_active_users: int) -> float:
+    """A user pool's month on the Lite tier: the first ``cognito_lite_free_mau`` users free, then
+    each tier's price for the users that fall in it (the last tier has no upper bound)."""
+    cost, floor = 0.0, int(p["cognito_lite_free_mau"])
+    for ceiling, price in p["cognito_lite_mau_tiers"]:
+        top = monthly_active_users if ceiling is None else min(monthly_active_users, int(ceiling))
+        cost += max(0, top - floor) * float(price)
+        if ceiling is None or monthly_active_users <= ceiling:
+            break
+        floor = int(ceiling)
+    return cost
+
+
+def review_api(p: dict[str, Any], reviewers: int, memory_mb: float) -> dict[str, float]:
+    """A month of the review API for ``reviewers`` monthly active users: its HTTP API's requests,
+    its function's requests and GB-seconds (at the module's memory), its user pool's users."""
+    requests = reviewers * REVIEW_REQUESTS_PER_REVIEWER_DAY * REVIEW_WORKING_DAYS
+    gb_seconds = requests * REVIEW_LAMBDA_MS / 1000 * memory_mb / 1024
+    return {
+        "API Gateway HTTP API": _api_gateway_http(p, requests),
+        "Lambda": requests / 1e6 * p["lambda_per_million_requests"] + gb_seconds * p["lambda_gb_second"],
+        "Cognito (Lite)": cognito_lite(p, reviewers),
+    }
 
 
 def tenancy(p: dict[str, Any], enterprises: int) -> dict[str, float]:
@@ -266,6 +310,12 @@ def estimate(
         e.components["indexer ASG"] = (
             int(value("workers", "indexer_count")) * HOURS_PER_MONTH * ec2[_t(types["indexer"])]
         )
+    review = _enabled(value("pipeline", "enable_review"))
+    if review:
+        memory_mb = float(value("review", "memory_mb"))
+        e.review = {f"{n:,} reviewers": review_api(p, n, memory_mb) for n in REVIEWER_COUNTS}
+        # No mail, nothing to review: the idle stack's reviewers are none.
+        e.components[REVIEW] = sum(review_api(p, REVIEWERS if messages_per_day else 0, memory_mb).values())
     hourly_rows = messages_per_day / 24
     run_cost, run_hours = _emr_run_cost(p, hourly_rows)
     e.per_hourly_run = run_cost
@@ -295,7 +345,7 @@ def estimate(
     e.components["VPC interface endpoints"] = (
         endpoints * az * HOURS_PER_MONTH * p["interface_endpoint_hour_per_az"]
     )
-    alarms = ALARMS + (SEARCH_ALARMS if search is not None else 0)
+    alarms = ALARMS + (SEARCH_ALARMS if search is not None else 0) + (REVIEW_ALARMS if review else 0)
     e.components["CloudWatch alarms and dashboard"] = (
         alarms * p["cloudwatch_alarm_month"] + p["cloudwatch_dashboard_month"]
     )
@@ -334,6 +384,9 @@ def estimate(
         "availability_zones": az,
         "emr_run_hours": round(run_hours, 3),
         "search_domain": search,
+        "reviewers": REVIEWERS if review and messages_per_day else 0,
+        "review_requests_per_reviewer_day": REVIEW_REQUESTS_PER_REVIEWER_DAY,
+        "review_lambda_ms": REVIEW_LAMBDA_MS,
         "prices_recorded": p["recorded"],
         "region": p["region"],
     }

@@ -25,4 +25,6 @@ module "pipeline" {
   db_multi_az            = var.db_multi_az
   db_deletion_protection = var.db_deletion_protection
   enable_search          = true
+  enable_review          = var.enable_review
+  review_lambda_zip      = var.review_lambda_zip
 }

@@ -33,6 +33,18 @@ variable "frontdoor_lambda_zip" {
   default     = "../../../build/frontdoor-lambda.zip"
 }
 
+variable "review_lambda_zip" {
+  description = "The review API's Lambda zip (`make lambda`)."
+  type        = string
+  default     = "../../../build/review-lambda.zip"
+}
+
+variable "enable_review" {
+  description = "The review API (Cognito user pool, HTTP API with a JWT authorizer, the review function); its outputs say where to sign in."
+  type        = bool
+  default     = true
+}
+
 variable "checkout_dir" {
   description = "The trustpipe checkout the apply uploads from: dags/, build/wheelhouse/ (`make image-inputs`), spark_jobs/emr/."
   type        = string

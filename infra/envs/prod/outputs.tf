@@ -37,3 +37,8 @@ output "search" {
   description = "The search domain: URL, master role, and the ISM retention policy to PUT once (docs/deploy.md)."
   value       = module.pipeline.search
 }
+
+output "review" {
+  description = "The review API: its URL, the user pool and the review page's app client id (users are created in the pool with their custom:enterprise and custom:role; docs/deploy.md)."
+  value       = module.pipeline.review
+}

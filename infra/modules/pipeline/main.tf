@@ -260,9 +260,10 @@ locals {
   settings_key = "config/services-settings.json"
 }
 
-# The functions read the services' settings here (a host gets them in its user data).
+# The functions (the stages', the review API's) read the services' settings here (a host gets
+# them in its user data).
 resource "aws_s3_object" "settings" {
-  count = length(local.lambda_stages) > 0 ? 1 : 0
+  count = length(local.lambda_stages) > 0 || var.enable_review ? 1 : 0
 
   bucket       = module.data_lake.archive_bucket
   key          = local.settings_key
@@ -309,11 +310,14 @@ module "search" {
   client_security_group_ids = merge(
     module.workers.search_client_security_group_ids,
     { for o in module.orchestration : "airflow" => o.security_group_id },
+    var.enable_review ? { review = module.review[0].security_group_id } : {},
   )
   kms_key_arn = module.keys.key_arn
-  # The indexer hosts' role, and the indexer function's when the stage is on Lambda.
+  # The indexer hosts' role, and the indexer function's when the stage is on Lambda; the review
+  # function's by instance and output, as the indexer's (its policy names the domain).
   writer_role_arns     = concat([module.workers.role_arns["indexer"]], contains(keys(local.lambda_stages), "indexer") ? [module.stream_lambda["indexer"].role_arn] : [])
   reader_role_arns     = [for o in module.orchestration : o.execution_role_arn]
+  reviewer_role_arns   = var.enable_review ? [module.review[0].role_arn] : []
   admin_principal_arns = [module.workers.role_arns["indexer"]]
   retention_days       = var.search_retention_days
   create_timeout       = var.search_create_timeout
@@ -333,6 +337,49 @@ resource "aws_ssm_parameter" "search_url" {
   type        = "String"
   value       = one(module.search[*].url)
   tags        = var.tags
+}
+
+# The review API (issue 36): enterprise users search their messages and decide on them; a
+# decision is audited in PostgreSQL, updates the search document, releases on the enterprise's
+# action queue and becomes a review label in the archive bucket.
+module "review" {
+  source = "../review"
+  count  = var.enable_review ? 1 : 0
+
+  name                = var.name
+  lambda_zip_path     = var.review_lambda_zip
+  settings_uri        = "s3://${module.data_lake.archive_bucket}/${local.settings_key}"
+  settings_object_arn = "${module.data_lake.bucket_arns["archive"]}/${local.settings_key}"
+  action_queue_arns   = values(module.alerting.action_queue_arns)
+  archive_bucket_arn  = module.data_lake.bucket_arns["archive"]
+  # By instance and output, not module.search[*]: the domain's access policy names this role.
+  search_domain_arn           = var.enable_search ? module.search[0].domain_arn : null
+  search_url_parameter_arn    = local.search_url_parameter_arn
+  database_resource_id        = one(module.database[*].resource_id)
+  database_security_group_ids = [for d in module.database : d.security_group_id]
+  vpc_id                      = module.network.vpc_id
+  vpc_cidr                    = module.network.cidr_block
+  subnet_ids                  = module.network.private_subnet_ids
+  gateway_prefix_list_ids     = module.network.gateway_prefix_list_ids
+  kms_key_arn                 = module.keys.key_arn
+  alarm_actions               = [module.monitoring.oncall_topic_arn]
+  runbook_base_url            = var.runbook_base_url
+  tags                        = var.tags
+
+  depends_on = [aws_s3_object.settings]
+}
+
+resource "aws_vpc_security_group_ingress_rule" "database_from_review" {
+  count = var.enable_review && var.enable_database ? 1 : 0
+
+  security_group_id            = module.database[0].security_group_id
+  description                  = "PostgreSQL from the review API's function"
+  referenced_security_group_id = module.review[0].security_group_id
+  from_port                    = 5432
+  to_port                      = 5432
+  ip_protocol                  = "tcp"
+
+  tags = var.tags
 }
 
 module "emr" {

@@ -41,7 +41,7 @@ output "dashboard_name" {
 
 output "alarm_names" {
   description = "Every alarm that pages on-call."
-  value       = concat(module.monitoring.alarm_names, module.schema_registry.alarm_names, module.ingest.alarm_names, flatten(module.search[*].alarm_names))
+  value       = concat(module.monitoring.alarm_names, module.schema_registry.alarm_names, module.ingest.alarm_names, flatten(module.search[*].alarm_names), flatten(module.review[*].alarm_names))
 }
 
 output "frontdoor" {
@@ -72,5 +72,16 @@ output "search" {
     ism_policy_id  = one(module.search[*].ism_policy_id)
     ism_policy     = one(module.search[*].ism_policy)
     setup_requests = one(module.search[*].setup_requests)
+  } : null
+}
+
+output "review" {
+  description = "The review API: its URL, the user pool and the review page's app client (no secret), the function."
+  value = var.enable_review ? {
+    api_url       = one(module.review[*].api_url)
+    user_pool_id  = one(module.review[*].user_pool_id)
+    issuer        = one(module.review[*].user_pool_issuer)
+    client_id     = one(module.review[*].client_id)
+    function_name = one(module.review[*].function_name)
   } : null
 }

@@ -188,6 +188,18 @@ variable "enable_search" {
   default     = false
 }
 
+variable "enable_review" {
+  description = "The review API (issue 36): a Cognito user pool, an HTTP API with a JWT authorizer, the review function in the VPC; needs enable_search (it reviews the search store's messages)."
+  type        = bool
+  default     = false
+}
+
+variable "review_lambda_zip" {
+  description = "The review function's zip (`make lambda`: build/review-lambda.zip); read only with enable_review."
+  type        = string
+  default     = null
+}
+
 variable "search_retention_days" {
   description = "Days a daily search index is kept (the domain's ISM policy deletes older ones)."
   type        = number

@@ -58,6 +58,19 @@ locals {
       path = "_plugins/_security/api/rolesmapping/trustpipe_reader"
       body = jsonencode({ backend_roles = var.reader_role_arns })
     },
+    {
+      # The review API: searches, and updates a decided message's document (POST _update), no
+      # more: it never creates or deletes an index or a document.
+      path = "_plugins/_security/api/roles/trustpipe_reviewer"
+      body = jsonencode({
+        cluster_permissions = ["cluster_monitor"]
+        index_permissions   = [{ index_patterns = ["${var.index_prefix}*"], allowed_actions = ["read", "indices_monitor", "indices:data/write/update"] }]
+      })
+    },
+    {
+      path = "_plugins/_security/api/rolesmapping/trustpipe_reviewer"
+      body = jsonencode({ backend_roles = var.reviewer_role_arns })
+    },
   ]
 }
 
@@ -107,15 +120,16 @@ data "aws_iam_policy_document" "access" {
     }
   }
 
+  # The readers and the review API (which updates documents with a POST, as it searches).
   dynamic "statement" {
-    for_each = length(var.reader_role_arns) > 0 ? [1] : []
+    for_each = length(concat(var.reader_role_arns, var.reviewer_role_arns)) > 0 ? [1] : []
     content {
       sid       = "Read"
       actions   = local.read_actions
       resources = ["${local.domain_arn}/*"]
       principals {
         type        = "AWS"
-        identifiers = var.reader_role_arns
+        identifiers = concat(var.reader_role_arns, var.reviewer_role_arns)
       }
     }
   }
@@ -123,6 +137,7 @@ data "aws_iam_policy_document" "access" {
 
 # -- network -------------------------------------------------------------------------------------
 
+# (Its description predates the review API, which it admits too: a new one would replace the group.)
 resource "aws_security_group" "this" {
   name        = "${var.name}-search"
   description = "OpenSearch: HTTPS from the indexer and the Airflow host only"

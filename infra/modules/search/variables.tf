@@ -66,7 +66,13 @@ variable "writer_role_arns" {
 }
 
 variable "reader_role_arns" {
-  description = "Roles that only search (the Airflow host's reconciliation, the review API later): es:ESHttpGet/Head/Post."
+  description = "Roles that only search (the Airflow host's reconciliation): es:ESHttpGet/Head/Post."
+  type        = list(string)
+  default     = []
+}
+
+variable "reviewer_role_arns" {
+  description = "Roles that search and update a document's review fields (the review API's function): es:ESHttpGet/Head/Post, and inside the domain read plus update."
   type        = list(string)
   default     = []
 }

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from tests.harness.paths import ROOT
 from trustpipe import layout, metrics
 from trustpipe.db import roles
 from trustpipe.settings import Settings
-from trustpipe_deploy import emr_wheels
+from trustpipe_deploy import emr_wheels, stage_lambdas
 from trustpipe_deploy.deploy import Deployment, deploy
 from trustpipe_importer.app import connector
 from trustpipe_search import engine
@@ -59,6 +60,7 @@ SERVICES = [
         "kinesis",
     ),
     *("kms", "opensearch", "lambda", "logs", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts"),
+    "cognitoidp",
 ]
 ALERT_EMAIL = "oncall@example.com"
 ENTERPRISES = {
@@ -118,6 +120,12 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     emr_wheels.build(ROOT, out / "build" / "emr", emr_wheels.this_machine())
+    # The review function's code stands in as moto's stock AMI does for the baked image: moto
+    # stores a function's zip and never runs it, and services/trustpipe_review, which
+    # stage_lambdas.build_app(REVIEW, ...) builds from, has not landed. The app builder is
+    # tested on a package that exists (tests/integration/trustpipe_lambda/test_stage_package.py).
+    with zipfile.ZipFile(out / "build" / f"{stage_lambdas.REVIEW.name}-lambda.zip", "w") as stand_in:
+        stand_in.writestr("README", "moto stand-in for the review function's zip; never run\n")
     return out
 
 
@@ -486,7 +494,7 @@ def _reaches_port(permission: dict[str, Any], port: int) -> bool:
     return bool(permission.get("FromPort", 0) <= port <= permission.get("ToPort", 65535))
 
 
-def test_only_the_importers_and_airflow_reach_the_database_port(
+def test_only_the_importers_airflow_and_the_review_api_reach_the_database_port(
     applied: tuple[Settings, Deployment, list[str]], moto: str
 ) -> None:
     assert applied
@@ -502,12 +510,15 @@ def test_only_the_importers_and_airflow_reach_the_database_port(
     for service, group in own.items():
         out = [p for p in group["IpPermissionsEgress"] if _reaches_port(p, 5432)]
         assert bool(out) == (service in DATABASE_USERS), f"{service} egress to 5432: {out}"
-    # and the database admits exactly the importers' and the Airflow host's groups, no address range
+    # and the database admits exactly the importers', the Airflow host's and the review function's
+    # groups, no address range
     database = groups["trustpipe-dev-db"]
     admitted = [p for p in database["IpPermissions"] if _reaches_port(p, 5432)]
     assert not [p for p in admitted if p.get("IpRanges") or p.get("Ipv6Ranges") or p.get("PrefixListIds")]
     sources = {pair["GroupId"] for p in admitted for pair in p.get("UserIdGroupPairs", [])}
-    expected = {own[s]["GroupId"] for s in DATABASE_USERS} | {groups["trustpipe-dev-airflow"]["GroupId"]}
+    expected = {own[s]["GroupId"] for s in DATABASE_USERS} | {
+        groups[f"trustpipe-dev-{g}"]["GroupId"] for g in ("airflow", "review")
+    }
     assert sources == expected
 
 
@@ -787,7 +798,7 @@ def test_every_bucket_of_the_root_has_a_tls_only_policy(
 # -- The search domain (issue 35): private, encrypted, reached by the indexer and Airflow only --
 
 
-def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_airflow(
+def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_airflow_and_review(
     applied: tuple[Settings, Deployment, list[str]], moto: str
 ) -> None:
     settings, deployment, _ = applied
@@ -827,7 +838,8 @@ def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_
     assert domain["AdvancedSecurityOptions"]["Enabled"] is True
     assert domain["AdvancedSecurityOptions"]["InternalUserDatabaseEnabled"] is False
     assert search["admin_role_arn"].endswith(":role/trustpipe-dev-search-admin")
-    # and its security group admits the indexer's and the Airflow host's groups on 443, nothing else
+    # and its security group admits the indexer's, the Airflow host's and the review function's
+    # groups on 443, nothing else
     groups = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
     (group_id,) = domain["VPCOptions"]["SecurityGroupIds"]
     assert groups["trustpipe-dev-search"]["GroupId"] == group_id
@@ -835,7 +847,7 @@ def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_
     assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
     assert not rule.get("IpRanges") and not rule.get("Ipv6Ranges") and not rule.get("PrefixListIds")
     sources = {pair["GroupId"] for pair in rule["UserIdGroupPairs"]}
-    assert sources == {groups["trustpipe-dev-indexer"]["GroupId"], groups["trustpipe-dev-airflow"]["GroupId"]}
+    assert sources == {groups[f"trustpipe-dev-{g}"]["GroupId"] for g in ("indexer", "airflow", "review")}
     # and only the indexer's role may send it requests, on the domain's paths
     for service in WORKER_SERVICES:
         document = json.dumps(_role_policy(moto, f"trustpipe-dev-{service}"))
@@ -852,6 +864,102 @@ def test_the_search_domain_is_private_encrypted_and_admits_only_the_indexer_and_
     # (beside them, the monitoring module's alarm on the store's drift from PostgreSQL)
     assert len(alarms) == 7
     assert {a["AlarmName"] for a in named if a not in alarms} == {"trustpipe-dev-search-drift"}
+    for alarm in alarms:
+        runbook = alarm["AlarmDescription"].split("Runbook: ", 1)[1].rsplit("/", 1)[1]
+        assert (ROOT / "docs" / "runbooks" / runbook).is_file(), alarm["AlarmName"]
+        assert alarm["AlarmActions"] == [_outputs(deployment)["oncall_topic_arn"]]
+
+
+# -- The review API (issue 36) --------------------------------------------------------------------
+
+
+def test_the_review_api_takes_only_the_pools_tokens_on_every_route_throttled(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    _, deployment, _ = applied
+    review = _outputs(deployment)["review"]
+    cognito, gateway = _aws(moto, "cognito-idp"), _aws(moto, "apigatewayv2")
+    # GIVEN the pool as applied: nobody signs up alone, each user's enterprise is fixed
+    pool = cognito.describe_user_pool(UserPoolId=review["user_pool_id"])["UserPool"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    custom = {a["Name"]: a for a in pool["SchemaAttributes"] if a["Name"].startswith("custom:")}
+    assert custom["custom:enterprise"]["Mutable"] is False and custom["custom:role"]["Mutable"] is True
+    assert (
+        pool["MfaConfiguration"] == "OPTIONAL" and pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
+    )
+    # and the page's client: no secret, SRP and refresh only, writes neither the enterprise nor the role
+    client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=review["client_id"])
+    client = client["UserPoolClient"]
+    assert "ClientSecret" not in client
+    assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert client["WriteAttributes"] == ["email"]
+    # THEN every route of the API needs a token of that pool issued to that client
+    (api,) = [a for a in gateway.get_apis()["Items"] if a["Name"] == "trustpipe-dev-review"]
+    assert review["api_url"] == api["ApiEndpoint"]
+    routes = gateway.get_routes(ApiId=api["ApiId"])["Items"]
+    assert sorted(r["RouteKey"] for r in routes) == ["GET /{proxy+}", "POST /{proxy+}"]
+    assert {r["AuthorizationType"] for r in routes} == {"JWT"}
+    (authorizer_id,) = {r["AuthorizerId"] for r in routes}
+    # (one by one: moto answers no list of an HTTP API's authorizers)
+    authorizer = gateway.get_authorizer(ApiId=api["ApiId"], AuthorizerId=authorizer_id)
+    assert authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    assert authorizer["JwtConfiguration"]["Audience"] == [client["ClientId"]]
+    assert authorizer["JwtConfiguration"]["Issuer"] == review["issuer"]
+    assert review["issuer"].startswith("https://cognito-idp.") and review["issuer"].endswith(f"/{pool['Id']}")
+    # and the stage throttles every route, the deciding ones tighter
+    stage = gateway.get_stage(ApiId=api["ApiId"], StageName="$default")
+    default = stage["DefaultRouteSettings"]
+    decisions = stage["RouteSettings"]["POST /{proxy+}"]
+    assert 0 < decisions["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+    assert 0 < decisions["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+    assert stage["AccessLogSettings"]["DestinationArn"].endswith(
+        ":log-group:/aws/apigateway/trustpipe-dev-review"
+    )
+
+
+def test_the_review_function_runs_in_the_private_subnets_with_its_own_narrow_role(
+    applied: tuple[Settings, Deployment, list[str]], moto: str
+) -> None:
+    settings, deployment, _ = applied
+    review = _outputs(deployment)["review"]
+    function = _aws(moto, "lambda").get_function_configuration(FunctionName=review["function_name"])
+    # GIVEN the function as applied: the handler the app builder names, in the VPC's private subnets
+    assert (
+        function["Handler"] == stage_lambdas.REVIEW.handler
+        and function["Runtime"] == stage_lambdas.STAGE_RUNTIME
+    )
+    ec2 = _aws(moto, "ec2")
+    private = {
+        s["SubnetId"]
+        for s in ec2.describe_subnets()["Subnets"]
+        if any(t["Key"] == "Name" and "private" in t["Value"] for t in s.get("Tags", []))
+    }
+    assert private and set(function["VpcConfig"]["SubnetIds"]) == private
+    assert function["Environment"]["Variables"]["TRUSTPIPE_SETTINGS"].startswith(
+        f"s3://{settings.archive_bucket}/"
+    )
+    # THEN its role releases on the enterprises' action queues, labels under the review prefix,
+    # searches (no PUT or DELETE), and logs in to PostgreSQL as its own role, never with the secret
+    document = _role_policy(moto, "trustpipe-dev-review")
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    queues = {own["action_queue_url"].rsplit("/", 1)[1] for own in settings.tenants.values()}
+    assert {r.rsplit(":", 1)[1] for r in _listed(by_sid["ReleaseActions"]["Resource"])} == queues
+    assert _listed(by_sid["ReviewLabels"]["Resource"]) == [
+        f"arn:aws:s3:::{settings.archive_bucket}/review_labels/*"
+    ]
+    assert "es:ESHttpPut" not in json.dumps(document) and "es:ESHttpDelete" not in json.dumps(document)
+    assert _listed(by_sid["Database"]["Resource"])[0].endswith("/trustpipe_review")
+    assert "secretsmanager" not in json.dumps(document)
+    # and its alarms page on-call, each with its runbook
+    alarms = _aws(moto, "cloudwatch").describe_alarms(AlarmNamePrefix="trustpipe-dev-review-")["MetricAlarms"]
+    assert sorted(a["AlarmName"].removeprefix("trustpipe-dev-review-") for a in alarms) == [
+        "4xx",
+        "5xx",
+        "errors",
+        "latency-p99",
+        "throttles",
+    ]
     for alarm in alarms:
         runbook = alarm["AlarmDescription"].split("Runbook: ", 1)[1].rsplit("/", 1)[1]
         assert (ROOT / "docs" / "runbooks" / runbook).is_file(), alarm["AlarmName"]

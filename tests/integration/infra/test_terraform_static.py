@@ -42,7 +42,7 @@ def test_every_config_is_found() -> None:
     names = {f"{p.parent.name}/{p.name}" for p in CONFIGS}
     modules = ("keys", "network", "data_lake", "messaging", "streaming", "schema_registry", "workers", "emr")
     modules += ("code", "database", "orchestration", "monitoring", "pipeline", "private_bucket", "alerting")
-    modules += ("tenants", "ingest", "stream_lambda", "search", "counters")
+    modules += ("tenants", "ingest", "stream_lambda", "search", "counters", "review")
     assert {f"modules/{m}" for m in modules} | {"envs/local", "envs/dev", "envs/prod"} == names
 
 

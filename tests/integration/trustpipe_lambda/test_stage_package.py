@@ -106,3 +106,47 @@ def test_every_stage_has_a_handler_module_the_builder_points_at() -> None:
     for w in LAMBDA_STAGES:
         module = stage_lambdas.handler_of(w).rsplit(".", 1)[0]
         assert (root / (module.replace(".", "/") + ".py")).is_file(), w.name
+
+
+def test_an_apps_zip_is_built_from_its_packages_and_runs_its_handler(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    # GIVEN an app made of packages that exist (the indexer's: its handler, its stream batch
+    # code), as the review app is made of its own once it lands (stage_lambdas.REVIEW)
+    app = stage_lambdas.App(
+        name="indexer-app",
+        packages=("trustpipe_search", "trustpipe_stream"),
+        deps=stage_lambdas.deps_of(INDEXER),
+    )
+    # WHEN the app builder builds it
+    app_zip = stage_lambdas.build_app(
+        app, tmp_path_factory.mktemp("zips"), python=LOCAL_PYTHON, compresslevel=1
+    )
+    # THEN the zip is named for the app and holds the core, its schemas and each of its packages
+    assert app_zip.name == "indexer-app-lambda.zip"
+    names = zipfile.ZipFile(app_zip).namelist()
+    assert "trustpipe_search/lambda_handler.py" in names and "trustpipe/_schemas/scored_message.avsc" in names
+    tops = {n.split("/")[0] for n in names}
+    assert {
+        "trustpipe",
+        "trustpipe_search",
+        "trustpipe_stream",
+        "opensearchpy",
+        "aws_lambda_powertools",
+    } <= tops
+    assert not tops & {"boto3", "botocore", "trustpipe_scorer", "trustpipe_review"}
+    function = LocalFunction(
+        app_zip,
+        app.handler,
+        {"TRUSTPIPE_SETTINGS": str(tmp_path / "absent.json")},
+        timeout_seconds=30,
+        name="indexer-app",
+        log_path=tmp_path / "function.log",
+    )
+    try:
+        # WHEN its handler is invoked while its settings are missing
+        unset = function.invoke(recorded())
+    finally:
+        function.close()
+    # THEN the handler the app names imported from the zip alone, and the error names the settings
+    assert unset.error is not None and unset.error["errorType"] == "SettingsError", unset.error

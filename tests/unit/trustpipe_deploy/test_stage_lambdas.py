@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 
 from tests.harness.paths import ROOT
 from trustpipe.workers import INDEXER, LAMBDA_STAGES
@@ -99,3 +101,35 @@ def test_each_alarm_pages_with_a_runbook_that_exists() -> None:
     for name, alarm in alarms.items():
         runbook = ROOT / "docs" / "runbooks" / f"{unquote(alarm['runbook'])}.md"
         assert runbook.is_file(), name
+
+
+def test_the_review_app_is_listed_with_the_handler_and_zip_its_terraform_deploys() -> None:
+    # GIVEN the review app's entry (built by `make lambda` once services/trustpipe_review exists)
+    review = stage_lambdas.REVIEW
+    assert stage_lambdas.APPS == (stage_lambdas.REVIEW,)
+    variables = {k: v for b in hcl("infra/modules/review/variables.tf")["variable"] for k, v in b.items()}
+    # THEN the module's handler is the app's, and its runtime the stages'
+    assert (
+        unquote(variables['"handler"']["default"])
+        == review.handler
+        == "trustpipe_review.lambda_handler.handler"
+    )
+    assert unquote(variables['"lambda_runtime"']["default"]) == stage_lambdas.STAGE_RUNTIME
+    call = next(b['"review"'] for b in hcl("infra/modules/pipeline/main.tf")["module"] if '"review"' in b)
+    assert "handler" not in call
+    # and the cloud roots deploy the zip the builder writes
+    for env in ("dev", "prod"):
+        roots = {k: v for b in hcl(f"infra/envs/{env}/variables.tf")["variable"] for k, v in b.items()}
+        assert unquote(roots['"review_lambda_zip"']["default"]).endswith(f"/build/{review.name}-lambda.zip")
+    # and every package it is made of exists but the app's own
+    assert set(stage_lambdas.missing_packages(review)) <= {"trustpipe_review"}
+    assert {"opensearch-py", "pydantic", "psycopg"} <= set(review.deps)
+
+
+def test_an_app_whose_dependency_the_lock_does_not_pin_is_refused(tmp_path: Path) -> None:
+    # GIVEN an app that names a dependency the lock's runtime set lacks (pytest: a dev dependency)
+    app = stage_lambdas.App(name="x", packages=("trustpipe_frontdoor",), deps=("avro", "pytest"))
+    # WHEN it is built THEN the build stops naming it, before anything is written
+    with pytest.raises(stage_lambdas.UnlockedDependencyError, match="x: pytest not among"):
+        stage_lambdas.build_app(app, tmp_path)
+    assert list(tmp_path.iterdir()) == []

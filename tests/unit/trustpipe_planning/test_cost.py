@@ -87,6 +87,7 @@ def test_the_cli_shows_the_stream_identity_figures() -> None:
     result = run_cli("cost", "estimate", "--messages-per-day", "1000000")
     assert result.returncode == 0, result.stderr
     assert "stream identity at 1,000 enterprises" in result.stdout and "10,950.00" in result.stdout
+    assert "review API at 50,000 reviewers: API Gateway HTTP API 426.00" in result.stdout
 
 
 def test_each_stream_stage_is_costed_as_an_asg_and_as_lambda_at_10_100_and_1000_per_second() -> None:
@@ -140,3 +141,37 @@ def test_an_instance_type_without_a_recorded_price_is_one_clear_error_naming_its
     # and the page to read it from, never a KeyError's traceback
     with pytest.raises(UserError, match=r"no rds_hour price for 'db\.x9\.huge'.*rds/postgresql/pricing"):
         prices["rds_hour"]["db.x9.huge"]
+
+
+def test_the_review_api_is_priced_at_its_stated_usage_and_the_pools_tiers_by_hand() -> None:
+    # GIVEN dev's review API: 200 reviewers x 400 requests x 22 working days = 1.76 M requests,
+    # each 120 ms of the review module's 512 MB function
+    review = cost.estimate(INFRA, 1_000_000).as_dict()["review"]
+    # THEN the API is 1.76 ($1.00/M), the function 0.352 + 105,600 GB-s x $0.0000166667 = 2.11,
+    # and the pool nothing (the Lite tier's first 10,000 monthly active users are free)
+    assert review["200 reviewers"] == {"API Gateway HTTP API": 1.76, "Lambda": 2.11, "Cognito (Lite)": 0.0}
+    # and at 50,000: 440 M requests = 300 x $1.00 + 140 x $0.90, 88 + 440 of Lambda, and the pool's
+    # 40,000 users past the free 10,000 at $0.0055
+    assert review["50,000 reviewers"] == {
+        "API Gateway HTTP API": 426.0,
+        "Lambda": 528.0,
+        "Cognito (Lite)": 220.0,
+    }
+    # and the pool's tiers are counted each at its own price (10,000 free, then 90,000 at $0.0055,
+    # 900,000 at $0.0046, 1 M at $0.00325)
+    prices = cost.load_prices()
+    assert cost.cognito_lite(prices, 10_000) == 0.0
+    assert cost.cognito_lite(prices, 2_000_000) == pytest.approx(495 + 4140 + 3250)
+    assert cost.cognito_lite(prices, 20_000_000) == pytest.approx(495 + 4140 + 29250 + 10_000_000 * 0.0025)
+
+
+def test_the_review_api_costs_only_its_alarms_idle_and_nothing_where_it_is_off() -> None:
+    # GIVEN the dev root (review on) idle and busy, and the local root (no review module)
+    idle, busy = cost.idle(INFRA), cost.estimate(INFRA, 1_000_000)
+    local = cost.estimate(INFRA, 1_000_000, "local")
+    # THEN idle it has no reviewers, busy the stated 200, and the local root none at all
+    assert idle.components[cost.REVIEW] == 0.0 and idle.assumptions["reviewers"] == 0
+    assert busy.components[cost.REVIEW] == pytest.approx(1.76 + 2.112, abs=0.001)
+    assert cost.REVIEW not in local.components and local.review == {}
+    # and its five alarms are counted with the others (16 + the search domain's 7 + 5, and the dashboard)
+    assert idle.components["CloudWatch alarms and dashboard"] == pytest.approx((16 + 7 + 5) * 0.10 + 3.00)
