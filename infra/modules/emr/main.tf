@@ -145,6 +145,7 @@ resource "aws_emr_security_configuration" "this" {
 # admits the batch job (the counters' cache) admits this one. No rules of its own: the managed
 # groups carry the nodes' egress.
 resource "aws_security_group" "cluster" {
+  # checkov:skip=CKV2_AWS_5: attached at run time, not here: the hourly DAG adds it to each transient cluster's nodes (additional_security_group_ids in the EMR job flow's instances).
   name        = "${var.name}-emr-cluster"
   description = "The hourly job's EMR clusters, for the services that admit them"
   vpc_id      = var.vpc_id

@@ -90,13 +90,14 @@ resource "aws_cognito_user_pool" "this" {
   tags = var.tags
 }
 
-# The review page's client: a browser holds no secret, so none; SRP (the password never leaves
-# the browser) and refresh tokens only.
+# The review page's client: a browser holds no secret, so none. The page signs in with
+# USER_PASSWORD_AUTH, straight from the browser to Cognito over TLS (the password never reaches
+# the API or its function); SRP stays allowed for clients that speak it; refresh tokens.
 resource "aws_cognito_user_pool_client" "this" {
   name                          = local.function_name
   user_pool_id                  = aws_cognito_user_pool.this.id
   generate_secret               = false
-  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  explicit_auth_flows           = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
   prevent_user_existence_errors = "ENABLED"
   enable_token_revocation       = true
   access_token_validity         = var.token_validity_minutes
@@ -342,6 +343,18 @@ resource "aws_apigatewayv2_route" "this" {
   authorizer_id      = aws_apigatewayv2_authorizer.this.id
 }
 
+# The review page itself: its HTML, its script and the pool's public sign-in configuration (the
+# client id and Cognito's URL), none of it an enterprise's data. Fetched before anyone has a token.
+resource "aws_apigatewayv2_route" "page" {
+  # checkov:skip=CKV_AWS_309: the page's static files and public sign-in configuration are fetched before sign-in and hold no enterprise data; every data route is behind the JWT authorizer (aws_apigatewayv2_route.this).
+  for_each = toset(var.page_routes)
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
+  authorization_type = "NONE"
+}
+
 resource "aws_apigatewayv2_stage" "this" {
   api_id      = aws_apigatewayv2_api.this.id
   name        = "$default"
@@ -381,7 +394,7 @@ resource "aws_apigatewayv2_stage" "this" {
   }
 
   # Per-route settings name routes that must exist first.
-  depends_on = [aws_apigatewayv2_route.this]
+  depends_on = [aws_apigatewayv2_route.this, aws_apigatewayv2_route.page]
 }
 
 resource "aws_lambda_permission" "this" {

@@ -19,7 +19,7 @@ output "user_pool_issuer" {
 }
 
 output "client_id" {
-  description = "The review page's app client (no secret; SRP and refresh tokens): the ID tokens' audience."
+  description = "The review page's app client (no secret; password, SRP and refresh tokens): the ID tokens' audience."
   value       = try(aws_cognito_user_pool_client.this.id, null)
 }
 

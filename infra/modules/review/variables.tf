@@ -130,6 +130,17 @@ variable "routes" {
   default     = ["GET /{proxy+}", "POST /{proxy+}"]
 }
 
+variable "page_routes" {
+  description = "The review page's routes, reached without a token (more specific than routes' greedy ones): its HTML, its script and its sign-in configuration."
+  type        = list(string)
+  default     = ["GET /", "GET /page.js", "GET /config.json"]
+
+  validation {
+    condition     = alltrue([for key in var.page_routes : can(regex("^GET /[a-z0-9./_-]*$", key))])
+    error_message = "page_routes are GET routes of fixed paths: a greedy or parameterised path would open data routes."
+  }
+}
+
 variable "throttle_rate_limit" {
   description = "Steady requests per second the stage accepts on every route (the default route settings)."
   type        = number

@@ -887,19 +887,28 @@ def test_the_review_api_takes_only_the_pools_tokens_on_every_route_throttled(
     assert (
         pool["MfaConfiguration"] == "OPTIONAL" and pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
     )
-    # and the page's client: no secret, SRP and refresh only, writes neither the enterprise nor the role
+    # and the page's client: no secret, password (browser to Cognito), SRP and refresh only,
+    # writes neither the enterprise nor the role
     client = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=review["client_id"])
     client = client["UserPoolClient"]
     assert "ClientSecret" not in client
-    assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert sorted(client["ExplicitAuthFlows"]) == [
+        "ALLOW_REFRESH_TOKEN_AUTH",
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_USER_SRP_AUTH",
+    ]
     assert client["WriteAttributes"] == ["email"]
-    # THEN every route of the API needs a token of that pool issued to that client
+    # THEN every data route of the API needs a token of that pool issued to that client (the
+    # page's own files are fetched before sign-in)
     (api,) = [a for a in gateway.get_apis()["Items"] if a["Name"] == "trustpipe-dev-review"]
     assert review["api_url"] == api["ApiEndpoint"]
     routes = gateway.get_routes(ApiId=api["ApiId"])["Items"]
-    assert sorted(r["RouteKey"] for r in routes) == ["GET /{proxy+}", "POST /{proxy+}"]
-    assert {r["AuthorizationType"] for r in routes} == {"JWT"}
-    (authorizer_id,) = {r["AuthorizerId"] for r in routes}
+    by_key = {r["RouteKey"]: r for r in routes}
+    assert sorted(by_key) == ["GET /", "GET /config.json", "GET /page.js", "GET /{proxy+}", "POST /{proxy+}"]
+    data = [by_key["GET /{proxy+}"], by_key["POST /{proxy+}"]]
+    assert {r["AuthorizationType"] for r in data} == {"JWT"}
+    assert {by_key[k]["AuthorizationType"] for k in ("GET /", "GET /config.json", "GET /page.js")} == {"NONE"}
+    (authorizer_id,) = {r["AuthorizerId"] for r in data}
     # (one by one: moto answers no list of an HTTP API's authorizers)
     authorizer = gateway.get_authorizer(ApiId=api["ApiId"], AuthorizerId=authorizer_id)
     assert authorizer["AuthorizerType"] == "JWT"

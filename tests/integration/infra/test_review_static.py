@@ -1,6 +1,6 @@
 """The review API's module read as written (infra/modules/review): a user pool nobody signs up to
-by themselves whose users carry an immutable enterprise, a secretless SRP client that cannot
-write the enterprise or the role, a JWT authorizer on every route, throttling, a function in the
+by themselves whose users carry an immutable enterprise, a secretless client that cannot
+write the enterprise or the role, a JWT authorizer on every data route, throttling, a function in the
 private subnets with least privilege, and alarms with runbooks. The dev root apply reads the same
 back from what moto created (tests/integration/infra/test_dev_root_apply.py)."""
 
@@ -96,13 +96,17 @@ def test_passwords_are_strong_and_totp_is_offered() -> None:
 def test_the_client_has_no_secret_signs_in_by_srp_and_cannot_write_the_enterprise_or_role() -> None:
     client = _resources()["aws_cognito_user_pool_client.this"]
     assert client["generate_secret"] is False
-    assert sorted(client["explicit_auth_flows"]) == ['"ALLOW_REFRESH_TOKEN_AUTH"', '"ALLOW_USER_SRP_AUTH"']
+    assert sorted(client["explicit_auth_flows"]) == [
+        '"ALLOW_REFRESH_TOKEN_AUTH"',
+        '"ALLOW_USER_PASSWORD_AUTH"',
+        '"ALLOW_USER_SRP_AUTH"',
+    ]
     assert client["write_attributes"] == ['"email"']
     assert {'"custom:enterprise"', '"custom:role"'} <= set(client["read_attributes"])
     assert client["prevent_user_existence_errors"] == '"ENABLED"'
 
 
-def test_every_route_needs_a_token_the_pool_issued_to_the_client() -> None:
+def test_every_data_route_needs_a_token_the_pool_issued_to_the_client() -> None:
     resources = _resources()
     authorizer = resources["aws_apigatewayv2_authorizer.this"]
     assert authorizer["authorizer_type"] == '"JWT"'
@@ -110,11 +114,15 @@ def test_every_route_needs_a_token_the_pool_issued_to_the_client() -> None:
     jwt = _one(authorizer["jwt_configuration"])
     assert jwt["issuer"] == '"https://${aws_cognito_user_pool.this.endpoint}"'
     assert jwt["audience"] == ["${aws_cognito_user_pool_client.this.id}"]
-    routes = [body for name, body in resources.items() if name.startswith("aws_apigatewayv2_route.")]
-    (route,) = routes  # for_each over var.routes: every route is this one
+    routes = {name: body for name, body in resources.items() if name.startswith("aws_apigatewayv2_route.")}
+    assert set(routes) == {"aws_apigatewayv2_route.this", "aws_apigatewayv2_route.page"}
+    route = routes["aws_apigatewayv2_route.this"]  # for_each over var.routes: every data route
     assert route["authorization_type"] == '"JWT"'
     assert route["authorizer_id"] == "${aws_apigatewayv2_authorizer.this.id}"
     assert set(_defaults()["routes"]) == {"GET /{proxy+}", "POST /{proxy+}"}
+    # and the page's own files, fetched before sign-in, are fixed paths: none reaches the data
+    assert routes["aws_apigatewayv2_route.page"]["authorization_type"] == '"NONE"'
+    assert set(_defaults()["page_routes"]) == {"GET /", "GET /page.js", "GET /config.json"}
 
 
 def test_the_stage_throttles_every_route_and_the_deciding_ones_tighter_and_logs_each_request() -> None:
