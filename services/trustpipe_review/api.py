@@ -1,0 +1,289 @@
+"""The review API's routes on Powertools' HTTP API resolver (API Gateway HTTP API events,
+payload 2.0), validated from their type annotations, from which the OpenAPI document is made
+(``/openapi.json``; ``docs/review-openapi.json`` is written from it by
+`trustpipe review openapi`).
+
+Every route asks ``identify`` for the caller's claims (on AWS those API Gateway's JWT
+authorizer verified; locally a token checked against the pool's JWKS) and serves that
+reviewer's enterprise only: an enterprise named in a query string or body is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from trustpipe_review.auth import Reviewer, reviewer_of
+from trustpipe_review.errors import BadRequestError, ReviewError, TooLargeError
+from trustpipe_review.service import MAX_CURSOR_CHARS, MAX_IDEMPOTENCY_KEY, ReviewService
+from trustpipe_search import queries
+from trustpipe_search.queries import Filters
+
+log = logging.getLogger("trustpipe.review")
+
+TITLE = "trustpipe review API"
+VERSION = "1.0.0"
+MAX_BODY_BYTES = 4096
+"""A decision's body is a few dozen bytes."""
+MAX_QUERY_BYTES = 4096
+"""Filters and a cursor fit well inside it; API Gateway's own limit is far larger."""
+MAX_PATH_BYTES = 8192
+"""A message id percent-encoded (at most ``queries.MAX_MESSAGE_ID_CHARS`` characters)."""
+DEFAULT_DAYS = 1
+"""Aggregates without a range cover the last day."""
+FORBIDDEN_PARAMETERS = frozenset({"enterprise", "enterprise_id", "enterpriseid", "tenant", "tenant_id"})
+"""Query parameters that would name an enterprise: refused, the token's is the only one."""
+
+Identify = Callable[[dict[str, Any]], dict[str, Any]]
+"""An HTTP API event -> the claims of its verified token ({} when none)."""
+
+
+class Verdict(StrEnum):
+    QUARANTINE = "QUARANTINE"
+    LABEL = "LABEL"
+    PASS_THROUGH = "PASS_THROUGH"  # noqa: S105 - a verdict, not a password
+
+
+class DecisionKind(StrEnum):
+    release = "release"
+    confirm_malicious = "confirm_malicious"
+    mark_safe = "mark_safe"
+
+
+class Message(BaseModel):
+    message_id: str
+    received_at: str | None
+    scored_at: str | None
+    from_address: str | None
+    from_display_name: str | None
+    from_domain: str | None
+    reply_to: str | None
+    sending_ip: str | None
+    score: float | None
+    verdict: str | None
+    reasons: list[str] | None
+    model_version: str | None
+    model_promotion: int | None
+    source: str | None
+    decision: str | None
+    decided_at: str | None
+    decided_by: str | None
+
+
+class MessagesPage(BaseModel):
+    messages: list[Message]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null: no more.")
+
+
+class HourCounts(BaseModel):
+    hour: str
+    verdicts: dict[str, int]
+
+
+class Hourly(BaseModel):
+    hours: list[HourCounts]
+
+
+class Histogram(BaseModel):
+    bin_width: float
+    bins: list[int]
+
+
+class DomainCount(BaseModel):
+    domain: str
+    messages: int
+
+
+class Domains(BaseModel):
+    domains: list[DomainCount]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: DecisionKind
+
+
+class DecisionOut(BaseModel):
+    decision_id: int
+    message_id: str
+    decision: str
+    previous_verdict: str
+    decided_by: str
+    decided_at: str
+    release_sent: bool
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:  # type: ignore[type-arg]
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
+    )
+
+
+def refusal(err: ReviewError) -> Response:  # type: ignore[type-arg]
+    return _json(int(err.status), {"error": err.reason})
+
+
+def _range(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    end = _utc(until) if until is not None else now
+    start = _utc(since) if since is not None else end - timedelta(days=DEFAULT_DAYS)
+    return start, end
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def create_app(service: ReviewService, identify: Identify, served: frozenset[str]) -> APIGatewayHttpResolver:
+    """The routes on a resolver; ``identify`` gives each request's verified claims."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    def who() -> Reviewer:
+        event = app.current_event
+        named = FORBIDDEN_PARAMETERS & {k.lower() for k in (event.query_string_parameters or {})}
+        if named:
+            raise BadRequestError(
+                f"{sorted(named)[0]!r} is refused: your enterprise is the one your token names"
+            )
+        return reviewer_of(identify(event.raw_event), served)
+
+    @app.exception_handler(ReviewError)  # type: ignore[untyped-decorator]
+    def refused(err: ReviewError) -> Response:  # type: ignore[type-arg]
+        return refusal(err)
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def invalid(err: RequestValidationError) -> Response:  # type: ignore[type-arg]
+        first = err.errors()[0] if err.errors() else {}
+        where = " ".join(str(part) for part in first.get("loc", ()))
+        return _json(HTTPStatus.BAD_REQUEST, {"error": f"{where}: {first.get('msg', 'invalid')}"})
+
+    @app.not_found
+    def not_found(_err: Exception) -> Response:  # type: ignore[type-arg]
+        return _json(HTTPStatus.NOT_FOUND, {"error": "no such route"})
+
+    @app.get("/messages", summary="The enterprise's messages, newest first, a page at a time")
+    def list_messages(
+        verdict: Annotated[Verdict | None, Query()] = None,
+        since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
+        until: Annotated[datetime | None, Query(description="received before (ISO 8601)")] = None,
+        sender: Annotated[str | None, Query(max_length=queries.MAX_SENDER_CHARS)] = None,
+        reason: Annotated[str | None, Query(max_length=queries.MAX_REASON_CHARS)] = None,
+        q: Annotated[str | None, Query(max_length=queries.MAX_TEXT_CHARS, description="free text")] = None,
+        decision: Annotated[DecisionKind | None, Query()] = None,
+        size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+        cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    ) -> MessagesPage:
+        reviewer = who()
+        filters = Filters(
+            verdict=verdict.value if verdict else None,
+            since=_utc(since) if since else None,
+            until=_utc(until) if until else None,
+            sender=sender,
+            reason=reason,
+            text=q,
+            decision=decision.value if decision else None,
+        )
+        return MessagesPage.model_validate(service.messages(reviewer, filters, size, cursor))
+
+    @app.get("/messages/<message_id>", summary="One message: its score, reasons and model version")
+    def one_message(message_id: Annotated[str, Path(max_length=MAX_PATH_BYTES)]) -> Message:
+        reviewer = who()
+        return Message.model_validate(service.message(reviewer, unquote(message_id)))
+
+    @app.post("/messages/<message_id>/decisions", summary="A reviewer's decision on a message")
+    def decide(
+        message_id: Annotated[str, Path(max_length=MAX_PATH_BYTES)],
+        body: DecisionIn,
+        idempotency_key: Annotated[
+            str, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
+        ],
+    ) -> DecisionOut:
+        reviewer = who()
+        answer, _replayed = service.decide(
+            reviewer, unquote(message_id), body.decision.value, idempotency_key
+        )
+        return DecisionOut.model_validate(answer)
+
+    @app.get("/stats/hourly", summary="The enterprise's messages per hour, by verdict")
+    def hourly(
+        since: Annotated[datetime | None, Query()] = None, until: Annotated[datetime | None, Query()] = None
+    ) -> Hourly:
+        reviewer = who()
+        return Hourly.model_validate(service.hourly(reviewer, *_range(since, until, service.clock())))
+
+    @app.get("/stats/scores", summary="The enterprise's score histogram (20 bins over [0, 1])")
+    def scores(
+        since: Annotated[datetime | None, Query()] = None, until: Annotated[datetime | None, Query()] = None
+    ) -> Histogram:
+        reviewer = who()
+        return Histogram.model_validate(service.histogram(reviewer, *_range(since, until, service.clock())))
+
+    @app.get("/stats/sender-domains", summary="The enterprise's most frequent sender domains")
+    def sender_domains(
+        since: Annotated[datetime | None, Query()] = None,
+        until: Annotated[datetime | None, Query()] = None,
+        size: Annotated[int, Query(ge=1, le=queries.MAX_DOMAINS)] = 10,
+    ) -> Domains:
+        reviewer = who()
+        start, end = _range(since, until, service.clock())
+        return Domains.model_validate(service.sender_domains(reviewer, start, end, size))
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(openapi_json(app))
+        return document
+
+    return app
+
+
+def openapi_json(app: APIGatewayHttpResolver) -> str:
+    """The API's OpenAPI document, as committed in docs/review-openapi.json."""
+    return (
+        app.get_openapi_json_schema(
+            title=TITLE,
+            version=VERSION,
+            security_schemes={"cognito": HTTPBearer(bearerFormat="JWT", description="a Cognito id token")},
+            security=[{"cognito": []}],
+        )
+        + "\n"
+    )
+
+
+def oversized(event: dict[str, Any]) -> str | None:
+    """What of a request is over the API's size limits, before anything parses it (None: all
+    within them)."""
+    body = event.get("body") or ""
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        return f"the body is over {MAX_BODY_BYTES} bytes"
+    if len((event.get("rawQueryString") or "").encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
+        return f"the query string is over {MAX_QUERY_BYTES} bytes"
+    if len((event.get("rawPath") or "").encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return f"the path is over {MAX_PATH_BYTES} bytes"
+    return None
+
+
+def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``app``'s answer to an HTTP API event, a request over the limits refused unparsed (413)."""
+    too_large = oversized(event)
+    if too_large is not None:
+        return {
+            "statusCode": int(TooLargeError.status),
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"error": too_large}),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
