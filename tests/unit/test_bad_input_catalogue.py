@@ -19,6 +19,7 @@ BOUNDARIES = {
     "CLI arguments",
     "Airflow Variables",
     "search queries",
+    "review API requests",
 }
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)(?:\[([^\]]+)\])?`")
 
