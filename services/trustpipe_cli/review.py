@@ -30,11 +30,12 @@ def review_serve(
     settings_path: SettingsPath = None,
 ) -> None:
     """Serve the review API over plain HTTP, checking each token against the pool's JWKS."""
-    from trustpipe_review.app import local_app
+    from trustpipe_review.app import review_app, verifier
     from trustpipe_review.local_server import serve
 
-    app = local_app(load_clients(state_dir, settings_path))
-    serve(app, host, port, say=lambda msg: console.print(msg, highlight=False))
+    aws = load_clients(state_dir, settings_path)
+    checks = verifier(aws.settings)
+    serve(review_app(aws), checks, host, port, say=lambda msg: console.print(msg, highlight=False))
 
 
 @review_app.command("openapi")
@@ -82,3 +83,29 @@ def review_user_add(
     except (TenantError, ValueError) as err:
         raise SettingsError(str(err)) from err
     console.print(f"{role} {email} of {enterprise}: password {password}", highlight=False)
+
+
+@review_app.command("token")
+def review_token(
+    email: Annotated[str, typer.Option("--email", help="The reviewer's email (their user name).")],
+    password: Annotated[
+        str, typer.Option("--password", help="Their password.", prompt=True, hide_input=True)
+    ],
+    state_dir: StateDir = DEFAULT_LOCAL_DIR,
+    settings_path: SettingsPath = None,
+) -> None:
+    """Sign in to the settings' user pool and print the id token (for `Authorization: Bearer`)."""
+    from trustpipe_review.users import Pool, sign_in
+
+    aws = load_clients(state_dir, settings_path)
+    settings = aws.settings
+    if not settings.review_user_pool_id or not settings.review_client_id:
+        raise SettingsError("the settings name no review user pool: run `trustpipe local up`")
+    cognito = aws.client("cognito-idp")
+    try:
+        token = sign_in(
+            cognito, Pool(settings.review_user_pool_id, settings.review_client_id), email, password
+        )
+    except cognito.exceptions.NotAuthorizedException as err:
+        raise SettingsError("the user pool refused that email and password") from err
+    print(token)

@@ -3,16 +3,16 @@ payload 2.0), validated from their type annotations, from which the OpenAPI docu
 (``/openapi.json``; ``docs/review-openapi.json`` is written from it by
 `trustpipe review openapi`).
 
-Every route asks ``identify`` for the caller's claims (on AWS those API Gateway's JWT
-authorizer verified; locally a token checked against the pool's JWKS) and serves that
-reviewer's enterprise only: an enterprise named in a query string or body is refused.
+Every route reads the caller's claims where API Gateway's JWT authorizer puts them once it has
+verified the token (``requestContext.authorizer.jwt.claims``; locally ``local_server`` plays the
+authorizer) and serves that reviewer's enterprise only: an enterprise named in a query string or
+body is refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from trustpipe_review.auth import Reviewer, reviewer_of
+from trustpipe_review.auth import Reviewer, gateway_claims, reviewer_of
 from trustpipe_review.errors import BadRequestError, ReviewError, TooLargeError
 from trustpipe_review.service import MAX_CURSOR_CHARS, MAX_IDEMPOTENCY_KEY, ReviewService
 from trustpipe_search import queries
@@ -45,9 +45,6 @@ DEFAULT_DAYS = 1
 """Aggregates without a range cover the last day."""
 FORBIDDEN_PARAMETERS = frozenset({"enterprise", "enterprise_id", "enterpriseid", "tenant", "tenant_id"})
 """Query parameters that would name an enterprise: refused, the token's is the only one."""
-
-Identify = Callable[[dict[str, Any]], dict[str, Any]]
-"""An HTTP API event -> the claims of its verified token ({} when none)."""
 
 
 class Verdict(StrEnum):
@@ -148,8 +145,8 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def create_app(service: ReviewService, identify: Identify, served: frozenset[str]) -> APIGatewayHttpResolver:
-    """The routes on a resolver; ``identify`` gives each request's verified claims."""
+def create_app(service: ReviewService, served: frozenset[str]) -> APIGatewayHttpResolver:
+    """The routes on a resolver, for reviewers of the ``served`` enterprises."""
     app = APIGatewayHttpResolver(enable_validation=True)
 
     def who() -> Reviewer:
@@ -159,7 +156,7 @@ def create_app(service: ReviewService, identify: Identify, served: frozenset[str
             raise BadRequestError(
                 f"{sorted(named)[0]!r} is refused: your enterprise is the one your token names"
             )
-        return reviewer_of(identify(event.raw_event), served)
+        return reviewer_of(gateway_claims(event.raw_event), served)
 
     @app.exception_handler(ReviewError)  # type: ignore[untyped-decorator]
     def refused(err: ReviewError) -> Response:  # type: ignore[type-arg]

@@ -12,11 +12,10 @@ from trustpipe.db import roles
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_alerter.channels import ActionQueues
 from trustpipe_importer.app import connector
-from trustpipe_review.api import Identify, create_app
+from trustpipe_review.api import create_app
 from trustpipe_review.audit import AuditLog
-from trustpipe_review.auth import TokenVerifier, gateway_claims
+from trustpipe_review.auth import TokenVerifier
 from trustpipe_review.labels import WriteLabel, lake_labels
-from trustpipe_review.local_server import token_identify
 from trustpipe_review.service import ReviewService
 from trustpipe_search import engine
 
@@ -43,22 +42,17 @@ def build_service(aws: AwsClients, write_label: WriteLabel | None = None) -> Rev
     )
 
 
-def local_identify(settings: Settings) -> Identify:
-    """Bearer tokens checked against the settings' user pool, as API Gateway's authorizer does."""
+def verifier(settings: Settings) -> TokenVerifier:
+    """The local stand-in for API Gateway's JWT authorizer: tokens of the settings' user pool
+    and app client, checked against the pool's JWKS (at the moto server locally)."""
     if not settings.review_user_pool_id or not settings.review_client_id:
         raise SettingsError("the settings name no review user pool and client: run `trustpipe local up`")
-    verifier = TokenVerifier(
+    return TokenVerifier(
         settings.region, settings.review_user_pool_id, settings.review_client_id, settings.aws_endpoint
     )
-    return token_identify(verifier)
 
 
-def local_app(aws: AwsClients) -> APIGatewayHttpResolver:
-    """The app `trustpipe review serve` runs: it checks each token itself."""
-    settings = aws.settings
-    return create_app(build_service(aws), local_identify(settings), settings.enterprises)
-
-
-def lambda_app(aws: AwsClients) -> APIGatewayHttpResolver:
-    """The app the Lambda runs: API Gateway's JWT authorizer verified the token before it."""
-    return create_app(build_service(aws), gateway_claims, aws.settings.enterprises)
+def review_app(aws: AwsClients) -> APIGatewayHttpResolver:
+    """The app, reading the claims an authorizer verified: API Gateway's on AWS, the local
+    server's (with ``verifier``) on the local stack."""
+    return create_app(build_service(aws), aws.settings.enterprises)

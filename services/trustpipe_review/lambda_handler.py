@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_review.api import resolve
-from trustpipe_review.app import lambda_app
+from trustpipe_review.app import review_app
 
 SETTINGS_ENV = "TRUSTPIPE_SETTINGS"
 """Where the function's settings are: a path in the package or ``s3://bucket/key``."""
@@ -22,5 +22,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Built on the first invocation (no clients or env reads at import), reused while warm."""
     if not _built:
         settings = Settings.load_uri(os.environ[SETTINGS_ENV])
-        _built.append(lambda_app(AwsClients(settings.with_database_url(os.environ.get("DATABASE_URL")))))
+        _built.append(review_app(AwsClients(settings.with_database_url(os.environ.get("DATABASE_URL")))))
     return resolve(_built[0], event, context)

@@ -1,10 +1,12 @@
 """Serve the review API's resolver over plain HTTP as API Gateway's HTTP API would (payload 2.0
 events): `trustpipe review serve` on the local stack and the tests run the Lambda's own app so.
-Here the server's ``identify`` checks each bearer token against the user pool's JWKS, which
-API Gateway's JWT authorizer does on AWS."""
+The server plays the JWT authorizer too: each bearer token is checked against the user pool's
+JWKS (``TokenVerifier``) and its claims put into the event where API Gateway puts them; a token
+refused is a 401 before the app sees the request."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,11 +14,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from trustpipe_review.api import resolve
 from trustpipe_review.auth import TokenVerifier
+from trustpipe_review.errors import UnauthenticatedError
 
 STAGE = "$default"
 MAX_READ_BYTES = 64 * 1024
@@ -33,8 +37,6 @@ def to_event(
     query: dict[str, str] = {}
     for part in raw_query.split("&") if raw_query else []:
         name, _, value = part.partition("=")
-        from urllib.parse import unquote_plus
-
         query[unquote_plus(name)] = unquote_plus(value)
     now = datetime.now(UTC)
     return {
@@ -66,13 +68,25 @@ def to_event(
     }
 
 
-def token_identify(verifier: TokenVerifier) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Claims of the event's bearer token, verified as API Gateway's JWT authorizer would."""
+PUBLIC_PATHS = frozenset({"/openapi.json"})
+"""Routes without the authorizer (the API's own description)."""
 
-    def identify(event: dict[str, Any]) -> dict[str, Any]:
-        return verifier.claims((event.get("headers") or {}).get("authorization"))
 
-    return identify
+def authorize(event: dict[str, Any], verifier: TokenVerifier) -> dict[str, Any] | None:
+    """What API Gateway's JWT authorizer does: the event's verified claims put in its request
+    context; or, for a token refused, the 401 answer (None: authorized, or a public route)."""
+    if event["rawPath"] in PUBLIC_PATHS:
+        return None
+    try:
+        claims = verifier.claims((event.get("headers") or {}).get("authorization"))
+    except UnauthenticatedError as err:
+        return {
+            "statusCode": int(err.status),
+            "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
+            "body": json.dumps({"error": err.reason}),
+        }
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return None
 
 
 class _LocalContext:
@@ -82,9 +96,12 @@ class _LocalContext:
     aws_request_id = "local"
 
 
-def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(
+    app: APIGatewayHttpResolver, verifier: TokenVerifier | None, host: str, port: int
+) -> ThreadingHTTPServer:
     """An HTTP server dispatching to ``app``, one request at a time through the resolver (it
-    keeps the current event on itself)."""
+    keeps the current event on itself), each token checked by ``verifier`` first (None: no
+    authorizer, the app refuses every request without claims)."""
     lock = threading.Lock()
     context = _LocalContext()
 
@@ -104,8 +121,12 @@ def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingH
             event = to_event(
                 self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
             )
-            with lock:
-                result = resolve(app, event, context)
+            refused = authorize(event, verifier) if verifier is not None else None
+            if refused is not None:
+                result = refused
+            else:
+                with lock:
+                    result = resolve(app, event, context)
             headers = dict(result.get("headers") or {})
             self._send(int(result["statusCode"]), (result.get("body") or "").encode(), headers)
 
@@ -126,9 +147,11 @@ def make_server(app: APIGatewayHttpResolver, host: str, port: int) -> ThreadingH
     return ThreadingHTTPServer((host, port), Handler)
 
 
-def serve(app: APIGatewayHttpResolver, host: str, port: int, say: Callable[[str], None]) -> None:
-    """Serve until Ctrl-C or SIGTERM."""
-    server = make_server(app, host, port)
+def serve(
+    app: APIGatewayHttpResolver, verifier: TokenVerifier, host: str, port: int, say: Callable[[str], None]
+) -> None:
+    """Serve until Ctrl-C."""
+    server = make_server(app, verifier, host, port)
     say(f"review API on http://{host}:{server.server_port} (OpenAPI at /openapi.json); Ctrl-C stops it")
     try:
         server.serve_forever()
@@ -139,9 +162,9 @@ def serve(app: APIGatewayHttpResolver, host: str, port: int, say: Callable[[str]
 
 
 @contextmanager
-def running(app: APIGatewayHttpResolver) -> Iterator[str]:
+def running(app: APIGatewayHttpResolver, verifier: TokenVerifier | None) -> Iterator[str]:
     """``app`` on a free loopback port, in a thread; its URL."""
-    server = make_server(app, "127.0.0.1", 0)
+    server = make_server(app, verifier, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -18,4 +18,4 @@ def document_app() -> APIGatewayHttpResolver:
     service = ReviewService(
         search=nothing, audit=nothing, send_actions=lambda _a: None, write_label=unwritten
     )
-    return create_app(service, lambda _event: {}, frozenset())
+    return create_app(service, frozenset())

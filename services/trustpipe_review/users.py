@@ -84,3 +84,16 @@ def sign_in(cognito: Any, pool: Pool, email: str, password: str) -> str:
     )
     token: str = answer["AuthenticationResult"]["IdToken"]
     return token
+
+
+def login_of(cognito: Any, pool: Pool, enterprise_id: str, email: str) -> str:
+    """A reviewer of ``enterprise_id`` to sign in as, made unless there, with a fresh password
+    (what a demo prints); the password."""
+    try:
+        return add_user(cognito, pool, enterprise_id, email)
+    except cognito.exceptions.UsernameExistsException:
+        password = f"Tp-{secrets.token_urlsafe(12)}1a"
+        cognito.admin_set_user_password(
+            UserPoolId=pool.pool_id, Username=email, Password=password, Permanent=True
+        )
+        return password

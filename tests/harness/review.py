@@ -116,8 +116,8 @@ class Answer:
 
 
 class Api:
-    """The app on fakes; each request carries the claims ``who`` names (as the authorizer
-    would pass them), none when None."""
+    """The app on fakes; each request carries the claims ``who`` names where the authorizer
+    puts them, none when None."""
 
     def __init__(self, *docs: dict[str, Any], served: frozenset[str] = frozenset({"acme", "globex"})) -> None:
         self.search = FakeSearch(*docs)
@@ -132,7 +132,7 @@ class Api:
             clock=lambda: AT,
         )
         self.who: dict[str, Any] | None = claims()
-        self.app = create_app(self.service, lambda _event: dict(self.who or {}), served)
+        self.app = create_app(self.service, served)
 
     def call(
         self, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None
@@ -141,5 +141,7 @@ class Api:
         event = to_event(
             method, target, {"Content-Type": "application/json", **(headers or {})}, raw.encode(), "::1"
         )
+        if self.who is not None:  # as API Gateway's JWT authorizer passes them on
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": dict(self.who)}}
         result = resolve(self.app, event, _LocalContext())
         return Answer(int(result["statusCode"]), json.loads(result["body"]) if result.get("body") else None)

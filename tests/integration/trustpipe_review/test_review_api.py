@@ -22,12 +22,14 @@ import pytest
 from fastavro import parse_schema, schemaless_reader
 from opensearchpy import OpenSearch, helpers
 
+from tests.harness.cli import run_cli
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
-from trustpipe_review.users import Pool, add_user, ensure_pool, sign_in
+from trustpipe_review.users import Pool, add_user, ensure_pool, login_of, sign_in
 from trustpipe_search import documents, engine
+from trustpipe_stack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -287,3 +289,18 @@ def test_tokens_that_are_not_the_pools_get_401_with_one_reason(reviewers: Review
         answer = call(f"{reviewers.url}/messages", token)
         assert answer.status == 401, token
         assert reason in answer.body["error"]
+
+
+def test_the_demos_login_signs_in_by_the_cli_and_its_token_is_taken(
+    reviewers: Reviewers, aws: AwsClients, local_stack: LocalStack
+) -> None:
+    cognito = aws.client("cognito-idp")
+    email = f"demo-{uuid.uuid4().hex[:6]}@acme.test"
+    login_of(cognito, reviewers.pool, "acme", email)
+    password = login_of(cognito, reviewers.pool, "acme", email)  # again: the same user, a new password
+    settings = str(local_stack.settings_path)
+    signed = run_cli("review", "token", "--email", email, "--password", password, "--settings", settings)
+    assert signed.returncode == 0, signed.stderr
+    assert call(f"{reviewers.url}/messages", signed.stdout.strip()).status == 200
+    wrong = run_cli("review", "token", "--email", email, "--password", "Wrong-1aa", "--settings", settings)
+    assert wrong.returncode == 2 and "refused that email and password" in wrong.stderr
