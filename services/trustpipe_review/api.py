@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
+from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -26,7 +28,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from pydantic import BaseModel, ConfigDict, Field
 
 from trustpipe_review.auth import Reviewer, gateway_claims, reviewer_of
-from trustpipe_review.errors import BadRequestError, ReviewError, TooLargeError
+from trustpipe_review.errors import BadRequestError, NotFoundError, ReviewError, TooLargeError
 from trustpipe_review.service import MAX_CURSOR_CHARS, MAX_IDEMPOTENCY_KEY, ReviewService
 from trustpipe_search import queries
 from trustpipe_search.queries import Filters
@@ -145,8 +147,34 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def create_app(service: ReviewService, served: frozenset[str]) -> APIGatewayHttpResolver:
-    """The routes on a resolver, for reviewers of the ``served`` enterprises."""
+@dataclass(frozen=True)
+class PageConfig:
+    """What the review page signs in with: the user pool's app client, at Cognito's endpoint
+    (``https://cognito-idp.<region>.amazonaws.com/``; locally the moto server's)."""
+
+    client_id: str
+    cognito_url: str
+
+    @property
+    def policy(self) -> str:
+        """The page's Content-Security-Policy: its own script, and requests to itself and Cognito."""
+        parts = urlsplit(self.cognito_url)
+        return (
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+            f"connect-src 'self' {parts.scheme}://{parts.netloc}; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'"
+        )
+
+
+PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript")}
+"""The review page's files (``page/``), served by the app itself, without a token."""
+
+
+def create_app(
+    service: ReviewService, served: frozenset[str], page: PageConfig | None = None
+) -> APIGatewayHttpResolver:
+    """The routes on a resolver, for reviewers of the ``served`` enterprises; the review page
+    too when ``page`` says where it signs in."""
     app = APIGatewayHttpResolver(enable_validation=True)
 
     def who() -> Reviewer:
@@ -238,6 +266,28 @@ def create_app(service: ReviewService, served: frozenset[str]) -> APIGatewayHttp
         reviewer = who()
         start, end = _range(since, until, service.clock())
         return Domains.model_validate(service.sender_domains(reviewer, start, end, size))
+
+    def page_file(path: str) -> Response[str]:
+        if page is None:
+            raise NotFoundError("this deployment serves no review page")
+        name, content_type = PAGE_FILES[path]
+        text = resources.files("trustpipe_review").joinpath("page", name).read_text()
+        headers = {"Content-Security-Policy": page.policy, "X-Content-Type-Options": "nosniff"}
+        return Response(status_code=200, content_type=content_type, body=text, headers=headers)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response[str]:
+        return page_file("/")
+
+    @app.get("/page.js", include_in_schema=False)
+    def script() -> Response[str]:
+        return page_file("/page.js")
+
+    @app.get("/config.json", include_in_schema=False)
+    def page_config() -> dict[str, str]:
+        if page is None:
+            raise NotFoundError("this deployment serves no review page")
+        return {"client_id": page.client_id, "cognito_url": page.cognito_url}
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> dict[str, Any]:

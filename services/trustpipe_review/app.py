@@ -12,7 +12,7 @@ from trustpipe.db import roles
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_alerter.channels import ActionQueues
 from trustpipe_importer.app import connector
-from trustpipe_review.api import create_app
+from trustpipe_review.api import PageConfig, create_app
 from trustpipe_review.audit import AuditLog
 from trustpipe_review.auth import TokenVerifier
 from trustpipe_review.labels import WriteLabel, lake_labels
@@ -52,7 +52,16 @@ def verifier(settings: Settings) -> TokenVerifier:
     )
 
 
+def page_config(settings: Settings) -> PageConfig | None:
+    """Where the review page signs in: the settings' app client at Cognito (the moto server
+    locally); None when the settings name no pool."""
+    if not settings.review_client_id:
+        return None
+    cognito = settings.aws_endpoint or f"https://cognito-idp.{settings.region}.amazonaws.com"
+    return PageConfig(settings.review_client_id, cognito.rstrip("/") + "/")
+
+
 def review_app(aws: AwsClients) -> APIGatewayHttpResolver:
     """The app, reading the claims an authorizer verified: API Gateway's on AWS, the local
-    server's (with ``verifier``) on the local stack."""
-    return create_app(build_service(aws), aws.settings.enterprises)
+    server's (with ``verifier``) on the local stack; and the review page."""
+    return create_app(build_service(aws), aws.settings.enterprises, page_config(aws.settings))

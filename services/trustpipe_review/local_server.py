@@ -68,8 +68,9 @@ def to_event(
     }
 
 
-PUBLIC_PATHS = frozenset({"/openapi.json"})
-"""Routes without the authorizer (the API's own description)."""
+PUBLIC_PATHS = frozenset({"/openapi.json", "/", "/page.js", "/config.json"})
+"""Routes without the authorizer: the API's own description and the review page's files (the
+page signs in at the user pool itself)."""
 
 
 def authorize(event: dict[str, Any], verifier: TokenVerifier) -> dict[str, Any] | None:

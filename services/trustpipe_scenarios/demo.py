@@ -87,7 +87,7 @@ REVIEWER = "reviewer@acme.test"
 
 
 def _print_review_login(aws: AwsClients, console: Console) -> None:
-    """The review API's URL and a login of acme's reviewer (made unless there, a fresh password)."""
+    """The review page's URL and a login of acme's reviewer (made unless there, a fresh password)."""
     settings = aws.settings
     if not (settings.review_url and settings.review_user_pool_id and settings.review_client_id):
         return
@@ -95,7 +95,9 @@ def _print_review_login(aws: AwsClients, console: Console) -> None:
 
     pool = Pool(settings.review_user_pool_id, settings.review_client_id)
     password = login_of(aws.client("cognito-idp"), pool, "acme", REVIEWER)
-    console.print(f"review API: {settings.review_url} (OpenAPI at /openapi.json)", highlight=False)
+    console.print(
+        f"review page: {settings.review_url}/ (the API's OpenAPI document at /openapi.json)", highlight=False
+    )
     console.print(f"acme's reviewer: {REVIEWER} / {password}", highlight=False)
     console.print(
         f"  TOKEN=$(trustpipe review token --email {REVIEWER} --password '{password}')\n"

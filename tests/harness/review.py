@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from trustpipe_review.api import create_app, resolve
+from trustpipe_review.api import PageConfig, create_app, resolve
 from trustpipe_review.audit import Decision
 from trustpipe_review.local_server import _LocalContext, to_event
 from trustpipe_review.service import ReviewService
@@ -119,7 +119,12 @@ class Api:
     """The app on fakes; each request carries the claims ``who`` names where the authorizer
     puts them, none when None."""
 
-    def __init__(self, *docs: dict[str, Any], served: frozenset[str] = frozenset({"acme", "globex"})) -> None:
+    def __init__(
+        self,
+        *docs: dict[str, Any],
+        served: frozenset[str] = frozenset({"acme", "globex"}),
+        page: PageConfig | None = None,
+    ) -> None:
         self.search = FakeSearch(*docs)
         self.audit = FakeAudit()
         self.sent: list[dict[str, Any]] = []
@@ -132,7 +137,7 @@ class Api:
             clock=lambda: AT,
         )
         self.who: dict[str, Any] | None = claims()
-        self.app = create_app(self.service, served)
+        self.app = create_app(self.service, served, page)
 
     def call(
         self, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None

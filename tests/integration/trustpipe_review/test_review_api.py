@@ -22,7 +22,9 @@ import pytest
 from fastavro import parse_schema, schemaless_reader
 from opensearchpy import OpenSearch, helpers
 
+from tests.harness.browser import chromium
 from tests.harness.cli import run_cli
+from tests.harness.paths import ROOT
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
@@ -36,6 +38,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 SHARED = f"<campaign-{uuid.uuid4().hex[:6]}@mailer.example>"
 """One Message-ID at both enterprises (a campaign sent to both)."""
 ACME_ONLY = f"<acme/{uuid.uuid4().hex[:6]}@x>"
+SCREENSHOTS = ROOT / "build" / "test-artifacts"
 
 
 def row(enterprise: str, message_id: str, minutes_ago: int, verdict: str = "QUARANTINE") -> dict[str, Any]:
@@ -68,6 +71,8 @@ class Reviewers:
     globex: str
     acme_viewer: str
     pool: Pool
+    logins: dict[str, tuple[str, str]]
+    """(email, password) of each."""
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +96,17 @@ def reviewers(settings: Settings, aws: AwsClients, search: OpenSearch) -> Review
     cognito = aws.client("cognito-idp")
     pool = ensure_pool(cognito)
     assert (pool.pool_id, pool.client_id) == (settings.review_user_pool_id, settings.review_client_id)
-    tokens = {}
+    tokens, logins = {}, {}
     for name, enterprise, role in (
         ("acme", "acme", "reviewer"),
         ("globex", "globex", "reviewer"),
         ("acme_viewer", "acme", "viewer"),
     ):
         email = f"{name}-{uuid.uuid4().hex[:6]}@{enterprise}.test"
-        tokens[name] = sign_in(cognito, pool, email, add_user(cognito, pool, enterprise, email, role))
+        logins[name] = (email, add_user(cognito, pool, enterprise, email, role))
+        tokens[name] = sign_in(cognito, pool, *logins[name])
     assert settings.review_url
-    return Reviewers(settings.review_url, pool=pool, **tokens)
+    return Reviewers(settings.review_url, pool=pool, logins=logins, **tokens)
 
 
 @dataclass
@@ -304,3 +310,53 @@ def test_the_demos_login_signs_in_by_the_cli_and_its_token_is_taken(
     assert call(f"{reviewers.url}/messages", signed.stdout.strip()).status == 200
     wrong = run_cli("review", "token", "--email", email, "--password", "Wrong-1aa", "--settings", settings)
     assert wrong.returncode == 2 and "refused that email and password" in wrong.stderr
+
+
+def sign_in_page(browser: Any, url: str, email: str, password: str) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/", wait_until="networkidle")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#status:has-text('messages in the last day')", timeout=30_000)
+    return page
+
+
+def test_on_the_review_page_acme_releases_a_message_and_globex_sees_none_of_acmes(
+    reviewers: Reviewers, aws: AwsClients, queues: dict[str, str]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            # GIVEN acme's reviewer signed in: the quarantined mail of the last day
+            page = sign_in_page(browser, reviewers.url, *reviewers.logins["acme"])
+            page.screenshot(path=SCREENSHOTS / "review-acme-quarantined.png", full_page=True)
+            rows = page.locator("#messages tr")
+            assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.id)")) == sorted([ACME_ONLY, SHARED])
+            # WHEN they open a message (its reasons, its model) and release it
+            page.locator(f"#messages tr[data-id='{ACME_ONLY}']").click()
+            page.wait_for_selector("#detail-fields:has-text('lookalike_domain')")
+            assert "20261201T000000-a" in page.inner_text("#detail-fields")
+            page.click("button[data-decision=release]")
+            page.wait_for_selector("#decided:has-text('release sent')", timeout=30_000)
+            page.screenshot(path=SCREENSHOTS / "review-acme-released.png", full_page=True)
+            assert page.inner_text(f"#messages tr[data-id='{ACME_ONLY}'] td:last-child") == "release"
+            assert "release by acme-" in page.inner_text("#detail-fields")
+            # THEN the release is on acme's queue, once
+            released = [a for a in drain(aws, queues["acme"]) if a["action"] == "RELEASE"]
+            assert [a["message_id"] for a in released] == [ACME_ONLY]
+            # and globex's reviewer sees its own copy of the shared message, none of acme's, by any search
+            other = sign_in_page(browser, reviewers.url, *reviewers.logins["globex"])
+            ids = other.locator("#messages tr").evaluate_all("rs => rs.map(r => r.dataset.id)")
+            assert ids == [SHARED]
+            other.fill("#q", ACME_ONLY)
+            other.select_option("#verdict", "")
+            other.click("#search button[type=submit]")
+            other.wait_for_selector("#status:text-is('0 messages in the last day')", timeout=30_000)
+            other.screenshot(path=SCREENSHOTS / "review-globex-search.png", full_page=True)
+            assert drain(aws, queues["globex"], wait=0) == []
+        finally:
+            browser.close()

@@ -10,7 +10,8 @@ import pytest
 
 from tests.harness.paths import ROOT
 from tests.harness.review import Api, claims, doc
-from trustpipe_review.api import openapi_json
+from trustpipe_review.api import PageConfig, openapi_json, resolve
+from trustpipe_review.local_server import _LocalContext, to_event
 from trustpipe_review.openapi import document_app
 
 
@@ -202,3 +203,25 @@ def test_an_interrupted_decision_is_finished_by_its_replay() -> None:
     assert api.audit.rows[0].answer is None
     answer = api.call("POST", "/messages/m1/decisions", {"decision": "release"}, {"Idempotency-Key": "k"})
     assert answer.status == 200 and len(api.sent) == 1 and api.audit.rows[0].answer == answer.body
+
+
+def test_the_review_page_is_served_with_its_sign_in_and_a_strict_policy() -> None:
+    page = PageConfig("client-1", "http://127.0.0.1:5000/")
+    api = Api(page=page)
+    event = to_event("GET", "/", {}, b"", "::1")
+    answer = resolve(api.app, event, _LocalContext())
+    assert answer["statusCode"] == 200 and '<script src="page.js"></script>' in answer["body"]
+    policy = answer["headers"]["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self' http://127.0.0.1:5000" in policy
+    script = resolve(api.app, to_event("GET", "/page.js", {}, b"", "::1"), _LocalContext())
+    assert script["statusCode"] == 200 and "innerHTML" not in script["body"]  # values are set as text
+    assert api.call("GET", "/config.json").body == {
+        "client_id": "client-1",
+        "cognito_url": "http://127.0.0.1:5000/",
+    }
+
+
+def test_without_a_user_pool_there_is_no_page() -> None:
+    api = Api()
+    assert api.call("GET", "/config.json").status == 404
+    assert api.call("GET", "/").status == 404
