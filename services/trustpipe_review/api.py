@@ -297,17 +297,49 @@ def create_app(
     return app
 
 
+REFUSALS = {
+    "400": "a malformed parameter, header or body, or an enterprise named in one",
+    "401": "no token, or one refused (forged, expired, of another pool or client)",
+    "403": "a role that may not do this, or no enterprise this deployment serves",
+    "413": "a body, query string or path over the API's limits",
+}
+"""The refusals every route may answer, each ``{"error": <one reason>}``."""
+ROUTE_REFUSALS = {
+    "/messages/{message_id}": {"404": "no such message at the caller's enterprise"},
+    "/messages/{message_id}/decisions": {
+        "404": "no such message at the caller's enterprise",
+        "409": "the Idempotency-Key was used for another message or decision",
+    },
+}
+
+
 def openapi_json(app: APIGatewayHttpResolver) -> str:
-    """The API's OpenAPI document, as committed in docs/review-openapi.json."""
-    return (
+    """The API's OpenAPI document, as committed in docs/review-openapi.json: Powertools' from the
+    routes, with the refusals this API answers (``{"error": ...}``, 400 for what does not
+    validate) in place of its generic 422."""
+    document = json.loads(
         app.get_openapi_json_schema(
             title=TITLE,
             version=VERSION,
             security_schemes={"cognito": HTTPBearer(bearerFormat="JWT", description="a Cognito id token")},
             security=[{"cognito": []}],
         )
-        + "\n"
     )
+    refusal = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+            for status, why in {**REFUSALS, **ROUTE_REFUSALS.get(path, {})}.items():
+                operation["responses"][status] = {"description": why, **refusal}
+    schemas = document["components"]["schemas"]
+    for generic in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
+        schemas.pop(generic, None)  # Powertools' generic 422 bodies: this API answers Refusal
+    schemas["Refusal"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string", "description": "the one reason"}},
+        "required": ["error"],
+    }
+    return json.dumps(document, indent=4) + "\n"
 
 
 def oversized(event: dict[str, Any]) -> str | None:

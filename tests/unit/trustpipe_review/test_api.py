@@ -22,6 +22,15 @@ def test_the_committed_openapi_document_is_the_one_the_code_generates() -> None:
     assert {"/messages", "/messages/{message_id}", "/messages/{message_id}/decisions"} <= set(paths)
 
 
+def test_the_document_is_valid_openapi_and_names_the_refusals_this_api_answers() -> None:
+    from openapi_spec_validator import validate  # moto[server]'s, in the test environment
+
+    document = json.loads((ROOT / "docs" / "review-openapi.json").read_text())
+    validate(document)
+    decisions = document["paths"]["/messages/{message_id}/decisions"]["post"]["responses"]
+    assert {"200", "400", "401", "403", "404", "409", "413"} == set(decisions)
+
+
 def test_the_app_serves_its_openapi_document() -> None:
     api = Api()
     answer = api.call("GET", "/openapi.json")
