@@ -22,11 +22,16 @@ from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from trustpipe.transient import is_transient
 from trustpipe_review.auth import Reviewer, gateway_claims, reviewer_of
 from trustpipe_review.errors import BadRequestError, NotFoundError, ReviewError, TooLargeError
 from trustpipe_review.service import MAX_CURSOR_CHARS, MAX_IDEMPOTENCY_KEY, ReviewService
@@ -190,6 +195,25 @@ def create_app(
     def refused(err: ReviewError) -> Response:  # type: ignore[type-arg]
         return refusal(err)
 
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def unsupported(_err: RequestUnsupportedContentType) -> Response:  # type: ignore[type-arg]
+        return _json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "send the body as application/json"})
+
+    @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
+    def service_error(err: ServiceError) -> Response:  # type: ignore[type-arg]
+        return _json(err.status_code, {"error": str(err.msg)})
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def failed(err: Exception) -> Response:  # type: ignore[type-arg]
+        """The API's own failure: 503 for the world's passing trouble (the search store, the
+        database or a queue unreachable or throttling: the same request may succeed later, and a
+        decision's replay finishes its acts), 500 otherwise; the detail goes to the log only."""
+        if is_transient(err):
+            log.warning("review request failed transiently: %s: %s", type(err).__name__, err)
+            return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "a store is unavailable now: retry later"})
+        log.exception("review request failed")
+        return _json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def invalid(err: RequestValidationError) -> Response:  # type: ignore[type-arg]
         first = err.errors()[0] if err.errors() else {}
@@ -299,6 +323,7 @@ def create_app(
 
 REFUSALS = {
     "400": "a malformed parameter, header or body, or an enterprise named in one",
+    "503": "a store unavailable now (retry: a decision's replay finishes its acts)",
     "401": "no token, or one refused (forged, expired, of another pool or client)",
     "403": "a role that may not do this, or no enterprise this deployment serves",
     "413": "a body, query string or path over the API's limits",
@@ -308,6 +333,7 @@ ROUTE_REFUSALS = {
     "/messages/{message_id}": {"404": "no such message at the caller's enterprise"},
     "/messages/{message_id}/decisions": {
         "404": "no such message at the caller's enterprise",
+        "415": "a body not sent as application/json",
         "409": "the Idempotency-Key was used for another message or decision",
     },
 }

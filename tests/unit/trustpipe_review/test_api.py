@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.harness.paths import ROOT
-from tests.harness.review import Api, claims, doc
+from tests.harness.review import Answer, Api, claims, doc
 from trustpipe_review.api import PageConfig, openapi_json, resolve
 from trustpipe_review.local_server import _LocalContext, to_event
 from trustpipe_review.openapi import document_app
@@ -28,7 +28,7 @@ def test_the_document_is_valid_openapi_and_names_the_refusals_this_api_answers()
     document = json.loads((ROOT / "docs" / "review-openapi.json").read_text())
     validate(document)
     decisions = document["paths"]["/messages/{message_id}/decisions"]["post"]["responses"]
-    assert {"200", "400", "401", "403", "404", "409", "413"} == set(decisions)
+    assert {"200", "400", "401", "403", "404", "409", "413", "415", "503"} == set(decisions)
 
 
 def test_the_app_serves_its_openapi_document() -> None:
@@ -132,13 +132,17 @@ def test_claims_that_name_no_reviewer_are_refused(
             id="enterprise-in-body",
         ),
         pytest.param("GET", "/messages/" + "m" * 9000, None, 413, "path", id="oversized-id"),
+        pytest.param(
+            "POST", "/messages/m1/decisions", "decision=release", 415, "application/json", id="form-body"
+        ),
     ],
 )
 def test_a_bad_request_gets_one_clear_reason(
     method: str, target: str, body: object, status: int, reason: str
 ) -> None:
     api = Api(doc("acme", "m1"))
-    answer = api.call(method, target, body, {"Idempotency-Key": "k1"})
+    form = {"Content-Type": "text/plain"} if body == "decision=release" else {}
+    answer = api.call(method, target, body, {"Idempotency-Key": "k1", **form})
     assert answer.status == status, answer.body
     assert set(answer.body) == {"error"}
     assert reason in answer.body["error"]
@@ -207,8 +211,8 @@ def test_an_interrupted_decision_is_finished_by_its_replay() -> None:
         raise ConnectionError("queue unreachable")
 
     api.service.send_actions = fail_once  # type: ignore[assignment]
-    with pytest.raises(ConnectionError):
-        api.call("POST", "/messages/m1/decisions", {"decision": "release"}, {"Idempotency-Key": "k"})
+    failed = api.call("POST", "/messages/m1/decisions", {"decision": "release"}, {"Idempotency-Key": "k"})
+    assert failed == Answer(503, {"error": "a store is unavailable now: retry later"})
     assert api.audit.rows[0].answer is None
     answer = api.call("POST", "/messages/m1/decisions", {"decision": "release"}, {"Idempotency-Key": "k"})
     assert answer.status == 200 and len(api.sent) == 1 and api.audit.rows[0].answer == answer.body
@@ -234,3 +238,14 @@ def test_without_a_user_pool_there_is_no_page() -> None:
     api = Api()
     assert api.call("GET", "/config.json").status == 404
     assert api.call("GET", "/").status == 404
+
+
+def test_a_fault_of_the_api_itself_is_a_500_with_no_detail(caplog: pytest.LogCaptureFixture) -> None:
+    api = Api(doc("acme", "m1"))
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("hits")
+
+    api.search.search = broken  # type: ignore[method-assign, assignment]
+    assert api.call("GET", "/messages") == Answer(500, {"error": "internal error"})
+    assert "review request failed" in caplog.text
