@@ -162,6 +162,12 @@ class Settings:
     topic the importer's queue hears), for the batch path's messages."""
     search_dlq_url: str | None = None
     """Where the indexer's queue puts a notification received ``maxReceiveCount`` times."""
+    review_user_pool_id: str | None = None
+    """The reviewers' Cognito user pool (the review API's tokens are its id tokens)."""
+    review_client_id: str | None = None
+    """The review app's client of that pool (the tokens' audience)."""
+    review_url: str | None = None
+    """The review API (the local stack serves it itself: `trustpipe review serve`)."""
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)
     """The enterprises served (the environment's tenant map), each with what is its own: its
     sensors' identity, its consumer identity, its action queue and alert topic."""
@@ -195,6 +201,9 @@ class Settings:
             "search_dlq_url",
             "redis_url",
             "redis_iam_cache",
+            "review_user_pool_id",
+            "review_client_id",
+            "review_url",
             "tenants",
         }
         missing = sorted(names - optional - {k for k, v in data.items() if v})

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from trustpipe.errors import TrustpipeError, exit_code
-from trustpipe_cli import airflow_host, batch, database, registry, search, sensors, tenants, workers
+from trustpipe_cli import airflow_host, batch, database, registry, review, search, sensors, tenants, workers
 from trustpipe_cli.options import console, err_console
 
 DEV_COMMANDS = "trustpipe_devcli"
@@ -42,7 +42,7 @@ def shipped_app() -> typer.Typer:
     the batch path by hand."""
     app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False)
     app.callback()(_root)
-    for area in (database, workers, search, registry, sensors, batch, tenants, airflow_host):
+    for area in (database, workers, search, registry, review, sensors, batch, tenants, airflow_host):
         area.register(app)
     return app
 

@@ -79,7 +79,32 @@ def run_demo(
         console.print(f"the hour, drawn: {report.extra['hour_report']}")
     console.print(f"the model build, drawn: {report.extra['model_report']}")
     console.print(f"Spark's log (its warnings; errors show here): {stack.state_dir / SPARK_LOG}")
+    _print_review_login(aws, console)
     return report.reconciled and report.extra.get("stream", {}).get("reconciled", True)
+
+
+REVIEWER = "reviewer@acme.test"
+
+
+def _print_review_login(aws: AwsClients, console: Console) -> None:
+    """The review page's URL and a login of acme's reviewer (made unless there, a fresh password)."""
+    settings = aws.settings
+    if not (settings.review_url and settings.review_user_pool_id and settings.review_client_id):
+        return
+    from trustpipe_review.users import Pool, login_of
+
+    pool = Pool(settings.review_user_pool_id, settings.review_client_id)
+    password = login_of(aws.client("cognito-idp"), pool, "acme", REVIEWER)
+    console.print(
+        f"review page: {settings.review_url}/ (the API's OpenAPI document at /openapi.json)", highlight=False
+    )
+    console.print(f"acme's reviewer: {REVIEWER} / {password}", highlight=False)
+    console.print(
+        f"  TOKEN=$(trustpipe review token --email {REVIEWER} --password '{password}')\n"
+        f'  curl -H "Authorization: Bearer $TOKEN" {settings.review_url}/messages?verdict=QUARANTINE',
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _progress(console: Console) -> Progress:

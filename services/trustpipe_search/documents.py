@@ -137,6 +137,14 @@ def _date() -> dict[str, Any]:
     return {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 
 
+REVIEW_MAPPINGS: dict[str, Any] = {
+    "decision": _keyword(),
+    "decided_at": _date(),
+    "decided_by": _keyword(),
+}
+"""The fields a review decision adds to a document: put on indices made before them too
+(``engine.ensure_template``), the template staying strict."""
+
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
@@ -158,6 +166,8 @@ MAPPINGS: dict[str, Any] = {
         "source": _keyword(),
         "source_ref": _keyword(),
         "sensor_schema_version": {"type": "integer"},
+        # a reviewer's decision (the review API, ``queries.record_decision``); absent until one
+        **REVIEW_MAPPINGS,
     },
 }
 

@@ -74,10 +74,16 @@ def _is_https_url(value: str) -> bool:
 
 
 def ensure_template(client: OpenSearch, replicas: int = 1) -> None:
-    """Put the index template (idempotent: the same body again changes nothing)."""
+    """Put the index template (idempotent: the same body again changes nothing), and the review
+    decision's fields on the daily indices made from an older template (adding fields to a
+    strict mapping is allowed; changing one is not, and none is changed)."""
     client.indices.put_index_template(
         name=documents.TEMPLATE_NAME, body=documents.template(replicas=replicas)
     )
+    if daily_indices(client):
+        client.indices.put_mapping(
+            index=f"{documents.INDEX_PREFIX}*", body={"properties": documents.REVIEW_MAPPINGS}
+        )
 
 
 def daily_indices(client: OpenSearch) -> list[str]:

@@ -139,6 +139,21 @@ class RegistryServer(_HttpServer):
 
 
 @dataclass
+class ReviewServer(_HttpServer):
+    """The review API's app (`trustpipe review serve`) on the stack's search store, database,
+    action queues and moto's Cognito, as API Gateway + Lambda serve it on AWS; here it checks
+    each token against the pool's JWKS itself (API Gateway's JWT authorizer does on AWS)."""
+
+    name = "review"
+    what = "review API"
+
+    def start(self, settings_path: Path, port: int | None = None) -> bool:
+        """Start unless running; True when a new server was started."""
+        argv = shipped_command("review", "serve")
+        return self._serve([*argv, "--settings", str(settings_path), "--host", HOST], port)
+
+
+@dataclass
 class FrontDoorServer(_HttpServer):
     """The stream's ingestion front door (``trustpipe_frontdoor.local_server``): on AWS, API
     Gateway checks each request's SigV4 signature and its Lambda stamps the caller's enterprise;

@@ -17,6 +17,7 @@ from trustpipe.progress import Progress, quiet
 from trustpipe.settings import LOCAL_ENV, SETTINGS_FILE, Settings, SettingsError
 from trustpipe.telemetry import totals
 from trustpipe_deploy.terraform import Terraform, TerraformError, find_plugin_mirror
+from trustpipe_review.users import Pool, ensure_pool
 from trustpipe_stack.procs import pid_alive, read_pid
 from trustpipe_stack.servers import (
     FrontDoorServer,
@@ -24,6 +25,7 @@ from trustpipe_stack.servers import (
     Postgres,
     RedisServer,
     RegistryServer,
+    ReviewServer,
     SearchServer,
 )
 
@@ -49,6 +51,7 @@ class LocalStack:
         self.frontdoor = FrontDoorServer(self.state_dir / "frontdoor")
         self.search = SearchServer(self.state_dir / "search")
         self.redis = RedisServer(self.state_dir / "redis")
+        self.review = ReviewServer(self.state_dir / "review")
 
     @property
     def settings_path(self) -> Path:
@@ -110,6 +113,7 @@ class LocalStack:
             self._applied_path.write_text(infra)
             self.registry.stop()  # it served the tables of the moto server before
             self.frontdoor.stop()  # and it the sensor roles and the stream of that server
+            self.review.stop()  # and it that server's user pool and queues
             say(f"settings written to {self.settings_path}")
         if self.registry.start(self.settings_path):
             say(f"schema registry started at {self.registry.url} (its DynamoDB table on the moto server)")
@@ -125,7 +129,21 @@ class LocalStack:
         )
         settings.save(self.settings_path)
         register_contracts(settings)
-        return self.serve_frontdoor(settings, say)
+        return self.serve_review(self.serve_frontdoor(settings, say), say)
+
+    def serve_review(self, settings: Settings, say: Say = print) -> Settings:
+        """The review API serving ``settings``, with the reviewers' user pool and app client
+        on the moto server (made unless there); the settings, saved, with the three named."""
+        pool = review_pool(settings)
+        if (pool.pool_id, pool.client_id) != (settings.review_user_pool_id, settings.review_client_id):
+            self.review.stop()  # it checked tokens of another pool
+        settings = replace(settings, review_user_pool_id=pool.pool_id, review_client_id=pool.client_id)
+        settings.save(self.settings_path)
+        if self.review.start(self.settings_path):
+            say(f"review API started at {self.review.url} (tokens of user pool {pool.pool_id})")
+        settings = replace(settings, review_url=self.review.url)
+        settings.save(self.settings_path)
+        return settings
 
     def serve_frontdoor(self, settings: Settings, say: Say = print, renew: bool = False) -> Settings:
         """The front door serving ``settings``' tenants (restarted when ``renew``), with sensor
@@ -155,12 +173,13 @@ class LocalStack:
 
     def down(self, say: Say = print) -> None:
         """Stop everything `up` started, by pid."""
+        self.review.stop()
         self.frontdoor.stop()
         self.registry.stop()
         self.search.stop()
         self.moto.stop()
         self.sensor_credentials_path.unlink(missing_ok=True)
-        say("moto server, schema registry, front door and OpenSearch emulator stopped")
+        say("review API, moto server, schema registry, front door and OpenSearch emulator stopped")
         self.postgres.stop()
         say("PostgreSQL stopped")
         self.redis.stop()
@@ -196,6 +215,10 @@ class LocalStack:
                 "running": self.redis.running(),
                 "url": self.redis.url if self.redis.running() else None,
             },
+            "review": {
+                "running": self.review.running(),
+                "url": self.review.url if self.review.running() else None,
+            },
             "workers": self.workers(),
             "settings": str(self.settings_path) if self.settings_path.exists() else None,
         }
@@ -228,6 +251,11 @@ def register_contracts(settings: Settings) -> None:
     """The sensors' contract history in the stack's registry, oldest first (see
     ``contracts.register_sensor_history``); harmless when registered."""
     contracts.register_sensor_history(AwsClients(settings).registry().register)
+
+
+def review_pool(settings: Settings) -> Pool:
+    """The reviewers' user pool and app client on the moto server (made unless there)."""
+    return ensure_pool(AwsClients(settings).client("cognito-idp"))
 
 
 def assume_sensor_roles(settings: Settings) -> list[ingest.SensorCredentials]:

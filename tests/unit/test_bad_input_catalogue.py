@@ -20,6 +20,7 @@ BOUNDARIES = {
     "Airflow Variables",
     "search queries",
     "review decisions",
+    "review API requests",
 }
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)(?:\[([^\]]+)\])?`")
 

@@ -25,7 +25,9 @@ PARTITION_OWNER = partitions.PARTITION_OWNER
 """Owns ``scored_messages`` and its day partitions (no login): PostgreSQL lets only the parent's
 owner create or drop a partition, so the importers (creating days) and Airflow (dropping them)
 are members, and act as it only for that (``partitions.act_as_owner``)."""
-LOGINS = (IMPORTER, AIRFLOW)
+REVIEW = "trustpipe_review"
+"""The review API: appends reviewers' decisions (``review_decisions``, migration 0009)."""
+LOGINS = (IMPORTER, AIRFLOW, REVIEW)
 """The roles a service logs in as (each its IAM policy's ``rds-db:connect`` user)."""
 
 RDS_CA_BUNDLE = "/etc/trustpipe/rds-global-bundle.pem"

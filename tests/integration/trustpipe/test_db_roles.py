@@ -21,7 +21,7 @@ from trustpipe_importer.load import SCORED_MESSAGE, TARGETS, upsert
 from trustpipe_orchestration import metadata
 from trustpipe_stack.servers import Postgres
 
-PASSWORDS = {roles.IMPORTER: "importer-1", roles.AIRFLOW: "airflow-1"}
+PASSWORDS = {roles.IMPORTER: "importer-1", roles.AIRFLOW: "airflow-1", roles.REVIEW: "review-1"}
 DAY = BASE.date()
 
 
@@ -72,7 +72,12 @@ def test_the_roles_are_the_services_that_use_the_database_and_the_owner_cannot_l
         owner = conn.execute(
             "SELECT tableowner FROM pg_tables WHERE tablename = 'scored_messages'"
         ).fetchone()
-    assert found == {roles.IMPORTER: True, roles.AIRFLOW: True, roles.PARTITION_OWNER: False}
+    assert found == {
+        roles.IMPORTER: True,
+        roles.AIRFLOW: True,
+        roles.REVIEW: True,
+        roles.PARTITION_OWNER: False,
+    }
     assert owner == (roles.PARTITION_OWNER,)
 
 
@@ -182,3 +187,16 @@ def test_airflows_metadata_engine_survives_a_password_rotation_without_a_restart
         stale.dispose()
         with psycopg.connect(store, autocommit=True) as admin:
             admin.execute(f"ALTER ROLE {roles.AIRFLOW} PASSWORD '{PASSWORDS[roles.AIRFLOW]}'")
+
+
+def test_the_review_api_appends_decisions_and_reads_nothing_else(store: str) -> None:
+    with login(store, roles.REVIEW) as conn:
+        conn.execute(
+            "INSERT INTO review_decisions (enterprise_id, message_id, idempotency_key, decision, "
+            "previous_verdict, reviewer, decided_at) VALUES ('acme', 'm', 'k', 'release', "
+            "'QUARANTINE', 'r', now())"
+        )
+        assert conn.execute("SELECT count(*) FROM review_decisions").fetchone() == (1,)
+        assert refused(conn, "SELECT count(*) FROM scored_messages")
+        assert refused(conn, "DELETE FROM review_decisions")
+        assert refused(conn, "CREATE TABLE mine (x int)")

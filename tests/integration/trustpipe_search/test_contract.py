@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import NotFoundError, TransportError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from tests.harness.search import REAL_CLUSTER, engine, search_url
 from trustpipe_search import documents
@@ -244,3 +244,45 @@ def test_the_emulator_has_no_ism_which_is_why_retention_is_checked_apart(search_
     with pytest.raises(TransportError) as refused:
         client.transport.perform_request("GET", "/_plugins/_ism/policies")
     assert refused.value.status_code in (400, 404, 405)
+
+
+def test_an_index_from_before_the_review_fields_takes_them_and_a_decision_updates_in_place(
+    search_url: str,
+) -> None:
+    client = engine(search_url)
+    prefix = f"contract-{uuid.uuid4().hex[:10]}-"
+    index = f"{prefix}2026.01.01"
+    body = documents.template(replicas=0)
+    body["index_patterns"] = [f"{prefix}*"]
+    body["template"]["aliases"] = {f"{prefix}read": {}}
+    older = {
+        k: v
+        for k, v in body["template"]["mappings"]["properties"].items()
+        if k not in documents.REVIEW_MAPPINGS
+    }
+    body["template"]["mappings"] = {**body["template"]["mappings"], "properties": older}
+    client.indices.put_index_template(name=prefix.rstrip("-"), body=body)
+    try:
+        put(client, index, [doc("acme", "r1", DAY1), doc("acme", "r2", DAY1 + HOUR)])
+        _id = documents.doc_id("acme", "r1")
+        decision = {"doc": {"decision": "release", "decided_at": DAY2, "decided_by": "ann"}}
+        # GIVEN the strict mapping of before: a decision is refused
+        with pytest.raises(RequestError):
+            client.update(index=index, id=_id, body=decision)
+        # WHEN the review fields are put on it THEN the decision is kept and found by its term
+        client.indices.put_mapping(index=f"{prefix}*", body={"properties": documents.REVIEW_MAPPINGS})
+        client.update(index=index, id=_id, body=decision, params={"refresh": "true"})
+        found = search(client, f"{prefix}read", {"query": {"term": {"decision": "release"}}})
+        assert [h["_id"] for h in found["hits"]["hits"]] == [_id]
+        # and one document is got by its id through the alias, a page after the newest by search_after
+        by_id = search(client, f"{prefix}read", {"query": {"bool": {"filter": [{"ids": {"values": [_id]}}]}}})
+        assert [h["_index"] for h in by_id["hits"]["hits"]] == [index]
+        newest_first = [{"received_at": "desc"}, {"message_id": "desc"}]
+        first = search(client, f"{prefix}read", {"size": 1, "sort": newest_first})["hits"]["hits"]
+        rest = search(
+            client, f"{prefix}read", {"size": 1, "sort": newest_first, "search_after": first[0]["sort"]}
+        )["hits"]["hits"]
+        assert [first[0]["_source"]["message_id"], rest[0]["_source"]["message_id"]] == ["r2", "r1"]
+    finally:
+        client.indices.delete(index=f"{prefix}*", params={"ignore_unavailable": "true"})
+        client.indices.delete_index_template(name=prefix.rstrip("-"))

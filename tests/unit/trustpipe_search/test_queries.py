@@ -99,3 +99,70 @@ def test_the_search_stores_throttles_and_outages_are_transient_and_a_bad_request
     assert is_transient(exceptions.TransportError(502, "bad gateway", {}))
     assert not is_transient(exceptions.RequestError(400, "mapper_parsing_exception", {}))
     assert not is_transient(exceptions.NotFoundError(404, "index_not_found_exception", {}))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(
+            lambda c: queries.messages(
+                c,
+                "globex",
+                queries.Filters(sender="acme", text='"}},"term":{"enterprise_id":"acme"', reason="x"),
+            ),
+            id="messages",
+        ),
+        pytest.param(lambda c: queries.message(c, "globex", "acme/<m@x>"), id="message"),
+        pytest.param(
+            lambda c: queries.score_histogram(c, "globex", START, START + timedelta(hours=3)), id="histogram"
+        ),
+        pytest.param(
+            lambda c: queries.top_sender_domains(c, "globex", START, START + timedelta(hours=3)), id="domains"
+        ),
+    ],
+)
+def test_every_review_query_reads_the_alias_under_its_enterprises_filter(call: Any) -> None:
+    fake = ReviewRecorder()
+    call(fake)
+    (only,) = fake.calls
+    assert only["index"] == "trustpipe-messages"
+    assert only["body"]["query"]["bool"]["filter"][0] == {"term": {"enterprise_id": "globex"}}
+
+
+class ReviewRecorder(Recorder):
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append({"index": index, "body": body})
+        return {
+            "hits": {"total": {"value": 0}, "hits": []},
+            "aggregations": {"scores": {"buckets": []}, "domains": {"buckets": []}},
+        }
+
+
+def test_one_message_is_asked_by_its_enterprises_document_id() -> None:
+    fake = ReviewRecorder()
+    assert queries.message(fake, "globex", "<m@x>") is None  # type: ignore[arg-type]
+    ids = fake.calls[0]["body"]["query"]["bool"]["filter"][1]
+    assert ids == {"ids": {"values": ["globex/<m@x>"]}}
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param([1, "m"] * 2, id="long"),
+        pytest.param(["1", "m"], id="time-not-int"),
+        pytest.param([True, "m"], id="bool"),
+        pytest.param({"a": 1}, id="object"),
+        pytest.param([1, "m" * 5000], id="huge-id"),
+    ],
+)
+def test_a_cursor_not_of_this_api_is_refused_before_any_request(cursor: Any) -> None:
+    fake = ReviewRecorder()
+    with pytest.raises(ValueError, match="cursor"):
+        queries.messages(fake, "acme", queries.Filters(), after=cursor)  # type: ignore[arg-type]
+    assert fake.calls == []
+
+
+def test_a_decision_is_written_only_into_the_enterprises_own_document() -> None:
+    hit = queries.Hit("trustpipe-messages-2026.11.20", "acme/m", {"enterprise_id": "acme"})
+    with pytest.raises(ValueError, match="not the enterprise's"):
+        queries.record_decision(None, "globex", hit, "release", START, "r")  # type: ignore[arg-type]

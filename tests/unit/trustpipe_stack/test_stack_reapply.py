@@ -11,6 +11,7 @@ from tests.harness.orchestration import SETTINGS
 from tests.harness.paths import ROOT
 from trustpipe.settings import Settings
 from trustpipe_deploy.terraform import TerraformError
+from trustpipe_review.users import Pool
 from trustpipe_stack import stack as stack_module
 from trustpipe_stack.stack import LocalStack, infra_fingerprint
 
@@ -41,14 +42,15 @@ class FakeServer:
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalStack, list[bool]]:
     stack = LocalStack(ROOT, tmp_path)
-    # no real process: the moto server, PostgreSQL, the registry, the front door and the search
-    # emulator are fakes
+    # no real process: the moto server, PostgreSQL, the registry, the front door, the search
+    # emulator and the review API are fakes
     stack.moto, stack.postgres, stack.registry = FakeServer(), FakeServer(), FakeServer()  # type: ignore[assignment]
     stack.frontdoor, stack.search = FakeServer(), FakeServer()  # type: ignore[assignment]
-    stack.redis = FakeServer()  # type: ignore[assignment]
+    stack.redis, stack.review = FakeServer(), FakeServer()  # type: ignore[assignment]
     stack.redis.url = "redis://127.0.0.1:3/0"  # type: ignore[misc]
     monkeypatch.setattr(stack_module, "assume_sensor_roles", lambda _settings: [])
     monkeypatch.setattr(stack_module, "register_contracts", lambda _settings: None)
+    monkeypatch.setattr(stack_module, "review_pool", lambda _settings: Pool("us-east-1_p", "c"))
     applies: list[bool] = []
 
     def apply(fresh_aws: bool, progress: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The review API (issue 36): an enterprise's reviewers list, search and judge its mail."""
