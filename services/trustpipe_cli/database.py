@@ -54,7 +54,7 @@ def db_url(
     user's: for an operator's session, never written to a file; the services log in with IAM
     tokens as their own roles)."""
     from trustpipe.db import migrate
-    from trustpipe_importer.app import database_url
+    from trustpipe.db.connect import database_url
 
     typer.echo(migrate.with_driver(database_url(load_settings(state_dir, settings_path)), driver, database))
 
@@ -70,7 +70,7 @@ def db_create(
 ) -> None:
     """Create a database on the settings' server unless it exists (Airflow's metadata database)."""
     from trustpipe.db import migrate
-    from trustpipe_importer.app import database_url
+    from trustpipe.db.connect import database_url
 
     created = migrate.create_database(database_url(load_settings(state_dir, settings_path)), name, owner)
     console.print(f"database {name} {'created' if created else 'already exists'}")
@@ -93,7 +93,7 @@ def db_retention(
     """Hold the store to its window: drop the day partitions of scored messages older than
     ``--keep-days`` (and the default partition's older rows), make the days ahead; print what
     was dropped and made."""
-    from trustpipe_importer.app import connector
+    from trustpipe.db.connect import connector
     from trustpipe_orchestration import store
 
     settings = load_settings(state_dir, settings_path)

@@ -118,8 +118,8 @@ def reconcile_cmd(
 ) -> None:
     """The index's documents against the store's rows, per enterprise, for an hour of the messages'
     own time; exit 1 when they differ."""
+    from trustpipe.db.connect import connector
     from trustpipe.db.query import PostgresDatabase
-    from trustpipe_importer.app import connector
     from trustpipe_search import engine, reconcile
 
     at = resolve_hour(hour)

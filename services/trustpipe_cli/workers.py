@@ -165,7 +165,8 @@ def importer_forward_pending(
     """Forward to the alerters the stored QUARANTINE/LABEL verdicts still waiting in
     import_forwards (a forward refused after the commit: runbook importer-dlq), and mark the
     objects whose verdicts are all forwarded imported."""
-    from trustpipe_importer.app import connector, to_alerters
+    from trustpipe.db.connect import connector
+    from trustpipe_importer.app import to_alerters
     from trustpipe_importer.load import forward_all_pending
 
     aws = load_clients(state_dir, settings_path)

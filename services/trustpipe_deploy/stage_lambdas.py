@@ -80,11 +80,14 @@ class App:
 
 REVIEW = App(
     name="review",
-    # The app, the search store's queries, and the alerter's channel a release is sent through.
-    packages=("trustpipe_review", "trustpipe_search", "trustpipe_alerter"),
+    # The app, the search store's queries, and the alerter's channel a release is sent through
+    # (with the stream batch code the alerter's worker module imports; no KCL).
+    packages=("trustpipe_review", "trustpipe_search", "trustpipe_alerter", "trustpipe_stream"),
     deps=(
         *STAGE_DEPS,
         *PACKAGE_DEPS["trustpipe_search"],
+        # The claims' reader (the local server's token checks import it too).
+        "pyjwt",
         # Powertools' request validation and OpenAPI document (enable_validation=True).
         "annotated-types",
         "pydantic",

@@ -135,12 +135,13 @@ class InProcess:
 def in_process(aws: AwsClients, spark: Any = None, import_attempts: int = 10) -> InProcess:
     """Migrates the store first (idempotent); ``spark`` is a session, or None for one on first use."""
     from spark_jobs import runner
+    from trustpipe.db.connect import connector
     from trustpipe.db.query import PostgresDatabase
     from trustpipe_importer import app as importer_app
 
     importer_app.upgrade(aws.settings)
     return InProcess(
-        PostgresDatabase(importer_app.connector(aws.settings)),
+        PostgresDatabase(connector(aws.settings)),
         lambda at: runner.score(aws, at, spark),
         lambda keys: importer_app.import_until_done(aws, keys, import_attempts),
     )

@@ -9,9 +9,9 @@ from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder
 from trustpipe.db import roles
+from trustpipe.db.connect import connector
 from trustpipe.settings import Settings, SettingsError
 from trustpipe_alerter.channels import ActionQueues
-from trustpipe_importer.app import connector
 from trustpipe_review.api import PageConfig, create_app
 from trustpipe_review.audit import AuditLog
 from trustpipe_review.auth import TokenVerifier
@@ -38,7 +38,7 @@ def build_service(aws: AwsClients, write_label: WriteLabel | None = None) -> Rev
         search=engine.connect(settings),
         audit=AuditLog(connector(settings, roles.REVIEW)),
         send_actions=queues.send,
-        write_label=write_label or lake_labels(aws.s3, settings.landing_bucket),
+        write_label=write_label or lake_labels(aws.s3, settings.archive_bucket),
     )
 
 

@@ -260,8 +260,8 @@ def _index(aws: AwsClients, hour: datetime, console: Console) -> dict[str, Any]:
     """The batch path's second consumer: the indexer drains its own queue (the scored objects the
     topic announced), then the hour's documents per enterprise are counted beside the store's rows
     (``trustpipe_search.reconcile``, as the hourly DAG's reconcile_search does)."""
+    from trustpipe.db.connect import connector
     from trustpipe.db.query import PostgresDatabase
-    from trustpipe_importer.app import connector
     from trustpipe_search import engine, reconcile
     from trustpipe_search.app import queue_indexer
 

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 from trustpipe import contracts
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedDecoder
+from trustpipe.db.connect import connector
 from trustpipe.errors import DatabaseUnreachableError
-from trustpipe_importer.app import connector
 
 Pair = tuple[str, str]
 """(enterprise id, message id): one message."""

@@ -280,6 +280,10 @@ resource "aws_lambda_function" "this" {
   environment {
     variables = {
       TRUSTPIPE_SETTINGS = var.settings_uri
+      # The review page's sign-in: the pool's, here rather than in the pipeline's settings
+      # object, which this module is made after.
+      TRUSTPIPE_REVIEW_USER_POOL_ID = aws_cognito_user_pool.this.id
+      TRUSTPIPE_REVIEW_CLIENT_ID    = aws_cognito_user_pool_client.this.id
     }
   }
 

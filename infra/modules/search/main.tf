@@ -38,8 +38,10 @@ locals {
       body = jsonencode({
         cluster_permissions = ["cluster_monitor", "cluster_composite_ops", "indices:admin/index_template/*", "indices:admin/template/*"]
         index_permissions = [{
-          index_patterns  = ["${var.index_prefix}*"]
-          allowed_actions = ["crud", "create_index", "manage_aliases", "indices_monitor"]
+          index_patterns = ["${var.index_prefix}*"]
+          # indices:admin/mapping/put: ensure_template puts new fields (the review decision) on
+          # daily indices made before them
+          allowed_actions = ["crud", "create_index", "manage_aliases", "indices_monitor", "indices:admin/mapping/put"]
         }]
       })
     },

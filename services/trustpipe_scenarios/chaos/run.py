@@ -14,13 +14,14 @@ from typing import Any
 
 from trustpipe import layout
 from trustpipe.aws import AwsClients
+from trustpipe.db.connect import connector
 from trustpipe.errors import UserError
 from trustpipe.metrics import COUNTERS_DEGRADED
 from trustpipe.settings import Settings
 from trustpipe.telemetry import totals
 from trustpipe.workers import SEARCH_WORKERS, STREAM_WORKERS, Worker
 from trustpipe_emulation.fault_proxy import dump_schedule
-from trustpipe_importer.app import connector, upgrade
+from trustpipe_importer.app import upgrade
 from trustpipe_scenarios import lambda_stages as stages
 from trustpipe_scenarios.chaos.figures import lease_picture
 from trustpipe_scenarios.chaos.plan import (

@@ -12,7 +12,7 @@ from typing import Any
 
 from trustpipe import layout, tenants
 from trustpipe.aws import AwsClients
-from trustpipe_importer.app import connector
+from trustpipe.db.connect import connector
 from trustpipe_importer.redrive import redrive
 from trustpipe_scenarios.chaos.plan import Plan, Run
 from trustpipe_scenarios.settle import Pair, pair_params

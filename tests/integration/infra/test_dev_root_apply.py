@@ -30,10 +30,11 @@ from tests.harness import reach
 from tests.harness.paths import ROOT
 from trustpipe import layout, metrics
 from trustpipe.db import roles
+from trustpipe.db.connect import connector
 from trustpipe.settings import Settings
 from trustpipe_deploy import emr_wheels, stage_lambdas
 from trustpipe_deploy.deploy import Deployment, deploy
-from trustpipe_importer.app import connector
+from trustpipe_review import lambda_handler
 from trustpipe_search import engine
 from trustpipe_stack.servers import MotoServer
 from trustpipe_stack.stack import MOTO_PARALLELISM
@@ -121,9 +122,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr
     emr_wheels.build(ROOT, out / "build" / "emr", emr_wheels.this_machine())
     # The review function's code stands in as moto's stock AMI does for the baked image: moto
-    # stores a function's zip and never runs it, and services/trustpipe_review, which
-    # stage_lambdas.build_app(REVIEW, ...) builds from, has not landed. The app builder is
-    # tested on a package that exists (tests/integration/trustpipe_lambda/test_stage_package.py).
+    # stores a function's zip and never runs it. The real zip is built and its handler run under
+    # awslambdaric in tests/integration/trustpipe_lambda/test_stage_package.py.
     with zipfile.ZipFile(out / "build" / f"{stage_lambdas.REVIEW.name}-lambda.zip", "w") as stand_in:
         stand_in.writestr("README", "moto stand-in for the review function's zip; never run\n")
     return out
@@ -945,9 +945,11 @@ def test_the_review_function_runs_in_the_private_subnets_with_its_own_narrow_rol
         if any(t["Key"] == "Name" and "private" in t["Value"] for t in s.get("Tags", []))
     }
     assert private and set(function["VpcConfig"]["SubnetIds"]) == private
-    assert function["Environment"]["Variables"]["TRUSTPIPE_SETTINGS"].startswith(
-        f"s3://{settings.archive_bucket}/"
-    )
+    environment = function["Environment"]["Variables"]
+    assert environment["TRUSTPIPE_SETTINGS"].startswith(f"s3://{settings.archive_bucket}/")
+    # and the page signs in with the root's pool and client (lambda_handler reads these)
+    assert environment[lambda_handler.POOL_ENV] == review["user_pool_id"]
+    assert environment[lambda_handler.CLIENT_ENV] == review["client_id"]
     # THEN its role releases on the enterprises' action queues, labels under the review prefix,
     # searches (no PUT or DELETE), and logs in to PostgreSQL as its own role, never with the secret
     document = _role_policy(moto, "trustpipe-dev-review")

@@ -14,8 +14,8 @@ import pytest
 
 from tests.harness.cli import run_cli
 from trustpipe.aws import AwsClients
+from trustpipe.db.connect import connector
 from trustpipe.settings import Settings
-from trustpipe_importer.app import connector
 
 ROLE = "secret_user"
 

@@ -108,39 +108,39 @@ def test_every_stage_has_a_handler_module_the_builder_points_at() -> None:
         assert (root / (module.replace(".", "/") + ".py")).is_file(), w.name
 
 
-def test_an_apps_zip_is_built_from_its_packages_and_runs_its_handler(
+def test_the_review_apps_zip_is_built_from_its_packages_and_runs_its_handler(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
-    # GIVEN an app made of packages that exist (the indexer's: its handler, its stream batch
-    # code), as the review app is made of its own once it lands (stage_lambdas.REVIEW)
-    app = stage_lambdas.App(
-        name="indexer-app",
-        packages=("trustpipe_search", "trustpipe_stream"),
-        deps=stage_lambdas.deps_of(INDEXER),
-    )
+    # GIVEN the review API (stage_lambdas.REVIEW: its package, the search store's queries, the
+    # alerter's channel and the stream batch code its worker module imports)
+    app = stage_lambdas.REVIEW
+    assert stage_lambdas.missing_packages(app) == []
     # WHEN the app builder builds it
     app_zip = stage_lambdas.build_app(
         app, tmp_path_factory.mktemp("zips"), python=LOCAL_PYTHON, compresslevel=1
     )
-    # THEN the zip is named for the app and holds the core, its schemas and each of its packages
-    assert app_zip.name == "indexer-app-lambda.zip"
+    # THEN the zip is named for the app and holds the core, its schemas, each of its packages
+    # and the review page's files
+    assert app_zip.name == "review-lambda.zip"
     names = zipfile.ZipFile(app_zip).namelist()
-    assert "trustpipe_search/lambda_handler.py" in names and "trustpipe/_schemas/scored_message.avsc" in names
+    assert "trustpipe_review/lambda_handler.py" in names and "trustpipe/_schemas/action.avsc" in names
+    assert {"trustpipe_review/page/index.html", "trustpipe_review/page/page.js"} <= set(names)
     tops = {n.split("/")[0] for n in names}
     assert {
         "trustpipe",
+        "trustpipe_review",
         "trustpipe_search",
-        "trustpipe_stream",
-        "opensearchpy",
-        "aws_lambda_powertools",
+        "trustpipe_alerter",
+        "jwt",
+        "pydantic",
     } <= tops
-    assert not tops & {"boto3", "botocore", "trustpipe_scorer", "trustpipe_review"}
+    assert not tops & {"boto3", "botocore", "trustpipe_scorer", "trustpipe_importer", "amazon_kclpy"}
     function = LocalFunction(
         app_zip,
         app.handler,
         {"TRUSTPIPE_SETTINGS": str(tmp_path / "absent.json")},
         timeout_seconds=30,
-        name="indexer-app",
+        name="review",
         log_path=tmp_path / "function.log",
     )
     try:

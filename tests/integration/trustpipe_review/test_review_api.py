@@ -25,7 +25,7 @@ from opensearchpy import OpenSearch, helpers
 from tests.harness.browser import chromium
 from tests.harness.cli import run_cli
 from tests.harness.paths import ROOT
-from trustpipe import contracts
+from trustpipe import contracts, review_labels
 from trustpipe.aws import AwsClients
 from trustpipe.settings import Settings
 from trustpipe_importer.app import upgrade
@@ -242,6 +242,13 @@ def test_a_release_reaches_acmes_queue_once_with_its_audit_row_and_search_docume
     assert call(f"{reviewers.url}/messages/{path(SHARED)}", reviewers.globex).body["decision"] is None
     released = call(f"{reviewers.url}/messages?decision=release", reviewers.acme).body["messages"]
     assert [m["message_id"] for m in released] == [SHARED]
+    # and the decision is one review label in the lake, acme's, which the next build reads
+    decided = datetime.fromisoformat(first.body["decided_at"])
+    labels = review_labels.gather(
+        aws.s3, settings.archive_bucket, decided - timedelta(seconds=1), decided + timedelta(seconds=1)
+    ).labels
+    mine = [label for label in labels if label["message_id"] == SHARED]
+    assert [(label["enterprise_id"], label["decision"]) for label in mine] == [("acme", "release")]
 
 
 def test_a_viewer_may_not_decide_and_a_key_reused_elsewhere_is_a_conflict(

@@ -18,10 +18,11 @@ from trustpipe import contracts, s3
 from trustpipe.announcements import ObjectCreated
 from trustpipe.aws import AwsClients
 from trustpipe.codec import FramedEncoder, container_bytes
+from trustpipe.db.connect import connector
 from trustpipe.db.query import PostgresDatabase
 from trustpipe.settings import Settings
 from trustpipe.tenants import TenantError
-from trustpipe_importer.app import connector, upgrade
+from trustpipe_importer.app import upgrade
 from trustpipe_importer.load import import_object
 from trustpipe_search import documents, engine, queries, reconcile
 from trustpipe_search.app import queue_indexer, stream_indexer

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from tests.harness.paths import ROOT
+from trustpipe.db import connect as app
 from trustpipe.db import roles
 from trustpipe.settings import Settings, SettingsError
-from trustpipe_importer import app
 from trustpipe_orchestration import metadata
 
 BASE = json.loads((ROOT / "tests/unit/fixtures/settings.json").read_text())

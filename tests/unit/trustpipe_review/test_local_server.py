@@ -66,3 +66,28 @@ def test_the_lambda_serves_the_authorizers_claims_and_refuses_an_event_without_t
     event["requestContext"]["authorizer"] = {"jwt": {"claims": claims()}}
     answer = lambda_handler.handler(event, _LocalContext())
     assert answer["statusCode"] == 200 and json.loads(answer["body"])["message_id"] == "m1"
+
+
+def test_the_function_takes_the_pages_pool_and_client_from_its_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # GIVEN the pipeline's settings object, written before the pool existed (it names none), and
+    # the function's environment, which the review module sets to the pool's and client's ids
+    settings = tmp_path / "settings.json"
+    required = (
+        "landing_bucket scored_bucket archive_bucket scored_topic_arn importer_queue_url importer_dlq_url "
+        "raw_stream_name scored_stream_name imported_stream_name registry_table_name"
+    )
+    settings.write_text(json.dumps({"region": "us-east-1", **dict.fromkeys(required.split(), "x")}))
+    monkeypatch.setenv(lambda_handler.SETTINGS_ENV, str(settings))
+    monkeypatch.setenv(lambda_handler.POOL_ENV, "us-east-1_pool")
+    monkeypatch.setenv(lambda_handler.CLIENT_ENV, "client-1")
+    built: list[Any] = []
+    monkeypatch.setattr(lambda_handler, "_built", [])
+    monkeypatch.setattr(lambda_handler, "review_app", lambda aws: built.append(aws.settings) or "app")
+    monkeypatch.setattr(lambda_handler, "resolve", lambda app, event, context: {"statusCode": 200})
+    # WHEN the first request builds the app
+    lambda_handler.handler({}, _LocalContext())
+    # THEN the app (and its page's sign-in) has them
+    (seen,) = built
+    assert (seen.review_user_pool_id, seen.review_client_id) == ("us-east-1_pool", "client-1")
