@@ -55,6 +55,11 @@ locals {
 
     # Only the local stack keeps sensor sessions in a file; on AWS sensors assume their role.
     sensor_credentials_file = null
+    # The review API's pool is made after this object is written: on AWS its function takes the
+    # pool's and client's ids from its environment (module.review); only the local stack sets these.
+    review_user_pool_id = null
+    review_client_id    = null
+    review_url          = null
   }
   # The hourly DAG's emr configuration (the Variable trustpipe_pipeline's `emr`).
   emr = var.enable_emr ? {

@@ -119,6 +119,8 @@ def test_the_pipeline_settings_are_the_services_settings() -> None:
     # be in them: the domain is made after the hosts that read them), and it is that parameter the
     # pipeline writes the search module's URL to and the indexer's and Airflow's roles may read
     assert settings["search_url"] is None
+    # and the review pool's ids reach its function by its environment, not these settings
+    assert settings["review_user_pool_id"] is None and settings["review_client_id"] is None
     assert settings["search_url_parameter"] == "${local.search_url_parameter}"
     (parameter,) = [
         r['"aws_ssm_parameter"']['"search_url"'] for r in main["resource"] if '"aws_ssm_parameter"' in r
