@@ -68,14 +68,13 @@ def review_user_add(
 
     aws = load_clients(state_dir, settings_path)
     settings = aws.settings
-    if not settings.review_user_pool_id or not settings.review_client_id:
-        raise SettingsError("the settings name no review user pool: run `trustpipe local up`")
+    pool = Pool.of(settings)
     if enterprise not in settings.enterprises:
         raise SettingsError(f"enterprise {enterprise!r} is not served by this deployment")
     try:
         password = add_user(
             aws.client("cognito-idp"),
-            Pool(settings.review_user_pool_id, settings.review_client_id),
+            pool,
             enterprise,
             email,
             role,
@@ -99,13 +98,10 @@ def review_token(
 
     aws = load_clients(state_dir, settings_path)
     settings = aws.settings
-    if not settings.review_user_pool_id or not settings.review_client_id:
-        raise SettingsError("the settings name no review user pool: run `trustpipe local up`")
+    pool = Pool.of(settings)
     cognito = aws.client("cognito-idp")
     try:
-        token = sign_in(
-            cognito, Pool(settings.review_user_pool_id, settings.review_client_id), email, password
-        )
+        token = sign_in(cognito, pool, email, password)
     except cognito.exceptions.NotAuthorizedException as err:
         raise SettingsError("the user pool refused that email and password") from err
     print(token)

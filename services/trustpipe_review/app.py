@@ -17,6 +17,7 @@ from trustpipe_review.audit import AuditLog
 from trustpipe_review.auth import TokenVerifier
 from trustpipe_review.labels import WriteLabel, lake_labels
 from trustpipe_review.service import ReviewService
+from trustpipe_review.users import Pool
 from trustpipe_search import engine
 
 
@@ -45,11 +46,8 @@ def build_service(aws: AwsClients, write_label: WriteLabel | None = None) -> Rev
 def verifier(settings: Settings) -> TokenVerifier:
     """The local stand-in for API Gateway's JWT authorizer: tokens of the settings' user pool
     and app client, checked against the pool's JWKS (at the moto server locally)."""
-    if not settings.review_user_pool_id or not settings.review_client_id:
-        raise SettingsError("the settings name no review user pool and client: run `trustpipe local up`")
-    return TokenVerifier(
-        settings.region, settings.review_user_pool_id, settings.review_client_id, settings.aws_endpoint
-    )
+    pool = Pool.of(settings)
+    return TokenVerifier(settings.region, pool.pool_id, pool.client_id, settings.aws_endpoint)
 
 
 def page_config(settings: Settings) -> PageConfig | None:

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from trustpipe.settings import Settings, SettingsError
 from trustpipe.tenants import check_enterprise_id
 from trustpipe_review.auth import ENTERPRISE_CLAIM, ROLE_CLAIM, ROLES
 
@@ -19,6 +20,13 @@ CLIENT_NAME = "trustpipe-review"
 class Pool:
     pool_id: str
     client_id: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Pool:
+        """The settings' pool and app client; SettingsError when they name none."""
+        if not settings.review_user_pool_id or not settings.review_client_id:
+            raise SettingsError("the settings name no review user pool and client: run `trustpipe local up`")
+        return cls(settings.review_user_pool_id, settings.review_client_id)
 
 
 def ensure_pool(cognito: Any, name: str = POOL_NAME) -> Pool:
