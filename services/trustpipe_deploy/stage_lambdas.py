@@ -123,12 +123,18 @@ def build_app(
         raise UnlockedDependencyError(
             f"{app.name}: {', '.join(unpinned)} not among the lock's runtime dependencies (pyproject)"
         )
-    services = root / "services"
-    packages = {"trustpipe": services / "trustpipe", "trustpipe/_schemas": root / "schemas"}
-    packages |= {p: services / p for p in app.packages}
+    packages = _with_core(root, app.packages)
     return build_zip(
         out_dir / f"{app.name}-lambda.zip", packages, [], app.deps, uv, root, python, platform, compresslevel
     )
+
+
+def _with_core(root: Path, names: tuple[str, ...]) -> dict[str, Path]:
+    """A zip's packages: the core with its schemas, and each of ``names`` (folders of services/)."""
+    services = root / "services"
+    return {"trustpipe": services / "trustpipe", "trustpipe/_schemas": root / "schemas"} | {
+        name: services / name for name in names
+    }
 
 
 def package_of(worker: Worker) -> str:
@@ -160,13 +166,7 @@ def build(
     compresslevel: int = 9,
 ) -> Path:
     """``worker``'s zip in ``out_dir`` (wheels for ``python`` on ``platform``); its path."""
-    services = root / "services"
-    packages = {
-        "trustpipe": services / "trustpipe",
-        "trustpipe/_schemas": root / "schemas",
-        "trustpipe_stream": services / "trustpipe_stream",
-        package_of(worker): services / package_of(worker),
-    }
+    packages = _with_core(root, ("trustpipe_stream", package_of(worker)))
     return build_zip(
         out_dir / zip_name(worker), packages, [], deps_of(worker), uv, root, python, platform, compresslevel
     )
