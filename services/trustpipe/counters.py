@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -190,10 +190,15 @@ def message_key(enterprise_id: str, message_id: str) -> str:
     return f"{enterprise_id}/{message_id}"
 
 
-def add_seen(pipe: Any, scored: Iterable[tuple[str, Mapping[str, Any], SuffixList]]) -> None:
+def add_seen(
+    pipe: Any,
+    scored: Iterable[tuple[str, Mapping[str, Any], SuffixList]],
+    expiry_set: Callable[[str], bool] | None = None,
+) -> None:
     """Queue on ``pipe`` each scored message's place in its day's ``seen`` tiles
     (``(enterprise, message, suffixes)``), one PFADD per tile: idempotent, as a HyperLogLog holds
-    each key once."""
+    each key once. Each tile's expiry is set with it, unless ``expiry_set(key)`` says it was a
+    moment ago (a scorer sets each tile's once in a while, not once per batch)."""
     members: dict[str, list[str]] = {}
     days: dict[str, date] = {}
     for enterprise, record, suffixes in scored:
@@ -205,7 +210,8 @@ def add_seen(pipe: Any, scored: Iterable[tuple[str, Mapping[str, Any], SuffixLis
             days[key] = day
     for key, added in members.items():
         pipe.pfadd(key, *added)
-        pipe.expireat(key, expires_at(days[key]))
+        if expiry_set is None or not expiry_set(key):
+            pipe.expireat(key, expires_at(days[key]))
 
 
 LABELS_SCRIPT = """
@@ -250,43 +256,69 @@ def add_labels(pipe: Any, labelled: Iterable[tuple[str, Mapping[str, Any], Suffi
             pipe.eval(LABELS_SCRIPT, 3, *keys, expires_at(day), len(part), *part, *part_bad)
 
 
-READS_PER_PAIR = BUILT_DAYS + FRESH_DAYS
-"""Replies ``queue_read`` queues per (aggregate, entity), after the one of ``BUILT_KEY``."""
+def _tiles(today: date, through: date | None) -> tuple[list[date], list[date]]:
+    """The windows and the day tiles a read of ``today`` takes per entity: knowing the build
+    (``through``), its window and the days after it; not knowing it, each window a build of the
+    last ``BUILT_DAYS`` may have written, and the last ``FRESH_DAYS`` days."""
+    fresh = [today - timedelta(days=back) for back in range(FRESH_DAYS)]
+    if through is None:
+        return [today - timedelta(days=back) for back in range(BUILT_DAYS)], fresh
+    return [through], [day for day in fresh if day > through]
 
 
-def queue_read(pipe: Any, wanted: Iterable[tuple[str, str]], today: date) -> list[tuple[str, str]]:
-    """Queue on ``pipe`` the reads of ``wanted`` (aggregate, entity) pairs as of ``today``; the
-    pairs in the order ``merge`` takes their replies."""
+def reads_per_pair(today: date, through: date | None = None) -> int:
+    """Replies ``queue_read`` queues per (aggregate, entity), after the one of ``BUILT_KEY``."""
+    windows, days = _tiles(today, through)
+    return len(windows) + len(days)
+
+
+def built_through(value: Any, today: date) -> date | None:
+    """The day the last build ran through, from ``BUILT_KEY``'s value; None when no build
+    wrote the tiles, or the last one is older than ``BUILT_DAYS``."""
+    mark = _int(value)
+    for back in range(BUILT_DAYS):
+        day = today - timedelta(days=back)
+        if mark == int(f"{day:%Y%m%d}"):
+            return day
+    return None
+
+
+def queue_read(
+    pipe: Any, wanted: Iterable[tuple[str, str]], today: date, through: date | None = None
+) -> list[tuple[str, str]]:
+    """Queue on ``pipe`` the reads of ``wanted`` (aggregate, entity) pairs as of ``today`` (with
+    ``through``, those of that build's tiles only); the pairs in the order ``merge`` takes their
+    replies."""
     pairs = sorted(set(wanted))
+    windows, days = _tiles(today, through)
     pipe.get(BUILT_KEY)
     for aggregate, entity in pairs:
-        for back in range(BUILT_DAYS):
-            pipe.hmget(window_key(aggregate, entity, today - timedelta(days=back)), "n", "bad")
-        for back in range(FRESH_DAYS):
-            pipe.hmget(day_key(aggregate, entity, today - timedelta(days=back)), "n", "bad")
+        for day in windows:
+            pipe.hmget(window_key(aggregate, entity, day), "n", "bad")
+        for day in days:
+            pipe.hmget(day_key(aggregate, entity, day), "n", "bad")
     return pairs
 
 
 def merge(
-    pairs: Sequence[tuple[str, str]], replies: Sequence[Any], today: date
+    pairs: Sequence[tuple[str, str]], replies: Sequence[Any], today: date, through: date | None = None
 ) -> dict[tuple[str, str], Counts] | None:
     """Each pair's counts: its window's sum from the last build plus the day tiles after the day
-    that build ran through; None when no build has written the tiles yet, or the last one is
-    older than ``BUILT_DAYS``."""
+    that build ran through; None when no build has written the tiles yet, the last one is older
+    than ``BUILT_DAYS``, or it is not the build ``through`` names (the reads queued for it)."""
     built, *replies = replies
-    through = _int(built)
-    candidates = [int(f"{today - timedelta(days=back):%Y%m%d}") for back in range(BUILT_DAYS)]
-    if through not in candidates:
+    mark = built_through(built, today)
+    if mark is None or (through is not None and mark != through):
         return None
-    which = candidates.index(through)
-    per = READS_PER_PAIR
+    windows, days = _tiles(today, through)
+    which, per = windows.index(mark), len(windows) + len(days)
     result = {}
     for i, pair in enumerate(pairs):
         own = replies[i * per : (i + 1) * per]
-        window, days = own[which], own[BUILT_DAYS:]
+        window = own[which]
         total = Counts(_int(window[0]), _int(window[1]))
-        for back, tile in enumerate(days):
-            if candidates[back] > through:
+        for day, tile in zip(days, own[len(windows) :], strict=True):
+            if day > mark:
                 total += Counts(_int(tile[0]), _int(tile[1]))
         result[pair] = total
     return result

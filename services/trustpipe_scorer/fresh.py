@@ -41,7 +41,11 @@ class FreshCounters:
     """Messages scored with the snapshot because Redis did not answer (the metric's figure)."""
     _down_until: float = field(default=float("-inf"), init=False)
     _unbuilt_until: float = field(default=float("-inf"), init=False)
+    _through: date | None = field(default=None, init=False)
+    """The build the last read found: the next reads take its tiles only."""
     _cache: dict[tuple[str, str], tuple[counters.Counts, float]] = field(default_factory=dict, init=False)
+    _expiry_set: dict[str, float] = field(default_factory=dict, init=False)
+    """Seen tiles whose expiry this scorer set, and until when it need not set it again."""
 
     def reputation(
         self, artifact: ModelArtifact, batch: Sequence[tuple[str, Mapping[str, Any]]], today: date
@@ -59,25 +63,44 @@ class FreshCounters:
         wanted = {pair for _, m in batch for pair in counters.entities(m, suffixes).items()}
         unbuilt = now < self._unbuilt_until
         missing = [] if unbuilt else sorted(p for p in wanted if self._cache.get(p, (None, -1.0))[1] <= now)
+        through = self._through
         try:
             pipe = self.client.pipeline(transaction=False)
-            pairs = counters.queue_read(pipe, missing, today) if missing else []
-            counters.add_seen(pipe, ((e, m, suffixes) for e, m in batch))
+            pairs = counters.queue_read(pipe, missing, today, through) if missing else []
+            counters.add_seen(pipe, ((e, m, suffixes) for e, m in batch), self._expiry_was_set)
             replies = pipe.execute()
+            counts = None
+            if missing:
+                read = replies[: 1 + len(pairs) * counters.reads_per_pair(today, through)]
+                self._through = counters.built_through(read[0], today)
+                counts = counters.merge(pairs, read, today, through)
+                if counts is None and self._through is not None:
+                    # a new build's mark since the last read: read its tiles, once
+                    counts = counters.read(self.client, pairs, today)
         except counters.unavailable() as err:
             self._down_until = self.clock() + self.retry_after
+            self._expiry_set.clear()
             self.degraded += len(batch)
             log.warning("counters unavailable, scoring with the model's snapshot: %s", err)
             return None
-        if unbuilt or (missing and not self._remember(pairs, replies, today, now)):
+        if unbuilt or (missing and not self._remember(counts, now)):
             return None
-        counts = {p: self._cache[p][0] for p in wanted}
-        return counters.reputation(counts, artifact.reputation.prior)
+        return counters.reputation({p: self._cache[p][0] for p in wanted}, artifact.reputation.prior)
 
-    def _remember(self, pairs: list[tuple[str, str]], replies: list[Any], today: date, now: float) -> bool:
+    def _expiry_was_set(self, key: str) -> bool:
+        """Whether this scorer set ``key``'s expiry in the last ``cache_seconds`` (if not, it is
+        about to, and remembers so): a tile a restarted Redis lost is made again, and its expiry
+        with it, within that long."""
+        now = self.clock()
+        if self._expiry_set.get(key, float("-inf")) > now:
+            return True
+        if len(self._expiry_set) >= MAX_CACHED:
+            self._expiry_set.clear()
+        self._expiry_set[key] = now + self.cache_seconds
+        return False
+
+    def _remember(self, counts: dict[tuple[str, str], counters.Counts] | None, now: float) -> bool:
         """Cache the counts just read; False (and remembered a while) when no build wrote any."""
-        read = replies[: 1 + len(pairs) * counters.READS_PER_PAIR]
-        counts = counters.merge(pairs, read, today)
         if counts is None:
             self._unbuilt_until = now + self.cache_seconds
             return False

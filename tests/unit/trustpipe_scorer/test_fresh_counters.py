@@ -3,6 +3,7 @@ so most batches read only the senders they have not seen lately (fakeredis)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,3 +60,73 @@ def test_no_build_is_remembered_for_the_interval_too() -> None:
     ticks[0] = 31
     assert fresh.reputation(MODEL, [("acme", message(3, "a@partner.com"))], NOW.date()) is not None
     assert fresh.degraded == 0
+
+
+class Counted:
+    """A client whose pipelines count the commands queued on them, by name."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.commands = client, Counter[str]()
+
+    def pipeline(self, transaction: bool = False) -> Any:
+        pipe, commands = self.client.pipeline(transaction=transaction), self.commands
+
+        class Queued:
+            def __getattr__(self, name: str) -> Any:
+                attr = getattr(pipe, name)
+                if name == "execute":
+                    return attr
+
+                def queue(*args: Any, **kwargs: Any) -> Any:
+                    commands[name] += 1
+                    return attr(*args, **kwargs)
+
+                return queue
+
+        return Queued()
+
+
+def test_once_the_build_is_known_a_read_takes_its_tiles_only_and_a_new_build_is_read_at_once() -> None:
+    # GIVEN a build through yesterday, and a scorer that has read nothing yet
+    client, ticks = Counted(fakeredis.FakeRedis()), [0.0]
+    build(client.client, 100, 0)
+    fresh = FreshCounters(client, clock=lambda: ticks[0], cache_seconds=30)
+    # WHEN it reads a sender (and its /24) the first time, and again after the cache interval
+    assert fresh.reputation(MODEL, [("acme", message(1, "a@partner.com"))], NOW.date()) is not None
+    first = client.commands["hmget"]
+    ticks[0] = 31
+    assert fresh.reputation(MODEL, [("acme", message(2, "a@partner.com"))], NOW.date()) is not None
+    # THEN the first read tried every window a build may have written and every fresh day,
+    # and the next one that build's window and the day after it only
+    assert first == 2 * counters.reads_per_pair(NOW.date()) == 2 * 5
+    assert client.commands["hmget"] - first == 2 * 2
+    # WHEN a new build, through today, calls the sender malicious
+    counters.write_build(client.client, [], NOW.date(), [(counters.ORG, "partner.com", 100, 100)])
+    ticks[0] = 62
+    read = fresh.reputation(MODEL, [("acme", message(3, "a@partner.com"))], NOW.date())
+    # THEN the very next read finds it (its reads for the old build read again, for the new one)
+    assert read is not None and read.domains["partner.com"] > 0.9
+    assert fresh.reputation(MODEL, [("acme", message(4, "a@partner.com"))], NOW.date()) == read
+
+
+def test_a_seen_tiles_expiry_is_set_once_per_interval_and_again_after_redis_failed() -> None:
+    server = fakeredis.FakeServer()
+    client, ticks = Counted(fakeredis.FakeRedis(server=server)), [0.0]
+    build(client.client, 100, 0)
+    fresh = FreshCounters(client, clock=lambda: ticks[0], cache_seconds=30)
+    for n in range(3):  # three batches within the interval: the org's and the /24's tile, once
+        fresh.reputation(MODEL, [("acme", message(n, "a@partner.com"))], NOW.date())
+        ticks[0] += 1
+    assert client.commands["expireat"] == 2 and client.commands["pfadd"] == 3 * 2
+    ticks[0] = 31
+    fresh.reputation(MODEL, [("acme", message(9, "a@partner.com"))], NOW.date())
+    assert client.commands["expireat"] == 4
+    # WHEN Redis fails a batch, THEN the next batch after it sets the expiries again
+    server.connected = False
+    assert fresh.reputation(MODEL, [("acme", message(10, "a@partner.com"))], NOW.date()) is None
+    server.connected = True
+    ticks[0] += counters.RETRY_AFTER_SECONDS + 1
+    fresh.reputation(MODEL, [("acme", message(11, "a@partner.com"))], NOW.date())
+    assert client.commands["expireat"] == 4 + 2  # (the failed batch, within the interval, set none)
+    # and every seen tile has its expiry
+    assert all(client.client.ttl(k) > 0 for k in client.client.keys("*:s:*"))
