@@ -14,7 +14,8 @@ as tiles, one per entity and day, so that they can be kept fresh between two mod
   keys of the messages the stream scored that day (``seen``). Adding a message twice leaves it
   unchanged, so a redelivered batch counts nothing twice.
 - ``tp:{<aggregate>|<entity>}:l:<yyyymmdd>`` and ``:b:<yyyymmdd>``: HyperLogLogs of the messages
-  of that day whose labels have landed, and of those labelled malicious (``add_labels``). Each
+  of that day whose labels have landed, and of those labelled malicious (``add_labels``; the
+  hourly batch job adds each scored hour's ground truth, ``spark_jobs.counters_read``). Each
   addition sets the day tile's ``n`` and ``bad`` to their counts, in one script on the entity's
   slot, so that a read of the days after the last build sees the labels landed so far, and a
   redelivered label counts once. The next build's exact tiles replace them.

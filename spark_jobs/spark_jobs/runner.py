@@ -153,6 +153,7 @@ def score(
         progress,
         settings.enterprises or None,  # settings from before the tenant map check nothing
         counters.from_settings(settings),
+        settings.archive_bucket,
     )
 
 

@@ -144,10 +144,12 @@ def score_staged(
     scored_at: datetime,
     out_dir: str,
     counters_client: Any = None,
+    labels: dict[tuple[str, str], bool] | None = None,
 ) -> HourResult:
     """Score the staged files into ``out_dir`` (a path or s3:// URI); ReconciliationError when
     counts disagree. With ``counters_client`` (Redis), the senders' reputation is read from the
-    counters as of the hour's day (``counters_read``), as the stream scorer reads it."""
+    counters as of the hour's day (``counters_read``), as the stream scorer reads it, and the
+    ``labels`` of the hour's messages ((enterprise, message id) -> malicious) are added to them."""
     label = layout.format_hour(hour)
     result = HourResult(
         label,
@@ -176,6 +178,8 @@ def score_staged(
     out = out.persist()
     try:
         result.records_out = out.count()
+        if counters_client is not None and labels:
+            counters_read.add_hour_labels(out, labels, artifact, counters_client)
         if result.records_out != result.records_in:  # only then is a second pass needed
             result.rejected = set_aside_records(checked, files, f"{out_dir}/rejected")
         if result.records_out + result.records_set_aside != result.records_in:
@@ -371,6 +375,7 @@ def run_hour(
     progress: Progress = quiet,
     served: frozenset[str] | None = None,
     counters_client: Any = None,
+    labels_bucket: str | None = None,
 ) -> HourResult:
     """One hour: stage, score, publish (``spark`` may be a factory: an hour with nothing to score
     starts no JVM). Locally the files pass through a temporary directory; with
@@ -378,15 +383,19 @@ def run_hour(
     them and writes its parts there, publishing copies the parts to their stable names and clears
     the prefix. With ``served``,
     files of other enterprises are set aside unscored. With ``counters_client`` (Redis), the
-    senders' reputation comes from the counters as of the hour (``score_staged``)."""
+    senders' reputation comes from the counters as of the hour (``score_staged``), and the hour's
+    ground truth under ``labels_bucket`` is added to them once scored."""
     scored_at = scored_at or datetime.now(UTC)
     steps = f"{layout.format_hour(hour)}: stage, score, publish"
     progress(steps, 0, 3)
+    labels = None
+    if counters_client is not None and labels_bucket is not None:
+        labels = counters_read.hour_labels(client, labels_bucket, hour)
     if work_uri:
         out = f"{work_uri.rstrip('/')}/{layout.format_hour(hour)}"
         staged = stage_hour(client, landing_bucket, hour, f"{out}/input", served)
         progress(steps, 1, 3)
-        result = score_staged(spark, staged, artifact, hour, scored_at, out, counters_client)
+        result = score_staged(spark, staged, artifact, hour, scored_at, out, counters_client, labels)
         progress(steps, 2, 3)
         publish_set_aside_records(client, landing_bucket, hour, _work_parts(client, f"{out}/rejected/"))
         publish_work(client, out, scored_bucket, hour, result)
@@ -396,7 +405,9 @@ def run_hour(
         work = Path(tmp)
         staged = stage_hour(client, landing_bucket, hour, work / "input", served)
         progress(steps, 1, 3)
-        result = score_staged(spark, staged, artifact, hour, scored_at, str(work / "output"), counters_client)
+        result = score_staged(
+            spark, staged, artifact, hour, scored_at, str(work / "output"), counters_client, labels
+        )
         progress(steps, 2, 3)
         rejected = sorted((work / "output" / "rejected").glob("part-*.json"))
         publish_set_aside_records(client, landing_bucket, hour, (p.read_bytes() for p in rejected))

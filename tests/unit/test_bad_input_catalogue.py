@@ -21,6 +21,7 @@ BOUNDARIES = {
     "search queries",
     "review decisions",
     "review API requests",
+    "ground truth labels",
 }
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)(?:\[([^\]]+)\])?`")
 

@@ -56,7 +56,8 @@ data "aws_iam_policy_document" "instance_assume" {
 }
 
 # The cluster's nodes run the scoring job: read landing, write scored (and its _work/ prefix),
-# set aside unreadable objects (set_aside/), read the model and the code.
+# set aside unreadable objects (set_aside/), read the model, the code and the hour's ground truth
+# (added to the counters once the hour is scored).
 data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "ReadLanding"
@@ -71,9 +72,14 @@ data "aws_iam_policy_document" "instance" {
   }
 
   statement {
-    sid       = "ReadModelsAndCode"
-    actions   = ["s3:GetObject", "s3:ListBucket"]
-    resources = [var.archive_bucket_arn, "${var.archive_bucket_arn}/models/*", "${var.archive_bucket_arn}/code/*"]
+    sid     = "ReadModelsCodeAndLabels"
+    actions = ["s3:GetObject", "s3:ListBucket"]
+    resources = [
+      var.archive_bucket_arn,
+      "${var.archive_bucket_arn}/models/*",
+      "${var.archive_bucket_arn}/code/*",
+      "${var.archive_bucket_arn}/ground_truth/*",
+    ]
   }
 
   statement {
