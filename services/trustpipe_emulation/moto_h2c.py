@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from trustpipe_emulation import aws_metrics
+
+log = logging.getLogger("trustpipe.moto")
 
 KEEP_ALIVE_SECONDS = 300
 MAX_BODY_BYTES = 5 * 1024**3
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     rest_api_policy_as_api_gateway()
     if args.aws_metrics_interval > 0:
         aws_metrics.Publisher(args.aws_metrics_interval).start()
-    app = whole_body(DomainDispatcherApplication(create_backend_app))
+    app = ProviderResends(whole_body(DomainDispatcherApplication(create_backend_app)))
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.wsgi_max_body_size = MAX_BODY_BYTES
@@ -82,6 +85,84 @@ def whole_body(app: WSGIApp) -> WSGIApp:
         return chunks or [b""]
 
     return collected
+
+
+PROVIDER_AGENT = "terraform-provider-aws/"
+"""Terraform's AWS provider names itself so in its requests' User-Agent."""
+RESEND_MEMORY = 4096
+"""Answers to the provider's requests the server keeps for a resend (each a few KiB)."""
+RESEND_WAIT_SECONDS = 120.0
+
+
+class ProviderResends:
+    """Terraform's AWS provider resends a request when it loses the connection before the
+    answer (the SDK's retry, with the same ``amz-sdk-invocation-id`` and a later ``attempt`` in
+    ``amz-sdk-request``). On this server, on a loaded machine, the first copy had sometimes been
+    carried out, so the resend of a create was refused as done ("already exists", "duplicate")
+    and the apply failed with the resource made but not in its state. The server answers the
+    provider's resend with the answer it gave (or is giving) the first copy, and logs it;
+    every other client's requests, the stream's included, are carried out as sent, resends and
+    all, as AWS does."""
+
+    def __init__(self, app: WSGIApp, memory: int = RESEND_MEMORY) -> None:
+        import collections
+        import threading
+
+        self.app, self.memory = app, memory
+        self._lock = threading.Lock()
+        self._answers: collections.OrderedDict[str, _Answer] = collections.OrderedDict()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        if not invocation or PROVIDER_AGENT not in environ.get("HTTP_USER_AGENT", ""):
+            return self.app(environ, start_response)
+        with self._lock:
+            answer = self._answers.get(invocation)
+            first = answer is None
+            if answer is None:
+                answer = self._answers[invocation] = _Answer()
+                while len(self._answers) > self.memory:
+                    self._answers.popitem(last=False)
+        if first:
+            return self._answer(answer, environ, start_response)
+        if answer.done.wait(RESEND_WAIT_SECONDS) and answer.status and answer.status.startswith("2"):
+            log.warning(
+                "answered a resend (%s) of a request carried out before: %s %s -> %s",
+                environ.get("HTTP_AMZ_SDK_REQUEST", ""),
+                environ.get("REQUEST_METHOD"),
+                environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO"),
+                answer.status,
+            )
+            start_response(answer.status, answer.headers)
+            return answer.body
+        # the first copy failed (or never answered): the resend is carried out, as any retry
+        return self.app(environ, start_response)
+
+    def _answer(
+        self, answer: _Answer, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer.status, answer.headers = status, list(headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            answer.body = list(self.app(environ, keep))
+        except BaseException:
+            answer.status = None
+            raise
+        finally:
+            answer.done.set()
+        return answer.body
+
+
+class _Answer:
+    def __init__(self) -> None:
+        import threading
+
+        self.done = threading.Event()
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
 
 
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")

@@ -34,7 +34,6 @@ from trustpipe.db.connect import connector
 from trustpipe.settings import Settings
 from trustpipe_deploy import emr_wheels, stage_lambdas
 from trustpipe_deploy.deploy import Deployment, deploy
-from trustpipe_deploy.terraform import TerraformError
 from trustpipe_review import lambda_handler
 from trustpipe_search import engine
 from trustpipe_stack.servers import MotoServer
@@ -139,10 +138,6 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-RESENT_REQUEST = ("AlreadyExistsException", "InvalidPermission.NotFound", "InvalidPermission.Duplicate")
-"""What a request resent after the moto server carried it out is answered with."""
-
-
 @pytest.fixture(scope="module")
 def applied(
     moto: str, checkout: Path, tmp_path_factory: pytest.TempPathFactory
@@ -164,36 +159,25 @@ def applied(
     said: list[str] = []
     env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     # Terraform's own parallelism (10), not the local stack's 30: this root is the largest, and
-    # with 30 requests at once on a loaded machine the provider resent requests the moto server
-    # had already carried out.
+    # the machine runs the rest of the suite beside it.
     env["TF_CLI_ARGS_apply"] = "-parallelism=10"
     mp = pytest.MonkeyPatch()
     for key, value in env.items():
         mp.setenv(key, value)
     try:
         deployment = Deployment(project, "dev", root_dir=root)
-        for attempt in (1, 2):
-            try:
-                settings = deploy(
-                    deployment,
-                    say=said.append,
-                    ami_id=MOTO_AMI,
-                    alert_emails=[ALERT_EMAIL],
-                    extra_variables={
-                        "checkout_dir": str(checkout),
-                        "registry_lambda_zip": str(lambda_zip),
-                        "frontdoor_lambda_zip": str(frontdoor_zip),
-                        "enterprises": json.dumps(ENTERPRISES),
-                    },
-                )
-                break
-            except TerraformError as err:
-                # On a loaded machine the provider resends a request the moto server had already
-                # carried out, and the resend is refused as done ("already in use", "rule does not
-                # exist"); a second apply converges, as an operator's re-run does. Anything else,
-                # or a second failure, fails the module.
-                if attempt == 2 or not any(sign in str(err) for sign in RESENT_REQUEST):
-                    raise
+        settings = deploy(
+            deployment,
+            say=said.append,
+            ami_id=MOTO_AMI,
+            alert_emails=[ALERT_EMAIL],
+            extra_variables={
+                "checkout_dir": str(checkout),
+                "registry_lambda_zip": str(lambda_zip),
+                "frontdoor_lambda_zip": str(frontdoor_zip),
+                "enterprises": json.dumps(ENTERPRISES),
+            },
+        )
         yield settings, deployment, said
     finally:
         mp.undo()
