@@ -8,7 +8,10 @@ first QUARANTINE in each arm, and the AUC of each on the day (held out: the mode
 beside them, how many of each newcomer's messages each arm quarantined, and until when.
 
 Labels land with the sensors' drops: a message's ground truth is counted at the end of the
-quarter after its own (15 to 30 minutes after it arrived). At the full size the model is trained
+quarter after its own (15 to 30 minutes after it arrived). A third pass (``hourly``) scores the
+day again on the build's tiles alone, its labels counted as the deployed feed counts them: when
+the hourly batch job has scored the message's hour (``HOURLY_JOB_LAG`` after the hour ends, one
+hour 20 minutes to two hours 20 minutes after the message). At the full size the model is trained
 by the nightly build on yesterday's traffic (local Spark, ``build_model.run``, its exact tiles
 written as ``runner.build`` writes them); at the smoke size it is the simulator's hand-made model
 over a build that saw nothing, and its figures mean nothing. The days are the real yesterday and
@@ -17,6 +20,7 @@ today (UTC): tiles expire at absolute times."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -43,6 +47,9 @@ REFERENCE_DAY = datetime(2026, 11, 21, tzinfo=UTC)
 BATCH = timedelta(minutes=1)
 LABEL_LAG_QUARTERS = 2
 """A label is counted at the start of the second quarter after the one its message arrived in."""
+HOURLY_JOB_LAG = timedelta(minutes=20)
+"""The deployed feed: the hourly batch job adds an hour's labels once it has scored the hour, taken
+here as 20 minutes after the hour ends (the DAG's run starts when the hour closes)."""
 
 
 @dataclass(frozen=True)
@@ -74,17 +81,27 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
     campaign = replace(campaign, starts=campaign.starts + (midnight - REFERENCE_DAY))
     with redis_url(shared) as url:
         client = counters.client(url)
-        model = trained(midnight, size.scale, client) if size.trained else handmade(today, client)
+        model, built = trained(midnight, size.scale, client) if size.trained else handmade(today, client)
         arms = score_day(model, traffic, today, client)
+        # the same day again on the build's tiles alone, the labels landing as the hourly job adds them
+        client.flushdb()
+        counters.write_build(client, *built)
+        arms["hourly"] = score_day(model, traffic, today, client, hourly_job_lands)["fresh"]
         client.close()
-    frozen, fresh = (first_quarantine(traffic, arms[arm], campaign) for arm in ("frozen", "fresh"))
+    frozen, fresh, hourly = (
+        first_quarantine(traffic, arms[arm], campaign) for arm in ("frozen", "fresh", "hourly")
+    )
     labels = [m.is_malicious for m in traffic]
     detail: dict[str, Any] = {
         "messages": len(traffic),
         "campaign_messages": sum(m.attack_type == "campaign" for m in traffic),
         "campaign_starts": campaign.starts.isoformat(),
         "model": model.version,
-        "minutes_to_first_quarantine": {"frozen": _round(frozen), "fresh": _round(fresh)},
+        "minutes_to_first_quarantine": {
+            "frozen": _round(frozen),
+            "fresh": _round(fresh),
+            "hourly": _round(hourly),
+        },
         "campaign_quarantined": {arm: quarantined(traffic, got, campaign) for arm, got in arms.items()},
         "newcomer_messages": sum(sender_of(m) in newcomer.domains for m in traffic),
         "newcomer_quarantined": {arm: quarantined(traffic, got, newcomer) for arm, got in arms.items()},
@@ -118,7 +135,11 @@ def run(size: Size = FULL, shared: Shared = NOTHING) -> list[Result]:
 
 
 def score_day(
-    model: ModelArtifact, traffic: list[Labelled], today: date, client: Any
+    model: ModelArtifact,
+    traffic: list[Labelled],
+    today: date,
+    client: Any,
+    lands: Callable[[Labelled], datetime] | None = None,
 ) -> dict[str, list[tuple[float, str]]]:
     """(score, verdict) of every message of ``traffic`` in each arm, in batches of a minute, the
     labels due by each batch's minute counted first."""
@@ -126,14 +147,15 @@ def score_day(
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
     clock = [0.0]
     fresh = FreshCounters(client, clock=lambda: clock[0])
-    due = sorted(range(len(traffic)), key=lambda i: label_lands(traffic[i]))
+    lands = lands or label_lands
+    due = sorted(range(len(traffic)), key=lambda i: lands(traffic[i]))
     landed = 0
     arms: dict[str, list[tuple[float, str]]] = {"frozen": [], "fresh": []}
     for batch in batches(traffic):
         now = minute_of(traffic[batch[0]])
         clock[0] = (now - midnight).total_seconds()
         ready = landed
-        while ready < len(due) and label_lands(traffic[due[ready]]) <= now:
+        while ready < len(due) and lands(traffic[due[ready]]) <= now:
             ready += 1
         if ready > landed:
             pipe = client.pipeline(transaction=False)
@@ -180,6 +202,11 @@ def minute_of(m: Labelled) -> datetime:
 
 def label_lands(m: Labelled) -> datetime:
     return layout.quarter_of(m.record["received_at"]) + layout.QUARTER * LABEL_LAG_QUARTERS
+
+
+def hourly_job_lands(m: Labelled) -> datetime:
+    at: datetime = m.record["received_at"]
+    return at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1) + HOURLY_JOB_LAG
 
 
 def first_quarantine(
@@ -236,15 +263,20 @@ def auc_of(scores: list[float], labels: list[bool]) -> float:
     return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def handmade(today: date, client: Any) -> ModelArtifact:
+Built = tuple[list[tuple[str, str, date, int, int]], date, list[tuple[str, str, int, int]]]
+"""A build's tiles, as ``counters.write_build`` takes them: its days, the day it ran through, its windows."""
+
+
+def handmade(today: date, client: Any) -> tuple[ModelArtifact, Built]:
     """The simulator's hand-made model, over a build through yesterday that counted nothing."""
     from trustpipe_sensors.handmade_model import artifact
 
-    counters.write_build(client, [], today - timedelta(days=1), [])
-    return artifact(SEED)
+    built: Built = ([], today - timedelta(days=1), [])
+    counters.write_build(client, *built)
+    return artifact(SEED), built
 
 
-def trained(midnight: datetime, scale: float, client: Any) -> ModelArtifact:
+def trained(midnight: datetime, scale: float, client: Any) -> tuple[ModelArtifact, Built]:
     """The nightly build over yesterday's 24 hours (local Spark), its tiles written to ``client``."""
     from bench.p8_model_build import _write_history
     from spark_jobs import build_model
@@ -270,5 +302,6 @@ def trained(midnight: datetime, scale: float, client: Any) -> ModelArtifact:
         finally:
             spark.stop()
     assert result.tiles is not None
-    counters.write_build(client, result.tiles.days, result.tiles.through, result.tiles.windows)
-    return result.artifact
+    built: Built = (list(result.tiles.days), result.tiles.through, list(result.tiles.windows))
+    counters.write_build(client, *built)
+    return result.artifact, built
