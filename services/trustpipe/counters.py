@@ -27,9 +27,9 @@ expires ``TTL_DAYS`` after its day, past the window.
 
 Until a nightly build has written them (``BUILT_KEY``: the day its windows run through), the
 tiles say nothing and the scorer keeps the artifact's snapshot: an empty Redis must not make
-every sender look unseen. Once built, a read (``queue_read``, ``merge``) merges, per entity, the
-window's sum with the day tiles after its last day; ``reputation`` turns the counts into the
-model's rates with the same smoothing the build uses.
+every sender look unseen. Once built, a read (``current_build``, then ``queue_read`` and
+``merge``) merges, per entity, the window's sum with the day tiles after its last day;
+``reputation`` turns the counts into the model's rates with the same smoothing the build uses.
 """
 
 from __future__ import annotations
@@ -139,24 +139,29 @@ def _tag(aggregate: str, entity: str) -> str:
     return f"{PREFIX}:{{{aggregate}|{encode(entity)}}}"
 
 
+@lru_cache(maxsize=64)
+def _ymd(day: date) -> str:
+    return f"{day:%Y%m%d}"
+
+
 def day_key(aggregate: str, entity: str, day: date) -> str:
-    return f"{_tag(aggregate, entity)}:d:{day:%Y%m%d}"
+    return f"{_tag(aggregate, entity)}:d:{_ymd(day)}"
 
 
 def window_key(aggregate: str, entity: str, through: date) -> str:
-    return f"{_tag(aggregate, entity)}:w:{through:%Y%m%d}"
+    return f"{_tag(aggregate, entity)}:w:{_ymd(through)}"
 
 
 def seen_key(aggregate: str, entity: str, day: date) -> str:
-    return f"{_tag(aggregate, entity)}:s:{day:%Y%m%d}"
+    return f"{_tag(aggregate, entity)}:s:{_ymd(day)}"
 
 
 def labelled_key(aggregate: str, entity: str, day: date) -> str:
-    return f"{_tag(aggregate, entity)}:l:{day:%Y%m%d}"
+    return f"{_tag(aggregate, entity)}:l:{_ymd(day)}"
 
 
 def malicious_key(aggregate: str, entity: str, day: date) -> str:
-    return f"{_tag(aggregate, entity)}:b:{day:%Y%m%d}"
+    return f"{_tag(aggregate, entity)}:b:{_ymd(day)}"
 
 
 def expires_at(day: date) -> int:
@@ -200,19 +205,30 @@ def add_seen(
     (``(enterprise, message, suffixes)``), one PFADD per tile: idempotent, as a HyperLogLog holds
     each key once. Each tile's expiry is set with it, unless ``expiry_set(key)`` says it was a
     moment ago (a scorer sets each tile's once in a while, not once per batch)."""
-    members: dict[str, list[str]] = {}
-    days: dict[str, date] = {}
-    for enterprise, record, suffixes in scored:
+    add_seen_of(pipe, ((e, m, entities(m, suffixes)) for e, m, suffixes in scored), expiry_set)
+
+
+def add_seen_of(
+    pipe: Any,
+    scored: Iterable[tuple[str, Mapping[str, Any], Mapping[str, str]]],
+    expiry_set: Callable[[str], bool] | None = None,
+) -> None:
+    """``add_seen`` of messages whose entities (``entities``) the caller has already made."""
+    members: dict[tuple[str, str, date], list[str]] = {}
+    for enterprise, record, own in scored:
         day = day_of(record)
         member = message_key(enterprise, record["message_id"])
-        for aggregate, entity in entities(record, suffixes).items():
-            key = seen_key(aggregate, entity, day)
-            members.setdefault(key, []).append(member)
-            days[key] = day
-    for key, added in members.items():
+        for aggregate, entity in own.items():
+            tile = (aggregate, entity, day)
+            listed = members.get(tile)
+            if listed is None:
+                listed = members[tile] = []
+            listed.append(member)
+    for (aggregate, entity, day), added in members.items():
+        key = seen_key(aggregate, entity, day)
         pipe.pfadd(key, *added)
         if expiry_set is None or not expiry_set(key):
-            pipe.expireat(key, expires_at(days[key]))
+            pipe.expireat(key, expires_at(day))
 
 
 LABELS_SCRIPT = """
@@ -257,20 +273,15 @@ def add_labels(pipe: Any, labelled: Iterable[tuple[str, Mapping[str, Any], Suffi
             pipe.eval(LABELS_SCRIPT, 3, *keys, expires_at(day), len(part), *part, *part_bad)
 
 
-def _tiles(today: date, through: date | None) -> tuple[list[date], list[date]]:
-    """The windows and the day tiles a read of ``today`` takes per entity: knowing the build
-    (``through``), its window and the days after it; not knowing it, each window a build of the
-    last ``BUILT_DAYS`` may have written, and the last ``FRESH_DAYS`` days."""
-    fresh = [today - timedelta(days=back) for back in range(FRESH_DAYS)]
-    if through is None:
-        return [today - timedelta(days=back) for back in range(BUILT_DAYS)], fresh
-    return [through], [day for day in fresh if day > through]
+def _days_after(today: date, through: date) -> list[date]:
+    """The day tiles a read of ``today`` adds to the window of a build through ``through``: the
+    last ``FRESH_DAYS`` days after it."""
+    return [day for day in (today - timedelta(days=back) for back in range(FRESH_DAYS)) if day > through]
 
 
-def reads_per_pair(today: date, through: date | None = None) -> int:
+def reads_per_pair(today: date, through: date) -> int:
     """Replies ``queue_read`` queues per (aggregate, entity), after the one of ``BUILT_KEY``."""
-    windows, days = _tiles(today, through)
-    return len(windows) + len(days)
+    return 1 + len(_days_after(today, through))
 
 
 def built_through(value: Any, today: date) -> date | None:
@@ -279,48 +290,49 @@ def built_through(value: Any, today: date) -> date | None:
     mark = _int(value)
     for back in range(BUILT_DAYS):
         day = today - timedelta(days=back)
-        if mark == int(f"{day:%Y%m%d}"):
+        if mark == int(_ymd(day)):
             return day
     return None
 
 
+def current_build(client: Any, today: date) -> date | None:
+    """The day the last build ran through, asked of ``client`` (``built_through``)."""
+    return built_through(client.get(BUILT_KEY), today)
+
+
 def queue_read(
-    pipe: Any, wanted: Iterable[tuple[str, str]], today: date, through: date | None = None
+    pipe: Any, wanted: Iterable[tuple[str, str]], today: date, through: date
 ) -> list[tuple[str, str]]:
-    """Queue on ``pipe`` the reads of ``wanted`` (aggregate, entity) pairs as of ``today`` (with
-    ``through``, those of that build's tiles only); the pairs in the order ``merge`` takes their
+    """Queue on ``pipe`` the reads of ``wanted`` (aggregate, entity) pairs as of ``today`` from
+    the tiles of the build through ``through`` (``current_build``): the build's mark, then each
+    pair's window and the day tiles after it; the pairs in the order ``merge`` takes their
     replies."""
     pairs = sorted(set(wanted))
-    windows, days = _tiles(today, through)
+    days = _days_after(today, through)
     pipe.get(BUILT_KEY)
     for aggregate, entity in pairs:
-        for day in windows:
-            pipe.hmget(window_key(aggregate, entity, day), "n", "bad")
+        pipe.hmget(window_key(aggregate, entity, through), "n", "bad")
         for day in days:
             pipe.hmget(day_key(aggregate, entity, day), "n", "bad")
     return pairs
 
 
 def merge(
-    pairs: Sequence[tuple[str, str]], replies: Sequence[Any], today: date, through: date | None = None
+    pairs: Sequence[tuple[str, str]], replies: Sequence[Any], today: date, through: date
 ) -> dict[tuple[str, str], Counts] | None:
-    """Each pair's counts: its window's sum from the last build plus the day tiles after the day
-    that build ran through; None when no build has written the tiles yet, the last one is older
-    than ``BUILT_DAYS``, or it is not the build ``through`` names (the reads queued for it)."""
+    """Each pair's counts: the window's sum from the build through ``through`` plus the day
+    tiles after it; None when the mark read with them names no usable build, or another one
+    (a build finished between the reads queued and now: read again)."""
     built, *replies = replies
-    mark = built_through(built, today)
-    if mark is None or (through is not None and mark != through):
+    if built_through(built, today) != through:
         return None
-    windows, days = _tiles(today, through)
-    which, per = windows.index(mark), len(windows) + len(days)
+    per = reads_per_pair(today, through)
     result = {}
     for i, pair in enumerate(pairs):
-        own = replies[i * per : (i + 1) * per]
-        window = own[which]
+        window, *days = replies[i * per : (i + 1) * per]
         total = Counts(_int(window[0]), _int(window[1]))
-        for day, tile in zip(days, own[len(windows) :], strict=True):
-            if day > mark:
-                total += Counts(_int(tile[0]), _int(tile[1]))
+        for tile in days:
+            total += Counts(_int(tile[0]), _int(tile[1]))
         result[pair] = total
     return result
 
@@ -330,18 +342,25 @@ READ_CHUNK = 2000
 
 
 def read(client: Any, wanted: Iterable[tuple[str, str]], today: date) -> dict[tuple[str, str], Counts] | None:
-    """The counts of every (aggregate, entity) in ``wanted`` as of ``today``, in round trips of
-    ``READ_CHUNK`` entities; None when no build has written the tiles yet."""
+    """The counts of every (aggregate, entity) in ``wanted`` as of ``today``: the build's mark,
+    then round trips of ``READ_CHUNK`` entities (all read again should a build finish meanwhile);
+    None when no build has written the tiles yet."""
     pairs = sorted(set(wanted))
-    result: dict[tuple[str, str], Counts] = {}
-    for start in range(0, max(len(pairs), 1), READ_CHUNK):
-        pipe = client.pipeline(transaction=False)
-        chunk = queue_read(pipe, pairs[start : start + READ_CHUNK], today)
-        counts = merge(chunk, pipe.execute(), today)
-        if counts is None:
+    for _ in range(2):
+        through = current_build(client, today)
+        if through is None:
             return None
-        result.update(counts)
-    return result
+        result: dict[tuple[str, str], Counts] = {}
+        for start in range(0, len(pairs), READ_CHUNK):
+            pipe = client.pipeline(transaction=False)
+            chunk = queue_read(pipe, pairs[start : start + READ_CHUNK], today, through)
+            counts = merge(chunk, pipe.execute(), today, through)
+            if counts is None:
+                break
+            result.update(counts)
+        else:
+            return result
+    return None
 
 
 def _int(value: Any) -> int:

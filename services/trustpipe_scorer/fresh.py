@@ -60,22 +60,27 @@ class FreshCounters:
             self.degraded += len(batch)
             return None
         suffixes = artifact.suffixes
-        wanted = {pair for _, m in batch for pair in counters.entities(m, suffixes).items()}
+        own = [(e, m, counters.entities(m, suffixes)) for e, m in batch]
+        wanted = {pair for _, _, ents in own for pair in ents.items()}
         unbuilt = now < self._unbuilt_until
         missing = [] if unbuilt else sorted(p for p in wanted if self._cache.get(p, (None, -1.0))[1] <= now)
-        through = self._through
         try:
+            if missing and self._through is None:  # a scorer's first read, or one after no build
+                self._through = counters.current_build(self.client, today)
+            through = self._through
+            if missing and through is None:
+                unbuilt, missing = True, []
+                self._unbuilt_until = now + self.cache_seconds
             pipe = self.client.pipeline(transaction=False)
-            pairs = counters.queue_read(pipe, missing, today, through) if missing else []
-            counters.add_seen(pipe, ((e, m, suffixes) for e, m in batch), self._expiry_was_set)
+            pairs = counters.queue_read(pipe, missing, today, through) if missing and through else []
+            counters.add_seen_of(pipe, own, self._expiry_was_set)
             replies = pipe.execute()
             counts = None
-            if missing:
+            if missing and through:
                 read = replies[: 1 + len(pairs) * counters.reads_per_pair(today, through)]
-                self._through = counters.built_through(read[0], today)
                 counts = counters.merge(pairs, read, today, through)
-                if counts is None and self._through is not None:
-                    # a new build's mark since the last read: read its tiles, once
+                if counts is None:  # a new build's mark since the last read: read its tiles
+                    self._through = counters.current_build(self.client, today)
                     counts = counters.read(self.client, pairs, today)
         except counters.unavailable() as err:
             self._down_until = self.clock() + self.retry_after

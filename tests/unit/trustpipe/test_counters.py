@@ -83,9 +83,7 @@ def _add(r: Any, batch: list[tuple[str, dict[str, Any], SuffixList]]) -> None:
 
 
 def _read(r: Any, wanted: list[tuple[str, str]], today: date = TODAY) -> dict[tuple[str, str], Counts] | None:
-    pipe = r.pipeline(transaction=False)
-    pairs = counters.queue_read(pipe, wanted, today)
-    return counters.merge(pairs, pipe.execute(), today)
+    return counters.read(r, wanted, today)
 
 
 def test_a_read_merges_the_window_with_the_days_after_it_and_nothing_before() -> None:

@@ -348,6 +348,10 @@ class DownRedis:
         pipe.execute = self._refuse  # type: ignore[method-assign]
         return pipe
 
+    def get(self, key: str) -> None:
+        self.asked += 1
+        self._refuse()
+
     def _refuse(self) -> None:
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
