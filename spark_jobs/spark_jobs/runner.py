@@ -22,6 +22,7 @@ from trustpipe.aws import AwsClients
 from trustpipe.codec import container_bytes
 from trustpipe.model import artifact as model_store
 from trustpipe.model.artifact import ModelBuildError, ModelNotFoundError
+from trustpipe.model.suffixes import SuffixList
 from trustpipe.progress import Progress, quiet
 from trustpipe.records import RECEIVED_AHEAD
 from trustpipe.settings import Settings
@@ -56,13 +57,7 @@ def build(
         current = None
     with tempfile.TemporaryDirectory(prefix="trustpipe-build-") as tmp:
         work = Path(tmp)
-        messages, labels = [], []
-        for n, hour in enumerate(window):
-            staged = stage_hour(client, settings.landing_bucket, hour, work / f"messages-{n}")
-            messages += staged.paths
-            labels += _download(client, settings.archive_bucket, hour, work / f"labels-{n}")
-            progress(STAGED, n + 1, len(window))
-        reviews = stage_review_labels(client, settings.archive_bucket, window[0], until, trained_at, work)
+        messages, labels, reviews = _stage_history(aws, window, until, trained_at, work, progress)
         if not messages or not (labels or reviews):
             raise ModelBuildError(
                 f"no labelled history in the {hours} hours before {layout.format_hour(until)}: "
@@ -86,6 +81,48 @@ def build(
     if result.tiles is not None:
         _write_tiles(settings, result.tiles)
     return result
+
+
+def _stage_history(
+    aws: AwsClients,
+    window: list[datetime],
+    until: datetime,
+    trained_at: datetime | None,
+    work: Path,
+    progress: Progress = quiet,
+) -> tuple[list[str], list[str], list[str]]:
+    """The ``window``'s sensor files, ground truth and reviewers' decisions, staged under ``work``."""
+    settings, client = aws.settings, aws.s3
+    messages, labels = [], []
+    for n, hour in enumerate(window):
+        staged = stage_hour(client, settings.landing_bucket, hour, work / f"messages-{n}")
+        messages += staged.paths
+        labels += _download(client, settings.archive_bucket, hour, work / f"labels-{n}")
+        progress(STAGED, n + 1, len(window))
+    reviews = stage_review_labels(client, settings.archive_bucket, window[0], until, trained_at, work)
+    return messages, labels, reviews
+
+
+def recount(aws: AwsClients, until: datetime, hours: int, spark: SparkSession) -> build_model.Tiles:
+    """The counters' exact tiles of the ``hours`` before ``until`` written again, as a build
+    writes them, without training: after the counters' Redis lost its data (a node replaced, a
+    restart without persistence), before the next nightly build. The current model's Public
+    Suffix List keys them (the bundled one when there is no model)."""
+    try:
+        suffixes = model_store.load(aws.s3, aws.settings.archive_bucket).suffixes
+    except ModelNotFoundError:
+        suffixes = SuffixList.bundled()
+    window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
+    with tempfile.TemporaryDirectory(prefix="trustpipe-recount-") as tmp:
+        messages, labels, reviews = _stage_history(aws, window, until, None, Path(tmp))
+        if not messages or not (labels or reviews):
+            raise ModelBuildError(
+                f"no labelled history in the {hours} hours before {layout.format_hour(until)}"
+            )
+        history = build_model.training_history(spark, messages, labels, until, reviews)
+        tiles = build_model.tiles(history, suffixes)
+    _write_tiles(aws.settings, tiles)
+    return tiles
 
 
 def _write_tiles(settings: Settings, tiles: build_model.Tiles) -> None:

@@ -53,6 +53,11 @@ def test_a_chaos_run_loses_and_doubles_nothing(spark: Any, local_stack: LocalSta
     # restarting through the server's restart, as with this seed's plan)
     assert any(d.endswith(" redis") for d in figures["disruptions"])
     assert isinstance(figures["counters_degraded"], int) and figures["counters_degraded"] >= 0
+    # AND once the batch hour's tiles are recounted, as the next build writes them, every sender
+    # domain and /24 of it reads back its exact count, the restart and the stream's adds since
+    # notwithstanding
+    exact = figures["counters_after_build"]
+    assert exact["entities"] > 50 and exact["differ"] == 0, exact
     injected = figures["faults_injected"]
     for service in ("kinesis", "dynamodb"):
         assert sum(n for k, n in injected.items() if k.startswith(service)) > 0, injected

@@ -82,6 +82,13 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
         f"scored with the model's snapshot while the counters' Redis did not answer: "
         f"{figures.get('counters_degraded', 0):,} messages"
     )
+    exact = figures.get("counters_after_build")
+    if exact is not None:
+        console.print(
+            f"the counters after the batch hours' tiles were recounted: {exact['entities']:,} sender "
+            f"domains and /24s read back, {exact['differ']} differing from their exact counts"
+            + (f" ({exact['differing']})" if exact["differ"] else "")
+        )
     if figures["lost_count"]:
         console.print(f"lost by source: {figures['lost_by_source']}; leases at the end: {figures['leases']}")
         console.print(f"the workers' logs: {figures['workers_logs']}")
@@ -89,5 +96,5 @@ def print_figures(console: Any, figures: dict[str, Any]) -> None:
     console.print(f"AWS faults injected: {injected:,} ({figures['faults_injected']})")
     if figures["run_failures"]:
         console.print(f"[red]the run itself failed[/]: {figures['run_failures']}")
-    verdict = "[green]nothing lost or doubled[/]" if figures["ok"] else "[red]LOST OR DOUBLED[/]"
+    verdict = "[green]nothing lost or doubled[/]" if figures["ok"] else "[red]LOST, DOUBLED OR MISCOUNTED[/]"
     console.print(f"{verdict} in {figures['elapsed_s']}s (repeat: trustpipe chaos --seed {figures['seed']})")
