@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -91,6 +93,8 @@ PROVIDER_AGENT = "terraform-provider-aws/"
 """Terraform's AWS provider names itself so in its requests' User-Agent."""
 RESEND_MEMORY = 4096
 """Answers to the provider's requests the server keeps for a resend (each a few KiB)."""
+RESEND_BODY_BYTES = 1024**2
+"""An answer longer than this is not kept: its resend is carried out again."""
 RESEND_WAIT_SECONDS = 120.0
 
 
@@ -105,9 +109,6 @@ class ProviderResends:
     all, as AWS does."""
 
     def __init__(self, app: WSGIApp, memory: int = RESEND_MEMORY) -> None:
-        import collections
-        import threading
-
         self.app, self.memory = app, memory
         self._lock = threading.Lock()
         self._answers: collections.OrderedDict[str, _Answer] = collections.OrderedDict()
@@ -146,19 +147,21 @@ class ProviderResends:
             return start_response(status, headers, exc_info)
 
         try:
-            answer.body = list(self.app(environ, keep))
+            body = list(self.app(environ, keep))
+            if sum(len(chunk) for chunk in body) > RESEND_BODY_BYTES:
+                answer.status = None
+            else:
+                answer.body = body
         except BaseException:
             answer.status = None
             raise
         finally:
-            answer.done.set()
-        return answer.body
+            answer.done.set()  # (after the body: a resend waiting on it replays all of it)
+        return body
 
 
 class _Answer:
     def __init__(self) -> None:
-        import threading
-
         self.done = threading.Event()
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
