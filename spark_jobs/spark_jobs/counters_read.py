@@ -1,7 +1,7 @@
 """The batch job's side of the counters (``trustpipe.counters``): the reputation of every sender
 domain and /24 of an hour, read from the tiles as of the hour's day on the driver, so that the
 hour is scored with the same tables the stream scorer reads for the same messages and tiles; and
-the hour's ground truth, once scored, added to today's tiles (``add_hour_labels``), so that the
+the hour's ground truth, once scored, added to its days' tiles (``add_hour_labels``), so that the
 counters learn the day's labels within the hour after they land instead of at the next build."""
 
 from __future__ import annotations
