@@ -105,8 +105,8 @@ def _stage_history(
 
 def recount(aws: AwsClients, until: datetime, hours: int, spark: SparkSession) -> build_model.Tiles:
     """The counters' exact tiles of the ``hours`` before ``until`` written again, as a build
-    writes them, without training: after the counters' Redis lost its data (a node replaced, a
-    restart without persistence), before the next nightly build. The current model's Public
+    writes them, without training: what the next build gives a Redis that lost its data (the
+    chaos run restarts it empty, then checks the tiles with this). The current model's Public
     Suffix List keys them (the bundled one when there is no model)."""
     try:
         suffixes = model_store.load(aws.s3, aws.settings.archive_bucket).suffixes
