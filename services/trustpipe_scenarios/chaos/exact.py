@@ -7,6 +7,8 @@ among its disruptions; nothing the stream or the hourly job added since may stay
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +26,21 @@ def after_build(aws: AwsClients, hours: list[datetime], spark: Any) -> dict[str,
     client = counters.from_settings(aws.settings)
     if client is None:
         raise ValueError("the settings name no counters (redis_url)")
-    until = hours[-1] + timedelta(hours=1)
-    # the chaos hours are the seed's own, years ahead: the stack's scorers go back to the build
-    # they read before once the check is done
+    with mark_kept(client):
+        return _recounted(aws, client, hours, until=hours[-1] + timedelta(hours=1), spark=spark)
+
+
+@contextmanager
+def mark_kept(client: Any) -> Iterator[None]:
+    """The counters' build mark as it was before the block: the chaos hours are the seed's own,
+    years ahead, and a build or recount of them must not leave the stack's scorers without the
+    build they read (``client`` None: no counters, nothing to keep)."""
+    if client is None:
+        yield
+        return
     mark, ttl = client.get(counters.BUILT_KEY), client.pttl(counters.BUILT_KEY)
     try:
-        return _recounted(aws, client, hours, until, spark)
+        yield
     finally:
         client.delete(counters.BUILT_KEY)
         if mark is not None and ttl > 0:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from trustpipe import layout
+from trustpipe import counters, layout
 from trustpipe.aws import AwsClients
 from trustpipe.db.connect import connector
 from trustpipe.errors import UserError
@@ -199,7 +199,8 @@ def _ensure_model(aws: AwsClients, p: Plan, spark: Any, say: Say) -> None:
     first = p.hours[0]
     for back in range(HISTORY_HOURS, 0, -1):
         run_batch(aws, first - timedelta(hours=back), seed=p.seed, scale=max(p.batch_scale, 0.3))
-    runner.build(aws, first, HISTORY_HOURS, spark)
+    with exact.mark_kept(counters.from_settings(aws.settings)):
+        runner.build(aws, first, HISTORY_HOURS, spark)
 
 
 def _carry_out(
