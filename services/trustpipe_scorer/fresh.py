@@ -80,7 +80,7 @@ class FreshCounters:
                 read = replies[: 1 + len(pairs) * counters.reads_per_pair(today, through)]
                 counts = counters.merge(pairs, read, today, through)
                 if counts is None:  # a new build's mark since the last read: read its tiles
-                    self._through = counters.current_build(self.client, today)
+                    self._through = None  # (and the next read asks for the mark again)
                     counts = counters.read(self.client, pairs, today)
         except counters.unavailable() as err:
             self._down_until = self.clock() + self.retry_after

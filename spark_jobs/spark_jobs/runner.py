@@ -103,15 +103,21 @@ def _stage_history(
     return messages, labels, reviews
 
 
+def tile_suffixes(aws: AwsClients) -> SuffixList:
+    """The Public Suffix List a recount keys its tiles with: the current model's, or the bundled
+    one when there is no model."""
+    try:
+        return model_store.load(aws.s3, aws.settings.archive_bucket).suffixes
+    except ModelNotFoundError:
+        return SuffixList.bundled()
+
+
 def recount(aws: AwsClients, until: datetime, hours: int, spark: SparkSession) -> build_model.Tiles:
     """The counters' exact tiles of the ``hours`` before ``until`` written again, as a build
     writes them, without training: what the next build gives a Redis that lost its data (the
     chaos run restarts it empty, then checks the tiles with this). The current model's Public
-    Suffix List keys them (the bundled one when there is no model)."""
-    try:
-        suffixes = model_store.load(aws.s3, aws.settings.archive_bucket).suffixes
-    except ModelNotFoundError:
-        suffixes = SuffixList.bundled()
+    Suffix List keys them (``tile_suffixes``)."""
+    suffixes = tile_suffixes(aws)
     window = [until - timedelta(hours=h) for h in range(hours, 0, -1)]
     with tempfile.TemporaryDirectory(prefix="trustpipe-recount-") as tmp:
         messages, labels, reviews = _stage_history(aws, window, until, None, Path(tmp))

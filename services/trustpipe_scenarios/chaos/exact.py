@@ -14,7 +14,6 @@ from typing import Any
 
 from trustpipe import counters, landing, records, s3
 from trustpipe.aws import AwsClients
-from trustpipe.model import artifact as model_store
 
 SHOWN = 10
 """Entities whose counts differ named in the figures, at most."""
@@ -53,7 +52,7 @@ def _recounted(
     from spark_jobs import counters_read, runner
 
     tiles = runner.recount(aws, until, len(hours), spark)
-    suffixes = model_store.load(aws.s3, aws.settings.archive_bucket).suffixes
+    suffixes = runner.tile_suffixes(aws)
     exact: Counter[tuple[str, str, str]] = Counter()
     for hour in hours:
         labels = counters_read.hour_labels(aws.s3, aws.settings.archive_bucket, hour)
